@@ -1,0 +1,74 @@
+//! Builds the freestanding guest images in `../guest-images` with a nested
+//! `cargo build` and tells the library where they are, so that a plain
+//! `cargo build` of the host workspace needs no extra step.
+//!
+//! 1. Run `cargo build --release` in `guest-images/` with a target directory
+//!    of our own under `OUT_DIR`; the guest workspace's `.cargo/config.toml`
+//!    supplies its target and flags.
+//! 2. Strip the variables the outer cargo set for *this* build (wrappers,
+//!    flags, target dir) so they cannot leak into the guest build.
+//! 3. Export each image's path as `VERSUS_<NAME>_ELF` for `include_bytes!`.
+
+use std::env;
+use std::path::PathBuf;
+use std::process::Command;
+
+/// The guest binaries this crate embeds: (cargo binary name, env var exported).
+const IMAGES: &[(&str, &str)] = &[("versus-workload", "VERSUS_WORKLOAD_ELF")];
+
+/// Variables of the outer build that must not reach the nested one.
+const OUTER_BUILD_VARS: &[&str] = &[
+    "RUSTFLAGS",
+    "CARGO_ENCODED_RUSTFLAGS",
+    "CARGO_BUILD_RUSTFLAGS",
+    "CARGO_TARGET_DIR",
+    "CARGO_BUILD_TARGET",
+    "CARGO_BUILD_TARGET_DIR",
+    "RUSTC_WRAPPER",
+    "RUSTC_WORKSPACE_WRAPPER",
+    "CARGO_PRIMARY_PACKAGE",
+    "CARGO_MAKEFLAGS",
+    "MAKEFLAGS",
+    "MFLAGS",
+    "CARGO_PROFILE_RELEASE_DEBUG",
+    "CARGO_PROFILE_RELEASE_STRIP",
+];
+
+fn main() {
+    let manifest_dir = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo"));
+    let guest_dir = manifest_dir
+        .parent()
+        .expect("images/ sits inside the workspace")
+        .join("guest-images");
+    let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("set by cargo"));
+    let target_dir = out_dir.join("guest-target");
+    let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+
+    println!("cargo:rerun-if-changed={}", guest_dir.display());
+
+    // 1.-2. The nested build, in the guest workspace, with a clean environment.
+    let mut build = Command::new(&cargo);
+    build
+        .current_dir(&guest_dir)
+        .args(["build", "--release", "--locked", "--target-dir"])
+        .arg(&target_dir);
+    for var in OUTER_BUILD_VARS {
+        build.env_remove(var);
+    }
+    let status = build
+        .status()
+        .unwrap_or_else(|err| panic!("cannot run {cargo:?} to build the guest images: {err}"));
+    assert!(
+        status.success(),
+        "building the guest images in {} failed ({status}); run `make guest-images` to see why",
+        guest_dir.display()
+    );
+
+    // 3. Tell the library where each image is.
+    let release = target_dir.join("x86_64-unknown-linux-gnu").join("release");
+    for (binary, var) in IMAGES {
+        let path = release.join(binary);
+        assert!(path.is_file(), "the guest build did not produce {}", path.display());
+        println!("cargo:rustc-env={var}={}", path.display());
+    }
+}
