@@ -1,2 +1,18 @@
 //! versus' measurement harness: one set of definitions for every backend.
+//!
+//! - [`workload`]: the tasks, the workload image, and the parser for the
+//!   `@versus` lines it prints;
+//! - [`backend`]: the places a workload runs, behind one [`backend::Backend`] trait;
+//! - [`report`]: the [`report::RunReport`] every backend returns;
+//! - [`stats`]: summaries and paired ratios over repeated runs;
+//! - [`doctor`]: what this host offers (KVM backend, cgroups, namespaces…);
+//! - [`render`]: reports as tables;
+//! - [`fmt`]: human units.
+
+pub mod backend;
 pub mod doctor;
+pub mod fmt;
+pub mod render;
+pub mod report;
+pub mod stats;
+pub mod workload;

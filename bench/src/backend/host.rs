@@ -1,0 +1,382 @@
+//! The baseline: the workload as a plain host process.
+//!
+//! Launch path, as numbered steps (the phases in the report follow them):
+//! 1. *prepare*: make the image executable — the embedded workload goes into
+//!    a sealed-off memory file (`memfd_create`), so nothing touches the disk;
+//! 2. *spawn*: fork + exec (returns once the exec has succeeded);
+//! 3. *exec→marker*: until the workload's start marker reaches the host;
+//! 4. *run*: until the process exits;
+//! 5. *teardown*: reap it, drain its output, join the reader threads.
+//!
+//! Startup is steps 2 + 3: the launch call to the start marker's arrival.
+
+use std::ffi::CString;
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use super::{Backend, BackendError, Launch};
+use crate::report::{ExitOutcome, MemoryFigures, Nanos, Phase, RunReport};
+use crate::workload::{self, Record, WorkloadSource};
+
+/// How long to wait for the workload's stdout to close after it exited; a
+/// grandchild that inherited stdout could otherwise keep the run open.
+const OUTPUT_DRAIN_GRACE: Duration = Duration::from_secs(2);
+
+/// The most stderr kept in a report.
+const STDERR_LIMIT: usize = 64 * 1024;
+
+/// The name the workload sees as `argv[0]`.
+const ARGV0: &str = "versus-workload";
+
+/// Runs the workload as an ordinary child process of versus.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct HostBackend;
+
+impl Backend for HostBackend {
+    fn name(&self) -> &str {
+        "host"
+    }
+
+    fn run(&self, launch: &Launch) -> Result<RunReport, BackendError> {
+        // 1. Prepare the executable.
+        let prepare_start = Instant::now();
+        let image = Executable::prepare(launch)?;
+        let prepare_ns = elapsed_ns(prepare_start);
+
+        // 2. Spawn: fork + exec.
+        let launched = Instant::now();
+        let mut child = Command::new(image.path())
+            .arg0(ARGV0)
+            .args(&launch.argv)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(BackendError::Spawn)?;
+        let spawned = Instant::now();
+        let pid = child.id();
+        let events = spawn_watchers(
+            pid,
+            child.stdout.take().expect("stdout is piped"),
+            child.stderr.take().expect("stderr is piped"),
+        );
+        // The waiter thread reaps the child; `Child` is never waited on.
+        drop(child);
+
+        // 3.-4. Watch the output until the process exits (or time runs out).
+        let watched = watch(pid, launched, launch.timeout, &events);
+        drop(image);
+
+        // 5. Teardown: the waiter already reaped; join the readers.
+        let exit_seen = watched.exited_at;
+        let teardown_ns = elapsed_ns(exit_seen);
+
+        let mut phases = vec![
+            Phase {
+                name: "prepare".into(),
+                ns: prepare_ns,
+            },
+            Phase {
+                name: "spawn".into(),
+                ns: nanos_between(launched, spawned),
+            },
+        ];
+        match watched.marker_at {
+            Some(marker_at) => {
+                phases.push(Phase {
+                    name: "exec→marker".into(),
+                    ns: nanos_between(spawned, marker_at),
+                });
+                phases.push(Phase {
+                    name: "run".into(),
+                    ns: nanos_between(marker_at, exit_seen),
+                });
+            }
+            None => phases.push(Phase {
+                name: "run".into(),
+                ns: nanos_between(spawned, exit_seen),
+            }),
+        }
+        phases.push(Phase {
+            name: "teardown".into(),
+            ns: teardown_ns,
+        });
+
+        if let Some(error) = watched.parse_errors.into_iter().next() {
+            return Err(BackendError::Parse(error));
+        }
+        let exit = watched.exit.map_err(BackendError::Wait)?;
+        Ok(RunReport {
+            backend: self.name().to_string(),
+            workload: launch.workload.source().clone(),
+            argv: launch.argv.clone(),
+            startup_ns: watched.marker_at.map(|at| nanos_between(launched, at)),
+            phases,
+            start: watched.start,
+            results: watched.results,
+            exit: exit.outcome,
+            memory: MemoryFigures {
+                workload_peak_rss_bytes: Some(exit.max_rss_bytes),
+                image_bytes: Some(launch.workload.bytes().len() as u64),
+            },
+            other_output_lines: watched.other_lines,
+            stderr: watched.stderr,
+        })
+    }
+}
+
+/// The file the kernel executes: the `--workload` path, or a memory file
+/// holding the embedded image (closed again when this is dropped).
+enum Executable {
+    Path(PathBuf),
+    Memory(OwnedFd),
+}
+
+impl Executable {
+    fn prepare(launch: &Launch) -> Result<Self, BackendError> {
+        match launch.workload.source() {
+            WorkloadSource::File(path) => Ok(Self::Path(path.clone())),
+            WorkloadSource::Embedded => {
+                let name = CString::new(ARGV0).expect("no NUL in the name");
+                // SAFETY: `name` is a valid NUL-terminated string that outlives
+                // the call; memfd_create has no other memory effects.
+                let fd = unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC) };
+                if fd < 0 {
+                    return Err(BackendError::Prepare(std::io::Error::last_os_error()));
+                }
+                // SAFETY: `fd` was just returned by memfd_create and nothing
+                // else owns it.
+                let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+                let mut file = File::from(fd);
+                file.write_all(launch.workload.bytes())
+                    .map_err(BackendError::Prepare)?;
+                // The kernel resolves /proc/self/fd/N while the descriptor is
+                // still open in the child, so CLOEXEC does not get in the way.
+                Ok(Self::Memory(file.into()))
+            }
+        }
+    }
+
+    fn path(&self) -> PathBuf {
+        match self {
+            Self::Path(path) => path.clone(),
+            Self::Memory(fd) => PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd())),
+        }
+    }
+}
+
+/// What the watcher threads report, each with the time it was seen.
+enum Event {
+    Line(Instant, String),
+    StdoutClosed,
+    Stderr(String),
+    Exited(Instant, std::io::Result<Reaped>),
+}
+
+/// A reaped child: how it ended and its peak memory.
+struct Reaped {
+    outcome: ExitOutcome,
+    max_rss_bytes: u64,
+}
+
+fn spawn_watchers(
+    pid: u32,
+    stdout: std::process::ChildStdout,
+    stderr: std::process::ChildStderr,
+) -> mpsc::Receiver<Event> {
+    let (tx, rx) = mpsc::channel();
+    let lines = tx.clone();
+    thread::spawn(move || {
+        let mut reader = BufReader::new(stdout);
+        let mut buffer = Vec::new();
+        loop {
+            buffer.clear();
+            match reader.read_until(b'\n', &mut buffer) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {
+                    let seen = Instant::now();
+                    let line = String::from_utf8_lossy(&buffer).into_owned();
+                    if lines.send(Event::Line(seen, line)).is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+        let _ = lines.send(Event::StdoutClosed);
+    });
+    let errors = tx.clone();
+    thread::spawn(move || {
+        let mut text = Vec::new();
+        let _ = stderr.take(STDERR_LIMIT as u64).read_to_end(&mut text);
+        let _ = errors.send(Event::Stderr(String::from_utf8_lossy(&text).into_owned()));
+    });
+    thread::spawn(move || {
+        let reaped = reap(pid);
+        let _ = tx.send(Event::Exited(Instant::now(), reaped));
+    });
+    rx
+}
+
+/// Waits for `pid` with `wait4`, which also returns its resource usage.
+fn reap(pid: u32) -> std::io::Result<Reaped> {
+    let pid = libc::pid_t::try_from(pid).map_err(std::io::Error::other)?;
+    let mut status = 0;
+    // SAFETY: an all-zero rusage is a valid value of this plain C struct.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    loop {
+        // SAFETY: `status` and `usage` are valid for writes for the call.
+        let ret = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+        if ret == pid {
+            break;
+        }
+        let error = std::io::Error::last_os_error();
+        if error.kind() != std::io::ErrorKind::Interrupted {
+            return Err(error);
+        }
+    }
+    let outcome = if libc::WIFSIGNALED(status) {
+        let signal = libc::WTERMSIG(status);
+        ExitOutcome::Signaled {
+            signal,
+            name: signal_name(signal),
+        }
+    } else {
+        ExitOutcome::Exited {
+            code: libc::WEXITSTATUS(status),
+        }
+    };
+    Ok(Reaped {
+        outcome,
+        // ru_maxrss is in KiB on Linux.
+        max_rss_bytes: u64::try_from(usage.ru_maxrss).unwrap_or(0) * 1024,
+    })
+}
+
+/// What watching one run produced.
+struct Watched {
+    marker_at: Option<Instant>,
+    exited_at: Instant,
+    start: Option<workload::StartMarker>,
+    results: Vec<workload::TaskResult>,
+    parse_errors: Vec<workload::ParseError>,
+    other_lines: u64,
+    stderr: String,
+    exit: std::io::Result<Reaped>,
+}
+
+fn watch(
+    pid: u32,
+    launched: Instant,
+    timeout: Option<Duration>,
+    events: &mpsc::Receiver<Event>,
+) -> Watched {
+    let mut watched = Watched {
+        marker_at: None,
+        exited_at: launched,
+        start: None,
+        results: Vec::new(),
+        parse_errors: Vec::new(),
+        other_lines: 0,
+        stderr: String::new(),
+        exit: Err(std::io::Error::other("the waiter thread ended without a status")),
+    };
+    let deadline = timeout.map(|limit| launched + limit);
+    let mut timed_out = false;
+    let (mut stdout_open, mut stderr_open, mut exited) = (true, true, false);
+    while stdout_open || stderr_open || !exited {
+        let wait_until = if exited {
+            Some(watched.exited_at + OUTPUT_DRAIN_GRACE)
+        } else if timed_out {
+            None
+        } else {
+            deadline
+        };
+        let event = match wait_until {
+            None => events.recv().map_err(|_| mpsc::RecvTimeoutError::Disconnected),
+            Some(at) => events.recv_timeout(at.saturating_duration_since(Instant::now())),
+        };
+        match event {
+            Ok(Event::Line(seen, line)) => match workload::parse_line(&line) {
+                Ok(Some(Record::Start(marker))) if watched.start.is_none() => {
+                    watched.marker_at = Some(seen);
+                    watched.start = Some(marker);
+                }
+                Ok(Some(Record::Start(_))) | Ok(None) => watched.other_lines += 1,
+                Ok(Some(Record::Result(result))) => watched.results.push(result),
+                Err(error) => watched.parse_errors.push(error),
+            },
+            Ok(Event::StdoutClosed) => stdout_open = false,
+            Ok(Event::Stderr(text)) => {
+                watched.stderr = text;
+                stderr_open = false;
+            }
+            Ok(Event::Exited(at, reaped)) => {
+                exited = true;
+                watched.exited_at = at;
+                watched.exit = reaped;
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) if exited => break,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                timed_out = true;
+                kill(pid);
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    if timed_out && let (Ok(reaped), Some(limit)) = (&mut watched.exit, timeout) {
+        reaped.outcome = ExitOutcome::TimedOut {
+            after_ns: limit.as_nanos() as Nanos,
+        };
+    }
+    watched
+}
+
+fn kill(pid: u32) {
+    if let Ok(pid) = libc::pid_t::try_from(pid) {
+        // SAFETY: kill has no memory effects; `pid` is our unreaped child
+        // (the waiter thread has not reported it), so it cannot be recycled.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+    }
+}
+
+/// The conventional name of a signal number.
+pub fn signal_name(signal: i32) -> String {
+    const NAMES: &[(i32, &str)] = &[
+        (libc::SIGHUP, "SIGHUP"),
+        (libc::SIGINT, "SIGINT"),
+        (libc::SIGQUIT, "SIGQUIT"),
+        (libc::SIGILL, "SIGILL"),
+        (libc::SIGTRAP, "SIGTRAP"),
+        (libc::SIGABRT, "SIGABRT"),
+        (libc::SIGBUS, "SIGBUS"),
+        (libc::SIGFPE, "SIGFPE"),
+        (libc::SIGKILL, "SIGKILL"),
+        (libc::SIGUSR1, "SIGUSR1"),
+        (libc::SIGSEGV, "SIGSEGV"),
+        (libc::SIGUSR2, "SIGUSR2"),
+        (libc::SIGPIPE, "SIGPIPE"),
+        (libc::SIGALRM, "SIGALRM"),
+        (libc::SIGTERM, "SIGTERM"),
+        (libc::SIGXCPU, "SIGXCPU"),
+        (libc::SIGSYS, "SIGSYS"),
+    ];
+    NAMES
+        .iter()
+        .find(|(number, _)| *number == signal)
+        .map_or_else(|| format!("signal {signal}"), |(_, name)| name.to_string())
+}
+
+fn nanos_between(from: Instant, to: Instant) -> Nanos {
+    to.saturating_duration_since(from).as_nanos() as Nanos
+}
+
+fn elapsed_ns(since: Instant) -> Nanos {
+    since.elapsed().as_nanos() as Nanos
+}

@@ -1,0 +1,50 @@
+//! Backends: the places a workload can run. Each one takes the same
+//! [`Launch`] and returns the same [`RunReport`](crate::report::RunReport).
+//!
+//! - [`host::HostBackend`]: a plain host process, the baseline every other
+//!   figure is compared with.
+
+pub mod host;
+
+use std::time::Duration;
+
+use crate::report::RunReport;
+use crate::workload::Workload;
+
+/// What to run and for how long.
+#[derive(Debug, Clone)]
+pub struct Launch {
+    /// The workload image.
+    pub workload: Workload,
+    /// Its arguments, task first.
+    pub argv: Vec<String>,
+    /// Stop it after this long (`None`: wait for as long as it takes).
+    pub timeout: Option<Duration>,
+}
+
+/// A place to run a workload.
+pub trait Backend {
+    /// Short name used in tables and exports (`host`, `container`, `vm`).
+    fn name(&self) -> &str;
+
+    /// Runs the workload once, to completion or timeout.
+    fn run(&self, launch: &Launch) -> Result<RunReport, BackendError>;
+}
+
+/// A run that could not be carried out (as opposed to a workload that ran
+/// and failed, which is a [`RunReport`] with a non-zero exit).
+#[derive(Debug, thiserror::Error)]
+pub enum BackendError {
+    /// Preparing the executable image failed.
+    #[error("cannot prepare the workload image: {0}")]
+    Prepare(#[source] std::io::Error),
+    /// The process could not be started.
+    #[error("cannot start the workload: {0}")]
+    Spawn(#[source] std::io::Error),
+    /// Waiting for the process failed.
+    #[error("lost track of the workload process: {0}")]
+    Wait(#[source] std::io::Error),
+    /// The workload printed a malformed `@versus` line.
+    #[error(transparent)]
+    Parse(#[from] crate::workload::ParseError),
+}

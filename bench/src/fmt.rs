@@ -1,0 +1,62 @@
+//! Human formatting of the units versus prints: durations and sizes.
+
+/// Formats nanoseconds with a unit that keeps three significant digits:
+/// `850 ns`, `48.7 µs`, `1.23 ms`, `2.50 s`.
+pub fn duration(ns: u64) -> String {
+    duration_f64(ns as f64)
+}
+
+/// [`duration`] for fractional nanoseconds (per-operation figures).
+pub fn duration_f64(ns: f64) -> String {
+    const UNITS: [(f64, &str); 3] = [(1e9, "s"), (1e6, "ms"), (1e3, "µs")];
+    for (scale, unit) in UNITS {
+        if ns >= scale {
+            return format!("{} {unit}", three_digits(ns / scale));
+        }
+    }
+    format!("{} ns", three_digits(ns))
+}
+
+/// Formats a byte count in binary units: `512 B`, `4.00 KiB`, `1.50 MiB`.
+pub fn bytes(count: u64) -> String {
+    const UNITS: [(u64, &str); 3] = [(1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")];
+    for (scale, unit) in UNITS {
+        if count >= scale {
+            return format!("{} {unit}", three_digits(count as f64 / scale as f64));
+        }
+    }
+    format!("{count} B")
+}
+
+fn three_digits(value: f64) -> String {
+    if value >= 100.0 {
+        format!("{value:.0}")
+    } else if value >= 10.0 {
+        format!("{value:.1}")
+    } else {
+        format!("{value:.2}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_pick_a_unit() {
+        assert_eq!(duration(850), "850 ns");
+        assert_eq!(duration(48_700), "48.7 µs");
+        assert_eq!(duration(1_234_000), "1.23 ms");
+        assert_eq!(duration(2_500_000_000), "2.50 s");
+        assert_eq!(duration_f64(48.7), "48.7 ns");
+        assert_eq!(duration_f64(0.5), "0.50 ns");
+    }
+
+    #[test]
+    fn sizes_use_binary_units() {
+        assert_eq!(bytes(512), "512 B");
+        assert_eq!(bytes(4096), "4.00 KiB");
+        assert_eq!(bytes(3 << 19), "1.50 MiB");
+        assert_eq!(bytes(5 << 30), "5.00 GiB");
+    }
+}

@@ -1,0 +1,344 @@
+//! Tables for people: a [`RunReport`] as comfy-tables. Colours appear only
+//! when the output is a terminal (comfy-table checks that itself).
+
+use comfy_table::presets::UTF8_FULL_CONDENSED;
+use comfy_table::{Attribute, Cell, CellAlignment, Color, ContentArrangement, Table};
+
+use crate::fmt;
+use crate::report::{ExitOutcome, RunReport};
+use crate::workload::{ProcStatus, TaskResult};
+
+/// A new table in versus' house style.
+pub fn table(header: &[&str]) -> Table {
+    let mut table = Table::new();
+    table
+        .load_style(UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_header(
+            header
+                .iter()
+                .map(|title| Cell::new(title).add_attribute(Attribute::Bold)),
+        );
+    table
+}
+
+/// Renders a whole run: results, phases, and how it ended.
+pub fn run_report(report: &RunReport) -> String {
+    let mut out = String::new();
+    out.push_str(&format!(
+        "{} · {} · {}\n",
+        report.backend,
+        report.argv.join(" "),
+        match &report.workload {
+            crate::workload::WorkloadSource::Embedded => "embedded workload".to_string(),
+            crate::workload::WorkloadSource::File(path) => path.display().to_string(),
+        }
+    ));
+    out.push_str(&results_table(report).to_string());
+    out.push('\n');
+    out.push_str(&phases_table(report).to_string());
+    out.push('\n');
+    out.push_str(&outcome_table(report).to_string());
+    out.push('\n');
+    if !report.stderr.trim().is_empty() {
+        out.push_str("stderr:\n");
+        out.push_str(report.stderr.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// One row per figure of each result.
+pub fn results_table(report: &RunReport) -> Table {
+    let mut table = table(&["task", "figure", "value"]);
+    if report.results.is_empty() {
+        table.add_row(vec![
+            Cell::new("—"),
+            Cell::new("no result lines"),
+            Cell::new("—"),
+        ]);
+    }
+    for result in &report.results {
+        for (index, (figure, value)) in result_rows(result).into_iter().enumerate() {
+            let task = if index == 0 { result.task_name() } else { "" };
+            let mut value = Cell::new(value).set_alignment(CellAlignment::Right);
+            if matches!(result, TaskResult::Failed { .. }) {
+                value = value.fg(Color::Red);
+            }
+            table.add_row(vec![Cell::new(task), Cell::new(figure), value]);
+        }
+    }
+    table
+}
+
+/// The figures of one result, each as (name, formatted value).
+pub fn result_rows(result: &TaskResult) -> Vec<(String, String)> {
+    let row = |name: &str, value: String| (name.to_string(), value);
+    match result {
+        TaskResult::Startup => vec![row("started", "yes".into())],
+        TaskResult::Getpid {
+            iters,
+            ns_per_op,
+            total_ns,
+            pid,
+        } => vec![
+            row("per call", fmt::duration_f64(*ns_per_op)),
+            row("calls", group_digits(*iters)),
+            row("total", fmt::duration(*total_ns)),
+            row("pid", pid.to_string()),
+        ],
+        TaskResult::Compute {
+            iters,
+            ns_per_op,
+            total_ns,
+            checksum,
+        } => vec![
+            row("per round", fmt::duration_f64(*ns_per_op)),
+            row("rounds", group_digits(*iters)),
+            row("total", fmt::duration(*total_ns)),
+            row("checksum", format!("{checksum:016x}")),
+        ],
+        TaskResult::Memtouch {
+            mib,
+            pages,
+            ns_per_page,
+            total_ns,
+        } => vec![
+            row("per page", fmt::duration_f64(*ns_per_page)),
+            row("mapped", fmt::bytes(mib << 20)),
+            row("pages", group_digits(*pages)),
+            row("total", fmt::duration(*total_ns)),
+        ],
+        TaskResult::Write {
+            iters,
+            bytes,
+            ns_per_op,
+            total_ns,
+            fd,
+        } => vec![
+            row("per write", fmt::duration_f64(*ns_per_op)),
+            row("writes", group_digits(*iters)),
+            row("bytes each", bytes.to_string()),
+            row("total", fmt::duration(*total_ns)),
+            row("fd", fd.to_string()),
+        ],
+        TaskResult::Uname {
+            sysname,
+            nodename,
+            release,
+            version,
+            machine,
+        } => vec![
+            row("sysname", sysname.clone()),
+            row("release", release.clone()),
+            row("version", version.clone()),
+            row("machine", machine.clone()),
+            row("nodename", nodename.clone()),
+        ],
+        TaskResult::Ids {
+            pid,
+            ppid,
+            uid,
+            gid,
+            hostname,
+        } => vec![
+            row("pid", pid.to_string()),
+            row("ppid", ppid.to_string()),
+            row("uid", uid.to_string()),
+            row("gid", gid.to_string()),
+            row("hostname", hostname.clone()),
+        ],
+        TaskResult::Status(ProcStatus::Unavailable { errno }) => {
+            vec![row("/proc/self/status", format!("unavailable ({errno})"))]
+        }
+        TaskResult::Status(ProcStatus::Available {
+            cap_eff,
+            cap_prm,
+            cap_bnd,
+            no_new_privs,
+            seccomp,
+            seccomp_filters,
+        }) => {
+            let known = |value: &Option<String>| value.clone().unwrap_or_else(|| "unknown".into());
+            vec![
+                row("CapEff", known(cap_eff)),
+                row("CapPrm", known(cap_prm)),
+                row("CapBnd", known(cap_bnd)),
+                row("NoNewPrivs", known(no_new_privs)),
+                row("Seccomp", seccomp_mode(seccomp.as_deref())),
+                row("Seccomp filters", known(seccomp_filters)),
+            ]
+        }
+        TaskResult::Probe { outcomes } => outcomes
+            .iter()
+            .map(|(call, outcome)| row(call, outcome.clone()))
+            .collect(),
+        TaskResult::Spawn {
+            requested,
+            spawned,
+            errno,
+            total_ns,
+            ns_per_op,
+        } => vec![
+            row("spawned", format!("{spawned} of {requested}")),
+            row("first error", errno.clone().unwrap_or_else(|| "none".into())),
+            row("per child", fmt::duration_f64(*ns_per_op)),
+            row("total", fmt::duration(*total_ns)),
+        ],
+        TaskResult::Suite { completed } => vec![row("tasks completed", completed.to_string())],
+        TaskResult::Failed { error, .. } => vec![row("failed", error.clone())],
+        TaskResult::Other { fields, .. } => fields
+            .iter()
+            .map(|(key, value)| row(key, value.clone()))
+            .collect(),
+    }
+}
+
+fn seccomp_mode(mode: Option<&str>) -> String {
+    match mode {
+        Some("0") => "0 (none)".into(),
+        Some("1") => "1 (strict)".into(),
+        Some("2") => "2 (filter)".into(),
+        Some(other) => other.into(),
+        None => "unknown".into(),
+    }
+}
+
+/// The phases of the run, each with its share of the total.
+pub fn phases_table(report: &RunReport) -> Table {
+    let mut table = table(&["phase", "time", "share"]);
+    let total: u64 = report.phases.iter().map(|p| p.ns).sum();
+    for phase in &report.phases {
+        let share = if total == 0 {
+            0.0
+        } else {
+            phase.ns as f64 * 100.0 / total as f64
+        };
+        table.add_row(vec![
+            Cell::new(&phase.name),
+            Cell::new(fmt::duration(phase.ns)).set_alignment(CellAlignment::Right),
+            Cell::new(format!("{share:.1}%")).set_alignment(CellAlignment::Right),
+        ]);
+    }
+    if let Some(startup) = report.startup_ns {
+        table.add_row(vec![
+            Cell::new("startup (launch → start marker)").add_attribute(Attribute::Bold),
+            Cell::new(fmt::duration(startup))
+                .set_alignment(CellAlignment::Right)
+                .add_attribute(Attribute::Bold),
+            Cell::new(""),
+        ]);
+    }
+    table
+}
+
+/// Exit status and memory.
+pub fn outcome_table(report: &RunReport) -> Table {
+    let mut table = table(&["outcome", "value"]);
+    let status = Cell::new(report.exit.describe()).fg(if report.exit.success() {
+        Color::Green
+    } else {
+        Color::Red
+    });
+    table.add_row(vec![Cell::new("exit"), status]);
+    if let ExitOutcome::TimedOut { .. } = report.exit {
+        table.add_row(vec![
+            Cell::new("note"),
+            Cell::new("the workload did not finish in time; raise --timeout"),
+        ]);
+    }
+    let memory = &report.memory;
+    if let Some(rss) = memory.workload_peak_rss_bytes {
+        table.add_row(vec![
+            Cell::new("workload peak RSS"),
+            Cell::new(fmt::bytes(rss)),
+        ]);
+    }
+    if let Some(size) = memory.image_bytes {
+        table.add_row(vec![Cell::new("image size"), Cell::new(fmt::bytes(size))]);
+    }
+    if report.other_output_lines > 0 {
+        table.add_row(vec![
+            Cell::new("other output lines"),
+            Cell::new(group_digits(report.other_output_lines)),
+        ]);
+    }
+    table
+}
+
+/// `1234567` → `1,234,567`.
+pub fn group_digits(value: u64) -> String {
+    let digits = value.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (index, digit) in digits.chars().enumerate() {
+        if index > 0 && (digits.len() - index) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::{MemoryFigures, Phase};
+    use crate::workload::WorkloadSource;
+
+    #[test]
+    fn digits_are_grouped() {
+        assert_eq!(group_digits(0), "0");
+        assert_eq!(group_digits(999), "999");
+        assert_eq!(group_digits(1000), "1,000");
+        assert_eq!(group_digits(1_234_567), "1,234,567");
+    }
+
+    #[test]
+    fn a_report_renders_every_part() {
+        let report = RunReport {
+            backend: "host".into(),
+            workload: WorkloadSource::Embedded,
+            argv: vec!["getpid".into(), "1000".into()],
+            startup_ns: Some(600_000),
+            phases: vec![
+                Phase {
+                    name: "spawn".into(),
+                    ns: 400_000,
+                },
+                Phase {
+                    name: "exec→marker".into(),
+                    ns: 200_000,
+                },
+            ],
+            start: None,
+            results: vec![TaskResult::Getpid {
+                iters: 1000,
+                ns_per_op: 193.5,
+                total_ns: 193_500,
+                pid: 4242,
+            }],
+            exit: ExitOutcome::Exited { code: 0 },
+            memory: MemoryFigures {
+                workload_peak_rss_bytes: Some(540 * 1024),
+                image_bytes: Some(9000),
+            },
+            other_output_lines: 0,
+            stderr: String::new(),
+        };
+        let text = run_report(&report);
+        for expected in [
+            "host · getpid 1000",
+            "per call",
+            "194 ns",
+            "1,000",
+            "4242",
+            "exec→marker",
+            "66.7%",
+            "600 µs",
+            "exited with status 0",
+            "540 KiB",
+        ] {
+            assert!(text.contains(expected), "missing {expected:?} in\n{text}");
+        }
+    }
+}

@@ -1,0 +1,123 @@
+//! The result of one run on any backend: phases, exit, parsed results, memory.
+//!
+//! Every backend fills the same [`RunReport`], so that tables, exports and
+//! statistics never need to know which backend produced a figure.
+
+use serde::{Deserialize, Serialize};
+
+use crate::workload::{StartMarker, TaskResult, WorkloadSource};
+
+/// Nanoseconds, as measured by the host's monotonic clock.
+pub type Nanos = u64;
+
+/// One timed phase of a run, in the order it happened.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Phase {
+    /// Short name (`spawn`, `exec→marker`, `run`, `teardown`, …).
+    pub name: String,
+    /// Its duration.
+    pub ns: Nanos,
+}
+
+/// How the workload ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ExitOutcome {
+    /// It exited with a status code.
+    Exited {
+        /// The status code.
+        code: i32,
+    },
+    /// A signal ended it.
+    Signaled {
+        /// The signal number.
+        signal: i32,
+        /// Its name (`SIGKILL`).
+        name: String,
+    },
+    /// versus stopped it when `--timeout` expired.
+    TimedOut {
+        /// The limit that expired.
+        after_ns: Nanos,
+    },
+}
+
+impl ExitOutcome {
+    /// True for a clean exit with status 0.
+    pub fn success(&self) -> bool {
+        matches!(self, Self::Exited { code: 0 })
+    }
+
+    /// The status a shell would show: the code, 128 + signal, or 124 for a
+    /// timeout (as `timeout(1)` does).
+    pub fn shell_status(&self) -> i32 {
+        match self {
+            Self::Exited { code } => *code,
+            Self::Signaled { signal, .. } => 128 + signal,
+            Self::TimedOut { .. } => 124,
+        }
+    }
+
+    /// A short human description.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Exited { code } => format!("exited with status {code}"),
+            Self::Signaled { signal, name } => format!("killed by {name} (signal {signal})"),
+            Self::TimedOut { after_ns } => format!(
+                "stopped by versus after the {} timeout",
+                crate::fmt::duration(*after_ns)
+            ),
+        }
+    }
+}
+
+/// Memory figures; each backend fills the ones that apply to it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemoryFigures {
+    /// Peak resident set of the workload process (`ru_maxrss`), host and container.
+    pub workload_peak_rss_bytes: Option<u64>,
+    /// Size of the workload image on disk (or embedded).
+    pub image_bytes: Option<u64>,
+}
+
+/// Everything one run produced.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunReport {
+    /// Which backend ran it (`host`, …).
+    pub backend: String,
+    /// Where the workload came from.
+    pub workload: WorkloadSource,
+    /// The workload's arguments (task first).
+    pub argv: Vec<String>,
+    /// Launch call → start marker observed by the host, if a marker came.
+    pub startup_ns: Option<Nanos>,
+    /// The timed phases, in order; together they cover the whole run.
+    pub phases: Vec<Phase>,
+    /// The start marker as the workload printed it.
+    pub start: Option<StartMarker>,
+    /// Parsed result lines, in the order printed.
+    pub results: Vec<TaskResult>,
+    /// How it ended.
+    pub exit: ExitOutcome,
+    /// Memory figures.
+    pub memory: MemoryFigures,
+    /// Ordinary (non-`@versus`) stdout lines that were seen and skipped.
+    pub other_output_lines: u64,
+    /// What the workload wrote to stderr (truncated to a sane size).
+    pub stderr: String,
+}
+
+impl RunReport {
+    /// The duration of the named phase, if it was recorded.
+    pub fn phase(&self, name: &str) -> Option<Nanos> {
+        self.phases
+            .iter()
+            .find(|phase| phase.name == name)
+            .map(|p| p.ns)
+    }
+
+    /// The first result of the named task.
+    pub fn result(&self, task: &str) -> Option<&TaskResult> {
+        self.results.iter().find(|r| r.task_name() == task)
+    }
+}

@@ -1,0 +1,183 @@
+//! The `versus` binary as a user meets it.
+
+mod common;
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+
+fn versus() -> Command {
+    Command::cargo_bin("versus").expect("the versus binary is built")
+}
+
+#[test]
+fn host_run_prints_a_table_of_results() {
+    versus()
+        .args(["host", "run", "--", "getpid", "1000"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("per call"))
+        .stdout(predicate::str::contains("1,000"))
+        .stdout(predicate::str::contains("startup (launch → start marker)"))
+        .stdout(predicate::str::contains("exited with status 0"));
+}
+
+#[test]
+fn host_run_json_is_the_full_report() {
+    let output = versus()
+        .args(["host", "run", "--json", "compute", "10"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let report: bench::report::RunReport = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report.backend, "host");
+    assert_eq!(report.argv, ["compute", "10"]);
+    let bench::workload::TaskResult::Compute { checksum, .. } = report.results[0] else {
+        panic!("not compute: {:?}", report.results);
+    };
+    assert_eq!(checksum, common::expected_checksum(10));
+    assert!(report.startup_ns.unwrap() > 0);
+}
+
+#[test]
+fn unknown_task_lists_the_tasks() {
+    versus()
+        .args(["host", "run", "--", "fly"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("unknown task 'fly'"))
+        .stderr(predicate::str::contains("startup getpid compute memtouch"));
+}
+
+#[test]
+fn bad_counts_name_the_argument() {
+    versus()
+        .args(["host", "run", "--", "getpid", "lots"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "getpid: N must be an integer from 1 to 4294967295, got 'lots'",
+        ));
+    versus()
+        .args(["host", "run", "--", "write", "10", "0"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("BYTES must be an integer from 1 to 65536"));
+}
+
+#[test]
+fn a_missing_workload_names_the_path() {
+    versus()
+        .args(["host", "run", "--workload", "/nonexistent/wl", "--", "x"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("/nonexistent/wl"))
+        .stderr(predicate::str::contains("No such file"));
+}
+
+#[test]
+fn a_non_elf_workload_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("script.sh");
+    std::fs::write(&script, "#!/bin/sh\necho hi\n").unwrap();
+    versus()
+        .args(["host", "run", "--workload"])
+        .arg(&script)
+        .args(["--", "x"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("script.sh"))
+        .stderr(predicate::str::contains("not an ELF file"));
+}
+
+#[test]
+fn a_dynamic_workload_is_refused_with_the_fix() {
+    let Some(dynamic) = ["/bin/sh", "/usr/bin/env", "/bin/ls"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+    else {
+        eprintln!("skipped: no dynamically linked system binary found");
+        return;
+    };
+    versus()
+        .args(["host", "run", "--workload", dynamic, "--", "x"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("dynamically linked"))
+        .stderr(predicate::str::contains("-static"));
+}
+
+#[test]
+fn a_foreign_static_binary_runs_and_its_status_comes_through() {
+    // A program nobody in the project wrote, linked statically against libc.
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("hello.c");
+    std::fs::write(
+        &source,
+        "#include <stdio.h>\nint main(int c, char **v) { printf(\"hello %s\\n\", v[1]); return 3; }\n",
+    )
+    .unwrap();
+    let binary = dir.path().join("hello");
+    let built = std::process::Command::new("cc")
+        .args(["-static", "-O2", "-o"])
+        .arg(&binary)
+        .arg(&source)
+        .status();
+    match built {
+        Ok(status) if status.success() => {}
+        other => {
+            assert!(
+                std::env::var("CI").is_err(),
+                "cc -static must work in CI: {other:?}"
+            );
+            eprintln!("skipped: cannot build a static C program here ({other:?})");
+            return;
+        }
+    }
+    versus()
+        .args(["host", "run", "--workload"])
+        .arg(&binary)
+        .args(["--", "world"])
+        .assert()
+        .code(3)
+        .stdout(predicate::str::contains("no result lines"))
+        .stdout(predicate::str::contains("other output lines"))
+        .stdout(predicate::str::contains("exited with status 3"));
+}
+
+#[test]
+fn a_bad_timeout_is_a_usage_error() {
+    versus()
+        .args(["host", "run", "--timeout", "soon", "--", "startup"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--timeout"));
+}
+
+#[test]
+fn the_workload_exit_status_becomes_versus_exit_status_on_timeout() {
+    versus()
+        .args(["host", "run", "--timeout", "200ms", "--", "getpid", "4294967295"])
+        .assert()
+        .code(124)
+        .stdout(predicate::str::contains("stopped by versus after the 200 ms timeout"));
+}
+
+#[test]
+fn doctor_prints_every_check_and_json_parses() {
+    versus()
+        .arg("doctor")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("/dev/kvm"));
+    let output = versus().args(["doctor", "--json"]).output().unwrap();
+    assert!(output.status.success());
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert!(json["checks"].as_array().is_some_and(|c| !c.is_empty()));
+    if std::env::var("VERSUS_REQUIRE_KVM").as_deref() == Ok("1") {
+        let text = json.to_string();
+        assert!(
+            text.contains("api_version"),
+            "CI promises a usable /dev/kvm: {text}"
+        );
+    }
+}

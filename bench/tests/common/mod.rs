@@ -1,0 +1,81 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)] // each test binary uses its own subset
+
+use bench::backend::host::HostBackend;
+use bench::backend::{Backend, Launch};
+use bench::report::RunReport;
+use bench::workload::{TaskInvocation, TaskResult, Workload};
+
+/// True when the test may use root-only features. Where root is missing the
+/// test skips itself, printing why — unless `VERSUS_REQUIRE_ROOT=1` (as in
+/// CI), where a skip would hide a failure, so it panics instead.
+pub fn require_root(test: &str) -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    if unsafe { libc::geteuid() } == 0 {
+        return true;
+    }
+    let why = format!("{test}: skipped: needs root (run the tests as root)");
+    assert!(
+        std::env::var("VERSUS_REQUIRE_ROOT").as_deref() != Ok("1"),
+        "{why}, and VERSUS_REQUIRE_ROOT=1 forbids skipping"
+    );
+    eprintln!("{why}");
+    false
+}
+
+/// Runs the embedded workload on the host with `argv` (validated first).
+pub fn run_host(argv: &[&str]) -> RunReport {
+    let invocation = TaskInvocation::parse(argv).expect("a valid task");
+    let launch = Launch {
+        workload: Workload::embedded(),
+        argv: invocation.argv(),
+        timeout: Some(std::time::Duration::from_secs(60)),
+    };
+    let report = HostBackend.run(&launch).expect("the host backend runs");
+    assert!(
+        report.exit.success(),
+        "{argv:?} ended with {:?}; stderr: {}",
+        report.exit,
+        report.stderr
+    );
+    report
+}
+
+/// The only result of a run.
+pub fn only_result(report: &RunReport) -> &TaskResult {
+    assert_eq!(report.results.len(), 1, "results: {:?}", report.results);
+    &report.results[0]
+}
+
+/// The compute task's checksum, computed independently of the workload.
+pub fn expected_checksum(rounds: u64) -> u64 {
+    let (mut x, mut sum) = (0x9E37_79B9_7F4A_7C15u64, 0u64);
+    for _ in 0..rounds {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        sum = sum.wrapping_add(x);
+    }
+    sum
+}
+
+/// This host's `uname` fields (sysname, release, version).
+pub fn host_uname() -> (String, String, String) {
+    // SAFETY: an all-zero utsname is a valid value of this plain C struct.
+    let mut uts: libc::utsname = unsafe { std::mem::zeroed() };
+    // SAFETY: `uts` is valid for writes for the duration of the call.
+    assert_eq!(unsafe { libc::uname(&mut uts) }, 0);
+    let field = |raw: &[libc::c_char]| {
+        let bytes: Vec<u8> = raw
+            .iter()
+            .take_while(|&&c| c != 0)
+            .map(|&c| c as u8)
+            .collect();
+        String::from_utf8_lossy(&bytes).into_owned()
+    };
+    (
+        field(&uts.sysname),
+        field(&uts.release),
+        field(&uts.version),
+    )
+}
