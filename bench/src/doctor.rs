@@ -307,13 +307,6 @@ impl CpuVendor {
             CpuVendor::Amd => "AMD-V",
         }
     }
-
-    fn module(self) -> &'static str {
-        match self {
-            CpuVendor::Intel => "kvm_intel",
-            CpuVendor::Amd => "kvm_amd",
-        }
-    }
 }
 
 /// Which kind of virtualization backs `/dev/kvm`, which decides what VM numbers mean.
@@ -362,7 +355,7 @@ impl KvmBackend {
             KvmBackend::Software { .. } => {
                 "Software KVM (kvm_pvm, a pagetable-based virtual machine without VT-x/AMD-V): \
                  guest user mode runs natively, but guest kernel-mode code is emulated one \
-                 instruction at a time (about 1 µs per instruction, ~1000x slower) and \
+                 instruction at a time (about 1 µs per instruction, ~1000× slower) and \
                  `syscall` does not enter guest ring 0. VM numbers here are NOT those of \
                  hardware virtualization."
             }
@@ -1572,6 +1565,25 @@ fn lsm_check(r: &DoctorReport) -> Check {
     }
 }
 
+/// Greedy word wrap to `width` characters.
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.is_empty() {
+        lines.push(line);
+    }
+    lines
+}
+
 fn or_none(items: &[String]) -> String {
     if items.is_empty() {
         "none".to_owned()
@@ -1587,18 +1599,29 @@ fn or_none(items: &[String]) -> String {
 /// Renders the report as a table (✓ pass, ✗ fail, ! warn, · info) with a "fix" column,
 /// followed by what the KVM backend means and a summary line. `color` adds ANSI colors.
 ///
-/// On a terminal the table wraps to its width; otherwise lines are not wrapped.
+/// On a terminal the table wraps to the terminal's width, otherwise to
+/// [`RENDER_WIDTH`] columns.
 pub fn render(report: &DoctorReport, color: bool) -> String {
-    render_table(report, color, false)
+    render_with_width(report, color, None)
 }
 
-fn render_table(report: &DoctorReport, color: bool, force_plain_width: bool) -> String {
+/// The width [`render`] wraps to when stdout is not a terminal.
+pub const RENDER_WIDTH: u16 = 140;
+
+/// [`render`] with an explicit table width (`None`: the terminal's, or [`RENDER_WIDTH`]).
+pub fn render_with_width(report: &DoctorReport, color: bool, width: Option<u16>) -> String {
     let mut table = Table::new();
     table
         .load_style(presets::UTF8_FULL_CONDENSED)
         .set_content_arrangement(ContentArrangement::Dynamic);
-    if force_plain_width {
-        table.force_no_tty();
+    match width {
+        Some(w) => {
+            table.force_no_tty().set_width(w);
+        }
+        None if table.width().is_none() => {
+            table.set_width(RENDER_WIDTH);
+        }
+        None => {}
     }
     if color {
         table.enforce_styling();
@@ -1613,7 +1636,13 @@ fn render_table(report: &DoctorReport, color: bool, force_plain_width: bool) -> 
                 fix = fix.fg(c.status.color());
             }
         }
-        table.add_row(vec![sym, Cell::new(&c.title), Cell::new(&c.detail), fix]);
+        // The backend's explanation is long: it is printed in full below the table.
+        let detail = if c.id == "kvm.backend" {
+            format!("{}; see below", report.kvm.backend.label())
+        } else {
+            c.detail.clone()
+        };
+        table.add_row(vec![sym, Cell::new(&c.title), Cell::new(detail), fix]);
     }
     for i in 0..2 {
         if let Some(col) = table.column_mut(i) {
@@ -1626,11 +1655,12 @@ fn render_table(report: &DoctorReport, color: bool, force_plain_width: bool) -> 
     out.push_str("versus doctor\n");
     out.push_str(&table.to_string());
     out.push('\n');
-    out.push_str(&format!(
-        "KVM backend: {}\n  {}\n",
-        report.kvm.backend.label(),
-        report.kvm.backend.explanation()
-    ));
+    out.push_str(&format!("KVM backend: {}\n", report.kvm.backend.label()));
+    for line in wrap(report.kvm.backend.explanation(), 88) {
+        out.push_str("  ");
+        out.push_str(&line);
+        out.push('\n');
+    }
     out.push_str(&format!(
         "{} passed, {} warnings, {} failed, {} info   (✓ pass  ! warn  ✗ fail  · info)\n",
         counts.pass, counts.warn, counts.fail, counts.info
@@ -2568,7 +2598,8 @@ mod tests {
     #[test]
     fn render_shows_titles_failures_and_fixes() {
         let r = failing_report();
-        let out = render_table(&r, false, true);
+        // Wide enough that nothing wraps: each row is one line.
+        let out = render_with_width(&r, false, Some(1000));
         for c in &r.checks {
             assert!(
                 out.contains(&c.title),
@@ -2584,21 +2615,41 @@ mod tests {
             .expect("kvm.device row");
         assert!(line.contains('✗'), "{line}");
         assert!(line.contains(dev.fix.as_deref().unwrap()), "{line}");
-        assert!(out.contains("unavailable (no /dev/kvm)"));
-        assert!(out.contains("failed"));
+        assert!(line.contains("modprobe kvm_intel"), "{line}");
+        let backend = out
+            .lines()
+            .find(|l| l.contains("KVM backend") && l.contains('✗'))
+            .expect("kvm.backend row");
+        assert!(backend.contains("unavailable (no /dev/kvm)"), "{backend}");
+        assert!(out.contains(&format!("{} failed", r.counts().fail)));
+        assert!(out.contains("only host and container numbers"));
         assert!(!out.contains('\x1b'), "no ANSI codes without color");
     }
 
     #[test]
-    fn render_public_and_colored() {
+    fn render_wraps_details_but_not_titles() {
+        let r = failing_report();
+        let out = render_with_width(&r, false, Some(90));
+        for c in &r.checks {
+            assert!(out.contains(&c.title), "missing title {:?}", c.title);
+        }
+        assert!(out.contains('✗') && out.contains('✓') && out.contains('·'));
+        // Table rows stay within the requested width.
+        for l in out.lines().filter(|l| l.starts_with('│')) {
+            assert!(l.chars().count() <= 90, "too wide: {l}");
+        }
+    }
+
+    #[test]
+    fn render_default_and_colored() {
         let r = failing_report();
         let out = render(&r, false);
         for c in &r.checks {
             assert!(out.contains(&c.title), "missing title {:?}", c.title);
         }
-        assert!(out.contains('✗') && out.contains('✓') && out.contains('·'));
-        let colored = render_table(&r, true, true);
+        let colored = render_with_width(&r, true, Some(200));
         assert!(colored.contains('\x1b'), "color adds ANSI codes");
+        assert!(colored.contains('✗'));
     }
 
     // --- the real machine -----------------------------------------------------------

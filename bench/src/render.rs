@@ -181,7 +181,10 @@ pub fn result_rows(result: &TaskResult) -> Vec<(String, String)> {
             ns_per_op,
         } => vec![
             row("spawned", format!("{spawned} of {requested}")),
-            row("first error", errno.clone().unwrap_or_else(|| "none".into())),
+            row(
+                "first error",
+                errno.clone().unwrap_or_else(|| "none".into()),
+            ),
             row("per child", fmt::duration_f64(*ns_per_op)),
             row("total", fmt::duration(*total_ns)),
         ],
@@ -271,7 +274,7 @@ pub fn group_digits(value: u64) -> String {
     let digits = value.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (index, digit) in digits.chars().enumerate() {
-        if index > 0 && (digits.len() - index) % 3 == 0 {
+        if index > 0 && (digits.len() - index).is_multiple_of(3) {
             out.push(',');
         }
         out.push(digit);

@@ -78,10 +78,7 @@ pub const TASKS: &[TaskSpec] = &[
     },
     TaskSpec {
         name: "write",
-        args: &[
-            arg("N", 1_000, 1, MAX_ITERS),
-            arg("BYTES", 64, 1, 65_536),
-        ],
+        args: &[arg("N", 1_000, 1, MAX_ITERS), arg("BYTES", 64, 1, 65_536)],
         summary: "N writes of BYTES bytes to stdout: console I/O cost",
     },
     TaskSpec {
@@ -321,7 +318,9 @@ pub enum ElfProblem {
     #[error("truncated ELF file")]
     Truncated,
     /// 32-bit, big-endian or another machine.
-    #[error("not a 64-bit little-endian x86-64 ELF (class {class}, data {data}, machine {machine})")]
+    #[error(
+        "not a 64-bit little-endian x86-64 ELF (class {class}, data {data}, machine {machine})"
+    )]
     WrongMachine {
         /// EI_CLASS.
         class: u8,
@@ -950,7 +949,9 @@ mod tests {
             }
         );
         assert_eq!(
-            result("@versus task=compute iters=10 ns_per_op=1.00 total_ns=10 checksum=00000000000000ff"),
+            result(
+                "@versus task=compute iters=10 ns_per_op=1.00 total_ns=10 checksum=00000000000000ff"
+            ),
             TaskResult::Compute {
                 iters: 10,
                 ns_per_op: 1.0,
@@ -959,7 +960,9 @@ mod tests {
             }
         );
         assert_eq!(
-            result("@versus task=spawn requested=3 spawned=2 errno=EAGAIN total_ns=9 ns_per_op=4.50"),
+            result(
+                "@versus task=spawn requested=3 spawned=2 errno=EAGAIN total_ns=9 ns_per_op=4.50"
+            ),
             TaskResult::Spawn {
                 requested: 3,
                 spawned: 2,
@@ -1027,10 +1030,14 @@ mod tests {
     #[test]
     fn malformed_lines_say_what_is_wrong() {
         assert!(problem("@versus iters=3").contains("missing field \"task\""));
-        assert!(problem("@versus task=getpid iters=x ns_per_op=1.00 total_ns=1 pid=1")
-            .contains("\"iters\" must be an unsigned integer, got \"x\""));
-        assert!(problem("@versus task=getpid iters=1 ns_per_op=1e3 total_ns=1 pid=1")
-            .contains("decimal number"));
+        assert!(
+            problem("@versus task=getpid iters=x ns_per_op=1.00 total_ns=1 pid=1")
+                .contains("\"iters\" must be an unsigned integer, got \"x\"")
+        );
+        assert!(
+            problem("@versus task=getpid iters=1 ns_per_op=1e3 total_ns=1 pid=1")
+                .contains("decimal number")
+        );
         assert!(problem("@versus task=getpid iters=1").contains("missing field \"ns_per_op\""));
         assert!(problem("@versus task=startup junk").contains("has no '='"));
         assert!(problem("@versus task=startup task=startup").contains("appears twice"));
@@ -1054,7 +1061,10 @@ mod tests {
             vec![1_000_000]
         );
         let err = TaskInvocation::parse(&["nope"]).unwrap_err().to_string();
-        assert!(err.contains("unknown task 'nope'") && err.contains("getpid"), "{err}");
+        assert!(
+            err.contains("unknown task 'nope'") && err.contains("getpid"),
+            "{err}"
+        );
         let err = TaskInvocation::parse(&["getpid", "many"])
             .unwrap_err()
             .to_string();
@@ -1065,7 +1075,10 @@ mod tests {
         let err = TaskInvocation::parse(&["memtouch", "0"])
             .unwrap_err()
             .to_string();
-        assert!(err.contains("MIB must be an integer from 1 to 65536"), "{err}");
+        assert!(
+            err.contains("MIB must be an integer from 1 to 65536"),
+            "{err}"
+        );
         let err = TaskInvocation::parse(&["uname", "1"])
             .unwrap_err()
             .to_string();

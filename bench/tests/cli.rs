@@ -61,7 +61,9 @@ fn bad_counts_name_the_argument() {
         .args(["host", "run", "--", "write", "10", "0"])
         .assert()
         .code(2)
-        .stderr(predicate::str::contains("BYTES must be an integer from 1 to 65536"));
+        .stderr(predicate::str::contains(
+            "BYTES must be an integer from 1 to 65536",
+        ));
 }
 
 #[test]
@@ -156,10 +158,20 @@ fn a_bad_timeout_is_a_usage_error() {
 #[test]
 fn the_workload_exit_status_becomes_versus_exit_status_on_timeout() {
     versus()
-        .args(["host", "run", "--timeout", "200ms", "--", "getpid", "4294967295"])
+        .args([
+            "host",
+            "run",
+            "--timeout",
+            "200ms",
+            "--",
+            "getpid",
+            "4294967295",
+        ])
         .assert()
         .code(124)
-        .stdout(predicate::str::contains("stopped by versus after the 200 ms timeout"));
+        .stdout(predicate::str::contains(
+            "stopped by versus after the 200 ms timeout",
+        ));
 }
 
 #[test]

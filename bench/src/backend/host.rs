@@ -285,7 +285,9 @@ fn watch(
         parse_errors: Vec::new(),
         other_lines: 0,
         stderr: String::new(),
-        exit: Err(std::io::Error::other("the waiter thread ended without a status")),
+        exit: Err(std::io::Error::other(
+            "the waiter thread ended without a status",
+        )),
     };
     let deadline = timeout.map(|limit| launched + limit);
     let mut timed_out = false;
@@ -299,7 +301,9 @@ fn watch(
             deadline
         };
         let event = match wait_until {
-            None => events.recv().map_err(|_| mpsc::RecvTimeoutError::Disconnected),
+            None => events
+                .recv()
+                .map_err(|_| mpsc::RecvTimeoutError::Disconnected),
             Some(at) => events.recv_timeout(at.saturating_duration_since(Instant::now())),
         };
         match event {
