@@ -68,7 +68,11 @@ fn main() {
     let release = target_dir.join("x86_64-unknown-linux-gnu").join("release");
     for (binary, var) in IMAGES {
         let path = release.join(binary);
-        assert!(path.is_file(), "the guest build did not produce {}", path.display());
+        assert!(
+            path.is_file(),
+            "the guest build did not produce {}",
+            path.display()
+        );
         println!("cargo:rustc-env={var}={}", path.display());
     }
 }
