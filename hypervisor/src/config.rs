@@ -1,0 +1,159 @@
+//! What to run: [`VmConfig`], built step by step.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::exits::{TraceEvent, TraceFn};
+use crate::memory::{MemoryError, MemoryLayout};
+
+/// Default guest memory (`--mem 512M`), split low/high.
+pub const DEFAULT_MEM_SIZE: u64 = 512 << 20;
+
+/// Guest memory: a total size (default layout) or explicit regions.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MemoryConfig {
+    /// The default layout for this many bytes ([`MemoryLayout::split`]).
+    Total(u64),
+    /// Explicit `(base, size)` regions ([`MemoryLayout::explicit`]).
+    Regions(Vec<(u64, u64)>),
+}
+
+/// Per-exit tracing.
+#[derive(Clone, Default)]
+pub enum Trace {
+    /// None.
+    #[default]
+    Off,
+    /// Print every exit to stderr with its timestamp (`--trace`).
+    Stderr,
+    /// Call this for every exit (on the vCPU thread).
+    Callback(TraceFn),
+}
+
+impl fmt::Debug for Trace {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Trace::Off => f.write_str("Off"),
+            Trace::Stderr => f.write_str("Stderr"),
+            Trace::Callback(_) => f.write_str("Callback(..)"),
+        }
+    }
+}
+
+impl Trace {
+    pub(crate) fn callback(&self) -> Option<TraceFn> {
+        match self {
+            Trace::Off => None,
+            Trace::Stderr => Some(Arc::new(|e: &TraceEvent| eprintln!("{e}"))),
+            Trace::Callback(f) => Some(f.clone()),
+        }
+    }
+}
+
+/// A VM to run.
+///
+/// # Example
+/// ```no_run
+/// use std::time::Duration;
+/// use hypervisor::{Vm, VmConfig};
+/// let kernel = std::fs::read("kernel.elf").unwrap();
+/// let workload = std::fs::read("versus-workload").unwrap();
+/// let config = VmConfig::new(kernel)
+///     .vcpus(2)
+///     .memory_size(512 << 20)
+///     .workload(workload, ["versus-workload", "getpid", "1000"])
+///     .timeout(Duration::from_secs(10));
+/// let report = Vm::run(&config).unwrap();
+/// println!("{:?} after {} ns", report.outcome, report.phases.total_ns);
+/// ```
+#[derive(Clone, Debug)]
+pub struct VmConfig {
+    /// Number of vCPUs (1 ..= min(KVM_CAP_MAX_VCPUS, layout::MAX_VCPUS)).
+    pub vcpus: u32,
+    /// Guest memory.
+    pub memory: MemoryConfig,
+    /// The kernel ELF image.
+    pub kernel: Vec<u8>,
+    /// The workload image (placed, not loaded; may be empty).
+    pub workload: Vec<u8>,
+    /// The workload's argv (argv\[0\] first).
+    pub argv: Vec<String>,
+    /// Run the workload on every vCPU (else on the BSP only).
+    pub run_on_every_vcpu: bool,
+    /// Stop the guest after this long (reported as `Outcome::Timeout`).
+    pub timeout: Option<Duration>,
+    /// Per-exit tracing.
+    pub trace: Trace,
+    /// Echo the guest console to stdout while it runs.
+    pub echo_console: bool,
+}
+
+impl VmConfig {
+    /// One vCPU, 512 MiB (default layout), no workload, no timeout.
+    pub fn new(kernel: impl Into<Vec<u8>>) -> Self {
+        Self {
+            vcpus: 1,
+            memory: MemoryConfig::Total(DEFAULT_MEM_SIZE),
+            kernel: kernel.into(),
+            workload: Vec::new(),
+            argv: Vec::new(),
+            run_on_every_vcpu: false,
+            timeout: None,
+            trace: Trace::Off,
+            echo_console: false,
+        }
+    }
+    /// Sets the vCPU count.
+    pub fn vcpus(mut self, n: u32) -> Self {
+        self.vcpus = n;
+        self
+    }
+    /// Total memory, default layout (low half at 0, high half at 4 GiB).
+    pub fn memory_size(mut self, bytes: u64) -> Self {
+        self.memory = MemoryConfig::Total(bytes);
+        self
+    }
+    /// Explicit `(base, size)` regions.
+    pub fn memory_regions(mut self, regions: &[(u64, u64)]) -> Self {
+        self.memory = MemoryConfig::Regions(regions.to_vec());
+        self
+    }
+    /// The workload image and its argv.
+    pub fn workload<S: Into<String>>(
+        mut self,
+        image: impl Into<Vec<u8>>,
+        argv: impl IntoIterator<Item = S>,
+    ) -> Self {
+        self.workload = image.into();
+        self.argv = argv.into_iter().map(Into::into).collect();
+        self
+    }
+    /// Run the workload on every vCPU.
+    pub fn run_on_every_vcpu(mut self, yes: bool) -> Self {
+        self.run_on_every_vcpu = yes;
+        self
+    }
+    /// Watchdog timeout.
+    pub fn timeout(mut self, t: Duration) -> Self {
+        self.timeout = Some(t);
+        self
+    }
+    /// Tracing.
+    pub fn trace(mut self, t: Trace) -> Self {
+        self.trace = t;
+        self
+    }
+    /// Echo the console to stdout.
+    pub fn echo_console(mut self, yes: bool) -> Self {
+        self.echo_console = yes;
+        self
+    }
+    /// The validated memory layout.
+    pub fn layout(&self) -> Result<MemoryLayout, MemoryError> {
+        match &self.memory {
+            MemoryConfig::Total(t) => MemoryLayout::split(*t),
+            MemoryConfig::Regions(r) => MemoryLayout::explicit(r),
+        }
+    }
+}

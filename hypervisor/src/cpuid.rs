@@ -1,0 +1,158 @@
+//! Step 5: the CPUID table each vCPU gets — KVM's supported table, with a
+//! hypervisor leaf that names versus and per-vCPU APIC ids.
+//!
+//! On the software KVM backend ring-0 `cpuid` sees exactly this table (with
+//! no table every leaf reads zero), though leaves 1 and 7 still show the
+//! host's feature bits; ring-3 `cpuid` runs natively and shows the host's.
+
+use kvm_bindings::{CpuId, kvm_cpuid_entry2};
+use versus_abi::{ABI_VERSION, cpuid as abi};
+
+/// Errors of building the CPUID table.
+#[derive(Debug, thiserror::Error)]
+pub enum CpuidError {
+    /// KVM_GET_SUPPORTED_CPUID failed.
+    #[error("KVM_GET_SUPPORTED_CPUID failed: {0}")]
+    Supported(kvm_ioctls::Error),
+    /// The table is full.
+    #[error("the CPUID table has no room for the hypervisor leaves")]
+    Full,
+}
+
+/// CPUID.1:ECX bit 31 — "running under a hypervisor".
+pub const LEAF1_ECX_HYPERVISOR: u32 = 1 << 31;
+/// CPUID.1:EDX bit 28 — HTT (the logical-processor count in EBX is valid).
+pub const LEAF1_EDX_HTT: u32 = 1 << 28;
+
+/// The 12-byte signature as the three registers (EBX, ECX, EDX).
+pub fn signature_regs() -> (u32, u32, u32) {
+    let s = abi::SIGNATURE;
+    let word = |i: usize| u32::from_le_bytes([s[i], s[i + 1], s[i + 2], s[i + 3]]);
+    (word(0), word(4), word(8))
+}
+
+/// Adjusts KVM's supported table for vCPU `index` of `count`: APIC ids in
+/// leaves 1, 0xB and 0x1F; the hypervisor bit; KVM's own paravirt leaves
+/// (0x4000_00xx, "KVMKVMKVM") replaced by versus's.
+pub fn customize(cpuid: &mut CpuId, index: u32, count: u32) -> Result<(), CpuidError> {
+    cpuid.retain(|e| !(0x4000_0000..=0x4000_00ff).contains(&e.function));
+    for e in cpuid.as_mut_slice() {
+        match e.function {
+            1 => {
+                e.ebx = (e.ebx & 0x0000_ffff) | (index << 24) | ((count & 0xff) << 16);
+                e.ecx |= LEAF1_ECX_HYPERVISOR;
+                e.edx |= LEAF1_EDX_HTT;
+            }
+            0xb | 0x1f => e.edx = index,
+            _ => {}
+        }
+    }
+    let (ebx, ecx, edx) = signature_regs();
+    cpuid
+        .push(kvm_cpuid_entry2 {
+            function: abi::HYPERVISOR_LEAF,
+            eax: abi::VERSUS_INFO_LEAF,
+            ebx,
+            ecx,
+            edx,
+            ..Default::default()
+        })
+        .map_err(|_| CpuidError::Full)?;
+    cpuid
+        .push(kvm_cpuid_entry2 {
+            function: abi::VERSUS_INFO_LEAF,
+            eax: ABI_VERSION,
+            ebx: count,
+            ..Default::default()
+        })
+        .map_err(|_| CpuidError::Full)?;
+    Ok(())
+}
+
+/// Looks up `(function, index)`.
+pub fn find(cpuid: &CpuId, function: u32, index: u32) -> Option<&kvm_cpuid_entry2> {
+    cpuid
+        .as_slice()
+        .iter()
+        .find(|e| e.function == function && e.index == index)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fake_supported() -> CpuId {
+        CpuId::from_entries(&[
+            kvm_cpuid_entry2 {
+                function: 0,
+                eax: 0xd,
+                ..Default::default()
+            },
+            kvm_cpuid_entry2 {
+                function: 1,
+                ebx: 0xff00_0800,
+                ..Default::default()
+            },
+            kvm_cpuid_entry2 {
+                function: 0xb,
+                index: 0,
+                edx: 7,
+                ..Default::default()
+            },
+            kvm_cpuid_entry2 {
+                function: 0xb,
+                index: 1,
+                edx: 7,
+                ..Default::default()
+            },
+            kvm_cpuid_entry2 {
+                function: 0x4000_0000,
+                eax: 0x4000_0001,
+                ebx: 0x4b4d_564b,
+                ..Default::default()
+            },
+            kvm_cpuid_entry2 {
+                function: 0x4000_0001,
+                eax: 0xffff,
+                ..Default::default()
+            },
+        ])
+        .unwrap()
+    }
+
+    #[test]
+    fn hypervisor_leaf_names_versus() {
+        let mut c = fake_supported();
+        customize(&mut c, 3, 4).unwrap();
+        let h = find(&c, 0x4000_0000, 0).unwrap();
+        let mut sig = Vec::new();
+        for r in [h.ebx, h.ecx, h.edx] {
+            sig.extend_from_slice(&r.to_le_bytes());
+        }
+        assert_eq!(&sig, b"versusVMM\0\0\0");
+        assert_eq!(h.eax, 0x4000_0001);
+        let info = find(&c, 0x4000_0001, 0).unwrap();
+        assert_eq!((info.eax, info.ebx), (ABI_VERSION, 4));
+        // KVM's leaves are gone (exactly one of each remains: ours).
+        assert_eq!(
+            c.as_slice()
+                .iter()
+                .filter(|e| e.function >= 0x4000_0000)
+                .count(),
+            2
+        );
+    }
+
+    #[test]
+    fn apic_ids_per_vcpu() {
+        let mut c = fake_supported();
+        customize(&mut c, 3, 4).unwrap();
+        let l1 = find(&c, 1, 0).unwrap();
+        assert_eq!(l1.ebx >> 24, 3);
+        assert_eq!((l1.ebx >> 16) & 0xff, 4);
+        assert_eq!(l1.ebx & 0xffff, 0x0800, "low bits kept");
+        assert_ne!(l1.ecx & LEAF1_ECX_HYPERVISOR, 0);
+        assert_eq!(find(&c, 0xb, 0).unwrap().edx, 3);
+        assert_eq!(find(&c, 0xb, 1).unwrap().edx, 3);
+    }
+}

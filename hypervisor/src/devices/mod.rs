@@ -1,0 +1,4 @@
+//! Step 6: the emulated devices — only a 16550 UART; the versus ports
+//! (marker, exit, paravirtual console, ping) are handled in `exits.rs`.
+
+pub mod serial;

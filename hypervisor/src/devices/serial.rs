@@ -1,0 +1,136 @@
+//! The guest console: a 16550 UART at COM1 (`versus_abi::port::COM1`), a
+//! thin wrapper over vm-superio's `Serial`, like Firecracker's
+//! `devices/legacy/serial.rs`. Every register access is one VM exit, so a
+//! line of text costs one exit per byte.
+//!
+//! There is no interrupt controller, so the UART's interrupt line goes
+//! nowhere ([`NoInterrupt`]); the guest polls the line-status register (the
+//! model always reports the transmitter empty) or just writes.
+
+use std::io::{self, Write};
+
+use vm_superio::{Serial, Trigger};
+
+/// An interrupt line connected to nothing.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoInterrupt;
+
+impl Trigger for NoInterrupt {
+    type E = ();
+    fn trigger(&self) -> Result<(), ()> {
+        Ok(())
+    }
+}
+
+/// Collects what the guest transmits, optionally echoing it to stdout.
+#[derive(Debug, Default)]
+pub struct ConsoleSink {
+    bytes: Vec<u8>,
+    echo: bool,
+}
+
+impl ConsoleSink {
+    /// A sink that echoes to stdout if `echo`.
+    pub fn new(echo: bool) -> Self {
+        Self {
+            bytes: Vec::new(),
+            echo,
+        }
+    }
+
+    /// Appends `buf` (and echoes it).
+    pub fn push(&mut self, buf: &[u8]) {
+        self.bytes.extend_from_slice(buf);
+        if self.echo {
+            // Best effort: a closed stdout must not stop the guest.
+            let _ = io::stdout().write_all(buf);
+        }
+    }
+
+    /// Everything collected so far.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// Takes the collected bytes.
+    pub fn take(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.bytes)
+    }
+}
+
+impl Write for ConsoleSink {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.push(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        // vm-superio flushes after every byte; stdout's own line buffering
+        // is the better judge. `SerialConsole::finish` flushes at the end.
+        Ok(())
+    }
+}
+
+/// The UART as the exit handler uses it: byte-wide register reads/writes at
+/// an offset from COM1.
+#[derive(Debug)]
+pub struct SerialConsole {
+    uart: Serial<NoInterrupt, vm_superio::serial::NoEvents, ConsoleSink>,
+}
+
+impl SerialConsole {
+    /// A UART whose output is collected (and echoed to stdout if `echo`).
+    pub fn new(echo: bool) -> Self {
+        Self {
+            uart: Serial::new(NoInterrupt, ConsoleSink::new(echo)),
+        }
+    }
+
+    /// An `out` to register `offset`.
+    pub fn pio_write(&mut self, offset: u8, value: u8) {
+        // The sink never fails and the trigger goes nowhere: nothing to report.
+        let _ = self.uart.write(offset, value);
+    }
+
+    /// An `in` from register `offset`.
+    pub fn pio_read(&mut self, offset: u8) -> u8 {
+        self.uart.read(offset)
+    }
+
+    /// What the guest transmitted so far.
+    pub fn output(&self) -> &[u8] {
+        self.uart.writer().bytes()
+    }
+
+    /// Takes the output and flushes the echo.
+    pub fn finish(&mut self) -> Vec<u8> {
+        let _ = io::stdout().flush();
+        self.uart.writer_mut().take()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// 16550 register offsets.
+    const THR: u8 = 0;
+    const LSR: u8 = 5;
+    const LCR: u8 = 3;
+
+    #[test]
+    fn transmits_bytes_and_reports_empty_thr() {
+        let mut s = SerialConsole::new(false);
+        for b in b"hi\n" {
+            s.pio_write(THR, *b);
+        }
+        assert_eq!(s.output(), b"hi\n");
+        // LSR: THR empty (0x20) and transmitter empty (0x40).
+        assert_eq!(s.pio_read(LSR) & 0x60, 0x60);
+        // Divisor latch writes do not transmit.
+        s.pio_write(LCR, 0x80);
+        s.pio_write(THR, 1);
+        s.pio_write(LCR, 0x03);
+        assert_eq!(s.finish(), b"hi\n");
+        assert!(s.output().is_empty());
+    }
+}

@@ -1,0 +1,872 @@
+//! Step 6: what the VMM does with each VM exit — a plain function,
+//! [`handle_exit`], over a plain value, [`Exit`], so that it is unit-tested
+//! with fabricated exits and no `/dev/kvm` (`vcpu.rs` turns KVM's
+//! `VcpuExit` into an [`Exit`]).
+//!
+//! | exit | what happens |
+//! |---|---|
+//! | `out`/`in` COM1..+8 | the 16550 UART (`devices/serial.rs`) |
+//! | `out` MARKER | event code timestamped for this vCPU |
+//! | `out` EXIT | the guest's exit status; every vCPU stops |
+//! | `out` CONSOLE | a `ConsoleDescriptor` read from guest memory; its whole buffer copied in this one exit |
+//! | `out`/`in` PING | nothing (`in` reads 0): the bare exit round trip |
+//! | other port, MMIO | counted and logged; reads return all ones; the guest continues |
+//! | HLT | this vCPU stops (no irqchip: nothing could wake it) |
+//! | shutdown (triple fault) | "guest reset", with registers; every vCPU stops |
+//! | internal error | suberror, data and RIP reported; every vCPU stops |
+//!
+//! Every exit is counted per vCPU and per reason ([`ExitKind`]) with the host
+//! nanoseconds spent handling it.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
+
+use serde::{Serialize, Serializer};
+use versus_abi::{CONSOLE_MAX_LEN, port};
+use vm_memory::{Bytes, GuestAddress};
+
+use crate::cpu::GuestRegs;
+use crate::devices::serial::{ConsoleSink, SerialConsole};
+use crate::memory::GuestMem;
+use crate::report::{Marker, Outcome};
+
+/// One VM exit as the handler sees it (fabricated in tests).
+#[derive(Debug)]
+pub enum Exit<'a> {
+    /// `out`: `data` holds the bytes written (1, 2 or 4).
+    IoOut {
+        /// Port.
+        port: u16,
+        /// Bytes written.
+        data: &'a [u8],
+    },
+    /// `in`: the handler fills `data`.
+    IoIn {
+        /// Port.
+        port: u16,
+        /// Bytes to fill.
+        data: &'a mut [u8],
+    },
+    /// A read from a guest-physical address that is not RAM.
+    MmioRead {
+        /// Address.
+        addr: u64,
+        /// Bytes to fill.
+        data: &'a mut [u8],
+    },
+    /// A write to a guest-physical address that is not RAM.
+    MmioWrite {
+        /// Address.
+        addr: u64,
+        /// Bytes written.
+        data: &'a [u8],
+    },
+    /// `hlt`.
+    Hlt,
+    /// Shutdown (triple fault): the guest reset itself.
+    Shutdown {
+        /// Registers at the time, if KVM gave them.
+        regs: Option<GuestRegs>,
+    },
+    /// KVM_EXIT_INTERNAL_ERROR (e.g. suberror 1: emulation failure).
+    InternalError {
+        /// `kvm_run.internal.suberror`.
+        suberror: u32,
+        /// `kvm_run.internal.data[..ndata]`.
+        data: Vec<u64>,
+        /// Registers at the time.
+        regs: Option<GuestRegs>,
+    },
+    /// KVM_EXIT_FAIL_ENTRY.
+    FailEntry {
+        /// Hardware entry failure reason.
+        reason: u64,
+    },
+    /// KVM_RUN returned EINTR (a kick from the VMM, or a stray signal).
+    Interrupted,
+    /// Anything else KVM may report.
+    Other {
+        /// What it was.
+        what: String,
+    },
+}
+
+/// An exit's reason, the key of the exit accounting.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(tag = "reason", rename_all = "snake_case")]
+pub enum ExitKind {
+    /// `out` to a port.
+    IoOut {
+        /// Port.
+        port: u16,
+    },
+    /// `in` from a port.
+    IoIn {
+        /// Port.
+        port: u16,
+    },
+    /// MMIO read.
+    MmioRead,
+    /// MMIO write.
+    MmioWrite,
+    /// `hlt`.
+    Hlt,
+    /// Shutdown / triple fault.
+    Shutdown,
+    /// Internal error.
+    InternalError,
+    /// Entry failure.
+    FailEntry,
+    /// KVM_RUN interrupted by a signal (how the VMM stops a vCPU).
+    Interrupted,
+    /// Anything else.
+    Other,
+}
+
+impl fmt::Display for ExitKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ExitKind::IoOut { port } => write!(f, "io_out {port:#x}"),
+            ExitKind::IoIn { port } => write!(f, "io_in {port:#x}"),
+            ExitKind::MmioRead => f.write_str("mmio_read"),
+            ExitKind::MmioWrite => f.write_str("mmio_write"),
+            ExitKind::Hlt => f.write_str("hlt"),
+            ExitKind::Shutdown => f.write_str("shutdown"),
+            ExitKind::InternalError => f.write_str("internal_error"),
+            ExitKind::FailEntry => f.write_str("fail_entry"),
+            ExitKind::Interrupted => f.write_str("interrupted"),
+            ExitKind::Other => f.write_str("other"),
+        }
+    }
+}
+
+impl Exit<'_> {
+    /// This exit's accounting key.
+    pub fn kind(&self) -> ExitKind {
+        match self {
+            Exit::IoOut { port, .. } => ExitKind::IoOut { port: *port },
+            Exit::IoIn { port, .. } => ExitKind::IoIn { port: *port },
+            Exit::MmioRead { .. } => ExitKind::MmioRead,
+            Exit::MmioWrite { .. } => ExitKind::MmioWrite,
+            Exit::Hlt => ExitKind::Hlt,
+            Exit::Shutdown { .. } => ExitKind::Shutdown,
+            Exit::InternalError { .. } => ExitKind::InternalError,
+            Exit::FailEntry { .. } => ExitKind::FailEntry,
+            Exit::Interrupted => ExitKind::Interrupted,
+            Exit::Other { .. } => ExitKind::Other,
+        }
+    }
+}
+
+/// Count and host time of one exit reason.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ExitCount {
+    /// How many exits.
+    pub count: u64,
+    /// Host nanoseconds spent handling them (KVM_RUN return to handler done).
+    pub total_ns: u64,
+}
+
+/// Exit accounting: per reason, count and host time.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ExitStats {
+    by_kind: BTreeMap<ExitKind, ExitCount>,
+}
+
+impl ExitStats {
+    /// Adds one exit of `kind` that took `ns` to handle.
+    pub fn record(&mut self, kind: ExitKind, ns: u64) {
+        let c = self.by_kind.entry(kind).or_default();
+        c.count += 1;
+        c.total_ns += ns;
+    }
+    /// The figures for `kind` (zero if none).
+    pub fn get(&self, kind: ExitKind) -> ExitCount {
+        self.by_kind.get(&kind).copied().unwrap_or_default()
+    }
+    /// How many exits of `kind`.
+    pub fn count(&self, kind: ExitKind) -> u64 {
+        self.get(kind).count
+    }
+    /// All reasons, sorted.
+    pub fn iter(&self) -> impl Iterator<Item = (ExitKind, ExitCount)> + '_ {
+        self.by_kind.iter().map(|(k, v)| (*k, *v))
+    }
+    /// Sum over every reason except `Interrupted` (which are VMM kicks, not
+    /// guest exits).
+    pub fn total(&self) -> ExitCount {
+        self.iter()
+            .filter(|(k, _)| *k != ExitKind::Interrupted)
+            .fold(ExitCount::default(), |a, (_, c)| ExitCount {
+                count: a.count + c.count,
+                total_ns: a.total_ns + c.total_ns,
+            })
+    }
+    /// Adds `other` into `self`.
+    pub fn merge(&mut self, other: &ExitStats) {
+        for (k, c) in other.iter() {
+            let e = self.by_kind.entry(k).or_default();
+            e.count += c.count;
+            e.total_ns += c.total_ns;
+        }
+    }
+}
+
+impl Serialize for ExitStats {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Row {
+            #[serde(flatten)]
+            kind: ExitKind,
+            count: u64,
+            total_ns: u64,
+        }
+        s.collect_seq(self.iter().map(|(kind, c)| Row {
+            kind,
+            count: c.count,
+            total_ns: c.total_ns,
+        }))
+    }
+}
+
+/// One exit, for `--trace`.
+#[derive(Clone, Debug, Serialize)]
+pub struct TraceEvent {
+    /// vCPU index.
+    pub vcpu: u32,
+    /// Nanoseconds since launch.
+    pub at_ns: u64,
+    /// Reason.
+    pub kind: ExitKind,
+    /// The value written or read (port/MMIO data, little-endian), if any.
+    pub value: Option<u64>,
+}
+
+impl fmt::Display for TraceEvent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "[{:>12.6} ms] vcpu{} {}",
+            self.at_ns as f64 / 1e6,
+            self.vcpu,
+            self.kind
+        )?;
+        if let Some(v) = self.value {
+            write!(f, " = {v:#x}")?;
+        }
+        Ok(())
+    }
+}
+
+/// A trace callback: called on the vCPU thread for every exit.
+pub type TraceFn = Arc<dyn Fn(&TraceEvent) + Send + Sync>;
+
+/// An access nobody handles, kept for the report.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct UnhandledAccess {
+    /// Nanoseconds since launch.
+    pub at_ns: u64,
+    /// Port or MMIO access.
+    pub kind: ExitKind,
+    /// Guest-physical address (MMIO) or port.
+    pub addr: u64,
+    /// Value written (reads: `None`).
+    pub value: Option<u64>,
+}
+
+/// How many unhandled accesses per vCPU are kept in the log (all are counted).
+pub const UNHANDLED_LOG_MAX: usize = 32;
+
+/// What a vCPU accumulates while it runs (owned by its thread).
+#[derive(Clone, Debug, Default)]
+pub struct VcpuState {
+    /// vCPU index.
+    pub index: u32,
+    /// Exit accounting.
+    pub stats: ExitStats,
+    /// Boot markers, in arrival order.
+    pub markers: Vec<Marker>,
+    /// Accesses to unhandled ports or MMIO (counted).
+    pub unhandled: u64,
+    /// The first [`UNHANDLED_LOG_MAX`] of them.
+    pub unhandled_log: Vec<UnhandledAccess>,
+    /// Paravirtual console requests that were refused (bad descriptor).
+    pub console_errors: u64,
+}
+
+impl VcpuState {
+    /// Fresh state for vCPU `index`.
+    pub fn new(index: u32) -> Self {
+        Self {
+            index,
+            ..Default::default()
+        }
+    }
+}
+
+/// What the vCPU loop should do after an exit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Run the vCPU again.
+    Continue,
+    /// This vCPU halted: end its loop (the VM goes on).
+    Halt,
+    /// The VM must stop: the outcome is recorded in [`Shared`]; kick everyone.
+    StopVm,
+}
+
+/// State every vCPU thread shares.
+pub struct Shared {
+    /// When `Vm::run` was called; timestamps are relative to it.
+    pub launch: Instant,
+    /// Guest memory (for the paravirtual console).
+    pub mem: GuestMem,
+    /// The UART.
+    pub serial: Mutex<SerialConsole>,
+    /// The paravirtual console's output.
+    pub pv_console: Mutex<ConsoleSink>,
+    /// Per-exit callback.
+    pub trace: Option<TraceFn>,
+    stop: AtomicBool,
+    outcome: Mutex<Option<Outcome>>,
+}
+
+impl fmt::Debug for Shared {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Shared")
+            .field("launch", &self.launch)
+            .field("stop", &self.stop)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Shared {
+    /// Shared state over `mem`; console echoed to stdout if `echo`.
+    pub fn new(launch: Instant, mem: GuestMem, echo: bool, trace: Option<TraceFn>) -> Self {
+        Self {
+            launch,
+            mem,
+            serial: Mutex::new(SerialConsole::new(echo)),
+            pv_console: Mutex::new(ConsoleSink::new(echo)),
+            trace,
+            stop: AtomicBool::new(false),
+            outcome: Mutex::new(None),
+        }
+    }
+
+    /// Records `outcome` (the first one wins) and raises the stop flag.
+    pub fn request_stop(&self, outcome: Outcome) {
+        let mut o = self.outcome.lock().unwrap_or_else(PoisonError::into_inner);
+        if o.is_none() {
+            *o = Some(outcome);
+        }
+        self.stop.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether the VM is stopping.
+    pub fn stopping(&self) -> bool {
+        self.stop.load(Ordering::SeqCst)
+    }
+
+    /// The recorded outcome, if any.
+    pub fn outcome(&self) -> Option<Outcome> {
+        self.outcome
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn ns_since_launch(&self) -> u64 {
+        self.launch.elapsed().as_nanos() as u64
+    }
+}
+
+/// Little-endian, zero-extended value of up to 8 bytes.
+pub fn le_value(data: &[u8]) -> u64 {
+    data.iter()
+        .take(8)
+        .rev()
+        .fold(0u64, |v, b| (v << 8) | u64::from(*b))
+}
+
+/// Handles one exit of vCPU `vcpu` that KVM_RUN returned at `started`, and
+/// accounts for it.
+pub fn handle_exit(
+    vcpu: &mut VcpuState,
+    shared: &Shared,
+    exit: Exit<'_>,
+    started: Instant,
+) -> Action {
+    let kind = exit.kind();
+    let mut value = None;
+    let action = match exit {
+        Exit::IoOut { port, data } => {
+            value = Some(le_value(data));
+            io_out(vcpu, shared, port, data)
+        }
+        Exit::IoIn { port, data } => {
+            io_in(vcpu, shared, port, data);
+            value = Some(le_value(data));
+            Action::Continue
+        }
+        Exit::MmioRead { addr, data } => {
+            data.fill(port::UNHANDLED_READ_BYTE);
+            unhandled(vcpu, shared, kind, addr, None);
+            Action::Continue
+        }
+        Exit::MmioWrite { addr, data } => {
+            value = Some(le_value(data));
+            unhandled(vcpu, shared, kind, addr, value);
+            Action::Continue
+        }
+        Exit::Hlt => Action::Halt,
+        Exit::Shutdown { regs } => stop(
+            shared,
+            Outcome::Reset {
+                vcpu: vcpu.index,
+                regs,
+            },
+        ),
+        Exit::InternalError {
+            suberror,
+            data,
+            regs,
+        } => stop(
+            shared,
+            Outcome::InternalError {
+                vcpu: vcpu.index,
+                suberror,
+                rip: regs.map(|r| r.rip),
+                data,
+                regs,
+            },
+        ),
+        Exit::FailEntry { reason } => stop(
+            shared,
+            Outcome::FailEntry {
+                vcpu: vcpu.index,
+                reason,
+            },
+        ),
+        Exit::Interrupted => Action::Continue,
+        Exit::Other { what } => stop(
+            shared,
+            Outcome::UnexpectedExit {
+                vcpu: vcpu.index,
+                what,
+            },
+        ),
+    };
+    if let Some(trace) = &shared.trace {
+        trace(&TraceEvent {
+            vcpu: vcpu.index,
+            at_ns: shared.ns_since_launch(),
+            kind,
+            value,
+        });
+    }
+    vcpu.stats.record(kind, started.elapsed().as_nanos() as u64);
+    action
+}
+
+fn stop(shared: &Shared, outcome: Outcome) -> Action {
+    shared.request_stop(outcome);
+    Action::StopVm
+}
+
+fn io_out(vcpu: &mut VcpuState, shared: &Shared, p: u16, data: &[u8]) -> Action {
+    match p {
+        _ if (port::COM1..port::COM1 + port::COM1_LEN).contains(&p) => {
+            let mut uart = shared.serial.lock().unwrap_or_else(PoisonError::into_inner);
+            // A wider `out` writes consecutive registers, as on hardware.
+            for (i, b) in data.iter().enumerate() {
+                uart.pio_write((p - port::COM1) as u8 + i as u8, *b);
+            }
+            Action::Continue
+        }
+        port::MARKER => {
+            vcpu.markers.push(Marker {
+                code: le_value(data) as u32,
+                at_ns: shared.ns_since_launch(),
+            });
+            Action::Continue
+        }
+        port::EXIT => stop(
+            shared,
+            Outcome::Exited {
+                vcpu: vcpu.index,
+                status: le_value(data) as u32,
+            },
+        ),
+        port::CONSOLE => {
+            match read_console(&shared.mem, le_value(data)) {
+                Ok(bytes) => shared
+                    .pv_console
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push(&bytes),
+                Err(_) => vcpu.console_errors += 1,
+            }
+            Action::Continue
+        }
+        port::PING => Action::Continue,
+        _ => {
+            unhandled(
+                vcpu,
+                shared,
+                ExitKind::IoOut { port: p },
+                u64::from(p),
+                Some(le_value(data)),
+            );
+            Action::Continue
+        }
+    }
+}
+
+fn io_in(vcpu: &mut VcpuState, shared: &Shared, p: u16, data: &mut [u8]) {
+    match p {
+        _ if (port::COM1..port::COM1 + port::COM1_LEN).contains(&p) => {
+            let mut uart = shared.serial.lock().unwrap_or_else(PoisonError::into_inner);
+            for (i, b) in data.iter_mut().enumerate() {
+                *b = uart.pio_read((p - port::COM1) as u8 + i as u8);
+            }
+        }
+        port::PING => data.fill(0),
+        _ => {
+            data.fill(port::UNHANDLED_READ_BYTE);
+            unhandled(vcpu, shared, ExitKind::IoIn { port: p }, u64::from(p), None);
+        }
+    }
+}
+
+fn unhandled(vcpu: &mut VcpuState, shared: &Shared, kind: ExitKind, addr: u64, value: Option<u64>) {
+    vcpu.unhandled += 1;
+    if vcpu.unhandled_log.len() < UNHANDLED_LOG_MAX {
+        vcpu.unhandled_log.push(UnhandledAccess {
+            at_ns: shared.ns_since_launch(),
+            kind,
+            addr,
+            value,
+        });
+    }
+}
+
+/// Why a paravirtual console request was refused.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ConsoleError {
+    /// The descriptor is not in RAM.
+    #[error("console descriptor at {0:#x} is not in guest RAM")]
+    Descriptor(u64),
+    /// The buffer is longer than `CONSOLE_MAX_LEN`.
+    #[error("console buffer of {0} bytes exceeds the maximum")]
+    TooLong(u64),
+    /// The buffer is not in RAM.
+    #[error("console buffer {addr:#x}+{len} is not in guest RAM")]
+    Buffer {
+        /// Address.
+        addr: u64,
+        /// Length.
+        len: u64,
+    },
+}
+
+/// Reads the buffer a `ConsoleDescriptor` at guest-physical `desc` describes.
+pub fn read_console(mem: &GuestMem, desc: u64) -> Result<Vec<u8>, ConsoleError> {
+    let addr: u64 = mem
+        .read_obj(GuestAddress(desc))
+        .map_err(|_| ConsoleError::Descriptor(desc))?;
+    let len: u64 = mem
+        .read_obj(GuestAddress(desc + 8))
+        .map_err(|_| ConsoleError::Descriptor(desc))?;
+    if len > CONSOLE_MAX_LEN {
+        return Err(ConsoleError::TooLong(len));
+    }
+    let mut buf = vec![0u8; len as usize];
+    mem.read_slice(&mut buf, GuestAddress(addr))
+        .map_err(|_| ConsoleError::Buffer { addr, len })?;
+    Ok(buf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::memory::create_guest_memory;
+    use crate::test_utils::two_region_layout;
+    use versus_abi::event;
+
+    fn shared() -> Shared {
+        Shared::new(
+            Instant::now(),
+            create_guest_memory(&two_region_layout()).unwrap(),
+            false,
+            None,
+        )
+    }
+
+    fn out(v: &mut VcpuState, s: &Shared, port: u16, data: &[u8]) -> Action {
+        handle_exit(v, s, Exit::IoOut { port, data }, Instant::now())
+    }
+
+    #[test]
+    fn uart_bytes_are_console_output_one_exit_each() {
+        let s = shared();
+        let mut v = VcpuState::new(0);
+        for b in b"ok\n" {
+            assert_eq!(out(&mut v, &s, port::COM1, &[*b]), Action::Continue);
+        }
+        assert_eq!(s.serial.lock().unwrap().output(), b"ok\n");
+        assert_eq!(v.stats.count(ExitKind::IoOut { port: 0x3f8 }), 3);
+        assert_eq!(v.stats.total().count, 3);
+        // Reading the line-status register is an exit too, and says "THR empty".
+        let mut lsr = [0u8];
+        handle_exit(
+            &mut v,
+            &s,
+            Exit::IoIn {
+                port: port::COM1 + 5,
+                data: &mut lsr,
+            },
+            Instant::now(),
+        );
+        assert_eq!(lsr[0] & 0x20, 0x20);
+        assert_eq!(v.unhandled, 0);
+    }
+
+    #[test]
+    fn markers_are_timestamped_per_vcpu() {
+        let s = shared();
+        let (mut a, mut b) = (VcpuState::new(0), VcpuState::new(1));
+        out(&mut a, &s, port::MARKER, &event::KERNEL_ENTRY.to_le_bytes());
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        out(&mut b, &s, port::MARKER, &[event::WORKLOAD_START as u8]);
+        out(
+            &mut a,
+            &s,
+            port::MARKER,
+            &event::WORKLOAD_START.to_le_bytes()[..2],
+        );
+        assert_eq!(
+            a.markers.iter().map(|m| m.code).collect::<Vec<_>>(),
+            vec![1, 0x10]
+        );
+        assert_eq!(b.markers.len(), 1);
+        assert_eq!(b.markers[0].code, event::WORKLOAD_START);
+        assert!(b.markers[0].at_ns >= a.markers[0].at_ns + 2_000_000);
+        assert!(a.markers[1].at_ns >= b.markers[0].at_ns);
+        assert!(!s.stopping());
+    }
+
+    #[test]
+    fn exit_port_stops_the_vm_first_status_wins() {
+        let s = shared();
+        let (mut a, mut b) = (VcpuState::new(0), VcpuState::new(1));
+        assert_eq!(
+            out(&mut b, &s, port::EXIT, &7u32.to_le_bytes()),
+            Action::StopVm
+        );
+        assert!(s.stopping());
+        assert_eq!(out(&mut a, &s, port::EXIT, &[9]), Action::StopVm);
+        assert_eq!(s.outcome(), Some(Outcome::Exited { vcpu: 1, status: 7 }));
+    }
+
+    #[test]
+    fn unknown_port_reads_all_ones_and_is_counted() {
+        let s = shared();
+        let mut v = VcpuState::new(0);
+        let mut d = [0u8; 4];
+        assert_eq!(
+            handle_exit(
+                &mut v,
+                &s,
+                Exit::IoIn {
+                    port: 0x1234,
+                    data: &mut d
+                },
+                Instant::now()
+            ),
+            Action::Continue
+        );
+        assert_eq!(d, [0xff; 4]);
+        out(&mut v, &s, 0x80, &[0x42]);
+        let mut m = [0u8; 8];
+        handle_exit(
+            &mut v,
+            &s,
+            Exit::MmioRead {
+                addr: 0xfee0_0000,
+                data: &mut m,
+            },
+            Instant::now(),
+        );
+        assert_eq!(m, [0xff; 8]);
+        handle_exit(
+            &mut v,
+            &s,
+            Exit::MmioWrite {
+                addr: 0xfec0_0000,
+                data: &[1, 0, 0, 0],
+            },
+            Instant::now(),
+        );
+        assert_eq!(v.unhandled, 4);
+        assert_eq!(
+            v.unhandled_log[1],
+            UnhandledAccess {
+                at_ns: v.unhandled_log[1].at_ns,
+                kind: ExitKind::IoOut { port: 0x80 },
+                addr: 0x80,
+                value: Some(0x42)
+            }
+        );
+        assert_eq!(v.stats.count(ExitKind::IoIn { port: 0x1234 }), 1);
+        assert_eq!(v.stats.count(ExitKind::MmioRead), 1);
+        assert_eq!(v.stats.count(ExitKind::MmioWrite), 1);
+        assert!(!s.stopping());
+        // Ping reads zero and is not "unhandled".
+        let mut p = [0xaau8; 4];
+        handle_exit(
+            &mut v,
+            &s,
+            Exit::IoIn {
+                port: port::PING,
+                data: &mut p,
+            },
+            Instant::now(),
+        );
+        assert_eq!((p, v.unhandled), ([0; 4], 4));
+    }
+
+    #[test]
+    fn paravirt_console_reads_a_whole_buffer_in_one_exit() {
+        let s = shared();
+        let mut v = VcpuState::new(0);
+        let text = b"a whole line, one exit\n";
+        let buf = (4u64 << 30) + 0x1000; // in the high region
+        s.mem.write_slice(text, GuestAddress(buf)).unwrap();
+        s.mem.write_obj(buf, GuestAddress(0x30_0000)).unwrap();
+        s.mem
+            .write_obj(text.len() as u64, GuestAddress(0x30_0008))
+            .unwrap();
+        out(&mut v, &s, port::CONSOLE, &0x30_0000u32.to_le_bytes());
+        assert_eq!(s.pv_console.lock().unwrap().bytes(), text);
+        assert_eq!(
+            v.stats.count(ExitKind::IoOut {
+                port: port::CONSOLE
+            }),
+            1
+        );
+        // Bad descriptors are refused and counted, the guest goes on.
+        s.mem
+            .write_obj(CONSOLE_MAX_LEN + 1, GuestAddress(0x30_0008))
+            .unwrap();
+        assert_eq!(
+            out(&mut v, &s, port::CONSOLE, &0x30_0000u32.to_le_bytes()),
+            Action::Continue
+        );
+        assert_eq!(
+            read_console(&s.mem, 0x30_0000),
+            Err(ConsoleError::TooLong(CONSOLE_MAX_LEN + 1))
+        );
+        assert_eq!(
+            read_console(&s.mem, 0xd000_0000),
+            Err(ConsoleError::Descriptor(0xd000_0000))
+        );
+        assert_eq!(v.console_errors, 1);
+        assert_eq!(s.pv_console.lock().unwrap().bytes(), text);
+    }
+
+    #[test]
+    fn halts_resets_and_errors() {
+        let s = shared();
+        let mut v = VcpuState::new(1);
+        assert_eq!(
+            handle_exit(&mut v, &s, Exit::Hlt, Instant::now()),
+            Action::Halt
+        );
+        assert!(!s.stopping());
+        let regs = GuestRegs {
+            rip: 0x20_0010,
+            ..Default::default()
+        };
+        let e = Exit::InternalError {
+            suberror: 1,
+            data: vec![0xb8_0f_f3],
+            regs: Some(regs),
+        };
+        assert_eq!(handle_exit(&mut v, &s, e, Instant::now()), Action::StopVm);
+        match s.outcome() {
+            Some(Outcome::InternalError {
+                vcpu: 1,
+                suberror: 1,
+                rip: Some(0x20_0010),
+                ..
+            }) => {}
+            o => panic!("{o:?}"),
+        }
+        let s = shared();
+        handle_exit(
+            &mut v,
+            &s,
+            Exit::Shutdown { regs: Some(regs) },
+            Instant::now(),
+        );
+        assert!(matches!(
+            s.outcome(),
+            Some(Outcome::Reset {
+                vcpu: 1,
+                regs: Some(_)
+            })
+        ));
+        assert_eq!(v.stats.count(ExitKind::Hlt), 1);
+        assert_eq!(v.stats.count(ExitKind::Shutdown), 1);
+        assert_eq!(v.stats.count(ExitKind::InternalError), 1);
+    }
+
+    #[test]
+    fn trace_sees_every_exit() {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let sink = seen.clone();
+        let trace: TraceFn =
+            Arc::new(move |e: &TraceEvent| sink.lock().unwrap().push(e.to_string()));
+        let s = Shared::new(
+            Instant::now(),
+            create_guest_memory(&two_region_layout()).unwrap(),
+            false,
+            Some(trace),
+        );
+        let mut v = VcpuState::new(0);
+        out(&mut v, &s, port::PING, &[1]);
+        out(&mut v, &s, port::COM1, b"A");
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.len(), 2);
+        assert!(seen[0].ends_with("vcpu0 io_out 0x60c = 0x1"), "{}", seen[0]);
+        assert!(
+            seen[1].ends_with("vcpu0 io_out 0x3f8 = 0x41"),
+            "{}",
+            seen[1]
+        );
+    }
+
+    #[test]
+    fn stats_serialize_as_rows() {
+        let mut st = ExitStats::default();
+        st.record(ExitKind::IoOut { port: 0x3f8 }, 100);
+        st.record(ExitKind::IoOut { port: 0x3f8 }, 50);
+        st.record(ExitKind::Hlt, 7);
+        let json = serde_json::to_string(&st).unwrap();
+        assert_eq!(
+            json,
+            r#"[{"reason":"io_out","port":1016,"count":2,"total_ns":150},{"reason":"hlt","count":1,"total_ns":7}]"#
+        );
+        assert_eq!(
+            st.total(),
+            ExitCount {
+                count: 3,
+                total_ns: 157
+            }
+        );
+    }
+}

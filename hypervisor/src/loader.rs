@@ -1,0 +1,514 @@
+//! Step 3: load the kernel ELF (linux-loader puts each `PT_LOAD` segment at
+//! its `p_paddr`) and place the workload image and its argv after it, page
+//! aligned, the way an initrd is placed; then the per-vCPU stacks.
+//!
+//! The kernel's headers are checked here first, so that a wrong file gets a
+//! clear error rather than linux-loader's generic one, and so that no segment
+//! can land on the boot area below 1 MiB or outside region 0.
+
+use std::io::Cursor;
+
+use linux_loader::loader::{KernelLoader, elf::Elf};
+use serde::Serialize;
+use vm_memory::{Bytes, GuestAddress};
+
+use crate::layout::{ARGV_MAX_SIZE, KERNEL_MAX_SIZE, KERNEL_START, PAGE_SIZE, STACK_SIZE};
+use crate::memory::{GuestMem, MemoryLayout};
+
+const ELF_MAGIC: &[u8; 4] = b"\x7fELF";
+const ELFCLASS64: u8 = 2;
+const ELFDATA2LSB: u8 = 1;
+const ET_EXEC: u16 = 2;
+const EM_X86_64: u16 = 62;
+const PT_LOAD: u32 = 1;
+const EHDR_SIZE: usize = 64;
+const PHDR_SIZE: usize = 56;
+
+/// Errors of step 3.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// Not an ELF file.
+    #[error("the kernel is not an ELF file (no \\x7fELF magic)")]
+    NotElf,
+    /// A 32-bit or big-endian ELF.
+    #[error("the kernel is not a 64-bit little-endian ELF")]
+    Not64BitLittleEndian,
+    /// An ELF for another machine.
+    #[error("the kernel is an ELF for machine {0} (expected x86-64 = 62)")]
+    WrongMachine(u16),
+    /// Not an executable (e.g. a shared object or relocatable file).
+    #[error(
+        "the kernel ELF has type {0} (expected ET_EXEC = 2: link it statically at a fixed address)"
+    )]
+    NotExecutable(u16),
+    /// Larger than the VMM accepts.
+    #[error("the kernel image is {size} bytes; at most {max} are accepted")]
+    TooLarge {
+        /// Size given.
+        size: u64,
+        /// Maximum.
+        max: u64,
+    },
+    /// Truncated headers or segment data.
+    #[error("the kernel ELF is malformed: {0}")]
+    Malformed(&'static str),
+    /// Entry point below 1 MiB (linux-loader's `highmem_start`).
+    #[error(
+        "the kernel's entry point {entry:#x} is below {min:#x}: link the kernel at 1 MiB or above"
+    )]
+    EntryTooLow {
+        /// Entry point.
+        entry: u64,
+        /// Minimum.
+        min: u64,
+    },
+    /// A loadable segment below 1 MiB (where the boot area lives).
+    #[error("kernel segment at {paddr:#x} lies below {min:#x}, in the VMM's boot area")]
+    SegmentTooLow {
+        /// The segment's physical address.
+        paddr: u64,
+        /// Minimum.
+        min: u64,
+    },
+    /// No `PT_LOAD` segment.
+    #[error("the kernel ELF has no loadable segment")]
+    NoSegments,
+    /// Something does not fit in region 0.
+    #[error(
+        "{what} needs {needed:#x} bytes up to {end:#x} but region 0 ends at {available:#x}: give the VM more memory"
+    )]
+    NoRoom {
+        /// "kernel", "workload", "argv", "stacks".
+        what: &'static str,
+        /// Bytes needed.
+        needed: u64,
+        /// Where it would end.
+        end: u64,
+        /// End of region 0.
+        available: u64,
+    },
+    /// An argv string contains NUL.
+    #[error("argv[{0}] contains a NUL byte")]
+    ArgvNul(usize),
+    /// The argv block is too large.
+    #[error("the argv block is {size} bytes; at most {max} are accepted")]
+    ArgvTooLarge {
+        /// Size.
+        size: u64,
+        /// Maximum.
+        max: u64,
+    },
+    /// linux-loader refused the image.
+    #[error("linux-loader: {0}")]
+    Elf(#[from] linux_loader::loader::Error),
+    /// Writing to guest memory failed.
+    #[error("writing {what} to guest memory failed: {source}")]
+    Write {
+        /// What.
+        what: &'static str,
+        /// Why.
+        source: vm_memory::GuestMemoryError,
+    },
+}
+
+/// What the kernel ELF's headers say.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct KernelInfo {
+    /// Entry point (RIP at start).
+    pub entry: u64,
+    /// Lowest `p_paddr` of a loadable segment.
+    pub start: u64,
+    /// One past the highest byte (`p_paddr + p_memsz`) of a loadable segment.
+    pub end: u64,
+}
+
+fn u16_at(b: &[u8], off: usize) -> u16 {
+    u16::from_le_bytes([b[off], b[off + 1]])
+}
+fn u32_at(b: &[u8], off: usize) -> u32 {
+    u32::from_le_bytes(b[off..off + 4].try_into().unwrap_or_default())
+}
+fn u64_at(b: &[u8], off: usize) -> u64 {
+    u64::from_le_bytes(b[off..off + 8].try_into().unwrap_or_default())
+}
+
+/// Checks the kernel ELF's headers: 64-bit x86-64 executable, entry and
+/// every loadable segment at or above 1 MiB, segment data inside the file.
+pub fn inspect_kernel(image: &[u8]) -> Result<KernelInfo, LoadError> {
+    if image.len() < 4 || &image[..4] != ELF_MAGIC {
+        return Err(LoadError::NotElf);
+    }
+    if image.len() as u64 > KERNEL_MAX_SIZE {
+        return Err(LoadError::TooLarge {
+            size: image.len() as u64,
+            max: KERNEL_MAX_SIZE,
+        });
+    }
+    if image.len() < EHDR_SIZE {
+        return Err(LoadError::Malformed("shorter than an ELF header"));
+    }
+    if image[4] != ELFCLASS64 || image[5] != ELFDATA2LSB {
+        return Err(LoadError::Not64BitLittleEndian);
+    }
+    let e_type = u16_at(image, 16);
+    let machine = u16_at(image, 18);
+    if machine != EM_X86_64 {
+        return Err(LoadError::WrongMachine(machine));
+    }
+    if e_type != ET_EXEC {
+        return Err(LoadError::NotExecutable(e_type));
+    }
+    let entry = u64_at(image, 24);
+    if entry < KERNEL_START {
+        return Err(LoadError::EntryTooLow {
+            entry,
+            min: KERNEL_START,
+        });
+    }
+    let phoff = u64_at(image, 32) as usize;
+    let phentsize = u16_at(image, 54) as usize;
+    let phnum = u16_at(image, 56) as usize;
+    if phentsize != PHDR_SIZE {
+        return Err(LoadError::Malformed("program header size is not 56"));
+    }
+    let table_end = phoff
+        .checked_add(phnum * PHDR_SIZE)
+        .ok_or(LoadError::Malformed("program headers overflow"))?;
+    if phoff < EHDR_SIZE || table_end > image.len() {
+        return Err(LoadError::Malformed("program headers outside the file"));
+    }
+    let (mut start, mut end) = (u64::MAX, 0u64);
+    for i in 0..phnum {
+        let ph = &image[phoff + i * PHDR_SIZE..phoff + (i + 1) * PHDR_SIZE];
+        if u32_at(ph, 0) != PT_LOAD {
+            continue;
+        }
+        let offset = u64_at(ph, 8);
+        let paddr = u64_at(ph, 24);
+        let filesz = u64_at(ph, 32);
+        let memsz = u64_at(ph, 40);
+        if filesz > memsz {
+            return Err(LoadError::Malformed(
+                "segment file size exceeds its memory size",
+            ));
+        }
+        if offset
+            .checked_add(filesz)
+            .is_none_or(|e| e > image.len() as u64)
+        {
+            return Err(LoadError::Malformed("segment data outside the file"));
+        }
+        if memsz == 0 {
+            continue;
+        }
+        if paddr < KERNEL_START {
+            return Err(LoadError::SegmentTooLow {
+                paddr,
+                min: KERNEL_START,
+            });
+        }
+        let seg_end = paddr
+            .checked_add(memsz)
+            .ok_or(LoadError::Malformed("segment address overflows"))?;
+        start = start.min(paddr);
+        end = end.max(seg_end);
+    }
+    if end == 0 {
+        return Err(LoadError::NoSegments);
+    }
+    Ok(KernelInfo { entry, start, end })
+}
+
+/// Where everything of step 3 goes in region 0.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Placement {
+    /// The kernel's extent and entry.
+    pub kernel: KernelInfo,
+    /// Workload image address (page aligned).
+    pub workload_addr: u64,
+    /// Workload image size.
+    pub workload_size: u64,
+    /// argv block address (page aligned).
+    pub argv_addr: u64,
+    /// argv block length, NULs included.
+    pub argv_len: u64,
+    /// Number of argv strings.
+    pub argc: u32,
+    /// Stack area (page aligned): vCPU i owns `[stacks_addr + i*STACK_SIZE, +STACK_SIZE)`.
+    pub stacks_addr: u64,
+    /// Bytes per vCPU stack.
+    pub stack_size: u64,
+    /// First unused byte of region 0 (page aligned).
+    pub first_free: u64,
+}
+
+impl Placement {
+    /// Initial RSP of vCPU `index` (16-byte aligned top of its stack).
+    pub fn stack_top(&self, index: u32) -> u64 {
+        self.stacks_addr + (u64::from(index) + 1) * self.stack_size
+    }
+}
+
+fn page_align(x: u64) -> u64 {
+    x.div_ceil(PAGE_SIZE) * PAGE_SIZE
+}
+
+/// The argv block: every string followed by NUL.
+pub fn argv_block(argv: &[String]) -> Result<Vec<u8>, LoadError> {
+    let mut block = Vec::new();
+    for (i, a) in argv.iter().enumerate() {
+        if a.as_bytes().contains(&0) {
+            return Err(LoadError::ArgvNul(i));
+        }
+        block.extend_from_slice(a.as_bytes());
+        block.push(0);
+    }
+    if block.len() as u64 > ARGV_MAX_SIZE {
+        return Err(LoadError::ArgvTooLarge {
+            size: block.len() as u64,
+            max: ARGV_MAX_SIZE,
+        });
+    }
+    Ok(block)
+}
+
+/// Computes where kernel, workload, argv and stacks go, checking that they
+/// fit in region 0.
+pub fn plan(
+    layout: &MemoryLayout,
+    kernel: KernelInfo,
+    workload_size: u64,
+    argv_len: u64,
+    argc: u32,
+    vcpus: u32,
+) -> Result<Placement, LoadError> {
+    let available = layout.low().end();
+    let fits = |what, start: u64, needed: u64| {
+        let end = start + needed;
+        if end > available {
+            Err(LoadError::NoRoom {
+                what,
+                needed,
+                end,
+                available,
+            })
+        } else {
+            Ok(end)
+        }
+    };
+    fits("kernel", kernel.start, kernel.end - kernel.start)?;
+    let workload_addr = page_align(kernel.end);
+    let argv_addr = page_align(fits("workload", workload_addr, workload_size)?);
+    let stacks_addr = page_align(fits("argv", argv_addr, argv_len)?);
+    let first_free = page_align(fits("stacks", stacks_addr, u64::from(vcpus) * STACK_SIZE)?);
+    Ok(Placement {
+        kernel,
+        workload_addr,
+        workload_size,
+        argv_addr,
+        argv_len,
+        argc,
+        stacks_addr,
+        stack_size: STACK_SIZE,
+        first_free,
+    })
+}
+
+/// Step 3: checks and loads the kernel, writes the workload image and argv
+/// block, and returns where everything went.
+pub fn load(
+    mem: &GuestMem,
+    layout: &MemoryLayout,
+    kernel: &[u8],
+    workload: &[u8],
+    argv: &[String],
+    vcpus: u32,
+) -> Result<Placement, LoadError> {
+    let info = inspect_kernel(kernel)?;
+    let block = argv_block(argv)?;
+    let placement = plan(
+        layout,
+        info,
+        workload.len() as u64,
+        block.len() as u64,
+        argv.len() as u32,
+        vcpus,
+    )?;
+    let result = Elf::load(
+        mem,
+        None,
+        &mut Cursor::new(kernel),
+        Some(GuestAddress(KERNEL_START)),
+    )?;
+    debug_assert_eq!(result.kernel_load.0, info.entry);
+    mem.write_slice(workload, GuestAddress(placement.workload_addr))
+        .map_err(|source| LoadError::Write {
+            what: "workload",
+            source,
+        })?;
+    mem.write_slice(&block, GuestAddress(placement.argv_addr))
+        .map_err(|source| LoadError::Write {
+            what: "argv",
+            source,
+        })?;
+    Ok(placement)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::memory::create_guest_memory;
+    use crate::test_utils::{ElfBuilder, two_region_layout};
+
+    const CODE: &[u8] = &[0xf4]; // hlt
+
+    #[test]
+    fn good_elf_loads_at_paddr() {
+        let layout = two_region_layout();
+        let mem = create_guest_memory(&layout).unwrap();
+        let elf = ElfBuilder::new(0x20_0000)
+            .code(CODE)
+            .data(0x20_1000, b"hello")
+            .bss(0x4000)
+            .build();
+        let argv = vec![
+            "workload".to_string(),
+            "getpid".to_string(),
+            "10".to_string(),
+        ];
+        let workload = b"\x7fELF-not-really".to_vec();
+        let p = load(&mem, &layout, &elf, &workload, &argv, 2).unwrap();
+        assert_eq!(p.kernel.entry, 0x20_0000);
+        assert_eq!(p.kernel.start, 0x20_0000);
+        assert_eq!(p.kernel.end, 0x20_1000 + 5 + 0x4000);
+        assert_eq!(mem.read_obj::<u8>(GuestAddress(0x20_0000)).unwrap(), 0xf4);
+        let mut hello = [0u8; 5];
+        mem.read_slice(&mut hello, GuestAddress(0x20_1000)).unwrap();
+        assert_eq!(&hello, b"hello");
+        // Workload, argv, stacks: page aligned, in order, after the kernel.
+        assert_eq!(p.workload_addr, 0x20_6000);
+        assert_eq!(p.argv_addr, 0x20_7000);
+        assert_eq!((p.argc, p.argv_len), (3, 19));
+        assert_eq!(p.stacks_addr, 0x20_8000);
+        assert_eq!(p.first_free, 0x20_8000 + 2 * STACK_SIZE);
+        assert_eq!(p.stack_top(1), p.first_free);
+        let mut got = vec![0u8; workload.len()];
+        mem.read_slice(&mut got, GuestAddress(p.workload_addr))
+            .unwrap();
+        assert_eq!(got, workload);
+        let mut block = vec![0u8; 19];
+        mem.read_slice(&mut block, GuestAddress(p.argv_addr))
+            .unwrap();
+        assert_eq!(&block, b"workload\0getpid\x0010\0");
+    }
+
+    #[test]
+    fn rejects_bad_kernels() {
+        assert!(matches!(
+            inspect_kernel(b"MZ\x90\x00 definitely not an elf"),
+            Err(LoadError::NotElf)
+        ));
+        assert!(matches!(inspect_kernel(b""), Err(LoadError::NotElf)));
+        assert!(matches!(
+            inspect_kernel(b"\x7fELF"),
+            Err(LoadError::Malformed(_))
+        ));
+        let aarch64 = ElfBuilder::new(0x20_0000).code(CODE).machine(183).build();
+        assert!(matches!(
+            inspect_kernel(&aarch64),
+            Err(LoadError::WrongMachine(183))
+        ));
+        let low = ElfBuilder::new(0x8000).code(CODE).build();
+        assert!(matches!(
+            inspect_kernel(&low),
+            Err(LoadError::EntryTooLow { entry: 0x8000, .. })
+        ));
+        let low_seg = ElfBuilder::new(0x20_0000)
+            .code(CODE)
+            .data(0x7000, b"x")
+            .build();
+        assert!(matches!(
+            inspect_kernel(&low_seg),
+            Err(LoadError::SegmentTooLow { paddr: 0x7000, .. })
+        ));
+        let mut elf32 = ElfBuilder::new(0x20_0000).code(CODE).build();
+        elf32[4] = 1;
+        assert!(matches!(
+            inspect_kernel(&elf32),
+            Err(LoadError::Not64BitLittleEndian)
+        ));
+        let mut dyn_ = ElfBuilder::new(0x20_0000).code(CODE).build();
+        dyn_[16] = 3;
+        assert!(matches!(
+            inspect_kernel(&dyn_),
+            Err(LoadError::NotExecutable(3))
+        ));
+        let mut big = ElfBuilder::new(0x20_0000).code(CODE).build();
+        big.resize(KERNEL_MAX_SIZE as usize + 1, 0);
+        assert!(matches!(
+            inspect_kernel(&big),
+            Err(LoadError::TooLarge { .. })
+        ));
+    }
+
+    #[test]
+    fn linux_loader_itself_rejects_low_entry() {
+        // Our own check comes first, but the loader agrees (highmem_start).
+        let layout = two_region_layout();
+        let mem = create_guest_memory(&layout).unwrap();
+        let low = ElfBuilder::new(0x8000).code(CODE).build();
+        let r = Elf::load(
+            &mem,
+            None,
+            &mut Cursor::new(&low),
+            Some(GuestAddress(KERNEL_START)),
+        );
+        assert!(r.is_err());
+    }
+
+    #[test]
+    fn does_not_fit() {
+        let layout = MemoryLayout::explicit(&[(0, 4 << 20), (4 << 30, 4 << 20)]).unwrap();
+        let info = KernelInfo {
+            entry: 0x10_0000,
+            start: 0x10_0000,
+            end: 0x20_0000,
+        };
+        let e = plan(&layout, info, 3 << 20, 0, 0, 1).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                LoadError::NoRoom {
+                    what: "workload",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        let e = plan(&layout, info, 0, 0, 0, 200).unwrap_err();
+        assert!(matches!(e, LoadError::NoRoom { what: "stacks", .. }), "{e}");
+        let huge = KernelInfo {
+            entry: 0x10_0000,
+            start: 0x10_0000,
+            end: 0x50_0000,
+        };
+        assert!(matches!(
+            plan(&layout, huge, 0, 0, 0, 1),
+            Err(LoadError::NoRoom { what: "kernel", .. })
+        ));
+    }
+
+    #[test]
+    fn argv_rules() {
+        assert!(matches!(
+            argv_block(&["a\0b".into()]),
+            Err(LoadError::ArgvNul(0))
+        ));
+        let long = vec!["x".repeat(70_000)];
+        assert!(matches!(
+            argv_block(&long),
+            Err(LoadError::ArgvTooLarge { .. })
+        ));
+        assert_eq!(argv_block(&[]).unwrap(), b"");
+    }
+}

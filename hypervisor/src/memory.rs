@@ -1,0 +1,578 @@
+//! Step 2 (second half): the guest-physical memory layout, its host mappings
+//! and its KVM memory slots — and, at step 7, how much of it was touched.
+//!
+//! Guest RAM is at least two regions with a gap between them, like a PC's RAM
+//! around the 32-bit PCI/MMIO hole: region 0 starts at 0 (the boot area and
+//! the kernel live in it), the others lie anywhere else that is not in the
+//! hole at 3–4 GiB. Each region is one anonymous `MAP_NORESERVE` mapping in
+//! this process (so untouched guest memory costs no host RAM) and one KVM
+//! memory slot.
+
+use std::fs;
+
+use kvm_bindings::kvm_userspace_memory_region;
+use kvm_ioctls::VmFd;
+use serde::Serialize;
+use vm_memory::mmap::MmapRegionBuilder;
+use vm_memory::{
+    GuestAddress, GuestMemoryBackend, GuestMemoryMmap, GuestMemoryRegion, GuestRegionMmap,
+};
+
+use crate::layout::{
+    HIGH_RAM_START, LARGE_PAGE_SIZE, LOW_RAM_START, MAX_GUEST_PHYS_ADDR, MIN_LOW_RAM_SIZE,
+    MIN_MEM_SIZE, MMIO_HOLE_END, MMIO_HOLE_START, PAGE_SIZE,
+};
+
+/// Guest memory as the rest of the crate sees it.
+pub type GuestMem = GuestMemoryMmap<()>;
+
+/// Errors of step 2 (memory).
+#[derive(Debug, thiserror::Error)]
+pub enum MemoryError {
+    /// No region was given.
+    #[error("the memory layout has no regions")]
+    NoRegions,
+    /// A size of zero (total or one region).
+    #[error("memory size is zero (region at {base:#x})")]
+    ZeroSize {
+        /// Start of the offending region (0 for a total size).
+        base: u64,
+    },
+    /// A base or size that is not a multiple of 4 KiB.
+    #[error("region {base:#x}+{size:#x} is not 4 KiB aligned")]
+    Unaligned {
+        /// Region start.
+        base: u64,
+        /// Region size.
+        size: u64,
+    },
+    /// Two regions overlap.
+    #[error("regions {a_base:#x}+{a_size:#x} and {b_base:#x}+{b_size:#x} overlap")]
+    Overlap {
+        /// First region start.
+        a_base: u64,
+        /// First region size.
+        a_size: u64,
+        /// Second region start.
+        b_base: u64,
+        /// Second region size.
+        b_size: u64,
+    },
+    /// A region reaches into the reserved MMIO hole.
+    #[error(
+        "region {base:#x}+{size:#x} overlaps the MMIO hole {:#x}..{:#x} (3-4 GiB), where no RAM may be",
+        MMIO_HOLE_START,
+        MMIO_HOLE_END
+    )]
+    InMmioHole {
+        /// Region start.
+        base: u64,
+        /// Region size.
+        size: u64,
+    },
+    /// A region ends above what can be mapped (page tables or the host's
+    /// physical address width).
+    #[error(
+        "region {base:#x}+{size:#x} ends above {limit:#x}, the highest guest-physical address this host/VMM can map"
+    )]
+    AboveLimit {
+        /// Region start.
+        base: u64,
+        /// Region size.
+        size: u64,
+        /// The limit.
+        limit: u64,
+    },
+    /// More regions than the boot information can describe.
+    #[error("{count} regions given; at most {max} are supported")]
+    TooManyRegions {
+        /// Regions given.
+        count: usize,
+        /// The maximum.
+        max: usize,
+    },
+    /// No region starts at guest-physical 0 (the boot area lives there).
+    #[error("no region starts at guest-physical 0; the boot area and kernel need low RAM")]
+    NoLowRegion,
+    /// Too little memory for the boot area, kernel, workload and tables.
+    #[error(
+        "{what} is {size:#x} bytes; at least {min:#x} are needed for the boot area, kernel, workload and tables"
+    )]
+    TooSmall {
+        /// "total memory" or "region 0".
+        what: &'static str,
+        /// Size given.
+        size: u64,
+        /// Minimum.
+        min: u64,
+    },
+    /// A size string like "512M" did not parse.
+    #[error("cannot parse memory size {0:?} (expected e.g. 512M, 2G, 65536K or a byte count)")]
+    Parse(String),
+    /// The host refused a mapping.
+    #[error("mapping guest region {base:#x}+{size:#x} failed: {source}")]
+    Mmap {
+        /// Region start.
+        base: u64,
+        /// Region size.
+        size: u64,
+        /// What mmap said.
+        source: vm_memory::mmap::MmapRegionError,
+    },
+    /// vm-memory refused the region collection.
+    #[error("building guest memory: {0}")]
+    Collection(#[from] vm_memory::GuestRegionCollectionError),
+    /// KVM_SET_USER_MEMORY_REGION failed.
+    #[error("KVM_SET_USER_MEMORY_REGION for slot {slot} ({base:#x}+{size:#x}) failed: {source}")]
+    SetSlot {
+        /// Slot number.
+        slot: u32,
+        /// Region start.
+        base: u64,
+        /// Region size.
+        size: u64,
+        /// What KVM said.
+        source: kvm_ioctls::Error,
+    },
+    /// `mincore` failed while measuring residency.
+    #[error("mincore over guest memory failed: {0}")]
+    Mincore(std::io::Error),
+}
+
+/// One RAM region of the guest-physical address space.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Region {
+    /// First byte.
+    pub base: u64,
+    /// Length in bytes.
+    pub size: u64,
+}
+
+impl Region {
+    /// One past the last byte.
+    pub fn end(&self) -> u64 {
+        self.base + self.size
+    }
+}
+
+/// A validated guest memory layout: sorted, non-overlapping, 4 KiB-aligned
+/// regions, one at 0, none in the MMIO hole.
+///
+/// # Example
+/// ```
+/// use hypervisor::memory::MemoryLayout;
+/// let layout = MemoryLayout::split(512 << 20).unwrap();
+/// assert_eq!(layout.regions().len(), 2);
+/// assert_eq!(layout.regions()[1].base, 4 << 30);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct MemoryLayout {
+    regions: Vec<Region>,
+}
+
+impl MemoryLayout {
+    /// The default layout for `total` bytes: half (rounded down to 2 MiB,
+    /// capped below the MMIO hole at 3 GiB) as low RAM at 0, the rest as high
+    /// RAM at 4 GiB.
+    pub fn split(total: u64) -> Result<Self, MemoryError> {
+        if total == 0 {
+            return Err(MemoryError::ZeroSize { base: 0 });
+        }
+        if !total.is_multiple_of(PAGE_SIZE) {
+            return Err(MemoryError::Unaligned {
+                base: 0,
+                size: total,
+            });
+        }
+        if total < MIN_MEM_SIZE {
+            return Err(MemoryError::TooSmall {
+                what: "total memory",
+                size: total,
+                min: MIN_MEM_SIZE,
+            });
+        }
+        let low =
+            ((total / 2) / LARGE_PAGE_SIZE * LARGE_PAGE_SIZE).min(MMIO_HOLE_START - LOW_RAM_START);
+        Self::explicit(&[(LOW_RAM_START, low), (HIGH_RAM_START, total - low)])
+    }
+
+    /// An explicit layout from `(base, size)` pairs, in any order.
+    pub fn explicit(regions: &[(u64, u64)]) -> Result<Self, MemoryError> {
+        Self::explicit_with_limit(regions, max_guest_phys_addr())
+    }
+
+    /// [`MemoryLayout::explicit`] with the address limit given (for tests).
+    pub fn explicit_with_limit(regions: &[(u64, u64)], limit: u64) -> Result<Self, MemoryError> {
+        if regions.is_empty() {
+            return Err(MemoryError::NoRegions);
+        }
+        let mut sorted: Vec<Region> = Vec::with_capacity(regions.len());
+        for &(base, size) in regions {
+            if size == 0 {
+                return Err(MemoryError::ZeroSize { base });
+            }
+            if !base.is_multiple_of(PAGE_SIZE) || !size.is_multiple_of(PAGE_SIZE) {
+                return Err(MemoryError::Unaligned { base, size });
+            }
+            let end =
+                base.checked_add(size)
+                    .ok_or(MemoryError::AboveLimit { base, size, limit })?;
+            if base < MMIO_HOLE_END && end > MMIO_HOLE_START {
+                return Err(MemoryError::InMmioHole { base, size });
+            }
+            if end > limit {
+                return Err(MemoryError::AboveLimit { base, size, limit });
+            }
+            sorted.push(Region { base, size });
+        }
+        sorted.sort();
+        for w in sorted.windows(2) {
+            if w[0].end() > w[1].base {
+                return Err(MemoryError::Overlap {
+                    a_base: w[0].base,
+                    a_size: w[0].size,
+                    b_base: w[1].base,
+                    b_size: w[1].size,
+                });
+            }
+        }
+        if sorted.len() > versus_abi::MAX_MEM_REGIONS {
+            return Err(MemoryError::TooManyRegions {
+                count: sorted.len(),
+                max: versus_abi::MAX_MEM_REGIONS,
+            });
+        }
+        if sorted[0].base != LOW_RAM_START {
+            return Err(MemoryError::NoLowRegion);
+        }
+        if sorted[0].size < MIN_LOW_RAM_SIZE {
+            return Err(MemoryError::TooSmall {
+                what: "region 0",
+                size: sorted[0].size,
+                min: MIN_LOW_RAM_SIZE,
+            });
+        }
+        Ok(Self { regions: sorted })
+    }
+
+    /// The regions, sorted by address.
+    pub fn regions(&self) -> &[Region] {
+        &self.regions
+    }
+
+    /// Region 0, the one at guest-physical 0.
+    pub fn low(&self) -> Region {
+        self.regions[0]
+    }
+
+    /// Total RAM in bytes.
+    pub fn total(&self) -> u64 {
+        self.regions.iter().map(|r| r.size).sum()
+    }
+}
+
+/// Parses a size such as `512M`, `2G`, `2GiB`, `65536K` or `1048576`.
+pub fn parse_size(s: &str) -> Result<u64, MemoryError> {
+    let t = s.trim();
+    let digits_end = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(digits_end);
+    let n: u64 = num.parse().map_err(|_| MemoryError::Parse(s.to_string()))?;
+    let shift = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kb" | "kib" => 10,
+        "m" | "mb" | "mib" => 20,
+        "g" | "gb" | "gib" => 30,
+        _ => return Err(MemoryError::Parse(s.to_string())),
+    };
+    n.checked_mul(1u64 << shift)
+        .ok_or_else(|| MemoryError::Parse(s.to_string()))
+}
+
+/// The highest guest-physical address (exclusive) guest RAM may reach: what
+/// one PDPT of identity map covers, and no more than the host CPU's
+/// physical-address width (CPUID 0x8000_0008).
+pub fn max_guest_phys_addr() -> u64 {
+    let bits = host_phys_addr_bits();
+    MAX_GUEST_PHYS_ADDR.min(1u64 << bits)
+}
+
+fn host_phys_addr_bits() -> u32 {
+    let max_ext = std::arch::x86_64::__cpuid(0x8000_0000).eax;
+    if max_ext >= 0x8000_0008 {
+        std::arch::x86_64::__cpuid(0x8000_0008).eax & 0xff
+    } else {
+        36
+    }
+}
+
+/// Maps every region of `layout` (anonymous, private, `MAP_NORESERVE`).
+pub fn create_guest_memory(layout: &MemoryLayout) -> Result<GuestMem, MemoryError> {
+    let mut regions = Vec::with_capacity(layout.regions().len());
+    for r in layout.regions() {
+        let mapping = MmapRegionBuilder::<()>::new(r.size as usize)
+            .with_mmap_prot(libc::PROT_READ | libc::PROT_WRITE)
+            .with_mmap_flags(libc::MAP_ANONYMOUS | libc::MAP_PRIVATE | libc::MAP_NORESERVE)
+            .build()
+            .map_err(|source| MemoryError::Mmap {
+                base: r.base,
+                size: r.size,
+                source,
+            })?;
+        let region =
+            GuestRegionMmap::new(mapping, GuestAddress(r.base)).ok_or(MemoryError::AboveLimit {
+                base: r.base,
+                size: r.size,
+                limit: u64::MAX,
+            })?;
+        regions.push(region);
+    }
+    Ok(GuestMemoryMmap::from_regions(regions)?)
+}
+
+/// Gives KVM one memory slot per region (slot `i` = region `i`).
+///
+/// The VM must be dropped before `mem` is: KVM keeps the host addresses.
+pub fn register_slots(vm: &VmFd, mem: &GuestMem) -> Result<(), MemoryError> {
+    for (slot, region) in mem.iter().enumerate() {
+        let slot = slot as u32;
+        let base = region.start_addr().0;
+        let size = region.len();
+        let desc = kvm_userspace_memory_region {
+            slot,
+            flags: 0,
+            guest_phys_addr: base,
+            memory_size: size,
+            userspace_addr: region.as_ptr() as u64,
+        };
+        // SAFETY: `userspace_addr..+memory_size` is exactly one live mapping owned by
+        // `mem`, and the caller keeps `mem` alive for as long as the VM exists
+        // (`vm::run` drops the VM fd and every vCPU before the memory).
+        unsafe { vm.set_user_memory_region(desc) }.map_err(|source| MemoryError::SetSlot {
+            slot,
+            base,
+            size,
+            source,
+        })?;
+    }
+    Ok(())
+}
+
+/// Bytes of each region whose pages are resident in host RAM (`mincore`):
+/// the guest memory that was actually touched, by the guest or the VMM.
+pub fn resident_bytes(mem: &GuestMem) -> Result<Vec<u64>, MemoryError> {
+    let page = host_page_size();
+    let mut out = Vec::with_capacity(mem.num_regions());
+    for region in mem.iter() {
+        let len = region.len() as usize;
+        let mut vec = vec![0u8; len.div_ceil(page)];
+        // SAFETY: the address range is one live page-aligned mapping owned by `mem`,
+        // and `vec` has one byte per page of it, as mincore(2) requires.
+        let rc = unsafe { libc::mincore(region.as_ptr().cast(), len, vec.as_mut_ptr()) };
+        if rc != 0 {
+            return Err(MemoryError::Mincore(std::io::Error::last_os_error()));
+        }
+        out.push(vec.iter().filter(|&&b| b & 1 != 0).count() as u64 * page as u64);
+    }
+    Ok(out)
+}
+
+fn host_page_size() -> usize {
+    // SAFETY: sysconf has no memory-safety preconditions.
+    let v = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    if v > 0 { v as usize } else { 4096 }
+}
+
+/// Resident set size of this whole process (`VmRSS` of `/proc/self/status`),
+/// or `None` if it cannot be read.
+///
+/// The VMM's own overhead is this minus the resident guest memory
+/// ([`resident_bytes`]). (Splitting `/proc/self/smaps` by address does not
+/// work reliably: the kernel merges adjacent guest mappings into one VMA.)
+pub fn process_rss() -> Option<u64> {
+    parse_vmrss(&fs::read_to_string("/proc/self/status").ok()?)
+}
+
+/// The parser behind [`process_rss`].
+pub fn parse_vmrss(status: &str) -> Option<u64> {
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kb: u64 = line["VmRSS:".len()..]
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kb * 1024)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vm_memory::Bytes;
+
+    const GIB: u64 = 1 << 30;
+    const MIB: u64 = 1 << 20;
+    const LIMIT: u64 = 64 * GIB;
+
+    #[test]
+    fn default_split_is_low_plus_high() {
+        let l = MemoryLayout::split(512 * MIB).unwrap();
+        assert_eq!(
+            l.regions(),
+            &[
+                Region {
+                    base: 0,
+                    size: 256 * MIB
+                },
+                Region {
+                    base: 4 * GIB,
+                    size: 256 * MIB
+                }
+            ]
+        );
+        assert_eq!(l.total(), 512 * MIB);
+        // Low RAM is capped below the hole.
+        let l = MemoryLayout::split_with_limit_for_test(16 * GIB);
+        assert_eq!(
+            l.regions()[0],
+            Region {
+                base: 0,
+                size: 3 * GIB
+            }
+        );
+        assert_eq!(
+            l.regions()[1],
+            Region {
+                base: 4 * GIB,
+                size: 13 * GIB
+            }
+        );
+    }
+
+    impl MemoryLayout {
+        fn split_with_limit_for_test(total: u64) -> Self {
+            let low = ((total / 2) / LARGE_PAGE_SIZE * LARGE_PAGE_SIZE).min(MMIO_HOLE_START);
+            Self::explicit_with_limit(&[(0, low), (HIGH_RAM_START, total - low)], LIMIT).unwrap()
+        }
+    }
+
+    #[test]
+    fn split_errors() {
+        assert!(matches!(
+            MemoryLayout::split(0),
+            Err(MemoryError::ZeroSize { .. })
+        ));
+        assert!(matches!(
+            MemoryLayout::split(MIB),
+            Err(MemoryError::TooSmall { .. })
+        ));
+        assert!(matches!(
+            MemoryLayout::split(512 * MIB + 1),
+            Err(MemoryError::Unaligned { .. })
+        ));
+    }
+
+    #[test]
+    fn explicit_errors() {
+        let e = |r: &[(u64, u64)]| MemoryLayout::explicit_with_limit(r, LIMIT).unwrap_err();
+        assert!(matches!(e(&[]), MemoryError::NoRegions));
+        assert!(matches!(e(&[(0, 0)]), MemoryError::ZeroSize { base: 0 }));
+        assert!(matches!(
+            e(&[(0, 4 * MIB), (4 * GIB, 0)]),
+            MemoryError::ZeroSize { .. }
+        ));
+        assert!(matches!(
+            e(&[(0, 4 * MIB + 12)]),
+            MemoryError::Unaligned { .. }
+        ));
+        assert!(matches!(
+            e(&[(0, 4 * MIB), (4 * GIB + 0x800, 4096)]),
+            MemoryError::Unaligned { .. }
+        ));
+        assert!(matches!(
+            e(&[(0, 4 * MIB), (2 * MIB, 4 * MIB)]),
+            MemoryError::Overlap { .. }
+        ));
+        assert!(matches!(
+            e(&[(0, 4 * MIB), (3 * GIB - 4096, 8192)]),
+            MemoryError::InMmioHole { .. }
+        ));
+        assert!(matches!(
+            e(&[(0, 3 * GIB + 4096)]),
+            MemoryError::InMmioHole { .. }
+        ));
+        assert!(matches!(
+            e(&[(0, 4 * MIB), (3 * GIB + 4096, 4096)]),
+            MemoryError::InMmioHole { .. }
+        ));
+        assert!(matches!(
+            e(&[(0, 4 * MIB), (LIMIT, 4096)]),
+            MemoryError::AboveLimit { .. }
+        ));
+        assert!(matches!(
+            e(&[(0, 4 * MIB), (u64::MAX - 4095, 4096)]),
+            MemoryError::AboveLimit { .. }
+        ));
+        assert!(matches!(e(&[(4 * GIB, 4 * MIB)]), MemoryError::NoLowRegion));
+        assert!(matches!(e(&[(0, MIB)]), MemoryError::TooSmall { .. }));
+        let many: Vec<(u64, u64)> = (0..9).map(|i| (i * 16 * MIB, 4 * MIB)).collect();
+        assert!(matches!(
+            e(&many),
+            MemoryError::TooManyRegions { count: 9, .. }
+        ));
+    }
+
+    #[test]
+    fn explicit_accepts_unsorted_and_sorts() {
+        let l = MemoryLayout::explicit_with_limit(
+            &[(8 * GIB, 2 * MIB), (0, 4 * MIB), (4 * GIB, 4096)],
+            LIMIT,
+        )
+        .unwrap();
+        let bases: Vec<u64> = l.regions().iter().map(|r| r.base).collect();
+        assert_eq!(bases, vec![0, 4 * GIB, 8 * GIB]);
+    }
+
+    #[test]
+    fn host_limit_is_sane() {
+        let limit = max_guest_phys_addr();
+        assert!(limit > 8 * GIB && limit <= MAX_GUEST_PHYS_ADDR);
+        // The default layout fits under it.
+        MemoryLayout::split(512 * MIB).unwrap();
+    }
+
+    #[test]
+    fn parse_sizes() {
+        assert_eq!(parse_size("512M").unwrap(), 512 * MIB);
+        assert_eq!(parse_size("2G").unwrap(), 2 * GIB);
+        assert_eq!(parse_size("2GiB").unwrap(), 2 * GIB);
+        assert_eq!(parse_size("64k").unwrap(), 64 * 1024);
+        assert_eq!(parse_size("4096").unwrap(), 4096);
+        assert!(parse_size("12X").is_err());
+        assert!(parse_size("").is_err());
+    }
+
+    #[test]
+    fn noreserve_mapping_costs_nothing_until_touched() {
+        let l = MemoryLayout::split(512 * MIB).unwrap();
+        let mem = create_guest_memory(&l).unwrap();
+        assert_eq!(mem.num_regions(), 2);
+        assert_eq!(resident_bytes(&mem).unwrap(), vec![0, 0]);
+        mem.write_obj(0xdead_beefu32, GuestAddress(4 * GIB + 8192))
+            .unwrap();
+        mem.write_obj(1u8, GuestAddress(0x7000)).unwrap();
+        // One page each (a whole 2 MiB if transparent huge pages are "always").
+        for r in resident_bytes(&mem).unwrap() {
+            assert!((4096..=2 * MIB).contains(&r), "{r}");
+        }
+        // Gap: nothing between the regions.
+        assert!(mem.write_obj(1u8, GuestAddress(3 * GIB)).is_err());
+        assert!(process_rss().unwrap() > 8192);
+    }
+
+    #[test]
+    fn vmrss_parser() {
+        let text = "Name:\tx\nVmHWM:\t  100 kB\nVmRSS:\t    6748 kB\nRssAnon: 1 kB\n";
+        assert_eq!(parse_vmrss(text), Some(6748 * 1024));
+        assert_eq!(parse_vmrss("Name: x\n"), None);
+    }
+}
