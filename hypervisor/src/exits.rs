@@ -295,6 +295,9 @@ pub struct VcpuState {
     pub unhandled_log: Vec<UnhandledAccess>,
     /// Paravirtual console requests that were refused (bad descriptor).
     pub console_errors: u64,
+    /// What this vCPU wrote to the paravirtual console, so that output of
+    /// several vCPUs can be told apart (the shared sink interleaves them).
+    pub console: Vec<u8>,
 }
 
 impl VcpuState {
@@ -503,11 +506,14 @@ fn io_out(vcpu: &mut VcpuState, shared: &Shared, p: u16, data: &[u8]) -> Action 
         ),
         port::CONSOLE => {
             match read_console(&shared.mem, le_value(data)) {
-                Ok(bytes) => shared
-                    .pv_console
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .push(&bytes),
+                Ok(bytes) => {
+                    vcpu.console.extend_from_slice(&bytes);
+                    shared
+                        .pv_console
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .push(&bytes);
+                }
                 Err(_) => vcpu.console_errors += 1,
             }
             Action::Continue
@@ -752,6 +758,7 @@ mod tests {
             .unwrap();
         out(&mut v, &s, port::CONSOLE, &0x30_0000u32.to_le_bytes());
         assert_eq!(s.pv_console.lock().unwrap().bytes(), text);
+        assert_eq!(v.console, text, "the vCPU's own copy, for attribution");
         assert_eq!(
             v.stats.count(ExitKind::IoOut {
                 port: port::CONSOLE

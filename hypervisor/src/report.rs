@@ -107,6 +107,8 @@ pub struct VcpuReport {
     pub unhandled_log: Vec<UnhandledAccess>,
     /// Refused paravirtual console requests.
     pub console_errors: u64,
+    /// What this vCPU wrote to the paravirtual console.
+    pub console: String,
 }
 
 /// Where the time went, in nanoseconds.

@@ -192,6 +192,7 @@ impl Vm {
                     unhandled: state.unhandled,
                     unhandled_log: state.unhandled_log,
                     console_errors: state.console_errors,
+                    console: String::from_utf8_lossy(&state.console).into_owned(),
                 }
             })
             .collect();
