@@ -14,7 +14,12 @@ use std::path::PathBuf;
 use std::process::Command;
 
 /// The guest binaries this crate embeds: (cargo binary name, env var exported).
-const IMAGES: &[(&str, &str)] = &[("versus-workload", "VERSUS_WORKLOAD_ELF")];
+/// One nested build makes both: the guest workspace's flags suit both (the
+/// kernel's `-C code-model=kernel` changes nothing the workload relies on).
+const IMAGES: &[(&str, &str)] = &[
+    ("versus-workload", "VERSUS_WORKLOAD_ELF"),
+    ("versus-kernel", "VERSUS_KERNEL_ELF"),
+];
 
 /// Variables of the outer build that must not reach the nested one.
 const OUTER_BUILD_VARS: &[&str] = &[

@@ -40,6 +40,23 @@ pub fn run_report(report: &RunReport) -> String {
     out.push('\n');
     out.push_str(&outcome_table(report).to_string());
     out.push('\n');
+    if let Some(vm) = &report.vm {
+        out.push_str(&vm_exits_table(vm).to_string());
+        out.push('\n');
+        if vm.software_backend {
+            out.push_str(&format!(
+                "note: KVM here is the software backend {}: guest kernel code is emulated one \
+                 instruction at a time, so VM figures are not those of hardware virtualization \
+                 (see `versus doctor`).\n",
+                vm.kvm_backend
+            ));
+        }
+        for instance in &vm.instances {
+            for line in &instance.kernel_lines {
+                out.push_str(&format!("guest kernel (vCPU {}): {line}\n", instance.vcpu));
+            }
+        }
+    }
     if !report.stderr.trim().is_empty() {
         out.push_str("stderr:\n");
         out.push_str(report.stderr.trim_end());
@@ -58,10 +75,33 @@ pub fn results_table(report: &RunReport) -> Table {
             Cell::new("—"),
         ]);
     }
-    for result in &report.results {
+    // A VM with several workload instances labels each result with its vCPU.
+    let labelled: Vec<(String, &TaskResult)> = match &report.vm {
+        Some(vm) if vm.instances.len() > 1 => vm
+            .instances
+            .iter()
+            .flat_map(|instance| {
+                instance
+                    .results
+                    .iter()
+                    .map(move |r| (format!("{} (vCPU {})", r.task_name(), instance.vcpu), r))
+            })
+            .collect(),
+        _ => report
+            .results
+            .iter()
+            .map(|r| (r.task_name().to_string(), r))
+            .collect(),
+    };
+    for (label, result) in labelled {
         for (index, (figure, value)) in result_rows(result).into_iter().enumerate() {
-            let task = if index == 0 { result.task_name() } else { "" };
-            let mut value = Cell::new(value).set_alignment(CellAlignment::Right);
+            let task = if index == 0 { label.as_str() } else { "" };
+            let numeric = value.starts_with(|c: char| c.is_ascii_digit());
+            let mut value = Cell::new(value).set_alignment(if numeric {
+                CellAlignment::Right
+            } else {
+                CellAlignment::Left
+            });
             if matches!(result, TaskResult::Failed { .. }) {
                 value = value.fg(Color::Red);
             }
@@ -257,6 +297,18 @@ pub fn outcome_table(report: &RunReport) -> Table {
             Cell::new(fmt::bytes(rss)),
         ]);
     }
+    if let Some(touched) = memory.guest_touched_bytes {
+        table.add_row(vec![
+            Cell::new("guest memory touched"),
+            Cell::new(fmt::bytes(touched)),
+        ]);
+    }
+    if let Some(overhead) = memory.vmm_overhead_rss_bytes {
+        table.add_row(vec![
+            Cell::new("VMM overhead RSS"),
+            Cell::new(fmt::bytes(overhead)),
+        ]);
+    }
     if let Some(size) = memory.image_bytes {
         table.add_row(vec![Cell::new("image size"), Cell::new(fmt::bytes(size))]);
     }
@@ -267,6 +319,54 @@ pub fn outcome_table(report: &RunReport) -> Table {
         ]);
     }
     table
+}
+
+/// VM exits by vCPU and reason, with the host time spent handling them.
+pub fn vm_exits_table(vm: &crate::backend::vm::VmDetails) -> Table {
+    let mut table = table(&["vCPU", "exit reason", "count", "host time", "per exit"]);
+    if vm.exits.is_empty() {
+        table.add_row(vec!["—", "no exits", "0", "—", "—"]);
+    }
+    for row in &vm.exits {
+        let per_exit = if row.count == 0 {
+            "—".to_string()
+        } else {
+            fmt::duration_f64(row.host_ns as f64 / row.count as f64)
+        };
+        table.add_row(vec![
+            Cell::new(row.vcpu),
+            Cell::new(describe_exit_reason(&row.reason)),
+            Cell::new(group_digits(row.count)).set_alignment(CellAlignment::Right),
+            Cell::new(fmt::duration(row.host_ns)).set_alignment(CellAlignment::Right),
+            Cell::new(per_exit).set_alignment(CellAlignment::Right),
+        ]);
+    }
+    table
+}
+
+/// Names the versus ports in an exit reason (`io_out 0x608` → `… (console)`).
+pub fn describe_exit_reason(reason: &str) -> String {
+    use hypervisor::abi::port;
+    let names = [
+        (port::MARKER, "boot marker"),
+        (port::EXIT, "exit port"),
+        (port::CONSOLE, "paravirtual console"),
+        (port::PING, "ping"),
+    ];
+    for (number, name) in names {
+        if reason.ends_with(&format!(" {number:#x}")) {
+            return format!("{reason} ({name})");
+        }
+    }
+    let uart = port::COM1..port::COM1 + port::COM1_LEN;
+    if let Some(number) = reason
+        .rsplit_once(" 0x")
+        .and_then(|(_, hex)| u16::from_str_radix(hex, 16).ok())
+        .filter(|number| uart.contains(number))
+    {
+        return format!("{reason} (UART +{})", number - port::COM1);
+    }
+    reason.to_string()
 }
 
 /// `1234567` → `1,234,567`.
@@ -287,6 +387,21 @@ mod tests {
     use super::*;
     use crate::report::{MemoryFigures, Phase};
     use crate::workload::WorkloadSource;
+
+    #[test]
+    fn exit_reasons_name_the_versus_ports() {
+        assert_eq!(
+            describe_exit_reason("io_out 0x608"),
+            "io_out 0x608 (paravirtual console)"
+        );
+        assert_eq!(
+            describe_exit_reason("io_out 0x3f8"),
+            "io_out 0x3f8 (UART +0)"
+        );
+        assert_eq!(describe_exit_reason("io_in 0x3fd"), "io_in 0x3fd (UART +5)");
+        assert_eq!(describe_exit_reason("hlt"), "hlt");
+        assert_eq!(describe_exit_reason("io_out 0x80"), "io_out 0x80");
+    }
 
     #[test]
     fn digits_are_grouped() {
@@ -324,9 +439,11 @@ mod tests {
             memory: MemoryFigures {
                 workload_peak_rss_bytes: Some(540 * 1024),
                 image_bytes: Some(9000),
+                ..MemoryFigures::default()
             },
             other_output_lines: 0,
             stderr: String::new(),
+            vm: None,
         };
         let text = run_report(&report);
         for expected in [

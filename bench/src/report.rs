@@ -35,6 +35,12 @@ pub enum ExitOutcome {
         /// Its name (`SIGKILL`).
         name: String,
     },
+    /// The VM ended without the workload's exit status: a guest reset, an
+    /// instruction KVM could not emulate, a guest kernel fault…
+    VmFailed {
+        /// What happened, in one line.
+        reason: String,
+    },
     /// versus stopped it when `--timeout` expired.
     TimedOut {
         /// The limit that expired.
@@ -55,6 +61,7 @@ impl ExitOutcome {
             Self::Exited { code } => *code,
             Self::Signaled { signal, .. } => 128 + signal,
             Self::TimedOut { .. } => 124,
+            Self::VmFailed { .. } => 125,
         }
     }
 
@@ -63,6 +70,7 @@ impl ExitOutcome {
         match self {
             Self::Exited { code } => format!("exited with status {code}"),
             Self::Signaled { signal, name } => format!("killed by {name} (signal {signal})"),
+            Self::VmFailed { reason } => format!("the VM failed: {reason}"),
             Self::TimedOut { after_ns } => format!(
                 "stopped by versus after the {} timeout",
                 crate::fmt::duration(*after_ns)
@@ -76,8 +84,12 @@ impl ExitOutcome {
 pub struct MemoryFigures {
     /// Peak resident set of the workload process (`ru_maxrss`), host and container.
     pub workload_peak_rss_bytes: Option<u64>,
-    /// Size of the workload image on disk (or embedded).
+    /// Size of the image: the workload (host, container) or kernel + workload (VM).
     pub image_bytes: Option<u64>,
+    /// VM: guest memory the guest actually touched (resident on the host).
+    pub guest_touched_bytes: Option<u64>,
+    /// VM: resident memory of the VMM process outside guest memory.
+    pub vmm_overhead_rss_bytes: Option<u64>,
 }
 
 /// Everything one run produced.
@@ -105,6 +117,9 @@ pub struct RunReport {
     pub other_output_lines: u64,
     /// What the workload wrote to stderr (truncated to a sane size).
     pub stderr: String,
+    /// VM only: exits, per-vCPU instances, regions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vm: Option<crate::backend::vm::VmDetails>,
 }
 
 impl RunReport {

@@ -291,7 +291,7 @@ impl Workload {
 #[derive(Debug, thiserror::Error)]
 pub enum WorkloadError {
     /// The file could not be read.
-    #[error("cannot read workload {path}: {source}")]
+    #[error("cannot read workload {path}")]
     Read {
         /// The file.
         path: PathBuf,

@@ -87,6 +87,9 @@ pub struct VmConfig {
     pub trace: Trace,
     /// Echo the guest console to stdout while it runs.
     pub echo_console: bool,
+    /// Ask the guest kernel to use the UART (one exit per byte) instead of
+    /// the paravirtual console (`versus_abi::flags::CONSOLE_UART`).
+    pub console_uart: bool,
 }
 
 impl VmConfig {
@@ -102,6 +105,7 @@ impl VmConfig {
             timeout: None,
             trace: Trace::Off,
             echo_console: false,
+            console_uart: false,
         }
     }
     /// Sets the vCPU count.
@@ -147,6 +151,12 @@ impl VmConfig {
     /// Echo the console to stdout.
     pub fn echo_console(mut self, yes: bool) -> Self {
         self.echo_console = yes;
+        self
+    }
+    /// Console through the UART instead of the paravirtual console (sets
+    /// `versus_abi::flags::CONSOLE_UART` in the boot information).
+    pub fn console_uart(mut self, yes: bool) -> Self {
+        self.console_uart = yes;
         self
     }
     /// The validated memory layout.

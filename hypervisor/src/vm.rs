@@ -107,17 +107,18 @@ impl Vm {
         gdt::write_gdt(&mem)?;
         let tables = IdentityMap::build(layout.regions(), PAGE_TABLES_START, PAGE_TABLES_END)?;
         tables.write(&mem)?;
-        bootinfo::write(
-            &mem,
-            &bootinfo::build(&BootInfoInput {
-                layout: &layout,
-                placement: &placement,
-                page_tables: &tables,
-                vcpus: config.vcpus,
-                run_on_every_vcpu: config.run_on_every_vcpu,
-                tsc_khz: 0,
-            }),
-        )?;
+        let mut info = bootinfo::build(&BootInfoInput {
+            layout: &layout,
+            placement: &placement,
+            page_tables: &tables,
+            vcpus: config.vcpus,
+            run_on_every_vcpu: config.run_on_every_vcpu,
+            tsc_khz: 0,
+        });
+        if config.console_uart {
+            info.flags |= versus_abi::flags::CONSOLE_UART;
+        }
+        bootinfo::write(&mem, &info)?;
         let t_load = Instant::now();
 
         // 5. vCPUs: create, read the TSC rate (a vCPU ioctl), CPUID, registers.

@@ -125,9 +125,11 @@ impl Backend for HostBackend {
             memory: MemoryFigures {
                 workload_peak_rss_bytes: Some(exit.max_rss_bytes),
                 image_bytes: Some(launch.workload.bytes().len() as u64),
+                ..MemoryFigures::default()
             },
             other_output_lines: watched.other_lines,
             stderr: watched.stderr,
+            vm: None,
         })
     }
 }

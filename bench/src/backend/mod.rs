@@ -2,9 +2,11 @@
 //! [`Launch`] and returns the same [`RunReport`](crate::report::RunReport).
 //!
 //! - [`host::HostBackend`]: a plain host process, the baseline every other
-//!   figure is compared with.
+//!   figure is compared with;
+//! - [`vm::VmBackend`]: a KVM virtual machine running versus' tiny kernel.
 
 pub mod host;
+pub mod vm;
 
 use std::time::Duration;
 
@@ -36,14 +38,23 @@ pub trait Backend {
 #[derive(Debug, thiserror::Error)]
 pub enum BackendError {
     /// Preparing the executable image failed.
-    #[error("cannot prepare the workload image: {0}")]
+    #[error("cannot prepare the workload image")]
     Prepare(#[source] std::io::Error),
     /// The process could not be started.
-    #[error("cannot start the workload: {0}")]
+    #[error("cannot start the workload")]
     Spawn(#[source] std::io::Error),
     /// Waiting for the process failed.
-    #[error("lost track of the workload process: {0}")]
+    #[error("lost track of the workload process")]
     Wait(#[source] std::io::Error),
+    /// The VMM could not build or start the VM (no /dev/kvm, bad memory
+    /// layout, bad kernel image, …).
+    #[error("cannot start the VM with the {kernel}")]
+    Vm {
+        /// Which kernel was being booted.
+        kernel: String,
+        /// What the VMM said.
+        source: Box<hypervisor::Error>,
+    },
     /// The workload printed a malformed `@versus` line.
     #[error(transparent)]
     Parse(#[from] crate::workload::ParseError),

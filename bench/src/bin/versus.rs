@@ -10,10 +10,12 @@ use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 
 use bench::backend::host::HostBackend;
+use bench::backend::vm::{Kernel, VmBackend};
 use bench::backend::{Backend, Launch};
 use bench::doctor;
 use bench::render;
 use bench::workload::{TaskInvocation, Workload};
+use hypervisor::MemoryConfig;
 
 /// Run the same workload on the host, in a container and in a KVM virtual
 /// machine, and measure how they differ.
@@ -31,6 +33,11 @@ enum Command {
         #[command(subcommand)]
         action: HostAction,
     },
+    /// Run the workload in a KVM virtual machine on versus' tiny kernel.
+    Vm {
+        #[command(subcommand)]
+        action: VmAction,
+    },
     /// Check what this host offers: KVM and its backend, cgroups, namespaces,
     /// seccomp, LSMs, privileges — each with a one-line fix.
     Doctor {
@@ -44,6 +51,73 @@ enum Command {
 enum HostAction {
     /// Run one task and print its results, phases and exit.
     Run(RunArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum VmAction {
+    /// Boot a VM, run one task on every vCPU, and print results, phases,
+    /// exits and memory.
+    Run(VmRunArgs),
+}
+
+/// Where the workload runs inside the VM.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum RunOn {
+    /// One instance on every vCPU, each reporting its own results.
+    Every,
+    /// One instance on the bootstrap processor only.
+    Bsp,
+}
+
+/// Options of `versus vm run`.
+#[derive(Debug, Args)]
+struct VmRunArgs {
+    /// Number of vCPUs, one host thread each.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    vcpus: u32,
+
+    /// Guest memory, split into a low region at 0 and a high region at 4 GiB
+    /// (e.g. `512M`, `2G`).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, conflicts_with = "mem_region")]
+    mem: Option<u64>,
+
+    /// An explicit guest RAM region, `ADDR:SIZE` (e.g. `0:256M`,
+    /// `0x100000000:256M`); repeat for several.
+    #[arg(long = "mem-region", value_name = "ADDR:SIZE", value_parser = parse_region)]
+    mem_region: Vec<(u64, u64)>,
+
+    /// Boot this kernel ELF instead of the embedded tiny kernel.
+    #[arg(long, value_name = "PATH")]
+    kernel: Option<PathBuf>,
+
+    /// Run the workload on every vCPU or on the bootstrap processor only.
+    #[arg(long, value_enum, default_value_t = RunOn::Every)]
+    on: RunOn,
+
+    /// Print every VM exit with a timestamp on stderr.
+    #[arg(long)]
+    trace: bool,
+
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+fn parse_size(text: &str) -> Result<u64, String> {
+    hypervisor::memory::parse_size(text).map_err(|err| err.to_string())
+}
+
+/// `ADDR:SIZE`, the address in hex (`0x…`) or as a size (`4G`).
+fn parse_region(text: &str) -> Result<(u64, u64), String> {
+    let (addr, size) = text
+        .split_once(':')
+        .ok_or_else(|| format!("expected ADDR:SIZE such as 0x100000000:256M, got '{text}'"))?;
+    let addr = match addr.strip_prefix("0x").or_else(|| addr.strip_prefix("0X")) {
+        Some(hex) => {
+            u64::from_str_radix(hex, 16).map_err(|_| format!("bad hexadecimal address '{addr}'"))?
+        }
+        None => parse_size(addr)?,
+    };
+    Ok((addr, parse_size(size)?))
 }
 
 /// Options shared by every `run` subcommand.
@@ -118,6 +192,23 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Host {
             action: HostAction::Run(args),
         } => run_backend(&HostBackend, &args),
+        Command::Vm {
+            action: VmAction::Run(args),
+        } => {
+            let mut backend = VmBackend::new();
+            backend.vcpus = args.vcpus;
+            backend.every_vcpu = args.on == RunOn::Every;
+            backend.trace = args.trace;
+            if let Some(path) = &args.kernel {
+                backend.kernel = Kernel::from_file(path)?;
+            }
+            if !args.mem_region.is_empty() {
+                backend.memory = MemoryConfig::Regions(args.mem_region.clone());
+            } else if let Some(size) = args.mem {
+                backend.memory = MemoryConfig::Total(size);
+            }
+            run_backend(&backend, &args.run)
+        }
         Command::Doctor { json } => {
             let report = doctor::diagnose(&doctor::HostView::real(), &doctor::RealProbes);
             if json {

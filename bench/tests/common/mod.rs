@@ -79,3 +79,22 @@ pub fn host_uname() -> (String, String, String) {
         field(&uts.version),
     )
 }
+
+/// True when `/dev/kvm` can be opened. Where it cannot, the test skips
+/// itself, printing why — unless `VERSUS_REQUIRE_KVM=1` (as in CI).
+pub fn require_kvm(test: &str) -> bool {
+    let why = match std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/kvm")
+    {
+        Ok(_) => return true,
+        Err(err) => format!("{test}: skipped: cannot open /dev/kvm ({err})"),
+    };
+    assert!(
+        std::env::var("VERSUS_REQUIRE_KVM").as_deref() != Ok("1"),
+        "{why}, and VERSUS_REQUIRE_KVM=1 forbids skipping"
+    );
+    eprintln!("{why}");
+    false
+}

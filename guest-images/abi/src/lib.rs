@@ -32,7 +32,10 @@
 //!
 //! Everything in `[0, first_free_addr)` of region 0 is in use (boot info,
 //! GDT, page tables, the kernel, the workload image, argv, the stacks); the
-//! rest of every region in [`BootInfo::mem_regions`] is free RAM.
+//! rest of every region in [`BootInfo::mem_regions`] is free RAM, and it
+//! is **zero** when the guest starts (the VMM maps guest memory fresh and
+//! anonymous and writes nothing there). A kernel may rely on it: the tiny
+//! kernel hands out frames from there without clearing them.
 //!
 //! # Ports
 //!
@@ -56,6 +59,11 @@ pub mod flags {
     /// Run one workload instance on every vCPU (otherwise on the BSP only;
     /// the other vCPUs may `hlt`).
     pub const RUN_ON_EVERY_VCPU: u32 = 1 << 0;
+    /// Console output through the UART ([`crate::port::COM1`], one exit
+    /// per byte) instead of the paravirtual console
+    /// ([`crate::port::CONSOLE`], one exit per buffer) — for comparing the
+    /// two.
+    pub const CONSOLE_UART: u32 = 1 << 1;
 }
 
 /// I/O ports the VMM handles. Every access is one VM exit.
@@ -107,6 +115,14 @@ pub mod status {
     /// Values from here on are reserved for the kernel itself
     /// (e.g. `KERNEL_BASE + exception vector` for an unhandled fault).
     pub const KERNEL_BASE: u32 = 0x100;
+    /// The kernel panicked (a Rust panic in the kernel).
+    pub const KERNEL_PANIC: u32 = KERNEL_BASE + 0x100;
+    /// The boot information is missing or of another ABI version.
+    pub const KERNEL_BAD_BOOT_INFO: u32 = KERNEL_BASE + 0x101;
+    /// There is no workload, or it is not a static x86-64 executable.
+    pub const KERNEL_BAD_WORKLOAD: u32 = KERNEL_BASE + 0x102;
+    /// The kernel ran out of guest memory before the workload started.
+    pub const KERNEL_OUT_OF_MEMORY: u32 = KERNEL_BASE + 0x103;
 }
 
 /// GDT selectors the VMM's GDT provides — Linux's layout, because on
@@ -258,6 +274,11 @@ impl BootInfo {
     /// Whether [`flags::RUN_ON_EVERY_VCPU`] is set.
     pub const fn run_on_every_vcpu(&self) -> bool {
         self.flags & flags::RUN_ON_EVERY_VCPU != 0
+    }
+
+    /// Whether [`flags::CONSOLE_UART`] is set.
+    pub const fn console_uart(&self) -> bool {
+        self.flags & flags::CONSOLE_UART != 0
     }
 }
 

@@ -1,0 +1,366 @@
+//! The workload inside a KVM virtual machine, on versus' tiny kernel.
+//!
+//! The VMM (`hypervisor` crate) follows its own numbered boot path; this
+//! backend turns its [`VmReport`] into the common [`RunReport`]: the phases
+//! (create VM · memory · load · vCPUs · boot→marker · run · teardown), the
+//! workload's lines from every vCPU, the exit accounting, and the memory
+//! figures (guest memory touched, VMM overhead).
+
+use hypervisor::abi::event;
+use hypervisor::{ExitKind, MemoryConfig, Outcome, Trace, VmConfig, VmReport};
+use serde::{Deserialize, Serialize};
+
+use super::{Backend, BackendError, Launch};
+use crate::report::{ExitOutcome, MemoryFigures, Nanos, Phase, RunReport};
+use crate::workload::{self, Record, StartMarker, TaskResult};
+
+/// The guest kernel image: the embedded tiny kernel or a file.
+#[derive(Debug, Clone)]
+pub struct Kernel {
+    /// Where it came from (for reports).
+    pub source: String,
+    /// The ELF bytes.
+    pub bytes: Vec<u8>,
+}
+
+impl Kernel {
+    /// The tiny kernel built into versus.
+    pub fn embedded() -> Self {
+        Self {
+            source: "embedded tiny kernel".into(),
+            bytes: versus_images::KERNEL.to_vec(),
+        }
+    }
+
+    /// A kernel ELF file.
+    pub fn from_file(path: &std::path::Path) -> Result<Self, std::io::Error> {
+        let bytes = std::fs::read(path).map_err(|err| {
+            std::io::Error::new(
+                err.kind(),
+                format!("cannot read kernel {}: {err}", path.display()),
+            )
+        })?;
+        Ok(Self {
+            source: format!("kernel {}", path.display()),
+            bytes,
+        })
+    }
+}
+
+/// Runs the workload in a VM.
+#[derive(Debug, Clone)]
+pub struct VmBackend {
+    /// The guest kernel.
+    pub kernel: Kernel,
+    /// Number of vCPUs.
+    pub vcpus: u32,
+    /// Guest memory: a total size (split low/high) or explicit regions.
+    pub memory: MemoryConfig,
+    /// Run one workload instance on every vCPU (else on the BSP only).
+    pub every_vcpu: bool,
+    /// Print every exit with a timestamp on stderr.
+    pub trace: bool,
+}
+
+impl VmBackend {
+    /// One vCPU, the default memory layout, the embedded kernel.
+    pub fn new() -> Self {
+        Self {
+            kernel: Kernel::embedded(),
+            vcpus: 1,
+            memory: MemoryConfig::Total(hypervisor::config::DEFAULT_MEM_SIZE),
+            every_vcpu: true,
+            trace: false,
+        }
+    }
+}
+
+impl Default for VmBackend {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// What versus knows about one run that only a VM has.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VmDetails {
+    /// The guest kernel used.
+    pub kernel: String,
+    /// vCPUs.
+    pub vcpus: u32,
+    /// The host's KVM backend (`kvm_intel`, `kvm_amd`, `kvm_pvm`…).
+    pub kvm_backend: String,
+    /// True when guest kernel mode is emulated in software.
+    pub software_backend: bool,
+    /// Guest TSC rate.
+    pub tsc_khz: u32,
+    /// Exits per vCPU and reason.
+    pub exits: Vec<ExitRow>,
+    /// What each vCPU's workload instance printed.
+    pub instances: Vec<Instance>,
+    /// The guest RAM regions and how much of each the guest touched.
+    pub regions: Vec<RegionRow>,
+    /// Bytes the guest wrote to the 16550 UART.
+    pub uart_bytes: u64,
+    /// Bytes the guest handed over through the paravirtual console.
+    pub paravirt_bytes: u64,
+    /// How the VM ended, as the VMM saw it.
+    pub vmm_outcome: String,
+}
+
+/// Exits of one reason on one vCPU.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExitRow {
+    /// The vCPU.
+    pub vcpu: u32,
+    /// The reason (`io_out 0x608`, `hlt`, …).
+    pub reason: String,
+    /// How many.
+    pub count: u64,
+    /// Host time spent handling them in the VMM.
+    pub host_ns: Nanos,
+}
+
+/// One workload instance (one per vCPU that ran it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Instance {
+    /// The vCPU it ran on.
+    pub vcpu: u32,
+    /// Launch → this vCPU's workload-start marker.
+    pub startup_ns: Option<Nanos>,
+    /// Its start marker.
+    pub start: Option<StartMarker>,
+    /// Its result lines.
+    pub results: Vec<TaskResult>,
+    /// The guest kernel's `@kernel` lines about it.
+    pub kernel_lines: Vec<String>,
+}
+
+/// One RAM region of the guest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegionRow {
+    /// Guest-physical base.
+    pub base: u64,
+    /// Size.
+    pub size: u64,
+    /// Bytes of it resident on the host (touched by the guest or the VMM).
+    pub resident_bytes: u64,
+}
+
+/// The prefix of the guest kernel's own console lines.
+pub const KERNEL_LINE_PREFIX: &str = "@kernel ";
+
+impl Backend for VmBackend {
+    fn name(&self) -> &str {
+        "vm"
+    }
+
+    fn run(&self, launch: &Launch) -> Result<RunReport, BackendError> {
+        let argv: Vec<String> = std::iter::once("versus-workload".to_string())
+            .chain(launch.argv.iter().cloned())
+            .collect();
+        let mut config = VmConfig::new(self.kernel.bytes.clone())
+            .vcpus(self.vcpus)
+            .workload(launch.workload.bytes().to_vec(), argv)
+            .run_on_every_vcpu(self.every_vcpu)
+            .trace(if self.trace {
+                Trace::Stderr
+            } else {
+                Trace::Off
+            });
+        config.memory = self.memory.clone();
+        if let Some(timeout) = launch.timeout {
+            config = config.timeout(timeout);
+        }
+        let vm = hypervisor::Vm::run(&config).map_err(|err| BackendError::Vm {
+            kernel: self.kernel.source.clone(),
+            source: Box::new(err),
+        })?;
+        convert(self, launch, &vm)
+    }
+}
+
+/// Turns the VMM's report into the common one.
+fn convert(backend: &VmBackend, launch: &Launch, vm: &VmReport) -> Result<RunReport, BackendError> {
+    // Every vCPU's console, parsed separately.
+    let mut instances = Vec::new();
+    let mut other_lines = 0;
+    for vcpu in &vm.per_vcpu {
+        let mut instance = Instance {
+            vcpu: vcpu.index,
+            startup_ns: vcpu
+                .markers
+                .iter()
+                .find(|m| m.code == event::WORKLOAD_START)
+                .map(|m| m.at_ns),
+            start: None,
+            results: Vec::new(),
+            kernel_lines: Vec::new(),
+        };
+        for line in vcpu.console.lines() {
+            if let Some(kernel_line) = line.strip_prefix(KERNEL_LINE_PREFIX) {
+                instance.kernel_lines.push(kernel_line.to_string());
+                continue;
+            }
+            match workload::parse_line(line)? {
+                Some(Record::Start(marker)) if instance.start.is_none() => {
+                    instance.start = Some(marker);
+                }
+                Some(Record::Start(_)) | None => other_lines += 1,
+                Some(Record::Result(result)) => instance.results.push(result),
+            }
+        }
+        if instance.start.is_some()
+            || !instance.results.is_empty()
+            || !instance.kernel_lines.is_empty()
+        {
+            instances.push(instance);
+        }
+    }
+    // UART output (a kernel told to use it) counts as output too.
+    for line in vm.console.uart.lines() {
+        match workload::parse_line(line)? {
+            Some(Record::Result(result)) => {
+                if let Some(first) = instances.first_mut() {
+                    first.results.push(result);
+                }
+            }
+            _ => other_lines += 1,
+        }
+    }
+
+    let phases = &vm.phases;
+    let mut phase_list = vec![
+        phase("create VM", phases.create_vm_ns),
+        phase("memory", phases.memory_ns),
+        phase("load", phases.load_ns),
+        phase("vCPUs", phases.vcpus_ns),
+    ];
+    match phases.boot_to_first_marker_ns {
+        Some(boot) => {
+            phase_list.push(phase("boot→marker", boot));
+            phase_list.push(phase("run", phases.run_ns.saturating_sub(boot)));
+        }
+        None => phase_list.push(phase("run", phases.run_ns)),
+    }
+    phase_list.push(phase("teardown", phases.teardown_ns));
+
+    let exits = vm
+        .per_vcpu
+        .iter()
+        .flat_map(|vcpu| {
+            vcpu.exits
+                .iter()
+                .filter(|(kind, _)| *kind != ExitKind::Interrupted)
+                .map(move |(kind, count)| ExitRow {
+                    vcpu: vcpu.index,
+                    reason: kind.to_string(),
+                    count: count.count,
+                    host_ns: count.total_ns,
+                })
+        })
+        .collect();
+
+    let first = instances.first();
+    let details = VmDetails {
+        kernel: backend.kernel.source.clone(),
+        vcpus: vm.vcpus,
+        kvm_backend: vm.host.backend.clone(),
+        software_backend: vm.host.software_backend,
+        tsc_khz: vm.tsc_khz,
+        exits,
+        regions: vm
+            .memory
+            .regions
+            .iter()
+            .map(|r| RegionRow {
+                base: r.region.base,
+                size: r.region.size,
+                resident_bytes: r.resident_bytes,
+            })
+            .collect(),
+        uart_bytes: vm.console.uart_bytes,
+        paravirt_bytes: vm.console.paravirt_bytes,
+        vmm_outcome: describe_outcome(&vm.outcome),
+        instances: instances.clone(),
+    };
+    Ok(RunReport {
+        backend: "vm".into(),
+        workload: launch.workload.source().clone(),
+        argv: launch.argv.clone(),
+        startup_ns: vm.launch_to_first_marker_ns,
+        phases: phase_list,
+        start: first.and_then(|i| i.start.clone()),
+        results: instances.iter().flat_map(|i| i.results.clone()).collect(),
+        exit: exit_outcome(&vm.outcome),
+        memory: MemoryFigures {
+            workload_peak_rss_bytes: None,
+            image_bytes: Some((launch.workload.bytes().len() + backend.kernel.bytes.len()) as u64),
+            guest_touched_bytes: Some(vm.memory.guest_touched_bytes),
+            vmm_overhead_rss_bytes: vm.memory.vmm_overhead_rss_bytes,
+        },
+        other_output_lines: other_lines,
+        stderr: String::new(),
+        vm: Some(details),
+    })
+}
+
+fn phase(name: &str, ns: Nanos) -> Phase {
+    Phase {
+        name: name.into(),
+        ns,
+    }
+}
+
+/// The workload's exit as a shell would see it; anything else the VM did
+/// (reset, emulation failure, kernel fault) is a failure with its reason.
+fn exit_outcome(outcome: &Outcome) -> ExitOutcome {
+    match outcome {
+        Outcome::Exited { status, .. } if *status < hypervisor::abi::status::KERNEL_BASE => {
+            ExitOutcome::Exited {
+                code: *status as i32,
+            }
+        }
+        Outcome::Timeout { after_ms } => ExitOutcome::TimedOut {
+            after_ns: after_ms * 1_000_000,
+        },
+        other => ExitOutcome::VmFailed {
+            reason: describe_outcome(other),
+        },
+    }
+}
+
+/// One line about how the VM ended.
+pub fn describe_outcome(outcome: &Outcome) -> String {
+    match outcome {
+        Outcome::Exited { vcpu, status } if *status >= hypervisor::abi::status::KERNEL_BASE => {
+            format!(
+                "the guest kernel failed on vCPU {vcpu} (status {status:#x}: exception vector {})",
+                status - hypervisor::abi::status::KERNEL_BASE
+            )
+        }
+        Outcome::Exited { vcpu, status } => format!("vCPU {vcpu} wrote exit status {status}"),
+        Outcome::Reset { vcpu, regs } => format!(
+            "guest reset (triple fault) on vCPU {vcpu}{}",
+            regs.as_ref()
+                .map(|r| format!(" at rip {:#x}", r.rip))
+                .unwrap_or_default()
+        ),
+        Outcome::InternalError {
+            vcpu,
+            suberror,
+            rip,
+            ..
+        } => format!(
+            "KVM could not emulate a guest instruction on vCPU {vcpu} (suberror {suberror}{})",
+            rip.map(|r| format!(", rip {r:#x}")).unwrap_or_default()
+        ),
+        Outcome::FailEntry { vcpu, reason } => {
+            format!("KVM refused to enter vCPU {vcpu} (hardware reason {reason:#x})")
+        }
+        Outcome::UnexpectedExit { vcpu, what } => format!("unexpected exit on vCPU {vcpu}: {what}"),
+        Outcome::VcpuError { vcpu, message } => format!("vCPU {vcpu} failed: {message}"),
+        Outcome::Timeout { after_ms } => format!("stopped after the {after_ms} ms timeout"),
+        Outcome::AllHalted => "every vCPU halted without writing an exit status".into(),
+    }
+}

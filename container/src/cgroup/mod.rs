@@ -1,0 +1,748 @@
+//! Step 1 — cgroups: what the container may use (memory, processes, CPU time), and
+//! what it did use.
+//!
+//! One [`Cgroup`] trait (`create` / `apply` / `add_task` / `stats` / `kill_all` /
+//! `remove`) with a cgroup v1 implementation ([`v1::V1Cgroup`]: one directory per
+//! controller hierarchy) and a cgroup v2 implementation ([`v2::V2Cgroup`]: one directory
+//! in the unified hierarchy). On a hybrid host [`CgroupSet`] combines both: each
+//! controller is used where the host has it.
+//!
+//! The container's cgroup is always `versus/<id>` below the hierarchy's root (or, when
+//! rootless, below the launcher's delegated cgroup v2 subtree). versus writes only to
+//! directories it created itself: the system's own cgroups (this machine's processes may
+//! sit in a memory cgroup that the system created) are never touched.
+//!
+//! Every path is resolved under a root prefix (`/` on the host), so that all of this
+//! runs against temp-dir fixture trees in the unit tests.
+
+pub mod layout;
+pub mod v1;
+pub mod v2;
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+pub use layout::{Layout, Place, V1Hierarchy};
+
+use crate::error::{Error, Result};
+use crate::spec::Limits;
+
+/// The parent directory of every versus cgroup, below the hierarchy root.
+pub const PARENT: &str = "versus";
+
+/// The CFS period used for `--cpus` (100 ms, as Docker).
+pub const CPU_PERIOD_US: u64 = 100_000;
+
+/// Which cgroup API a container's cgroup uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CgroupVersion {
+    /// Per-controller v1 hierarchies.
+    V1,
+    /// The unified v2 hierarchy.
+    V2,
+    /// v1 for some controllers, v2 for others.
+    Hybrid,
+}
+
+impl std::fmt::Display for CgroupVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            CgroupVersion::V1 => "v1",
+            CgroupVersion::V2 => "v2",
+            CgroupVersion::Hybrid => "hybrid",
+        })
+    }
+}
+
+/// What the container used, read from its cgroup after it exited. A figure the host's
+/// cgroup API does not offer is `None`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CgroupStats {
+    /// Highest memory use (v2 `memory.peak`, v1 `memory.max_usage_in_bytes`), bytes.
+    pub memory_peak_bytes: Option<u64>,
+    /// Memory still charged when read (v2 `memory.current`, v1 `memory.usage_in_bytes`), bytes.
+    pub memory_current_bytes: Option<u64>,
+    /// CPU time used (v2 `cpu.stat` `usage_usec` × 1000, v1 `cpuacct.usage`), nanoseconds.
+    pub cpu_usage_ns: Option<u64>,
+    /// Most processes at once (`pids.peak`: v2, and v1 on kernels that have it).
+    pub pids_peak: Option<u64>,
+    /// Processes the OOM killer killed (v2 `memory.events` `oom_kill`, v1 `memory.oom_control` `oom_kill`).
+    pub oom_kills: Option<u64>,
+}
+
+impl CgroupStats {
+    /// Fills every `None` of `self` from `other`.
+    pub fn or(self, other: CgroupStats) -> CgroupStats {
+        CgroupStats {
+            memory_peak_bytes: self.memory_peak_bytes.or(other.memory_peak_bytes),
+            memory_current_bytes: self.memory_current_bytes.or(other.memory_current_bytes),
+            cpu_usage_ns: self.cpu_usage_ns.or(other.cpu_usage_ns),
+            pids_peak: self.pids_peak.or(other.pids_peak),
+            oom_kills: self.oom_kills.or(other.oom_kills),
+        }
+    }
+}
+
+/// A container's cgroup, across however many hierarchies it spans.
+pub trait Cgroup: std::fmt::Debug + Send {
+    /// Creates the directories (`versus/<id>`), enabling controllers where v2 needs it.
+    fn create(&mut self) -> Result<()>;
+    /// Writes the limits (memory, swap, pids, cpu) that are set.
+    fn apply(&self, limits: &Limits) -> Result<()>;
+    /// Moves process `pid` into the cgroup (`cgroup.procs`).
+    fn add_task(&self, pid: i32) -> Result<()>;
+    /// Reads the statistics; figures that cannot be read are `None`.
+    fn stats(&self) -> CgroupStats;
+    /// SIGKILLs every process still in the cgroup and waits (briefly) until it is empty.
+    fn kill_all(&self) -> Result<()>;
+    /// Removes the directories created by `create` (idempotent), retrying while the
+    /// kernel finishes releasing exited processes.
+    fn remove(&mut self) -> Result<()>;
+    /// The host paths of the cgroup directories.
+    fn paths(&self) -> Vec<PathBuf>;
+    /// Which API is used.
+    fn version(&self) -> CgroupVersion;
+}
+
+/// A v1 part and/or a v2 part: the cgroup of one container on any layout.
+#[derive(Debug)]
+pub struct CgroupSet {
+    /// Controllers in v1 hierarchies.
+    pub v1: Option<v1::V1Cgroup>,
+    /// Controllers (or just the process container) in the unified hierarchy.
+    pub v2: Option<v2::V2Cgroup>,
+}
+
+impl Cgroup for CgroupSet {
+    fn create(&mut self) -> Result<()> {
+        if let Some(c) = &mut self.v1 {
+            c.create()?;
+        }
+        if let Some(c) = &mut self.v2 {
+            c.create()?;
+        }
+        Ok(())
+    }
+
+    fn apply(&self, limits: &Limits) -> Result<()> {
+        if let Some(c) = &self.v1 {
+            c.apply(limits)?;
+        }
+        if let Some(c) = &self.v2 {
+            c.apply(limits)?;
+        }
+        Ok(())
+    }
+
+    fn add_task(&self, pid: i32) -> Result<()> {
+        if let Some(c) = &self.v1 {
+            c.add_task(pid)?;
+        }
+        if let Some(c) = &self.v2 {
+            c.add_task(pid)?;
+        }
+        Ok(())
+    }
+
+    fn stats(&self) -> CgroupStats {
+        let a = self.v1.as_ref().map(|c| c.stats()).unwrap_or_default();
+        let b = self.v2.as_ref().map(|c| c.stats()).unwrap_or_default();
+        a.or(b)
+    }
+
+    fn kill_all(&self) -> Result<()> {
+        let a = self.v1.as_ref().map(|c| c.kill_all()).unwrap_or(Ok(()));
+        let b = self.v2.as_ref().map(|c| c.kill_all()).unwrap_or(Ok(()));
+        a.and(b)
+    }
+
+    fn remove(&mut self) -> Result<()> {
+        let a = self.v1.as_mut().map(|c| c.remove()).unwrap_or(Ok(()));
+        let b = self.v2.as_mut().map(|c| c.remove()).unwrap_or(Ok(()));
+        a.and(b)
+    }
+
+    fn paths(&self) -> Vec<PathBuf> {
+        let mut p = self.v1.as_ref().map(|c| c.paths()).unwrap_or_default();
+        p.extend(self.v2.as_ref().map(|c| c.paths()).unwrap_or_default());
+        p
+    }
+
+    fn version(&self) -> CgroupVersion {
+        match (&self.v1, &self.v2) {
+            (Some(_), Some(v2)) if !v2.controllers.is_empty() => CgroupVersion::Hybrid,
+            (Some(_), _) => CgroupVersion::V1,
+            _ => CgroupVersion::V2,
+        }
+    }
+}
+
+/// Where a container's cgroup will go, decided by `build()` before anything is created.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CgroupPlan {
+    /// Root prefix of every path (`/` on the host, a fixture directory in tests).
+    pub root: PathBuf,
+    /// v1 hierarchies to use: (mount point, controllers used there).
+    pub v1: Vec<(PathBuf, Vec<String>)>,
+    /// The unified hierarchy: mount point, directory of the `versus` parent relative to
+    /// the mount (`versus`, or `<delegated subtree>/versus` when rootless), controllers.
+    pub v2: Option<(PathBuf, PathBuf, Vec<String>)>,
+}
+
+impl CgroupPlan {
+    /// Creates the (not yet existing) cgroup object for container `id`.
+    pub fn instantiate(&self, id: &str) -> CgroupSet {
+        let v1 = (!self.v1.is_empty()).then(|| {
+            v1::V1Cgroup::new(
+                self.v1
+                    .iter()
+                    .map(|(m, cs)| (under(&self.root, m).join(PARENT), cs.clone()))
+                    .collect(),
+                id,
+            )
+        });
+        let v2 = self.v2.as_ref().map(|(m, parent, cs)| {
+            v2::V2Cgroup::new(under(&self.root, m).join(parent), cs.clone(), id)
+        });
+        CgroupSet { v1, v2 }
+    }
+}
+
+/// The controllers versus uses, with the limit flag that requires each.
+const WANTED: [(&str, &str); 4] = [
+    ("memory", "--memory"),
+    ("pids", "--pids-limit"),
+    ("cpu", "--cpus"),
+    ("cpuacct", ""),
+];
+
+/// Who launches the container, as far as cgroups care.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Launcher {
+    /// Root: the cgroup goes to `<hierarchy root>/versus/<id>`.
+    Root,
+    /// Not root: only a writable (delegated) cgroup v2 subtree can be used; this is the
+    /// launcher's own cgroup v2 path (from `/proc/self/cgroup`).
+    Rootless {
+        /// `0::<path>` of the launcher.
+        own_v2_path: Option<PathBuf>,
+    },
+}
+
+/// Decides where the cgroup goes. `Ok(None)`: no cgroup (rootless without limits, or
+/// no cgroup filesystem and no limits). A limit that cannot be applied is an error that
+/// names the controller and the fix.
+pub fn plan(
+    layout: &Layout,
+    root: &Path,
+    limits: &Limits,
+    launcher: &Launcher,
+) -> Result<Option<CgroupPlan>> {
+    let required = |c: &str| match c {
+        "memory" => limits.memory.is_some(),
+        "pids" => limits.pids.is_some(),
+        "cpu" => limits.cpus.is_some(),
+        _ => false,
+    };
+    if let Launcher::Rootless { own_v2_path } = launcher {
+        return plan_rootless(layout, root, limits, own_v2_path.as_deref(), &required);
+    }
+    if *layout == Layout::None {
+        if let Some((c, flag)) = WANTED.iter().find(|(c, _)| required(c)) {
+            return Err(Error::ControllerMissing {
+                controller: c,
+                limit: flag,
+                reason: layout.describe(),
+                fix: "mount cgroup v2: `mount -t cgroup2 none /sys/fs/cgroup`".into(),
+            });
+        }
+        return Ok(None);
+    }
+    let mut v1: Vec<(PathBuf, Vec<String>)> = Vec::new();
+    let mut v2_controllers: Vec<String> = Vec::new();
+    for (c, flag) in WANTED {
+        match layout.locate(c) {
+            Some(Place::V1(mount)) => match v1.iter_mut().find(|(m, _)| *m == mount) {
+                Some((_, cs)) => cs.push(c.to_owned()),
+                None => v1.push((mount, vec![c.to_owned()])),
+            },
+            Some(Place::V2(mount)) => {
+                let enabled = read_words(&under(root, &mount).join("cgroup.subtree_control"));
+                if enabled.iter().any(|e| e == c) {
+                    v2_controllers.push(c.to_owned());
+                } else if required(c) {
+                    return Err(Error::ControllerMissing {
+                        controller: c_static(c),
+                        limit: flag,
+                        reason: format!(
+                            "the root of the cgroup v2 hierarchy at {} offers it but does not \
+                             enable it for child cgroups",
+                            mount.display()
+                        ),
+                        fix: format!("`echo +{c} > {}/cgroup.subtree_control`", mount.display()),
+                    });
+                }
+            }
+            None if required(c) => {
+                let fix = match layout {
+                    Layout::V2 { mount, .. } => format!(
+                        "the kernel does not offer it at {}: boot with `cgroup_enable={c}` \
+                         or use a kernel built with the controller",
+                        mount.display()
+                    ),
+                    _ => format!(
+                        "mount it: `mkdir -p /sys/fs/cgroup/{c} && mount -t cgroup -o {c} cgroup /sys/fs/cgroup/{c}`"
+                    ),
+                };
+                return Err(Error::ControllerMissing {
+                    controller: c_static(c),
+                    limit: flag,
+                    reason: layout.describe(),
+                    fix,
+                });
+            }
+            None => {}
+        }
+    }
+    // On v2 the cgroup directory is created even without controllers: it holds the
+    // processes (for `cgroup.kill`) and `cpu.stat` is always there.
+    let v2 = match layout {
+        Layout::V2 { mount, .. } => Some((mount.clone(), PathBuf::from(PARENT), v2_controllers)),
+        Layout::Hybrid { unified, .. } if !v2_controllers.is_empty() => {
+            Some((unified.clone(), PathBuf::from(PARENT), v2_controllers))
+        }
+        _ => None,
+    };
+    Ok(Some(CgroupPlan {
+        root: root.to_path_buf(),
+        v1,
+        v2,
+    }))
+}
+
+fn plan_rootless(
+    layout: &Layout,
+    root: &Path,
+    limits: &Limits,
+    own: Option<&Path>,
+    required: &dyn Fn(&str) -> bool,
+) -> Result<Option<CgroupPlan>> {
+    let wanted: Vec<&str> = WANTED
+        .iter()
+        .map(|(c, _)| *c)
+        .filter(|c| required(c))
+        .collect();
+    if wanted.is_empty() {
+        return Ok(None);
+    }
+    let flags = limits.flags();
+    let fail = |reason: String| Error::NoCgroup {
+        limits: flags.clone(),
+        reason,
+    };
+    let Some(mount) = layout.unified_mount() else {
+        return Err(fail(format!(
+            "running without root, limits need a delegated cgroup v2 subtree, and this host has \
+             no cgroup v2 hierarchy ({}); run as root, or without limits",
+            layout.describe()
+        )));
+    };
+    let Some(own) = own else {
+        return Err(fail(
+            "running without root, and this process is in no cgroup v2 cgroup (/proc/self/cgroup \
+             has no `0::` line); run as root, or without limits"
+                .into(),
+        ));
+    };
+    // The launcher's own cgroup holds processes, so (the "no internal processes" rule)
+    // it cannot enable controllers for children; use its parent, which must be
+    // delegated to us (writable) and enable the controllers.
+    let parent_rel = own
+        .parent()
+        .unwrap_or(Path::new("/"))
+        .strip_prefix("/")
+        .unwrap_or(Path::new(""))
+        .to_path_buf();
+    let parent_dir = under(root, mount).join(&parent_rel);
+    let writable = nix::unistd::access(&parent_dir, nix::unistd::AccessFlags::W_OK).is_ok()
+        && nix::unistd::access(
+            &parent_dir.join("cgroup.procs"),
+            nix::unistd::AccessFlags::W_OK,
+        )
+        .is_ok();
+    if !writable {
+        return Err(fail(format!(
+            "running without root, limits need a cgroup v2 subtree delegated to this user, and \
+             {} is not writable (with systemd: `systemd-run --user --scope -p Delegate=yes versus …`); \
+             run as root, or without limits",
+            parent_dir.display()
+        )));
+    }
+    let enabled = read_words(&parent_dir.join("cgroup.subtree_control"));
+    for c in &wanted {
+        if !enabled.iter().any(|e| e == c) {
+            return Err(fail(format!(
+                "the delegated cgroup {} does not enable the `{c}` controller for its children \
+                 (cgroup.subtree_control: {:?})",
+                parent_dir.display(),
+                enabled.join(" ")
+            )));
+        }
+    }
+    Ok(Some(CgroupPlan {
+        root: root.to_path_buf(),
+        v1: Vec::new(),
+        v2: Some((
+            mount.to_path_buf(),
+            parent_rel.join(PARENT),
+            wanted.iter().map(|c| c.to_string()).collect(),
+        )),
+    }))
+}
+
+fn c_static(c: &str) -> &'static str {
+    WANTED
+        .iter()
+        .map(|(n, _)| *n)
+        .find(|n| *n == c)
+        .unwrap_or("?")
+}
+
+/// The CFS quota for `cpus` CPUs per [`CPU_PERIOD_US`] (at least 1000 µs, the kernel's minimum).
+pub fn cpu_quota_us(cpus: f64) -> u64 {
+    ((cpus * CPU_PERIOD_US as f64).round() as u64).max(1000)
+}
+
+/// `root` joined with the absolute host path `abs`.
+pub(crate) fn under(root: &Path, abs: &Path) -> PathBuf {
+    root.join(abs.strip_prefix("/").unwrap_or(abs))
+}
+
+pub(crate) fn read_words(path: &Path) -> Vec<String> {
+    fs::read_to_string(path)
+        .map(|s| s.split_whitespace().map(str::to_owned).collect())
+        .unwrap_or_default()
+}
+
+/// Writes `value` to a cgroup file, as `echo value > file` does.
+pub(crate) fn write_file(path: &Path, value: &str) -> Result<()> {
+    fs::write(path, value).map_err(|source| Error::Cgroup {
+        action: format!("write {value:?} to"),
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Reads a file holding one number.
+pub(crate) fn read_u64(path: &Path) -> Option<u64> {
+    fs::read_to_string(path).ok()?.trim().parse().ok()
+}
+
+/// Reads `key` from a flat-keyed file (`key value` lines, e.g. `memory.events`).
+pub(crate) fn read_keyed(path: &Path, key: &str) -> Option<u64> {
+    parse_keyed(&fs::read_to_string(path).ok()?, key)
+}
+
+pub(crate) fn parse_keyed(text: &str, key: &str) -> Option<u64> {
+    text.lines().find_map(|l| {
+        let mut it = l.split_whitespace();
+        (it.next() == Some(key)).then(|| it.next()?.parse().ok())?
+    })
+}
+
+/// Creates `dir`; an existing directory of that name is an error (it is not ours).
+pub(crate) fn create_own_dir(dir: &Path) -> Result<()> {
+    fs::create_dir(dir).map_err(|source| {
+        let action = if source.kind() == io::ErrorKind::AlreadyExists {
+            "create (a cgroup of this id already exists: another container with the same id is \
+             running, or one was killed before it could clean up; choose another id or rmdir it)"
+                .to_string()
+        } else {
+            "create".to_string()
+        };
+        Error::Cgroup {
+            action,
+            path: dir.to_path_buf(),
+            source,
+        }
+    })
+}
+
+/// Creates the shared `versus` parent if it is missing.
+pub(crate) fn ensure_parent(dir: &Path) -> Result<()> {
+    match fs::create_dir(dir) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+        Err(source) => Err(Error::Cgroup {
+            action: "create".into(),
+            path: dir.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+/// Removes a cgroup directory, retrying `EBUSY` for up to two seconds while the kernel
+/// finishes releasing exited tasks. A missing directory counts as removed.
+pub(crate) fn remove_dir_retrying(dir: &Path) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(2);
+    let mut pause = Duration::from_micros(200);
+    loop {
+        match fs::remove_dir(dir) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) && Instant::now() < deadline => {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(20));
+            }
+            Err(source) => {
+                return Err(Error::Cgroup {
+                    action: "remove".into(),
+                    path: dir.to_path_buf(),
+                    source,
+                });
+            }
+        }
+    }
+}
+
+/// Removes the shared `versus` parent if no other container uses it (best effort).
+pub(crate) fn remove_parent_if_empty(dir: &Path) {
+    let _ = fs::remove_dir(dir);
+}
+
+/// The pids listed in a `cgroup.procs` file.
+pub(crate) fn read_pids(path: &Path) -> Vec<i32> {
+    fs::read_to_string(path)
+        .map(|s| s.lines().filter_map(|l| l.trim().parse().ok()).collect())
+        .unwrap_or_default()
+}
+
+/// SIGKILLs every pid in `procs` until the file is empty (at most ~1 s).
+pub(crate) fn kill_procs_until_empty(procs: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(1);
+    loop {
+        let pids = read_pids(procs);
+        if pids.is_empty() || Instant::now() > deadline {
+            return;
+        }
+        for pid in pids {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::layout::tests::{HYBRID_MOUNTINFO, V1_MOUNTINFO, V2_MOUNTINFO};
+    use super::*;
+
+    /// A fixture host root with cgroup mount points laid out like the mountinfo text.
+    pub(crate) fn fixture(mountinfo: &str, v2_controllers: &str) -> (tempfile::TempDir, Layout) {
+        let d = tempfile::tempdir().unwrap();
+        for line in mountinfo.lines() {
+            let m = layout::MountLine::parse(line).unwrap();
+            let p = under(d.path(), Path::new(&m.mount_point));
+            fs::create_dir_all(&p).unwrap();
+            if m.fs_type == "cgroup2" {
+                fs::write(p.join("cgroup.controllers"), v2_controllers).unwrap();
+                fs::write(p.join("cgroup.subtree_control"), v2_controllers).unwrap();
+            }
+        }
+        let l = Layout::from_mountinfo(mountinfo, d.path());
+        (d, l)
+    }
+
+    fn limits(memory: Option<u64>, pids: Option<u64>, cpus: Option<f64>) -> Limits {
+        Limits { memory, pids, cpus }
+    }
+
+    #[test]
+    fn hybrid_uses_the_v1_hierarchies_for_everything_here() {
+        let (d, l) = fixture(HYBRID_MOUNTINFO, "hugetlb");
+        let p = plan(&l, d.path(), &Limits::default(), &Launcher::Root)
+            .unwrap()
+            .unwrap();
+        let mounts: Vec<_> = p.v1.iter().map(|(m, _)| m.clone()).collect();
+        assert_eq!(
+            mounts,
+            ["memory", "pids", "cpu", "cpuacct"]
+                .map(|c| PathBuf::from(format!("/sys/fs/cgroup/{c}")))
+        );
+        assert_eq!(
+            p.v2, None,
+            "no controller versus uses is in the unified mount"
+        );
+        let cg = p.instantiate("abc");
+        assert_eq!(cg.version(), CgroupVersion::V1);
+        assert_eq!(
+            cg.paths()[0],
+            d.path().join("sys/fs/cgroup/memory/versus/abc")
+        );
+    }
+
+    #[test]
+    fn hybrid_uses_v2_for_a_controller_only_v2_has() {
+        let mi = HYBRID_MOUNTINFO
+            .lines()
+            .filter(|l| !l.contains(" rw,pids"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let (d, l) = fixture(&mi, "pids hugetlb");
+        let p = plan(&l, d.path(), &limits(None, Some(5), None), &Launcher::Root)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            p.v2,
+            Some((
+                PathBuf::from("/sys/fs/cgroup/unified"),
+                PathBuf::from("versus"),
+                vec!["pids".to_string()]
+            ))
+        );
+        assert_eq!(p.instantiate("x").version(), CgroupVersion::Hybrid);
+    }
+
+    #[test]
+    fn v1_comounted_cpu_cpuacct_is_one_directory() {
+        let (d, l) = fixture(V1_MOUNTINFO, "");
+        let p = plan(
+            &l,
+            d.path(),
+            &limits(None, None, Some(0.5)),
+            &Launcher::Root,
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(p.v1.len(), 3);
+        assert_eq!(
+            p.v1[2],
+            (
+                PathBuf::from("/sys/fs/cgroup/cpu,cpuacct"),
+                vec!["cpu".to_string(), "cpuacct".to_string()]
+            )
+        );
+    }
+
+    #[test]
+    fn a_missing_controller_is_a_clear_error() {
+        let mi = V1_MOUNTINFO
+            .lines()
+            .filter(|l| !l.contains("memory"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let (d, l) = fixture(&mi, "");
+        let e = plan(
+            &l,
+            d.path(),
+            &limits(Some(1 << 25), None, None),
+            &Launcher::Root,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("--memory limit needs the cgroup `memory` controller"),
+            "{e}"
+        );
+        assert!(e.contains("mount -t cgroup -o memory"), "{e}");
+        // Without the limit the same host is fine (memory statistics are just absent).
+        assert!(plan(&l, d.path(), &Limits::default(), &Launcher::Root).is_ok());
+
+        // v2: offered by the kernel but not enabled for children.
+        let (d, l) = fixture(V2_MOUNTINFO, "cpu memory");
+        fs::write(
+            d.path().join("sys/fs/cgroup/cgroup.subtree_control"),
+            "memory",
+        )
+        .unwrap();
+        let e = plan(
+            &l,
+            d.path(),
+            &limits(None, None, Some(1.0)),
+            &Launcher::Root,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("echo +cpu > /sys/fs/cgroup/cgroup.subtree_control"),
+            "{e}"
+        );
+        // v2: not offered at all.
+        let e = plan(&l, d.path(), &limits(None, Some(3), None), &Launcher::Root)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("cgroup_enable=pids"), "{e}");
+        // No cgroup filesystem.
+        let e = plan(
+            &Layout::None,
+            d.path(),
+            &limits(Some(1 << 25), None, None),
+            &Launcher::Root,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("mount -t cgroup2"), "{e}");
+        assert_eq!(
+            plan(&Layout::None, d.path(), &Limits::default(), &Launcher::Root).unwrap(),
+            None
+        );
+    }
+
+    #[test]
+    fn rootless_needs_a_writable_delegated_v2_subtree() {
+        // No limits: no cgroup at all.
+        let (d, l) = fixture(V2_MOUNTINFO, "memory pids cpu");
+        let rootless = Launcher::Rootless {
+            own_v2_path: Some(
+                "/user.slice/user-1000.slice/user@1000.service/app.slice/x.scope".into(),
+            ),
+        };
+        assert_eq!(
+            plan(&l, d.path(), &Limits::default(), &rootless).unwrap(),
+            None
+        );
+        // With a limit: the parent of the launcher's cgroup must be writable and enable it.
+        let parent = d
+            .path()
+            .join("sys/fs/cgroup/user.slice/user-1000.slice/user@1000.service/app.slice");
+        fs::create_dir_all(&parent).unwrap();
+        fs::write(parent.join("cgroup.procs"), "").unwrap();
+        fs::write(parent.join("cgroup.subtree_control"), "memory pids").unwrap();
+        let p = plan(&l, d.path(), &limits(Some(1 << 26), None, None), &rootless)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            p.v2.as_ref().unwrap().1,
+            PathBuf::from("user.slice/user-1000.slice/user@1000.service/app.slice/versus")
+        );
+        let e = plan(&l, d.path(), &limits(None, None, Some(1.0)), &rootless)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("does not enable the `cpu` controller"), "{e}");
+        // v1 only: impossible without root.
+        let (d, l) = fixture(V1_MOUNTINFO, "");
+        let e = plan(&l, d.path(), &limits(None, Some(4), None), &rootless)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("cannot apply --pids-limit 4"), "{e}");
+        assert!(e.contains("no cgroup v2 hierarchy"), "{e}");
+    }
+
+    #[test]
+    fn keyed_files_parse() {
+        let t = "low 0\nhigh 0\nmax 12\noom 2\noom_kill 1\noom_group_kill 0\n";
+        assert_eq!(parse_keyed(t, "oom_kill"), Some(1));
+        assert_eq!(parse_keyed(t, "oom"), Some(2));
+        assert_eq!(parse_keyed(t, "nope"), None);
+        let t = "oom_kill_disable 0\nunder_oom 0\noom_kill 3\n";
+        assert_eq!(parse_keyed(t, "oom_kill"), Some(3));
+    }
+}

@@ -1,0 +1,247 @@
+//! cgroup v2: one directory in the unified hierarchy (`/sys/fs/cgroup/versus/<id>`).
+//!
+//! The shared parent `versus` enables the controllers for its children
+//! (`+memory +pids +cpu` in `versus/cgroup.subtree_control`); the hierarchy root must
+//! already enable them for `versus` (systemd does), else planning fails with the fix.
+//!
+//! | limit / figure | file |
+//! |---|---|
+//! | memory limit | `memory.max`, and `memory.swap.max` = 0 where it exists (no swap: OOM at the limit) |
+//! | pids limit | `pids.max` |
+//! | cpu limit | `cpu.max` = `"<cpus × 100000> 100000"` |
+//! | memory peak / current | `memory.peak` (Linux ≥ 5.19) / `memory.current` |
+//! | CPU time | `usage_usec` in `cpu.stat` (× 1000) |
+//! | pids peak | `pids.peak` (Linux ≥ 6.1) |
+//! | OOM kills | `oom_kill` in `memory.events` |
+//! | kill everything | `cgroup.kill` (Linux ≥ 5.14), else SIGKILL each pid in `cgroup.procs` |
+
+use std::path::PathBuf;
+
+use super::{
+    CPU_PERIOD_US, CgroupStats, CgroupVersion, create_own_dir, ensure_parent,
+    kill_procs_until_empty, read_keyed, read_u64, read_words, remove_dir_retrying,
+    remove_parent_if_empty, write_file,
+};
+use crate::error::Result;
+use crate::spec::Limits;
+
+/// A container's directory in the unified hierarchy.
+#[derive(Debug)]
+pub struct V2Cgroup {
+    parent: PathBuf,
+    /// Controllers enabled for it.
+    pub controllers: Vec<String>,
+    dir: PathBuf,
+    created: bool,
+}
+
+impl V2Cgroup {
+    /// `<parent>/<id>` with `controllers`; nothing is created yet.
+    pub fn new(parent: PathBuf, controllers: Vec<String>, id: &str) -> Self {
+        let dir = parent.join(id);
+        Self {
+            parent,
+            controllers,
+            dir,
+            created: false,
+        }
+    }
+
+    fn has(&self, c: &str) -> bool {
+        self.controllers.iter().any(|x| x == c)
+    }
+}
+
+impl super::Cgroup for V2Cgroup {
+    fn create(&mut self) -> Result<()> {
+        let mut attempt = 0;
+        loop {
+            ensure_parent(&self.parent)?;
+            let enabled = read_words(&self.parent.join("cgroup.subtree_control"));
+            for c in &self.controllers {
+                // `cpuacct` is v1 only; v2 reports CPU time in `cpu.stat` always.
+                if c != "cpuacct" && !enabled.contains(c) {
+                    write_file(
+                        &self.parent.join("cgroup.subtree_control"),
+                        &format!("+{c}"),
+                    )?;
+                }
+            }
+            match create_own_dir(&self.dir) {
+                Err(crate::Error::Cgroup { source, .. })
+                    if source.kind() == std::io::ErrorKind::NotFound && attempt < 3 =>
+                {
+                    attempt += 1;
+                }
+                other => break other?,
+            }
+        }
+        self.created = true;
+        Ok(())
+    }
+
+    fn apply(&self, limits: &Limits) -> Result<()> {
+        if let Some(bytes) = limits.memory
+            && self.has("memory")
+        {
+            write_file(&self.dir.join("memory.max"), &bytes.to_string())?;
+            let swap = self.dir.join("memory.swap.max");
+            if swap.exists() {
+                write_file(&swap, "0")?;
+            }
+        }
+        if let Some(max) = limits.pids
+            && self.has("pids")
+        {
+            write_file(&self.dir.join("pids.max"), &max.to_string())?;
+        }
+        if let Some(cpus) = limits.cpus
+            && self.has("cpu")
+        {
+            write_file(
+                &self.dir.join("cpu.max"),
+                &format!("{} {CPU_PERIOD_US}", super::cpu_quota_us(cpus)),
+            )?;
+        }
+        Ok(())
+    }
+
+    fn add_task(&self, pid: i32) -> Result<()> {
+        write_file(&self.dir.join("cgroup.procs"), &pid.to_string())
+    }
+
+    fn stats(&self) -> CgroupStats {
+        let f = |name: &str| self.dir.join(name);
+        CgroupStats {
+            memory_peak_bytes: read_u64(&f("memory.peak")),
+            memory_current_bytes: read_u64(&f("memory.current")),
+            cpu_usage_ns: read_keyed(&f("cpu.stat"), "usage_usec").map(|us| us * 1000),
+            pids_peak: read_u64(&f("pids.peak")),
+            oom_kills: read_keyed(&f("memory.events"), "oom_kill"),
+        }
+    }
+
+    fn kill_all(&self) -> Result<()> {
+        if !self.created {
+            return Ok(());
+        }
+        let kill = self.dir.join("cgroup.kill");
+        if kill.exists() {
+            // Best effort: fall through to the per-pid loop, which also waits.
+            let _ = write_file(&kill, "1");
+        }
+        kill_procs_until_empty(&self.dir.join("cgroup.procs"));
+        Ok(())
+    }
+
+    fn remove(&mut self) -> Result<()> {
+        if !self.created {
+            return Ok(());
+        }
+        remove_dir_retrying(&self.dir)?;
+        self.created = false;
+        remove_parent_if_empty(&self.parent);
+        Ok(())
+    }
+
+    fn paths(&self) -> Vec<PathBuf> {
+        vec![self.dir.clone()]
+    }
+
+    fn version(&self) -> CgroupVersion {
+        CgroupVersion::V2
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::layout::tests::V2_MOUNTINFO;
+    use super::super::tests::fixture;
+    use super::super::{Cgroup, Launcher, plan};
+    use super::*;
+    use std::fs;
+
+    #[test]
+    fn writes_limits_and_reads_stats_in_a_fixture_tree() {
+        let (d, l) = fixture(V2_MOUNTINFO, "cpuset cpu io memory pids");
+        let limits = Limits {
+            memory: Some(32 << 20),
+            pids: Some(5),
+            cpus: Some(0.25),
+        };
+        let mut cg = plan(&l, d.path(), &limits, &Launcher::Root)
+            .unwrap()
+            .unwrap()
+            .instantiate("t1");
+        assert_eq!(cg.version(), CgroupVersion::V2);
+        cg.create().unwrap();
+        let root = d.path().join("sys/fs/cgroup");
+        let dir = root.join("versus/t1");
+        assert!(dir.is_dir());
+        // The fixture file keeps only the last write ("+cpu"); on cgroupfs the three
+        // writes accumulate.
+        assert_eq!(
+            fs::read_to_string(root.join("versus/cgroup.subtree_control")).unwrap(),
+            "+cpu"
+        );
+        fs::write(dir.join("memory.swap.max"), "max").unwrap();
+        cg.apply(&limits).unwrap();
+        cg.add_task(77).unwrap();
+        let read = |n: &str| fs::read_to_string(dir.join(n)).unwrap();
+        assert_eq!(read("memory.max"), "33554432");
+        assert_eq!(read("memory.swap.max"), "0");
+        assert_eq!(read("pids.max"), "5");
+        assert_eq!(read("cpu.max"), "25000 100000");
+        assert_eq!(read("cgroup.procs"), "77");
+
+        fs::write(dir.join("memory.peak"), "2097152\n").unwrap();
+        fs::write(dir.join("memory.current"), "0\n").unwrap();
+        fs::write(
+            dir.join("cpu.stat"),
+            "usage_usec 1500\nuser_usec 1000\nsystem_usec 500\n",
+        )
+        .unwrap();
+        fs::write(dir.join("pids.peak"), "4\n").unwrap();
+        fs::write(
+            dir.join("memory.events"),
+            "low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n",
+        )
+        .unwrap();
+        assert_eq!(
+            cg.stats(),
+            CgroupStats {
+                memory_peak_bytes: Some(2 << 20),
+                memory_current_bytes: Some(0),
+                cpu_usage_ns: Some(1_500_000),
+                pids_peak: Some(4),
+                oom_kills: Some(1),
+            }
+        );
+        for e in fs::read_dir(&dir).unwrap() {
+            fs::remove_file(e.unwrap().path()).unwrap();
+        }
+        cg.remove().unwrap();
+        assert!(!dir.exists());
+        assert!(
+            root.join("versus").exists(),
+            "the parent still holds subtree_control"
+        );
+    }
+
+    #[test]
+    fn older_kernels_give_fewer_figures() {
+        let (d, l) = fixture(V2_MOUNTINFO, "memory pids");
+        let mut cg = plan(&l, d.path(), &Limits::default(), &Launcher::Root)
+            .unwrap()
+            .unwrap()
+            .instantiate("old");
+        cg.create().unwrap();
+        let dir = d.path().join("sys/fs/cgroup/versus/old");
+        fs::write(dir.join("memory.current"), "8192\n").unwrap();
+        let s = cg.stats();
+        assert_eq!(s.memory_current_bytes, Some(8192));
+        assert_eq!(s.memory_peak_bytes, None);
+        assert_eq!(s.pids_peak, None);
+        assert_eq!(s.oom_kills, None);
+    }
+}

@@ -1,0 +1,373 @@
+//! The container's first process between `clone` and `execve` (steps 2–5, child side).
+//!
+//! It runs on a copy of the launcher's memory; the launcher may have had other threads,
+//! so this code allocates nothing: everything was prepared before `clone`, and it
+//! reports to the parent with fixed-size [`Msg`]s on the error pipe.
+
+use std::ffi::CStr;
+use std::os::fd::RawFd;
+
+use nix::errno::Errno;
+use nix::sched::CloneFlags;
+use seccompiler::sock_filter;
+
+use crate::capabilities::CapPlan;
+use crate::rootfs::{Step, run_steps};
+use crate::syscall::Syscall;
+
+/// What a message reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u32)]
+pub(crate) enum Kind {
+    /// Mounts, pivot_root, hostname and lo are done (timestamp).
+    MountsDone = 1,
+    /// Everything is done; `execve` comes next (timestamp).
+    Ready = 2,
+    /// A step failed (stage, index, errno).
+    Failed = 3,
+}
+
+/// Where in the setup a failure happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u32)]
+pub(crate) enum Stage {
+    /// Waiting for the parent's go-ahead.
+    Sync = 0,
+    /// A rootfs step (`index` into the steps).
+    Step = 1,
+    /// `unshare(CLONE_NEWCGROUP)` after joining the cgroup.
+    CgroupNs = 2,
+    /// `setgroups`.
+    Groups = 3,
+    /// Dropping capability `index` from the bounding set.
+    Bounding = 4,
+    /// `capset`.
+    Capset = 5,
+    /// Clearing the ambient set.
+    Ambient = 6,
+    /// `PR_SET_NO_NEW_PRIVS`.
+    NoNewPrivs = 7,
+    /// Installing the seccomp filter.
+    Seccomp = 8,
+    /// Setting up fds 0, 1, 2.
+    Stdio = 9,
+    /// `execve`.
+    Exec = 10,
+    /// `setresgid`/`setresuid` to the user namespace's root.
+    Ids = 11,
+}
+
+impl Stage {
+    pub(crate) fn from_u32(v: u32) -> Option<Self> {
+        Some(match v {
+            0 => Stage::Sync,
+            1 => Stage::Step,
+            2 => Stage::CgroupNs,
+            3 => Stage::Groups,
+            4 => Stage::Bounding,
+            5 => Stage::Capset,
+            6 => Stage::Ambient,
+            7 => Stage::NoNewPrivs,
+            8 => Stage::Seccomp,
+            9 => Stage::Stdio,
+            10 => Stage::Exec,
+            11 => Stage::Ids,
+            _ => return None,
+        })
+    }
+}
+
+/// One report from the child: 24 bytes, written with one `write` (atomic on a pipe).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(C)]
+pub(crate) struct Msg {
+    pub(crate) kind: u32,
+    pub(crate) stage: u32,
+    pub(crate) index: u32,
+    pub(crate) errno: i32,
+    pub(crate) mono_ns: u64,
+}
+
+pub(crate) const MSG_LEN: usize = std::mem::size_of::<Msg>();
+
+impl Msg {
+    pub(crate) fn to_bytes(self) -> [u8; MSG_LEN] {
+        let mut b = [0u8; MSG_LEN];
+        b[0..4].copy_from_slice(&self.kind.to_ne_bytes());
+        b[4..8].copy_from_slice(&self.stage.to_ne_bytes());
+        b[8..12].copy_from_slice(&self.index.to_ne_bytes());
+        b[12..16].copy_from_slice(&self.errno.to_ne_bytes());
+        b[16..24].copy_from_slice(&self.mono_ns.to_ne_bytes());
+        b
+    }
+
+    pub(crate) fn from_bytes(b: &[u8; MSG_LEN]) -> Self {
+        let u = |o: usize| u32::from_ne_bytes(b[o..o + 4].try_into().expect("4 bytes"));
+        Self {
+            kind: u(0),
+            stage: u(4),
+            index: u(8),
+            errno: i32::from_ne_bytes(b[12..16].try_into().expect("4 bytes")),
+            mono_ns: u64::from_ne_bytes(b[16..24].try_into().expect("8 bytes")),
+        }
+    }
+}
+
+/// `CLOCK_MONOTONIC` in nanoseconds (the clock `Instant` uses on Linux).
+pub(crate) fn mono_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: valid out-pointer; CLOCK_MONOTONIC always exists.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// Everything the child needs, prepared by the parent before `clone`.
+pub(crate) struct ChildArgs<'a> {
+    pub(crate) go: RawFd,
+    pub(crate) report: RawFd,
+    pub(crate) unshare_cgroup: bool,
+    pub(crate) become_root: bool,
+    pub(crate) steps: &'a [Step],
+    pub(crate) clear_groups: bool,
+    pub(crate) caps: CapPlan,
+    pub(crate) seccomp: Option<&'a [sock_filter]>,
+    pub(crate) stdio: [RawFd; 3],
+    pub(crate) path: &'a CStr,
+    pub(crate) argv: &'a [*const libc::c_char],
+    pub(crate) envp: &'a [*const libc::c_char],
+}
+
+fn send(fd: RawFd, msg: Msg) {
+    let b = msg.to_bytes();
+    // SAFETY: `b` is a valid buffer; a short or failed write only loses the report.
+    unsafe { libc::write(fd, b.as_ptr().cast(), b.len()) };
+}
+
+fn fail(fd: RawFd, stage: Stage, index: usize, errno: Errno) -> isize {
+    send(
+        fd,
+        Msg {
+            kind: Kind::Failed as u32,
+            stage: stage as u32,
+            index: index as u32,
+            errno: errno as i32,
+            mono_ns: mono_ns(),
+        },
+    );
+    1
+}
+
+fn stamp(fd: RawFd, kind: Kind) {
+    send(
+        fd,
+        Msg {
+            kind: kind as u32,
+            stage: 0,
+            index: 0,
+            errno: 0,
+            mono_ns: mono_ns(),
+        },
+    );
+}
+
+/// The setup that goes through the [`Syscall`] seam: cgroup namespace, mounts,
+/// hostname, lo, groups, capabilities, no_new_privs, seccomp. Returns the failed
+/// stage, index and errno.
+pub(crate) fn setup(
+    a: &ChildArgs<'_>,
+    sys: &dyn Syscall,
+    mut on_mounts_done: impl FnMut(),
+) -> Result<(), (Stage, usize, Errno)> {
+    // 2b. In a user namespace, act as its root (uid/gid 0 inside): files created in the
+    //     new root are then owned by a mapped id.
+    if a.become_root {
+        sys.become_root().map_err(|e| (Stage::Ids, 0, e))?;
+    }
+    // 2c. A new cgroup namespace is created only now, after the parent moved us into
+    //     the container's cgroup: its root is that cgroup.
+    if a.unshare_cgroup {
+        sys.unshare(CloneFlags::CLONE_NEWCGROUP)
+            .map_err(|e| (Stage::CgroupNs, 0, e))?;
+    }
+    // 3. Mounts, pivot_root, hostname, lo.
+    run_steps(a.steps, sys).map_err(|(i, e)| (Stage::Step, i, e))?;
+    on_mounts_done();
+    // 4. Security: groups, capabilities, no_new_privs, seccomp (last: it may forbid
+    //    the calls before it).
+    if a.clear_groups {
+        sys.clear_groups().map_err(|e| (Stage::Groups, 0, e))?;
+    }
+    for cap in 0..=a.caps.last_cap {
+        if a.caps.bounding_drop & (1u64 << cap) != 0 {
+            sys.drop_bounding(cap)
+                .map_err(|e| (Stage::Bounding, usize::from(cap), e))?;
+        }
+    }
+    sys.set_capabilities(a.caps.keep, a.caps.keep, 0)
+        .map_err(|e| (Stage::Capset, 0, e))?;
+    sys.clear_ambient().map_err(|e| (Stage::Ambient, 0, e))?;
+    sys.set_no_new_privs()
+        .map_err(|e| (Stage::NoNewPrivs, 0, e))?;
+    if let Some(prog) = a.seccomp {
+        sys.install_seccomp(prog)
+            .map_err(|e| (Stage::Seccomp, 0, e))?;
+    }
+    Ok(())
+}
+
+/// The child's main function: wait for the go-ahead, set up, exec. Returns only on
+/// failure (the exit status of the child).
+pub(crate) fn main(a: &ChildArgs<'_>, sys: &dyn Syscall) -> isize {
+    // 2a. Wait until the parent has put us in the cgroup and written the id maps.
+    let mut byte = [0u8; 1];
+    loop {
+        // SAFETY: valid one-byte buffer.
+        let n = unsafe { libc::read(a.go, byte.as_mut_ptr().cast(), 1) };
+        if n == 1 {
+            break;
+        }
+        if n < 0 && Errno::last() == Errno::EINTR {
+            continue;
+        }
+        // The parent gave up (closed the pipe without a byte): leave quietly.
+        return 1;
+    }
+    // SAFETY: closing our copy of the go pipe's read end.
+    unsafe { libc::close(a.go) };
+    // SAFETY: umask cannot fail; Docker's default for the container.
+    unsafe { libc::umask(0o022) };
+
+    if let Err((stage, index, errno)) = setup(a, sys, || stamp(a.report, Kind::MountsDone)) {
+        return fail(a.report, stage, index, errno);
+    }
+
+    // 5a. stdin = /dev/null, stdout/stderr = the caller's pipes. The parent moved all
+    //     three above fd 2, so no dup2 overwrites another's source.
+    for (target, &src) in a.stdio.iter().enumerate() {
+        // SAFETY: dup2 onto 0..2 from descriptors the parent prepared.
+        if unsafe { libc::dup2(src, target as libc::c_int) } < 0 {
+            return fail(a.report, Stage::Stdio, target, Errno::last());
+        }
+    }
+    // Every other inherited descriptor closes at execve (the report pipe included,
+    // which is how the parent learns that execve succeeded).
+    // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only sets flags; ENOSYS is ignored
+    // (every descriptor versus itself opens is O_CLOEXEC anyway).
+    unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            3u32,
+            u32::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        )
+    };
+    // Default signal dispositions and an empty mask: execve keeps ignored signals
+    // ignored (Rust ignores SIGPIPE) and keeps the mask.
+    for sig in 1..32 {
+        if sig != libc::SIGKILL && sig != libc::SIGSTOP {
+            // SAFETY: resetting a disposition to SIG_DFL is always valid.
+            unsafe { libc::signal(sig, libc::SIG_DFL) };
+        }
+    }
+    // SAFETY: sigset_t is plain data; all-zero is a valid (empty) set on Linux.
+    let empty: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: a valid set pointer; the old mask is not wanted.
+    unsafe { libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut()) };
+
+    // 5b. execve as PID 1.
+    stamp(a.report, Kind::Ready);
+    // SAFETY: path, argv and envp are NUL-terminated arrays of pointers to C strings that
+    // the parent keeps alive (our copy of its memory).
+    unsafe { libc::execve(a.path.as_ptr(), a.argv.as_ptr(), a.envp.as_ptr()) };
+    fail(a.report, Stage::Exec, 0, Errno::last())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capabilities::{CapabilitySet, DOCKER_DEFAULT_MASK};
+    use crate::syscall::fake::RecordingSyscall;
+
+    fn args<'a>(steps: &'a [Step], prog: Option<&'a [sock_filter]>) -> ChildArgs<'a> {
+        ChildArgs {
+            go: -1,
+            report: -1,
+            unshare_cgroup: true,
+            become_root: false,
+            steps,
+            clear_groups: true,
+            caps: CapPlan::new(&CapabilitySet::docker_default(), 40),
+            seccomp: prog,
+            stdio: [-1; 3],
+            path: c"/bin/x",
+            argv: &[],
+            envp: &[],
+        }
+    }
+
+    #[test]
+    fn security_sequence_after_the_mounts() {
+        let prog = [sock_filter {
+            code: 6,
+            jt: 0,
+            jf: 0,
+            k: 0x7fff_0000,
+        }];
+        let fake = RecordingSyscall::default();
+        let mut mounts_done = 0;
+        setup(&args(&[], Some(&prog)), &fake, || mounts_done += 1).unwrap();
+        assert_eq!(mounts_done, 1);
+        let calls = fake.calls();
+        assert_eq!(calls[0], "unshare CLONE_NEWCGROUP");
+        assert_eq!(calls[1], "setgroups []");
+        let dropped: Vec<u8> = calls
+            .iter()
+            .filter_map(|c| c.strip_prefix("capbset_drop "))
+            .map(|n| n.parse().unwrap())
+            .collect();
+        let expect: Vec<u8> = (0..=40u8)
+            .filter(|c| DOCKER_DEFAULT_MASK & (1 << c) == 0)
+            .collect();
+        assert_eq!(dropped, expect);
+        let tail = &calls[calls.len() - 4..];
+        assert_eq!(
+            tail,
+            [
+                "capset eff=00000000a80425fb prm=00000000a80425fb inh=0000000000000000",
+                "ambient_clear",
+                "no_new_privs",
+                "seccomp 1 instructions",
+            ]
+        );
+    }
+
+    #[test]
+    fn unconfined_installs_no_filter_and_failures_name_their_stage() {
+        let fake = RecordingSyscall::default();
+        setup(&args(&[], None), &fake, || {}).unwrap();
+        assert!(!fake.calls().iter().any(|c| c.starts_with("seccomp")));
+        assert_eq!(fake.calls().last().unwrap(), "no_new_privs");
+
+        let fake = RecordingSyscall::failing_at("capbset_drop 21", Errno::EPERM);
+        assert_eq!(
+            setup(&args(&[], None), &fake, || {}).unwrap_err(),
+            (Stage::Bounding, 21, Errno::EPERM)
+        );
+    }
+
+    #[test]
+    fn messages_round_trip() {
+        let m = Msg {
+            kind: Kind::Failed as u32,
+            stage: Stage::Step as u32,
+            index: 7,
+            errno: libc::EINVAL,
+            mono_ns: 123456789,
+        };
+        assert_eq!(Msg::from_bytes(&m.to_bytes()), m);
+        assert_eq!(MSG_LEN, 24);
+    }
+}

@@ -1,0 +1,735 @@
+//! Real containers running the embedded workload (and busybox). These need root: they
+//! skip with a printed reason without it, and fail instead when `VERSUS_REQUIRE_ROOT=1`
+//! (as CI sets it). Every test also checks that nothing was left behind: no
+//! `versus/<id>` cgroup in any hierarchy, no process, no new mount on the host.
+
+use std::collections::{BTreeSet, HashMap};
+use std::io::{BufRead, BufReader, Read};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use container::rootfs::{WORKLOAD_PATH, host_busybox};
+use container::{
+    CgroupVersion, ContainerBuilder, Error, Limits, Namespace, Outcome, Report, RootfsFile,
+    RootfsSpec, SeccompMode,
+};
+
+fn require_root(test: &str) -> bool {
+    // SAFETY: geteuid cannot fail.
+    if unsafe { libc::geteuid() } == 0 {
+        return true;
+    }
+    if std::env::var("VERSUS_REQUIRE_ROOT").as_deref() == Ok("1") {
+        panic!("{test} needs root, and VERSUS_REQUIRE_ROOT=1 forbids skipping it");
+    }
+    eprintln!(
+        "skipping {test}: it needs root (run as root, or set VERSUS_REQUIRE_ROOT=1 to make this a failure)"
+    );
+    false
+}
+
+fn busybox(test: &str) -> Option<PathBuf> {
+    match host_busybox() {
+        Some(b) => Some(b),
+        None if std::env::var("VERSUS_REQUIRE_ROOT").as_deref() == Ok("1") => {
+            panic!("{test} needs a static busybox (apt-get install busybox-static)")
+        }
+        None => {
+            eprintln!("skipping {test}: no static busybox (apt-get install busybox-static)");
+            None
+        }
+    }
+}
+
+fn unique_id(tag: &str) -> String {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    format!(
+        "t-{tag}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    )
+}
+
+/// One `@versus` line as key → value (quotes removed).
+fn parse_line(line: &str) -> HashMap<String, String> {
+    let mut out = HashMap::new();
+    let rest = line.strip_prefix("@versus ").unwrap_or(line);
+    let mut chars = rest.chars().peekable();
+    while chars.peek().is_some() {
+        let key: String = chars.by_ref().take_while(|c| *c != '=').collect();
+        let mut value = String::new();
+        if chars.peek() == Some(&'"') {
+            chars.next();
+            while let Some(c) = chars.next() {
+                match c {
+                    '"' => break,
+                    '\\' => value.push(chars.next().unwrap_or('\\')),
+                    c => value.push(c),
+                }
+            }
+            chars.next(); // the space
+        } else {
+            value = chars.by_ref().take_while(|c| *c != ' ').collect();
+        }
+        out.insert(key.trim().to_string(), value);
+    }
+    out
+}
+
+/// The host's mount ids, to prove no mount leaked out of a container.
+fn host_mounts() -> BTreeSet<String> {
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .map(|l| l.split(' ').take(5).collect::<Vec<_>>().join(" "))
+        .collect()
+}
+
+fn cgroup_mounts() -> Vec<PathBuf> {
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains(" - cgroup ") || l.contains(" - cgroup2 "))
+        .map(|l| PathBuf::from(l.split(' ').nth(4).unwrap()))
+        .collect()
+}
+
+/// Asserts that container `id` (PID 1 was `pid` on the host) left nothing behind.
+fn assert_clean(id: &str, pid: Option<i32>, mounts_before: &BTreeSet<String>) {
+    for m in cgroup_mounts() {
+        let dir = m.join("versus").join(id);
+        assert!(!dir.exists(), "cgroup {} was left behind", dir.display());
+    }
+    if let Some(pid) = pid {
+        assert!(
+            !Path::new(&format!("/proc/{pid}")).exists()
+                || std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                    .map(|s| !s.contains("versus-workload") && !s.contains("busybox"))
+                    .unwrap_or(true),
+            "process {pid} is still there"
+        );
+    }
+    let after = host_mounts();
+    let new: Vec<_> = after.difference(mounts_before).collect();
+    assert!(new.is_empty(), "new mounts on the host: {new:?}");
+}
+
+struct Run {
+    report: Report,
+    stdout: String,
+    stderr: String,
+    pid: i32,
+}
+
+impl Run {
+    fn lines(&self) -> Vec<HashMap<String, String>> {
+        self.stdout
+            .lines()
+            .filter(|l| l.starts_with("@versus ") && !l.starts_with("@versus start "))
+            .map(parse_line)
+            .collect()
+    }
+
+    fn task(&self, task: &str) -> HashMap<String, String> {
+        self.lines()
+            .into_iter()
+            .find(|l| l.get("task").map(String::as_str) == Some(task))
+            .unwrap_or_else(|| {
+                panic!(
+                    "no task={task} line in {:?} (stderr {:?})",
+                    self.stdout, self.stderr
+                )
+            })
+    }
+}
+
+fn workload() -> RootfsSpec {
+    RootfsSpec::workload(versus_images::WORKLOAD.to_vec())
+}
+
+fn workload_cmd(args: &[&str]) -> Vec<String> {
+    std::iter::once(WORKLOAD_PATH)
+        .chain(args.iter().copied())
+        .map(String::from)
+        .collect()
+}
+
+/// Runs a container to completion, collecting its output, and checks the cleanup.
+fn run_with(
+    id: &str,
+    b: ContainerBuilder,
+    timeout: Option<Duration>,
+    interrupt: &AtomicBool,
+) -> Result<Run, Error> {
+    let before = host_mounts();
+    let (mut out_r, out_w) = std::io::pipe().unwrap();
+    let (mut err_r, err_w) = std::io::pipe().unwrap();
+    let spec = b.stdout(out_w.into()).stderr(err_w.into()).build()?;
+    let result = spec.spawn();
+    let running = match result {
+        Ok(r) => r,
+        Err(e) => {
+            assert_clean(id, None, &before);
+            return Err(e);
+        }
+    };
+    let pid = running.pid();
+    let err_thread = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = err_r.read_to_string(&mut s);
+        s
+    });
+    let out_thread = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = out_r.read_to_string(&mut s);
+        s
+    });
+    let report = running.wait(timeout, interrupt)?;
+    let stdout = out_thread.join().unwrap();
+    let stderr = err_thread.join().unwrap();
+    assert_clean(id, Some(pid), &before);
+    Ok(Run {
+        report,
+        stdout,
+        stderr,
+        pid,
+    })
+}
+
+fn run(id: &str, b: ContainerBuilder) -> Run {
+    let r = run_with(
+        id,
+        b,
+        Some(Duration::from_secs(60)),
+        &AtomicBool::new(false),
+    )
+    .unwrap_or_else(|e| panic!("container {id} failed: {e}"));
+    assert!(r.pid > 0);
+    r
+}
+
+fn base(id: &str, args: &[&str]) -> ContainerBuilder {
+    ContainerBuilder::new(id)
+        .rootfs(workload())
+        .command(workload_cmd(args))
+}
+
+#[test]
+fn ids_show_pid_1_and_the_hostname() {
+    if !require_root("ids_show_pid_1_and_the_hostname") {
+        return;
+    }
+    let id = unique_id("ids");
+    let r = run(&id, base(&id, &["ids"]).hostname("box-1"));
+    let ids = r.task("ids");
+    assert_eq!(ids["pid"], "1");
+    assert_eq!(ids["ppid"], "0");
+    assert_eq!(ids["uid"], "0");
+    assert_eq!(ids["hostname"], "box-1");
+    assert_eq!(r.report.outcome, Outcome::Exited(0));
+    assert!(
+        r.stdout.starts_with("@versus start task=ids pid=1 "),
+        "{}",
+        r.stdout
+    );
+    // Phases and statistics are there.
+    let p = &r.report.phases;
+    assert!(p.setup_ns.is_some() && p.exec_ns.is_some() && p.run_ns.is_some());
+    assert!(p.spawn_ns >= p.cgroup_ns + p.clone_ns);
+    let cg = r.report.cgroup.as_ref().expect("root always gets a cgroup");
+    assert!(matches!(
+        cg.version,
+        CgroupVersion::V1 | CgroupVersion::V2 | CgroupVersion::Hybrid
+    ));
+    assert!(cg.stats.memory_peak_bytes.unwrap_or(1) > 0);
+    assert!(cg.stats.cpu_usage_ns.unwrap_or(1) > 0);
+    assert_eq!(r.report.capability_mask, "00000000a80425fb");
+    assert!(r.report.launcher_peak_rss_bytes.unwrap() > 0);
+    // The report serialises.
+    let json = serde_json::to_string(&r.report).unwrap();
+    let back: Report = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, r.report);
+}
+
+#[test]
+fn uname_shows_the_hosts_own_kernel() {
+    if !require_root("uname_shows_the_hosts_own_kernel") {
+        return;
+    }
+    let id = unique_id("uname");
+    let r = run(&id, base(&id, &["uname"]));
+    let u = r.task("uname");
+    let host_release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap();
+    assert_eq!(
+        u["release"],
+        host_release.trim(),
+        "one kernel for host and container"
+    );
+    assert_eq!(u["nodename"], "versus");
+}
+
+#[test]
+fn status_shows_docker_caps_no_new_privs_and_seccomp() {
+    if !require_root("status_shows_docker_caps_no_new_privs_and_seccomp") {
+        return;
+    }
+    let id = unique_id("status");
+    let r = run(&id, base(&id, &["status"]));
+    let s = r.task("status");
+    assert_eq!(s["cap_eff"], "00000000a80425fb");
+    assert_eq!(s["cap_prm"], "00000000a80425fb");
+    assert_eq!(s["cap_bnd"], "00000000a80425fb");
+    assert_eq!(s["no_new_privs"], "1");
+    assert_eq!(s["seccomp"], "2");
+    assert_eq!(s["seccomp_filters"], "1");
+
+    let id = unique_id("status-unconfined");
+    let r = run(&id, base(&id, &["status"]).seccomp(SeccompMode::Unconfined));
+    let s = r.task("status");
+    assert_eq!(s["seccomp"], "0");
+    assert_eq!(s["cap_eff"], "00000000a80425fb");
+
+    let id = unique_id("status-capadd");
+    let r = run(
+        &id,
+        base(&id, &["status"])
+            .caps_add(["sys_admin"])
+            .caps_drop(["NET_RAW"]),
+    );
+    let s = r.task("status");
+    assert_eq!(
+        s["cap_eff"],
+        format!("{:016x}", (0xa80425fbu64 | 1 << 21) & !(1 << 13))
+    );
+}
+
+#[test]
+fn probe_is_refused_privileged_operations() {
+    if !require_root("probe_is_refused_privileged_operations") {
+        return;
+    }
+    let id = unique_id("probe");
+    let r = run(&id, base(&id, &["probe"]));
+    let p = r.task("probe");
+    for call in ["mount", "umount2", "reboot", "sethostname"] {
+        assert_eq!(p[call], "EPERM", "{call} in {p:?}");
+    }
+    for call in ["kexec_load", "delete_module"] {
+        assert!(
+            p[call] == "EPERM" || p[call] == "ENOSYS",
+            "{call}: {} (EPERM, or ENOSYS where the kernel lacks it)",
+            p[call]
+        );
+    }
+    // Even with CAP_SYS_ADMIN dropped and no seccomp, the capability check refuses.
+    let id = unique_id("probe-unconfined");
+    let r = run(&id, base(&id, &["probe"]).seccomp(SeccompMode::Unconfined));
+    assert_eq!(r.task("probe")["sethostname"], "EPERM");
+}
+
+fn busybox_root(bb: &Path) -> RootfsSpec {
+    workload().with_busybox(bb)
+}
+
+#[test]
+fn only_lo_in_the_network_namespace_and_only_own_processes_in_proc() {
+    let test = "only_lo_in_the_network_namespace_and_only_own_processes_in_proc";
+    if !require_root(test) {
+        return;
+    }
+    let Some(bb) = busybox(test) else { return };
+    let id = unique_id("net");
+    let r = run(
+        &id,
+        ContainerBuilder::new(&id)
+            .rootfs(busybox_root(&bb))
+            .command([
+                "/bin/sh",
+                "-c",
+                "cat /proc/net/dev; echo ---; ls /sys/class/net; echo ---; ls /proc",
+            ]),
+    );
+    let parts: Vec<&str> = r.stdout.split("---\n").collect();
+    assert_eq!(parts.len(), 3, "{}", r.stdout);
+    let ifaces: Vec<&str> = parts[0]
+        .lines()
+        .filter_map(|l| l.split_once(':').map(|(n, _)| n.trim()))
+        .collect();
+    assert_eq!(ifaces, ["lo"], "{}", parts[0]);
+    assert_eq!(parts[1].split_whitespace().collect::<Vec<_>>(), ["lo"]);
+    let pids: Vec<u32> = parts[2]
+        .split_whitespace()
+        .filter_map(|e| e.parse().ok())
+        .collect();
+    assert!(
+        !pids.is_empty() && pids.len() <= 2 && pids.iter().all(|p| *p <= 10),
+        "/proc shows {pids:?}"
+    );
+
+    // Shared: the host's interfaces appear.
+    let id = unique_id("net-shared");
+    let r = run(
+        &id,
+        ContainerBuilder::new(&id)
+            .rootfs(busybox_root(&bb))
+            .command(["/bin/cat", "/proc/net/dev"])
+            .share(&[Namespace::Net]),
+    );
+    let n = r.stdout.lines().filter(|l| l.contains(':')).count();
+    assert!(
+        n > 1,
+        "a shared network namespace shows the host's devices: {}",
+        r.stdout
+    );
+}
+
+#[test]
+fn a_memory_limit_ends_in_an_oom_kill() {
+    if !require_root("a_memory_limit_ends_in_an_oom_kill") {
+        return;
+    }
+    let id = unique_id("oom");
+    let r = run(
+        &id,
+        base(&id, &["memtouch", "256"]).limits(Limits {
+            memory: Some(32 << 20),
+            ..Limits::default()
+        }),
+    );
+    assert_eq!(r.report.outcome, Outcome::OomKilled, "{:?}", r.report);
+    let stats = &r.report.cgroup.as_ref().unwrap().stats;
+    assert!(stats.oom_kills.unwrap_or(1) >= 1);
+    assert!(stats.memory_peak_bytes.unwrap() <= 33 << 20, "{stats:?}");
+}
+
+#[test]
+fn a_pids_limit_stops_spawn() {
+    if !require_root("a_pids_limit_stops_spawn") {
+        return;
+    }
+    let id = unique_id("pids");
+    let r = run(
+        &id,
+        base(&id, &["spawn", "20"]).limits(Limits {
+            pids: Some(5),
+            ..Limits::default()
+        }),
+    );
+    let s = r.task("spawn");
+    let spawned: u32 = s["spawned"].parse().unwrap();
+    assert!(spawned < 20, "{s:?}");
+    assert_eq!(s["errno"], "EAGAIN");
+    assert_eq!(r.report.outcome, Outcome::Exited(0));
+}
+
+#[test]
+fn a_cpu_limit_is_accepted_and_applied() {
+    if !require_root("a_cpu_limit_is_accepted_and_applied") {
+        return;
+    }
+    let id = unique_id("cpu");
+    let r = run(
+        &id,
+        base(&id, &["compute", "1000"]).limits(Limits {
+            cpus: Some(0.5),
+            memory: Some(64 << 20),
+            pids: Some(10),
+        }),
+    );
+    assert_eq!(r.task("compute")["checksum"].len(), 16);
+    assert_eq!(r.report.limits.cpus, Some(0.5));
+}
+
+#[test]
+fn an_external_busybox_rootfs_runs_a_shell() {
+    let test = "an_external_busybox_rootfs_runs_a_shell";
+    if !require_root(test) {
+        return;
+    }
+    let Some(bb) = busybox(test) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    for d in ["bin", "proc", "dev", "tmp", "sys"] {
+        std::fs::create_dir(root.join(d)).unwrap();
+    }
+    std::fs::copy(&bb, root.join("bin/busybox")).unwrap();
+    for a in ["sh", "echo", "hostname", "ls", "touch"] {
+        std::os::unix::fs::symlink("busybox", root.join("bin").join(a)).unwrap();
+    }
+    let id = unique_id("ext");
+    let r = run(
+        &id,
+        ContainerBuilder::new(&id)
+            .rootfs(RootfsSpec::Dir(root.to_path_buf()))
+            .command(["/bin/sh", "-c", "echo hi; hostname"])
+            .hostname("extbox"),
+    );
+    assert_eq!(r.stdout, "hi\nextbox\n");
+    assert_eq!(r.report.outcome, Outcome::Exited(0));
+
+    // --read-only: writing to / fails, /tmp is a private tmpfs; the host dir is untouched.
+    let id = unique_id("ext-ro");
+    let r = run(
+        &id,
+        ContainerBuilder::new(&id)
+            .rootfs(RootfsSpec::Dir(root.to_path_buf()))
+            .command([
+                "/bin/sh",
+                "-c",
+                "touch /x || echo ro; touch /tmp/y && echo tmp-ok",
+            ])
+            .read_only(true),
+    );
+    assert!(
+        r.stdout.contains("ro\n") && r.stdout.contains("tmp-ok"),
+        "{} {}",
+        r.stdout,
+        r.stderr
+    );
+    assert!(!root.join("x").exists() && !root.join("tmp/y").exists());
+    let mut entries: Vec<_> = std::fs::read_dir(root)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    entries.sort();
+    assert_eq!(entries, ["bin", "dev", "proc", "sys", "tmp"]);
+}
+
+#[test]
+fn a_setup_failure_is_explained_and_leaves_nothing() {
+    if !require_root("a_setup_failure_is_explained_and_leaves_nothing") {
+        return;
+    }
+    // A dynamically linked program without its loader: execve fails with ENOENT
+    // after every mount and every security step has been done.
+    let dynamic = ["/bin/ls", "/usr/bin/ls", "/bin/true", "/usr/bin/true"]
+        .into_iter()
+        .map(Path::new)
+        .find(|p| p.exists() && matches!(container::rootfs::elf_interpreter(p), Some(Some(_))))
+        .expect("a dynamically linked ls or true on the host");
+    let id = unique_id("fail");
+    let b = ContainerBuilder::new(&id)
+        .rootfs(RootfsSpec::Build {
+            files: vec![RootfsFile::host("/bin/prog", dynamic)],
+        })
+        .command(["/bin/prog"])
+        .limits(Limits {
+            memory: Some(64 << 20),
+            ..Limits::default()
+        });
+    let e = run_with(&id, b, None, &AtomicBool::new(false))
+        .err()
+        .expect("exec must fail");
+    let msg = e.to_string();
+    assert!(msg.contains("execve /bin/prog failed: ENOENT"), "{msg}");
+    assert!(msg.contains("dynamic loader"), "{msg}");
+}
+
+#[test]
+fn a_timeout_kills_and_cleans_up() {
+    if !require_root("a_timeout_kills_and_cleans_up") {
+        return;
+    }
+    let id = unique_id("timeout");
+    let start = Instant::now();
+    let r = run_with(
+        &id,
+        base(&id, &["getpid", "4000000000"]).limits(Limits {
+            pids: Some(4),
+            ..Limits::default()
+        }),
+        Some(Duration::from_millis(300)),
+        &AtomicBool::new(false),
+    )
+    .unwrap();
+    assert_eq!(r.report.outcome, Outcome::TimedOut);
+    assert_eq!(
+        r.report.exit,
+        Some(container::ExitStatus::Signaled(libc::SIGKILL))
+    );
+    assert!(start.elapsed() < Duration::from_secs(10));
+}
+
+#[test]
+fn an_interrupt_stops_pid_1_then_kills_it_and_cleans_up() {
+    if !require_root("an_interrupt_stops_pid_1_then_kills_it_and_cleans_up") {
+        return;
+    }
+    let id = unique_id("intr");
+    let flag = AtomicBool::new(false);
+    let start = Instant::now();
+    let r = std::thread::scope(|s| {
+        s.spawn(|| {
+            std::thread::sleep(Duration::from_millis(200));
+            flag.store(true, Ordering::SeqCst);
+        });
+        run_with(
+            &id,
+            base(&id, &["getpid", "4000000000"]).stop_grace(Duration::from_millis(200)),
+            Some(Duration::from_secs(30)),
+            &flag,
+        )
+        .unwrap()
+    });
+    assert_eq!(r.report.outcome, Outcome::Interrupted);
+    // PID 1 has no SIGTERM handler, so it ignored it and was killed after the grace.
+    assert_eq!(
+        r.report.exit,
+        Some(container::ExitStatus::Signaled(libc::SIGKILL))
+    );
+    assert!(start.elapsed() >= Duration::from_millis(400));
+}
+
+#[test]
+fn dropping_a_running_container_cleans_up() {
+    if !require_root("dropping_a_running_container_cleans_up") {
+        return;
+    }
+    let id = unique_id("drop");
+    let before = host_mounts();
+    let running = base(&id, &["getpid", "4000000000"])
+        .limits(Limits {
+            memory: Some(32 << 20),
+            ..Limits::default()
+        })
+        .build()
+        .unwrap()
+        .spawn()
+        .unwrap();
+    let pid = running.pid();
+    let paths = running.cgroup_paths();
+    assert!(!paths.is_empty() && paths.iter().all(|p| p.is_dir()));
+    drop(running);
+    assert_clean(&id, Some(pid), &before);
+}
+
+#[test]
+fn the_start_marker_can_be_timed_from_the_pipe() {
+    if !require_root("the_start_marker_can_be_timed_from_the_pipe") {
+        return;
+    }
+    let id = unique_id("marker");
+    let (out_r, out_w) = std::io::pipe().unwrap();
+    let running = base(&id, &["startup"])
+        .stdout(out_w.into())
+        .build()
+        .unwrap()
+        .spawn()
+        .unwrap();
+    let mut reader = BufReader::new(out_r);
+    let mut first = String::new();
+    reader.read_line(&mut first).unwrap();
+    let marker_at = Instant::now();
+    // Keep reading: a closed pipe would kill the workload with SIGPIPE at its next line.
+    let mut rest = String::new();
+    reader.read_to_string(&mut rest).unwrap();
+    assert!(rest.starts_with("@versus task=startup"), "{rest}");
+    assert!(
+        first.starts_with("@versus start task=startup pid=1 "),
+        "{first}"
+    );
+    assert!(running.exec_started_at() >= running.launched_at());
+    assert!(marker_at >= running.spawned_at());
+    let report = running.wait(None, &AtomicBool::new(false)).unwrap();
+    assert_eq!(report.outcome, Outcome::Exited(0));
+}
+
+#[test]
+fn a_user_namespace_as_root_maps_to_an_unprivileged_range() {
+    if !require_root("a_user_namespace_as_root_maps_to_an_unprivileged_range") {
+        return;
+    }
+    let id = unique_id("userns");
+    let r = run(&id, base(&id, &["probe"]).user_namespace(true));
+    assert_eq!(
+        r.report.user_namespace.as_ref().unwrap().uid_map.outside,
+        100_000
+    );
+    let p = r.task("probe");
+    assert_eq!(p["mount"], "EPERM");
+}
+
+/// Runs as uid 65534 in a subprocess (see `rootless_works_for_an_unprivileged_user`).
+#[test]
+fn rootless_helper() {
+    if std::env::var("VERSUS_ROOTLESS_HELPER").is_err() {
+        return;
+    }
+    // SAFETY: getuid cannot fail.
+    assert_eq!(unsafe { libc::getuid() }, 65534);
+    let id = unique_id("rootless");
+    let r = run(&id, base(&id, &["ids"]));
+    let ids = r.task("ids");
+    assert_eq!(ids["uid"], "0", "uid 0 inside the user namespace");
+    assert_eq!(ids["pid"], "1");
+    assert!(r.report.rootless);
+    assert_eq!(
+        r.report.user_namespace.as_ref().unwrap().uid_map.outside,
+        65534
+    );
+    assert!(r.report.cgroup.is_none());
+    let status = run(&id, base(&id, &["status"])).task("status");
+    assert_eq!(status["cap_eff"], "00000000a80425fb");
+    assert_eq!(status["seccomp"], "2");
+    // A limit without a delegated cgroup is a clear error.
+    let e = base(&id, &["ids"])
+        .limits(Limits {
+            memory: Some(64 << 20),
+            ..Limits::default()
+        })
+        .build()
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("cannot apply --memory"), "{e}");
+    println!("ROOTLESS-HELPER-OK");
+}
+
+#[test]
+fn rootless_works_for_an_unprivileged_user() {
+    if !require_root("rootless_works_for_an_unprivileged_user") {
+        return;
+    }
+    // Copy the test binary where uid 65534 may run it, then run only the helper.
+    let dir = tempfile::Builder::new()
+        .prefix("versus-rootless")
+        .tempdir()
+        .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let exe = dir.path().join("containers-test");
+    std::fs::copy(std::env::current_exe().unwrap(), &exe).unwrap();
+    std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut cmd = std::process::Command::new(&exe);
+    cmd.args([
+        "--exact",
+        "rootless_helper",
+        "--nocapture",
+        "--test-threads=1",
+    ])
+    .env("VERSUS_ROOTLESS_HELPER", "1")
+    .current_dir(dir.path());
+    fn drop_to_nobody() -> std::io::Result<()> {
+        // SAFETY: setgroups with an empty list; async-signal-safe.
+        let a = unsafe { libc::setgroups(0, std::ptr::null()) };
+        // SAFETY: plain id change; async-signal-safe.
+        let b = unsafe { libc::setgid(65534) };
+        // SAFETY: as above.
+        let c = unsafe { libc::setuid(65534) };
+        if a != 0 || b != 0 || c != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(())
+    }
+    // SAFETY: the hook makes only async-signal-safe calls between fork and exec.
+    unsafe { cmd.pre_exec(drop_to_nobody) };
+    let out = cmd.output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && stdout.contains("ROOTLESS-HELPER-OK"),
+        "rootless helper failed: {}\n{stdout}\n{stderr}",
+        out.status
+    );
+}

@@ -1,0 +1,29 @@
+//! Linux error numbers the kernel answers with (system calls return
+//! `-errno`).
+
+/// An error number.
+pub type Errno = u64;
+
+/// Operation not permitted.
+pub const EPERM: Errno = 1;
+/// No such file or directory.
+pub const ENOENT: Errno = 2;
+/// Bad file descriptor.
+pub const EBADF: Errno = 9;
+/// Out of memory.
+pub const ENOMEM: Errno = 12;
+/// Bad address.
+pub const EFAULT: Errno = 14;
+/// Invalid argument.
+pub const EINVAL: Errno = 22;
+/// Not a terminal.
+pub const ENOTTY: Errno = 25;
+/// Function not implemented.
+pub const ENOSYS: Errno = 38;
+/// No such device.
+pub const ENODEV: Errno = 19;
+
+/// The return value for `errno`: `-errno` as the register holds it.
+pub const fn neg(errno: Errno) -> u64 {
+    errno.wrapping_neg()
+}

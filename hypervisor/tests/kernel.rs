@@ -1,0 +1,652 @@
+//! The tiny guest kernel (`guest-images/kernel`, embedded as
+//! `versus_images::KERNEL`) booted by this VMM, running the real workload
+//! (`versus_images::WORKLOAD`) and a few hand-made static ELFs.
+//!
+//! Every test returns early (after printing why) when /dev/kvm is unusable,
+//! and panics instead when `VERSUS_REQUIRE_KVM=1` (CI).
+
+use std::time::Duration;
+
+use hypervisor::abi::{event, port, status};
+use hypervisor::{ExitKind, Outcome, Vm, VmConfig, VmReport};
+
+/// True if /dev/kvm can be used. Prints why not and returns false — unless
+/// `VERSUS_REQUIRE_KVM=1` is set (CI), in which case it panics.
+fn require_kvm() -> bool {
+    match std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/kvm")
+    {
+        Ok(_) => true,
+        Err(e) => {
+            if std::env::var("VERSUS_REQUIRE_KVM").as_deref() == Ok("1") {
+                panic!("VERSUS_REQUIRE_KVM=1 but /dev/kvm cannot be opened: {e}");
+            }
+            eprintln!("/dev/kvm cannot be opened ({e}); skipping a KVM test");
+            false
+        }
+    }
+}
+
+/// The kernel and workload with `versus-workload ARGS…` (default memory:
+/// 512 MiB as two regions, low at 0 and high at 4 GiB).
+fn workload(args: &[&str]) -> VmConfig {
+    let argv = std::iter::once("versus-workload").chain(args.iter().copied());
+    VmConfig::new(versus_images::KERNEL)
+        .workload(versus_images::WORKLOAD, argv)
+        .timeout(Duration::from_secs(120))
+}
+
+/// The kernel with a hand-made workload image.
+fn image(elf: Vec<u8>) -> VmConfig {
+    VmConfig::new(versus_images::KERNEL)
+        .workload(elf, ["tiny"])
+        .timeout(Duration::from_secs(30))
+}
+
+fn run(config: &VmConfig) -> VmReport {
+    Vm::run(config).unwrap_or_else(|e| panic!("the VM did not run: {e}"))
+}
+
+/// Runs and expects the guest to exit with `expected`; returns the report.
+fn run_expect(config: &VmConfig, expected: u32) -> VmReport {
+    let report = run(config);
+    assert_eq!(
+        report.exit_status(),
+        Some(expected),
+        "outcome {:?}\nconsole:\n{}{}",
+        report.outcome,
+        report.console.paravirt,
+        report.console.uart
+    );
+    report
+}
+
+/// Console lines starting with `prefix`.
+fn lines<'a>(report: &'a VmReport, prefix: &str) -> Vec<&'a str> {
+    report
+        .console
+        .paravirt
+        .lines()
+        .chain(report.console.uart.lines())
+        .filter(|l| l.starts_with(prefix))
+        .collect()
+}
+
+/// The value of ` key=value` in a `@versus`/`@kernel` line (bare values).
+fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
+    line.split(' ')
+        .find_map(|f| f.strip_prefix(key)?.strip_prefix('='))
+}
+
+/// The one line starting with `prefix`.
+fn line<'a>(report: &'a VmReport, prefix: &str) -> &'a str {
+    let found = lines(report, prefix);
+    assert_eq!(
+        found.len(),
+        1,
+        "expected one line starting with {prefix:?}; console:\n{}",
+        report.console.paravirt
+    );
+    found[0]
+}
+
+fn marker_codes(report: &VmReport, vcpu: usize) -> Vec<u32> {
+    report.per_vcpu[vcpu]
+        .markers
+        .iter()
+        .map(|m| m.code)
+        .collect()
+}
+
+fn high_resident(report: &VmReport) -> u64 {
+    let high = report
+        .memory
+        .regions
+        .iter()
+        .find(|r| r.region.base >= 1 << 32)
+        .expect("the default layout has a high region");
+    high.resident_bytes
+}
+
+#[test]
+fn startup_on_one_vcpu() {
+    if !require_kvm() {
+        return;
+    }
+    let r = run_expect(&workload(&["startup"]), 0);
+    let start = line(&r, "@versus start ");
+    assert_eq!(field(start, "task"), Some("startup"));
+    assert_eq!(field(start, "pid"), Some("1"));
+    assert!(field(start, "mono_ns").is_some_and(|ns| ns.parse::<u64>().is_ok()));
+    line(&r, "@versus task=startup");
+    assert_eq!(
+        marker_codes(&r, 0),
+        [
+            event::KERNEL_ENTRY,
+            event::KERNEL_READY,
+            event::WORKLOAD_START,
+            event::WORKLOAD_EXIT
+        ]
+    );
+    assert!(r.launch_to_first_marker_ns.is_some());
+    assert_eq!(
+        line(&r, "@kernel exit "),
+        "@kernel exit cpu=0 pid=1 status=0"
+    );
+    // The paravirtual console: one exit per line, nothing on the UART.
+    assert_eq!(r.console.uart_bytes, 0);
+    assert_eq!(
+        r.exits.count(ExitKind::IoOut {
+            port: port::CONSOLE
+        }),
+        3
+    );
+}
+
+#[test]
+fn startup_on_every_vcpu_of_two() {
+    if !require_kvm() {
+        return;
+    }
+    let r = run_expect(&workload(&["startup"]).vcpus(2).run_on_every_vcpu(true), 0);
+    let mut pids: Vec<&str> = lines(&r, "@versus start ")
+        .iter()
+        .filter_map(|l| field(l, "pid"))
+        .collect();
+    pids.sort_unstable();
+    assert_eq!(pids, ["1", "2"]);
+    assert_eq!(lines(&r, "@versus task=startup").len(), 2);
+    assert_eq!(lines(&r, "@kernel exit ").len(), 2);
+    for vcpu in 0..2 {
+        let codes = marker_codes(&r, vcpu);
+        assert!(
+            codes.contains(&event::WORKLOAD_START) && codes.contains(&event::WORKLOAD_EXIT),
+            "vCPU {vcpu} markers: {codes:?}"
+        );
+    }
+}
+
+#[test]
+fn second_vcpu_idles_without_run_on_every_vcpu() {
+    if !require_kvm() {
+        return;
+    }
+    let r = run_expect(&workload(&["startup"]).vcpus(2), 0);
+    assert_eq!(lines(&r, "@versus start ").len(), 1);
+    // vCPU 1 stops in the entry stub (if it got to run before vCPU 0 ended
+    // the VM at all).
+    let codes = marker_codes(&r, 1);
+    assert!(
+        codes.is_empty() || codes == [event::KERNEL_ENTRY],
+        "{codes:?}"
+    );
+}
+
+#[test]
+fn uname_names_the_guest_kernel() {
+    if !require_kvm() {
+        return;
+    }
+    let r = run_expect(&workload(&["uname"]), 0);
+    let uname = line(&r, "@versus task=uname");
+    // SAFETY: `utsname` is plain bytes; uname(2) fills it.
+    let mut host: libc::utsname = unsafe { std::mem::zeroed() };
+    // SAFETY: a valid pointer to a utsname.
+    assert_eq!(unsafe { libc::uname(&mut host) }, 0);
+    let text = |f: &[libc::c_char]| {
+        f.iter()
+            .take_while(|c| **c != 0)
+            .map(|c| *c as u8 as char)
+            .collect::<String>()
+    };
+    assert_eq!(field(uname, "sysname"), Some("versus"));
+    assert_ne!(field(uname, "sysname"), Some(text(&host.sysname).as_str()));
+    assert_eq!(field(uname, "nodename"), Some("versus-vm"));
+    let release = field(uname, "release").expect("release");
+    assert!(release.ends_with("-tiny"), "{uname}");
+    assert_ne!(release, text(&host.release));
+    assert_eq!(field(uname, "machine"), Some("x86_64"));
+    let ids = run_expect(&workload(&["ids"]), 0);
+    assert_eq!(
+        line(&ids, "@versus task=ids"),
+        "@versus task=ids pid=1 ppid=0 uid=0 gid=0 hostname=versus-vm"
+    );
+}
+
+/// The lesson: a system call stays inside the guest kernel. A thousand
+/// more `getpid`s cost the VMM not a single exit.
+#[test]
+fn getpid_causes_no_vm_exits() {
+    if !require_kvm() {
+        return;
+    }
+    let few = run_expect(&workload(&["getpid", "10"]), 0);
+    let many = run_expect(&workload(&["getpid", "1010"]), 0);
+    assert_eq!(
+        field(line(&many, "@versus task=getpid"), "iters"),
+        Some("1010")
+    );
+    let exits = |r: &VmReport| r.exits.total().count;
+    assert_eq!(
+        exits(&few),
+        exits(&many),
+        "exits differ: {:?} vs {:?}",
+        few.exits,
+        many.exits
+    );
+    // And those exits are only the markers, the console lines and the exit.
+    for (kind, _) in many.exits.iter() {
+        assert!(
+            matches!(
+                kind,
+                ExitKind::IoOut {
+                    port: port::MARKER | port::CONSOLE | port::EXIT
+                } | ExitKind::Interrupted
+            ),
+            "unexpected exit {kind}"
+        );
+    }
+}
+
+#[test]
+fn memtouch_uses_the_high_region() {
+    if !require_kvm() {
+        return;
+    }
+    let idle = run_expect(&workload(&["startup"]), 0);
+    let r = run_expect(&workload(&["memtouch", "8"]), 0);
+    let result = line(&r, "@versus task=memtouch");
+    assert_eq!(field(result, "pages"), Some("2048"));
+    let grown = high_resident(&r).saturating_sub(high_resident(&idle));
+    assert!(
+        grown >= 8 << 20,
+        "the high region grew by {grown} bytes only (idle {}, memtouch {})",
+        high_resident(&idle),
+        high_resident(&r)
+    );
+}
+
+#[test]
+fn unknown_system_calls_are_enosys_and_counted() {
+    if !require_kvm() {
+        return;
+    }
+    let r = run_expect(&workload(&["probe"]), 0);
+    assert_eq!(
+        line(&r, "@versus task=probe"),
+        "@versus task=probe mount=ENOSYS umount2=ENOSYS reboot=ENOSYS sethostname=ENOSYS \
+         kexec_load=ENOSYS delete_module=ENOSYS"
+    );
+    let enosys = line(&r, "@kernel enosys ");
+    assert_eq!(field(enosys, "calls"), Some("6"));
+    assert_eq!(field(enosys, "nr"), Some("165,166,169,170,176,246"));
+    assert_eq!(field(enosys, "counts"), Some("1,1,1,1,1,1"));
+
+    let r = run_expect(&workload(&["spawn", "3"]), 0);
+    let spawn = line(&r, "@versus task=spawn");
+    assert_eq!(field(spawn, "spawned"), Some("0"));
+    assert_eq!(field(spawn, "errno"), Some("ENOSYS"));
+    assert_eq!(field(line(&r, "@kernel enosys "), "nr"), Some("293"));
+
+    let r = run_expect(&workload(&["status"]), 0);
+    assert_eq!(
+        line(&r, "@versus task=status"),
+        "@versus task=status unavailable=ENOENT"
+    );
+}
+
+#[test]
+fn timeout_stops_a_workload_that_never_exits() {
+    if !require_kvm() {
+        return;
+    }
+    let r = run(&workload(&["getpid", "4294967295"]).timeout(Duration::from_secs(2)));
+    assert!(
+        matches!(r.outcome, Outcome::Timeout { after_ms: 2000 }),
+        "{:?}",
+        r.outcome
+    );
+    assert!(r.first_marker(event::WORKLOAD_START).is_some());
+}
+
+#[test]
+fn suite_completes() {
+    if !require_kvm() {
+        return;
+    }
+    let r = run_expect(&workload(&["suite"]), 0);
+    assert_eq!(
+        line(&r, "@versus task=suite"),
+        "@versus task=suite completed=10"
+    );
+    let compute = line(&r, "@versus task=compute");
+    assert_eq!(field(compute, "checksum"), Some("1f43bb15f14621e8"));
+}
+
+#[test]
+fn the_uart_console_carries_the_same_lines() {
+    if !require_kvm() {
+        return;
+    }
+    let r = run_expect(&workload(&["write", "3", "16"]).console_uart(true), 0);
+    assert_eq!(r.console.paravirt_bytes, 0);
+    line(&r, "@versus task=write");
+    line(&r, "@kernel exit ");
+    assert_eq!(r.console.uart.matches("...............\n").count(), 3);
+    // One exit per byte.
+    let uart_exits = r.exits.count(ExitKind::IoOut { port: port::COM1 });
+    assert_eq!(uart_exits, r.console.uart_bytes);
+}
+
+// Hand-made workloads: a static ELF with one R-X segment at 0x400000.
+
+const TINY_BASE: u64 = 0x40_0000;
+/// File offset (and offset from `TINY_BASE`) of the code.
+const TINY_CODE: u64 = 0x78;
+
+/// A static x86-64 executable whose entry point is `code`.
+fn tiny_elf(code: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    out.extend_from_slice(b"\x7fELF\x02\x01\x01\x00");
+    out.extend_from_slice(&[0; 8]);
+    out.extend_from_slice(&2u16.to_le_bytes()); // ET_EXEC
+    out.extend_from_slice(&62u16.to_le_bytes()); // x86-64
+    out.extend_from_slice(&1u32.to_le_bytes());
+    out.extend_from_slice(&(TINY_BASE + TINY_CODE).to_le_bytes()); // e_entry
+    out.extend_from_slice(&64u64.to_le_bytes()); // e_phoff
+    out.extend_from_slice(&0u64.to_le_bytes()); // e_shoff
+    out.extend_from_slice(&0u32.to_le_bytes()); // e_flags
+    for v in [64u16, 56, 1, 64, 0, 0] {
+        out.extend_from_slice(&v.to_le_bytes()); // ehsize phentsize phnum shentsize shnum shstrndx
+    }
+    let size = TINY_CODE + code.len() as u64;
+    out.extend_from_slice(&1u32.to_le_bytes()); // PT_LOAD
+    out.extend_from_slice(&5u32.to_le_bytes()); // R-X
+    out.extend_from_slice(&0u64.to_le_bytes()); // p_offset
+    out.extend_from_slice(&TINY_BASE.to_le_bytes()); // p_vaddr
+    out.extend_from_slice(&TINY_BASE.to_le_bytes()); // p_paddr
+    out.extend_from_slice(&size.to_le_bytes()); // p_filesz
+    out.extend_from_slice(&size.to_le_bytes()); // p_memsz
+    out.extend_from_slice(&0x1000u64.to_le_bytes()); // p_align
+    assert_eq!(out.len() as u64, TINY_CODE);
+    out.extend_from_slice(code);
+    out
+}
+
+/// `mov eax, nr; mov rdi, a1; mov rsi, a2; mov edx, a3; syscall`, then
+/// `exit_group(-rax)`: the exit status is the errno of the call (0 if it
+/// succeeded with 0).
+fn syscall_then_exit_with_errno(nr: u32, a1: u64, a2: u64, a3: u32) -> Vec<u8> {
+    let mut c = vec![0xb8];
+    c.extend_from_slice(&nr.to_le_bytes()); // mov eax, nr
+    c.extend_from_slice(&[0x48, 0xbf]);
+    c.extend_from_slice(&a1.to_le_bytes()); // mov rdi, a1
+    c.extend_from_slice(&[0x48, 0xbe]);
+    c.extend_from_slice(&a2.to_le_bytes()); // mov rsi, a2
+    c.push(0xba);
+    c.extend_from_slice(&a3.to_le_bytes()); // mov edx, a3
+    c.extend_from_slice(&[0x0f, 0x05]); // syscall
+    c.extend_from_slice(&[0xf7, 0xd8]); // neg eax
+    c.extend_from_slice(&[0x89, 0xc7]); // mov edi, eax
+    c.extend_from_slice(&[0xb8, 231, 0, 0, 0]); // mov eax, exit_group
+    c.extend_from_slice(&[0x0f, 0x05]); // syscall
+    c.extend_from_slice(&[0x0f, 0x0b]); // ud2
+    c
+}
+
+const EFAULT: u32 = 14;
+
+#[test]
+fn bad_user_pointers_are_efault() {
+    if !require_kvm() {
+        return;
+    }
+    // write(1, 0x10, 5): nothing mapped there.
+    run_expect(
+        &image(tiny_elf(&syscall_then_exit_with_errno(1, 1, 0x10, 5))),
+        EFAULT,
+    );
+    // write(1, <kernel image>, 5): mapped, but supervisor-only.
+    let kernel = 0xffff_ffff_8010_1000;
+    run_expect(
+        &image(tiny_elf(&syscall_then_exit_with_errno(1, 1, kernel, 5))),
+        EFAULT,
+    );
+    // write(1, <direct map>, 5): likewise.
+    let direct = 0xffff_8000_0010_0000;
+    run_expect(
+        &image(tiny_elf(&syscall_then_exit_with_errno(1, 1, direct, 5))),
+        EFAULT,
+    );
+    // clock_gettime(MONOTONIC, <our own read-only text>).
+    run_expect(
+        &image(tiny_elf(&syscall_then_exit_with_errno(
+            228, 1, TINY_BASE, 0,
+        ))),
+        EFAULT,
+    );
+    // uname(<non-canonical>).
+    run_expect(
+        &image(tiny_elf(&syscall_then_exit_with_errno(63, 1 << 63, 0, 0))),
+        EFAULT,
+    );
+    // And a good one: write(1, <our own text>, 5) writes 5 bytes: status
+    // = -5 & 0xff. The kernel's exit line still starts a line of its own.
+    let r = run_expect(
+        &image(tiny_elf(&syscall_then_exit_with_errno(1, 1, TINY_BASE, 5))),
+        251,
+    );
+    assert!(r.console.paravirt.starts_with("\x7fELF\x02"));
+    line(&r, "@kernel exit ");
+}
+
+/// The Linux system-call ABI: every register but RAX, RCX and R11 survives
+/// a system call, and the user's RFLAGS (here DF, set with `std`) come back.
+#[test]
+fn system_calls_keep_registers_and_flags() {
+    if !require_kvm() {
+        return;
+    }
+    let mut c: Vec<u8> = Vec::new();
+    c.extend_from_slice(&[0x41, 0xb8, 0x11, 0x11, 0, 0]); // mov r8d, 0x1111
+    c.extend_from_slice(&[0x41, 0xb9, 0x22, 0x22, 0, 0]); // mov r9d, 0x2222
+    c.extend_from_slice(&[0x41, 0xba, 0x33, 0x33, 0, 0]); // mov r10d, 0x3333
+    c.extend_from_slice(&[0xba, 0x44, 0x44, 0, 0]); // mov edx, 0x4444
+    c.extend_from_slice(&[0xbe, 0x55, 0x55, 0, 0]); // mov esi, 0x5555
+    c.extend_from_slice(&[0xbf, 0x66, 0x66, 0, 0]); // mov edi, 0x6666
+    c.push(0xfd); // std
+    c.extend_from_slice(&[0xb8, 39, 0, 0, 0]); // mov eax, getpid
+    c.extend_from_slice(&[0x0f, 0x05]); // syscall
+    c.extend_from_slice(&[0x9c, 0x5b, 0xfc]); // pushfq; pop rbx; cld
+    let mut to_fail = Vec::new();
+    for (cmp, value) in [
+        ([0x49, 0x81, 0xf8], 0x1111u32), // cmp r8, imm32
+        ([0x49, 0x81, 0xf9], 0x2222),    // cmp r9, imm32
+        ([0x49, 0x81, 0xfa], 0x3333),    // cmp r10, imm32
+        ([0x48, 0x81, 0xfa], 0x4444),    // cmp rdx, imm32
+        ([0x48, 0x81, 0xfe], 0x5555),    // cmp rsi, imm32
+        ([0x48, 0x81, 0xff], 0x6666),    // cmp rdi, imm32
+    ] {
+        c.extend_from_slice(&cmp);
+        c.extend_from_slice(&value.to_le_bytes());
+        c.extend_from_slice(&[0x75, 0]); // jne fail (patched below)
+        to_fail.push(c.len());
+    }
+    c.extend_from_slice(&[0x48, 0xc1, 0xeb, 10]); // shr rbx, 10
+    c.extend_from_slice(&[0x83, 0xe3, 1]); // and ebx, 1       ; DF
+    c.extend_from_slice(&[0x8d, 0x7b, 100]); // lea edi, [rbx + 100]
+    c.extend_from_slice(&[0xb8, 231, 0, 0, 0, 0x0f, 0x05]); // exit_group(edi)
+    let fail = c.len();
+    c.extend_from_slice(&[0xbf, 1, 0, 0, 0]); // mov edi, 1
+    c.extend_from_slice(&[0xb8, 231, 0, 0, 0, 0x0f, 0x05]); // exit_group(1)
+    for end in to_fail {
+        c[end - 1] = u8::try_from(fail - end).expect("short jump");
+    }
+    // 100 + DF: every register kept, DF restored from R11.
+    run_expect(&image(tiny_elf(&c)), 101);
+}
+
+#[test]
+fn a_user_fault_ends_the_instance_with_its_signal() {
+    if !require_kvm() {
+        return;
+    }
+    // xor eax, eax; mov [rax], eax — a store to address 0.
+    let r = run_expect(&image(tiny_elf(&[0x31, 0xc0, 0x89, 0x00])), 128 + 11);
+    let fault = line(&r, "@kernel fault ");
+    assert_eq!(field(fault, "signal"), Some("SIGSEGV"));
+    let store = format!("{:#x}", TINY_BASE + TINY_CODE + 2);
+    assert_eq!(field(fault, "rip"), Some(store.as_str()));
+    assert_eq!(field(fault, "addr"), Some("0x0"));
+    assert_eq!(field(fault, "error"), Some("0x6")); // user, write, not present
+    assert_eq!(
+        line(&r, "@kernel exit "),
+        "@kernel exit cpu=0 pid=1 status=139"
+    );
+
+    // ud2 → SIGILL.
+    let r = run_expect(&image(tiny_elf(&[0x0f, 0x0b])), 128 + 4);
+    assert_eq!(field(line(&r, "@kernel fault "), "signal"), Some("SIGILL"));
+
+    // Reading the kernel's own image from user mode: supervisor-only.
+    let mut read_kernel = vec![0x48, 0xb8];
+    read_kernel.extend_from_slice(&0xffff_ffff_8010_1000u64.to_le_bytes()); // mov rax, imm64
+    read_kernel.extend_from_slice(&[0x8b, 0x00]); // mov eax, [rax]
+    let r = run_expect(&image(tiny_elf(&read_kernel)), 128 + 11);
+    assert_eq!(field(line(&r, "@kernel fault "), "error"), Some("0x5")); // user, read, present
+
+    // Executing the stack: NX (EFER.NXE), an instruction-fetch fault.
+    let r = run_expect(&image(tiny_elf(&[0xff, 0xe4])), 128 + 11); // jmp rsp
+    let fault = line(&r, "@kernel fault ");
+    assert_eq!(field(fault, "error"), Some("0x15")); // user, fetch, present
+    assert_eq!(field(fault, "rip"), field(fault, "addr"));
+
+    // Port I/O from user mode (the VMM's exit port): #GP.
+    let out_exit = [0xba, 0x04, 0x06, 0, 0, 0xee]; // mov edx, 0x604; out dx, al
+    let r = run_expect(&image(tiny_elf(&out_exit)), 128 + 11);
+    assert_eq!(field(line(&r, "@kernel fault "), "vector"), Some("13"));
+}
+
+#[test]
+fn a_file_that_is_not_a_static_executable_is_refused() {
+    if !require_kvm() {
+        return;
+    }
+    let r = run_expect(
+        &image(b"#!/bin/sh\necho not an ELF\n".to_vec()),
+        status::KERNEL_BAD_WORKLOAD,
+    );
+    assert_eq!(field(line(&r, "@kernel error "), "reason"), Some("not-elf"));
+}
+
+/// Builds a static C program with `cc -static` (CI installs a static
+/// libc); `None` (after saying why) where that is impossible outside CI.
+fn static_c_program(source: &str) -> Option<Vec<u8>> {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let (c, binary) = (dir.path().join("prog.c"), dir.path().join("prog"));
+    std::fs::write(&c, source).expect("write the C source");
+    let built = std::process::Command::new("cc")
+        .args(["-static", "-O1", "-o"])
+        .arg(&binary)
+        .arg(&c)
+        .output();
+    match built {
+        Ok(out) if out.status.success() => Some(std::fs::read(&binary).expect("read the program")),
+        other => {
+            if std::env::var_os("CI").is_some() {
+                panic!("cc -static failed under CI: {other:?}");
+            }
+            eprintln!("cannot build a static C program here ({other:?}); skipping");
+            None
+        }
+    }
+}
+
+/// A static glibc program: its start-up needs the auxiliary vector
+/// (AT_RANDOM, AT_PHDR), `arch_prctl` for thread-local storage, `brk` and
+/// `mmap` for `malloc`, and answers the calls the kernel lacks with
+/// `ENOSYS` gracefully.
+#[test]
+fn a_static_glibc_program_runs() {
+    if !require_kvm() {
+        return;
+    }
+    let Some(elf) = static_c_program(
+        r#"#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/utsname.h>
+__thread int counter = 41;
+int main(int argc, char **argv) {
+    struct utsname u;
+    uname(&u);
+    char *small = malloc(100000), *big = malloc(10 << 20);
+    memset(small, 1, 100000);
+    big[(10 << 20) - 1] = 2;
+    counter++;
+    printf("hello argc=%d arg=%s pid=%d sys=%s tls=%d heap=%d\n", argc, argv[argc - 1],
+           getpid(), u.sysname, counter, small[99999] + big[(10 << 20) - 1]);
+    return 7;
+}
+"#,
+    ) else {
+        return;
+    };
+    let config = VmConfig::new(versus_images::KERNEL)
+        .workload(elf, ["hello", "world"])
+        .timeout(Duration::from_secs(60));
+    let r = run_expect(&config, 7);
+    assert_eq!(
+        line(&r, "hello "),
+        "hello argc=2 arg=world pid=1 sys=versus tls=42 heap=3"
+    );
+}
+
+/// `munmap` in the middle of a 2 MiB page splits it; `PROT_NONE` memory
+/// comes back with `mprotect`; a read-only page and an unmapped hole fault.
+#[test]
+fn munmap_and_mprotect_change_mappings() {
+    if !require_kvm() {
+        return;
+    }
+    let Some(elf) = static_c_program(
+        r#"#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+int main(int argc, char **argv) {
+    char *p = mmap(0, 4 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return 10;
+    memset(p, 1, 4 << 20);
+    if (munmap(p + (1 << 20), 1 << 20)) return 11;
+    p[0] = 3;
+    p[(1 << 20) - 1] = 3;
+    p[3 << 20] = 2;
+    char *n = mmap(0, 8192, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (n == MAP_FAILED) return 12;
+    if (mprotect(n, 8192, PROT_READ | PROT_WRITE)) return 13;
+    n[8191] = 5;
+    if (mprotect(n, 4096, PROT_READ)) return 14;
+    char *hole = p + (1 << 20) + 4096;
+    printf("ok %d %d %d hole=%p ro=%p\n", p[(1 << 20) - 1], p[3 << 20], n[8191], hole, n);
+    fflush(stdout);
+    if (argv[1][0] == 'h') *hole = 1; else n[0] = 1;
+    return 0;
+}
+"#,
+    ) else {
+        return;
+    };
+    for (arg, what) in [("hole", "hole"), ("ro", "ro")] {
+        let config = VmConfig::new(versus_images::KERNEL)
+            .workload(elf.clone(), ["prog", arg])
+            .timeout(Duration::from_secs(60));
+        let r = run_expect(&config, 128 + 11);
+        let ok = line(&r, "ok ");
+        assert!(ok.starts_with("ok 3 2 5 "), "{ok}");
+        let fault = line(&r, "@kernel fault ");
+        assert_eq!(field(fault, "addr"), field(ok, what), "{fault}");
+    }
+}
