@@ -3,7 +3,7 @@
 #   make build         release build of versus (guest images are built and embedded)
 #   make test          formatting, lints, then every test (see .ci/run for CI's settings)
 #   make bench         criterion benchmarks (cargo bench)
-#   make demo          a short tour: doctor, then the workload on the host
+#   make demo          a short tour: doctor, then host, container and VM, then compare
 #   make doc           API docs
 #   make lint          cargo fmt --check and clippy -D warnings, host and guest workspaces
 #   make guest-images  build the freestanding guest images on their own
@@ -33,7 +33,10 @@ bench:
 
 demo: build
 	$(VERSUS) doctor
-	$(VERSUS) host run -- suite
+	$(VERSUS) host run -- uname
+	$(VERSUS) container run -- ids
+	$(VERSUS) vm run --vcpus 2 -- ids
+	$(VERSUS) compare --runs 5
 
 doc:
 	$(CARGO) doc --workspace --no-deps

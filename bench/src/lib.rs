@@ -3,15 +3,19 @@
 //! - [`workload`]: the tasks, the workload image, and the parser for the
 //!   `@versus` lines it prints;
 //! - [`backend`]: the places a workload runs, behind one [`backend::Backend`] trait;
+//! - [`compare`]: `versus compare`, every backend side by side;
 //! - [`report`]: the [`report::RunReport`] every backend returns;
 //! - [`stats`]: summaries and paired ratios over repeated runs;
 //! - [`doctor`]: what this host offers (KVM backend, cgroups, namespaces…);
+//! - [`interrupt`]: Ctrl-C as a flag, so that nothing is left behind;
 //! - [`render`]: reports as tables;
 //! - [`fmt`]: human units.
 
 pub mod backend;
+pub mod compare;
 pub mod doctor;
 pub mod fmt;
+pub mod interrupt;
 pub mod render;
 pub mod report;
 pub mod stats;

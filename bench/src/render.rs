@@ -57,6 +57,13 @@ pub fn run_report(report: &RunReport) -> String {
             }
         }
     }
+    if let Some(container) = &report.container {
+        out.push_str(&container_table(container).to_string());
+        out.push('\n');
+        for note in &container.notes {
+            out.push_str(&format!("note: {note}\n"));
+        }
+    }
     if !report.stderr.trim().is_empty() {
         out.push_str("stderr:\n");
         out.push_str(report.stderr.trim_end());
@@ -309,6 +316,18 @@ pub fn outcome_table(report: &RunReport) -> Table {
             Cell::new(fmt::bytes(overhead)),
         ]);
     }
+    if let Some(peak) = memory.cgroup_memory_peak_bytes {
+        table.add_row(vec![
+            Cell::new("cgroup memory peak"),
+            Cell::new(fmt::bytes(peak)),
+        ]);
+    }
+    if let Some(rss) = memory.launcher_rss_bytes {
+        table.add_row(vec![
+            Cell::new("launcher peak RSS"),
+            Cell::new(fmt::bytes(rss)),
+        ]);
+    }
     if let Some(size) = memory.image_bytes {
         table.add_row(vec![Cell::new("image size"), Cell::new(fmt::bytes(size))]);
     }
@@ -317,6 +336,122 @@ pub fn outcome_table(report: &RunReport) -> Table {
             Cell::new("other output lines"),
             Cell::new(group_digits(report.other_output_lines)),
         ]);
+    }
+    table
+}
+
+/// What fenced the container in: namespaces, cgroup and what it counted,
+/// capabilities, seccomp, no_new_privs, LSM, root filesystem.
+pub fn container_table(report: &container::Report) -> Table {
+    let mut table = table(&["mechanism", "in this run"]);
+    let names = |list: &[container::Namespace]| {
+        if list.is_empty() {
+            "none".to_string()
+        } else {
+            list.iter().map(|n| n.name()).collect::<Vec<_>>().join(" ")
+        }
+    };
+    table.add_row(vec![
+        "namespaces (own)".to_string(),
+        names(&report.namespaces),
+    ]);
+    table.add_row(vec![
+        "namespaces (shared with the host)".to_string(),
+        names(&report.shared_namespaces),
+    ]);
+    if let Some(userns) = &report.user_namespace {
+        table.add_row(vec![
+            "uid/gid map".to_string(),
+            format!(
+                "uid {} / gid {}",
+                userns.uid_map.line().trim(),
+                userns.gid_map.line().trim()
+            ),
+        ]);
+    }
+    match &report.cgroup {
+        Some(cgroup) => {
+            let paths = cgroup
+                .paths
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ");
+            table.add_row(vec![
+                format!("cgroup ({}, host layout {})", cgroup.version, cgroup.layout),
+                format!("{paths} (removed)"),
+            ]);
+            let limits = report.limits.flags();
+            table.add_row(vec![
+                "limits".to_string(),
+                if limits.is_empty() {
+                    "none".to_string()
+                } else {
+                    limits
+                },
+            ]);
+            let stats = &cgroup.stats;
+            let or_dash = |value: Option<String>| value.unwrap_or_else(|| "—".to_string());
+            table.add_row(vec![
+                "memory peak / at exit".to_string(),
+                format!(
+                    "{} / {}",
+                    or_dash(stats.memory_peak_bytes.map(fmt::bytes)),
+                    or_dash(stats.memory_current_bytes.map(fmt::bytes))
+                ),
+            ]);
+            table.add_row(vec![
+                "CPU time".to_string(),
+                or_dash(stats.cpu_usage_ns.map(fmt::duration)),
+            ]);
+            table.add_row(vec![
+                "pids peak".to_string(),
+                or_dash(stats.pids_peak.map(group_digits)),
+            ]);
+            if let Some(kills) = stats.oom_kills {
+                table.add_row(vec!["OOM kills".to_string(), group_digits(kills)]);
+            }
+        }
+        None => {
+            table.add_row(vec!["cgroup".to_string(), "none".to_string()]);
+        }
+    }
+    table.add_row(vec![
+        "capabilities".to_string(),
+        format!(
+            "{} kept (mask {}): {}",
+            report.capabilities.len(),
+            report.capability_mask,
+            report.capabilities.join(" ")
+        ),
+    ]);
+    table.add_row(vec![
+        "seccomp".to_string(),
+        match report.seccomp_instructions {
+            Some(n) => format!("{} ({n} BPF instructions)", report.seccomp),
+            None => report.seccomp.to_string(),
+        },
+    ]);
+    table.add_row(vec![
+        "no_new_privs".to_string(),
+        if report.no_new_privs {
+            "set"
+        } else {
+            "not set"
+        }
+        .to_string(),
+    ]);
+    table.add_row(vec!["LSM".to_string(), report.lsm.summary()]);
+    table.add_row(vec![
+        "root filesystem".to_string(),
+        format!(
+            "{}{}",
+            report.rootfs,
+            if report.read_only { " (read-only)" } else { "" }
+        ),
+    ]);
+    if let Some(hostname) = &report.hostname {
+        table.add_row(vec!["hostname".to_string(), hostname.clone()]);
     }
     table
 }
@@ -444,6 +579,7 @@ mod tests {
             other_output_lines: 0,
             stderr: String::new(),
             vm: None,
+            container: None,
         };
         let text = run_report(&report);
         for expected in [

@@ -19,6 +19,16 @@ pub struct Phase {
     pub ns: Nanos,
 }
 
+impl Phase {
+    /// A phase called `name` that took `ns`.
+    pub fn new(name: impl Into<String>, ns: Nanos) -> Self {
+        Self {
+            name: name.into(),
+            ns,
+        }
+    }
+}
+
 /// How the workload ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -46,6 +56,11 @@ pub enum ExitOutcome {
         /// The limit that expired.
         after_ns: Nanos,
     },
+    /// The kernel's OOM killer ended it: the container's memory limit was
+    /// reached.
+    OomKilled,
+    /// versus stopped it because it was interrupted (Ctrl-C, SIGTERM).
+    Interrupted,
 }
 
 impl ExitOutcome {
@@ -62,6 +77,8 @@ impl ExitOutcome {
             Self::Signaled { signal, .. } => 128 + signal,
             Self::TimedOut { .. } => 124,
             Self::VmFailed { .. } => 125,
+            Self::OomKilled => 128 + libc::SIGKILL,
+            Self::Interrupted => 128 + libc::SIGINT,
         }
     }
 
@@ -75,6 +92,10 @@ impl ExitOutcome {
                 "stopped by versus after the {} timeout",
                 crate::fmt::duration(*after_ns)
             ),
+            Self::OomKilled => {
+                "killed by the OOM killer (the memory limit was reached)".to_string()
+            }
+            Self::Interrupted => "stopped by versus on an interrupt".to_string(),
         }
     }
 }
@@ -90,6 +111,14 @@ pub struct MemoryFigures {
     pub guest_touched_bytes: Option<u64>,
     /// VM: resident memory of the VMM process outside guest memory.
     pub vmm_overhead_rss_bytes: Option<u64>,
+    /// Container: the cgroup's memory peak (everything charged to it:
+    /// the workload's pages, page tables, kernel objects).
+    #[serde(default)]
+    pub cgroup_memory_peak_bytes: Option<u64>,
+    /// Container: the launcher's own peak RSS (versus' process that set up
+    /// the container and waits for it).
+    #[serde(default)]
+    pub launcher_rss_bytes: Option<u64>,
 }
 
 /// Everything one run produced.
@@ -120,6 +149,10 @@ pub struct RunReport {
     /// VM only: exits, per-vCPU instances, regions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vm: Option<crate::backend::vm::VmDetails>,
+    /// Container only: namespaces, cgroup and its statistics, capabilities,
+    /// seccomp, LSM, the launch phases as the launcher measured them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container: Option<container::Report>,
 }
 
 impl RunReport {

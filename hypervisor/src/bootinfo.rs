@@ -55,6 +55,8 @@ pub struct BootInfoInput<'a> {
     pub run_on_every_vcpu: bool,
     /// TSC kHz, if already known (else 0 until [`set_tsc_khz`]).
     pub tsc_khz: u32,
+    /// `out`s to the ping port the kernel makes before the workload (0: none).
+    pub exit_probe_iters: u32,
 }
 
 /// Builds the struct.
@@ -96,6 +98,8 @@ pub fn build(input: &BootInfoInput<'_>) -> BootInfo {
         stacks_addr: p.stacks_addr,
         stack_size: p.stack_size,
         first_free_addr: p.first_free,
+        exit_probe_iters: input.exit_probe_iters,
+        _reserved2: 0,
     }
 }
 
@@ -136,7 +140,7 @@ mod tests {
     #[test]
     fn abi_layout_is_pinned() {
         // The guest kernel reads these offsets with hand-written assembly too.
-        assert_eq!(size_of::<BootInfo>(), 280);
+        assert_eq!(size_of::<BootInfo>(), 288);
         assert_eq!(offset_of!(BootInfo, magic), 0);
         assert_eq!(offset_of!(BootInfo, version), 8);
         assert_eq!(offset_of!(BootInfo, size), 12);
@@ -159,6 +163,7 @@ mod tests {
         assert_eq!(offset_of!(BootInfo, stacks_addr), 256);
         assert_eq!(offset_of!(BootInfo, stack_size), 264);
         assert_eq!(offset_of!(BootInfo, first_free_addr), 272);
+        assert_eq!(offset_of!(BootInfo, exit_probe_iters), 280);
         assert_eq!(size_of::<MemRegion>(), 16);
         assert_eq!(size_of::<versus_abi::ConsoleDescriptor>(), 16);
         // Fits its page.
@@ -184,6 +189,7 @@ mod tests {
             vcpus: 2,
             run_on_every_vcpu: true,
             tsc_khz: 0,
+            exit_probe_iters: 1000,
         });
         write(&mem, &info).unwrap();
         set_tsc_khz(&mem, 2_445_406).unwrap();
@@ -205,6 +211,7 @@ mod tests {
             ]
         );
         assert!(back.run_on_every_vcpu());
+        assert_eq!(back.exit_probe_iters(), 1000);
         assert_eq!(
             (back.workload_addr, back.workload_size),
             (0x20_3000, 0x2345)

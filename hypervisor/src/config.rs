@@ -10,6 +10,29 @@ use crate::memory::{MemoryError, MemoryLayout};
 /// Default guest memory (`--mem 512M`), split low/high.
 pub const DEFAULT_MEM_SIZE: u64 = 512 << 20;
 
+/// The most exits [`VmConfig::exit_probe`] accepts: the guest kernel's own
+/// bound (`versus_abi::EXIT_PROBE_MAX_ITERS`), so that a probe stays well
+/// under a minute even at the 45 µs an exit can cost on a software backend.
+pub const MAX_EXIT_PROBE_ITERS: u32 = versus_abi::EXIT_PROBE_MAX_ITERS;
+
+/// A configuration the VMM refuses before touching `/dev/kvm`.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// An exit probe of zero exits measures nothing.
+    #[error("the exit probe needs at least 1 iteration")]
+    ExitProbeEmpty,
+    /// An exit probe longer than [`MAX_EXIT_PROBE_ITERS`].
+    #[error(
+        "an exit probe of {iters} iterations exceeds the limit of {max} (MAX_EXIT_PROBE_ITERS)"
+    )]
+    ExitProbeTooLarge {
+        /// Requested.
+        iters: u32,
+        /// [`MAX_EXIT_PROBE_ITERS`].
+        max: u32,
+    },
+}
+
 /// Guest memory: a total size (default layout) or explicit regions.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum MemoryConfig {
@@ -90,6 +113,10 @@ pub struct VmConfig {
     /// Ask the guest kernel to use the UART (one exit per byte) instead of
     /// the paravirtual console (`versus_abi::flags::CONSOLE_UART`).
     pub console_uart: bool,
+    /// Exit probe: the guest kernel makes this many `out`s to
+    /// `versus_abi::port::PING` before the workload starts
+    /// (`BootInfo::exit_probe_iters`; see [`VmConfig::exit_probe`]).
+    pub exit_probe: Option<u32>,
 }
 
 impl VmConfig {
@@ -106,6 +133,7 @@ impl VmConfig {
             trace: Trace::Off,
             echo_console: false,
             console_uart: false,
+            exit_probe: None,
         }
     }
     /// Sets the vCPU count.
@@ -159,11 +187,68 @@ impl VmConfig {
         self.console_uart = yes;
         self
     }
+    /// Measure the exit round trip before the workload starts: the guest
+    /// kernel's bootstrap CPU makes `iters` port-I/O exits between two
+    /// markers and reports its own timing; the report's
+    /// [`exit_probe`](crate::VmReport::exit_probe) holds both sides' figures.
+    /// 1 ..= [`MAX_EXIT_PROBE_ITERS`] (checked by [`VmConfig::validate`]).
+    /// It delays the workload's start marker by the probe's duration.
+    pub fn exit_probe(mut self, iters: u32) -> Self {
+        self.exit_probe = Some(iters);
+        self
+    }
+    /// Checks what can be checked without KVM (the memory layout is checked
+    /// by [`VmConfig::layout`]).
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        match self.exit_probe {
+            Some(0) => Err(ConfigError::ExitProbeEmpty),
+            Some(iters) if iters > MAX_EXIT_PROBE_ITERS => Err(ConfigError::ExitProbeTooLarge {
+                iters,
+                max: MAX_EXIT_PROBE_ITERS,
+            }),
+            _ => Ok(()),
+        }
+    }
     /// The validated memory layout.
     pub fn layout(&self) -> Result<MemoryLayout, MemoryError> {
         match &self.memory {
             MemoryConfig::Total(t) => MemoryLayout::split(*t),
             MemoryConfig::Regions(r) => MemoryLayout::explicit(r),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_probe_is_bounded() {
+        let config = VmConfig::new(Vec::new());
+        assert_eq!(config.validate(), Ok(()));
+        assert_eq!(config.clone().exit_probe(1).validate(), Ok(()));
+        let max = config.clone().exit_probe(MAX_EXIT_PROBE_ITERS);
+        assert_eq!(max.validate(), Ok(()));
+        assert_eq!(
+            config.clone().exit_probe(0).validate(),
+            Err(ConfigError::ExitProbeEmpty)
+        );
+        let err = config
+            .exit_probe(MAX_EXIT_PROBE_ITERS + 1)
+            .validate()
+            .unwrap_err();
+        assert_eq!(
+            err,
+            ConfigError::ExitProbeTooLarge {
+                iters: MAX_EXIT_PROBE_ITERS + 1,
+                max: MAX_EXIT_PROBE_ITERS
+            }
+        );
+        let message = err.to_string();
+        assert!(
+            message.contains(&MAX_EXIT_PROBE_ITERS.to_string())
+                && message.contains("MAX_EXIT_PROBE_ITERS"),
+            "{message}"
+        );
     }
 }

@@ -34,7 +34,9 @@
 //!    the 16550 UART ([`devices::serial`]), the boot-marker, exit,
 //!    paravirtual-console and ping ports of `versus_abi::port`, HLT,
 //!    shutdown (guest reset), internal errors, unknown ports/MMIO (all ones).
-//!    A watchdog stops a guest that runs past its timeout.
+//!    A watchdog stops a guest that runs past its timeout. With
+//!    [`VmConfig::exit_probe`] the guest kernel makes N ping exits before
+//!    its workload, timed on both sides ([`exit_probe`]).
 //! 7. **Tear down and report** ([`report`]): every thread joined, the VM
 //!    closed, memory unmapped; a [`VmReport`] with the outcome, phase
 //!    durations, per-vCPU markers and exit accounting, console output and
@@ -66,6 +68,7 @@ pub mod config;
 pub mod cpu;
 pub mod cpuid;
 pub mod devices;
+pub mod exit_probe;
 pub mod exits;
 pub mod gdt;
 pub mod kvm;
@@ -80,7 +83,8 @@ pub mod vm;
 #[cfg(test)]
 pub(crate) mod test_utils;
 
-pub use config::{MemoryConfig, Trace, VmConfig};
+pub use config::{ConfigError, MAX_EXIT_PROBE_ITERS, MemoryConfig, Trace, VmConfig};
+pub use exit_probe::ExitProbeReport;
 pub use exits::{ExitCount, ExitKind, ExitStats, TraceEvent};
 pub use report::{Outcome, VmReport};
 pub use versus_abi as abi;

@@ -5,6 +5,7 @@
 use serde::Serialize;
 
 use crate::cpu::GuestRegs;
+use crate::exit_probe::ExitProbeReport;
 use crate::exits::{ExitStats, UnhandledAccess};
 use crate::kvm::HostInfo;
 use crate::memory::Region;
@@ -195,6 +196,9 @@ pub struct VmReport {
     pub console: ConsoleOutput,
     /// Memory.
     pub memory: MemoryReport,
+    /// The exit probe's figures, when [`VmConfig::exit_probe`](crate::VmConfig::exit_probe)
+    /// asked for one.
+    pub exit_probe: Option<ExitProbeReport>,
 }
 
 impl VmReport {

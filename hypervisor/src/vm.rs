@@ -8,9 +8,10 @@ use std::time::Instant;
 use kvm_bindings::KVM_MAX_CPUID_ENTRIES;
 
 use crate::bootinfo::{self, BootInfoError, BootInfoInput};
-use crate::config::VmConfig;
+use crate::config::{ConfigError, VmConfig};
 use crate::cpu::EntryPoint;
 use crate::cpuid::CpuidError;
+use crate::exit_probe;
 use crate::exits::{ExitStats, Shared};
 use crate::gdt::{self, GdtError};
 use crate::kvm::{self, KvmError};
@@ -27,6 +28,9 @@ use crate::vcpu::{self, VcpuError, VcpuThreads};
 /// guest is not an error: it is the report's [`Outcome`]).
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// The configuration itself (checked before step 1).
+    #[error(transparent)]
+    Config(#[from] ConfigError),
     /// Step 1 / 2a.
     #[error(transparent)]
     Kvm(#[from] KvmError),
@@ -72,6 +76,7 @@ impl Vm {
     /// times out, tears everything down (every thread joined, every mapping
     /// unmapped), and reports.
     pub fn run(config: &VmConfig) -> Result<VmReport, Error> {
+        config.validate()?;
         let launch = Instant::now();
 
         // 1. Open /dev/kvm, check the API version and capabilities.
@@ -114,6 +119,7 @@ impl Vm {
             vcpus: config.vcpus,
             run_on_every_vcpu: config.run_on_every_vcpu,
             tsc_khz: 0,
+            exit_probe_iters: config.exit_probe.unwrap_or(0),
         });
         if config.console_uart {
             info.flags |= versus_abi::flags::CONSOLE_UART;
@@ -197,6 +203,12 @@ impl Vm {
                 }
             })
             .collect();
+        let uart_bytes = uart.len() as u64;
+        let uart = String::from_utf8_lossy(&uart).into_owned();
+        let exit_probe = config.exit_probe.map(|iters| {
+            let bsp = per_vcpu.iter().find(|v| v.index == 0);
+            exit_probe::measure(iters, bsp, &uart)
+        });
         let mut report = VmReport {
             outcome,
             vcpus: config.vcpus,
@@ -216,12 +228,13 @@ impl Vm {
             per_vcpu,
             exits,
             console: ConsoleOutput {
-                uart_bytes: uart.len() as u64,
-                uart: String::from_utf8_lossy(&uart).into_owned(),
+                uart_bytes,
+                uart,
                 paravirt_bytes: paravirt.len() as u64,
                 paravirt: String::from_utf8_lossy(&paravirt).into_owned(),
             },
             memory: memory_report,
+            exit_probe,
         };
         let first = report.first_marker(versus_abi::event::WORKLOAD_START);
         report.launch_to_first_marker_ns = first;

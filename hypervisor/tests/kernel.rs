@@ -340,6 +340,98 @@ fn the_uart_console_carries_the_same_lines() {
     assert_eq!(uart_exits, r.console.uart_bytes);
 }
 
+/// The exit probe: before the workload, the bootstrap CPU makes exactly N
+/// ping exits between two markers, and both sides time them.
+#[test]
+fn exit_probe_makes_exactly_n_ping_exits_then_runs_the_workload() {
+    if !require_kvm() {
+        return;
+    }
+    const N: u32 = 1000;
+    let r = run_expect(&workload(&["getpid", "100"]).exit_probe(N), 0);
+    assert_eq!(
+        r.exits.count(ExitKind::IoOut { port: port::PING }),
+        u64::from(N)
+    );
+    assert_eq!(
+        marker_codes(&r, 0),
+        [
+            event::KERNEL_ENTRY,
+            event::KERNEL_READY,
+            event::EXIT_PROBE_START,
+            event::EXIT_PROBE_END,
+            event::WORKLOAD_START,
+            event::WORKLOAD_EXIT
+        ]
+    );
+    let probe = r.exit_probe.as_ref().expect("the probe was asked for");
+    assert_eq!((probe.iters, probe.ping_exits), (N, u64::from(N)));
+    let host = probe.host_ns_per_exit.expect("both markers arrived");
+    let guest = probe
+        .guest_ns_per_exit
+        .expect("the kernel printed its line");
+    let handler = probe.handler_ns_per_exit.expect("pings were accounted");
+    assert!(host > 0.0 && guest > 0.0 && handler > 0.0, "{probe:?}");
+    // The handler is a part of the round trip the host sees.
+    assert!(handler < host, "{probe:?}");
+    let kernel_line = line(&r, "@kernel exitprobe ");
+    assert_eq!(field(kernel_line, "cpu"), Some("0"));
+    assert_eq!(field(kernel_line, "iters"), Some("1000"));
+    assert!(
+        probe.guest_tsc_cycles.is_some_and(|c| c > 0),
+        "{kernel_line}"
+    );
+    // The workload ran as usual after it.
+    assert_eq!(field(line(&r, "@versus task=getpid"), "iters"), Some("100"));
+    eprintln!(
+        "[measure] exit probe, {N} pings: guest {guest:.0} ns/exit, host {host:.0} ns/exit, VMM handler {handler:.0} ns/exit"
+    );
+}
+
+#[test]
+fn without_the_exit_probe_there_are_no_ping_exits() {
+    if !require_kvm() {
+        return;
+    }
+    let r = run_expect(&workload(&["startup"]), 0);
+    assert_eq!(r.exits.count(ExitKind::IoOut { port: port::PING }), 0);
+    assert!(r.exit_probe.is_none());
+    assert!(lines(&r, "@kernel exitprobe ").is_empty());
+}
+
+/// Only the bootstrap CPU probes, and every instance still runs.
+#[test]
+fn the_exit_probe_runs_on_the_bootstrap_cpu_only() {
+    if !require_kvm() {
+        return;
+    }
+    let config = workload(&["startup"])
+        .vcpus(2)
+        .run_on_every_vcpu(true)
+        .exit_probe(100);
+    let r = run_expect(&config, 0);
+    let pings = |vcpu: usize| {
+        r.per_vcpu[vcpu]
+            .exits
+            .count(ExitKind::IoOut { port: port::PING })
+    };
+    assert_eq!((pings(0), pings(1)), (100, 0));
+    assert_eq!(lines(&r, "@versus task=startup").len(), 2);
+    assert_eq!(lines(&r, "@kernel exitprobe ").len(), 1);
+}
+
+/// An oversized probe is refused before /dev/kvm is even opened.
+#[test]
+fn an_oversized_exit_probe_is_refused() {
+    let config = workload(&["startup"]).exit_probe(hypervisor::MAX_EXIT_PROBE_ITERS + 1);
+    match Vm::run(&config) {
+        Err(hypervisor::Error::Config(e)) => {
+            assert!(e.to_string().contains("MAX_EXIT_PROBE_ITERS"), "{e}");
+        }
+        other => panic!("expected a configuration error, got {other:?}"),
+    }
+}
+
 // Hand-made workloads: a static ELF with one R-X segment at 0x400000.
 
 const TINY_BASE: u64 = 0x40_0000;

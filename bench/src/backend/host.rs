@@ -130,6 +130,7 @@ impl Backend for HostBackend {
             other_output_lines: watched.other_lines,
             stderr: watched.stderr,
             vm: None,
+            container: None,
         })
     }
 }

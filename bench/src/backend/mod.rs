@@ -3,9 +3,13 @@
 //!
 //! - [`host::HostBackend`]: a plain host process, the baseline every other
 //!   figure is compared with;
+//! - [`container::ContainerBackend`]: PID 1 of a Linux container on the
+//!   host's own kernel;
 //! - [`vm::VmBackend`]: a KVM virtual machine running versus' tiny kernel.
 
+pub mod container;
 pub mod host;
+pub mod subprocess;
 pub mod vm;
 
 use std::time::Duration;
@@ -54,6 +58,18 @@ pub enum BackendError {
         kernel: String,
         /// What the VMM said.
         source: Box<hypervisor::Error>,
+    },
+    /// The container could not be set up or cleaned up (bad rootfs, missing
+    /// cgroup controller, no root and no user namespaces, …).
+    #[error("cannot run the container")]
+    Container(#[source] Box<::container::Error>),
+    /// A fresh `versus` process did not return a report.
+    #[error("{command}: {problem}")]
+    Subprocess {
+        /// The command line.
+        command: String,
+        /// What went wrong.
+        problem: String,
     },
     /// The workload printed a malformed `@versus` line.
     #[error(transparent)]

@@ -60,6 +60,14 @@ pub struct VmBackend {
     pub every_vcpu: bool,
     /// Print every exit with a timestamp on stderr.
     pub trace: bool,
+    /// Measure the exit round trip first: the guest kernel makes this many
+    /// ping exits before the workload starts (`VmConfig::exit_probe`; at most
+    /// `hypervisor::MAX_EXIT_PROBE_ITERS`). It delays the start marker, so
+    /// leave it `None` when measuring startup.
+    pub exit_probe: Option<u32>,
+    /// Console through the 16550 UART (one exit per byte) instead of the
+    /// paravirtual console (one exit per write) — to compare the two.
+    pub console_uart: bool,
 }
 
 impl VmBackend {
@@ -71,6 +79,8 @@ impl VmBackend {
             memory: MemoryConfig::Total(hypervisor::config::DEFAULT_MEM_SIZE),
             every_vcpu: true,
             trace: false,
+            exit_probe: None,
+            console_uart: false,
         }
     }
 }
@@ -106,6 +116,37 @@ pub struct VmDetails {
     pub paravirt_bytes: u64,
     /// How the VM ended, as the VMM saw it.
     pub vmm_outcome: String,
+    /// The exit probe's figures, when [`VmBackend::exit_probe`] asked for one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_probe: Option<ExitProbe>,
+}
+
+/// The VM exit round trip (port I/O to the ping port), from a guest loop of
+/// `iters` exits before the workload, as each side measured it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExitProbe {
+    /// Exits the guest was asked to make.
+    pub iters: u32,
+    /// Ping exits the VMM counted (equals `iters` when the probe completed).
+    pub ping_exits: u64,
+    /// Nanoseconds per exit by the guest's TSC, from the kernel's `exitprobe` line.
+    pub guest_ns_per_exit: Option<f64>,
+    /// Nanoseconds per exit on the host clock, between the probe's two markers.
+    pub host_ns_per_exit: Option<f64>,
+    /// Nanoseconds per exit spent in the VMM's handler (the userspace share).
+    pub handler_ns_per_exit: Option<f64>,
+}
+
+impl From<&hypervisor::ExitProbeReport> for ExitProbe {
+    fn from(r: &hypervisor::ExitProbeReport) -> Self {
+        Self {
+            iters: r.iters,
+            ping_exits: r.ping_exits,
+            guest_ns_per_exit: r.guest_ns_per_exit,
+            host_ns_per_exit: r.host_ns_per_exit,
+            handler_ns_per_exit: r.handler_ns_per_exit,
+        }
+    }
 }
 
 /// Exits of one reason on one vCPU.
@@ -163,12 +204,16 @@ impl Backend for VmBackend {
             .vcpus(self.vcpus)
             .workload(launch.workload.bytes().to_vec(), argv)
             .run_on_every_vcpu(self.every_vcpu)
+            .console_uart(self.console_uart)
             .trace(if self.trace {
                 Trace::Stderr
             } else {
                 Trace::Off
             });
         config.memory = self.memory.clone();
+        if let Some(iters) = self.exit_probe {
+            config = config.exit_probe(iters);
+        }
         if let Some(timeout) = launch.timeout {
             config = config.timeout(timeout);
         }
@@ -217,14 +262,35 @@ fn convert(backend: &VmBackend, launch: &Launch, vm: &VmReport) -> Result<RunRep
             instances.push(instance);
         }
     }
-    // UART output (a kernel told to use it) counts as output too.
+    // UART output (a kernel told to use it) counts as output too. The UART
+    // is one device shared by every vCPU, so its lines cannot be told
+    // apart by vCPU: they go to the bootstrap processor's instance.
+    if !vm.console.uart.is_empty() && instances.is_empty() {
+        instances.push(Instance {
+            vcpu: 0,
+            startup_ns: vm.per_vcpu.first().and_then(|vcpu| {
+                vcpu.markers
+                    .iter()
+                    .find(|m| m.code == event::WORKLOAD_START)
+                    .map(|m| m.at_ns)
+            }),
+            start: None,
+            results: Vec::new(),
+            kernel_lines: Vec::new(),
+        });
+    }
     for line in vm.console.uart.lines() {
+        let Some(first) = instances.first_mut() else {
+            other_lines += 1;
+            continue;
+        };
+        if let Some(kernel_line) = line.strip_prefix(KERNEL_LINE_PREFIX) {
+            first.kernel_lines.push(kernel_line.to_string());
+            continue;
+        }
         match workload::parse_line(line)? {
-            Some(Record::Result(result)) => {
-                if let Some(first) = instances.first_mut() {
-                    first.results.push(result);
-                }
-            }
+            Some(Record::Start(marker)) if first.start.is_none() => first.start = Some(marker),
+            Some(Record::Result(result)) => first.results.push(result),
             _ => other_lines += 1,
         }
     }
@@ -283,6 +349,7 @@ fn convert(backend: &VmBackend, launch: &Launch, vm: &VmReport) -> Result<RunRep
         paravirt_bytes: vm.console.paravirt_bytes,
         vmm_outcome: describe_outcome(&vm.outcome),
         instances: instances.clone(),
+        exit_probe: vm.exit_probe.as_ref().map(ExitProbe::from),
     };
     Ok(RunReport {
         backend: "vm".into(),
@@ -298,10 +365,12 @@ fn convert(backend: &VmBackend, launch: &Launch, vm: &VmReport) -> Result<RunRep
             image_bytes: Some((launch.workload.bytes().len() + backend.kernel.bytes.len()) as u64),
             guest_touched_bytes: Some(vm.memory.guest_touched_bytes),
             vmm_overhead_rss_bytes: vm.memory.vmm_overhead_rss_bytes,
+            ..MemoryFigures::default()
         },
         other_output_lines: other_lines,
         stderr: String::new(),
         vm: Some(details),
+        container: None,
     })
 }
 

@@ -9,6 +9,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 
+use bench::backend::container::{ContainerBackend, Rootfs as ContainerRootfs};
 use bench::backend::host::HostBackend;
 use bench::backend::vm::{Kernel, VmBackend};
 use bench::backend::{Backend, Launch};
@@ -28,10 +29,18 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the same workload on the host, in containers and in VMs, side by
+    /// side: startup, memory, system calls, exits and I/O, identity.
+    Compare(CompareArgs),
     /// Run the workload as a plain host process: the baseline.
     Host {
         #[command(subcommand)]
         action: HostAction,
+    },
+    /// Run the workload as PID 1 of a Linux container on the host's kernel.
+    Container {
+        #[command(subcommand)]
+        action: ContainerAction,
     },
     /// Run the workload in a KVM virtual machine on versus' tiny kernel.
     Vm {
@@ -47,10 +56,139 @@ enum Command {
     },
 }
 
+/// Options of `versus compare`, in hyperfine's spirit.
+#[derive(Debug, Args)]
+struct CompareArgs {
+    /// Measured rounds; every backend runs once per round, interleaved.
+    #[arg(long, short = 'r', default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    runs: u64,
+
+    /// Warm-up rounds before measuring (not counted).
+    #[arg(long, short = 'w', default_value_t = 1, value_parser = clap::value_parser!(u64).range(0..=1_000))]
+    warmup: u64,
+
+    /// Only these sections (comma-separated): startup, memory, syscall, io, identity.
+    #[arg(long, value_enum, value_delimiter = ',', value_name = "SECTIONS")]
+    only: Vec<bench::compare::Section>,
+
+    /// vCPUs of the second VM in the startup section (`vm ×N`); 1 leaves it out.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..))]
+    vcpus: u32,
+
+    /// Guest memory of every VM (e.g. `512M`), split low/high around the MMIO hole.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    mem: Option<u64>,
+
+    /// Write the full results as JSON to FILE (rewritten after every round).
+    #[arg(long = "export-json", value_name = "FILE")]
+    export_json: Option<PathBuf>,
+
+    /// Write one CSV row per figure to FILE (rewritten after every round).
+    #[arg(long = "export-csv", value_name = "FILE")]
+    export_csv: Option<PathBuf>,
+
+    /// Write the tables as Markdown to FILE (rewritten after every round).
+    #[arg(long = "export-markdown", value_name = "FILE")]
+    export_markdown: Option<PathBuf>,
+
+    /// Draw the startup comparison and each backend's phase timeline as SVG.
+    #[arg(long, value_name = "FILE.svg")]
+    plot: Option<PathBuf>,
+
+    /// Print the comparison as JSON instead of tables.
+    #[arg(long)]
+    json: bool,
+}
+
 #[derive(Debug, Subcommand)]
 enum HostAction {
     /// Run one task and print its results, phases and exit.
     Run(RunArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum ContainerAction {
+    /// Launch a container (namespaces, cgroup, capabilities, seccomp,
+    /// pivot_root), run one task or command as PID 1, and print results,
+    /// phases, cgroup statistics and what fenced it in.
+    Run(ContainerRunArgs),
+}
+
+/// Options of `versus container run`, named as Docker users know them.
+#[derive(Debug, Args)]
+struct ContainerRunArgs {
+    /// Memory limit (cgroup `memory`, no swap), e.g. `64M`, `1G`.
+    #[arg(long, short = 'm', value_name = "SIZE", value_parser = parse_container_size)]
+    memory: Option<u64>,
+
+    /// Most processes and threads at once (cgroup `pids`).
+    #[arg(long = "pids-limit", value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pids_limit: Option<u64>,
+
+    /// CPU bandwidth in CPUs, e.g. `0.5`, `1.5` (cgroup `cpu`).
+    #[arg(long, value_name = "CPUS")]
+    cpus: Option<f64>,
+
+    /// The container's hostname (its own UTS namespace); default `versus`.
+    #[arg(long, value_name = "NAME")]
+    hostname: Option<String>,
+
+    /// Use this directory as the root filesystem (never written to); the
+    /// arguments are then a command inside it, e.g. `/bin/sh -c 'ls /'`.
+    #[arg(long, value_name = "DIR", conflicts_with = "busybox")]
+    rootfs: Option<PathBuf>,
+
+    /// Add the host's static busybox to the built root filesystem, for
+    /// commands such as `-- /bin/sh -c 'ps; ls /'`.
+    #[arg(long)]
+    busybox: bool,
+
+    /// Run in a new user namespace even as root (uid 0 inside maps to an
+    /// unprivileged range outside); without root it is always used.
+    #[arg(long)]
+    userns: bool,
+
+    /// Leave a namespace shared with the host (pid, mnt, uts, ipc, net,
+    /// cgroup, user); repeat or separate with commas.
+    #[arg(long, value_name = "NS", value_delimiter = ',', value_parser = parse_namespace)]
+    share: Vec<container::Namespace>,
+
+    /// Add a capability to Docker's default set (e.g. `NET_ADMIN`, `ALL`).
+    #[arg(long = "cap-add", value_name = "CAP", value_delimiter = ',')]
+    cap_add: Vec<String>,
+
+    /// Drop a capability from Docker's default set (e.g. `CHOWN`, `ALL`).
+    #[arg(long = "cap-drop", value_name = "CAP", value_delimiter = ',')]
+    cap_drop: Vec<String>,
+
+    /// The seccomp profile: Docker's default (x86-64) or none.
+    #[arg(long, value_name = "PROFILE", default_value = "default", value_parser = parse_seccomp)]
+    seccomp: container::SeccompMode,
+
+    /// Mount the root filesystem read-only.
+    #[arg(long = "read-only")]
+    read_only: bool,
+
+    /// Print the launch steps (mounts, pivot_root, …) on stderr.
+    #[arg(long)]
+    trace: bool,
+
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+fn parse_container_size(text: &str) -> Result<u64, String> {
+    container::parse_size(text).map_err(|err| err.to_string())
+}
+
+fn parse_namespace(text: &str) -> Result<container::Namespace, String> {
+    text.parse()
+        .map_err(|err: container::Error| err.to_string())
+}
+
+fn parse_seccomp(text: &str) -> Result<container::SeccompMode, String> {
+    text.parse()
+        .map_err(|err: container::Error| err.to_string())
 }
 
 #[derive(Debug, Subcommand)]
@@ -98,8 +236,27 @@ struct VmRunArgs {
     #[arg(long)]
     trace: bool,
 
+    /// The guest console: the paravirtual port (one exit per write) or the
+    /// emulated 16550 UART (one exit per byte).
+    #[arg(long, value_enum, default_value_t = Console::Paravirt)]
+    console: Console,
+
+    /// Measure the VM exit round trip first: the guest kernel makes N port
+    /// writes in a loop before the workload starts (delays the start marker).
+    #[arg(long = "exit-probe", value_name = "N", value_parser = clap::value_parser!(u32).range(1..=i64::from(hypervisor::MAX_EXIT_PROBE_ITERS)))]
+    exit_probe: Option<u32>,
+
     #[command(flatten)]
     run: RunArgs,
+}
+
+/// The guest console device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Console {
+    /// One exit per write: the guest hands over a whole buffer.
+    Paravirt,
+    /// One exit per byte, as on a real serial port.
+    Uart,
 }
 
 fn parse_size(text: &str) -> Result<u64, String> {
@@ -159,11 +316,17 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
 impl RunArgs {
     /// Checks the workload and the task, and turns them into a [`Launch`].
     fn launch(&self) -> Result<Launch> {
+        self.launch_checking_task(true)
+    }
+
+    /// As [`Self::launch`]; with `check_task` false the arguments are a
+    /// command of its own (an external root filesystem's), not a task.
+    fn launch_checking_task(&self, check_task: bool) -> Result<Launch> {
         let workload = match &self.workload {
             Some(path) => Workload::from_file(path)?,
             None => Workload::embedded(),
         };
-        let argv = if workload.is_embedded() {
+        let argv = if workload.is_embedded() && check_task {
             TaskInvocation::parse(&self.task)?.argv()
         } else {
             self.task.clone()
@@ -189,9 +352,13 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
+        Command::Compare(args) => compare(&args),
         Command::Host {
             action: HostAction::Run(args),
         } => run_backend(&HostBackend, &args),
+        Command::Container {
+            action: ContainerAction::Run(args),
+        } => run_container(&args),
         Command::Vm {
             action: VmAction::Run(args),
         } => {
@@ -199,6 +366,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             backend.vcpus = args.vcpus;
             backend.every_vcpu = args.on == RunOn::Every;
             backend.trace = args.trace;
+            backend.console_uart = args.console == Console::Uart;
+            backend.exit_probe = args.exit_probe;
             if let Some(path) = &args.kernel {
                 backend.kernel = Kernel::from_file(path)?;
             }
@@ -224,6 +393,54 @@ fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
+/// `versus container run`: the container backend configured from the flags.
+fn run_container(args: &ContainerRunArgs) -> Result<ExitCode> {
+    let mut backend = ContainerBackend::new();
+    backend.limits = container::Limits {
+        memory: args.memory,
+        pids: args.pids_limit,
+        cpus: args.cpus,
+    };
+    backend.hostname = args.hostname.clone();
+    backend.share = args.share.clone();
+    backend.userns = args.userns;
+    backend.cap_add = args.cap_add.clone();
+    backend.cap_drop = args.cap_drop.clone();
+    backend.seccomp = args.seccomp;
+    backend.read_only = args.read_only;
+    backend.trace = args.trace;
+    if args.seccomp == container::SeccompMode::Unconfined {
+        backend.label = "container (no seccomp)".into();
+    }
+    backend.rootfs = match (&args.rootfs, args.busybox) {
+        (Some(dir), _) => ContainerRootfs::Dir(dir.clone()),
+        (None, true) => {
+            ContainerRootfs::WorkloadWithBusybox(container::rootfs::host_busybox().context(
+                "--busybox needs a statically linked busybox on the host \
+                 (install Debian's busybox-static)",
+            )?)
+        }
+        (None, false) => ContainerRootfs::Workload,
+    };
+    // A task for the workload, unless the arguments name a command of the
+    // root filesystem (an external rootfs, or an absolute path).
+    let is_command =
+        args.rootfs.is_some() || args.run.task.first().is_some_and(|a| a.starts_with('/'));
+    // Ctrl-C and SIGTERM stop the container and clean up instead of
+    // abandoning its cgroup.
+    bench::interrupt::install().context("cannot install the SIGINT/SIGTERM handler")?;
+    backend.interrupt = Some(&bench::interrupt::INTERRUPTED);
+    backend.echo_output = is_command && !args.run.json;
+    let launch = match args.run.launch_checking_task(!is_command) {
+        Ok(launch) => launch,
+        Err(error) => {
+            eprintln!("versus: error: {error:#}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    report_run(&backend, &launch, args.run.json)
+}
+
 /// Runs one launch on `backend`, prints the report and exits as the
 /// workload did (a shell sees the workload's status, 128+signal, or 124 on
 /// timeout).
@@ -235,14 +452,165 @@ fn run_backend(backend: &dyn Backend, args: &RunArgs) -> Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
+    report_run(backend, &launch, args.json)
+}
+
+/// Runs `launch` on `backend` and prints the report (table or JSON).
+fn report_run(backend: &dyn Backend, launch: &Launch, json: bool) -> Result<ExitCode> {
     let report = backend
-        .run(&launch)
+        .run(launch)
         .with_context(|| format!("running on the {} backend", backend.name()))?;
-    if args.json {
+    if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print!("{}", render::run_report(&report));
     }
     let status = report.exit.shell_status().clamp(0, 255);
     Ok(ExitCode::from(u8::try_from(status).unwrap_or(1)))
+}
+
+/// The header's host facts, from `versus doctor`'s detection.
+fn host_header() -> bench::compare::model::HostHeader {
+    let report = doctor::diagnose(&doctor::HostView::real(), &doctor::RealProbes);
+    let backend = &report.kvm.backend;
+    let bare_metal = matches!(backend, doctor::KvmBackend::Hardware { .. });
+    let warning = (!bare_metal)
+        .then(|| format!("KVM here is {}: {}", backend.label(), backend.explanation()));
+    bench::compare::model::HostHeader {
+        kernel: report.kernel_release.clone(),
+        cpu: report.cpu_model.clone(),
+        kvm_backend: backend.label(),
+        kvm_is_bare_metal_hardware: bare_metal,
+        kvm_warning: warning,
+    }
+}
+
+/// Shows progress on stderr (hidden when stderr is not a terminal) and
+/// rewrites the exports after every round.
+struct CompareObserver {
+    bar: indicatif::ProgressBar,
+    exports: Vec<bench::compare::export::Export>,
+    plot: Option<PathBuf>,
+    errors: Vec<String>,
+}
+
+impl bench::compare::Observer for CompareObserver {
+    fn start(&mut self, total_runs: usize) {
+        self.bar.set_length(total_runs as u64);
+    }
+
+    fn ran(&mut self, record: &bench::compare::RunRecord) {
+        self.bar.set_message(format!(
+            "round {} · {}",
+            record.round + 1,
+            record.subject.label
+        ));
+        self.bar.inc(1);
+    }
+
+    fn round_done(&mut self, comparison: &bench::compare::Comparison) {
+        for export in &self.exports {
+            if let Err(error) = export.write(comparison) {
+                self.errors.push(error.to_string());
+            }
+        }
+        if let Some(path) = &self.plot {
+            let _ = (path, comparison);
+        }
+    }
+}
+
+/// `versus compare`: plan, run interleaved, show.
+fn compare(args: &CompareArgs) -> Result<ExitCode> {
+    use bench::compare::export::{CsvExporter, Export, JsonExporter, MarkdownExporter};
+    use bench::compare::{Comparer, Options, RealBackends, Section, derive, plan, render};
+
+    let sections = if args.only.is_empty() {
+        Section::ALL.to_vec()
+    } else {
+        Section::ALL
+            .into_iter()
+            .filter(|s| args.only.contains(s))
+            .collect()
+    };
+    let options = Options {
+        runs: usize::try_from(args.runs)?,
+        warmup: usize::try_from(args.warmup)?,
+        sections: sections.clone(),
+        vcpus: args.vcpus,
+        mem: args.mem,
+    };
+    // Refuse at once what the VMM would refuse in every run.
+    if args.vcpus > 1 || args.mem.is_some() {
+        let mut config = hypervisor::VmConfig::new(Vec::new()).vcpus(args.vcpus);
+        if let Some(size) = args.mem {
+            config = config.memory_size(size);
+        }
+        config
+            .layout()
+            .map_err(|err| anyhow::anyhow!("--mem: {err}"))?;
+    }
+    let mut exports = Vec::new();
+    for (path, exporter) in [
+        (
+            &args.export_json,
+            Box::new(JsonExporter) as Box<dyn bench::compare::export::Exporter>,
+        ),
+        (&args.export_csv, Box::new(CsvExporter)),
+        (&args.export_markdown, Box::new(MarkdownExporter)),
+    ] {
+        if let Some(path) = path {
+            exports.push(Export {
+                exporter,
+                path: path.clone(),
+            });
+        }
+    }
+    let context = derive::Context {
+        command: std::env::args().collect::<Vec<_>>().join(" "),
+        host: host_header(),
+        runs: options.runs,
+        warmup: options.warmup,
+        sections,
+    };
+    bench::interrupt::install().context("cannot install the SIGINT/SIGTERM handler")?;
+    let comparer = Comparer::new(
+        plan(
+            &options,
+            &RealBackends {
+                versus: std::env::current_exe().context("cannot find the versus executable")?,
+            },
+        ),
+        options,
+        context,
+    );
+    let bar = indicatif::ProgressBar::new(0).with_style(
+        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} runs · {msg} · {elapsed}")
+            .expect("a valid progress template"),
+    );
+    let mut observer = CompareObserver {
+        bar,
+        exports,
+        plot: args.plot.clone(),
+        errors: Vec::new(),
+    };
+    let comparison = comparer.run(&mut observer, &bench::interrupt::requested);
+    observer.bar.finish_and_clear();
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&comparison)?);
+    } else {
+        print!("{}", render::comparison(&comparison));
+    }
+    for error in &observer.errors {
+        eprintln!("versus: error: {error}");
+    }
+    if bench::interrupt::requested() {
+        eprintln!("versus: interrupted: the figures above cover the rounds completed so far");
+        return Ok(ExitCode::from(130));
+    }
+    Ok(if observer.errors.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }

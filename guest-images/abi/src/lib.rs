@@ -49,7 +49,13 @@
 pub const BOOT_INFO_MAGIC: u64 = u64::from_le_bytes(*b"versusBI");
 
 /// `BootInfo::version`: bumped on every incompatible change of this crate.
-pub const ABI_VERSION: u32 = 1;
+pub const ABI_VERSION: u32 = 2;
+
+/// The most `out`s to [`port::PING`] the exit probe
+/// ([`BootInfo::exit_probe_iters`]) may ask for: at the 6–45 µs an exit
+/// costs on a software KVM backend, a million keep one probe under a
+/// minute; the VMM refuses more, the kernel clamps to it.
+pub const EXIT_PROBE_MAX_ITERS: u32 = 1_000_000;
 
 /// How many RAM regions [`BootInfo::mem_regions`] can describe.
 pub const MAX_MEM_REGIONS: usize = 8;
@@ -103,6 +109,11 @@ pub mod event {
     pub const WORKLOAD_START: u32 = 0x10;
     /// The workload exited (its status follows on [`crate::port::EXIT`]).
     pub const WORKLOAD_EXIT: u32 = 0x11;
+    /// The exit probe ([`crate::BootInfo::exit_probe_iters`]) begins: its
+    /// `out`s to [`crate::port::PING`] follow, nothing else in between.
+    pub const EXIT_PROBE_START: u32 = 0x20;
+    /// The exit probe's last `out` to [`crate::port::PING`] is done.
+    pub const EXIT_PROBE_END: u32 = 0x21;
     /// First code free for guest-defined events.
     pub const USER_BASE: u32 = 0x100;
 }
@@ -246,6 +257,15 @@ pub struct BootInfo {
     pub stack_size: u64,
     /// First byte of region 0 that the VMM left unused (page aligned).
     pub first_free_addr: u64,
+    /// Exit probe: when non-zero, the bootstrap CPU, after
+    /// [`event::KERNEL_READY`] and before the workload starts, writes
+    /// [`event::EXIT_PROBE_START`], does this many `out`s to
+    /// [`port::PING`] (at most [`EXIT_PROBE_MAX_ITERS`]), writes
+    /// [`event::EXIT_PROBE_END`] and prints an `@kernel exitprobe` line
+    /// with its own TSC measurement. 0: no probe.
+    pub exit_probe_iters: u32,
+    /// Zero.
+    pub _reserved2: u32,
 }
 
 impl BootInfo {
@@ -280,12 +300,22 @@ impl BootInfo {
     pub const fn console_uart(&self) -> bool {
         self.flags & flags::CONSOLE_UART != 0
     }
+
+    /// How many `out`s the exit probe makes: `exit_probe_iters`, clamped
+    /// to [`EXIT_PROBE_MAX_ITERS`] (0: no probe).
+    pub const fn exit_probe_iters(&self) -> u32 {
+        if self.exit_probe_iters < EXIT_PROBE_MAX_ITERS {
+            self.exit_probe_iters
+        } else {
+            EXIT_PROBE_MAX_ITERS
+        }
+    }
 }
 
 // The layout is the contract: pin it at compile time on both sides.
 const _: () = assert!(core::mem::size_of::<MemRegion>() == 16);
 const _: () = assert!(core::mem::size_of::<ConsoleDescriptor>() == 16);
-const _: () = assert!(core::mem::size_of::<BootInfo>() == 280);
+const _: () = assert!(core::mem::size_of::<BootInfo>() == 288);
 const _: () = assert!(core::mem::align_of::<BootInfo>() == 8);
 const _: () = assert!(core::mem::offset_of!(BootInfo, vcpu_count) == 16);
 const _: () = assert!(core::mem::offset_of!(BootInfo, tsc_khz) == 24);
@@ -294,3 +324,4 @@ const _: () = assert!(core::mem::offset_of!(BootInfo, kernel_start) == 168);
 const _: () = assert!(core::mem::offset_of!(BootInfo, argc) == 216);
 const _: () = assert!(core::mem::offset_of!(BootInfo, page_tables_addr) == 224);
 const _: () = assert!(core::mem::offset_of!(BootInfo, first_free_addr) == 272);
+const _: () = assert!(core::mem::offset_of!(BootInfo, exit_probe_iters) == 280);

@@ -39,7 +39,8 @@
 //! 1. [`boot`]: the identity-mapped entry stub — `KERNEL_ENTRY` marker, the
 //!    two kernel PML4 entries, jump high.
 //! 2. [`kernel_main`]: per-CPU area ([`percpu`]), GDT + TSS ([`gdt`]), IDT
-//!    ([`idt`]), system-call MSRs ([`cpu`]) — `KERNEL_READY` marker.
+//!    ([`idt`]), system-call MSRs ([`cpu`]) — `KERNEL_READY` marker; on
+//!    CPU 0, if the VMM asked for it, the exit probe ([`probe`]).
 //! 3. [`process::start`]: a fresh PML4, the ELF image ([`elf`]), argv, the
 //!    stack with argc/argv/auxv, `WORKLOAD_START` marker, `iretq`.
 //!
@@ -56,7 +57,8 @@
 //! `@kernel <what> cpu=<n> key=value…` lines on the console ([`console`]):
 //! `fault` (a user exception, with signal, RIP, address, error code),
 //! `enosys` (system calls answered `-ENOSYS`, with their numbers), `exit`,
-//! `panic` (a kernel-mode exception), `error` (the workload cannot start).
+//! `panic` (a kernel-mode exception), `error` (the workload cannot start),
+//! `exitprobe` (the exit probe's own measurement).
 
 #![no_std]
 #![no_main]
@@ -76,6 +78,7 @@ mod memory;
 mod mm;
 mod paging;
 mod percpu;
+mod probe;
 mod process;
 mod syscall;
 mod time;
@@ -109,6 +112,10 @@ pub unsafe extern "C" fn kernel_main(boot: *const BootInfo, cpu: u64) -> ! {
     idt::load();
     cpu::init_msrs(pc);
     cpu::marker(event::KERNEL_READY);
+    // The bootstrap CPU alone: one probe per boot, whatever the vCPU count.
+    if cpu == 0 {
+        probe::run(pc, info.exit_probe_iters());
+    }
     process::start(pc)
 }
 

@@ -32,5 +32,10 @@ pub fn rdtsc() -> u64 {
 
 /// Nanoseconds on the TSC clock: one 64×64→128-bit `mul` and a shift.
 pub fn now_ns(pc: &PerCpu) -> u64 {
-    ((u128::from(rdtsc()) * u128::from(pc.tsc_mult)) >> 32) as u64
+    cycles_to_ns(pc, rdtsc())
+}
+
+/// `cycles` TSC ticks in nanoseconds, with this CPU's multiplier.
+pub fn cycles_to_ns(pc: &PerCpu, cycles: u64) -> u64 {
+    ((u128::from(cycles) * u128::from(pc.tsc_mult)) >> 32) as u64
 }

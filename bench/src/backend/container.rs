@@ -1,0 +1,499 @@
+//! The workload as PID 1 of a Linux container on the host's own kernel.
+//!
+//! The `container` crate follows its own numbered launch path (1. cgroup ·
+//! 2. clone · 3. mounts + `pivot_root` · 4. capabilities, no_new_privs,
+//! seccomp · 5. exec, wait, teardown); this backend gives it the workload
+//! (or any command of an external root filesystem), watches the container's
+//! stdout for the workload's start marker, and turns the container's
+//! [`container::Report`] into the common [`RunReport`].
+//!
+//! The phases follow the launch path: `cgroup` · `clone` · `cgroup join` ·
+//! `mounts+pivot_root` · `security` · `exec` (together: *prepare*, up to the
+//! successful `execve`) · `exec→marker` · `run` · `teardown`.
+
+use std::io::{BufRead, BufReader, Read};
+use std::os::fd::OwnedFd;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use container::rootfs::WORKLOAD_PATH;
+use container::{ContainerBuilder, Limits, Namespace, Outcome, RootfsSpec, SeccompMode};
+
+use super::{Backend, BackendError, Launch};
+use crate::report::{ExitOutcome, MemoryFigures, Nanos, Phase, RunReport};
+use crate::workload::{self, Record};
+
+/// How long to wait for the container's output to close after PID 1 was
+/// reaped; the PID namespace dies with PID 1, so only a shared PID namespace
+/// can keep a writer alive past it.
+const OUTPUT_DRAIN_GRACE: Duration = Duration::from_secs(2);
+
+/// The most stderr kept in a report.
+const STDERR_LIMIT: u64 = 64 * 1024;
+
+/// Where the container's root filesystem comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rootfs {
+    /// A tmpfs built by versus holding only the workload (the default).
+    Workload,
+    /// The same, plus the host's static busybox and its applets in `/bin`
+    /// (for interactive demos: `-- /bin/sh -c 'ps; ls /'`).
+    WorkloadWithBusybox(PathBuf),
+    /// An existing directory (never written to); the arguments are then a
+    /// command inside it, e.g. `/bin/sh -c 'echo hi'`.
+    Dir(PathBuf),
+}
+
+/// Runs the workload in a container.
+#[derive(Debug, Clone)]
+pub struct ContainerBackend {
+    /// The label in tables (`container`, `container (no seccomp)`, …).
+    pub label: String,
+    /// The root filesystem.
+    pub rootfs: Rootfs,
+    /// Memory, pids and CPU limits (cgroup).
+    pub limits: Limits,
+    /// The container's hostname (default `versus`).
+    pub hostname: Option<String>,
+    /// Namespaces left shared with the host.
+    pub share: Vec<Namespace>,
+    /// A user namespace even as root.
+    pub userns: bool,
+    /// Capabilities added to Docker's default set.
+    pub cap_add: Vec<String>,
+    /// Capabilities dropped from it.
+    pub cap_drop: Vec<String>,
+    /// Docker's default seccomp profile, or none.
+    pub seccomp: SeccompMode,
+    /// Mount the root read-only.
+    pub read_only: bool,
+    /// Print the launch steps (mounts, pivot_root…) on stderr before running.
+    pub trace: bool,
+    /// Pass the command's ordinary output (lines that are not `@versus`
+    /// records) through to versus' stdout as it arrives — for commands of
+    /// a root filesystem (`/bin/sh -c …`), whose output is the point.
+    pub echo_output: bool,
+    /// Set from a SIGINT/SIGTERM handler: the container is stopped
+    /// (SIGTERM, then SIGKILL) and cleaned up.
+    pub interrupt: Option<&'static AtomicBool>,
+}
+
+impl ContainerBackend {
+    /// Default hardening: every namespace, Docker's capabilities and seccomp
+    /// profile, no_new_privs, the built rootfs with the workload.
+    pub fn new() -> Self {
+        Self {
+            label: "container".into(),
+            rootfs: Rootfs::Workload,
+            limits: Limits::default(),
+            hostname: None,
+            share: Vec::new(),
+            userns: false,
+            cap_add: Vec::new(),
+            cap_drop: Vec::new(),
+            seccomp: SeccompMode::Default,
+            read_only: false,
+            trace: false,
+            echo_output: false,
+            interrupt: None,
+        }
+    }
+
+    /// The command run as PID 1: the workload at [`WORKLOAD_PATH`] with the
+    /// launch's arguments, or — with an external rootfs, or when the first
+    /// argument is an absolute path — the arguments themselves.
+    fn command(&self, launch: &Launch) -> Vec<String> {
+        let is_command = matches!(self.rootfs, Rootfs::Dir(_))
+            || launch.argv.first().is_some_and(|a| a.starts_with('/'));
+        if is_command {
+            launch.argv.clone()
+        } else {
+            std::iter::once(WORKLOAD_PATH.to_string())
+                .chain(launch.argv.iter().cloned())
+                .collect()
+        }
+    }
+
+    fn rootfs_spec(&self, launch: &Launch) -> RootfsSpec {
+        let workload = || RootfsSpec::workload(launch.workload.bytes().to_vec());
+        match &self.rootfs {
+            Rootfs::Workload => workload(),
+            Rootfs::WorkloadWithBusybox(busybox) => workload().with_busybox(busybox),
+            Rootfs::Dir(dir) => RootfsSpec::Dir(dir.clone()),
+        }
+    }
+}
+
+impl Default for ContainerBackend {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A container id unique within this host: the cgroup is `versus/<id>`.
+fn unique_id() -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    format!(
+        "run-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+impl Backend for ContainerBackend {
+    fn name(&self) -> &str {
+        &self.label
+    }
+
+    fn run(&self, launch: &Launch) -> Result<RunReport, BackendError> {
+        let (stdout_read, stdout_write) = std::io::pipe().map_err(BackendError::Prepare)?;
+        let (stderr_read, stderr_write) = std::io::pipe().map_err(BackendError::Prepare)?;
+        let mut builder = ContainerBuilder::new(unique_id())
+            .rootfs(self.rootfs_spec(launch))
+            .command(self.command(launch))
+            .limits(self.limits)
+            .share(&self.share)
+            .user_namespace(self.userns)
+            .caps_add(self.cap_add.iter().cloned())
+            .caps_drop(self.cap_drop.iter().cloned())
+            .seccomp(self.seccomp)
+            .read_only(self.read_only)
+            .stdout(OwnedFd::from(stdout_write))
+            .stderr(OwnedFd::from(stderr_write));
+        if let Some(hostname) = &self.hostname {
+            builder = builder.hostname(hostname.clone());
+        }
+        // Checks everything (rootfs, command, limits, controllers) before
+        // anything is created.
+        let spec = builder.build().map_err(container_error)?;
+        if self.trace {
+            for (index, step) in spec.setup_steps().iter().enumerate() {
+                eprintln!("[container] step {:>2}: {step}", index + 1);
+            }
+        }
+        // 1.–5.: cgroup, clone, setup, exec; returns once execve succeeded.
+        // The builder held the only write ends: once PID 1 and its
+        // descendants are gone, the readers see end of file.
+        let running = spec.spawn().map_err(container_error)?;
+        let launched = running.launched_at();
+        let spawned = running.spawned_at();
+        let lines = stream_lines(stdout_read, self.echo_output);
+        let stderr = collect_text(stderr_read);
+
+        let never = AtomicBool::new(false);
+        let interrupt = self.interrupt.unwrap_or(&never);
+        let report = running
+            .wait(launch.timeout, interrupt)
+            .map_err(container_error)?;
+        let reaped = Instant::now();
+
+        // The marker and the results, in the order printed.
+        let mut marker_at = None;
+        let mut start = None;
+        let mut results = Vec::new();
+        let mut other_output_lines = 0;
+        let mut parse_error = None;
+        let drain_until = reaped + OUTPUT_DRAIN_GRACE;
+        while let Ok(Some((seen, line))) =
+            lines.recv_timeout(drain_until.saturating_duration_since(Instant::now()))
+        {
+            match workload::parse_line(&line) {
+                Ok(Some(Record::Start(marker))) if start.is_none() => {
+                    marker_at = Some(seen);
+                    start = Some(marker);
+                }
+                Ok(Some(Record::Start(_)) | None) => other_output_lines += 1,
+                Ok(Some(Record::Result(result))) => results.push(result),
+                Err(error) => {
+                    parse_error.get_or_insert(error);
+                }
+            }
+        }
+        if let Some(error) = parse_error {
+            return Err(BackendError::Parse(error));
+        }
+        let stderr = stderr
+            .recv_timeout(drain_until.saturating_duration_since(Instant::now()))
+            .unwrap_or_default();
+
+        let phases = phase_list(&report.phases, spawned, marker_at);
+        let startup_ns = marker_at.map(|at| nanos_between(launched, at));
+        let memory = MemoryFigures {
+            image_bytes: Some(match &self.rootfs {
+                Rootfs::Dir(dir) => directory_size(dir),
+                _ => launch.workload.bytes().len() as u64,
+            }),
+            cgroup_memory_peak_bytes: report
+                .cgroup
+                .as_ref()
+                .and_then(|c| c.stats.memory_peak_bytes),
+            launcher_rss_bytes: report.launcher_peak_rss_bytes,
+            ..MemoryFigures::default()
+        };
+        Ok(RunReport {
+            backend: self.label.clone(),
+            workload: launch.workload.source().clone(),
+            argv: launch.argv.clone(),
+            startup_ns,
+            phases,
+            start,
+            results,
+            exit: exit_outcome(report.outcome, launch.timeout),
+            memory,
+            other_output_lines,
+            stderr,
+            vm: None,
+            container: Some(report),
+        })
+    }
+}
+
+fn container_error(error: container::Error) -> BackendError {
+    BackendError::Container(Box::new(error))
+}
+
+fn exit_outcome(outcome: Outcome, timeout: Option<Duration>) -> ExitOutcome {
+    match outcome {
+        Outcome::Exited(code) => ExitOutcome::Exited { code },
+        Outcome::Signaled(signal) => ExitOutcome::Signaled {
+            signal,
+            name: container::launch::signal_name(signal),
+        },
+        Outcome::OomKilled => ExitOutcome::OomKilled,
+        Outcome::TimedOut => ExitOutcome::TimedOut {
+            after_ns: timeout.map_or(0, |t| t.as_nanos() as Nanos),
+        },
+        Outcome::Interrupted => ExitOutcome::Interrupted,
+    }
+}
+
+/// The launch path's phases, then exec→marker, run and teardown. The child
+/// measures its setup with its own clock; what it does not attribute to
+/// mounts or security (reading the go-ahead, closing descriptors) is shown
+/// as "setup (rest)" so that the phases still add up.
+fn phase_list(
+    phases: &container::Phases,
+    spawned: Instant,
+    marker_at: Option<Instant>,
+) -> Vec<Phase> {
+    let mut list = vec![
+        Phase::new("cgroup", phases.cgroup_ns),
+        Phase::new("clone", phases.clone_ns),
+        Phase::new("cgroup join", phases.join_ns),
+    ];
+    let mounts = phases.setup_mounts_ns.unwrap_or(0);
+    let security = phases.setup_security_ns.unwrap_or(0);
+    if phases.setup_mounts_ns.is_some() {
+        list.push(Phase::new("mounts+pivot_root", mounts));
+    }
+    if phases.setup_security_ns.is_some() {
+        list.push(Phase::new("security", security));
+    }
+    if let Some(setup) = phases.setup_ns {
+        let rest = setup.saturating_sub(mounts + security);
+        if rest > 0 {
+            list.push(Phase::new("setup (rest)", rest));
+        }
+    }
+    if let Some(exec) = phases.exec_ns {
+        list.push(Phase::new("exec", exec));
+    }
+    let run = phases.run_ns.unwrap_or(0);
+    match marker_at {
+        Some(at) => {
+            let to_marker = nanos_between(spawned, at).min(run);
+            list.push(Phase::new("exec→marker", to_marker));
+            list.push(Phase::new("run", run - to_marker));
+        }
+        None => list.push(Phase::new("run", run)),
+    }
+    list.push(Phase::new("teardown", phases.teardown_ns.unwrap_or(0)));
+    list
+}
+
+/// Reads `pipe` line by line on a thread, each line with the instant it
+/// arrived; `None` when the pipe closes. With `echo`, lines that are not
+/// `@versus` records are also printed at once.
+fn stream_lines(
+    pipe: std::io::PipeReader,
+    echo: bool,
+) -> mpsc::Receiver<Option<(Instant, String)>> {
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        let mut reader = BufReader::new(pipe);
+        let mut buffer = Vec::new();
+        loop {
+            buffer.clear();
+            match reader.read_until(b'\n', &mut buffer) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {
+                    let seen = Instant::now();
+                    let line = String::from_utf8_lossy(&buffer).into_owned();
+                    if echo && !line.starts_with(workload::LINE_PREFIX) {
+                        use std::io::Write;
+                        let mut stdout = std::io::stdout().lock();
+                        let _ = stdout.write_all(line.as_bytes());
+                        let _ = stdout.flush();
+                    }
+                    if tx.send(Some((seen, line))).is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+        let _ = tx.send(None);
+    });
+    rx
+}
+
+/// Reads up to [`STDERR_LIMIT`] bytes of `pipe` on a thread.
+fn collect_text(pipe: std::io::PipeReader) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        let mut text = Vec::new();
+        let mut limited = pipe.take(STDERR_LIMIT);
+        let _ = limited.read_to_end(&mut text);
+        // Keep draining past the limit so the writer never blocks on a full pipe.
+        let _ = std::io::copy(&mut limited.into_inner(), &mut std::io::sink());
+        let _ = tx.send(String::from_utf8_lossy(&text).into_owned());
+    });
+    rx
+}
+
+/// Bytes of regular files under `dir`, not following symlinks nor leaving
+/// its filesystem (a rootfs on disk: what a container image costs).
+fn directory_size(dir: &std::path::Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(root) = std::fs::symlink_metadata(dir) else {
+        return 0;
+    };
+    let device = root.dev();
+    let mut total = 0;
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(path) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&path) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let Ok(meta) = entry.metadata() else { continue };
+            if meta.dev() != device {
+                continue;
+            }
+            if meta.is_dir() {
+                pending.push(entry.path());
+            } else if meta.is_file() {
+                total += meta.len();
+            }
+        }
+    }
+    total
+}
+
+fn nanos_between(from: Instant, to: Instant) -> Nanos {
+    to.saturating_duration_since(from).as_nanos() as Nanos
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::workload::Workload;
+
+    fn launch(argv: &[&str]) -> Launch {
+        Launch {
+            workload: Workload::embedded(),
+            argv: argv.iter().map(|a| a.to_string()).collect(),
+            timeout: None,
+        }
+    }
+
+    #[test]
+    fn a_task_runs_the_workload_and_a_path_runs_itself() {
+        let backend = ContainerBackend::new();
+        assert_eq!(
+            backend.command(&launch(&["getpid", "10"])),
+            [WORKLOAD_PATH, "getpid", "10"]
+        );
+        assert_eq!(
+            backend.command(&launch(&["/bin/sh", "-c", "true"])),
+            ["/bin/sh", "-c", "true"]
+        );
+        let external = ContainerBackend {
+            rootfs: Rootfs::Dir("/srv/root".into()),
+            ..ContainerBackend::new()
+        };
+        assert_eq!(
+            external.command(&launch(&["sh", "-c", "id"])),
+            ["sh", "-c", "id"]
+        );
+    }
+
+    #[test]
+    fn phases_add_up_to_the_launch_and_split_run_at_the_marker() {
+        let spawned = Instant::now();
+        let marker = spawned + Duration::from_micros(300);
+        let phases = container::Phases {
+            cgroup_ns: 100,
+            clone_ns: 200,
+            join_ns: 50,
+            setup_ns: Some(1_000),
+            setup_mounts_ns: Some(600),
+            setup_security_ns: Some(300),
+            exec_ns: Some(80),
+            spawn_ns: 1_430,
+            run_ns: Some(1_000_000),
+            teardown_ns: Some(5_000),
+        };
+        let list = phase_list(&phases, spawned, Some(marker));
+        let names: Vec<&str> = list.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "cgroup",
+                "clone",
+                "cgroup join",
+                "mounts+pivot_root",
+                "security",
+                "setup (rest)",
+                "exec",
+                "exec→marker",
+                "run",
+                "teardown"
+            ]
+        );
+        let ns = |name: &str| list.iter().find(|p| p.name == name).unwrap().ns;
+        assert_eq!(ns("setup (rest)"), 100);
+        assert_eq!(ns("exec→marker"), 300_000);
+        assert_eq!(ns("run") + ns("exec→marker"), 1_000_000);
+    }
+
+    #[test]
+    fn container_outcomes_map_to_run_outcomes() {
+        assert_eq!(
+            exit_outcome(Outcome::OomKilled, None),
+            ExitOutcome::OomKilled
+        );
+        assert_eq!(
+            exit_outcome(Outcome::TimedOut, Some(Duration::from_millis(5))),
+            ExitOutcome::TimedOut {
+                after_ns: 5_000_000
+            }
+        );
+        assert_eq!(
+            exit_outcome(Outcome::Signaled(9), None).shell_status(),
+            128 + 9
+        );
+    }
+
+    #[test]
+    fn directory_size_counts_regular_files_only() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a"), [0u8; 100]).unwrap();
+        std::fs::create_dir(dir.path().join("sub")).unwrap();
+        std::fs::write(dir.path().join("sub/b"), [0u8; 28]).unwrap();
+        std::os::unix::fs::symlink("a", dir.path().join("link")).unwrap();
+        assert_eq!(directory_size(dir.path()), 128);
+    }
+}

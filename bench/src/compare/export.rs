@@ -1,0 +1,299 @@
+//! Exports in hyperfine's spirit: one [`Exporter`] per format behind one
+//! trait, each rewriting its whole file after every measured round, so the
+//! results so far survive an interruption. Files are written to a
+//! temporary name beside the target and renamed into place, so a reader
+//! never sees half a file.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use super::model::{Comparison, Section, Unit};
+use super::render;
+
+/// Why an export could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    /// Writing or renaming the file failed.
+    #[error("cannot write the {format} export to {path}: {source}", path = path.display())]
+    Io {
+        /// The format.
+        format: &'static str,
+        /// The target file.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// Serialising to JSON failed.
+    #[error("cannot encode the comparison as JSON: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+/// A file format for a [`Comparison`].
+pub trait Exporter {
+    /// The format's name (`json`, `csv`, `markdown`).
+    fn format(&self) -> &'static str;
+    /// The whole file for `comparison`.
+    fn render(&self, comparison: &Comparison) -> Result<String, ExportError>;
+}
+
+/// The full comparison as JSON: every series with each sample and its
+/// round, summaries, phases, ratios, identity rows and conclusions.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct JsonExporter;
+
+impl Exporter for JsonExporter {
+    fn format(&self) -> &'static str {
+        "json"
+    }
+
+    fn render(&self, comparison: &Comparison) -> Result<String, ExportError> {
+        let mut text = serde_json::to_string_pretty(comparison)?;
+        text.push('\n');
+        Ok(text)
+    }
+}
+
+/// One row per series: section, backend, figure, unit, runs, failures,
+/// median, p95, min, max, mean, stddev — values in the unit's base
+/// (nanoseconds, bytes, counts), ready for a spreadsheet.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct CsvExporter;
+
+/// Quotes a CSV field when it needs it (RFC 4180).
+fn csv_field(text: &str) -> String {
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_string()
+    }
+}
+
+fn unit_name(unit: Unit) -> &'static str {
+    match unit {
+        Unit::Nanoseconds => "ns",
+        Unit::Bytes => "bytes",
+        Unit::Count => "count",
+    }
+}
+
+impl Exporter for CsvExporter {
+    fn format(&self) -> &'static str {
+        "csv"
+    }
+
+    fn render(&self, comparison: &Comparison) -> Result<String, ExportError> {
+        let mut out = String::from(
+            "section,backend,figure,unit,runs,failed,median,p95,min,max,mean,stddev\n",
+        );
+        let number = |v: Option<f64>| v.map_or_else(String::new, |v| format!("{v}"));
+        for series in &comparison.series {
+            let s = series.summary.as_ref();
+            let fields = [
+                series.section.name().to_string(),
+                csv_field(&series.subject),
+                csv_field(&series.figure),
+                unit_name(series.unit).to_string(),
+                s.map_or(0, |s| s.n).to_string(),
+                series.failures.len().to_string(),
+                number(s.map(|s| s.median)),
+                number(s.and_then(|s| s.p95)),
+                number(s.map(|s| s.min)),
+                number(s.map(|s| s.max)),
+                number(s.map(|s| s.mean)),
+                number(s.and_then(|s| s.stddev)),
+            ];
+            out.push_str(&fields.join(","));
+            out.push('\n');
+        }
+        Ok(out)
+    }
+}
+
+/// The comparison as Markdown tables, for a report or an issue.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct MarkdownExporter;
+
+fn md_cell(text: &str) -> String {
+    text.replace('|', "\\|").replace('\n', "<br>")
+}
+
+impl Exporter for MarkdownExporter {
+    fn format(&self) -> &'static str {
+        "markdown"
+    }
+
+    fn render(&self, c: &Comparison) -> Result<String, ExportError> {
+        let mut out = String::from("# versus compare\n\n");
+        out.push_str(&format!("`{}`\n\n", c.command));
+        for line in render::header(c).lines() {
+            out.push_str(&format!("> {}\n", md_cell(line)));
+        }
+        for section in &c.sections {
+            out.push_str(&format!("\n## {}\n\n", section_title(*section)));
+            if *section == Section::Identity {
+                out.push_str("| backend | uname | ids | status |\n|---|---|---|---|\n");
+                for row in &c.identity {
+                    let show = |v: &Option<String>| md_cell(v.as_deref().unwrap_or("—"));
+                    out.push_str(&format!(
+                        "| {} | {} | {} | {} |\n",
+                        md_cell(&row.subject),
+                        show(&row.kernel),
+                        show(&row.ids),
+                        show(&row.status)
+                    ));
+                }
+                continue;
+            }
+            out.push_str(
+                "| figure | backend | median | p95 | min | max | runs ok |\n\
+                 |---|---|---:|---:|---:|---:|---:|\n",
+            );
+            for series in c.series.iter().filter(|s| s.section == *section) {
+                let show = |v: Option<f64>| {
+                    v.map_or_else(|| "—".to_string(), |v| render::value(series.unit, v))
+                };
+                let s = series.summary.as_ref();
+                let ok = s.map_or(0, |s| s.n);
+                out.push_str(&format!(
+                    "| {} | {} | {} | {} | {} | {} | {}/{} |\n",
+                    md_cell(&series.figure),
+                    md_cell(&series.subject),
+                    show(s.map(|s| s.median)),
+                    show(s.and_then(|s| s.p95)),
+                    show(s.map(|s| s.min)),
+                    show(s.map(|s| s.max)),
+                    ok,
+                    ok + series.failures.len()
+                ));
+            }
+            let ratios: Vec<_> = c.ratios.iter().filter(|r| r.section == *section).collect();
+            if !ratios.is_empty() {
+                out.push_str("\n| ratio (paired by round) | median | pairs |\n|---|---:|---:|\n");
+                for r in ratios {
+                    out.push_str(&format!(
+                        "| {} {} / {} | {} | {} |\n",
+                        md_cell(&r.figure),
+                        md_cell(&r.numerator),
+                        md_cell(&r.denominator),
+                        r.ratio.describe(),
+                        r.ratio.pairs.n
+                    ));
+                }
+            }
+        }
+        let failures = render::failures(c);
+        if !failures.is_empty() {
+            out.push_str("\n## Failed runs\n\n");
+            for line in failures {
+                out.push_str(&format!("- {}\n", md_cell(&line)));
+            }
+        }
+        if !c.conclusions.is_empty() {
+            out.push_str("\n## Conclusions\n\n");
+            for line in &c.conclusions {
+                out.push_str(&format!("- {}\n", md_cell(line)));
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The section's heading.
+pub fn section_title(section: Section) -> &'static str {
+    match section {
+        Section::Startup => "Startup",
+        Section::Memory => "Memory",
+        Section::Syscall => "System calls",
+        Section::Io => "Exits and I/O",
+        Section::Identity => "Kernel identity and isolation",
+    }
+}
+
+/// Writes `text` to `path` through a temporary file and a rename.
+pub fn write_atomically(format: &'static str, path: &Path, text: &str) -> Result<(), ExportError> {
+    let error = |source| ExportError::Io {
+        format,
+        path: path.to_path_buf(),
+        source,
+    };
+    let file_name = path.file_name().ok_or_else(|| {
+        error(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a file name",
+        ))
+    })?;
+    let mut temporary_name = std::ffi::OsString::from(".");
+    temporary_name.push(file_name);
+    temporary_name.push(format!(".{}.tmp", std::process::id()));
+    let temporary = path.with_file_name(temporary_name);
+    let result = std::fs::File::create(&temporary)
+        .and_then(|mut file| file.write_all(text.as_bytes()))
+        .and_then(|()| std::fs::rename(&temporary, path));
+    if let Err(source) = result {
+        let _ = std::fs::remove_file(&temporary);
+        return Err(error(source));
+    }
+    Ok(())
+}
+
+/// An exporter bound to its file.
+pub struct Export {
+    /// The format.
+    pub exporter: Box<dyn Exporter>,
+    /// Where it goes.
+    pub path: PathBuf,
+}
+
+impl std::fmt::Debug for Export {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Export")
+            .field("format", &self.exporter.format())
+            .field("path", &self.path)
+            .finish()
+    }
+}
+
+impl Export {
+    /// (Re)writes the file for `comparison`.
+    pub fn write(&self, comparison: &Comparison) -> Result<(), ExportError> {
+        let text = self.exporter.render(comparison)?;
+        write_atomically(self.exporter.format(), &self.path, &text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_fields_are_quoted_only_when_needed() {
+        assert_eq!(csv_field("vm ×2"), "vm ×2");
+        assert_eq!(
+            csv_field("exits per 1,000 calls"),
+            "\"exits per 1,000 calls\""
+        );
+        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+    }
+
+    #[test]
+    fn an_unwritable_path_is_named_and_leaves_no_temporary_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("missing-dir").join("out.json");
+        let error = write_atomically("json", &target, "{}").unwrap_err();
+        assert!(
+            error.to_string().contains("missing-dir/out.json"),
+            "{error}"
+        );
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn a_rewrite_replaces_the_whole_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("out.csv");
+        write_atomically("csv", &target, "a long first version\n").unwrap();
+        write_atomically("csv", &target, "short\n").unwrap();
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "short\n");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+}

@@ -1,0 +1,293 @@
+//! A [`Comparison`] as people read it (step 4 of [`super`]): a header
+//! naming the host and its KVM backend, one comfy-table per section,
+//! failures with their reasons, and the conclusions.
+
+use comfy_table::{Cell, CellAlignment, Table};
+
+use super::model::{Comparison, Section, Series, Stage, Unit, figure};
+use crate::fmt;
+use crate::render::table;
+use crate::stats::MIN_SAMPLES_FOR_P95;
+
+/// Formats a value of `unit`.
+pub fn value(unit: Unit, value: f64) -> String {
+    match unit {
+        Unit::Nanoseconds => fmt::duration_f64(value),
+        Unit::Bytes => fmt::bytes(value.round() as u64),
+        Unit::Count => {
+            if value.fract() == 0.0 {
+                format!("{value:.0}")
+            } else {
+                format!("{value:.2}")
+            }
+        }
+    }
+}
+
+fn right(text: impl Into<String>) -> Cell {
+    Cell::new(text.into()).set_alignment(CellAlignment::Right)
+}
+
+/// The whole comparison as text.
+pub fn comparison(c: &Comparison) -> String {
+    let mut out = String::new();
+    out.push_str(&header(c));
+    for section in &c.sections {
+        let (title, body) = match section {
+            Section::Startup => ("Startup: launch → workload start", startup_tables(c)),
+            Section::Memory => ("Memory", vec![figures_table(c, Section::Memory)]),
+            Section::Syscall => (
+                "System calls: getpid, measured inside the workload",
+                vec![syscall_table(c)],
+            ),
+            Section::Io => ("Exits and I/O", vec![figures_table(c, Section::Io)]),
+            Section::Identity => ("Kernel identity and isolation", vec![identity_table(c)]),
+        };
+        out.push_str(&format!("\n{title}\n"));
+        for table in body {
+            out.push_str(&table.to_string());
+            out.push('\n');
+        }
+    }
+    let failures = failures(c);
+    if !failures.is_empty() {
+        out.push_str("\nFailed runs (not counted in any figure)\n");
+        for line in failures {
+            out.push_str(&format!("  ✗ {line}\n"));
+        }
+    }
+    if !c.conclusions.is_empty() {
+        out.push_str("\nConclusions\n");
+        for line in &c.conclusions {
+            out.push_str(&format!("  • {line}\n"));
+        }
+    }
+    out
+}
+
+/// The header: what ran, where, and whether VM numbers are hardware numbers.
+pub fn header(c: &Comparison) -> String {
+    let mut out = format!(
+        "versus compare — {} measured round{} after {} warm-up{}, subjects interleaved\n",
+        c.rounds_done,
+        if c.rounds_done == 1 { "" } else { "s" },
+        c.warmup,
+        if c.warmup == 1 { "" } else { "s" },
+    );
+    out.push_str(&format!(
+        "host: {} · {} · KVM: {}\n",
+        c.host.kernel.as_deref().unwrap_or("unknown kernel"),
+        c.host.cpu.as_deref().unwrap_or("unknown CPU"),
+        c.host.kvm_backend
+    ));
+    if let Some(warning) = &c.host.kvm_warning {
+        out.push_str(&format!("⚠ {warning}\n"));
+    }
+    if c.rounds_done < MIN_SAMPLES_FOR_P95 {
+        out.push_str(&format!(
+            "p95 needs at least {MIN_SAMPLES_FOR_P95} runs; with {} it is not shown (use --runs).\n",
+            c.rounds_done
+        ));
+    }
+    out
+}
+
+fn summary_cells(series: &Series) -> Vec<Cell> {
+    match &series.summary {
+        Some(s) => vec![
+            right(value(series.unit, s.median)),
+            right(
+                s.p95
+                    .map_or_else(|| "—".to_string(), |p| value(series.unit, p)),
+            ),
+            right(format!(
+                "{} – {}",
+                value(series.unit, s.min),
+                value(series.unit, s.max)
+            )),
+            right(format!("{}/{}", s.n, s.n + series.failures.len())),
+        ],
+        None => vec![
+            right("failed"),
+            right("—"),
+            right("—"),
+            right(format!("0/{}", series.failures.len())),
+        ],
+    }
+}
+
+fn startup_tables(c: &Comparison) -> Vec<Table> {
+    let mut summary = table(&["backend", "median", "p95", "min – max", "runs ok"]);
+    let mut subjects = Vec::new();
+    for series in c
+        .series
+        .iter()
+        .filter(|s| s.section == Section::Startup && s.figure == figure::STARTUP)
+    {
+        subjects.push(series.subject.clone());
+        let mut row = vec![Cell::new(&series.subject)];
+        row.extend(summary_cells(series));
+        summary.add_row(row);
+    }
+    // Phases side by side: one column per backend, rows by stage.
+    let mut header = vec!["stage · phase (median)".to_string()];
+    header.extend(subjects.iter().cloned());
+    let header: Vec<&str> = header.iter().map(String::as_str).collect();
+    let mut phases = table(&header);
+    for stage in [Stage::Prepare, Stage::Boot, Stage::Run, Stage::Teardown] {
+        let stage_name = match stage {
+            Stage::Prepare => "prepare",
+            Stage::Boot => "boot/exec",
+            Stage::Run => "run",
+            Stage::Teardown => "teardown",
+        };
+        let mut row = vec![Cell::new(stage_name)];
+        for subject in &subjects {
+            let parts: Vec<String> = c
+                .phases
+                .iter()
+                .filter(|p| &p.subject == subject && p.stage == stage)
+                .map(|p| format!("{} {}", p.phase, fmt::duration_f64(p.summary.median)))
+                .collect();
+            row.push(Cell::new(if parts.is_empty() {
+                "—".to_string()
+            } else {
+                parts.join("\n")
+            }));
+        }
+        phases.add_row(row);
+    }
+    vec![summary, phases]
+}
+
+fn figures_table(c: &Comparison, section: Section) -> Table {
+    let mut out = table(&["figure", "backend", "median", "p95", "min – max", "runs ok"]);
+    let mut rows: Vec<&Series> = c.series.iter().filter(|s| s.section == section).collect();
+    // Group by figure, keeping the order in which figures first appeared.
+    let mut order: Vec<&str> = Vec::new();
+    for s in &rows {
+        if !order.contains(&s.figure.as_str()) {
+            order.push(&s.figure);
+        }
+    }
+    rows.sort_by_key(|s| order.iter().position(|f| *f == s.figure));
+    for series in rows {
+        let mut row = vec![Cell::new(&series.figure), Cell::new(&series.subject)];
+        row.extend(summary_cells(series));
+        out.add_row(row);
+    }
+    if section == Section::Io {
+        for ratio in c.ratios.iter().filter(|r| r.section == Section::Io) {
+            out.add_row(vec![
+                Cell::new(format!("{} ratio", ratio.figure)),
+                Cell::new(format!("{} / {}", ratio.numerator, ratio.denominator)),
+                right(format!("{:.2}×", ratio.ratio.pairs.median)),
+                right("—"),
+                right(format!(
+                    "{:.2}× – {:.2}×",
+                    ratio.ratio.pairs.min, ratio.ratio.pairs.max
+                )),
+                right(format!("{} pairs", ratio.ratio.pairs.n)),
+            ]);
+        }
+    }
+    out
+}
+
+fn syscall_table(c: &Comparison) -> Table {
+    let mut out = table(&[
+        "backend",
+        "getpid (median)",
+        "min – max",
+        "× host (paired)",
+        "exits per 1,000 calls",
+        "runs ok",
+    ]);
+    let find = |subject: &str, name: &str| {
+        c.series
+            .iter()
+            .find(|s| s.section == Section::Syscall && s.subject == subject && s.figure == name)
+    };
+    for series in c
+        .series
+        .iter()
+        .filter(|s| s.section == Section::Syscall && s.figure == figure::GETPID)
+    {
+        let (median, range) = match &series.summary {
+            Some(s) => (
+                value(series.unit, s.median),
+                format!(
+                    "{} – {}",
+                    value(series.unit, s.min),
+                    value(series.unit, s.max)
+                ),
+            ),
+            None => ("failed".to_string(), "—".to_string()),
+        };
+        let ratio = if series.subject == "host" {
+            "1.00×".to_string()
+        } else {
+            c.ratios
+                .iter()
+                .find(|r| {
+                    r.figure == figure::GETPID
+                        && r.numerator == series.subject
+                        && r.denominator == "host"
+                })
+                .map_or_else(|| "—".to_string(), |r| r.ratio.describe())
+        };
+        let exits = match find(&series.subject, figure::EXITS_PER_1000_CALLS)
+            .and_then(|s| s.summary.as_ref())
+        {
+            Some(s) => value(Unit::Count, s.median),
+            // No VM: the host kernel answers directly; there is nothing to exit from.
+            None => "— (no VM)".to_string(),
+        };
+        let ok = series.summary.as_ref().map_or(0, |s| s.n);
+        out.add_row(vec![
+            Cell::new(&series.subject),
+            right(median),
+            right(range),
+            right(ratio),
+            right(exits),
+            right(format!("{ok}/{}", ok + series.failures.len())),
+        ]);
+    }
+    out
+}
+
+fn identity_table(c: &Comparison) -> Table {
+    let mut out = table(&["backend", "uname (kernel that answered)", "ids", "status"]);
+    for row in &c.identity {
+        let show = |v: &Option<String>| v.clone().unwrap_or_else(|| "—".to_string());
+        out.add_row(vec![
+            Cell::new(&row.subject),
+            Cell::new(show(&row.kernel)),
+            Cell::new(show(&row.ids)),
+            Cell::new(show(&row.status)),
+        ]);
+    }
+    out
+}
+
+/// Every failed run, "subject · figure · round N: reason".
+pub fn failures(c: &Comparison) -> Vec<String> {
+    let mut out = Vec::new();
+    for series in &c.series {
+        for failure in &series.failures {
+            out.push(format!(
+                "{} · {} · round {}: {}",
+                series.subject,
+                series.figure,
+                failure.round + 1,
+                failure.reason
+            ));
+        }
+    }
+    for row in &c.identity {
+        for failure in &row.failures {
+            out.push(format!("{} · identity: {failure}", row.subject));
+        }
+    }
+    out
+}

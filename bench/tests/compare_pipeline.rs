@@ -1,0 +1,721 @@
+//! `versus compare` end to end on deterministic mock backends: plan → run
+//! (warm-up, interleaved rounds, one-off identity runs) → derive → tables
+//! and exports, compared with reviewed snapshots.
+//!
+//! The mocks return fixed reports whose numbers vary from call to call by
+//! a fixed pattern, so medians, ranges and paired ratios are non-trivial
+//! but never depend on the machine. Their VM exit counts tell the lesson
+//! the real VMM shows: `getpid N` causes exactly as many exits as `getpid
+//! 1` (a system call never leaves the guest), and a UART write costs one
+//! exit per byte where the paravirtual console costs one per write.
+
+use std::cell::Cell;
+use std::path::Path;
+
+use bench::backend::vm::{ExitProbe, ExitRow, Instance, RegionRow, VmDetails};
+use bench::backend::{Backend, BackendError, Launch};
+use bench::compare::derive::Context;
+use bench::compare::export::{CsvExporter, Export, Exporter, JsonExporter, MarkdownExporter};
+use bench::compare::model::{HostHeader, figure};
+use bench::compare::{
+    Backends, Comparer, Comparison, Observer, Options, RunRecord, Section, SubjectKind, VmVariant,
+    plan, render,
+};
+use bench::report::{ExitOutcome, MemoryFigures, Phase, RunReport};
+use bench::workload::{ProcStatus, StartMarker, TaskResult, WorkloadSource};
+
+/// Bytes per console write (the plan's `WRITE_BYTES`).
+const BYTES: u64 = bench::compare::WRITE_BYTES;
+
+/// Where a mock runs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Place {
+    Host,
+    Container { seccomp: bool },
+    Vm(VmVariant),
+}
+
+/// How a mock fails.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Fault {
+    /// The backend cannot run the workload at all.
+    Backend,
+    /// The workload runs and exits with status 3.
+    ExitStatus,
+}
+
+/// One failure to inject.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct FaultAt {
+    /// Where.
+    place: Place,
+    /// In the fresh `versus` process of the memory figures, or in process.
+    fresh: bool,
+    /// The command line that fails.
+    argv: &'static str,
+    /// Its call that fails (call 0 is the warm-up round's).
+    call: usize,
+    /// How.
+    fault: Fault,
+}
+
+/// A backend that answers every task with a fixed report.
+#[derive(Debug)]
+struct Mock {
+    place: Place,
+    /// Calls so far: the pattern of the numbers, and which call fails.
+    calls: Cell<usize>,
+    /// The failures to inject into this backend's runs.
+    faults: Vec<FaultAt>,
+}
+
+/// The pattern every figure follows from call to call, shifted per place so
+/// that paired ratios vary too. Call 0 is the warm-up.
+fn wobble(call: usize, shift: usize) -> f64 {
+    const PATTERN: [f64; 5] = [1.00, 1.10, 0.95, 1.20, 1.05];
+    PATTERN[(call + shift) % PATTERN.len()]
+}
+
+impl Mock {
+    fn shift(&self) -> usize {
+        match self.place {
+            Place::Host => 0,
+            Place::Container { seccomp: true } => 1,
+            Place::Container { seccomp: false } => 2,
+            Place::Vm(vm) if vm.console_uart => 4,
+            Place::Vm(_) => 3,
+        }
+    }
+
+    fn label(&self) -> &'static str {
+        match self.place {
+            Place::Host => "host",
+            Place::Container { seccomp: true } => "container",
+            Place::Container { seccomp: false } => "container (no seccomp)",
+            Place::Vm(_) => "vm",
+        }
+    }
+
+    /// The startup phases, in order, and how many of them come before the
+    /// start marker.
+    fn phases(&self, w: f64) -> (Vec<Phase>, usize) {
+        let (list, before_marker): (Vec<(&str, f64)>, usize) = match self.place {
+            Place::Host => (
+                vec![
+                    ("prepare", 60e3),
+                    ("spawn", 250e3),
+                    ("exec→marker", 140e3),
+                    ("run", 40e3),
+                    ("teardown", 30e3),
+                ],
+                3,
+            ),
+            Place::Container { seccomp } => (
+                vec![
+                    ("cgroup", 400e3),
+                    ("clone", 600e3),
+                    ("cgroup join", 150e3),
+                    ("mounts+pivot_root", 900e3),
+                    ("security", if seccomp { 250e3 } else { 50e3 }),
+                    ("exec", 300e3),
+                    ("exec→marker", 600e3),
+                    ("run", 100e3),
+                    ("teardown", 700e3),
+                ],
+                7,
+            ),
+            Place::Vm(vm) => {
+                let extra = f64::from(vm.vcpus - 1);
+                (
+                    vec![
+                        ("create VM", 2e6),
+                        ("memory", 3e6),
+                        ("load", 1e6),
+                        ("vCPUs", 2e6 * (1.0 + extra)),
+                        ("boot→marker", 40e6 + 11e6 * extra),
+                        ("run", 1e6),
+                        ("teardown", 6e6),
+                    ],
+                    5,
+                )
+            }
+        };
+        let phases = list
+            .into_iter()
+            .map(|(name, ns)| Phase::new(name, (ns * w).round() as u64))
+            .collect();
+        (phases, before_marker)
+    }
+
+    fn memory(&self, call: usize) -> MemoryFigures {
+        let page = 4096 * (call % 3) as u64;
+        let workload = 65_536;
+        match self.place {
+            Place::Host => MemoryFigures {
+                workload_peak_rss_bytes: Some(1_179_648 + page),
+                image_bytes: Some(workload),
+                ..MemoryFigures::default()
+            },
+            Place::Container { .. } => MemoryFigures {
+                image_bytes: Some(workload),
+                cgroup_memory_peak_bytes: Some(2_310_144 + page),
+                launcher_rss_bytes: Some(3_407_872),
+                ..MemoryFigures::default()
+            },
+            Place::Vm(vm) => MemoryFigures {
+                image_bytes: Some(workload + 180_224),
+                guest_touched_bytes: Some(2_097_152 * u64::from(vm.vcpus)),
+                vmm_overhead_rss_bytes: Some(9_437_184 + page),
+                ..MemoryFigures::default()
+            },
+        }
+    }
+
+    fn pid(&self) -> u64 {
+        match self.place {
+            Place::Host => 4242,
+            _ => 1,
+        }
+    }
+
+    /// The task's result lines; `None` for a task the mock does not know.
+    fn results(&self, argv: &[String], w: f64) -> Vec<TaskResult> {
+        let number = |i: usize| argv.get(i).and_then(|a| a.parse::<u64>().ok()).unwrap_or(1);
+        let per_op = |base: f64| base * w;
+        match argv[0].as_str() {
+            "startup" => vec![TaskResult::Startup],
+            "getpid" => {
+                let iters = number(1);
+                let ns = per_op(match self.place {
+                    Place::Host => 52.0,
+                    Place::Container { seccomp: true } => 61.0,
+                    Place::Container { seccomp: false } => 53.0,
+                    Place::Vm(_) => 18_500.0,
+                });
+                vec![TaskResult::Getpid {
+                    iters,
+                    ns_per_op: ns,
+                    total_ns: (ns * iters as f64) as u64,
+                    pid: self.pid(),
+                }]
+            }
+            "write" => {
+                let (iters, bytes) = (number(1), number(2));
+                let ns = per_op(match self.place {
+                    Place::Host => 900.0,
+                    Place::Container { .. } => 1_100.0,
+                    Place::Vm(vm) if vm.console_uart => 350_000.0,
+                    Place::Vm(_) => 22_000.0,
+                });
+                vec![TaskResult::Write {
+                    iters,
+                    bytes,
+                    ns_per_op: ns,
+                    total_ns: (ns * iters as f64) as u64,
+                    fd: 1,
+                }]
+            }
+            "uname" => {
+                let (sysname, release, version) = match self.place {
+                    Place::Vm(_) => ("versus", "0.1.0-tiny", "#1 versus tiny kernel"),
+                    _ => ("Linux", "6.1.0-test", "#1 SMP PREEMPT_DYNAMIC Debian"),
+                };
+                vec![TaskResult::Uname {
+                    sysname: sysname.into(),
+                    nodename: self.hostname().into(),
+                    release: release.into(),
+                    version: version.into(),
+                    machine: "x86_64".into(),
+                }]
+            }
+            "ids" => vec![TaskResult::Ids {
+                pid: self.pid(),
+                ppid: if self.pid() == 1 { 0 } else { 4200 },
+                uid: if self.place == Place::Host { 1000 } else { 0 },
+                gid: if self.place == Place::Host { 1000 } else { 0 },
+                hostname: self.hostname().into(),
+            }],
+            "status" => vec![TaskResult::Status(match self.place {
+                Place::Host => ProcStatus::Available {
+                    cap_eff: Some("0000000000000000".into()),
+                    cap_prm: Some("0000000000000000".into()),
+                    cap_bnd: Some("000001ffffffffff".into()),
+                    no_new_privs: Some("0".into()),
+                    seccomp: Some("0".into()),
+                    seccomp_filters: Some("0".into()),
+                },
+                Place::Container { seccomp } => ProcStatus::Available {
+                    cap_eff: Some("00000000a80425fb".into()),
+                    cap_prm: Some("00000000a80425fb".into()),
+                    cap_bnd: Some("00000000a80425fb".into()),
+                    no_new_privs: Some("1".into()),
+                    seccomp: Some(if seccomp { "2" } else { "0" }.into()),
+                    seccomp_filters: Some(if seccomp { "1" } else { "0" }.into()),
+                },
+                Place::Vm(_) => ProcStatus::Unavailable {
+                    errno: "ENOENT".into(),
+                },
+            })],
+            _ => Vec::new(),
+        }
+    }
+
+    fn hostname(&self) -> &'static str {
+        match self.place {
+            Place::Host => "testhost",
+            Place::Container { .. } => "versus",
+            Place::Vm(_) => "versus-vm",
+        }
+    }
+
+    /// The VM's exits for this run: the same fixed set for every task (boot
+    /// and start markers, the start and result lines, the exit port), plus
+    /// what only the console writes and the exit probe cause. The getpid
+    /// loop adds nothing: the guest kernel answers it.
+    fn vm_details(&self, vm: VmVariant, argv: &[String], w: f64) -> VmDetails {
+        let console = if vm.console_uart {
+            "io_out 0x3f8"
+        } else {
+            "io_out 0x608"
+        };
+        // Two console lines (start marker and result) per vCPU: two exits
+        // on the paravirtual console, a byte each on the UART.
+        let line_exits = if vm.console_uart { 2 * 48 } else { 2 };
+        let writes = match argv[0].as_str() {
+            "write" => argv[1].parse::<u64>().unwrap(),
+            _ => 0,
+        };
+        let write_exits = if vm.console_uart {
+            writes * argv.get(2).map_or(0, |b| b.parse::<u64>().unwrap())
+        } else {
+            writes
+        };
+        let mut exits = Vec::new();
+        for vcpu in 0..vm.vcpus {
+            exits.push(ExitRow {
+                vcpu,
+                reason: "io_out 0x600".into(),
+                count: 3,
+                host_ns: 9_000,
+            });
+            exits.push(ExitRow {
+                vcpu,
+                reason: console.into(),
+                count: line_exits + write_exits,
+                host_ns: 20_000 * (line_exits + write_exits),
+            });
+            if let Some(iters) = vm.exit_probe {
+                exits.push(ExitRow {
+                    vcpu,
+                    reason: "io_in 0x60c".into(),
+                    count: u64::from(iters),
+                    host_ns: 1_900 * u64::from(iters),
+                });
+            }
+        }
+        exits.push(ExitRow {
+            vcpu: 0,
+            reason: "io_out 0x604".into(),
+            count: 1,
+            host_ns: 4_000,
+        });
+        let bytes = 96 + writes * argv.get(2).map_or(0, |b| b.parse::<u64>().unwrap());
+        VmDetails {
+            kernel: "versus tiny kernel (embedded)".into(),
+            vcpus: vm.vcpus,
+            kvm_backend: "kvm_pvm".into(),
+            software_backend: true,
+            tsc_khz: 2_400_000,
+            exits,
+            instances: (0..vm.vcpus)
+                .map(|vcpu| Instance {
+                    vcpu,
+                    startup_ns: None,
+                    start: None,
+                    results: self.results(argv, w),
+                    kernel_lines: Vec::new(),
+                })
+                .collect(),
+            regions: vec![
+                RegionRow {
+                    base: 0,
+                    size: 3 << 30,
+                    resident_bytes: 2_097_152,
+                },
+                RegionRow {
+                    base: 4 << 30,
+                    size: 1 << 30,
+                    resident_bytes: 0,
+                },
+            ],
+            uart_bytes: if vm.console_uart { bytes } else { 0 },
+            paravirt_bytes: if vm.console_uart { 0 } else { bytes },
+            vmm_outcome: "the guest exited with status 0".into(),
+            exit_probe: vm.exit_probe.map(|iters| ExitProbe {
+                iters,
+                ping_exits: u64::from(iters),
+                guest_ns_per_exit: Some(9_800.0 * w),
+                host_ns_per_exit: Some(10_400.0 * w),
+                handler_ns_per_exit: Some(1_900.0 * w),
+            }),
+        }
+    }
+}
+
+impl Backend for Mock {
+    fn name(&self) -> &str {
+        self.label()
+    }
+
+    fn run(&self, launch: &Launch) -> Result<RunReport, BackendError> {
+        let call = self.calls.get();
+        self.calls.set(call + 1);
+        let command = launch.argv.join(" ");
+        let fault = self
+            .faults
+            .iter()
+            .find(|f| f.argv == command && f.call == call)
+            .map(|f| f.fault);
+        if fault == Some(Fault::Backend) {
+            return Err(BackendError::Spawn(std::io::Error::other(
+                "mock: the clone was refused",
+            )));
+        }
+        let w = wobble(call, self.shift());
+        let task = launch.argv[0].clone();
+        let (phases, before_marker) = self.phases(w);
+        let startup_ns = phases[..before_marker].iter().map(|p| p.ns).sum();
+        Ok(RunReport {
+            backend: self.label().into(),
+            workload: WorkloadSource::Embedded,
+            argv: launch.argv.clone(),
+            startup_ns: Some(startup_ns),
+            phases,
+            start: Some(StartMarker {
+                task: task.clone(),
+                pid: self.pid(),
+                mono_ns: 1_000_000 + call as u64,
+            }),
+            results: self.results(&launch.argv, w),
+            exit: match fault {
+                Some(_) => ExitOutcome::Exited { code: 3 },
+                None => ExitOutcome::Exited { code: 0 },
+            },
+            memory: self.memory(call),
+            other_output_lines: 0,
+            stderr: String::new(),
+            vm: match self.place {
+                Place::Vm(vm) => Some(self.vm_details(vm, &launch.argv, w)),
+                _ => None,
+            },
+            container: None,
+        })
+    }
+}
+
+/// The mock backends, with the failures to inject.
+#[derive(Debug, Default)]
+struct MockBackends {
+    faults: Vec<FaultAt>,
+}
+
+impl MockBackends {
+    fn mock(&self, place: Place, fresh: bool) -> Box<dyn Backend> {
+        Box::new(Mock {
+            place,
+            calls: Cell::new(0),
+            faults: self
+                .faults
+                .iter()
+                .filter(|f| f.place == place && f.fresh == fresh)
+                .copied()
+                .collect(),
+        })
+    }
+}
+
+impl Backends for MockBackends {
+    fn host(&self) -> Box<dyn Backend> {
+        self.mock(Place::Host, false)
+    }
+
+    fn container(&self, seccomp: bool) -> Box<dyn Backend> {
+        self.mock(Place::Container { seccomp }, false)
+    }
+
+    fn vm(&self, vm: VmVariant) -> Box<dyn Backend> {
+        self.mock(Place::Vm(vm), false)
+    }
+
+    fn fresh_process(&self, label: &str, kind: SubjectKind, vm: VmVariant) -> Box<dyn Backend> {
+        let place = match kind {
+            SubjectKind::Host => Place::Host,
+            SubjectKind::Container => Place::Container {
+                seccomp: !label.contains("no seccomp"),
+            },
+            SubjectKind::Vm => Place::Vm(vm),
+        };
+        self.mock(place, true)
+    }
+}
+
+const RUNS: usize = 3;
+
+fn options() -> Options {
+    Options {
+        runs: RUNS,
+        warmup: 1,
+        sections: Section::ALL.to_vec(),
+        vcpus: 2,
+        mem: None,
+    }
+}
+
+fn context(options: &Options) -> Context {
+    Context {
+        command: "versus compare --runs 3 --warmup 1 --vcpus 2".into(),
+        host: HostHeader {
+            kernel: Some("6.1.0-test".into()),
+            cpu: Some("Mock CPU @ 2.40GHz".into()),
+            kvm_backend: "kvm_pvm".into(),
+            kvm_is_bare_metal_hardware: false,
+            kvm_warning: Some(
+                "KVM here is kvm_pvm, a software backend: guest kernel code is emulated, so VM \
+                 exits and system calls cost far more than with hardware virtualization."
+                    .into(),
+            ),
+        },
+        runs: options.runs,
+        warmup: options.warmup,
+        sections: options.sections.clone(),
+    }
+}
+
+/// Counts what the comparer reports as it goes.
+#[derive(Debug, Default)]
+struct Counting {
+    announced: usize,
+    ran: Vec<RunRecord>,
+    rounds: Vec<usize>,
+}
+
+impl Observer for Counting {
+    fn start(&mut self, total_runs: usize) {
+        self.announced = total_runs;
+    }
+
+    fn ran(&mut self, record: &RunRecord) {
+        self.ran.push(record.clone());
+    }
+
+    fn round_done(&mut self, comparison: &Comparison) {
+        self.rounds.push(comparison.rounds_done);
+    }
+}
+
+fn compare(backends: &MockBackends) -> (Comparison, Counting) {
+    let options = options();
+    let cases = plan(&options, backends);
+    let comparer = Comparer::new(cases, options.clone(), context(&options));
+    let mut observer = Counting::default();
+    let comparison = comparer.run(&mut observer, &|| false);
+    assert_eq!(observer.announced, comparer.total_runs());
+    (comparison, observer)
+}
+
+fn series<'c>(c: &'c Comparison, section: Section, name: &str, subject: &str) -> &'c bench::compare::model::Series {
+    c.series
+        .iter()
+        .find(|s| s.section == section && s.figure == name && s.subject == subject)
+        .unwrap_or_else(|| panic!("no {subject} · {name} series"))
+}
+
+fn ratio_pairs(c: &Comparison, name: &str, top: &str, bottom: &str) -> usize {
+    c.ratios
+        .iter()
+        .find(|r| r.figure == name && r.numerator == top && r.denominator == bottom)
+        .unwrap_or_else(|| panic!("no {top} / {bottom} ratio of {name}"))
+        .ratio
+        .pairs
+        .n
+}
+
+/// Every export of `c`, written through its exporter to a file and read back.
+fn exports(c: &Comparison) -> Vec<(&'static str, String)> {
+    let dir = tempfile::tempdir().unwrap();
+    let exporters: Vec<(Box<dyn Exporter>, &str)> = vec![
+        (Box::new(JsonExporter), "compare.json"),
+        (Box::new(CsvExporter), "compare.csv"),
+        (Box::new(MarkdownExporter), "compare.md"),
+    ];
+    let mut out = Vec::new();
+    for (exporter, name) in exporters {
+        let format = exporter.format();
+        let export = Export {
+            exporter,
+            path: dir.path().join(name),
+        };
+        export.write(c).unwrap();
+        out.push((format, read(&export.path)));
+    }
+    // Nothing but the three files: no temporaries left behind.
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 3);
+    out
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+#[test]
+fn the_whole_pipeline_matches_its_snapshots() {
+    let (c, observer) = compare(&MockBackends::default());
+
+    // Every run was reported, every measured round produced a comparison,
+    // and the last one is the one returned.
+    assert_eq!(observer.ran.len(), observer.announced);
+    assert_eq!(observer.rounds, vec![1, 2, 3, 3]);
+    assert_eq!(c.rounds_done, RUNS);
+    assert!(observer.ran.iter().all(|r| r.outcome.is_ok()));
+
+    let text = render::comparison(&c);
+    for title in [
+        "Startup: launch → workload start",
+        "\nMemory\n",
+        "System calls: getpid, measured inside the workload",
+        "Exits and I/O",
+        "Kernel identity and isolation",
+        "Conclusions",
+        "KVM: kvm_pvm",
+    ] {
+        assert!(text.contains(title), "the tables lack {title:?}:\n{text}");
+    }
+    assert!(!text.contains("Failed runs"), "{text}");
+
+    let has = |needle: &str| c.conclusions.iter().any(|line| line.contains(needle));
+    assert!(
+        has("caused no VM exits"),
+        "no 'no VM exits' conclusion: {:#?}",
+        c.conclusions
+    );
+    assert!(has("The container's uname is the host's own kernel"));
+    assert!(has("The VM's uname names its own guest kernel"));
+
+    // The figures the lesson rests on.
+    let exits = series(&c, Section::Syscall, figure::EXITS_PER_1000_CALLS, "vm");
+    assert_eq!(exits.values(), vec![0.0; RUNS]);
+    let uart = series(&c, Section::Io, figure::EXITS_PER_WRITE, "vm (UART)");
+    assert_eq!(uart.values(), vec![BYTES as f64; RUNS]);
+    let paravirt = series(&c, Section::Io, figure::EXITS_PER_WRITE, "vm");
+    assert_eq!(paravirt.values(), vec![1.0; RUNS]);
+    for s in &c.series {
+        assert!(s.failures.is_empty(), "{} · {}", s.subject, s.figure);
+        assert_eq!(s.samples.len(), RUNS, "{} · {}", s.subject, s.figure);
+    }
+    for r in &c.ratios {
+        assert_eq!(r.ratio.pairs.n, RUNS, "{} / {}", r.numerator, r.denominator);
+    }
+
+    insta::assert_snapshot!("tables", text);
+    for (format, content) in exports(&c) {
+        insta::assert_snapshot!(format!("export_{format}"), content);
+    }
+    // The Markdown export has a heading per section, too.
+    let markdown = exports(&c).remove(2).1;
+    for section in Section::ALL {
+        let heading = format!("## {}", bench::compare::export::section_title(section));
+        assert!(markdown.contains(&heading), "no {heading:?}");
+    }
+}
+
+#[test]
+fn a_failed_round_is_listed_and_left_out_of_its_figure_and_ratios() {
+    // Call 0 is the warm-up; calls 1–3 are measured rounds 1–3 (recorded
+    // as rounds 1–3 after warm-up round 0).
+    let vm = VmVariant {
+        vcpus: 1,
+        console_uart: false,
+        exit_probe: None,
+        mem: None,
+    };
+    let at = |place, fresh, argv, call, fault| FaultAt {
+        place,
+        fresh,
+        argv,
+        call,
+        fault,
+    };
+    let container = Place::Container { seccomp: true };
+    let backends = MockBackends {
+        faults: vec![
+            // The container cannot start in the second measured round…
+            at(container, false, "startup", 2, Fault::Backend),
+            // …the VM's workload exits with status 3 in the third…
+            at(Place::Vm(vm), false, "startup", 3, Fault::ExitStatus),
+            // …the VM's `getpid 1` baseline fails in the first…
+            at(Place::Vm(vm), false, "getpid 1", 1, Fault::ExitStatus),
+            // …and so does the host's fresh process for memory figures.
+            at(Place::Host, true, "startup", 1, Fault::Backend),
+        ],
+    };
+    let (c, observer) = compare(&backends);
+    assert_eq!(observer.ran.len(), observer.announced);
+
+    let container = series(&c, Section::Startup, figure::STARTUP, "container");
+    assert_eq!(container.summary.as_ref().unwrap().n, RUNS - 1);
+    assert_eq!(container.failures.len(), 1);
+    assert_eq!(container.failures[0].round, 2);
+    assert_eq!(
+        container.failures[0].reason,
+        "cannot start the workload: mock: the clone was refused"
+    );
+    // Memory figures come from fresh processes, which failed elsewhere.
+    let peak = series(&c, Section::Memory, figure::CGROUP_PEAK, "container");
+    assert_eq!(peak.samples.len(), RUNS);
+    let image = series(&c, Section::Memory, figure::IMAGE, "host");
+    assert_eq!(image.samples.len(), RUNS - 1);
+    assert_eq!(image.failures.len(), 1);
+
+    let vm_startup = series(&c, Section::Startup, figure::STARTUP, "vm");
+    assert_eq!(vm_startup.summary.as_ref().unwrap().n, RUNS - 1);
+    assert_eq!(
+        vm_startup.failures[0].reason,
+        "vm startup: exited with status 3"
+    );
+
+    // Without its baseline the round's exit count is missing, and says why;
+    // the getpid figure itself is complete.
+    let exits = series(&c, Section::Syscall, figure::EXITS_PER_1000_CALLS, "vm");
+    assert_eq!(exits.samples.len(), RUNS - 1);
+    assert!(exits.failures[0].reason.contains("getpid 1"), "{exits:?}");
+    let getpid = series(&c, Section::Syscall, figure::GETPID, "vm");
+    assert_eq!(getpid.samples.len(), RUNS);
+
+    // Ratios pair only the rounds where both sides succeeded.
+    assert_eq!(ratio_pairs(&c, figure::STARTUP, "container", "host"), RUNS - 1);
+    assert_eq!(ratio_pairs(&c, figure::STARTUP, "vm", "host"), RUNS - 1);
+    // The container failed in one round and the VM in another.
+    assert_eq!(ratio_pairs(&c, figure::STARTUP, "vm", "container"), RUNS - 2);
+    assert_eq!(ratio_pairs(&c, figure::GETPID, "vm", "host"), RUNS);
+
+    // Every failure is listed, with its reason, in the tables and in every
+    // export.
+    let failures = render::failures(&c);
+    assert_eq!(failures.len(), 4, "{failures:#?}");
+    let text = render::comparison(&c);
+    assert!(text.contains("Failed runs (not counted in any figure)"));
+    for line in &failures {
+        assert!(text.contains(line.as_str()), "{line}");
+    }
+    for (format, content) in exports(&c) {
+        let needle = if format == "csv" {
+            // The CSV counts failures per series.
+            "startup,container,launch → start marker,ns,2,1,"
+        } else {
+            "the clone was refused"
+        };
+        assert!(content.contains(needle), "the {format} export lacks {needle:?}");
+    }
+    insta::assert_snapshot!("failures", failures.join("\n"));
+    insta::assert_snapshot!("failures_tables", text);
+}

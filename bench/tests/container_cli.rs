@@ -1,0 +1,221 @@
+//! `versus container run` as a user meets it: the workload as PID 1 of a
+//! container on the host's own kernel, and the flags Docker users know.
+
+mod common;
+
+use assert_cmd::Command;
+use bench::report::{ExitOutcome, RunReport};
+use bench::workload::{ProcStatus, TaskResult};
+use predicates::prelude::*;
+
+fn versus() -> Command {
+    Command::cargo_bin("versus").expect("the versus binary is built")
+}
+
+/// Runs `versus container run --json ARGS`, expects `status`, parses the report.
+fn container_json(args: &[&str], status: i32) -> RunReport {
+    let output = versus()
+        .args(["container", "run", "--json", "--timeout", "60s"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(status),
+        "versus container run {args:?}: {}\n{}",
+        String::from_utf8_lossy(&output.stderr),
+        String::from_utf8_lossy(&output.stdout)
+    );
+    let report: RunReport = serde_json::from_slice(&output.stdout).unwrap();
+    let cgroups = report
+        .container
+        .as_ref()
+        .and_then(|c| c.cgroup.as_ref())
+        .map(|c| c.paths.clone())
+        .unwrap_or_default();
+    for path in cgroups {
+        assert!(!path.exists(), "{} was left behind", path.display());
+    }
+    report
+}
+
+#[test]
+fn ids_show_pid_1_and_the_chosen_hostname() {
+    if !common::require_root("ids_show_pid_1_and_the_chosen_hostname") {
+        return;
+    }
+    let report = container_json(&["--hostname", "classroom", "--", "ids"], 0);
+    match report.results.as_slice() {
+        [
+            TaskResult::Ids {
+                pid,
+                ppid,
+                hostname,
+                ..
+            },
+        ] => {
+            assert_eq!((*pid, *ppid), (1, 0));
+            assert_eq!(hostname, "classroom");
+        }
+        other => panic!("results: {other:?}"),
+    }
+    assert!(report.startup_ns.is_some(), "the start marker was seen");
+    let names: Vec<&str> = report.phases.iter().map(|p| p.name.as_str()).collect();
+    for phase in [
+        "cgroup",
+        "clone",
+        "mounts+pivot_root",
+        "security",
+        "exec→marker",
+    ] {
+        assert!(names.contains(&phase), "{phase} missing from {names:?}");
+    }
+    let container = report.container.as_ref().expect("a container section");
+    assert_eq!(container.hostname.as_deref(), Some("classroom"));
+    assert!(report.memory.cgroup_memory_peak_bytes.is_some());
+}
+
+#[test]
+fn uname_in_a_container_is_the_hosts_own_kernel() {
+    if !common::require_root("uname_in_a_container_is_the_hosts_own_kernel") {
+        return;
+    }
+    let report = container_json(&["--", "uname"], 0);
+    let (sysname, release, version) = common::host_uname();
+    match report.results.as_slice() {
+        [
+            TaskResult::Uname {
+                sysname: s,
+                release: r,
+                version: v,
+                ..
+            },
+        ] => assert_eq!((s, r, v), (&sysname, &release, &version)),
+        other => panic!("results: {other:?}"),
+    }
+}
+
+#[test]
+fn seccomp_unconfined_shows_in_status_and_the_label() {
+    if !common::require_root("seccomp_unconfined_shows_in_status_and_the_label") {
+        return;
+    }
+    let confined = container_json(&["--", "status"], 0);
+    let unconfined = container_json(&["--seccomp", "unconfined", "--", "status"], 0);
+    let seccomp = |report: &RunReport| match report.results.as_slice() {
+        [TaskResult::Status(ProcStatus::Available { seccomp, .. })] => seccomp.clone(),
+        other => panic!("results: {other:?}"),
+    };
+    assert_eq!(seccomp(&confined).as_deref(), Some("2"));
+    assert_eq!(seccomp(&unconfined).as_deref(), Some("0"));
+    assert_eq!(unconfined.backend, "container (no seccomp)");
+}
+
+#[test]
+fn a_memory_limit_is_reported_as_an_oom_kill() {
+    if !common::require_root("a_memory_limit_is_reported_as_an_oom_kill") {
+        return;
+    }
+    let report = container_json(&["--memory", "16M", "--", "memtouch", "64"], 137);
+    assert_eq!(report.exit, ExitOutcome::OomKilled);
+}
+
+#[test]
+fn a_busybox_command_prints_its_own_output() {
+    if !common::require_root("a_busybox_command_prints_its_own_output") {
+        return;
+    }
+    if container::rootfs::host_busybox().is_none() {
+        assert!(
+            std::env::var("VERSUS_REQUIRE_ROOT").as_deref() != Ok("1"),
+            "a static busybox is needed (apt-get install busybox-static)"
+        );
+        eprintln!("skipped: no static busybox on this host");
+        return;
+    }
+    versus()
+        .args(["container", "run", "--busybox", "--hostname", "bb", "--"])
+        .args(["/bin/sh", "-c", "echo pid=$$ host=$(hostname); exit 3"])
+        .assert()
+        .code(3)
+        .stdout(predicate::str::contains("pid=1 host=bb"));
+    // The same as JSON: the exit status and the cgroup removed.
+    let report = container_json(&["--busybox", "--", "/bin/sh", "-c", "exit 3"], 3);
+    assert_eq!(report.exit, ExitOutcome::Exited { code: 3 });
+}
+
+#[test]
+fn bad_container_options_are_named() {
+    // Parsed before anything is created: no root needed.
+    versus()
+        .args(["container", "run", "--share", "bogus", "--", "ids"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("unknown namespace 'bogus'"));
+    versus()
+        .args(["container", "run", "--memory", "lots", "--", "ids"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("--memory"));
+    versus()
+        .args(["container", "run", "--seccomp", "strict", "--", "ids"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("unconfined"));
+    versus()
+        .args(["container", "run", "--", "nosuchtask"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("unknown task 'nosuchtask'"));
+}
+
+#[test]
+fn bad_rootfs_and_capabilities_fail_before_anything_is_created() {
+    if !common::require_root("bad_rootfs_and_capabilities_fail_before_anything_is_created") {
+        return;
+    }
+    versus()
+        .args(["container", "run", "--cap-add", "NOT_A_CAP", "--", "ids"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("unknown capability 'NOT_A_CAP'"));
+    versus()
+        .args(["container", "run", "--rootfs", "/nonexistent/rootfs", "--"])
+        .args(["/bin/sh"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("/nonexistent/rootfs"));
+}
+
+#[test]
+fn ctrl_c_stops_the_container_and_removes_its_cgroup() {
+    if !common::require_root("ctrl_c_stops_the_container_and_removes_its_cgroup") {
+        return;
+    }
+    let binary = assert_cmd::cargo::cargo_bin("versus");
+    let child = std::process::Command::new(binary)
+        .args(["container", "run", "--json", "--", "compute", "4000000000"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Long enough for the container to be running.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let pid = i32::try_from(child.id()).unwrap();
+    // SAFETY: kill has no memory effects; `pid` is our unreaped child.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(128 + libc::SIGINT),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: RunReport = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report.exit, ExitOutcome::Interrupted);
+    let cgroup = report.container.unwrap().cgroup.expect("a cgroup was made");
+    assert!(!cgroup.paths.is_empty());
+    for path in cgroup.paths {
+        assert!(!path.exists(), "{} was left behind", path.display());
+    }
+}
