@@ -52,6 +52,16 @@ pub fn run_report(report: &RunReport) -> String {
             ));
         }
         for instance in &vm.instances {
+            if let Some(count) = &instance.kernel_instructions {
+                out.push_str(&format!(
+                    "guest kernel-mode instructions (vCPU {}): {} to the workload's start, {} in the whole run (single-stepped)\n",
+                    instance.vcpu,
+                    count
+                        .to_workload_start
+                        .map_or_else(|| "—".to_string(), group_digits),
+                    group_digits(count.total)
+                ));
+            }
             for line in &instance.kernel_lines {
                 out.push_str(&format!("guest kernel (vCPU {}): {line}\n", instance.vcpu));
             }

@@ -334,6 +334,7 @@ impl Mock {
                     start: None,
                     results: self.results(argv, w),
                     kernel_lines: Vec::new(),
+                    kernel_instructions: None,
                 })
                 .collect(),
             regions: vec![
@@ -523,7 +524,12 @@ fn compare(backends: &MockBackends) -> (Comparison, Counting) {
     (comparison, observer)
 }
 
-fn series<'c>(c: &'c Comparison, section: Section, name: &str, subject: &str) -> &'c bench::compare::model::Series {
+fn series<'c>(
+    c: &'c Comparison,
+    section: Section,
+    name: &str,
+    subject: &str,
+) -> &'c bench::compare::model::Series {
     c.series
         .iter()
         .find(|s| s.section == section && s.figure == name && s.subject == subject)
@@ -630,8 +636,8 @@ fn the_whole_pipeline_matches_its_snapshots() {
 
 #[test]
 fn a_failed_round_is_listed_and_left_out_of_its_figure_and_ratios() {
-    // Call 0 is the warm-up; calls 1–3 are measured rounds 1–3 (recorded
-    // as rounds 1–3 after warm-up round 0).
+    // Call 0 is the warm-up; calls 1–3 are the measured rounds, numbered
+    // 0–2 in the comparison (1–3 where people read them).
     let vm = VmVariant {
         vcpus: 1,
         console_uart: false,
@@ -664,7 +670,7 @@ fn a_failed_round_is_listed_and_left_out_of_its_figure_and_ratios() {
     let container = series(&c, Section::Startup, figure::STARTUP, "container");
     assert_eq!(container.summary.as_ref().unwrap().n, RUNS - 1);
     assert_eq!(container.failures.len(), 1);
-    assert_eq!(container.failures[0].round, 2);
+    assert_eq!(container.failures[0].round, 1);
     assert_eq!(
         container.failures[0].reason,
         "cannot start the workload: mock: the clone was refused"
@@ -692,10 +698,16 @@ fn a_failed_round_is_listed_and_left_out_of_its_figure_and_ratios() {
     assert_eq!(getpid.samples.len(), RUNS);
 
     // Ratios pair only the rounds where both sides succeeded.
-    assert_eq!(ratio_pairs(&c, figure::STARTUP, "container", "host"), RUNS - 1);
+    assert_eq!(
+        ratio_pairs(&c, figure::STARTUP, "container", "host"),
+        RUNS - 1
+    );
     assert_eq!(ratio_pairs(&c, figure::STARTUP, "vm", "host"), RUNS - 1);
     // The container failed in one round and the VM in another.
-    assert_eq!(ratio_pairs(&c, figure::STARTUP, "vm", "container"), RUNS - 2);
+    assert_eq!(
+        ratio_pairs(&c, figure::STARTUP, "vm", "container"),
+        RUNS - 2
+    );
     assert_eq!(ratio_pairs(&c, figure::GETPID, "vm", "host"), RUNS);
 
     // Every failure is listed, with its reason, in the tables and in every
@@ -714,8 +726,36 @@ fn a_failed_round_is_listed_and_left_out_of_its_figure_and_ratios() {
         } else {
             "the clone was refused"
         };
-        assert!(content.contains(needle), "the {format} export lacks {needle:?}");
+        assert!(
+            content.contains(needle),
+            "the {format} export lacks {needle:?}"
+        );
     }
     insta::assert_snapshot!("failures", failures.join("\n"));
     insta::assert_snapshot!("failures_tables", text);
+}
+
+#[test]
+fn a_stop_between_runs_keeps_what_was_measured() {
+    let options = options();
+    let backends = MockBackends::default();
+    let cases = plan(&options, &backends);
+    let per_round = cases.len() - 9; // less the nine one-off identity runs
+    let comparer = Comparer::new(cases, options.clone(), context(&options));
+    let mut observer = Counting::default();
+    // Stop once the warm-up and the first measured round are done.
+    let asked = Cell::new(0);
+    let stop = || {
+        asked.set(asked.get() + 1);
+        asked.get() > 2 * per_round
+    };
+    let c = comparer.run(&mut observer, &stop);
+    assert_eq!(observer.ran.len(), 2 * per_round);
+    assert_eq!(c.rounds_done, 1);
+    assert!(c.identity.is_empty(), "the identity runs come last");
+    assert!(
+        c.series.iter().all(|s| s.samples.len() == 1),
+        "one sample per figure"
+    );
+    assert!(render::comparison(&c).contains("1 measured round after 1 warm-up"));
 }

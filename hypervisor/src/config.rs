@@ -113,6 +113,9 @@ pub struct VmConfig {
     /// Ask the guest kernel to use the UART (one exit per byte) instead of
     /// the paravirtual console (`versus_abi::flags::CONSOLE_UART`).
     pub console_uart: bool,
+    /// Single-step every vCPU and count its instructions by privilege
+    /// (step 5c). Slow: one exit per instruction.
+    pub count_kernel_instructions: bool,
     /// Exit probe: the guest kernel makes this many `out`s to
     /// `versus_abi::port::PING` before the workload starts
     /// (`BootInfo::exit_probe_iters`; see [`VmConfig::exit_probe`]).
@@ -133,6 +136,7 @@ impl VmConfig {
             trace: Trace::Off,
             echo_console: false,
             console_uart: false,
+            count_kernel_instructions: false,
             exit_probe: None,
         }
     }
@@ -208,6 +212,13 @@ impl VmConfig {
             }),
             _ => Ok(()),
         }
+    }
+    /// Single-step every vCPU and count guest instructions by privilege —
+    /// how much kernel-mode work a boot or a system call is (one exit per
+    /// instruction, so use it with short tasks).
+    pub fn count_kernel_instructions(mut self, yes: bool) -> Self {
+        self.count_kernel_instructions = yes;
+        self
     }
     /// The validated memory layout.
     pub fn layout(&self) -> Result<MemoryLayout, MemoryError> {

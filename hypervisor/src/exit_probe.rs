@@ -140,14 +140,17 @@ mod tests {
                 Marker {
                     code: event::KERNEL_READY,
                     at_ns: 1_000,
+                    kernel_instructions: None,
                 },
                 Marker {
                     code: event::EXIT_PROBE_START,
                     at_ns: 10_000,
+                    kernel_instructions: None,
                 },
                 Marker {
                     code: event::EXIT_PROBE_END,
                     at_ns: 50_000,
+                    kernel_instructions: None,
                 },
             ],
             exits,
@@ -155,6 +158,7 @@ mod tests {
             unhandled_log: Vec::new(),
             console_errors: 0,
             console: console.into(),
+            instructions: None,
         }
     }
 

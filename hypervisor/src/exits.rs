@@ -298,6 +298,8 @@ pub struct VcpuState {
     /// What this vCPU wrote to the paravirtual console, so that output of
     /// several vCPUs can be told apart (the shared sink interleaves them).
     pub console: Vec<u8>,
+    /// Instructions single-stepped so far, when counting them.
+    pub instructions: Option<crate::report::InstructionCount>,
 }
 
 impl VcpuState {
@@ -494,6 +496,7 @@ fn io_out(vcpu: &mut VcpuState, shared: &Shared, p: u16, data: &[u8]) -> Action 
             vcpu.markers.push(Marker {
                 code: le_value(data) as u32,
                 at_ns: shared.ns_since_launch(),
+                kernel_instructions: vcpu.instructions.map(|count| count.kernel),
             });
             Action::Continue
         }

@@ -30,6 +30,9 @@
 //!    RIP = ELF entry, RDI = boot info, RSI = vCPU index, RSP = its stack.
 //!    There is no in-kernel irqchip: application processors start in this
 //!    same state at once (no INIT/SIPI) and HLT exits to the VMM.
+//!    Optionally (`--count-instructions`) every vCPU is single-stepped, an
+//!    exit per instruction, to count how much guest kernel-mode work a
+//!    boot or a system call is.
 //! 6. **Run** every vCPU on its own thread and handle exits ([`exits`]):
 //!    the 16550 UART ([`devices::serial`]), the boot-marker, exit,
 //!    paravirtual-console and ping ports of `versus_abi::port`, HLT,
@@ -86,6 +89,6 @@ pub(crate) mod test_utils;
 pub use config::{ConfigError, MAX_EXIT_PROBE_ITERS, MemoryConfig, Trace, VmConfig};
 pub use exit_probe::ExitProbeReport;
 pub use exits::{ExitCount, ExitKind, ExitStats, TraceEvent};
-pub use report::{Outcome, VmReport};
+pub use report::{InstructionCount, Outcome, VmReport};
 pub use versus_abi as abi;
 pub use vm::{Error, Vm};

@@ -79,6 +79,10 @@ pub struct Marker {
     pub code: u32,
     /// Nanoseconds since launch.
     pub at_ns: u64,
+    /// Guest kernel-mode (CPL 0) instructions this vCPU had executed when
+    /// the marker arrived — only with [`crate::VmConfig::count_kernel_instructions`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kernel_instructions: Option<u64>,
 }
 
 /// How one vCPU's loop ended.
@@ -110,6 +114,21 @@ pub struct VcpuReport {
     pub console_errors: u64,
     /// What this vCPU wrote to the paravirtual console.
     pub console: String,
+    /// Single-stepped instructions by privilege, when counting was asked
+    /// for ([`crate::VmConfig::count_kernel_instructions`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instructions: Option<InstructionCount>,
+}
+
+/// Guest instructions one vCPU executed, counted by single-stepping it
+/// (`KVM_GUESTDBG_SINGLESTEP`: one debug exit per instruction).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct InstructionCount {
+    /// At CPL 0: the guest kernel.
+    pub kernel: u64,
+    /// At CPL 3: user mode. A software backend that runs user mode natively
+    /// (`kvm_pvm`) reports no steps there, so this can stay 0.
+    pub user: u64,
 }
 
 /// Where the time went, in nanoseconds.

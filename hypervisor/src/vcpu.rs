@@ -49,6 +49,16 @@ pub enum VcpuError {
         /// The layout's.
         layout_max: u32,
     },
+    /// KVM_SET_GUEST_DEBUG failed (single-stepping is not supported here).
+    #[error(
+        "KVM_SET_GUEST_DEBUG (single-step) on vCPU {index} failed: {source}; run without --count-instructions"
+    )]
+    GuestDebug {
+        /// Index.
+        index: u32,
+        /// Why.
+        source: kvm_ioctls::Error,
+    },
     /// KVM_CREATE_VCPU failed.
     #[error("KVM_CREATE_VCPU {index} failed: {source}")]
     Create {
@@ -113,6 +123,8 @@ pub struct Vcpu {
     pub fd: VcpuFd,
     /// Index = APIC id = RSI at entry.
     pub index: u32,
+    /// Single-step it and count instructions by privilege ([`single_step`]).
+    pub count_instructions: bool,
 }
 
 /// Step 5a: KVM_CREATE_VCPU.
@@ -120,7 +132,31 @@ pub fn create(vm: &VmFd, index: u32) -> Result<Vcpu, VcpuError> {
     let fd = vm
         .create_vcpu(u64::from(index))
         .map_err(|source| VcpuError::Create { index, source })?;
-    Ok(Vcpu { fd, index })
+    Ok(Vcpu {
+        fd,
+        index,
+        count_instructions: false,
+    })
+}
+
+/// Step 5c (optional): single-step the vCPU (`KVM_SET_GUEST_DEBUG` with
+/// `KVM_GUESTDBG_SINGLESTEP`), so that every guest instruction ends in a
+/// debug exit that the loop counts — by privilege, from CS's RPL. Slow by
+/// design (an exit per instruction): for counting how much kernel-mode
+/// work a boot or a system call is.
+pub fn single_step(vcpu: &mut Vcpu) -> Result<(), VcpuError> {
+    let debug = kvm_bindings::kvm_guest_debug {
+        control: kvm_bindings::KVM_GUESTDBG_ENABLE | kvm_bindings::KVM_GUESTDBG_SINGLESTEP,
+        ..Default::default()
+    };
+    vcpu.fd
+        .set_guest_debug(&debug)
+        .map_err(|source| VcpuError::GuestDebug {
+            index: vcpu.index,
+            source,
+        })?;
+    vcpu.count_instructions = true;
+    Ok(())
 }
 
 /// Step 5b: CPUID and the long-mode entry state.
@@ -183,6 +219,9 @@ fn internal_error_info(fd: &mut VcpuFd) -> (u32, Vec<u64>) {
 /// Step 6: one vCPU's loop, on its own thread, until it halts or the VM stops.
 pub fn run_loop(mut vcpu: Vcpu, shared: &Shared) -> (VcpuState, VcpuEnd) {
     let mut state = VcpuState::new(vcpu.index);
+    if vcpu.count_instructions {
+        state.instructions = Some(crate::report::InstructionCount::default());
+    }
     let run_ptr: *mut kvm_run = vcpu.fd.get_kvm_run();
     KICK_TARGET.with(|t| t.set(run_ptr));
     let end = loop {
@@ -225,6 +264,19 @@ pub fn run_loop(mut vcpu: Vcpu, shared: &Shared) -> (VcpuState, VcpuEnd) {
             }
             Ok(VcpuExit::FailEntry(reason, _cpu)) => {
                 handle_exit(&mut state, shared, Exit::FailEntry { reason }, started)
+            }
+            Ok(VcpuExit::Debug(_)) if vcpu.count_instructions => {
+                // A single-step trap, not a device exit: counted apart from
+                // the exit accounting. CS's low two bits are the CPL.
+                let kernel_mode = vcpu.fd.get_sregs().is_ok_and(|s| s.cs.selector & 3 == 0);
+                if let Some(count) = &mut state.instructions {
+                    if kernel_mode {
+                        count.kernel += 1;
+                    } else {
+                        count.user += 1;
+                    }
+                }
+                Action::Continue
             }
             Ok(other) => {
                 let what = format!("{other:?}");

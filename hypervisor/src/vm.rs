@@ -146,6 +146,10 @@ impl Vm {
                 index,
             };
             vcpu::configure(&v, config.vcpus, &supported, &entry)?;
+            let mut v = v;
+            if config.count_kernel_instructions {
+                vcpu::single_step(&mut v)?;
+            }
             vcpus.push(v);
         }
         let t_vcpus = Instant::now();
@@ -200,6 +204,7 @@ impl Vm {
                     unhandled_log: state.unhandled_log,
                     console_errors: state.console_errors,
                     console: String::from_utf8_lossy(&state.console).into_owned(),
+                    instructions: state.instructions,
                 }
             })
             .collect();

@@ -742,3 +742,63 @@ int main(int argc, char **argv) {
         assert_eq!(field(fault, "addr"), field(ok, what), "{fault}");
     }
 }
+
+/// Kernel-mode instructions of vCPU 0 (single-stepped): to the workload's
+/// start, and in the whole run.
+fn kernel_instructions(report: &VmReport) -> (u64, u64) {
+    let vcpu = &report.per_vcpu[0];
+    let count = vcpu.instructions.expect("counting was asked for");
+    let at_start = vcpu
+        .markers
+        .iter()
+        .find(|m| m.code == event::WORKLOAD_START)
+        .and_then(|m| m.kernel_instructions)
+        .expect("the workload-start marker carries the count");
+    (at_start, count.kernel)
+}
+
+#[test]
+fn single_stepping_counts_the_kernels_work() {
+    if !require_kvm() {
+        return;
+    }
+    let counted = |args: &[&str]| {
+        let report = run_expect(&workload(args).count_kernel_instructions(true), 0);
+        // The single-step traps are not device exits: the accounting is
+        // the same as without counting.
+        assert!(
+            report
+                .exits
+                .iter()
+                .all(|(kind, _)| !matches!(kind, ExitKind::Other)),
+            "{:?}",
+            report.exits
+        );
+        kernel_instructions(&report)
+    };
+    let (boot, startup_total) = counted(&["startup"]);
+    assert!(
+        boot > 0 && boot <= startup_total,
+        "{boot} / {startup_total}"
+    );
+    // A boot of the tiny kernel is short work: far below what a Linux boot
+    // executes (millions); the bound leaves room for a growing kernel.
+    assert!(boot < 100_000, "{boot} kernel instructions to the workload");
+    // Each extra getpid adds the same short kernel path.
+    let (_, few) = counted(&["getpid", "10"]);
+    let (_, many) = counted(&["getpid", "110"]);
+    let per_call = (many - few) as f64 / 100.0;
+    assert!(
+        (5.0..500.0).contains(&per_call),
+        "{per_call} kernel instructions per getpid ({few} vs {many})"
+    );
+    // Without counting there is no count.
+    let plain = run_expect(&workload(&["startup"]), 0);
+    assert!(plain.per_vcpu[0].instructions.is_none());
+    assert!(
+        plain.per_vcpu[0]
+            .markers
+            .iter()
+            .all(|m| m.kernel_instructions.is_none())
+    );
+}

@@ -68,6 +68,9 @@ pub struct VmBackend {
     /// Console through the 16550 UART (one exit per byte) instead of the
     /// paravirtual console (one exit per write) — to compare the two.
     pub console_uart: bool,
+    /// Single-step the guest and count its kernel-mode instructions
+    /// (slow: an exit per instruction; for short tasks).
+    pub count_instructions: bool,
 }
 
 impl VmBackend {
@@ -81,6 +84,7 @@ impl VmBackend {
             trace: false,
             exit_probe: None,
             console_uart: false,
+            count_instructions: false,
         }
     }
 }
@@ -175,6 +179,23 @@ pub struct Instance {
     pub results: Vec<TaskResult>,
     /// The guest kernel's `@kernel` lines about it.
     pub kernel_lines: Vec<String>,
+    /// Guest kernel-mode instructions from the vCPU's first instruction to
+    /// its workload-start marker, and in the whole run — with
+    /// [`VmBackend::count_instructions`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kernel_instructions: Option<KernelInstructions>,
+}
+
+/// Guest kernel-mode (CPL 0) instructions of one vCPU, single-stepped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KernelInstructions {
+    /// From the first instruction to the workload-start marker: the boot.
+    pub to_workload_start: Option<u64>,
+    /// In the whole run (boot, system calls, faults, exit).
+    pub total: u64,
+    /// User-mode (CPL 3) steps; 0 where the backend runs user mode natively
+    /// and does not report them (`kvm_pvm`).
+    pub user: u64,
 }
 
 /// One RAM region of the guest.
@@ -205,6 +226,7 @@ impl Backend for VmBackend {
             .workload(launch.workload.bytes().to_vec(), argv)
             .run_on_every_vcpu(self.every_vcpu)
             .console_uart(self.console_uart)
+            .count_kernel_instructions(self.count_instructions)
             .trace(if self.trace {
                 Trace::Stderr
             } else {
@@ -241,6 +263,15 @@ fn convert(backend: &VmBackend, launch: &Launch, vm: &VmReport) -> Result<RunRep
             start: None,
             results: Vec::new(),
             kernel_lines: Vec::new(),
+            kernel_instructions: vcpu.instructions.map(|count| KernelInstructions {
+                to_workload_start: vcpu
+                    .markers
+                    .iter()
+                    .find(|m| m.code == event::WORKLOAD_START)
+                    .and_then(|m| m.kernel_instructions),
+                total: count.kernel,
+                user: count.user,
+            }),
         };
         for line in vcpu.console.lines() {
             if let Some(kernel_line) = line.strip_prefix(KERNEL_LINE_PREFIX) {
@@ -277,6 +308,7 @@ fn convert(backend: &VmBackend, launch: &Launch, vm: &VmReport) -> Result<RunRep
             start: None,
             results: Vec::new(),
             kernel_lines: Vec::new(),
+            kernel_instructions: None,
         });
     }
     for line in vm.console.uart.lines() {

@@ -241,6 +241,12 @@ struct VmRunArgs {
     #[arg(long, value_enum, default_value_t = Console::Paravirt)]
     console: Console,
 
+    /// Single-step the guest and count its kernel-mode instructions: to the
+    /// workload's start (the boot) and in the whole run. Slow — one exit
+    /// per instruction — so use it with short tasks.
+    #[arg(long = "count-instructions")]
+    count_instructions: bool,
+
     /// Measure the VM exit round trip first: the guest kernel makes N port
     /// writes in a loop before the workload starts (delays the start marker).
     #[arg(long = "exit-probe", value_name = "N", value_parser = clap::value_parser!(u32).range(1..=i64::from(hypervisor::MAX_EXIT_PROBE_ITERS)))]
@@ -368,6 +374,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             backend.trace = args.trace;
             backend.console_uart = args.console == Console::Uart;
             backend.exit_probe = args.exit_probe;
+            backend.count_instructions = args.count_instructions;
             if let Some(path) = &args.kernel {
                 backend.kernel = Kernel::from_file(path)?;
             }
@@ -474,8 +481,9 @@ fn host_header() -> bench::compare::model::HostHeader {
     let report = doctor::diagnose(&doctor::HostView::real(), &doctor::RealProbes);
     let backend = &report.kvm.backend;
     let bare_metal = matches!(backend, doctor::KvmBackend::Hardware { .. });
-    let warning = (!bare_metal)
-        .then(|| format!("KVM here is {}: {}", backend.label(), backend.explanation()));
+    // The explanation names the backend and says what it means for the
+    // numbers ("… VM numbers here are NOT those of hardware virtualization.").
+    let warning = (!bare_metal).then(|| backend.explanation().to_string());
     bench::compare::model::HostHeader {
         kernel: report.kernel_release.clone(),
         cpu: report.cpu_model.clone(),
@@ -514,8 +522,10 @@ impl bench::compare::Observer for CompareObserver {
                 self.errors.push(error.to_string());
             }
         }
-        if let Some(path) = &self.plot {
-            let _ = (path, comparison);
+        if let Some(path) = &self.plot
+            && let Err(error) = bench::compare::plot::write_svg(comparison, path)
+        {
+            self.errors.push(error.to_string());
         }
     }
 }

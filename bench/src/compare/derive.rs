@@ -34,7 +34,7 @@ pub fn stage_of(kind: SubjectKind, phase: &str) -> Stage {
         (_, "run") => Stage::Run,
         (_, "teardown") => Stage::Teardown,
         (SubjectKind::Host, "spawn" | "exec→marker") => Stage::Boot,
-        (SubjectKind::Container, "exec→marker") => Stage::Boot,
+        (SubjectKind::Container, "exec" | "exec→marker") => Stage::Boot,
         (SubjectKind::Vm, "boot→marker") => Stage::Boot,
         _ => Stage::Prepare,
     }
@@ -125,12 +125,17 @@ pub fn build(records: &[RunRecord], context: &Context) -> Comparison {
     let mut subject_order: Vec<String> = Vec::new();
     let mut identity: BTreeMap<String, IdentityRow> = BTreeMap::new();
     let mut identity_order: Vec<String> = Vec::new();
+    let mut memory_failures: Vec<(String, Failure)> = Vec::new();
 
     // Baselines of the same round, for exits a loop causes.
     let baseline = |round: usize, subject: &str, probe: &Probe| -> Option<&RunReport> {
         measured
             .iter()
-            .find(|r| r.round == round && r.subject.label == subject && &r.probe == probe)
+            .find(|r| {
+                r.round.saturating_sub(context.warmup) == round
+                    && r.subject.label == subject
+                    && &r.probe == probe
+            })
             .and_then(|r| r.outcome.as_ref().ok())
     };
 
@@ -139,7 +144,8 @@ pub fn build(records: &[RunRecord], context: &Context) -> Comparison {
         if !subject_order.iter().any(|s| s == subject) {
             subject_order.push(subject.to_string());
         }
-        let round = record.round;
+        // Rounds are numbered from the first measured one.
+        let round = record.round.saturating_sub(context.warmup);
         let is_vm = record.subject.kind == SubjectKind::Vm;
         match (&record.probe, &record.outcome) {
             (Probe::Startup, Err(reason)) => {
@@ -181,16 +187,15 @@ pub fn build(records: &[RunRecord], context: &Context) -> Comparison {
                     }
                 }
             }
-            (Probe::Memory, Err(reason)) => set.fail(
-                Section::Memory,
-                subject,
-                figure::IMAGE,
-                Unit::Bytes,
+            // Which memory figures the run would have given is known only
+            // from the runs that worked: filed below, once all are seen.
+            (Probe::Memory, Err(reason)) => memory_failures.push((
+                subject.to_string(),
                 Failure {
                     round,
                     reason: reason.clone(),
                 },
-            ),
+            )),
             (Probe::Memory, Ok(report)) => {
                 let memory = &report.memory;
                 let figures = [
@@ -211,16 +216,28 @@ pub fn build(records: &[RunRecord], context: &Context) -> Comparison {
                     }
                 }
             }
-            (Probe::Getpid { .. }, Err(reason)) => set.fail(
-                Section::Syscall,
-                subject,
-                figure::GETPID,
-                Unit::Nanoseconds,
-                Failure {
+            (Probe::Getpid { .. }, Err(reason)) => {
+                let failure = Failure {
                     round,
                     reason: reason.clone(),
-                },
-            ),
+                };
+                if is_vm {
+                    set.fail(
+                        Section::Syscall,
+                        subject,
+                        figure::EXITS_PER_1000_CALLS,
+                        Unit::Count,
+                        failure.clone(),
+                    );
+                }
+                set.fail(
+                    Section::Syscall,
+                    subject,
+                    figure::GETPID,
+                    Unit::Nanoseconds,
+                    failure,
+                );
+            }
             (Probe::Getpid { iters }, Ok(report)) => {
                 set.sample(
                     (Section::Syscall, subject, figure::GETPID, Unit::Nanoseconds),
@@ -248,16 +265,28 @@ pub fn build(records: &[RunRecord], context: &Context) -> Comparison {
                     );
                 }
             }
-            (Probe::Write { .. }, Err(reason)) => set.fail(
-                Section::Io,
-                subject,
-                figure::WRITE,
-                Unit::Nanoseconds,
-                Failure {
+            (Probe::Write { .. }, Err(reason)) => {
+                let failure = Failure {
                     round,
                     reason: reason.clone(),
-                },
-            ),
+                };
+                if is_vm {
+                    set.fail(
+                        Section::Io,
+                        subject,
+                        figure::EXITS_PER_WRITE,
+                        Unit::Count,
+                        failure.clone(),
+                    );
+                }
+                set.fail(
+                    Section::Io,
+                    subject,
+                    figure::WRITE,
+                    Unit::Nanoseconds,
+                    failure,
+                );
+            }
             (Probe::Write { iters, bytes }, Ok(report)) => {
                 set.sample(
                     (Section::Io, subject, figure::WRITE, Unit::Nanoseconds),
@@ -339,6 +368,34 @@ pub fn build(records: &[RunRecord], context: &Context) -> Comparison {
         }
     }
 
+    for (subject, failure) in memory_failures {
+        let names: Vec<String> = set
+            .order
+            .iter()
+            .filter(|(section, s, _)| *section == Section::Memory && *s == subject)
+            .map(|(_, _, name)| name.clone())
+            .collect();
+        if names.is_empty() {
+            set.fail(
+                Section::Memory,
+                &subject,
+                figure::IMAGE,
+                Unit::Bytes,
+                failure,
+            );
+        } else {
+            for name in names {
+                set.fail(
+                    Section::Memory,
+                    &subject,
+                    &name,
+                    Unit::Bytes,
+                    failure.clone(),
+                );
+            }
+        }
+    }
+
     // A fixed order whatever order the rounds ran in (they rotate): by
     // kind (host, container, VM), then by label.
     let kinds: BTreeMap<String, SubjectKind> = measured
@@ -357,7 +414,12 @@ pub fn build(records: &[RunRecord], context: &Context) -> Comparison {
     subject_order.sort_by_key(|s| rank(s));
     identity_order.sort_by_key(|s| rank(s));
     let mut series = set.into_vec();
-    let mut figure_order: Vec<(Section, String)> = Vec::new();
+    // Figures in the order the sections set them beside each other
+    // (launcher RSS next to VMM overhead, cgroup peak next to guest memory…).
+    let mut figure_order: Vec<(Section, String)> = FIGURE_ORDER
+        .iter()
+        .map(|(section, name)| (*section, name.to_string()))
+        .collect();
     for s in &series {
         if !figure_order.contains(&(s.section, s.figure.clone())) {
             figure_order.push((s.section, s.figure.clone()));
@@ -447,6 +509,23 @@ fn fill_identity(row: &mut IdentityRow, report: &RunReport) {
     }
 }
 
+/// The order of the figures within each section's table.
+const FIGURE_ORDER: &[(Section, &str)] = &[
+    (Section::Startup, figure::STARTUP),
+    (Section::Memory, figure::LAUNCHER_RSS),
+    (Section::Memory, figure::VMM_OVERHEAD),
+    (Section::Memory, figure::CGROUP_PEAK),
+    (Section::Memory, figure::GUEST_TOUCHED),
+    (Section::Memory, figure::IMAGE),
+    (Section::Syscall, figure::GETPID),
+    (Section::Syscall, figure::EXITS_PER_1000_CALLS),
+    (Section::Io, figure::EXIT_GUEST),
+    (Section::Io, figure::EXIT_HOST),
+    (Section::Io, figure::EXIT_HANDLER),
+    (Section::Io, figure::WRITE),
+    (Section::Io, figure::EXITS_PER_WRITE),
+];
+
 /// Which subjects to set beside which, per figure: (section, figure,
 /// numerator, denominator).
 const RATIO_PAIRS: &[(Section, &str, &str, &str)] = &[
@@ -459,6 +538,12 @@ const RATIO_PAIRS: &[(Section, &str, &str, &str)] = &[
         figure::GETPID,
         "container",
         "container (no seccomp)",
+    ),
+    (
+        Section::Syscall,
+        figure::GETPID,
+        "container (no seccomp)",
+        "host",
     ),
     (Section::Syscall, figure::GETPID, "vm", "host"),
     (Section::Io, figure::WRITE, "vm (UART)", "vm"),
@@ -526,23 +611,24 @@ fn times(ratio: &Ratio) -> String {
     format!("{:.1}× (±{:.1})", ratio.pairs.median, ratio.pairs.iqr / 2.0)
 }
 
-fn sooner_or_later(ratio: &Ratio, faster: &str, slower: &str, what: &str) -> String {
+/// "The VM took 3.1× (±0.2) as long as the container to reach its
+/// workload", whichever way round the ratio `slow / fast` falls.
+fn took_as_long(ratio: &Ratio, slow: &str, fast: &str, what: &str) -> String {
     if ratio.pairs.median >= 1.0 {
         format!(
-            "The {faster} {what} {} sooner than the {slower}.",
+            "The {slow} took {} as long as the {fast} {what}.",
             times(ratio)
         )
     } else {
-        let inverse = Ratio {
-            pairs: Summary {
-                median: 1.0 / ratio.pairs.median,
-                iqr: ratio.pairs.iqr / (ratio.pairs.median * ratio.pairs.median),
-                ..ratio.pairs.clone()
-            },
+        // Invert each pair's ratio: the spread of 1/x is not 1/spread.
+        let inverse = Summary {
+            median: 1.0 / ratio.pairs.median,
+            iqr: ratio.pairs.iqr / (ratio.pairs.median * ratio.pairs.median),
+            ..ratio.pairs.clone()
         };
         format!(
-            "The {slower} {what} {} sooner than the {faster}.",
-            times(&inverse)
+            "The {fast} took {} as long as the {slow} {what}.",
+            times(&Ratio { pairs: inverse })
         )
     }
 }
@@ -551,17 +637,12 @@ fn sooner_or_later(ratio: &Ratio, faster: &str, slower: &str, what: &str) -> Str
 fn conclusions(c: &Comparison) -> Vec<String> {
     let mut out = Vec::new();
     if let Some(r) = ratio_of(c, figure::STARTUP, "vm", "container") {
-        out.push(sooner_or_later(
-            r,
-            "container",
-            "VM",
-            "reached its workload",
-        ));
+        out.push(took_as_long(r, "VM", "container", "to reach its workload"));
     }
     if let Some(r) = ratio_of(c, figure::STARTUP, "container", "host") {
         out.push(format!(
-            "Fencing a process in (namespaces, cgroup, pivot_root, capabilities, seccomp) made \
-             its start {} as slow as a plain host process.",
+            "Fencing a process in (namespaces, cgroup, pivot_root, capabilities, seccomp): the \
+             container took {} as long as a plain host process to reach its workload.",
             times(r)
         ));
     }
@@ -587,8 +668,12 @@ fn conclusions(c: &Comparison) -> Vec<String> {
             "container (no seccomp)",
         ),
     ) {
+        let paired = ratio_of(c, figure::GETPID, "container", "container (no seccomp)")
+            .map(|r| format!("; paired by round, {}", times(r)))
+            .unwrap_or_default();
         out.push(format!(
-            "In the container the seccomp filter changed a getpid by {} ({} with it, {} without).",
+            "In the container the seccomp filter changed a getpid by {} ({} with it, {} \
+             without{paired}).",
             signed_duration(with - without),
             fmt::duration_f64(with),
             fmt::duration_f64(without)
@@ -610,7 +695,8 @@ fn conclusions(c: &Comparison) -> Vec<String> {
     }
     if let Some(r) = ratio_of(c, figure::WRITE, "vm (UART)", "vm") {
         let per_write = median_of(c, Section::Io, figure::EXITS_PER_WRITE, "vm (UART)")
-            .map(|e| format!(" ({e:.0} exits per write against one)"))
+            .zip(median_of(c, Section::Io, figure::EXITS_PER_WRITE, "vm"))
+            .map(|(uart, paravirt)| format!(" ({uart:.0} exits per write against {paravirt:.0})"))
             .unwrap_or_default();
         out.push(format!(
             "Through the emulated UART every byte is an exit: a console write cost {} the \
@@ -657,9 +743,6 @@ fn conclusions(c: &Comparison) -> Vec<String> {
         out.push(format!(
             "The VM's uname names its own guest kernel ({vm}), not the host's."
         ));
-    }
-    if let Some(warning) = &c.host.kvm_warning {
-        out.push(warning.clone());
     }
     out
 }

@@ -85,7 +85,13 @@ impl Exporter for CsvExporter {
         let mut out = String::from(
             "section,backend,figure,unit,runs,failed,median,p95,min,max,mean,stddev\n",
         );
-        let number = |v: Option<f64>| v.map_or_else(String::new, |v| format!("{v}"));
+        // Three decimals: sub-nanosecond digits of a median are noise.
+        let number = |v: Option<f64>| {
+            v.map_or_else(String::new, |v| {
+                let text = format!("{v:.3}");
+                text.trim_end_matches('0').trim_end_matches('.').to_string()
+            })
+        };
         for series in &comparison.series {
             let s = series.summary.as_ref();
             let fields = [
@@ -166,15 +172,27 @@ impl Exporter for MarkdownExporter {
                     ok + series.failures.len()
                 ));
             }
+            if *section == Section::Startup && !c.phases.is_empty() {
+                out.push_str("\n| backend | stage | phase | median |\n|---|---|---|---:|\n");
+                for phase in &c.phases {
+                    out.push_str(&format!(
+                        "| {} | {} | {} | {} |\n",
+                        md_cell(&phase.subject),
+                        render::stage_name(phase.stage),
+                        md_cell(&phase.phase),
+                        render::value(Unit::Nanoseconds, phase.summary.median)
+                    ));
+                }
+            }
             let ratios: Vec<_> = c.ratios.iter().filter(|r| r.section == *section).collect();
             if !ratios.is_empty() {
                 out.push_str("\n| ratio (paired by round) | median | pairs |\n|---|---:|---:|\n");
                 for r in ratios {
                     out.push_str(&format!(
-                        "| {} {} / {} | {} | {} |\n",
-                        md_cell(&r.figure),
+                        "| {} / {} ({}) | {} | {} |\n",
                         md_cell(&r.numerator),
                         md_cell(&r.denominator),
+                        md_cell(&r.figure),
                         r.ratio.describe(),
                         r.ratio.pairs.n
                     ));

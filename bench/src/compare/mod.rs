@@ -2,8 +2,10 @@
 //! VMs, side by side, with every figure measured in this invocation.
 //!
 //! 1. **Plan** ([`plan`]): each section becomes *cases* — a probe (what
-//!    to run) on a subject (where). Startup and memory come from `startup`
-//!    runs; system calls from `getpid N` (and, in a VM, `getpid 1`, whose
+//!    to run) on a subject (where). Startup comes from `startup` runs;
+//!    memory from `startup` in a fresh `versus` process per backend (a
+//!    process's peak RSS only grows, so it must be that backend's alone);
+//!    system calls from `getpid N` (and, in a VM, `getpid 1`, whose
 //!    exits are subtracted to count the loop's own); I/O from `write N
 //!    BYTES` over the UART, the paravirtual console and the container's
 //!    pipe, and from a guest exit-probe loop; identity from `uname`, `ids`
@@ -21,7 +23,7 @@
 pub mod derive;
 pub mod export;
 pub mod model;
-// pub mod plot; (being written)
+pub mod plot;
 pub mod render;
 
 use std::time::Duration;

@@ -62,7 +62,7 @@ impl Section {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(tag = "probe", rename_all = "snake_case")]
 pub enum Probe {
-    /// `startup`: launch → marker, phases, memory figures.
+    /// `startup`: launch → marker and the phases.
     Startup,
     /// `startup` in a fresh `versus` process: memory figures (launcher
     /// and VMM RSS are per process, and a process's peak only grows).

@@ -135,13 +135,7 @@ fn startup_tables(c: &Comparison) -> Vec<Table> {
     let header: Vec<&str> = header.iter().map(String::as_str).collect();
     let mut phases = table(&header);
     for stage in [Stage::Prepare, Stage::Boot, Stage::Run, Stage::Teardown] {
-        let stage_name = match stage {
-            Stage::Prepare => "prepare",
-            Stage::Boot => "boot/exec",
-            Stage::Run => "run",
-            Stage::Teardown => "teardown",
-        };
-        let mut row = vec![Cell::new(stage_name)];
+        let mut row = vec![Cell::new(stage_name(stage))];
         for subject in &subjects {
             let parts: Vec<String> = c
                 .phases
@@ -158,6 +152,16 @@ fn startup_tables(c: &Comparison) -> Vec<Table> {
         phases.add_row(row);
     }
     vec![summary, phases]
+}
+
+/// The stage's name in tables: design.md's *prepare · boot/exec · run · teardown*.
+pub fn stage_name(stage: Stage) -> &'static str {
+    match stage {
+        Stage::Prepare => "prepare",
+        Stage::Boot => "boot/exec",
+        Stage::Run => "run",
+        Stage::Teardown => "teardown",
+    }
 }
 
 fn figures_table(c: &Comparison, section: Section) -> Table {
