@@ -310,7 +310,7 @@ pub fn outcome_table(report: &RunReport) -> Table {
     let memory = &report.memory;
     if let Some(rss) = memory.workload_peak_rss_bytes {
         table.add_row(vec![
-            Cell::new("workload peak RSS"),
+            Cell::new("peak RSS (ru_maxrss: counts versus' pages up to the exec)"),
             Cell::new(fmt::bytes(rss)),
         ]);
     }

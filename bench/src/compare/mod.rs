@@ -475,10 +475,13 @@ impl Comparer {
 
 /// The cases of one round: consecutive cases of the same probe form a
 /// group (e.g. `startup` on host, container, …, VM), and each group starts
-/// one subject later every round. Whatever one run leaves behind for the
-/// next (a network namespace torn down in the background, a cgroup
-/// removal's RCU grace period, a cold cache) then falls on every subject
-/// in turn, not always on the same one.
+/// one subject later every round, forwards and then backwards. Whatever one
+/// run leaves behind for the next — or spares it — then falls on every
+/// subject in turn, not always on the same one: a network namespace torn
+/// down in the background, a cold cache, or cgroup v1's migration lock,
+/// whose first use after a pause waits for an RCU grace period (about
+/// 10 ms here) while a second container right after the first joins its
+/// cgroup in 0.1 ms.
 fn rotated(cases: &[Case], round: usize) -> Vec<&Case> {
     let every: Vec<&Case> = cases.iter().filter(|c| c.every_round).collect();
     let mut out = Vec::with_capacity(every.len());
@@ -488,9 +491,16 @@ fn rotated(cases: &[Case], round: usize) -> Vec<&Case> {
         while end < every.len() && every[end].probe == every[start].probe {
             end += 1;
         }
-        let group = &every[start..end];
-        let shift = round % group.len();
-        out.extend(group[shift..].iter().chain(&group[..shift]));
+        let mut group: Vec<&Case> = every[start..end].to_vec();
+        // Rotation alone keeps the cyclic order (B always right after A);
+        // every other cycle of rotations runs backwards, so that each
+        // subject also follows the other neighbour as often.
+        let len = group.len();
+        if (round / len) % 2 == 1 {
+            group.reverse();
+        }
+        group.rotate_left(round % len);
+        out.extend(group);
         start = end;
     }
     out
@@ -506,4 +516,59 @@ fn error_chain(error: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::host::HostBackend;
+
+    fn cases(labels: &[&str]) -> Vec<Case> {
+        labels
+            .iter()
+            .map(|label| Case {
+                probe: Probe::Startup,
+                subject: subject(label, SubjectKind::Host),
+                backend: Box::new(HostBackend),
+                argv: argv(&["startup"]),
+                every_round: true,
+            })
+            .collect()
+    }
+
+    fn order(cases: &[Case], round: usize) -> String {
+        rotated(cases, round)
+            .iter()
+            .map(|c| c.subject.label.as_str())
+            .collect()
+    }
+
+    #[test]
+    fn rounds_rotate_forwards_then_backwards() {
+        let c = cases(&["a", "b", "c"]);
+        let rounds: Vec<String> = (0..6).map(|r| order(&c, r)).collect();
+        assert_eq!(rounds, ["abc", "bca", "cab", "cba", "bac", "acb"]);
+        // Over those rounds each subject comes first twice, and each
+        // follows each other subject as often as it precedes it.
+        for first in ["a", "b", "c"] {
+            assert_eq!(rounds.iter().filter(|r| r.starts_with(first)).count(), 2);
+        }
+        let pairs = |x: char, y: char| {
+            rounds
+                .iter()
+                .filter(|r| r.find(x).zip(r.find(y)).is_some_and(|(i, j)| j == i + 1))
+                .count()
+        };
+        assert_eq!(pairs('a', 'b'), pairs('b', 'a'));
+    }
+
+    #[test]
+    fn groups_of_different_probes_keep_their_place() {
+        let mut c = cases(&["a", "b"]);
+        c.push(Case {
+            probe: Probe::GetpidBaseline,
+            ..cases(&["z"]).remove(0)
+        });
+        assert_eq!(order(&c, 1), "baz");
+    }
 }

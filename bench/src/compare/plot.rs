@@ -49,8 +49,10 @@ const WIDTH: u32 = 1000;
 const ROW: u32 = 38;
 /// Height of the title block (without the KVM warning line).
 const TITLE: u32 = 56;
-/// Extra height for the KVM warning line.
+/// Extra height for each line of the KVM warning.
 const WARNING: u32 = 20;
+/// Characters per warning line: what fits the width at its font size.
+const WARNING_LINE_CHARS: usize = 125;
 /// Height of a panel without its rows: caption, x axis, margins.
 const PANEL: u32 = 96;
 /// Height of the stage legend under the timeline.
@@ -183,12 +185,12 @@ pub fn write_svg(comparison: &Comparison, path: &Path) -> Result<(), PlotError> 
 pub fn render_svg(comparison: &Comparison) -> Result<String, String> {
     let bars = startup_bars(comparison);
     let lines = timelines(comparison);
-    let title = TITLE
-        + if comparison.host.kvm_warning.is_some() {
-            WARNING
-        } else {
-            0
-        };
+    let warning_lines = comparison
+        .host
+        .kvm_warning
+        .as_deref()
+        .map_or(0, |w| wrap(w, WARNING_LINE_CHARS).len() as u32);
+    let title = TITLE + WARNING * warning_lines;
     let panel_a = PANEL + ROW * bars.len().max(1) as u32;
     let panel_b = PANEL + ROW * lines.len().max(1) as u32 + LEGEND;
     let height = title + panel_a + panel_b;
@@ -239,13 +241,39 @@ fn draw_title<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, c: &Comparison)
         text_style(14, &INK, HPos::Left),
     ))?;
     if let Some(warning) = &c.host.kvm_warning {
-        area.draw(&Text::new(
-            format!("⚠ {warning}"),
-            (16, 62),
-            text_style(14, &ALERT, HPos::Left),
-        ))?;
+        for (index, line) in wrap(&format!("⚠ {warning}"), WARNING_LINE_CHARS)
+            .into_iter()
+            .enumerate()
+        {
+            let y = 62 + WARNING as i32 * index as i32;
+            area.draw(&Text::new(
+                line,
+                (16, y),
+                text_style(14, &ALERT, HPos::Left),
+            ))?;
+        }
     }
     Ok(())
+}
+
+/// Splits `text` at spaces into lines of at most `width` characters (a
+/// longer word gets a line of its own): SVG text does not wrap by itself.
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.is_empty() {
+        lines.push(line);
+    }
+    lines
 }
 
 /// A note in place of a panel that has nothing to show.
@@ -610,6 +638,13 @@ mod tests {
             identity: Vec::new(),
             conclusions: Vec::new(),
         }
+    }
+
+    #[test]
+    fn long_warnings_wrap_at_spaces() {
+        let lines = wrap("aaa bbb ccc dddddddd e", 8);
+        assert_eq!(lines, ["aaa bbb", "ccc", "dddddddd", "e"]);
+        assert!(wrap("", 8).is_empty());
     }
 
     #[test]
