@@ -1565,24 +1565,6 @@ fn lsm_check(r: &DoctorReport) -> Check {
     }
 }
 
-/// Greedy word wrap to `width` characters.
-fn wrap(text: &str, width: usize) -> Vec<String> {
-    let mut lines = Vec::new();
-    let mut line = String::new();
-    for word in text.split_whitespace() {
-        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
-            lines.push(std::mem::take(&mut line));
-        }
-        if !line.is_empty() {
-            line.push(' ');
-        }
-        line.push_str(word);
-    }
-    if !line.is_empty() {
-        lines.push(line);
-    }
-    lines
-}
 
 fn or_none(items: &[String]) -> String {
     if items.is_empty() {
@@ -1656,7 +1638,7 @@ pub fn render_with_width(report: &DoctorReport, color: bool, width: Option<u16>)
     out.push_str(&table.to_string());
     out.push('\n');
     out.push_str(&format!("KVM backend: {}\n", report.kvm.backend.label()));
-    for line in wrap(report.kvm.backend.explanation(), 88) {
+    for line in crate::fmt::wrap(report.kvm.backend.explanation(), 88) {
         out.push_str("  ");
         out.push_str(&line);
         out.push('\n');

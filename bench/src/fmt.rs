@@ -1,4 +1,5 @@
-//! Human formatting of the units versus prints: durations and sizes.
+//! Human formatting of the units versus prints (durations and sizes), and
+//! the small text and file helpers the reports share.
 
 /// Formats nanoseconds with a unit that keeps three significant digits:
 /// `850 ns`, `48.7 µs`, `1.23 ms`, `2.50 s`.
@@ -38,6 +39,51 @@ fn three_digits(value: f64) -> String {
     }
 }
 
+/// Greedy word wrap at spaces to lines of at most `width` characters (a
+/// longer word gets a line of its own) — for terminals and SVG text, which
+/// does not wrap by itself.
+pub fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.is_empty() {
+        lines.push(line);
+    }
+    lines
+}
+
+/// Writes `text` to `path` through a temporary file beside it (synced)
+/// and a rename, so a reader never sees half a file; the temporary file is
+/// removed if anything fails.
+pub fn write_atomically(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let file_name = path.file_name().ok_or_else(|| {
+        std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file name")
+    })?;
+    let mut temporary_name = std::ffi::OsString::from(".");
+    temporary_name.push(file_name);
+    temporary_name.push(format!(".{}.tmp", std::process::id()));
+    let temporary = path.with_file_name(temporary_name);
+    let result = std::fs::File::create(&temporary)
+        .and_then(|mut file| {
+            file.write_all(text.as_bytes())?;
+            file.sync_all()
+        })
+        .and_then(|()| std::fs::rename(&temporary, path));
+    if result.is_err() {
+        let _ = std::fs::remove_file(&temporary);
+    }
+    result
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -58,5 +104,14 @@ mod tests {
         assert_eq!(bytes(4096), "4.00 KiB");
         assert_eq!(bytes(3 << 19), "1.50 MiB");
         assert_eq!(bytes(5 << 30), "5.00 GiB");
+    }
+
+    #[test]
+    fn wrap_breaks_at_spaces_and_keeps_long_words_whole() {
+        assert_eq!(
+            wrap("aaa bbb ccc dddddddd e", 8),
+            ["aaa bbb", "ccc", "dddddddd", "e"]
+        );
+        assert!(wrap("", 8).is_empty());
     }
 }

@@ -11,7 +11,7 @@
 //! `mounts+pivot_root` · `security` · `exec` (together: *prepare*, up to the
 //! successful `execve`) · `exec→marker` · `run` · `teardown`.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -322,30 +322,22 @@ fn stream_lines(
     echo: bool,
 ) -> mpsc::Receiver<Option<(Instant, String)>> {
     let (tx, rx) = mpsc::channel();
-    thread::spawn(move || {
-        let mut reader = BufReader::new(pipe);
-        let mut buffer = Vec::new();
-        loop {
-            buffer.clear();
-            match reader.read_until(b'\n', &mut buffer) {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {
-                    let seen = Instant::now();
-                    let line = String::from_utf8_lossy(&buffer).into_owned();
-                    if echo && !line.starts_with(workload::LINE_PREFIX) {
-                        use std::io::Write;
-                        let mut stdout = std::io::stdout().lock();
-                        let _ = stdout.write_all(line.as_bytes());
-                        let _ = stdout.flush();
-                    }
-                    if tx.send(Some((seen, line))).is_err() {
-                        return;
-                    }
-                }
+    let closed = tx.clone();
+    super::read_lines(
+        pipe,
+        move |seen, line| {
+            if echo && !line.starts_with(workload::LINE_PREFIX) {
+                use std::io::Write;
+                let mut stdout = std::io::stdout().lock();
+                let _ = stdout.write_all(line.as_bytes());
+                let _ = stdout.flush();
             }
-        }
-        let _ = tx.send(None);
-    });
+            tx.send(Some((seen, line))).is_ok()
+        },
+        move || {
+            let _ = closed.send(None);
+        },
+    );
     rx
 }
 

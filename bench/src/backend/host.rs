@@ -12,7 +12,7 @@
 
 use std::ffi::CString;
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
@@ -195,25 +195,14 @@ fn spawn_watchers(
     stderr: std::process::ChildStderr,
 ) -> mpsc::Receiver<Event> {
     let (tx, rx) = mpsc::channel();
-    let lines = tx.clone();
-    thread::spawn(move || {
-        let mut reader = BufReader::new(stdout);
-        let mut buffer = Vec::new();
-        loop {
-            buffer.clear();
-            match reader.read_until(b'\n', &mut buffer) {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {
-                    let seen = Instant::now();
-                    let line = String::from_utf8_lossy(&buffer).into_owned();
-                    if lines.send(Event::Line(seen, line)).is_err() {
-                        break;
-                    }
-                }
-            }
-        }
-        let _ = lines.send(Event::StdoutClosed);
-    });
+    let (lines, closed) = (tx.clone(), tx.clone());
+    super::read_lines(
+        stdout,
+        move |seen, line| lines.send(Event::Line(seen, line)).is_ok(),
+        move || {
+            let _ = closed.send(Event::StdoutClosed);
+        },
+    );
     let errors = tx.clone();
     thread::spawn(move || {
         let mut text = Vec::new();

@@ -28,6 +28,37 @@ pub struct Launch {
     pub timeout: Option<Duration>,
 }
 
+/// Reads `pipe` line by line on a thread of its own: `each` gets every
+/// line (lossily decoded) with the instant it arrived and returns false to
+/// stop reading; `done` runs when the pipe closes or reading stops. The
+/// instant is taken as the line is read, so a start marker is timed on
+/// arrival, not when someone gets round to parsing it.
+pub(crate) fn read_lines<R, F, D>(pipe: R, mut each: F, done: D)
+where
+    R: std::io::Read + Send + 'static,
+    F: FnMut(std::time::Instant, String) -> bool + Send + 'static,
+    D: FnOnce() + Send + 'static,
+{
+    use std::io::BufRead;
+    std::thread::spawn(move || {
+        let mut reader = std::io::BufReader::new(pipe);
+        let mut buffer = Vec::new();
+        loop {
+            buffer.clear();
+            match reader.read_until(b'\n', &mut buffer) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {
+                    let seen = std::time::Instant::now();
+                    if !each(seen, String::from_utf8_lossy(&buffer).into_owned()) {
+                        break;
+                    }
+                }
+            }
+        }
+        done();
+    });
+}
+
 /// A place to run a workload.
 pub trait Backend {
     /// Short name used in tables and exports (`host`, `container`, `vm`).

@@ -4,7 +4,6 @@
 //! temporary name beside the target and renamed into place, so a reader
 //! never sees half a file.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use super::model::{Comparison, Section, Unit};
@@ -227,31 +226,14 @@ pub fn section_title(section: Section) -> &'static str {
     }
 }
 
-/// Writes `text` to `path` through a temporary file and a rename.
+/// Writes `text` to `path` through a temporary file and a rename
+/// ([`crate::fmt::write_atomically`]), naming the format on failure.
 pub fn write_atomically(format: &'static str, path: &Path, text: &str) -> Result<(), ExportError> {
-    let error = |source| ExportError::Io {
+    crate::fmt::write_atomically(path, text).map_err(|source| ExportError::Io {
         format,
         path: path.to_path_buf(),
         source,
-    };
-    let file_name = path.file_name().ok_or_else(|| {
-        error(std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            "not a file name",
-        ))
-    })?;
-    let mut temporary_name = std::ffi::OsString::from(".");
-    temporary_name.push(file_name);
-    temporary_name.push(format!(".{}.tmp", std::process::id()));
-    let temporary = path.with_file_name(temporary_name);
-    let result = std::fs::File::create(&temporary)
-        .and_then(|mut file| file.write_all(text.as_bytes()))
-        .and_then(|()| std::fs::rename(&temporary, path));
-    if let Err(source) = result {
-        let _ = std::fs::remove_file(&temporary);
-        return Err(error(source));
-    }
-    Ok(())
+    })
 }
 
 /// An exporter bound to its file.

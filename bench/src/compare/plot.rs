@@ -12,7 +12,6 @@
 //! needed to draw it. The file is written to a temporary name beside the
 //! target and renamed into place: a reader never sees half a picture.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use plotters::coord::Shift;
@@ -178,7 +177,10 @@ pub fn write_svg(comparison: &Comparison, path: &Path) -> Result<(), PlotError> 
         path: path.to_path_buf(),
         message,
     })?;
-    write_atomically(path, &svg)
+    crate::fmt::write_atomically(path, &svg).map_err(|source| PlotError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// The SVG document of `comparison`.
@@ -189,7 +191,7 @@ pub fn render_svg(comparison: &Comparison) -> Result<String, String> {
         .host
         .kvm_warning
         .as_deref()
-        .map_or(0, |w| wrap(w, WARNING_LINE_CHARS).len() as u32);
+        .map_or(0, |w| crate::fmt::wrap(w, WARNING_LINE_CHARS).len() as u32);
     let title = TITLE + WARNING * warning_lines;
     let panel_a = PANEL + ROW * bars.len().max(1) as u32;
     let panel_b = PANEL + ROW * lines.len().max(1) as u32 + LEGEND;
@@ -241,7 +243,7 @@ fn draw_title<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, c: &Comparison)
         text_style(14, &INK, HPos::Left),
     ))?;
     if let Some(warning) = &c.host.kvm_warning {
-        for (index, line) in wrap(&format!("⚠ {warning}"), WARNING_LINE_CHARS)
+        for (index, line) in crate::fmt::wrap(&format!("⚠ {warning}"), WARNING_LINE_CHARS)
             .into_iter()
             .enumerate()
         {
@@ -256,25 +258,6 @@ fn draw_title<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, c: &Comparison)
     Ok(())
 }
 
-/// Splits `text` at spaces into lines of at most `width` characters (a
-/// longer word gets a line of its own): SVG text does not wrap by itself.
-fn wrap(text: &str, width: usize) -> Vec<String> {
-    let mut lines: Vec<String> = Vec::new();
-    let mut line = String::new();
-    for word in text.split_whitespace() {
-        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
-            lines.push(std::mem::take(&mut line));
-        }
-        if !line.is_empty() {
-            line.push(' ');
-        }
-        line.push_str(word);
-    }
-    if !line.is_empty() {
-        lines.push(line);
-    }
-    lines
-}
 
 /// A note in place of a panel that has nothing to show.
 fn draw_empty<DB: DrawingBackend>(
@@ -534,34 +517,6 @@ fn draw_legend<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>) -> DrawResult<
     Ok(())
 }
 
-/// Writes `text` to `path` through a temporary file beside it and a rename.
-fn write_atomically(path: &Path, text: &str) -> Result<(), PlotError> {
-    let error = |source| PlotError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let file_name = path.file_name().ok_or_else(|| {
-        error(std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            "not a file name",
-        ))
-    })?;
-    let mut temporary_name = std::ffi::OsString::from(".");
-    temporary_name.push(file_name);
-    temporary_name.push(format!(".{}.tmp", std::process::id()));
-    let temporary = path.with_file_name(temporary_name);
-    let result = std::fs::File::create(&temporary)
-        .and_then(|mut file| {
-            file.write_all(text.as_bytes())?;
-            file.sync_all()
-        })
-        .and_then(|()| std::fs::rename(&temporary, path));
-    if let Err(source) = result {
-        let _ = std::fs::remove_file(&temporary);
-        return Err(error(source));
-    }
-    Ok(())
-}
 
 #[cfg(test)]
 mod tests {
@@ -638,13 +593,6 @@ mod tests {
             identity: Vec::new(),
             conclusions: Vec::new(),
         }
-    }
-
-    #[test]
-    fn long_warnings_wrap_at_spaces() {
-        let lines = wrap("aaa bbb ccc dddddddd e", 8);
-        assert_eq!(lines, ["aaa bbb", "ccc", "dddddddd", "e"]);
-        assert!(wrap("", 8).is_empty());
     }
 
     #[test]
