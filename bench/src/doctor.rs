@@ -1565,7 +1565,6 @@ fn lsm_check(r: &DoctorReport) -> Check {
     }
 }
 
-
 fn or_none(items: &[String]) -> String {
     if items.is_empty() {
         "none".to_owned()

@@ -469,6 +469,7 @@ fn options() -> Options {
         sections: Section::ALL.to_vec(),
         vcpus: 2,
         mem: None,
+        without_vm: None,
     }
 }
 
@@ -489,6 +490,7 @@ fn context(options: &Options) -> Context {
         runs: options.runs,
         warmup: options.warmup,
         sections: options.sections.clone(),
+        without_vm: options.without_vm.clone(),
     }
 }
 
@@ -758,4 +760,37 @@ fn a_stop_between_runs_keeps_what_was_measured() {
         "one sample per figure"
     );
     assert!(render::comparison(&c).contains("1 measured round after 1 warm-up"));
+}
+
+#[test]
+fn without_kvm_the_vm_is_left_out_with_one_reason() {
+    let options = Options {
+        without_vm: Some("permission denied opening /dev/kvm: join the kvm group".into()),
+        ..options()
+    };
+    let backends = MockBackends { faults: Vec::new() };
+    let comparer = Comparer::new(
+        plan(&options, &backends),
+        options.clone(),
+        context(&options),
+    );
+    let c = comparer.run(&mut Counting::default(), &|| false);
+    assert!(
+        c.series.iter().all(|s| !s.subject.starts_with("vm")),
+        "{:?}",
+        c.series.iter().map(|s| &s.subject).collect::<Vec<_>>()
+    );
+    assert!(c.identity.iter().all(|row| row.subject != "vm"));
+    let text = bench::compare::render::comparison(&c);
+    assert!(
+        text.contains("no VM backends in this comparison: permission denied opening /dev/kvm"),
+        "{text}"
+    );
+    assert!(!text.contains("Failed runs"), "{text}");
+    // Host and container are still compared.
+    assert!(
+        c.ratios
+            .iter()
+            .any(|r| r.numerator == "container" && r.denominator == "host")
+    );
 }

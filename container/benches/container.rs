@@ -11,6 +11,12 @@
 //!
 //! The network namespace is torn down by the kernel in the background after a
 //! container exits; on a 2-core machine that work overlaps the next iterations.
+//! Launches here follow each other closely, so cgroup v1's migration lock is
+//! warm: a lone launch (`versus container run`) can pay an RCU grace period
+//! (~10 ms here) joining its cgroup that these figures do not show.
+//!
+//! Memory (the cgroup's peak and the launcher's RSS) is printed once to
+//! stderr, as criterion only measures time.
 
 use std::io::{BufRead, BufReader, Read};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -41,6 +47,12 @@ fn next_id(tag: &str) -> String {
 /// Spawns, reads until the start marker, returns spawn → marker, then finishes the run
 /// and returns the workload's remaining output.
 fn launch(b: ContainerBuilder) -> (Duration, String) {
+    let (startup, rest, _) = launch_with_report(b);
+    (startup, rest)
+}
+
+/// [`launch`], also returning the launcher's report.
+fn launch_with_report(b: ContainerBuilder) -> (Duration, String, container::Report) {
     let (r, w) = std::io::pipe().expect("pipe");
     let running = b
         .stdout(w.into())
@@ -61,10 +73,26 @@ fn launch(b: ContainerBuilder) -> (Duration, String) {
     };
     let mut rest = String::new();
     reader.read_to_string(&mut rest).expect("read");
-    running
+    let report = running
         .wait(Some(Duration::from_secs(120)), &AtomicBool::new(false))
         .expect("the container ends");
-    (startup, rest)
+    (startup, rest, report)
+}
+
+/// The memory figures of one default container running `startup`.
+fn print_memory() {
+    let (_, _, report) = launch_with_report(full(&["startup"]));
+    let show = |b: Option<u64>| b.map_or_else(|| "—".to_string(), |b| format!("{} KiB", b / 1024));
+    eprintln!(
+        "memory (one `startup` container): cgroup peak {}, launcher peak RSS {} (this bench process)",
+        show(
+            report
+                .cgroup
+                .as_ref()
+                .and_then(|c| c.stats.memory_peak_bytes)
+        ),
+        show(report.launcher_peak_rss_bytes),
+    );
 }
 
 fn full(args: &[&str]) -> ContainerBuilder {
@@ -95,6 +123,7 @@ fn startup(c: &mut Criterion) {
     if !is_root() {
         return;
     }
+    print_memory();
     let mut g = c.benchmark_group("startup");
     g.sample_size(30).measurement_time(Duration::from_secs(6));
     let mut cases: Vec<(String, Box<dyn Fn() -> ContainerBuilder>)> = vec![

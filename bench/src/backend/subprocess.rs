@@ -47,14 +47,18 @@ impl Backend for FreshProcessBackend {
             .output()
             .map_err(BackendError::Spawn)?;
         // The exit status is the workload's; the report says how it ended.
-        let mut report: RunReport =
-            serde_json::from_slice(&output.stdout).map_err(|error| BackendError::Subprocess {
+        let mut report: RunReport = serde_json::from_slice(&output.stdout).map_err(|error| {
+            let said = String::from_utf8_lossy(&output.stderr).trim().to_string();
+            BackendError::Subprocess {
                 command: format!("{} {}", self.program.display(), self.args.join(" ")),
-                problem: format!(
-                    "no report ({error}); it said: {}",
-                    String::from_utf8_lossy(&output.stderr).trim()
-                ),
-            })?;
+                // What it said on stderr explains more than a JSON error.
+                problem: if said.is_empty() {
+                    format!("no report ({error}), {}", output.status)
+                } else {
+                    said
+                },
+            }
+        })?;
         report.backend = self.label.clone();
         Ok(report)
     }

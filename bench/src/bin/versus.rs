@@ -543,7 +543,11 @@ fn compare(args: &CompareArgs) -> Result<ExitCode> {
             .filter(|s| args.only.contains(s))
             .collect()
     };
+    // Without a usable /dev/kvm every VM run would fail the same way: say
+    // it once and compare what can be compared.
+    let without_vm = hypervisor::kvm::open().err().map(|error| error.to_string());
     let options = Options {
+        without_vm: without_vm.clone(),
         runs: usize::try_from(args.runs)?,
         warmup: usize::try_from(args.warmup)?,
         sections: sections.clone(),
@@ -582,6 +586,7 @@ fn compare(args: &CompareArgs) -> Result<ExitCode> {
         runs: options.runs,
         warmup: options.warmup,
         sections,
+        without_vm,
     };
     bench::interrupt::install().context("cannot install the SIGINT/SIGTERM handler")?;
     let comparer = Comparer::new(
@@ -618,7 +623,17 @@ fn compare(args: &CompareArgs) -> Result<ExitCode> {
         eprintln!("versus: interrupted: the figures above cover the rounds completed so far");
         return Ok(ExitCode::from(130));
     }
-    Ok(if observer.errors.is_empty() {
+    // Like hyperfine with a failing command: everything measured is shown,
+    // and the status says the picture is incomplete.
+    let failed_runs = render::failures(&comparison).len();
+    if let Some(reason) = &comparison.without_vm {
+        eprintln!("versus: incomplete: no VM backends ({reason})");
+    }
+    if failed_runs > 0 {
+        eprintln!("versus: incomplete: {failed_runs} run(s) failed, listed under \"Failed runs\"");
+    }
+    let complete = comparison.without_vm.is_none() && failed_runs == 0;
+    Ok(if observer.errors.is_empty() && complete {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)

@@ -25,6 +25,8 @@ pub struct Context {
     pub warmup: usize,
     /// Sections included.
     pub sections: Vec<Section>,
+    /// Why the VM subjects were left out, if they were.
+    pub without_vm: Option<String>,
 }
 
 /// Which stage a phase of a backend belongs to (design.md's definition of
@@ -465,6 +467,7 @@ pub fn build(records: &[RunRecord], context: &Context) -> Comparison {
         warmup: context.warmup,
         rounds_done: rounds_done.saturating_sub(context.warmup),
         sections: context.sections.clone(),
+        without_vm: context.without_vm.clone(),
         series,
         phases: phase_rows,
         ratios,

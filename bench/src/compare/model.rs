@@ -283,6 +283,9 @@ pub struct Comparison {
     pub rounds_done: usize,
     /// The sections included.
     pub sections: Vec<Section>,
+    /// Why the VM subjects were left out, if they were.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub without_vm: Option<String>,
     /// Every figure.
     pub series: Vec<Series>,
     /// Startup phases, per subject.

@@ -258,7 +258,6 @@ fn draw_title<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, c: &Comparison)
     Ok(())
 }
 
-
 /// A note in place of a panel that has nothing to show.
 fn draw_empty<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
@@ -517,7 +516,6 @@ fn draw_legend<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>) -> DrawResult<
     Ok(())
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -569,6 +567,7 @@ mod tests {
             warmup: 1,
             rounds_done: 3,
             sections: vec![Section::Startup],
+            without_vm: None,
             series: vec![
                 startup("host", &[0.4, 0.5, 0.45], 0),
                 startup("container", &[3.0, 3.5, 3.2], 0),

@@ -83,6 +83,9 @@ pub fn header(c: &Comparison) -> String {
     if let Some(warning) = &c.host.kvm_warning {
         out.push_str(&format!("⚠ {warning}\n"));
     }
+    if let Some(reason) = &c.without_vm {
+        out.push_str(&format!("✗ no VM backends in this comparison: {reason}\n"));
+    }
     if c.rounds_done < MIN_SAMPLES_FOR_P95 {
         out.push_str(&format!(
             "p95 needs at least {MIN_SAMPLES_FOR_P95} runs; with {} it is not shown (use --runs).\n",
