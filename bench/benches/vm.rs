@@ -132,6 +132,20 @@ fn startup(c: &mut Criterion) {
     group.finish();
 }
 
+/// Splits `iters` operations into VM runs of at most `per_run` and sums
+/// what `one_run(n)` measured (ns) for each: criterion's `iter_custom`
+/// time for `iters` operations.
+fn over_runs(iters: u64, per_run: u64, mut one_run: impl FnMut(u64) -> f64) -> Duration {
+    let mut total = 0.0;
+    let mut left = iters;
+    while left > 0 {
+        let n = left.min(per_run);
+        total += one_run(n);
+        left -= n;
+    }
+    Duration::from_nanos(total.round() as u64)
+}
+
 /// Guest nanoseconds for `n` getpid calls in one VM run.
 fn getpid_ns(backend: &VmBackend, n: u64) -> u64 {
     let report = run(backend, &launch(&["getpid", &n.to_string()]));
@@ -153,16 +167,7 @@ fn syscall(c: &mut Criterion) {
         .warm_up_time(WARM_UP)
         .measurement_time(MEASUREMENT);
     group.bench_function("vm", |b| {
-        b.iter_custom(|iters| {
-            let mut total = 0;
-            let mut left = iters;
-            while left > 0 {
-                let n = left.min(GETPIDS_PER_RUN);
-                total += getpid_ns(&backend, n);
-                left -= n;
-            }
-            Duration::from_nanos(total)
-        });
+        b.iter_custom(|iters| over_runs(iters, GETPIDS_PER_RUN, |n| getpid_ns(&backend, n) as f64));
     });
     group.finish();
 }
@@ -203,20 +208,14 @@ fn exit(c: &mut Criterion) {
         .measurement_time(MEASUREMENT);
     group.bench_function("vm_pio", |b| {
         b.iter_custom(|iters| {
-            let mut total = 0.0;
-            let mut left = iters;
-            while left > 0 {
-                let n = left.min(EXITS_PER_RUN);
+            over_runs(iters, EXITS_PER_RUN, |n| {
                 let p = probe(n);
-                let guest = p.guest_ns_per_exit.expect("the kernel printed its line");
-                total += guest * n as f64;
                 if n >= HOST_FIGURE_MIN_EXITS {
                     host.extend(p.host_ns_per_exit);
                     handler.extend(p.handler_ns_per_exit);
                 }
-                left -= n;
-            }
-            Duration::from_nanos(total.round() as u64)
+                p.guest_ns_per_exit.expect("the kernel printed its line") * n as f64
+            })
         });
     });
     group.finish();

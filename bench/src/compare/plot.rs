@@ -324,6 +324,20 @@ fn draw_startup<DB: DrawingBackend>(
     }
 }
 
+/// Both panels' frame: the caption, the margins, room for the labels.
+fn panel<'a, 'b, DB: DrawingBackend>(
+    builder: &'b mut ChartBuilder<'a, 'b, DB>,
+    caption: &str,
+) -> &'b mut ChartBuilder<'a, 'b, DB> {
+    builder
+        .caption(caption, (FONT, 18))
+        .margin_left(16)
+        .margin_right(24)
+        .margin_top(6)
+        .x_label_area_size(40)
+        .y_label_area_size(LABEL_AREA)
+}
+
 fn startup_chart<DB, XS>(
     area: &DrawingArea<DB, Shift>,
     caption: &str,
@@ -338,13 +352,7 @@ where
     XS::CoordDescType: ValueFormatter<f64>,
 {
     let rows = bars.len();
-    let mut chart = ChartBuilder::on(area)
-        .caption(caption, (FONT, 18))
-        .margin_left(16)
-        .margin_right(24)
-        .margin_top(6)
-        .x_label_area_size(40)
-        .y_label_area_size(LABEL_AREA)
+    let mut chart = panel(&mut ChartBuilder::on(area), caption)
         .build_cartesian_2d(x, (0..rows as u32 - 1).into_segmented())?;
     chart
         .configure_mesh()
@@ -436,13 +444,7 @@ fn draw_timeline<DB: DrawingBackend>(
         return draw_empty(&chart_area, caption, "no startup phases in this comparison");
     }
     let rows = lines.len();
-    let mut chart = ChartBuilder::on(&chart_area)
-        .caption(caption, (FONT, 18))
-        .margin_left(16)
-        .margin_right(24)
-        .margin_top(6)
-        .x_label_area_size(40)
-        .y_label_area_size(LABEL_AREA)
+    let mut chart = panel(&mut ChartBuilder::on(&chart_area), caption)
         .build_cartesian_2d(0.0..longest * 1.2, (0..rows as u32 - 1).into_segmented())?;
     chart
         .configure_mesh()
