@@ -25,17 +25,24 @@ pub fn table(header: &[&str]) -> Table {
 /// Renders a whole run: results, phases, and how it ended.
 pub fn run_report(report: &RunReport) -> String {
     let mut out = String::new();
+    // A command of a root filesystem (`/bin/sh -c …`) is not the workload:
+    // name the root it ran in, and leave out the (empty) results table.
+    let command_of_rootfs =
+        report.container.is_some() && report.argv.first().is_some_and(|a| a.starts_with('/'));
+    let source = match (&report.container, &report.workload) {
+        (Some(container), _) if command_of_rootfs => format!("in {}", container.rootfs),
+        (_, crate::workload::WorkloadSource::Embedded) => "embedded workload".to_string(),
+        (_, crate::workload::WorkloadSource::File(path)) => path.display().to_string(),
+    };
     out.push_str(&format!(
-        "{} · {} · {}\n",
+        "{} · {} · {source}\n",
         report.backend,
         report.argv.join(" "),
-        match &report.workload {
-            crate::workload::WorkloadSource::Embedded => "embedded workload".to_string(),
-            crate::workload::WorkloadSource::File(path) => path.display().to_string(),
-        }
     ));
-    out.push_str(&results_table(report).to_string());
-    out.push('\n');
+    if !(command_of_rootfs && report.results.is_empty()) {
+        out.push_str(&results_table(report).to_string());
+        out.push('\n');
+    }
     out.push_str(&phases_table(report).to_string());
     out.push('\n');
     out.push_str(&outcome_table(report).to_string());
