@@ -62,6 +62,7 @@ mod child;
 mod error;
 pub mod launch;
 pub mod lsm;
+pub mod mountinfo;
 pub mod rootfs;
 pub mod seccomp;
 pub mod spec;

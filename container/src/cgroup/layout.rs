@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::mountinfo::{MountInfoEntry, is_v1_non_controller_option, parse_mountinfo};
+
 /// One v1 hierarchy: where it is mounted and which controllers it binds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct V1Hierarchy {
@@ -69,8 +71,8 @@ impl Layout {
     /// A later mount on the same mount point hides an earlier one; a v1 hierarchy mounted
     /// twice is listed once; named v1 hierarchies (no controllers) are ignored.
     pub fn from_mountinfo(text: &str, root: &Path) -> Self {
-        let mut visible: Vec<MountLine> = Vec::new();
-        for m in text.lines().filter_map(MountLine::parse) {
+        let mut visible: Vec<MountInfoEntry> = Vec::new();
+        for m in parse_mountinfo(text) {
             visible.retain(|v| v.mount_point != m.mount_point);
             visible.push(m);
         }
@@ -222,83 +224,6 @@ fn read_controllers(root: &Path, mount: &Path) -> Vec<String> {
         .unwrap_or_default()
 }
 
-fn is_v1_non_controller_option(opt: &str) -> bool {
-    matches!(
-        opt,
-        "rw" | "ro"
-            | "noprefix"
-            | "clone_children"
-            | "xattr"
-            | "cpuset_v2_mode"
-            | "favordynmods"
-            | "nofavordynmods"
-            | "all"
-            | "none"
-            | ""
-    ) || opt.contains('=')
-}
-
-/// The fields of one mountinfo line that layout detection needs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct MountLine {
-    pub(crate) id: u64,
-    pub(crate) device: String,
-    pub(crate) mount_point: String,
-    pub(crate) fs_type: String,
-    pub(crate) super_options: Vec<String>,
-}
-
-impl MountLine {
-    /// Parses one line of `/proc/<pid>/mountinfo` (proc(5)); `None` if malformed.
-    pub(crate) fn parse(line: &str) -> Option<Self> {
-        let f: Vec<&str> = line.split(' ').collect();
-        let sep = 6 + f.iter().skip(6).position(|x| *x == "-")?;
-        if f.len() < sep + 3 {
-            return None;
-        }
-        Some(Self {
-            id: f[0].parse().ok()?,
-            device: f[2].to_owned(),
-            mount_point: unescape_octal(f[4]),
-            fs_type: f[sep + 1].to_owned(),
-            super_options: f
-                .get(sep + 3)
-                .map(|s| {
-                    s.split(',')
-                        .filter(|o| !o.is_empty())
-                        .map(str::to_owned)
-                        .collect()
-                })
-                .unwrap_or_default(),
-        })
-    }
-}
-
-/// Decodes mountinfo's `\ooo` escapes.
-fn unescape_octal(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\'
-            && i + 4 <= b.len()
-            && b[i + 1..i + 4].iter().all(|d| (b'0'..=b'7').contains(d))
-        {
-            let v = b[i + 1..i + 4]
-                .iter()
-                .fold(0u32, |a, d| a * 8 + u32::from(d - b'0'));
-            if let Ok(byte) = u8::try_from(v) {
-                out.push(byte);
-                i += 4;
-                continue;
-            }
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -386,13 +311,5 @@ pub(crate) mod tests {
         );
         assert_eq!(own_v2_path("4:memory:/x\n0::/\n"), Some(PathBuf::from("/")));
         assert_eq!(own_v2_path("4:memory:/x\n"), None);
-    }
-
-    #[test]
-    fn mountinfo_escapes_are_decoded() {
-        let m =
-            MountLine::parse("36 35 98:0 /mnt1 /mnt/my\\040dir rw - ext3 /dev/root rw").unwrap();
-        assert_eq!(m.mount_point, "/mnt/my dir");
-        assert_eq!(m.id, 36);
     }
 }

@@ -549,7 +549,7 @@ pub(crate) mod tests {
     pub(crate) fn fixture(mountinfo: &str, v2_controllers: &str) -> (tempfile::TempDir, Layout) {
         let d = tempfile::tempdir().unwrap();
         for line in mountinfo.lines() {
-            let m = layout::MountLine::parse(line).unwrap();
+            let m = crate::mountinfo::parse_line(line).unwrap();
             let p = under(d.path(), Path::new(&m.mount_point));
             fs::create_dir_all(&p).unwrap();
             if m.fs_type == "cgroup2" {

@@ -1,11 +1,20 @@
-//! The memory functions the compiler calls (`core` does not provide them).
+//! The memory and string functions the compiler expects to exist — libc's
+//! job on a normal system: the precompiled `core` calls `memcpy`, `memset`,
+//! `memmove`, `memcmp` and `bcmp`, and `CStr::from_ptr` calls `strlen`.
+//! Both guest images link this one copy (`extern crate versus_guest_rt`).
 //!
-//! Ring 0 pays per element for string instructions on the software backend
-//! (about 1.7 µs per `movsb` and per `movsq`), so copies and fills move 8
-//! bytes per step where they can: `rep movsq`/`rep stosq`, then the tail
-//! byte by byte. They set DF clear themselves (`cld`): an exception from
-//! user mode does not clear it. The comparisons are plain loops with
-//! volatile reads (no vector code).
+//! They must be right in guest **ring 0** too, where the software KVM backend
+//! emulates every instruction and pays per element for string instructions
+//! (about 1.7 µs per `movsb` and per `movsq`): copies and fills move 8 bytes
+//! per step where they can (`rep movsq`/`rep stosq`, then the tail byte by
+//! byte), and set DF clear themselves (`cld`), because an exception taken
+//! from user mode does not clear it. They are inline assembly so that the
+//! optimiser cannot turn a copy loop into a call to `memcpy` — to itself.
+//! The comparisons are plain loops with volatile reads, so no vector code is
+//! generated (ring-0 SSE arithmetic fails emulation); `images/tests/
+//! kernel_disassembly.rs` checks the kernel's copy of all of them.
+
+#![no_std]
 
 use core::arch::asm;
 
@@ -85,4 +94,19 @@ pub unsafe extern "C" fn memcmp(a: *const u8, b: *const u8, n: usize) -> i32 {
 pub unsafe extern "C" fn bcmp(a: *const u8, b: *const u8, n: usize) -> i32 {
     // SAFETY: the same contract as memcmp.
     unsafe { memcmp(a, b, n) }
+}
+
+/// # Safety
+/// `s` must point to a NUL-terminated string.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn strlen(s: *const u8) -> usize {
+    let remaining: usize;
+    // SAFETY: the caller guarantees a NUL before unreadable memory; repne
+    // scasb scans forward from `s` and stops just past the first NUL.
+    unsafe {
+        asm!("repne scasb", inout("rcx") usize::MAX => remaining, inout("rdi") s => _,
+             in("al") 0u8, options(nostack, readonly));
+    }
+    // rcx started at -1 and dropped by one per byte scanned, NUL included.
+    !remaining - 1
 }
