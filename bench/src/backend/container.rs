@@ -102,6 +102,17 @@ impl ContainerBackend {
         }
     }
 
+    /// The same with seccomp `mode`, labelled to say so
+    /// (`container (no seccomp)` for `unconfined`).
+    pub fn with_seccomp(mut self, mode: SeccompMode) -> Self {
+        self.seccomp = mode;
+        self.label = match mode {
+            SeccompMode::Default => "container".into(),
+            SeccompMode::Unconfined => "container (no seccomp)".into(),
+        };
+        self
+    }
+
     /// The command run as PID 1: the workload at [`WORKLOAD_PATH`] with the
     /// launch's arguments, or — with an external rootfs, or when the first
     /// argument is an absolute path — the arguments themselves.

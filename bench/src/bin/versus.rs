@@ -413,12 +413,9 @@ fn run_container(args: &ContainerRunArgs) -> Result<ExitCode> {
     backend.userns = args.userns;
     backend.cap_add = args.cap_add.clone();
     backend.cap_drop = args.cap_drop.clone();
-    backend.seccomp = args.seccomp;
+    backend = backend.with_seccomp(args.seccomp);
     backend.read_only = args.read_only;
     backend.trace = args.trace;
-    if args.seccomp == container::SeccompMode::Unconfined {
-        backend.label = "container (no seccomp)".into();
-    }
     backend.rootfs = match (&args.rootfs, args.busybox) {
         (Some(dir), _) => ContainerRootfs::Dir(dir.clone()),
         (None, true) => {

@@ -84,8 +84,9 @@ pub trait Backends {
     fn container(&self, seccomp: bool) -> Box<dyn Backend>;
     /// A VM on the tiny kernel.
     fn vm(&self, vm: VmVariant) -> Box<dyn Backend>;
-    /// The same subject in a fresh `versus` process, for memory figures
-    /// (`kind` and `vm` say which; `vm` is ignored for host and container).
+    /// The subject in a fresh `versus` process, for memory figures: the
+    /// host, a default-hardened container or a VM (`vm` is used for VMs
+    /// only).
     fn fresh_process(&self, label: &str, kind: SubjectKind, vm: VmVariant) -> Box<dyn Backend>;
 }
 
@@ -116,11 +117,12 @@ impl Backends for RealBackends {
     }
 
     fn container(&self, seccomp: bool) -> Box<dyn Backend> {
-        let mut backend = ContainerBackend::new();
-        if !seccomp {
-            backend.seccomp = container::SeccompMode::Unconfined;
-            backend.label = "container (no seccomp)".into();
-        }
+        let mode = if seccomp {
+            container::SeccompMode::Default
+        } else {
+            container::SeccompMode::Unconfined
+        };
+        let mut backend = ContainerBackend::new().with_seccomp(mode);
         backend.interrupt = Some(&crate::interrupt::INTERRUPTED);
         Box::new(backend)
     }
@@ -149,9 +151,6 @@ impl Backends for RealBackends {
         };
         if let (SubjectKind::Vm, Some(size)) = (kind, vm.mem) {
             args.extend(["--mem".into(), format!("{size}")]);
-        }
-        if kind == SubjectKind::Container && label.contains("no seccomp") {
-            args.extend(["--seccomp".into(), "unconfined".into()]);
         }
         Box::new(crate::backend::subprocess::FreshProcessBackend {
             label: label.to_string(),
