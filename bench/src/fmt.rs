@@ -60,18 +60,39 @@ pub fn wrap(text: &str, width: usize) -> Vec<String> {
     lines
 }
 
-/// Writes `text` to `path` through a temporary file beside it (synced)
-/// and a rename, so a reader never sees half a file; the temporary file is
-/// removed if anything fails.
-pub fn write_atomically(path: &std::path::Path, text: &str) -> std::io::Result<()> {
-    use std::io::Write;
+/// Checks, before any work is done, that [`write_atomically`] will be able
+/// to write `path`: it names a file (not a directory) in a directory where
+/// versus may create files. Nothing is left behind.
+pub fn check_writable(path: &std::path::Path) -> std::io::Result<()> {
+    use std::io::{Error, ErrorKind};
+    if path.is_dir() {
+        return Err(Error::new(ErrorKind::IsADirectory, "it is a directory"));
+    }
+    let temporary = temporary_beside(path)?;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&temporary)?;
+    std::fs::remove_file(&temporary)
+}
+
+/// The temporary file [`write_atomically`] writes before its rename.
+fn temporary_beside(path: &std::path::Path) -> std::io::Result<std::path::PathBuf> {
     let file_name = path
         .file_name()
         .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file name"))?;
     let mut temporary_name = std::ffi::OsString::from(".");
     temporary_name.push(file_name);
     temporary_name.push(format!(".{}.tmp", std::process::id()));
-    let temporary = path.with_file_name(temporary_name);
+    Ok(path.with_file_name(temporary_name))
+}
+
+/// Writes `text` to `path` through a temporary file beside it (synced)
+/// and a rename, so a reader never sees half a file; the temporary file is
+/// removed if anything fails.
+pub fn write_atomically(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let temporary = temporary_beside(path)?;
     let result = std::fs::File::create(&temporary)
         .and_then(|mut file| {
             file.write_all(text.as_bytes())?;
@@ -87,6 +108,17 @@ pub fn write_atomically(path: &std::path::Path, text: &str) -> std::io::Result<(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn writability_is_checked_without_leaving_anything() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("out.json");
+        check_writable(&file).unwrap();
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+        assert!(check_writable(dir.path()).is_err());
+        assert!(check_writable(&dir.path().join("missing/out.json")).is_err());
+        assert!(check_writable(std::path::Path::new("/proc/versus-out.json")).is_err());
+    }
 
     #[test]
     fn durations_pick_a_unit() {

@@ -7,16 +7,20 @@
 //! - [`report`]: the [`report::RunReport`] every backend returns;
 //! - [`stats`]: summaries and paired ratios over repeated runs;
 //! - [`doctor`]: what this host offers (KVM backend, cgroups, namespaces…);
-//! - [`interrupt`]: Ctrl-C as a flag, so that nothing is left behind;
+//! - [`interrupt`]: Ctrl-C and SIGTERM as a flag, so that nothing is left behind;
+//! - [`output`]: versus' stdout and stderr, which never panic (a closed pipe ends quietly);
 //! - [`render`]: reports as tables;
-//! - [`fmt`]: human units.
+//! - [`fmt`]: human units;
+//! - [`units`]: the one size grammar of every flag.
 
 pub mod backend;
 pub mod compare;
 pub mod doctor;
 pub mod fmt;
 pub mod interrupt;
+pub mod output;
 pub mod render;
 pub mod report;
 pub mod stats;
+pub mod units;
 pub mod workload;

@@ -218,9 +218,21 @@ pub(crate) fn setup(
     Ok(())
 }
 
+/// Asks the kernel for SIGKILL when the launcher dies.
+fn die_with_parent() {
+    // SAFETY: prctl(PR_SET_PDEATHSIG) takes a plain signal number and has no
+    // memory effects; it cannot fail with a valid signal.
+    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
+}
+
 /// The child's main function: wait for the go-ahead, set up, exec. Returns only on
 /// failure (the exit status of the child).
 pub(crate) fn main(a: &ChildArgs<'_>, sys: &dyn Syscall) -> isize {
+    // The container must not outlive the launcher, even a launcher killed with
+    // SIGKILL (which runs no cleanup): the kernel sends PID 1 SIGKILL when the
+    // launcher's thread dies, and the PID namespace dies with PID 1. If the
+    // launcher died before this call, the go pipe below reads end-of-file.
+    die_with_parent();
     // 2a. Wait until the parent has put us in the cgroup and written the id maps.
     let mut byte = [0u8; 1];
     loop {
@@ -243,6 +255,11 @@ pub(crate) fn main(a: &ChildArgs<'_>, sys: &dyn Syscall) -> isize {
     if let Err((stage, index, errno)) = setup(a, sys, || stamp(a.report, Kind::MountsDone)) {
         return fail(a.report, stage, index, errno);
     }
+    // Changing the effective uid/gid (in a user namespace, to its root) clears
+    // the parent-death signal: set it again now that the ids are final. A
+    // launcher that died in between is noticed by the Ready report below, whose
+    // write then raises SIGPIPE (default disposition by then).
+    die_with_parent();
 
     // 5a. stdin = /dev/null, stdout/stderr = the caller's pipes. The parent moved all
     //     three above fd 2, so no dup2 overwrites another's source.

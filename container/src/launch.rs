@@ -399,6 +399,8 @@ impl ContainerSpec {
 
         // 1. The cgroup, with its limits.
         if let Some(plan) = &self.cgroup {
+            // Leftovers of launchers that were killed (`kill -9`) go first.
+            plan.sweep_stale();
             guard.cgroup = Some(Box::new(plan.instantiate(&self.id)));
             let cg = guard.cgroup.as_mut().expect("just set");
             cg.create()?;

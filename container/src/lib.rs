@@ -75,7 +75,7 @@ pub use launch::{CgroupReport, ExitStatus, Nanos, Outcome, Phases, Report, Runni
 pub use lsm::LsmInfo;
 pub use rootfs::{FileSource, RootfsFile, RootfsSpec};
 pub use seccomp::SeccompMode;
-pub use spec::{ContainerBuilder, ContainerSpec, IdMap, Limits, Namespace, parse_size};
+pub use spec::{ContainerBuilder, ContainerSpec, IdMap, Limits, Namespace};
 
 #[cfg(test)]
 mod tests {

@@ -153,40 +153,6 @@ impl Limits {
     }
 }
 
-/// Parses a Docker-style size: `64m`, `1g`, `512k`, `1.5G`, `100` (bytes), `32MiB`, `32mb`;
-/// units are powers of 1024.
-pub fn parse_size(s: &str) -> Result<u64> {
-    let t = s.trim();
-    let bad = || {
-        Error::invalid(
-            "--memory",
-            format!(
-                "'{s}' is not a size; write a number with an optional unit b, k, m, g or t (1024-based), e.g. 64m"
-            ),
-        )
-    };
-    let split = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let value: f64 = num.parse().map_err(|_| bad())?;
-    let unit = unit.trim().to_ascii_lowercase();
-    let unit = unit.trim_end_matches('b').trim_end_matches('i');
-    let mult: u64 = match unit {
-        "" => 1,
-        "k" => 1 << 10,
-        "m" => 1 << 20,
-        "g" => 1 << 30,
-        "t" => 1 << 40,
-        _ => return Err(bad()),
-    };
-    let bytes = value * mult as f64;
-    if !bytes.is_finite() || bytes < 0.0 || bytes > u64::MAX as f64 {
-        return Err(bad());
-    }
-    Ok(bytes as u64)
-}
-
 /// How the container's user namespace maps ids.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IdMap {
@@ -880,20 +846,6 @@ pub(crate) mod tests {
         );
         assert!(err(base().hostname("bad_name!")).contains("--hostname"));
         assert!(err(base().hostname("-x")).contains("--hostname"));
-    }
-
-    #[test]
-    fn sizes_parse_like_docker() {
-        assert_eq!(parse_size("32M").unwrap(), 32 << 20);
-        assert_eq!(parse_size("32m").unwrap(), 32 << 20);
-        assert_eq!(parse_size("32MiB").unwrap(), 32 << 20);
-        assert_eq!(parse_size("32mb").unwrap(), 32 << 20);
-        assert_eq!(parse_size("1.5g").unwrap(), 3 << 29);
-        assert_eq!(parse_size("4096").unwrap(), 4096);
-        assert_eq!(parse_size("512k").unwrap(), 512 << 10);
-        for bad in ["", "m", "12q", "-5m", "1..2m", "ten"] {
-            assert!(parse_size(bad).is_err(), "{bad}");
-        }
     }
 
     #[test]

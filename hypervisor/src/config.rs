@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use crate::exits::{TraceEvent, TraceFn};
@@ -68,7 +69,11 @@ impl Trace {
     pub(crate) fn callback(&self) -> Option<TraceFn> {
         match self {
             Trace::Off => None,
-            Trace::Stderr => Some(Arc::new(|e: &TraceEvent| eprintln!("{e}"))),
+            // A closed or full stderr must not take a vCPU thread down.
+            Trace::Stderr => Some(Arc::new(|e: &TraceEvent| {
+                use std::io::Write;
+                let _ = writeln!(std::io::stderr(), "{e}");
+            })),
             Trace::Callback(f) => Some(f.clone()),
         }
     }
@@ -120,6 +125,10 @@ pub struct VmConfig {
     /// `versus_abi::port::PING` before the workload starts
     /// (`BootInfo::exit_probe_iters`; see [`VmConfig::exit_probe`]).
     pub exit_probe: Option<u32>,
+    /// Stop the guest when this becomes true (checked every few
+    /// milliseconds; reported as `Outcome::Interrupted`). Set it from a
+    /// SIGINT/SIGTERM handler so that Ctrl-C still tears the VM down.
+    pub stop_flag: Option<&'static AtomicBool>,
 }
 
 impl VmConfig {
@@ -138,6 +147,7 @@ impl VmConfig {
             console_uart: false,
             count_kernel_instructions: false,
             exit_probe: None,
+            stop_flag: None,
         }
     }
     /// Sets the vCPU count.
@@ -168,6 +178,11 @@ impl VmConfig {
     /// Run the workload on every vCPU.
     pub fn run_on_every_vcpu(mut self, yes: bool) -> Self {
         self.run_on_every_vcpu = yes;
+        self
+    }
+    /// Stop the guest when `flag` becomes true (see [`VmConfig::stop_flag`]).
+    pub fn stop_flag(mut self, flag: &'static AtomicBool) -> Self {
+        self.stop_flag = Some(flag);
         self
     }
     /// Watchdog timeout.

@@ -70,6 +70,9 @@ pub enum Outcome {
     },
     /// Every vCPU executed `hlt` and nothing wrote the exit port.
     AllHalted,
+    /// The caller's stop flag ([`crate::VmConfig::stop_flag`]) was set —
+    /// Ctrl-C or SIGTERM in versus — and the VMM stopped the guest.
+    Interrupted,
 }
 
 /// A boot marker as it arrived.

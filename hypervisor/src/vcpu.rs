@@ -8,6 +8,7 @@
 //! it; the loop then sees the flag and ends.
 
 use std::cell::Cell;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, OnceLock};
 use std::thread::JoinHandle;
@@ -356,12 +357,25 @@ impl VcpuThreads {
 
     /// Waits until every vCPU has stopped: kicks them all when one asks
     /// the VM to stop, and stops the VM itself when `timeout` passes.
-    pub fn supervise(&mut self, started: Instant, timeout: Option<Duration>) {
+    pub fn supervise(
+        &mut self,
+        started: Instant,
+        timeout: Option<Duration>,
+        stop_flag: Option<&AtomicBool>,
+    ) {
         let deadline = timeout.map(|t| started + t);
         let mut running = self.handles.len();
         while running > 0 {
-            let wait = if self.shared.stopping() {
-                KICK_RETRY
+            let wait = if self.shared.stopping() || stop_flag.is_some() {
+                // Poll the caller's flag (and retry kicks) at this pace.
+                let poll = deadline.map_or(KICK_RETRY, |d| {
+                    d.saturating_duration_since(Instant::now()).min(KICK_RETRY)
+                });
+                if self.shared.stopping() {
+                    KICK_RETRY
+                } else {
+                    poll
+                }
             } else {
                 deadline.map_or(Duration::from_secs(3600), |d| {
                     d.saturating_duration_since(Instant::now())
@@ -375,6 +389,11 @@ impl VcpuThreads {
                     }
                 }
                 Err(RecvTimeoutError::Timeout) => {
+                    if stop_flag.is_some_and(|f| f.load(Ordering::SeqCst))
+                        && !self.shared.stopping()
+                    {
+                        self.shared.request_stop(Outcome::Interrupted);
+                    }
                     if let Some(d) = deadline
                         && !self.shared.stopping()
                         && Instant::now() >= d

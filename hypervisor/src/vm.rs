@@ -164,7 +164,7 @@ impl Vm {
         ));
         let run_start = Instant::now();
         let mut threads = VcpuThreads::spawn(vcpus, shared.clone())?;
-        threads.supervise(run_start, config.timeout);
+        threads.supervise(run_start, config.timeout, config.stop_flag);
         let run_end = Instant::now();
 
         // 7. Measure memory while it is still mapped (every vCPU has left its

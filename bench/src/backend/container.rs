@@ -14,17 +14,18 @@
 use std::io::Read;
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use container::rootfs::WORKLOAD_PATH;
 use container::{ContainerBuilder, Limits, Namespace, Outcome, RootfsSpec, SeccompMode};
 
+use super::collect::Collected;
 use super::{Backend, BackendError, Launch};
 use crate::report::{ExitOutcome, MemoryFigures, Nanos, Phase, RunReport};
-use crate::workload::{self, Record};
+use crate::workload;
 
 /// How long to wait for the container's output to close after PID 1 was
 /// reaped; the PID namespace dies with PID 1, so only a shared PID namespace
@@ -144,16 +145,6 @@ impl Default for ContainerBackend {
     }
 }
 
-/// A container id unique within this host: the cgroup is `versus/<id>`.
-fn unique_id() -> String {
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    format!(
-        "run-{}-{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
 impl Backend for ContainerBackend {
     fn name(&self) -> &str {
         &self.label
@@ -162,7 +153,7 @@ impl Backend for ContainerBackend {
     fn run(&self, launch: &Launch) -> Result<RunReport, BackendError> {
         let (stdout_read, stdout_write) = std::io::pipe().map_err(BackendError::Prepare)?;
         let (stderr_read, stderr_write) = std::io::pipe().map_err(BackendError::Prepare)?;
-        let mut builder = ContainerBuilder::new(unique_id())
+        let mut builder = ContainerBuilder::new(container::cgroup::stale::unique_id())
             .rootfs(self.rootfs_spec(launch))
             .command(self.command(launch))
             .limits(self.limits)
@@ -191,7 +182,7 @@ impl Backend for ContainerBackend {
         let running = spec.spawn().map_err(container_error)?;
         let launched = running.launched_at();
         let spawned = running.spawned_at();
-        let lines = stream_lines(stdout_read, self.echo_output);
+        let output = stream_lines(stdout_read, self.echo_output);
         let stderr = collect_text(stderr_read);
 
         let never = AtomicBool::new(false);
@@ -201,31 +192,27 @@ impl Backend for ContainerBackend {
             .map_err(container_error)?;
         let reaped = Instant::now();
 
-        // The marker and the results, in the order printed.
-        let mut marker_at = None;
-        let mut start = None;
-        let mut results = Vec::new();
-        let mut other_output_lines = 0;
-        let mut parse_error = None;
+        // The marker and the results, in the order printed: whatever the
+        // reader has parsed once the pipe closed (or the grace ran out).
         let drain_until = reaped + OUTPUT_DRAIN_GRACE;
-        while let Ok(Some((seen, line))) =
-            lines.recv_timeout(drain_until.saturating_duration_since(Instant::now()))
-        {
-            match workload::parse_line(&line) {
-                Ok(Some(Record::Start(marker))) if start.is_none() => {
-                    marker_at = Some(seen);
-                    start = Some(marker);
-                }
-                Ok(Some(Record::Start(_)) | None) => other_output_lines += 1,
-                Ok(Some(Record::Result(result))) => results.push(result),
-                Err(error) => {
-                    parse_error.get_or_insert(error);
-                }
-            }
-        }
-        if let Some(error) = parse_error {
+        let _ = output
+            .closed
+            .recv_timeout(drain_until.saturating_duration_since(Instant::now()));
+        let collected = std::mem::take(
+            &mut *output
+                .collected
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        if let Some(error) = collected.parse_error {
             return Err(BackendError::Parse(error));
         }
+        let (marker_at, start, results, other_output_lines) = (
+            collected.marker_at,
+            collected.start,
+            collected.results,
+            collected.other_lines,
+        );
         let stderr = stderr
             .recv_timeout(drain_until.saturating_duration_since(Instant::now()))
             .unwrap_or_default();
@@ -325,31 +312,41 @@ fn phase_list(
     list
 }
 
-/// Reads `pipe` line by line on a thread, each line with the instant it
-/// arrived; `None` when the pipe closes. With `echo`, lines that are not
-/// `@versus` records are also printed at once.
-fn stream_lines(
-    pipe: std::io::PipeReader,
-    echo: bool,
-) -> mpsc::Receiver<Option<(Instant, String)>> {
-    let (tx, rx) = mpsc::channel();
-    let closed = tx.clone();
+/// The container's stdout as it is read: parsed on the reader thread into
+/// bounded memory, whatever the container writes.
+struct StreamedOutput {
+    /// What has been parsed so far.
+    collected: Arc<Mutex<Collected>>,
+    /// Receives once the pipe has closed (or reading stopped).
+    closed: mpsc::Receiver<()>,
+}
+
+/// Reads `pipe` line by line on a thread, parsing each line with the
+/// instant it arrived. With `echo`, lines that are not `@versus` records are
+/// also printed at once; when versus' own stdout has gone (a closed pipe),
+/// echoing stops and the run is asked to stop.
+fn stream_lines(pipe: std::io::PipeReader, echo: bool) -> StreamedOutput {
+    let collected = Arc::new(Mutex::new(Collected::default()));
+    let (tx, closed) = mpsc::channel();
+    let sink = collected.clone();
     super::read_lines(
         pipe,
         move |seen, line| {
             if echo && !line.starts_with(workload::LINE_PREFIX) {
-                use std::io::Write;
-                let mut stdout = std::io::stdout().lock();
-                let _ = stdout.write_all(line.as_bytes());
-                let _ = stdout.flush();
+                // A failed write stops the run (see `output`); the reader
+                // goes on draining so that the container never blocks.
+                let _ = crate::output::write_stdout(line.as_bytes());
             }
-            tx.send(Some((seen, line))).is_ok()
+            sink.lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .line(seen, &line);
+            true
         },
         move || {
-            let _ = closed.send(None);
+            let _ = tx.send(());
         },
     );
-    rx
+    StreamedOutput { collected, closed }
 }
 
 /// Reads up to [`STDERR_LIMIT`] bytes of `pipe` on a thread.

@@ -21,13 +21,21 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use super::collect::Collected;
 use super::{Backend, BackendError, Launch};
 use crate::report::{ExitOutcome, MemoryFigures, Nanos, Phase, RunReport};
-use crate::workload::{self, Record, WorkloadSource};
+use crate::workload::WorkloadSource;
 
 /// How long to wait for the workload's stdout to close after it exited; a
 /// grandchild that inherited stdout could otherwise keep the run open.
 const OUTPUT_DRAIN_GRACE: Duration = Duration::from_secs(2);
+
+/// How often the watcher looks at the interrupt flag.
+const INTERRUPT_POLL: Duration = Duration::from_millis(20);
+
+/// How long an interrupted workload has to end after SIGTERM before it gets
+/// SIGKILL.
+const STOP_GRACE: Duration = Duration::from_secs(2);
 
 /// The most stderr kept in a report.
 const STDERR_LIMIT: usize = 64 * 1024;
@@ -52,14 +60,19 @@ impl Backend for HostBackend {
 
         // 2. Spawn: fork + exec.
         let launched = Instant::now();
-        let mut child = Command::new(image.path())
+        let mut command = Command::new(image.path());
+        command
             .arg0(ARGV0)
             .args(&launch.argv)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(BackendError::Spawn)?;
+            .stderr(Stdio::piped());
+        let versus_pid = std::process::id();
+        // SAFETY: the closure runs in the child between fork and exec and
+        // only makes async-signal-safe system calls (prctl, getppid),
+        // allocating nothing.
+        unsafe { command.pre_exec(move || die_with_parent(versus_pid)) };
+        let mut child = command.spawn().map_err(BackendError::Spawn)?;
         let spawned = Instant::now();
         let pid = child.id();
         let events = spawn_watchers(
@@ -88,7 +101,8 @@ impl Backend for HostBackend {
                 ns: nanos_between(launched, spawned),
             },
         ];
-        match watched.marker_at {
+        let output = watched.output;
+        match output.marker_at {
             Some(marker_at) => {
                 phases.push(Phase {
                     name: "exec→marker".into(),
@@ -109,7 +123,7 @@ impl Backend for HostBackend {
             ns: teardown_ns,
         });
 
-        if let Some(error) = watched.parse_errors.into_iter().next() {
+        if let Some(error) = output.parse_error {
             return Err(BackendError::Parse(error));
         }
         let exit = watched.exit.map_err(BackendError::Wait)?;
@@ -117,17 +131,17 @@ impl Backend for HostBackend {
             backend: self.name().to_string(),
             workload: launch.workload.source().clone(),
             argv: launch.argv.clone(),
-            startup_ns: watched.marker_at.map(|at| nanos_between(launched, at)),
+            startup_ns: output.marker_at.map(|at| nanos_between(launched, at)),
             phases,
-            start: watched.start,
-            results: watched.results,
+            start: output.start,
+            results: output.results,
             exit: exit.outcome,
             memory: MemoryFigures {
                 workload_peak_rss_bytes: Some(exit.max_rss_bytes),
                 image_bytes: Some(launch.workload.bytes().len() as u64),
                 ..MemoryFigures::default()
             },
-            other_output_lines: watched.other_lines,
+            other_output_lines: output.other_lines,
             stderr: watched.stderr,
             vm: None,
             container: None,
@@ -253,14 +267,17 @@ fn reap(pid: u32) -> std::io::Result<Reaped> {
 
 /// What watching one run produced.
 struct Watched {
-    marker_at: Option<Instant>,
     exited_at: Instant,
-    start: Option<workload::StartMarker>,
-    results: Vec<workload::TaskResult>,
-    parse_errors: Vec<workload::ParseError>,
-    other_lines: u64,
+    output: Collected,
     stderr: String,
     exit: std::io::Result<Reaped>,
+}
+
+/// Why versus stopped the workload itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stopped {
+    TimedOut,
+    Interrupted,
 }
 
 fn watch(
@@ -270,44 +287,30 @@ fn watch(
     events: &mpsc::Receiver<Event>,
 ) -> Watched {
     let mut watched = Watched {
-        marker_at: None,
         exited_at: launched,
-        start: None,
-        results: Vec::new(),
-        parse_errors: Vec::new(),
-        other_lines: 0,
+        output: Collected::default(),
         stderr: String::new(),
         exit: Err(std::io::Error::other(
             "the waiter thread ended without a status",
         )),
     };
     let deadline = timeout.map(|limit| launched + limit);
-    let mut timed_out = false;
+    let mut stopped = None;
+    let mut kill_at = None;
     let (mut stdout_open, mut stderr_open, mut exited) = (true, true, false);
     while stdout_open || stderr_open || !exited {
         let wait_until = if exited {
-            Some(watched.exited_at + OUTPUT_DRAIN_GRACE)
-        } else if timed_out {
-            None
+            watched.exited_at + OUTPUT_DRAIN_GRACE
         } else {
-            deadline
+            // Wake up regularly to notice an interrupt (Ctrl-C, SIGTERM).
+            let tick = Instant::now() + INTERRUPT_POLL;
+            [deadline.filter(|_| stopped.is_none()), kill_at]
+                .into_iter()
+                .flatten()
+                .fold(tick, Instant::min)
         };
-        let event = match wait_until {
-            None => events
-                .recv()
-                .map_err(|_| mpsc::RecvTimeoutError::Disconnected),
-            Some(at) => events.recv_timeout(at.saturating_duration_since(Instant::now())),
-        };
-        match event {
-            Ok(Event::Line(seen, line)) => match workload::parse_line(&line) {
-                Ok(Some(Record::Start(marker))) if watched.start.is_none() => {
-                    watched.marker_at = Some(seen);
-                    watched.start = Some(marker);
-                }
-                Ok(Some(Record::Start(_))) | Ok(None) => watched.other_lines += 1,
-                Ok(Some(Record::Result(result))) => watched.results.push(result),
-                Err(error) => watched.parse_errors.push(error),
-            },
+        match events.recv_timeout(wait_until.saturating_duration_since(Instant::now())) {
+            Ok(Event::Line(seen, line)) => watched.output.line(seen, &line),
             Ok(Event::StdoutClosed) => stdout_open = false,
             Ok(Event::Stderr(text)) => {
                 watched.stderr = text;
@@ -320,25 +323,59 @@ fn watch(
             }
             Err(mpsc::RecvTimeoutError::Timeout) if exited => break,
             Err(mpsc::RecvTimeoutError::Timeout) => {
-                timed_out = true;
-                kill(pid);
+                let now = Instant::now();
+                if stopped.is_none() && deadline.is_some_and(|d| now >= d) {
+                    stopped = Some(Stopped::TimedOut);
+                    signal(pid, libc::SIGKILL);
+                } else if stopped.is_none() && crate::interrupt::requested() {
+                    // As `docker stop`: ask first, then insist.
+                    stopped = Some(Stopped::Interrupted);
+                    signal(pid, libc::SIGTERM);
+                    kill_at = Some(now + STOP_GRACE);
+                } else if kill_at.is_some_and(|at| now >= at) {
+                    signal(pid, libc::SIGKILL);
+                    kill_at = None;
+                }
             }
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
         }
     }
-    if timed_out && let (Ok(reaped), Some(limit)) = (&mut watched.exit, timeout) {
-        reaped.outcome = ExitOutcome::TimedOut {
-            after_ns: limit.as_nanos() as Nanos,
-        };
+    if let Ok(reaped) = &mut watched.exit {
+        match (stopped, timeout) {
+            (Some(Stopped::TimedOut), Some(limit)) => {
+                reaped.outcome = ExitOutcome::TimedOut {
+                    after_ns: limit.as_nanos() as Nanos,
+                };
+            }
+            (Some(Stopped::Interrupted), _) => reaped.outcome = ExitOutcome::Interrupted,
+            _ => {}
+        }
     }
     watched
 }
 
-fn kill(pid: u32) {
+/// Runs in the child between fork and exec: the workload gets SIGKILL when
+/// versus dies (even by `kill -9`), so it can never outlive the run.
+fn die_with_parent(versus_pid: u32) -> std::io::Result<()> {
+    // SAFETY: prctl with PR_SET_PDEATHSIG takes a plain signal number and
+    // has no memory effects.
+    if unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // If versus died before the prctl, the child was re-parented already
+    // and no signal will come: end now.
+    // SAFETY: getppid cannot fail and has no memory effects.
+    if u32::try_from(unsafe { libc::getppid() }).ok() != Some(versus_pid) {
+        return Err(std::io::Error::other("versus exited during the launch"));
+    }
+    Ok(())
+}
+
+fn signal(pid: u32, signal: libc::c_int) {
     if let Ok(pid) = libc::pid_t::try_from(pid) {
         // SAFETY: kill has no memory effects; `pid` is our unreaped child
         // (the waiter thread has not reported it), so it cannot be recycled.
-        unsafe { libc::kill(pid, libc::SIGKILL) };
+        unsafe { libc::kill(pid, signal) };
     }
 }
 

@@ -7,6 +7,7 @@
 //!   host's own kernel;
 //! - [`vm::VmBackend`]: a KVM virtual machine running versus' tiny kernel.
 
+pub(crate) mod collect;
 pub mod container;
 pub mod host;
 pub mod subprocess;
@@ -28,35 +29,66 @@ pub struct Launch {
     pub timeout: Option<Duration>,
 }
 
+/// The longest line kept whole: a longer run of bytes without a newline is
+/// delivered in pieces of this size, so that a program that writes
+/// gigabytes without a newline cannot make versus hold them all.
+pub(crate) const MAX_LINE_BYTES: usize = 64 * 1024;
+
 /// Reads `pipe` line by line on a thread of its own: `each` gets every
-/// line (lossily decoded) with the instant it arrived and returns false to
-/// stop reading; `done` runs when the pipe closes or reading stops. The
-/// instant is taken as the line is read, so a start marker is timed on
-/// arrival, not when someone gets round to parsing it.
+/// line (lossily decoded, at most [`MAX_LINE_BYTES`]) with the instant it
+/// arrived and returns false to stop reading; `done` runs when the pipe
+/// closes or reading stops. The instant is taken as the line is read, so a
+/// start marker is timed on arrival, not when someone gets round to parsing
+/// it.
 pub(crate) fn read_lines<R, F, D>(pipe: R, mut each: F, done: D)
 where
     R: std::io::Read + Send + 'static,
     F: FnMut(std::time::Instant, String) -> bool + Send + 'static,
     D: FnOnce() + Send + 'static,
 {
-    use std::io::BufRead;
     std::thread::spawn(move || {
-        let mut reader = std::io::BufReader::new(pipe);
-        let mut buffer = Vec::new();
-        loop {
-            buffer.clear();
-            match reader.read_until(b'\n', &mut buffer) {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {
-                    let seen = std::time::Instant::now();
-                    if !each(seen, String::from_utf8_lossy(&buffer).into_owned()) {
-                        break;
-                    }
-                }
+        let mut reader = std::io::BufReader::with_capacity(MAX_LINE_BYTES, pipe);
+        let mut line = Vec::new();
+        while next_line(&mut reader, &mut line).is_some() {
+            let seen = std::time::Instant::now();
+            if !each(seen, String::from_utf8_lossy(&line).into_owned()) {
+                break;
             }
         }
         done();
     });
+}
+
+/// Reads the next line of `reader` into `line` (cleared first), newline
+/// included, but never more than [`MAX_LINE_BYTES`]: `Some(true)` for a
+/// line that ended with a newline, `Some(false)` for a piece of a longer one
+/// (or the last bytes before end of file), `None` at end of file or on a read
+/// error.
+pub(crate) fn next_line(reader: &mut impl std::io::BufRead, line: &mut Vec<u8>) -> Option<bool> {
+    line.clear();
+    loop {
+        let available = match reader.fill_buf() {
+            Ok(bytes) => bytes,
+            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => return (!line.is_empty()).then_some(false),
+        };
+        if available.is_empty() {
+            return (!line.is_empty()).then_some(false);
+        }
+        let room = MAX_LINE_BYTES - line.len();
+        let window = &available[..available.len().min(room)];
+        if let Some(newline) = window.iter().position(|&b| b == b'\n') {
+            line.extend_from_slice(&window[..=newline]);
+            reader.consume(newline + 1);
+            return Some(true);
+        }
+        let taken = window.len();
+        line.extend_from_slice(window);
+        reader.consume(taken);
+        if line.len() >= MAX_LINE_BYTES {
+            return Some(false);
+        }
+    }
 }
 
 /// A place to run a workload.
@@ -105,4 +137,32 @@ pub enum BackendError {
     /// The workload printed a malformed `@versus` line.
     #[error(transparent)]
     Parse(#[from] crate::workload::ParseError),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_are_split_at_newlines_and_long_runs_in_bounded_pieces() {
+        let mut input = b"short\n".to_vec();
+        input.extend(std::iter::repeat_n(b'y', MAX_LINE_BYTES * 2 + 10));
+        input.extend_from_slice(b"\ntail");
+        let mut reader = std::io::BufReader::with_capacity(1000, input.as_slice());
+        let mut line = Vec::new();
+        let mut pieces = Vec::new();
+        while let Some(complete) = next_line(&mut reader, &mut line) {
+            pieces.push((line.len(), complete));
+        }
+        assert_eq!(
+            pieces,
+            [
+                (6, true),
+                (MAX_LINE_BYTES, false),
+                (MAX_LINE_BYTES, false),
+                (11, true),
+                (4, false)
+            ]
+        );
+    }
 }

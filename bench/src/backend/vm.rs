@@ -239,6 +239,9 @@ impl Backend for VmBackend {
         if let Some(timeout) = launch.timeout {
             config = config.timeout(timeout);
         }
+        // Ctrl-C and SIGTERM stop the guest and tear the VM down (when the
+        // handler is installed; see `crate::interrupt`).
+        config = config.stop_flag(&crate::interrupt::INTERRUPTED);
         let vm = hypervisor::Vm::run(&config).map_err(|err| BackendError::Vm {
             kernel: self.kernel.source.clone(),
             source: Box::new(err),
@@ -425,6 +428,7 @@ fn exit_outcome(outcome: &Outcome) -> ExitOutcome {
         Outcome::Timeout { after_ms } => ExitOutcome::TimedOut {
             after_ns: after_ms * 1_000_000,
         },
+        Outcome::Interrupted => ExitOutcome::Interrupted,
         other => ExitOutcome::VmFailed {
             reason: describe_outcome(other),
         },
@@ -463,5 +467,6 @@ pub fn describe_outcome(outcome: &Outcome) -> String {
         Outcome::VcpuError { vcpu, message } => format!("vCPU {vcpu} failed: {message}"),
         Outcome::Timeout { after_ms } => format!("stopped after the {after_ms} ms timeout"),
         Outcome::AllHalted => "every vCPU halted without writing an exit status".into(),
+        Outcome::Interrupted => "stopped by versus on an interrupt".into(),
     }
 }

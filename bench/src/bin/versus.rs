@@ -14,6 +14,7 @@ use bench::backend::host::HostBackend;
 use bench::backend::vm::{Kernel, VmBackend};
 use bench::backend::{Backend, Launch};
 use bench::doctor;
+use bench::output;
 use bench::render;
 use bench::workload::{TaskInvocation, Workload};
 use hypervisor::MemoryConfig;
@@ -118,7 +119,7 @@ enum ContainerAction {
 #[derive(Debug, Args)]
 struct ContainerRunArgs {
     /// Memory limit (cgroup `memory`, no swap), e.g. `64M`, `1G`.
-    #[arg(long, short = 'm', value_name = "SIZE", value_parser = parse_container_size)]
+    #[arg(long, short = 'm', value_name = "SIZE", value_parser = parse_size)]
     memory: Option<u64>,
 
     /// Most processes and threads at once (cgroup `pids`).
@@ -135,7 +136,7 @@ struct ContainerRunArgs {
 
     /// Use this directory as the root filesystem (never written to); the
     /// arguments are then a command inside it, e.g. `/bin/sh -c 'ls /'`.
-    #[arg(long, value_name = "DIR", conflicts_with = "busybox")]
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["busybox", "workload"])]
     rootfs: Option<PathBuf>,
 
     /// Add the host's static busybox to the built root filesystem, for
@@ -175,10 +176,6 @@ struct ContainerRunArgs {
 
     #[command(flatten)]
     run: RunArgs,
-}
-
-fn parse_container_size(text: &str) -> Result<u64, String> {
-    container::parse_size(text).map_err(|err| err.to_string())
 }
 
 fn parse_namespace(text: &str) -> Result<container::Namespace, String> {
@@ -265,8 +262,9 @@ enum Console {
     Uart,
 }
 
+/// Every size flag reads sizes the same way (`512M`, `1.5G`, `64mib`).
 fn parse_size(text: &str) -> Result<u64, String> {
-    hypervisor::memory::parse_size(text).map_err(|err| err.to_string())
+    bench::units::parse_size(text).map_err(|err| err.to_string())
 }
 
 /// `ADDR:SIZE`, the address in hex (`0x…`) or as a size (`4G`).
@@ -347,13 +345,53 @@ impl RunArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(cli) {
+    let result = run(cli);
+    // A reader that went away (`versus … | head`) ends versus quietly, as it
+    // ends `ls`; the run was stopped and cleaned up already.
+    if output::stdout_closed() {
+        return ExitCode::from(output::CLOSED_PIPE_STATUS);
+    }
+    match result {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("versus: error: {error:#}");
+            output::stderr_line(&format!("versus: error: {}", error_text(&error)));
             ExitCode::from(1)
         }
     }
+}
+
+/// An error and its causes in one line, each cause once: a message that
+/// already quotes its cause (`failed to create …: File exists`) is not
+/// followed by the same cause again.
+fn error_text(error: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in error.chain() {
+        let cause = cause.to_string();
+        if text.contains(&cause) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&cause);
+    }
+    text
+}
+
+/// Prints `text` on stdout; a closed pipe is not an error (see
+/// [`bench::output`]), anything else is.
+fn emit(text: &str) -> Result<()> {
+    output::write_stdout(text.as_bytes()).context("cannot write to standard output")
+}
+
+/// The exit status after a run: the signal that interrupted versus
+/// (130/143), or the workload's own status as a shell would show it.
+fn run_status(report: &bench::report::RunReport) -> ExitCode {
+    if let Some(status) = bench::interrupt::exit_status() {
+        return ExitCode::from(status);
+    }
+    let status = report.exit.shell_status().clamp(0, 255);
+    ExitCode::from(u8::try_from(status).unwrap_or(1))
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {
@@ -361,7 +399,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Compare(args) => compare(&args),
         Command::Host {
             action: HostAction::Run(args),
-        } => run_backend(&HostBackend, &args),
+        } => {
+            // Ctrl-C and SIGTERM stop the workload and report instead of
+            // leaving it running.
+            bench::interrupt::install().context("cannot install the SIGINT/SIGTERM handler")?;
+            run_backend(&HostBackend, &args)
+        }
         Command::Container {
             action: ContainerAction::Run(args),
         } => run_container(&args),
@@ -383,17 +426,16 @@ fn run(cli: Cli) -> Result<ExitCode> {
             } else if let Some(size) = args.mem {
                 backend.memory = MemoryConfig::Total(size);
             }
+            // Ctrl-C and SIGTERM stop the guest and tear the VM down.
+            bench::interrupt::install().context("cannot install the SIGINT/SIGTERM handler")?;
             run_backend(&backend, &args.run)
         }
         Command::Doctor { json } => {
             let report = doctor::diagnose(&doctor::HostView::real(), &doctor::RealProbes);
             if json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
+                emit(&format!("{}\n", serde_json::to_string_pretty(&report)?))?;
             } else {
-                print!(
-                    "{}",
-                    doctor::render(&report, std::io::stdout().is_terminal())
-                );
+                emit(&doctor::render(&report, std::io::stdout().is_terminal()))?;
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -402,6 +444,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
 
 /// `versus container run`: the container backend configured from the flags.
 fn run_container(args: &ContainerRunArgs) -> Result<ExitCode> {
+    if args.userns && args.share.contains(&container::Namespace::User) {
+        return usage_error(
+            "--userns asks for a new user namespace and --share user for none: give one of them",
+        );
+    }
     let mut backend = ContainerBackend::new();
     backend.limits = container::Limits {
         memory: args.memory,
@@ -438,8 +485,15 @@ fn run_container(args: &ContainerRunArgs) -> Result<ExitCode> {
     let launch = match args.run.launch_checking_task(!is_command) {
         Ok(launch) => launch,
         Err(error) => {
-            eprintln!("versus: error: {error:#}");
-            return Ok(ExitCode::from(2));
+            let first = args.run.task.first().map(String::as_str).unwrap_or("");
+            let hint = if args.busybox && !first.is_empty() {
+                format!(
+                    "\n  to run a command of the root filesystem, give its absolute path, e.g. /bin/{first}"
+                )
+            } else {
+                String::new()
+            };
+            return usage_error(&format!("{}{hint}", error_text(&error)));
         }
     };
     report_run(&backend, &launch, args.run.json)
@@ -451,12 +505,15 @@ fn run_container(args: &ContainerRunArgs) -> Result<ExitCode> {
 fn run_backend(backend: &dyn Backend, args: &RunArgs) -> Result<ExitCode> {
     let launch = match args.launch() {
         Ok(launch) => launch,
-        Err(error) => {
-            eprintln!("versus: error: {error:#}");
-            return Ok(ExitCode::from(2));
-        }
+        Err(error) => return usage_error(&error_text(&error)),
     };
     report_run(backend, &launch, args.json)
+}
+
+/// A usage error: the message on stderr, status 2 (as clap's own).
+fn usage_error(message: &str) -> Result<ExitCode> {
+    output::stderr_line(&format!("versus: error: {message}"));
+    Ok(ExitCode::from(2))
 }
 
 /// Runs `launch` on `backend` and prints the report (table or JSON).
@@ -464,13 +521,15 @@ fn report_run(backend: &dyn Backend, launch: &Launch, json: bool) -> Result<Exit
     let report = backend
         .run(launch)
         .with_context(|| format!("running on the {} backend", backend.name()))?;
-    if json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
-        print!("{}", render::run_report(&report));
+    if let Some(problem) = output::stdout_failure() {
+        anyhow::bail!("cannot write to standard output: {problem}");
     }
-    let status = report.exit.shell_status().clamp(0, 255);
-    Ok(ExitCode::from(u8::try_from(status).unwrap_or(1)))
+    if json {
+        emit(&format!("{}\n", serde_json::to_string_pretty(&report)?))?;
+    } else {
+        emit(&render::run_report(&report))?;
+    }
+    Ok(run_status(&report))
 }
 
 /// The header's host facts, from `versus doctor`'s detection.
@@ -561,6 +620,19 @@ fn compare(args: &CompareArgs) -> Result<ExitCode> {
             .layout()
             .map_err(|err| anyhow::anyhow!("--mem: {err}"))?;
     }
+    // Every output file is checked before the first round, so that a typo
+    // does not cost a whole comparison.
+    for (flag, path) in [
+        ("--export-json", &args.export_json),
+        ("--export-csv", &args.export_csv),
+        ("--export-markdown", &args.export_markdown),
+        ("--plot", &args.plot),
+    ] {
+        if let Some(path) = path {
+            bench::fmt::check_writable(path)
+                .with_context(|| format!("{flag} {}: cannot write there", path.display()))?;
+        }
+    }
     let mut exports = Vec::new();
     for (path, exporter) in [
         (
@@ -609,25 +681,31 @@ fn compare(args: &CompareArgs) -> Result<ExitCode> {
     let comparison = comparer.run(&mut observer, &bench::interrupt::requested);
     observer.bar.finish_and_clear();
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&comparison)?);
+        emit(&format!("{}\n", serde_json::to_string_pretty(&comparison)?))?;
     } else {
-        print!("{}", render::comparison(&comparison));
+        emit(&render::comparison(&comparison))?;
     }
+    // The same export error after every round is reported once.
+    observer.errors.dedup();
     for error in &observer.errors {
-        eprintln!("versus: error: {error}");
+        output::stderr_line(&format!("versus: error: {error}"));
     }
-    if bench::interrupt::requested() {
-        eprintln!("versus: interrupted: the figures above cover the rounds completed so far");
-        return Ok(ExitCode::from(130));
+    if let Some(status) = bench::interrupt::exit_status() {
+        output::stderr_line(
+            "versus: interrupted: the figures above cover the rounds completed so far",
+        );
+        return Ok(ExitCode::from(status));
     }
     // Like hyperfine with a failing command: everything measured is shown,
     // and the status says the picture is incomplete.
     let failed_runs = render::failures(&comparison).len();
     if let Some(reason) = &comparison.without_vm {
-        eprintln!("versus: incomplete: no VM backends ({reason})");
+        output::stderr_line(&format!("versus: incomplete: no VM backends ({reason})"));
     }
     if failed_runs > 0 {
-        eprintln!("versus: incomplete: {failed_runs} run(s) failed, listed under \"Failed runs\"");
+        output::stderr_line(&format!(
+            "versus: incomplete: {failed_runs} run(s) failed, listed under \"Failed runs\""
+        ));
     }
     let complete = comparison.without_vm.is_none() && failed_runs == 0;
     Ok(if observer.errors.is_empty() && complete {

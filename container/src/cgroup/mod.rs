@@ -16,6 +16,7 @@
 //! runs against temp-dir fixture trees in the unit tests.
 
 pub mod layout;
+pub mod stale;
 pub mod v1;
 pub mod v2;
 
