@@ -34,7 +34,7 @@ pub const WORKLOAD_PATH: &str = "/bin/versus-workload";
 /// The busybox applets linked in a built rootfs by [`RootfsSpec::with_busybox`].
 pub const BUSYBOX_APPLETS: &[&str] = &[
     "sh", "ls", "cat", "ps", "echo", "hostname", "id", "mount", "ip", "ifconfig", "uname", "sleep",
-    "kill", "top", "free", "df", "env", "grep", "head", "wc", "touch", "rm", "mkdir",
+    "kill", "top", "free", "df", "env", "grep", "head", "wc", "touch", "rm", "mkdir", "mknod",
 ];
 
 /// Directories a built rootfs always has, as mount points (files may not go there).
