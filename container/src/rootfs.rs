@@ -1369,7 +1369,12 @@ mod tests {
 
     #[test]
     fn symlinked_mount_points_in_an_external_dir_are_refused() {
-        for (name, target) in [("dev", "/etc"), ("proc", "/"), ("sys", "../x"), ("tmp", "/etc")] {
+        for (name, target) in [
+            ("dev", "/etc"),
+            ("proc", "/"),
+            ("sys", "../x"),
+            ("tmp", "/etc"),
+        ] {
             let d = tempfile::tempdir().unwrap();
             for dir in ["proc", "dev", "bin", "sys", "tmp"] {
                 fs::create_dir(d.path().join(dir)).unwrap();

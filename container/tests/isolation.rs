@@ -329,3 +329,59 @@ fn a_symlinked_mount_point_in_an_external_rootfs_is_refused() {
         assert!(msg.contains("replace it with a directory"), "{msg}");
     }
 }
+
+/// The cgroup v2 mount of this host, if any (`/sys/fs/cgroup`, or `/sys/fs/cgroup/unified`
+/// in the hybrid layout).
+fn cgroup2_mount() -> Option<PathBuf> {
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .find(|l| l.contains(" - cgroup2 "))
+        .map(|l| PathBuf::from(l.split(' ').nth(4).unwrap()))
+}
+
+#[test]
+fn the_cgroup_v2_device_program_refuses_what_the_list_does_not_hold() {
+    let test = "the_cgroup_v2_device_program_refuses_what_the_list_does_not_hold";
+    if !require_root(test) {
+        return;
+    }
+    let Some(bb) = busybox(test) else { return };
+    let Some(mount) = cgroup2_mount() else {
+        eprintln!("skipping {test}: no cgroup v2 mount on this host");
+        return;
+    };
+    // The launcher uses the program only where no v1 devices controller exists; test
+    // it directly on a cgroup of its own in the v2 hierarchy (on a hybrid host its
+    // processes are also in the v1 root devices cgroup, which allows everything, so
+    // only the program can refuse).
+    let dir = mount.join(format!("versus-devtest-{}", std::process::id()));
+    std::fs::create_dir(&dir).unwrap();
+    let attached = container::cgroup::devices::attach_program(&dir);
+    let out = attached.as_ref().ok().map(|()| {
+        let script = format!(
+            "echo $$ > {}/cgroup.procs || exit 9; \
+             head -c1 /dev/kvm; echo kvm=$?; \
+             mknod /tmp/versus-devtest-{pid} c 10 232; echo mknod=$?; \
+             head -c1 /dev/null; echo null=$?; head -c1 /dev/zero | wc -c",
+            dir.display(),
+            pid = std::process::id()
+        );
+        Command::new(&bb)
+            .args(["sh", "-c", &script])
+            .output()
+            .unwrap()
+    });
+    // Removing the cgroup (the shell has exited) frees the program.
+    std::fs::remove_dir(&dir).unwrap();
+    let out = out.unwrap_or_else(|| panic!("{}", attached.unwrap_err()));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stdout, "kvm=1\nmknod=1\nnull=0\n1\n", "{stderr}");
+    assert!(
+        stderr.contains("head: /dev/kvm: Operation not permitted"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("Operation not permitted"), "{stderr}");
+    assert!(!Path::new(&format!("/tmp/versus-devtest-{}", std::process::id())).exists());
+}

@@ -202,7 +202,10 @@ mod tests {
     /// The planned cgroup, with the device program attach faked.
     fn instantiate(p: &crate::cgroup::CgroupPlan, id: &str) -> V2Cgroup {
         let mut cg = p.instantiate(id).v2.unwrap();
-        assert!(cg.device_program(), "root containers get the device program");
+        assert!(
+            cg.device_program(),
+            "root containers get the device program"
+        );
         cg.device_program = Some(record_attach);
         cg
     }
@@ -216,7 +219,9 @@ mod tests {
             cpus: Some(0.25),
         };
         let mut cg = instantiate(
-            &plan(&l, d.path(), &limits, &Launcher::Root).unwrap().unwrap(),
+            &plan(&l, d.path(), &limits, &Launcher::Root)
+                .unwrap()
+                .unwrap(),
             "t1",
         );
         assert_eq!(cg.version(), CgroupVersion::V2);
@@ -303,7 +308,10 @@ mod tests {
         let mut cg = instantiate(&p, "nobpf");
         cg.device_program = Some(failing_attach);
         let e = cg.create().unwrap_err().to_string();
-        assert!(e.contains("device allow-list cannot be enforced: no BPF here"), "{e}");
+        assert!(
+            e.contains("device allow-list cannot be enforced: no BPF here"),
+            "{e}"
+        );
         cg.remove().unwrap();
         assert!(!d.path().join("sys/fs/cgroup/versus/nobpf").exists());
     }
