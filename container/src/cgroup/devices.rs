@@ -161,11 +161,15 @@ const VERDICT_ALLOW: i32 = 1;
 /// Program result: refuse the access (`EPERM`).
 const VERDICT_DENY: i32 = 0;
 
-/// Registers used by the program (r1 holds the context on entry; r0 the verdict).
+/// Register r0: the verdict the program returns.
 const R0: u8 = 0;
+/// Register r1: the `bpf_cgroup_dev_ctx` pointer on entry.
 const R1: u8 = 1;
+/// Register r2: the device type.
 const R2: u8 = 2;
+/// Register r3: the major number.
 const R3: u8 = 3;
+/// Register r4: the minor number.
 const R4: u8 = 4;
 
 const fn insn(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> BpfInsn {
@@ -191,7 +195,9 @@ pub fn program() -> Vec<BpfInsn> {
         insn(LDX_W, R4, R1, CTX_MINOR, 0),
     ];
     for d in ALLOWED {
-        // Each block ends in "allow"; a failed comparison jumps over the rest of it.
+        // Each block is its comparisons, then "allow". A failed comparison jumps to
+        // the next block: over the comparisons after it and the two allow instructions
+        // (a jump's offset counts from the instruction after it).
         let checks: i16 = if d.minor.is_some() { 3 } else { 2 };
         let rest = |done: i16| checks - done + 2;
         // if r2 != character device goto next entry
