@@ -64,6 +64,16 @@ pub enum Error {
         reason: String,
     },
 
+    /// The device allow-list cannot be enforced here (no `devices` controller on cgroup
+    /// v1, no BPF device program on cgroup v2).
+    #[error("the container's device allow-list cannot be enforced: {reason}; fix: {fix}")]
+    Devices {
+        /// What is missing or what failed.
+        reason: String,
+        /// A command or setting that makes it work.
+        fix: String,
+    },
+
     /// A cgroup file operation failed.
     #[error("cgroup: failed to {action} {path}: {source}", path = path.display())]
     Cgroup {

@@ -6,9 +6,18 @@
 //!   `/bin/versus-workload`) or bind-mounted read-only from the host (e.g. a static
 //!   busybox). Nothing is ever written to the host's disk, and the tmpfs vanishes with
 //!   the mount namespace, so nothing can be left behind.
-//! - **a directory** (`--rootfs DIR`): recursively bind-mounted onto itself, then
-//!   entered with `pivot_root`. versus never writes into it: `/proc` and `/dev` must
-//!   exist in it as directories (`/tmp` and `/sys` are mounted when present).
+//! - **a directory** (`--rootfs DIR`): recursively bind-mounted onto itself (then made
+//!   `nodev`: a device node shipped in the directory cannot be opened), then entered
+//!   with `pivot_root`. versus never writes into it: `/proc` and `/dev` must exist in it
+//!   as directories (`/tmp` and `/sys` are mounted when present). None of the four may
+//!   be a symbolic link: the mounts happen before `pivot_root`, so a link such as
+//!   `dev -> /etc` would put the mount on the host's directory (in the container's
+//!   mount namespace), leaving the container without its `/dev`.
+//!
+//! `/dev` is a `nodev` tmpfs; the device nodes in it ([`DEVICES`]) are bind mounts of
+//! the host's nodes, each its own mount that does not inherit `nodev`. A node made
+//! with `mknod` inside the container cannot be opened there, and the device cgroup
+//! ([`crate::cgroup::devices`]) refuses to make or open any device outside its list.
 //! - **the host's own root** (only for demonstrations, e.g. sharing the mount namespace).
 //!
 //! The child's whole mount sequence is computed before `clone` as a list of [`Step`]s
@@ -34,7 +43,7 @@ pub const WORKLOAD_PATH: &str = "/bin/versus-workload";
 /// The busybox applets linked in a built rootfs by [`RootfsSpec::with_busybox`].
 pub const BUSYBOX_APPLETS: &[&str] = &[
     "sh", "ls", "cat", "ps", "echo", "hostname", "id", "mount", "ip", "ifconfig", "uname", "sleep",
-    "kill", "top", "free", "df", "env", "grep", "head", "wc", "touch", "rm", "mkdir",
+    "kill", "top", "free", "df", "env", "grep", "head", "wc", "touch", "rm", "mkdir", "mknod",
 ];
 
 /// Directories a built rootfs always has, as mount points (files may not go there).
@@ -267,6 +276,20 @@ pub(crate) fn validate(spec: &RootfsSpec, argv0: &str) -> Result<PlannedRootfs> 
                 path: path.clone(),
                 message: format!("cannot resolve it: {e}"),
             })?;
+            for d in SYSTEM_DIRS {
+                let name = d.trim_start_matches('/');
+                if let Ok(target) = fs::read_link(path.join(name)) {
+                    return Err(Error::Rootfs {
+                        path: path.clone(),
+                        message: format!(
+                            "the root filesystem's {d} is a symbolic link (to {}); versus \
+                             mounts {d} there and will not follow it — replace it with a \
+                             directory",
+                            target.display()
+                        ),
+                    });
+                }
+            }
             for d in ["proc", "dev"] {
                 if !path.join(d).is_dir() {
                     return Err(Error::Rootfs {
@@ -525,6 +548,9 @@ pub enum Op {
     RemountReadOnly {
         target: CString,
     },
+    RemountNoDev {
+        target: CString,
+    },
     Mkdir {
         path: CString,
         mode: u32,
@@ -677,6 +703,11 @@ pub(crate) fn plan_steps(ctx: &MountContext<'_>) -> Vec<Step> {
                     MsFlags::MS_BIND | MsFlags::MS_REC,
                     None,
                     format!("bind-mounting the rootfs {} onto itself", path.display()),
+                );
+                // A bind mount takes its flags from the source; nodev needs a remount.
+                p.push(
+                    Op::RemountNoDev { target: cp(path) },
+                    format!("making the rootfs {} nodev", path.display()),
                 );
                 path.clone()
             }
@@ -926,9 +957,11 @@ fn plan_dev(p: &mut Plan, base: &Path, host: &dyn HostPaths) {
         Some("tmpfs"),
         &dev,
         Some("tmpfs"),
-        MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME,
+        // nodev: a node made here with mknod cannot be opened; the allowed nodes below
+        // are bind mounts, which keep the host /dev's flags.
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_STRICTATIME,
         Some("mode=755,size=65536k"),
-        "mounting a tmpfs on /dev",
+        "mounting a nodev tmpfs on /dev",
     );
     for d in DEVICES {
         let host_dev = format!("/dev/{d}");
@@ -1005,6 +1038,7 @@ pub(crate) fn run_steps(
                 data.as_deref(),
             ),
             Op::RemountReadOnly { target } => sys.remount_read_only(target),
+            Op::RemountNoDev { target } => sys.remount_nodev(target),
             Op::Mkdir { path, mode } => sys.mkdir(path, *mode),
             Op::WriteFile { path, data, mode } => sys.write_file(path, data, *mode),
             Op::Symlink { target, link } => sys.symlink(target, link),
@@ -1096,7 +1130,7 @@ mod tests {
     fn dev(base: &str) -> Vec<String> {
         let b = base.trim_end_matches('/');
         let mut v = vec![format!(
-            "mount tmpfs {b}/dev tmpfs MS_NOSUID|MS_STRICTATIME mode=755,size=65536k"
+            "mount tmpfs {b}/dev tmpfs MS_NOSUID|MS_NODEV|MS_STRICTATIME mode=755,size=65536k"
         )];
         for d in DEVICES {
             v.push(format!("write {b}/dev/{d} 0B 666"));
@@ -1158,6 +1192,7 @@ mod tests {
         let mut want = vec![
             "mount - / - MS_REC|MS_PRIVATE -".to_string(),
             "mount /srv/rootfs /srv/rootfs - MS_BIND|MS_REC -".into(),
+            "remount_nodev /srv/rootfs".into(),
             "mount proc /srv/rootfs/proc proc MS_NOSUID|MS_NODEV|MS_NOEXEC -".into(),
         ];
         want.extend(masks("/srv/rootfs"));
@@ -1330,6 +1365,40 @@ mod tests {
         fs::set_permissions(d.path().join("bin/tool"), fs::Permissions::from_mode(0o755)).unwrap();
         // The absolute link target resolves inside the rootfs, not on the host.
         assert!(validate(&RootfsSpec::Dir(d.path().into()), "/bin/sh").is_ok());
+    }
+
+    #[test]
+    fn symlinked_mount_points_in_an_external_dir_are_refused() {
+        for (name, target) in [
+            ("dev", "/etc"),
+            ("proc", "/"),
+            ("sys", "../x"),
+            ("tmp", "/etc"),
+        ] {
+            let d = tempfile::tempdir().unwrap();
+            for dir in ["proc", "dev", "bin", "sys", "tmp"] {
+                fs::create_dir(d.path().join(dir)).unwrap();
+            }
+            fs::write(d.path().join("bin/sh"), "#!/bin/sh\n").unwrap();
+            fs::set_permissions(d.path().join("bin/sh"), fs::Permissions::from_mode(0o755))
+                .unwrap();
+            assert!(
+                validate(&RootfsSpec::Dir(d.path().into()), "/bin/sh").is_ok(),
+                "without the link"
+            );
+            fs::remove_dir(d.path().join(name)).unwrap();
+            std::os::unix::fs::symlink(target, d.path().join(name)).unwrap();
+            let e = validate(&RootfsSpec::Dir(d.path().into()), "/bin/sh")
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains(&format!(
+                    "the root filesystem's /{name} is a symbolic link (to {target}); versus \
+                     mounts /{name} there and will not follow it — replace it with a directory"
+                )),
+                "{e}"
+            );
+        }
     }
 
     #[test]

@@ -1,7 +1,13 @@
 //! Step 4c — seccomp: which system calls the container may make at all.
 //!
-//! The filter is Docker's default profile (moby `profiles/seccomp/default.json`) for
-//! x86-64 only, with the same decisions: a system call that Docker's profile allows is
+//! The filter is Docker's default profile (moby `profiles/seccomp/default.json`) as of
+//! **Docker 25.0**, for x86-64 only, with the same decisions. Two changes of that release
+//! matter here: `io_uring_setup`, `io_uring_enter` and `io_uring_register` are denied
+//! (moby PR 46762: io_uring's many kernel bugs, and its requests bypass seccomp), and
+//! the calls of Linux 6.5–6.6 `cachestat`, `fchmodat2` and `map_shadow_stack` are allowed
+//! (moby PR 47341, backported to 25.0). Linux 6.7's `futex_wake`, `futex_wait` and
+//! `futex_requeue`, which Docker's profile does not list, are denied like every number
+//! above [`MAX_KNOWN_SYSCALL`]. The decisions: a system call that Docker's profile allows is
 //! allowed; every other one fails with `EPERM` (Docker's `defaultErrnoRet: 1`); groups
 //! that Docker allows only with a capability (e.g. `mount`, `umount2`, `sethostname`,
 //! `unshare` with `CAP_SYS_ADMIN`; `reboot` with `CAP_SYS_BOOT`) follow the kept
@@ -73,10 +79,15 @@ impl std::fmt::Display for SeccompMode {
     }
 }
 
-/// The highest x86-64 system call number the profile names (`set_mempolicy_home_node`).
+/// The highest x86-64 system call number the profile names (`map_shadow_stack`).
 /// Anything above is denied with `EPERM`, as Docker's allow list denies calls it does
 /// not know.
-pub const MAX_KNOWN_SYSCALL: i64 = 450;
+pub const MAX_KNOWN_SYSCALL: i64 = SYS_MAP_SHADOW_STACK;
+
+/// `cachestat` (Linux 6.5), x86-64 number; the libc crate has no constant for it.
+const SYS_CACHESTAT: i64 = 451;
+/// `map_shadow_stack` (Linux 6.6), x86-64 number; the libc crate has no constant for it.
+const SYS_MAP_SHADOW_STACK: i64 = 453;
 
 /// x86-64 numbers 335..=423 are unused (the table jumps from `rseq` to
 /// `pidfd_send_signal`, the first call shared by every architecture).
@@ -103,6 +114,7 @@ const ALLOWED: &[i64] = &[
     libc::SYS_alarm,
     libc::SYS_bind,
     libc::SYS_brk,
+    SYS_CACHESTAT,
     libc::SYS_capget,
     libc::SYS_capset,
     libc::SYS_chdir,
@@ -142,6 +154,7 @@ const ALLOWED: &[i64] = &[
     libc::SYS_fchdir,
     libc::SYS_fchmod,
     libc::SYS_fchmodat,
+    libc::SYS_fchmodat2,
     libc::SYS_fchown,
     libc::SYS_fchownat,
     libc::SYS_fcntl,
@@ -201,9 +214,6 @@ const ALLOWED: &[i64] = &[
     libc::SYS_ioprio_set,
     libc::SYS_io_setup,
     libc::SYS_io_submit,
-    libc::SYS_io_uring_enter,
-    libc::SYS_io_uring_register,
-    libc::SYS_io_uring_setup,
     libc::SYS_kill,
     libc::SYS_landlock_add_rule,
     libc::SYS_landlock_create_ruleset,
@@ -220,6 +230,7 @@ const ALLOWED: &[i64] = &[
     libc::SYS_lsetxattr,
     libc::SYS_lstat,
     libc::SYS_madvise,
+    SYS_MAP_SHADOW_STACK,
     libc::SYS_membarrier,
     libc::SYS_memfd_create,
     libc::SYS_memfd_secret,
@@ -745,6 +756,10 @@ pub(crate) mod tests {
             libc::SYS_chroot, // CAP_SYS_CHROOT is in Docker's default set
             libc::SYS_pidfd_open,
             libc::SYS_futex_waitv,
+            // Linux 6.5–6.6, allowed since Docker 25 (moby PR 47341).
+            SYS_CACHESTAT,
+            libc::SYS_fchmodat2,
+            SYS_MAP_SHADOW_STACK,
         ] {
             assert_eq!(decide(&p, nr, 0), ALLOW, "syscall {nr}");
         }
@@ -768,6 +783,13 @@ pub(crate) mod tests {
             libc::SYS_open_by_handle_at,
             libc::SYS_userfaultfd,
             libc::SYS_fsopen,
+            // Denied since Docker 25 (moby PR 46762).
+            libc::SYS_io_uring_setup,
+            libc::SYS_io_uring_enter,
+            libc::SYS_io_uring_register,
+            // Linux 6.7's futex2 calls: not in Docker's profile.
+            454,
+            456,
             MAX_KNOWN_SYSCALL + 1,
             1000,
         ] {

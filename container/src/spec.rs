@@ -509,12 +509,14 @@ impl ContainerBuilder {
             .collect::<Result<_>>()?;
 
         let mut notes = Vec::new();
+        // Only rootless runs without a cgroup: as root, a host without a cgroup
+        // filesystem is refused (the device allow-list lives in the cgroup).
         if cgroup.is_none() {
-            notes.push(if rootless {
-                "rootless without limits: no cgroup, so no cgroup statistics".to_string()
-            } else {
-                "no cgroup filesystem: no cgroup statistics".to_string()
-            });
+            notes.push(
+                "rootless without limits: no cgroup, so no cgroup statistics and no device \
+                 allow-list (in the user namespace the kernel refuses mknod of a device)"
+                    .to_string(),
+            );
         }
 
         Ok(ContainerSpec {

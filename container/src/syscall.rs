@@ -33,6 +33,8 @@ pub trait Syscall {
     /// Makes the mount at `target` read-only with a bind remount that keeps the flags
     /// the kernel locks in a user namespace (nosuid, nodev, noexec, atime flags).
     fn remount_read_only(&self, target: &CStr) -> SysResult;
+    /// Remounts the bind mount at `target` `nodev`, keeping its other flags.
+    fn remount_nodev(&self, target: &CStr) -> SysResult;
     /// `umount2(2)`.
     fn umount2(&self, target: &CStr, flags: MntFlags) -> SysResult;
     /// `pivot_root(2)`.
@@ -100,6 +102,31 @@ struct CapData {
     inheritable: u32,
 }
 
+/// Bind-remounts `target` with `add` on top of the flags it has: a bind remount
+/// replaces the per-mount flags, and in a user namespace the kernel refuses one that
+/// would clear a locked flag (nosuid, nodev, noexec, read-only, atime flags).
+fn remount_adding(target: &CStr, add: MsFlags) -> SysResult {
+    // SAFETY: `st` is plain old data that statvfs fills; `target` is NUL-terminated.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: valid path pointer and a valid out-pointer.
+    check(unsafe { libc::statvfs(target.as_ptr(), &mut st) }.into())?;
+    let mut flags = MsFlags::MS_REMOUNT | MsFlags::MS_BIND | add;
+    for (st_flag, ms) in [
+        (libc::ST_RDONLY, MsFlags::MS_RDONLY),
+        (libc::ST_NOSUID, MsFlags::MS_NOSUID),
+        (libc::ST_NODEV, MsFlags::MS_NODEV),
+        (libc::ST_NOEXEC, MsFlags::MS_NOEXEC),
+        (libc::ST_NOATIME, MsFlags::MS_NOATIME),
+        (libc::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
+        (libc::ST_RELATIME, MsFlags::MS_RELATIME),
+    ] {
+        if st.f_flag & st_flag != 0 {
+            flags |= ms;
+        }
+    }
+    nix::mount::mount(None::<&CStr>, target, None::<&CStr>, flags, None::<&CStr>)
+}
+
 impl Syscall for LinuxSyscall {
     fn mount(
         &self,
@@ -113,24 +140,11 @@ impl Syscall for LinuxSyscall {
     }
 
     fn remount_read_only(&self, target: &CStr) -> SysResult {
-        // SAFETY: `st` is plain old data that statvfs fills; `target` is NUL-terminated.
-        let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
-        // SAFETY: valid path pointer and a valid out-pointer.
-        check(unsafe { libc::statvfs(target.as_ptr(), &mut st) }.into())?;
-        let mut flags = MsFlags::MS_REMOUNT | MsFlags::MS_BIND | MsFlags::MS_RDONLY;
-        for (st_flag, ms) in [
-            (libc::ST_NOSUID, MsFlags::MS_NOSUID),
-            (libc::ST_NODEV, MsFlags::MS_NODEV),
-            (libc::ST_NOEXEC, MsFlags::MS_NOEXEC),
-            (libc::ST_NOATIME, MsFlags::MS_NOATIME),
-            (libc::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
-            (libc::ST_RELATIME, MsFlags::MS_RELATIME),
-        ] {
-            if st.f_flag & st_flag != 0 {
-                flags |= ms;
-            }
-        }
-        nix::mount::mount(None::<&CStr>, target, None::<&CStr>, flags, None::<&CStr>)
+        remount_adding(target, MsFlags::MS_RDONLY)
+    }
+
+    fn remount_nodev(&self, target: &CStr) -> SysResult {
+        remount_adding(target, MsFlags::MS_NODEV)
     }
 
     fn umount2(&self, target: &CStr, flags: MntFlags) -> SysResult {
@@ -384,6 +398,9 @@ pub(crate) mod fake {
         }
         fn remount_read_only(&self, target: &CStr) -> SysResult {
             self.record(format!("remount_ro {}", s(target)))
+        }
+        fn remount_nodev(&self, target: &CStr) -> SysResult {
+            self.record(format!("remount_nodev {}", s(target)))
         }
         fn umount2(&self, target: &CStr, f: MntFlags) -> SysResult {
             let names: Vec<&str> = f.iter_names().map(|(n, _)| n).collect();

@@ -7,6 +7,10 @@
 //! in the unified hierarchy). On a hybrid host [`CgroupSet`] combines both: each
 //! controller is used where the host has it.
 //!
+//! Every container of a root launcher also gets the device allow-list of [`devices`]
+//! (the v1 `devices` controller, or a BPF device program on v2); a host where neither
+//! works is refused at planning or launch with the fix.
+//!
 //! The container's cgroup is always `versus/<id>` below the hierarchy's root (or, when
 //! rootless, below the launcher's delegated cgroup v2 subtree). versus writes only to
 //! directories it created itself: the system's own cgroups (this machine's processes may
@@ -15,6 +19,7 @@
 //! Every path is resolved under a root prefix (`/` on the host), so that all of this
 //! runs against temp-dir fixture trees in the unit tests.
 
+pub mod devices;
 pub mod layout;
 pub mod stale;
 pub mod v1;
@@ -91,7 +96,8 @@ impl CgroupStats {
 
 /// A container's cgroup, across however many hierarchies it spans.
 pub trait Cgroup: std::fmt::Debug + Send {
-    /// Creates the directories (`versus/<id>`), enabling controllers where v2 needs it.
+    /// Creates the directories (`versus/<id>`), enabling controllers where v2 needs it,
+    /// and installs the device allow-list where the plan has one.
     fn create(&mut self) -> Result<()>;
     /// Writes the limits (memory, swap, pids, cpu) that are set.
     fn apply(&self, limits: &Limits) -> Result<()>;
@@ -176,7 +182,9 @@ impl Cgroup for CgroupSet {
 
     fn version(&self) -> CgroupVersion {
         match (&self.v1, &self.v2) {
-            (Some(_), Some(v2)) if !v2.controllers.is_empty() => CgroupVersion::Hybrid,
+            (Some(_), Some(v2)) if !v2.controllers.is_empty() || v2.device_program() => {
+                CgroupVersion::Hybrid
+            }
             (Some(_), _) => CgroupVersion::V1,
             _ => CgroupVersion::V2,
         }
@@ -193,6 +201,8 @@ pub struct CgroupPlan {
     /// The unified hierarchy: mount point, directory of the `versus` parent relative to
     /// the mount (`versus`, or `<delegated subtree>/versus` when rootless), controllers.
     pub v2: Option<(PathBuf, PathBuf, Vec<String>)>,
+    /// How the device allow-list is enforced (`None`: rootless, no allow-list).
+    pub devices: Option<devices::Enforcement>,
 }
 
 impl CgroupPlan {
@@ -208,7 +218,12 @@ impl CgroupPlan {
             )
         });
         let v2 = self.v2.as_ref().map(|(m, parent, cs)| {
-            v2::V2Cgroup::new(under(&self.root, m).join(parent), cs.clone(), id)
+            let cg = v2::V2Cgroup::new(under(&self.root, m).join(parent), cs.clone(), id);
+            if self.devices == Some(devices::Enforcement::V2Program) {
+                cg.with_device_program()
+            } else {
+                cg
+            }
         });
         CgroupSet { v1, v2 }
     }
@@ -235,9 +250,9 @@ pub enum Launcher {
     },
 }
 
-/// Decides where the cgroup goes. `Ok(None)`: no cgroup (rootless without limits, or
-/// no cgroup filesystem and no limits). A limit that cannot be applied is an error that
-/// names the controller and the fix.
+/// Decides where the cgroup goes. `Ok(None)`: no cgroup (rootless without limits). A
+/// limit that cannot be applied is an error that names the controller and the fix; so
+/// is, for root, a host whose cgroups cannot hold the device allow-list.
 pub fn plan(
     layout: &Layout,
     root: &Path,
@@ -262,7 +277,13 @@ pub fn plan(
                 fix: "mount cgroup v2: `mount -t cgroup2 none /sys/fs/cgroup`".into(),
             });
         }
-        return Ok(None);
+        return Err(Error::Devices {
+            reason: format!(
+                "it lives in the container's cgroup, and {}",
+                layout.describe()
+            ),
+            fix: "mount cgroup v2: `mount -t cgroup2 none /sys/fs/cgroup`".into(),
+        });
     }
     let mut v1: Vec<(PathBuf, Vec<String>)> = Vec::new();
     let mut v2_controllers: Vec<String> = Vec::new();
@@ -310,11 +331,36 @@ pub fn plan(
             None => {}
         }
     }
+    // The device allow-list: the v1 controller where the host binds one, else (v2 has
+    // no such controller) a BPF program on the v2 directory.
+    let devices = match (layout.locate("devices"), layout.unified_mount()) {
+        (Some(Place::V1(mount)), _) => {
+            match v1.iter_mut().find(|(m, _)| *m == mount) {
+                Some((_, cs)) => cs.push("devices".to_owned()),
+                None => v1.push((mount, vec!["devices".to_owned()])),
+            }
+            devices::Enforcement::V1
+        }
+        (_, Some(_)) => devices::Enforcement::V2Program,
+        (_, None) => {
+            return Err(Error::Devices {
+                reason: format!(
+                    "the host's cgroup v1 hierarchies have no `devices` controller ({})",
+                    layout.describe()
+                ),
+                fix: "mount it: `mkdir -p /sys/fs/cgroup/devices && mount -t cgroup -o devices \
+                      cgroup /sys/fs/cgroup/devices`"
+                    .into(),
+            });
+        }
+    };
     // On v2 the cgroup directory is created even without controllers: it holds the
     // processes (for `cgroup.kill`) and `cpu.stat` is always there.
     let v2 = match layout {
         Layout::V2 { mount, .. } => Some((mount.clone(), PathBuf::from(PARENT), v2_controllers)),
-        Layout::Hybrid { unified, .. } if !v2_controllers.is_empty() => {
+        Layout::Hybrid { unified, .. }
+            if !v2_controllers.is_empty() || devices == devices::Enforcement::V2Program =>
+        {
             Some((unified.clone(), PathBuf::from(PARENT), v2_controllers))
         }
         _ => None,
@@ -323,6 +369,7 @@ pub fn plan(
         root: root.to_path_buf(),
         v1,
         v2,
+        devices: Some(devices),
     }))
 }
 
@@ -403,6 +450,10 @@ fn plan_rootless(
             parent_rel.join(PARENT),
             wanted.iter().map(|c| c.to_string()).collect(),
         )),
+        // No device allow-list without root: there is no cgroup of ours to hold it when
+        // no limit is set, and in the user namespace the kernel refuses mknod of a
+        // device anyway.
+        devices: None,
     }))
 }
 
@@ -575,7 +626,7 @@ pub(crate) mod tests {
         let mounts: Vec<_> = p.v1.iter().map(|(m, _)| m.clone()).collect();
         assert_eq!(
             mounts,
-            ["memory", "pids", "cpu", "cpuacct"]
+            ["memory", "pids", "cpu", "cpuacct", "devices"]
                 .map(|c| PathBuf::from(format!("/sys/fs/cgroup/{c}")))
         );
         assert_eq!(
@@ -623,7 +674,7 @@ pub(crate) mod tests {
         )
         .unwrap()
         .unwrap();
-        assert_eq!(p.v1.len(), 3);
+        assert_eq!(p.v1.len(), 4);
         assert_eq!(
             p.v1[2],
             (
@@ -691,8 +742,66 @@ pub(crate) mod tests {
         .unwrap_err()
         .to_string();
         assert!(e.contains("mount -t cgroup2"), "{e}");
+        // Without limits, root still needs a cgroup for the device allow-list.
+        let e = plan(&Layout::None, d.path(), &Limits::default(), &Launcher::Root)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("device allow-list cannot be enforced"), "{e}");
+        assert!(e.contains("no cgroup filesystem is mounted"), "{e}");
+    }
+
+    #[test]
+    fn the_device_allow_list_uses_v1_devices_or_a_v2_program() {
+        // v1 (and hybrid): the devices hierarchy joins the plan.
+        let (d, l) = fixture(V1_MOUNTINFO, "");
+        let p = plan(&l, d.path(), &Limits::default(), &Launcher::Root)
+            .unwrap()
+            .unwrap();
+        assert_eq!(p.devices, Some(devices::Enforcement::V1));
+        assert!(p.v1.contains(&(
+            PathBuf::from("/sys/fs/cgroup/devices"),
+            vec!["devices".to_string()]
+        )));
+        // v1 without a devices hierarchy: refused with the mount command.
+        let mi = V1_MOUNTINFO
+            .lines()
+            .filter(|l| !l.contains("devices"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let (d, l) = fixture(&mi, "");
+        let e = plan(&l, d.path(), &Limits::default(), &Launcher::Root)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("no `devices` controller"), "{e}");
+        assert!(e.contains("mount -t cgroup -o devices"), "{e}");
+        // Hybrid without a v1 devices hierarchy: a program on the unified directory, which
+        // is then created even though no controller is used there.
+        let mi = HYBRID_MOUNTINFO
+            .lines()
+            .filter(|l| !l.contains("devices"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let (d, l) = fixture(&mi, "");
+        let p = plan(&l, d.path(), &Limits::default(), &Launcher::Root)
+            .unwrap()
+            .unwrap();
+        assert_eq!(p.devices, Some(devices::Enforcement::V2Program));
+        assert_eq!(p.v2.as_ref().unwrap().2, Vec::<String>::new());
+        let cg = p.instantiate("h");
+        assert!(cg.v2.as_ref().unwrap().device_program());
+        assert_eq!(cg.version(), CgroupVersion::Hybrid);
+        // v2: always the program.
+        let (d, l) = fixture(V2_MOUNTINFO, "memory pids");
+        let p = plan(&l, d.path(), &Limits::default(), &Launcher::Root)
+            .unwrap()
+            .unwrap();
+        assert_eq!(p.devices, Some(devices::Enforcement::V2Program));
+        // Rootless: none (no cgroup without limits, and no allow-list with them).
+        let rootless = Launcher::Rootless {
+            own_v2_path: Some("/user.slice/x.scope".into()),
+        };
         assert_eq!(
-            plan(&Layout::None, d.path(), &Limits::default(), &Launcher::Root).unwrap(),
+            plan(&l, d.path(), &Limits::default(), &rootless).unwrap(),
             None
         );
     }

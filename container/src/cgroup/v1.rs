@@ -10,6 +10,7 @@
 //! | CPU time | `cpuacct.usage` (ns) |
 //! | pids peak | `pids.peak` (only on kernels that added it to v1; else none) |
 //! | OOM kills | `oom_kill` in `memory.oom_control` (Linux ≥ 4.13) |
+//! | device allow-list | `devices.deny` = `a`, then `devices.allow` per allowed device (see [`super::devices`]) |
 
 use std::path::{Path, PathBuf};
 
@@ -67,6 +68,11 @@ impl super::Cgroup for V1Cgroup {
                 }
             }
             self.created.push(dir);
+        }
+        // Before any process joins: from the first instruction on, only the listed
+        // devices can be made or opened.
+        if let Some(dir) = self.dir_of("devices") {
+            super::devices::apply_v1(&dir)?;
         }
         Ok(())
     }
@@ -186,9 +192,13 @@ mod tests {
         assert_eq!(read("pids/versus/t1/pids.max"), "5");
         assert_eq!(read("cpu/versus/t1/cpu.cfs_period_us"), "100000");
         assert_eq!(read("cpu/versus/t1/cpu.cfs_quota_us"), "150000");
-        for c in ["memory", "pids", "cpu", "cpuacct"] {
+        for c in ["memory", "pids", "cpu", "cpuacct", "devices"] {
             assert_eq!(read(&format!("{c}/versus/t1/cgroup.procs")), "4242");
         }
+        // The device allow-list was written at creation; the fixture file keeps only the
+        // last write (on cgroupfs each write adds a rule).
+        assert_eq!(read("devices/versus/t1/devices.deny"), "a");
+        assert_eq!(read("devices/versus/t1/devices.allow"), "c 136:* rwm");
         assert!(
             !root.join("cpuset/versus").exists(),
             "cpuset is never joined"
@@ -217,14 +227,14 @@ mod tests {
 
         // The fixture's directories hold plain files, which a real cgroupfs would not;
         // empty them so that rmdir can work as on the real thing.
-        for c in ["memory", "pids", "cpu", "cpuacct"] {
+        for c in ["memory", "pids", "cpu", "cpuacct", "devices"] {
             let dir = root.join(format!("{c}/versus/t1"));
             for e in fs::read_dir(&dir).unwrap() {
                 fs::remove_file(e.unwrap().path()).unwrap();
             }
         }
         cg.remove().unwrap();
-        for c in ["memory", "pids", "cpu", "cpuacct"] {
+        for c in ["memory", "pids", "cpu", "cpuacct", "devices"] {
             assert!(!root.join(format!("{c}/versus")).exists(), "{c}");
         }
         cg.remove().unwrap(); // idempotent

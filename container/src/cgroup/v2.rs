@@ -14,8 +14,9 @@
 //! | pids peak | `pids.peak` (Linux ≥ 6.1) |
 //! | OOM kills | `oom_kill` in `memory.events` |
 //! | kill everything | `cgroup.kill` (Linux ≥ 5.14), else SIGKILL each pid in `cgroup.procs` |
+//! | device allow-list | a `BPF_PROG_TYPE_CGROUP_DEVICE` program attached to the directory (see [`super::devices`]) |
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use super::{
     CPU_PERIOD_US, CgroupStats, CgroupVersion, create_own_dir, ensure_parent,
@@ -33,6 +34,9 @@ pub struct V2Cgroup {
     pub controllers: Vec<String>,
     dir: PathBuf,
     created: bool,
+    /// Attaches the device allow-list to the new directory (`None`: no allow-list). A
+    /// function, so that the fixture tests can stand in for `bpf(2)`.
+    device_program: Option<fn(&Path) -> Result<()>>,
 }
 
 impl V2Cgroup {
@@ -44,7 +48,19 @@ impl V2Cgroup {
             controllers,
             dir,
             created: false,
+            device_program: None,
         }
+    }
+
+    /// Also attaches the device allow-list program when the directory is created.
+    pub fn with_device_program(mut self) -> Self {
+        self.device_program = Some(super::devices::attach_program);
+        self
+    }
+
+    /// Whether the device allow-list program is attached on creation.
+    pub fn device_program(&self) -> bool {
+        self.device_program.is_some()
     }
 
     fn has(&self, c: &str) -> bool {
@@ -76,7 +92,11 @@ impl super::Cgroup for V2Cgroup {
                 other => break other?,
             }
         }
+        // Marked created first, so that a failed attach still removes the directory.
         self.created = true;
+        if let Some(attach) = self.device_program {
+            attach(&self.dir)?;
+        }
         Ok(())
     }
 
@@ -159,7 +179,36 @@ mod tests {
     use super::super::tests::fixture;
     use super::super::{Cgroup, Launcher, plan};
     use super::*;
+    use std::cell::RefCell;
     use std::fs;
+
+    thread_local! {
+        static ATTACHED: RefCell<Vec<PathBuf>> = const { RefCell::new(Vec::new()) };
+    }
+
+    /// Stands in for `bpf(2)`, which needs a real cgroup: records the directory.
+    fn record_attach(dir: &Path) -> Result<()> {
+        ATTACHED.with(|a| a.borrow_mut().push(dir.to_path_buf()));
+        Ok(())
+    }
+
+    fn failing_attach(dir: &Path) -> Result<()> {
+        Err(crate::Error::Devices {
+            reason: format!("no BPF here ({})", dir.display()),
+            fix: "none".into(),
+        })
+    }
+
+    /// The planned cgroup, with the device program attach faked.
+    fn instantiate(p: &crate::cgroup::CgroupPlan, id: &str) -> V2Cgroup {
+        let mut cg = p.instantiate(id).v2.unwrap();
+        assert!(
+            cg.device_program(),
+            "root containers get the device program"
+        );
+        cg.device_program = Some(record_attach);
+        cg
+    }
 
     #[test]
     fn writes_limits_and_reads_stats_in_a_fixture_tree() {
@@ -169,15 +218,18 @@ mod tests {
             pids: Some(5),
             cpus: Some(0.25),
         };
-        let mut cg = plan(&l, d.path(), &limits, &Launcher::Root)
-            .unwrap()
-            .unwrap()
-            .instantiate("t1");
+        let mut cg = instantiate(
+            &plan(&l, d.path(), &limits, &Launcher::Root)
+                .unwrap()
+                .unwrap(),
+            "t1",
+        );
         assert_eq!(cg.version(), CgroupVersion::V2);
         cg.create().unwrap();
         let root = d.path().join("sys/fs/cgroup");
         let dir = root.join("versus/t1");
         assert!(dir.is_dir());
+        assert_eq!(ATTACHED.with(|a| a.borrow().clone()), vec![dir.clone()]);
         // The fixture file keeps only the last write ("+cpu"); on cgroupfs the three
         // writes accumulate.
         assert_eq!(
@@ -231,10 +283,12 @@ mod tests {
     #[test]
     fn older_kernels_give_fewer_figures() {
         let (d, l) = fixture(V2_MOUNTINFO, "memory pids");
-        let mut cg = plan(&l, d.path(), &Limits::default(), &Launcher::Root)
-            .unwrap()
-            .unwrap()
-            .instantiate("old");
+        let mut cg = instantiate(
+            &plan(&l, d.path(), &Limits::default(), &Launcher::Root)
+                .unwrap()
+                .unwrap(),
+            "old",
+        );
         cg.create().unwrap();
         let dir = d.path().join("sys/fs/cgroup/versus/old");
         fs::write(dir.join("memory.current"), "8192\n").unwrap();
@@ -243,5 +297,22 @@ mod tests {
         assert_eq!(s.memory_peak_bytes, None);
         assert_eq!(s.pids_peak, None);
         assert_eq!(s.oom_kills, None);
+    }
+
+    #[test]
+    fn a_failed_device_program_fails_creation_and_leaves_nothing() {
+        let (d, l) = fixture(V2_MOUNTINFO, "memory");
+        let p = plan(&l, d.path(), &Limits::default(), &Launcher::Root)
+            .unwrap()
+            .unwrap();
+        let mut cg = instantiate(&p, "nobpf");
+        cg.device_program = Some(failing_attach);
+        let e = cg.create().unwrap_err().to_string();
+        assert!(
+            e.contains("device allow-list cannot be enforced: no BPF here"),
+            "{e}"
+        );
+        cg.remove().unwrap();
+        assert!(!d.path().join("sys/fs/cgroup/versus/nobpf").exists());
     }
 }
