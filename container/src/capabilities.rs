@@ -85,6 +85,21 @@ impl CapabilitySet {
         self.iter().map(|c| c.to_string()).collect()
     }
 
+    /// The capabilities in both sets.
+    pub fn intersection(&self, other: &Self) -> Self {
+        Self(self.0.intersection(&other.0).copied().collect())
+    }
+
+    /// The capabilities in `self` but not in `other`.
+    pub fn difference(&self, other: &Self) -> Self {
+        Self(self.0.difference(&other.0).copied().collect())
+    }
+
+    /// True when the set holds nothing.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     fn insert(&mut self, cap: Capability) {
         self.0.insert(cap.index());
     }
@@ -214,6 +229,25 @@ pub fn kernel_last_cap() -> u8 {
         .ok()
         .and_then(|s| s.trim().parse().ok())
         .unwrap_or(Capability::CAP_CHECKPOINT_RESTORE.index())
+}
+
+/// The capabilities the launcher can hand on: its bounding set, and as root
+/// (no new user namespace) also its permitted set — `capset` cannot raise
+/// what the launcher itself does not hold, and `execve` drops whatever is
+/// outside the bounding set. `None` when they cannot be read.
+pub fn launcher_grantable(rootless: bool) -> Option<CapabilitySet> {
+    let bounding: CapabilitySet = caps::read(None, caps::CapSet::Bounding)
+        .ok()?
+        .into_iter()
+        .collect();
+    if rootless {
+        return Some(bounding);
+    }
+    let permitted: CapabilitySet = caps::read(None, caps::CapSet::Permitted)
+        .ok()?
+        .into_iter()
+        .collect();
+    Some(bounding.intersection(&permitted))
 }
 
 /// What the child does with capabilities, computed before `clone`.

@@ -95,7 +95,7 @@ pub enum Error {
     },
 
     /// A system call of the launcher (parent side) failed.
-    #[error("{context}: {errno} ({desc})", desc = errno.desc())]
+    #[error("{context}: {errno}")]
     Sys {
         /// What the launcher was doing.
         context: String,
@@ -113,7 +113,7 @@ pub enum Error {
     },
 
     /// A step inside the child failed before the command ran; reported over the error pipe.
-    #[error("container setup failed: {step} failed: {errno} ({desc}){hint}", desc = errno.desc())]
+    #[error("container setup failed: {step} failed: {errno}{hint}")]
     Setup {
         /// The step, e.g. `pivot_root into /srv/rootfs` or `execve /bin/versus-workload`.
         step: String,

@@ -17,7 +17,7 @@ use nix::sys::signal::Signal;
 use seccompiler::BpfProgram;
 use serde::{Deserialize, Serialize};
 
-use crate::capabilities::{CapPlan, CapabilitySet, compute_kept, kernel_last_cap};
+use crate::capabilities::{self, CapPlan, CapabilitySet, compute_kept, kernel_last_cap};
 use crate::cgroup::{self, CgroupPlan, Launcher, Layout};
 use crate::error::{Error, Result};
 use crate::lsm::LsmInfo;
@@ -443,7 +443,34 @@ impl ContainerBuilder {
         });
 
         // Security.
-        let kept = compute_kept(&self.cap_add, &self.cap_drop)?;
+        let mut kept = compute_kept(&self.cap_add, &self.cap_drop)?;
+        // What versus itself does not hold it cannot give: a capability named
+        // in --cap-add is then an error; ALL means all that can be given.
+        let mut withheld = CapabilitySet::empty();
+        if let Some(grantable) = capabilities::launcher_grantable(rootless) {
+            withheld = kept.difference(&grantable);
+            let named: Vec<String> = withheld
+                .names()
+                .into_iter()
+                .filter(|name| {
+                    self.cap_add.iter().any(|added| {
+                        let added = added.to_ascii_uppercase();
+                        *name == added || name.strip_prefix("CAP_") == Some(added.as_str())
+                    })
+                })
+                .collect();
+            if !named.is_empty() {
+                return Err(Error::invalid(
+                    "--cap-add",
+                    format!(
+                        "versus itself does not hold {} (its own capability sets lack it), so it \
+                         cannot give it to the container; run versus with it, or drop the flag",
+                        named.join(", ")
+                    ),
+                ));
+            }
+            kept = kept.intersection(&grantable);
+        }
         let cap_plan = CapPlan::new(&kept, host.last_cap);
         let seccomp_program = match self.seccomp {
             SeccompMode::Default => Some(seccomp::cached(&kept)?),
@@ -509,6 +536,12 @@ impl ContainerBuilder {
             .collect::<Result<_>>()?;
 
         let mut notes = Vec::new();
+        if !withheld.is_empty() {
+            notes.push(format!(
+                "not given (versus itself does not hold them): {}",
+                withheld.names().join(", ")
+            ));
+        }
         // Only rootless runs without a cgroup: as root, a host without a cgroup
         // filesystem is refused (the device allow-list lives in the cgroup).
         if cgroup.is_none() {

@@ -1,0 +1,164 @@
+//! Isolation probes: a C program nobody in the project's Rust code wrote
+//! (`tests/probes/escape.c`, built here with `cc -static`) runs as PID 1 of
+//! a versus container and tries what a container must not do to its host —
+//! make and open host devices, read kernel memory, load modules, mount,
+//! regain capabilities through a user namespace, use the system calls
+//! Docker's profile denies, write kernel knobs, see or signal host
+//! processes. Every probe must be refused, with the default profile, with a
+//! user namespace, and — for what capabilities, namespaces and the device
+//! list stop on their own — without seccomp. docs/en/security.md shows the
+//! same table from a real run.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Builds the probe program, or explains why it cannot (no C compiler or
+/// no static libc), failing instead where root tests are required (CI).
+fn build_probe(dir: &Path) -> Option<PathBuf> {
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/probes/escape.c");
+    let binary = dir.join("escape");
+    let built = Command::new("cc")
+        .args(["-static", "-O1", "-o"])
+        .arg(&binary)
+        .arg(&source)
+        .output();
+    match built {
+        Ok(output) if output.status.success() => Some(binary),
+        other => {
+            let why = format!("cannot build the probe with `cc -static`: {other:?}");
+            assert!(
+                std::env::var("VERSUS_REQUIRE_ROOT").as_deref() != Ok("1"),
+                "{why} (install build-essential)"
+            );
+            eprintln!("skipped: {why}");
+            None
+        }
+    }
+}
+
+/// Runs the probe in a container with `flags`; every probe's answer by name
+/// (`denied EPERM`, `allowed 3`, `count 1`).
+fn probe(binary: &Path, flags: &[&str]) -> BTreeMap<String, String> {
+    let output = Command::new(assert_cmd::cargo::cargo_bin("versus"))
+        .args(["container", "run", "--json", "--timeout", "60s"])
+        .args(flags)
+        .arg("--workload")
+        .arg(binary)
+        .args(["--", "probe"])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{flags:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: bench::report::RunReport = serde_json::from_slice(&output.stdout).unwrap();
+    report
+        .stderr
+        .lines()
+        .filter_map(|line| line.strip_prefix("probe "))
+        .filter_map(|rest| rest.split_once(' '))
+        .map(|(name, answer)| (name.to_string(), answer.to_string()))
+        .collect()
+}
+
+/// Asserts that each of `names` was refused with one of `errnos`.
+fn assert_denied(answers: &BTreeMap<String, String>, names: &[&str], errnos: &[&str], mode: &str) {
+    for name in names {
+        let answer = answers
+            .get(*name)
+            .unwrap_or_else(|| panic!("{mode}: probe {name} did not report: {answers:?}"));
+        let refused = answer
+            .strip_prefix("denied ")
+            .is_some_and(|errno| errnos.contains(&errno));
+        assert!(
+            refused,
+            "{mode}: {name} should be refused with {errnos:?}, got '{answer}'"
+        );
+    }
+}
+
+/// Refused by capabilities, namespaces, the device list and read-only
+/// kernel filesystems — with or without seccomp.
+const STOPPED_WITHOUT_SECCOMP: [&str; 6] = [
+    "mknod-open-kvm",
+    "mknod-open-disk",
+    "mount-tmpfs",
+    "reboot",
+    "settimeofday",
+    "swapoff",
+];
+
+/// Refused by Docker's seccomp profile (EPERM).
+const STOPPED_BY_SECCOMP: [&str; 9] = [
+    "init-module",
+    "finit-module",
+    "unshare-user",
+    "keyctl",
+    "bpf",
+    "userfaultfd",
+    "io-uring-setup",
+    "perf-event-open",
+    "open-by-handle-at",
+];
+
+fn assert_isolated(answers: &BTreeMap<String, String>, mode: &str, with_seccomp: bool) {
+    assert_denied(
+        answers,
+        &STOPPED_WITHOUT_SECCOMP,
+        &["EPERM", "EACCES"],
+        mode,
+    );
+    if with_seccomp {
+        assert_denied(answers, &STOPPED_BY_SECCOMP, &["EPERM"], mode);
+    }
+    assert_denied(
+        answers,
+        &["read-proc-kcore"],
+        &["ENOENT", "EACCES", "EPERM"],
+        mode,
+    );
+    assert_denied(
+        answers,
+        &["write-proc-sys", "write-sys"],
+        &["EROFS", "EACCES", "EPERM"],
+        mode,
+    );
+    assert_denied(
+        answers,
+        &["kill-other-pid", "ptrace-other-pid"],
+        &["ESRCH"],
+        mode,
+    );
+    assert_eq!(
+        answers["visible-processes"], "count 1",
+        "{mode}: only itself in /proc"
+    );
+    assert!(
+        ["count 0", "count 1"].contains(&answers["visible-interfaces"].as_str()),
+        "{mode}: host interfaces are visible: {}",
+        answers["visible-interfaces"]
+    );
+    assert_eq!(answers["no-new-privs"], "value 1", "{mode}");
+}
+
+#[test]
+fn a_container_cannot_reach_its_host() {
+    if !common::require_root("a_container_cannot_reach_its_host") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let Some(binary) = build_probe(dir.path()) else {
+        return;
+    };
+    assert_isolated(&probe(&binary, &[]), "default", true);
+    assert_isolated(&probe(&binary, &["--userns"]), "--userns", true);
+    assert_isolated(
+        &probe(&binary, &["--seccomp", "unconfined"]),
+        "--seccomp unconfined",
+        false,
+    );
+}
