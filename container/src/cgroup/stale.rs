@@ -160,6 +160,7 @@ mod tests {
                 PathBuf::from("versus"),
                 vec![],
             )),
+            devices: None,
         };
         let me = std::process::id();
         let started = process_start_ticks(me).unwrap();
