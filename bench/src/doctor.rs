@@ -109,48 +109,45 @@ pub trait LiveProbes {
     /// with the signature of leaf `0x4000_0000` (e.g. `"KVMKVMKVM"`, possibly empty);
     /// `None` on bare metal or where CPUID is unavailable.
     fn cpuid_hypervisor(&self) -> Option<String>;
+    /// Cgroup directories left by container launchers that were killed
+    /// (`container::cgroup::stale`).
+    fn stale_cgroups(&self) -> Vec<String>;
 }
 
-/// The probes of the real host: `open(2)` + `ioctl(KVM_GET_API_VERSION)`, `geteuid(2)`
-/// and the `cpuid` instruction.
+/// The probes of the real host: the VMM's `/dev/kvm` check, `geteuid(2)`, the
+/// `cpuid` instruction and the container launcher's stale-cgroup scan.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RealProbes;
 
-/// `KVM_GET_API_VERSION` = `_IO(KVMIO, 0x00)` with `KVMIO` = 0xAE.
-const KVM_GET_API_VERSION: u64 = 0xAE00;
-
 impl LiveProbes for RealProbes {
+    /// The VMM's own step 1 (`hypervisor::kvm::open`): what doctor reports
+    /// is what `versus vm run` meets.
     fn kvm_open(&self) -> KvmOpen {
-        use std::os::fd::AsRawFd;
-        // std opens with O_CLOEXEC; read + write gives O_RDWR.
-        let file = match fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open("/dev/kvm")
-        {
-            Ok(f) => f,
-            Err(e) => return classify_open_error(&e),
-        };
-        // SAFETY: `file` is an open descriptor owned by this function for the duration
-        // of the call; KVM_GET_API_VERSION takes no argument and writes no memory.
-        let version = unsafe { libc::ioctl(file.as_raw_fd(), KVM_GET_API_VERSION as _, 0) };
-        if version < 0 {
-            let e = io::Error::last_os_error();
-            KvmOpen::Other(format!("KVM_GET_API_VERSION failed: {e}"))
-        } else {
-            KvmOpen::Ok {
-                api_version: version,
-            }
+        use hypervisor::kvm::KvmError;
+        match hypervisor::kvm::open() {
+            Ok(kvm) => KvmOpen::Ok {
+                api_version: kvm.get_api_version(),
+            },
+            Err(KvmError::ApiVersion(api_version)) => KvmOpen::Ok { api_version },
+            Err(KvmError::Missing) => KvmOpen::NotFound,
+            Err(KvmError::PermissionDenied) => KvmOpen::PermissionDenied,
+            Err(other) => KvmOpen::Other(other.to_string()),
         }
     }
 
     fn euid(&self) -> u32 {
-        // SAFETY: geteuid has no preconditions and cannot fail.
-        unsafe { libc::geteuid() }
+        nix::unistd::geteuid().as_raw()
     }
 
     fn cpuid_hypervisor(&self) -> Option<String> {
         cpuid_hypervisor_signature()
+    }
+
+    fn stale_cgroups(&self) -> Vec<String> {
+        container::cgroup::stale::on_this_host()
+            .iter()
+            .map(|path| path.display().to_string())
+            .collect()
     }
 }
 
@@ -781,6 +778,10 @@ pub struct DoctorReport {
     pub euid: u32,
     /// `euid == 0`.
     pub is_root: bool,
+    /// Cgroups left behind by container launchers that were killed
+    /// (removed by the next `versus container run`).
+    #[serde(default)]
+    pub stale_cgroups: Vec<String>,
     /// The checks, in display order.
     pub checks: Vec<Check>,
 }
@@ -1081,6 +1082,7 @@ pub fn diagnose(view: &HostView, probes: &dyn LiveProbes) -> DoctorReport {
         selinux,
         euid,
         is_root: euid == 0,
+        stale_cgroups: probes.stale_cgroups(),
         checks: Vec::new(),
     };
     report.checks = build_checks(&report, view);
@@ -1240,6 +1242,7 @@ fn build_checks(r: &DoctorReport, view: &HostView) -> Vec<Check> {
 
     // cgroups.
     checks.push(cgroup_layout_check(r, view));
+    checks.push(stale_cgroups_check(r));
     for (name, place) in r.cgroup_limits.iter() {
         let id = format!("cgroup.{name}");
         let title = format!("cgroup {name} controller");
@@ -1438,6 +1441,27 @@ fn cgroup_layout_check(r: &DoctorReport, view: &HostView) -> Check {
             },
         )
         .with_fix(cgroup_mount_fix()),
+    }
+}
+
+fn stale_cgroups_check(r: &DoctorReport) -> Check {
+    const ID: &str = "cgroup.stale";
+    const TITLE: &str = "leftover container cgroups";
+    match r.stale_cgroups.as_slice() {
+        [] => Check::new(ID, TITLE, Status::Pass, "none"),
+        stale => Check::new(
+            ID,
+            TITLE,
+            Status::Warn,
+            format!(
+                "{} left by launchers that were killed: {}",
+                stale.len(),
+                stale.join(" ")
+            ),
+        )
+        .with_fix(
+            "the next `versus container run` removes them (as root); or `rmdir` each directory",
+        ),
     }
 }
 
@@ -1690,6 +1714,7 @@ mod tests {
         kvm: KvmOpen,
         euid: u32,
         hypervisor: Option<String>,
+        stale: Vec<String>,
     }
 
     impl FakeProbes {
@@ -1698,6 +1723,7 @@ mod tests {
                 kvm: KvmOpen::Ok { api_version: 12 },
                 euid: 0,
                 hypervisor: None,
+                stale: Vec::new(),
             }
         }
 
@@ -1718,6 +1744,9 @@ mod tests {
         }
         fn cpuid_hypervisor(&self) -> Option<String> {
             self.hypervisor.clone()
+        }
+        fn stale_cgroups(&self) -> Vec<String> {
+            self.stale.clone()
         }
     }
 
@@ -1894,12 +1923,33 @@ mod tests {
     }
 
     #[test]
+    fn stale_cgroups_are_a_warning_that_says_what_removes_them() {
+        let f = Fixture::host(BASE_FLAGS);
+        let clean = diagnose(&f.view(), &FakeProbes::root());
+        assert_eq!(status_of(&clean, "cgroup.stale"), Status::Pass);
+        let probes = FakeProbes {
+            stale: vec!["/sys/fs/cgroup/pids/versus/run-4242-17-0".into()],
+            ..FakeProbes::root()
+        };
+        let r = diagnose(&f.view(), &probes);
+        assert_eq!(status_of(&r, "cgroup.stale"), Status::Warn);
+        assert!(
+            r.check("cgroup.stale")
+                .unwrap()
+                .detail
+                .contains("run-4242-17-0")
+        );
+        assert!(fix_of(&r, "cgroup.stale").contains("versus container run"));
+    }
+
+    #[test]
     fn kvm_permission_denied() {
         let f = Fixture::host(&format!("{BASE_FLAGS} vmx")).with_kvm(&["kvm", "kvm_intel"]);
         let probes = FakeProbes {
             kvm: KvmOpen::PermissionDenied,
             euid: 1000,
             hypervisor: None,
+            stale: Vec::new(),
         };
         let r = diagnose(&f.view(), &probes);
         assert!(r.kvm.device_present);
@@ -2405,6 +2455,7 @@ mod tests {
             kvm: KvmOpen::Other("boom".into()),
             euid: 1000,
             hypervisor: None,
+            stale: Vec::new(),
         };
         let r = diagnose(&f.view(), &probes);
         assert_eq!(r.kernel_release, None);

@@ -298,6 +298,17 @@ fn container_run_exits_143_on_sigterm_and_kill_9_leaves_nothing_for_long() {
     child.kill().unwrap();
     child.wait().unwrap();
     assert_gone("compute 4000000016");
+    // doctor names what was left …
+    let doctor = versus().args(["doctor", "--json"]).output().unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&doctor.stdout).unwrap();
+    let stale = report["stale_cgroups"].as_array().unwrap();
+    assert!(
+        stale
+            .iter()
+            .any(|p| p.as_str().unwrap_or_default().contains(&owner)),
+        "doctor does not report the stale cgroup: {stale:?}"
+    );
+    // … and the next launch removes it.
     let output = versus()
         .args(["container", "run", "--", "startup"])
         .output()

@@ -104,6 +104,22 @@ impl CgroupPlan {
     }
 }
 
+/// Stale cgroups on this host, where a root launcher would make its own:
+/// what `versus doctor` reports (the next container launch removes them).
+pub fn on_this_host() -> Vec<PathBuf> {
+    let root = Path::new("/");
+    let layout = super::Layout::detect(root);
+    match super::plan(
+        &layout,
+        root,
+        &super::Limits::default(),
+        &super::Launcher::Root,
+    ) {
+        Ok(Some(plan)) => plan.stale(),
+        _ => Vec::new(),
+    }
+}
+
 fn remove_stale(dir: &Path) -> bool {
     kill_procs_until_empty(&dir.join("cgroup.procs"));
     remove_dir_retrying(dir).is_ok()
