@@ -151,14 +151,6 @@ impl LiveProbes for RealProbes {
     }
 }
 
-fn classify_open_error(e: &io::Error) -> KvmOpen {
-    match e.raw_os_error() {
-        Some(libc::EACCES) | Some(libc::EPERM) => KvmOpen::PermissionDenied,
-        Some(libc::ENOENT) => KvmOpen::NotFound,
-        _ => KvmOpen::Other(e.to_string()),
-    }
-}
-
 /// Executes `cpuid` for `leaf` (sub-leaf 0): `(eax, ebx, ecx, edx)`.
 #[cfg(target_arch = "x86_64")]
 #[allow(unused_unsafe)] // `__cpuid` is `unsafe` before Rust 1.89 and safe afterwards.
@@ -1997,22 +1989,6 @@ mod tests {
         let c = r.check("kvm.open").unwrap();
         assert_eq!(c.status, Status::Fail);
         assert!(c.detail.contains("11"));
-    }
-
-    #[test]
-    fn open_error_classification() {
-        assert_eq!(
-            classify_open_error(&io::Error::from_raw_os_error(libc::EACCES)),
-            KvmOpen::PermissionDenied
-        );
-        assert_eq!(
-            classify_open_error(&io::Error::from_raw_os_error(libc::ENOENT)),
-            KvmOpen::NotFound
-        );
-        assert!(matches!(
-            classify_open_error(&io::Error::from_raw_os_error(libc::ENXIO)),
-            KvmOpen::Other(_)
-        ));
     }
 
     // --- cgroups ----------------------------------------------------------------------
