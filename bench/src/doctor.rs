@@ -12,7 +12,6 @@
 
 use std::fmt;
 use std::fs;
-use std::io;
 use std::path::{Path, PathBuf};
 
 use comfy_table::{Cell, Color, ColumnConstraint, ContentArrangement, Table, presets};
