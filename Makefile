@@ -3,6 +3,7 @@
 #   make build         release build of versus (guest images are built and embedded)
 #   make test          formatting, lints, then every test (see .ci/run for CI's settings)
 #   make bench         criterion benchmarks (cargo bench)
+#   make soak          1000 launches per backend, then fds, threads, cgroups, mounts compared
 #   make demo          a short tour: doctor, then host, container and VM, then compare
 #   make doc           API docs
 #   make lint          cargo fmt --check and clippy -D warnings, host and guest workspaces
@@ -10,8 +11,9 @@
 
 CARGO ?= cargo
 VERSUS := target/release/versus
+SOAK_LAUNCHES ?= 1000
 
-.PHONY: build test lint bench demo doc guest-images clean
+.PHONY: build test lint bench soak demo doc guest-images clean
 
 build:
 	$(CARGO) build --release
@@ -30,6 +32,9 @@ test: lint
 
 bench:
 	$(CARGO) bench --workspace
+
+soak:
+	$(CARGO) run --release --example soak -- $(SOAK_LAUNCHES)
 
 demo: build
 	$(VERSUS) doctor
