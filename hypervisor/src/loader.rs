@@ -19,6 +19,7 @@ const ELF_MAGIC: &[u8; 4] = b"\x7fELF";
 const ELFCLASS64: u8 = 2;
 const ELFDATA2LSB: u8 = 1;
 const ET_EXEC: u16 = 2;
+const ET_DYN: u16 = 3;
 const EM_X86_64: u16 = 62;
 const PT_LOAD: u32 = 1;
 const EHDR_SIZE: usize = 64;
@@ -73,6 +74,26 @@ pub enum LoadError {
     /// No `PT_LOAD` segment.
     #[error("the kernel ELF has no loadable segment")]
     NoSegments,
+    /// The kernel is linked entirely above region 0 (e.g. at 8 GiB).
+    #[error(
+        "the kernel is linked at {start:#x}..{end:#x}, outside guest RAM region 0 (0..{available:#x}) where the VMM loads kernels: link it at 1 MiB ({min:#x}), or give region 0 more than {end:#x} bytes"
+    )]
+    KernelOutsideRam {
+        /// Lowest segment address.
+        start: u64,
+        /// One past its highest byte.
+        end: u64,
+        /// End of region 0.
+        available: u64,
+        /// [`KERNEL_START`].
+        min: u64,
+    },
+    /// The workload is `ET_DYN` (a static-PIE): the tiny kernel maps
+    /// images at their link addresses and does not relocate them.
+    #[error(
+        "the workload is a position-independent executable (ELF type ET_DYN, e.g. linked with -static-pie); the VM's tiny kernel runs fixed-address executables only: link it with `cc -static -no-pie`"
+    )]
+    WorkloadPositionIndependent,
     /// Something does not fit in region 0.
     #[error(
         "{what} needs {needed:#x} bytes up to {end:#x} but region 0 ends at {available:#x}: give the VM more memory"
@@ -219,6 +240,17 @@ pub fn inspect_kernel(image: &[u8]) -> Result<KernelInfo, LoadError> {
     Ok(KernelInfo { entry, start, end })
 }
 
+/// Checks what the VMM can know of the workload image before the guest
+/// kernel sees it: an `ET_DYN` image (static-PIE) would pass every check up
+/// front and fail only inside the guest, so it is refused here with the fix.
+/// Anything else that is wrong the guest kernel reports itself.
+pub fn inspect_workload(image: &[u8]) -> Result<(), LoadError> {
+    if image.len() >= EHDR_SIZE && &image[..4] == ELF_MAGIC && u16_at(image, 16) == ET_DYN {
+        return Err(LoadError::WorkloadPositionIndependent);
+    }
+    Ok(())
+}
+
 /// Where everything of step 3 goes in region 0.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Placement {
@@ -296,6 +328,14 @@ pub fn plan(
             Ok(end)
         }
     };
+    if kernel.start >= available {
+        return Err(LoadError::KernelOutsideRam {
+            start: kernel.start,
+            end: kernel.end,
+            available,
+            min: KERNEL_START,
+        });
+    }
     fits("kernel", kernel.start, kernel.end - kernel.start)?;
     let workload_addr = page_align(kernel.end);
     let argv_addr = page_align(fits("workload", workload_addr, workload_size)?);
@@ -325,6 +365,7 @@ pub fn load(
     vcpus: u32,
 ) -> Result<Placement, LoadError> {
     let info = inspect_kernel(kernel)?;
+    inspect_workload(workload)?;
     let block = argv_block(argv)?;
     let placement = plan(
         layout,
@@ -496,6 +537,36 @@ mod tests {
             plan(&layout, huge, 0, 0, 0, 1),
             Err(LoadError::NoRoom { what: "kernel", .. })
         ));
+    }
+
+    #[test]
+    fn kernel_linked_above_region_0_says_where() {
+        let layout = MemoryLayout::explicit(&[(0, 4 << 20), (4 << 30, 4 << 20)]).unwrap();
+        let at_8g = KernelInfo {
+            entry: 0x2_0000_0000,
+            start: 0x2_0000_0000,
+            end: 0x2_0010_0000,
+        };
+        let e = plan(&layout, at_8g, 0, 0, 0, 1).unwrap_err();
+        let message = e.to_string();
+        assert!(
+            matches!(e, LoadError::KernelOutsideRam { .. })
+                && message.contains("0x200000000")
+                && message.contains("0..0x400000")
+                && message.contains("link it at 1 MiB"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn static_pie_workload_is_refused_with_the_fix() {
+        let mut pie = ElfBuilder::new(0x20_0000).code(CODE).build();
+        assert!(inspect_workload(&pie).is_ok());
+        pie[16] = ET_DYN as u8;
+        let e = inspect_workload(&pie).unwrap_err();
+        assert!(e.to_string().contains("cc -static -no-pie"), "{e}");
+        assert!(inspect_workload(b"").is_ok());
+        assert!(inspect_workload(b"not an elf at all").is_ok());
     }
 
     #[test]

@@ -112,7 +112,7 @@ fn boots_smp(vcpus: u32) {
         "{report:#?}"
     );
     let expected: String = (0..vcpus).map(|i| format!("cpu{i}\n")).collect();
-    assert_eq!(report.console.uart, expected);
+    assert_eq!(report.console.uart.head, expected);
     assert_eq!(report.vcpus, vcpus);
     assert!(report.tsc_khz > 0);
     assert_eq!(report.memory.regions.len(), 2);
@@ -319,7 +319,7 @@ fn paravirt_console_delivers_a_buffer_in_one_exit() {
     assert_eq!(seen[1].kind, ExitKind::IoOut { port: port::EXIT });
     assert!(seen[0].at_ns <= seen[1].at_ns && seen[1].at_ns <= report.phases.total_ns);
     assert_eq!(report.exit_status(), Some(0));
-    assert_eq!(report.console.paravirt.as_bytes(), text);
+    assert_eq!(report.console.paravirt.head.as_bytes(), text);
     assert_eq!(report.console.paravirt_bytes, text.len() as u64);
     assert_eq!(report.console.uart_bytes, 0);
     assert_eq!(

@@ -63,13 +63,16 @@ fn run_expect(config: &VmConfig, expected: u32) -> VmReport {
     report
 }
 
-/// Console lines starting with `prefix`.
+/// Console lines starting with `prefix`: protocol lines and the kept
+/// head of other output (a test program's own lines).
 fn lines<'a>(report: &'a VmReport, prefix: &str) -> Vec<&'a str> {
-    report
-        .console
+    let console = &report.console;
+    console
         .paravirt
         .lines()
-        .chain(report.console.uart.lines())
+        .chain(console.paravirt.head.lines())
+        .chain(console.uart.lines())
+        .chain(console.uart.head.lines())
         .filter(|l| l.starts_with(prefix))
         .collect()
 }
@@ -334,7 +337,7 @@ fn the_uart_console_carries_the_same_lines() {
     assert_eq!(r.console.paravirt_bytes, 0);
     line(&r, "@versus task=write");
     line(&r, "@kernel exit ");
-    assert_eq!(r.console.uart.matches("...............\n").count(), 3);
+    assert_eq!(r.console.uart.head.matches("...............\n").count(), 3);
     // One exit per byte.
     let uart_exits = r.exits.count(ExitKind::IoOut { port: port::COM1 });
     assert_eq!(uart_exits, r.console.uart_bytes);
@@ -530,7 +533,7 @@ fn bad_user_pointers_are_efault() {
         &image(tiny_elf(&syscall_then_exit_with_errno(1, 1, TINY_BASE, 5))),
         251,
     );
-    assert!(r.console.paravirt.starts_with("\x7fELF\x02"));
+    assert!(r.console.paravirt.head.starts_with("\x7fELF\x02"));
     line(&r, "@kernel exit ");
 }
 
