@@ -11,8 +11,6 @@
 //! however many gigabytes a flooding guest writes, and the figures of the
 //! run (bytes, exits, lines) stay exact.
 
-use std::collections::VecDeque;
-
 use serde::Serialize;
 
 /// Line prefixes the harness parses (the workload's and the kernel's).
@@ -41,7 +39,10 @@ pub struct ConsoleLog {
     protocol_bytes: usize,
     /// The first [`HEAD_MAX`] bytes of other output.
     head: Vec<u8>,
-    tail: VecDeque<u8>,
+    /// The last [`TAIL_MAX`] bytes of other output after the head: a ring
+    /// once full, whose oldest byte is at `tail_start`.
+    tail: Vec<u8>,
+    tail_start: usize,
     /// Last byte of other output (whether it ended a line).
     last_other: Option<u8>,
 }
@@ -157,24 +158,32 @@ impl ConsoleLog {
             .push(String::from_utf8_lossy(text).into_owned());
     }
 
-    /// Other output: counted, its head and tail kept.
+    /// Other output: counted, its head and tail kept. `data` is (part of)
+    /// one line — [`ConsoleLog::push`] splits at newlines — so a newline
+    /// can only be its last byte, and counting lines needs no scan.
     fn other(&mut self, data: &[u8]) {
         let Some(&last) = data.last() else {
             return;
         };
         self.last_other = Some(last);
         self.capture.other_bytes += data.len() as u64;
-        self.capture.other_lines += data.iter().filter(|&&b| b == b'\n').count() as u64;
+        self.capture.other_lines += u64::from(last == b'\n');
         let room = HEAD_MAX - self.head.len();
         let (to_head, rest) = data.split_at(data.len().min(room));
         self.head.extend_from_slice(to_head);
         let overflow = (self.tail.len() + rest.len()).saturating_sub(TAIL_MAX);
         self.capture.other_bytes_dropped += overflow as u64;
         // Only the last TAIL_MAX bytes of `rest` can survive.
-        let rest = &rest[rest.len().saturating_sub(TAIL_MAX)..];
-        let evict = (self.tail.len() + rest.len()).saturating_sub(TAIL_MAX);
-        self.tail.drain(..evict);
-        self.tail.extend(rest);
+        let mut rest = &rest[rest.len().saturating_sub(TAIL_MAX)..];
+        let fill = rest.len().min(TAIL_MAX - self.tail.len());
+        self.tail.extend_from_slice(&rest[..fill]);
+        rest = &rest[fill..];
+        while !rest.is_empty() {
+            let n = rest.len().min(TAIL_MAX - self.tail_start);
+            self.tail[self.tail_start..self.tail_start + n].copy_from_slice(&rest[..n]);
+            self.tail_start = (self.tail_start + n) % TAIL_MAX;
+            rest = &rest[n..];
+        }
     }
 
     /// Ends the log: an unterminated last line is taken as it is.
@@ -186,11 +195,8 @@ impl ConsoleLog {
             self.capture.other_lines += 1;
         }
         self.capture.head = String::from_utf8_lossy(&self.head).into_owned();
-        let (a, b) = self.tail.as_slices();
-        let mut tail = Vec::with_capacity(a.len() + b.len());
-        tail.extend_from_slice(a);
-        tail.extend_from_slice(b);
-        self.capture.tail = String::from_utf8_lossy(&tail).into_owned();
+        self.tail.rotate_left(self.tail_start);
+        self.capture.tail = String::from_utf8_lossy(&self.tail).into_owned();
         self.capture
     }
 }
@@ -251,6 +257,25 @@ mod tests {
         assert!(c.tail.ends_with(".\nthe end\n"));
         assert_eq!(c.other_bytes_dropped, total - (HEAD_MAX + TAIL_MAX) as u64);
         assert_eq!(c.protocol_lines.len(), 1);
+    }
+
+    #[test]
+    fn the_tail_ring_keeps_the_last_bytes_in_order() {
+        let mut log = ConsoleLog::new();
+        let mut all = Vec::new();
+        for i in 0..3000u32 {
+            let line = format!("line {i} {}\n", "x".repeat((i % 97) as usize));
+            all.extend_from_slice(line.as_bytes());
+            log.push(line.as_bytes());
+        }
+        let c = log.finish();
+        assert_eq!(c.head.as_bytes(), &all[..HEAD_MAX]);
+        assert_eq!(c.tail.as_bytes(), &all[all.len() - TAIL_MAX..]);
+        assert_eq!(
+            c.other_bytes_dropped,
+            (all.len() - HEAD_MAX - TAIL_MAX) as u64
+        );
+        assert_eq!(c.other_lines, 3000);
     }
 
     #[test]
