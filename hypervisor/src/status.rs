@@ -93,8 +93,7 @@ pub fn bad_workload_reason(word: &str) -> &'static str {
         "no-workload" => "there is no workload image",
         "not-elf" => "it is not an ELF file",
         "not-x86-64-executable" => {
-            "it is not a 64-bit x86-64 fixed-address executable (ET_EXEC); a static-PIE \
-             (ET_DYN) needs `cc -static -no-pie`"
+            "it is not a 64-bit x86-64 executable (ET_EXEC, or ET_DYN for a static-PIE)"
         }
         "dynamically-linked" => "it is dynamically linked (link it with -static)",
         "bad-program-headers" => "its program headers are malformed",
@@ -166,6 +165,6 @@ mod tests {
                 .to_string()
                 .contains("#PF page fault")
         );
-        assert!(bad_workload_reason("not-x86-64-executable").contains("-no-pie"));
+        assert!(bad_workload_reason("not-x86-64-executable").contains("x86-64 executable"));
     }
 }

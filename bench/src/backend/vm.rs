@@ -514,7 +514,7 @@ mod tests {
             Some("not-x86-64-executable"),
         );
         assert!(
-            bad.contains("cannot run the workload image") && bad.contains("-no-pie"),
+            bad.contains("cannot run the workload image") && bad.contains("not a 64-bit x86-64"),
             "{bad}"
         );
         let fault = describe_outcome(&exited(status::KERNEL_BASE + 14), None);
