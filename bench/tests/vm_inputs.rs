@@ -123,6 +123,13 @@ fn too_little_memory_names_the_minimum() {
     }
     let stderr = failure(&["vm", "run", "--mem", "6291457", "--", "startup"]);
     assert_mentions(&stderr, &["--mem 6291457 bytes is not a multiple of 4 KiB"]);
+    // `compare` refuses it up front, in the same words.
+    let stderr = failure(&["compare", "--mem", "1K"]);
+    assert_mentions(
+        &stderr,
+        &["--mem 1 KiB is too small: the VM needs at least 6 MiB"],
+    );
+    assert!(!stderr.contains("--mem: "), "{stderr}");
 }
 
 #[test]

@@ -124,6 +124,20 @@ pub enum MemoryError {
         /// Size given.
         size: u64,
     },
+    /// A total size (`--mem`) whose high half would end above what the
+    /// identity map or the host's physical address width can cover.
+    #[error(
+        "--mem {} is more than the VM can address: at most {} (the rest above 3 GiB goes at 4 GiB, and guest RAM must end below {})",
+        fmt_size(*size),
+        fmt_size(*max),
+        fmt_size(max_guest_phys_addr())
+    )]
+    TotalTooLarge {
+        /// Size given.
+        size: u64,
+        /// The largest total the default layout can place.
+        max: u64,
+    },
     /// More guest RAM than the host has: the guest would be killed (or the
     /// host thrash) once it touched it.
     #[error(
@@ -219,6 +233,11 @@ impl MemoryLayout {
         }
         let low =
             ((total / 2) / LARGE_PAGE_SIZE * LARGE_PAGE_SIZE).min(MMIO_HOLE_START - LOW_RAM_START);
+        let limit = max_guest_phys_addr();
+        let max = low + limit.saturating_sub(HIGH_RAM_START);
+        if total > max {
+            return Err(MemoryError::TotalTooLarge { size: total, max });
+        }
         Self::explicit(&[(LOW_RAM_START, low), (HIGH_RAM_START, total - low)])
     }
 
@@ -297,21 +316,23 @@ impl MemoryLayout {
     }
 }
 
-/// A byte count as people write it: in the largest unit it reaches,
-/// exact when the unit divides it (`6 MiB`, `1 KiB`), else with one
-/// decimal (`23.5 GiB`); below 1 KiB in bytes.
+/// A byte count as people write it: exact in the largest unit that divides
+/// it with fewer than five digits (`6 MiB`, `6140 KiB`, `2000 GiB`), else
+/// with one decimal in the largest unit it reaches (`23.5 GiB`); below
+/// 1 KiB in bytes.
 pub fn fmt_size(bytes: u64) -> String {
     const UNITS: [(u32, &str); 4] = [(40, "TiB"), (30, "GiB"), (20, "MiB"), (10, "KiB")];
-    for (shift, unit) in UNITS {
-        if bytes >> shift == 0 {
-            continue;
-        }
-        if bytes.trailing_zeros() >= shift {
-            return format!("{} {unit}", bytes >> shift);
-        }
-        return format!("{:.1} {unit}", bytes as f64 / (1u64 << shift) as f64);
+    const MAX_EXACT: u64 = 10_000;
+    let exact = UNITS.iter().find(|(shift, _)| {
+        bytes >> shift != 0 && bytes.trailing_zeros() >= *shift && bytes >> shift < MAX_EXACT
+    });
+    if let Some((shift, unit)) = exact {
+        return format!("{} {unit}", bytes >> shift);
     }
-    format!("{bytes} bytes")
+    match UNITS.iter().find(|(shift, _)| bytes >> shift != 0) {
+        Some((shift, unit)) => format!("{:.1} {unit}", bytes as f64 / (1u64 << shift) as f64),
+        None => format!("{bytes} bytes"),
+    }
 }
 
 /// Refuses a layout with more RAM than the host has. Mappings are
@@ -633,8 +654,19 @@ mod tests {
         assert!(MemoryLayout::split(MIN_MEM_SIZE).is_ok());
         assert_eq!(fmt_size(6 * MIB), "6 MiB");
         assert_eq!(fmt_size(1000), "1000 bytes");
+        assert_eq!(fmt_size(2000 << 30), "2000 GiB");
+        assert_eq!(fmt_size(6140 << 10), "6140 KiB");
         assert_eq!(fmt_size(24_684_084 << 10), "23.5 GiB");
-        assert_eq!(fmt_size(3 << 29), "1.5 GiB");
+        assert_eq!(fmt_size(3 << 29), "1536 MiB");
+    }
+
+    #[test]
+    fn a_total_beyond_the_address_limit_says_so() {
+        let message = MemoryLayout::split(1 << 50).unwrap_err().to_string();
+        assert!(
+            message.starts_with("--mem 1024 TiB is more than the VM can address"),
+            "{message}"
+        );
     }
 
     #[test]

@@ -557,9 +557,8 @@ fn compare(args: &CompareArgs) -> Result<ExitCode> {
         if let Some(size) = args.mem {
             config = config.memory_size(size);
         }
-        config
-            .layout()
-            .map_err(|err| anyhow::anyhow!("--mem: {err}"))?;
+        // Every message about a total size names `--mem` itself.
+        config.layout()?;
     }
     let mut exports = Vec::new();
     for (path, exporter) in [
