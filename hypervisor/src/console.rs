@@ -7,7 +7,7 @@
 //! lines and [`PROTOCOL_BYTES_MAX`] bytes (the rest are counted). A line
 //! longer than [`PROTOCOL_LINE_MAX`] is not a protocol line. **Everything
 //! else** is kept as its first [`HEAD_MAX`] and last [`TAIL_MAX`] bytes,
-//! with byte and line counts. So one log holds at most about 450 KiB
+//! with byte and line counts. So one log holds at most about 400 KiB
 //! however many gigabytes a flooding guest writes, and the figures of the
 //! run (bytes, exits, lines) stay exact.
 
