@@ -235,12 +235,15 @@ impl VmConfig {
         self.count_kernel_instructions = yes;
         self
     }
-    /// The validated memory layout.
+    /// The validated memory layout, no larger than the host's RAM
+    /// ([`crate::memory::check_host_ram`]).
     pub fn layout(&self) -> Result<MemoryLayout, MemoryError> {
-        match &self.memory {
-            MemoryConfig::Total(t) => MemoryLayout::split(*t),
-            MemoryConfig::Regions(r) => MemoryLayout::explicit(r),
-        }
+        let layout = match &self.memory {
+            MemoryConfig::Total(t) => MemoryLayout::split(*t)?,
+            MemoryConfig::Regions(r) => MemoryLayout::explicit(r)?,
+        };
+        crate::memory::check_host_ram(&layout)?;
+        Ok(layout)
     }
 }
 

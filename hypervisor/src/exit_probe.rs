@@ -17,6 +17,7 @@
 use serde::Serialize;
 use versus_abi::{event, port};
 
+use crate::console::ConsoleCapture;
 use crate::exits::ExitKind;
 use crate::report::VcpuReport;
 
@@ -86,7 +87,7 @@ impl GuestProbeLine {
 
 /// The probe's figures from the bootstrap vCPU's report; `uart` is the
 /// UART's output (where the kernel's line is when it was told to use it).
-pub fn measure(iters: u32, bsp: Option<&VcpuReport>, uart: &str) -> ExitProbeReport {
+pub fn measure(iters: u32, bsp: Option<&VcpuReport>, uart: &ConsoleCapture) -> ExitProbeReport {
     let mut report = ExitProbeReport {
         iters,
         ping_exits: 0,
@@ -127,6 +128,12 @@ mod tests {
     use crate::exits::ExitStats;
     use crate::report::{Marker, VcpuEnd};
 
+    fn capture(text: &str) -> ConsoleCapture {
+        let mut log = crate::console::ConsoleLog::new();
+        log.push(text.as_bytes());
+        log.finish()
+    }
+
     fn bsp(console: &str) -> VcpuReport {
         let mut exits = ExitStats::default();
         for _ in 0..4 {
@@ -157,7 +164,7 @@ mod tests {
             unhandled: 0,
             unhandled_log: Vec::new(),
             console_errors: 0,
-            console: console.into(),
+            console: capture(console),
             instructions: None,
         }
     }
@@ -191,17 +198,17 @@ mod tests {
     #[test]
     fn figures_from_markers_accounting_and_the_line() {
         let console = "@kernel exitprobe cpu=0 iters=4 ns_per_exit=9000 total_ns=36002 tsc_cycles=88042\n@versus start task=startup pid=1 mono_ns=5\n";
-        let r = measure(4, Some(&bsp(console)), "");
+        let r = measure(4, Some(&bsp(console)), &capture(""));
         assert_eq!(r.ping_exits, 4);
         assert_eq!(r.host_ns_per_exit, Some(10_000.0));
         assert_eq!(r.handler_ns_per_exit, Some(500.0));
         assert_eq!(r.guest_ns_per_exit, Some(9000.5));
         assert_eq!(r.guest_tsc_cycles, Some(88_042));
         // With the UART console the line is in the UART's output.
-        let r = measure(4, Some(&bsp("")), console);
+        let r = measure(4, Some(&bsp("")), &capture(console));
         assert_eq!(r.guest_ns_per_exit, Some(9000.5));
         // A run that ended early has only what it got to.
-        let r = measure(4, None, "");
+        let r = measure(4, None, &capture(""));
         assert_eq!((r.ping_exits, r.host_ns_per_exit), (0, None));
     }
 }

@@ -295,9 +295,10 @@ pub struct VcpuState {
     pub unhandled_log: Vec<UnhandledAccess>,
     /// Paravirtual console requests that were refused (bad descriptor).
     pub console_errors: u64,
-    /// What this vCPU wrote to the paravirtual console, so that output of
-    /// several vCPUs can be told apart (the shared sink interleaves them).
-    pub console: Vec<u8>,
+    /// What this vCPU wrote to the paravirtual console (bounded), so that
+    /// output of several vCPUs can be told apart (the shared sink
+    /// interleaves them).
+    pub console: crate::console::ConsoleLog,
     /// Instructions single-stepped so far, when counting them.
     pub instructions: Option<crate::report::InstructionCount>,
 }
@@ -510,7 +511,7 @@ fn io_out(vcpu: &mut VcpuState, shared: &Shared, p: u16, data: &[u8]) -> Action 
         port::CONSOLE => {
             match read_console(&shared.mem, le_value(data)) {
                 Ok(bytes) => {
-                    vcpu.console.extend_from_slice(&bytes);
+                    vcpu.console.push(&bytes);
                     shared
                         .pv_console
                         .lock()
@@ -626,7 +627,7 @@ mod tests {
         for b in b"ok\n" {
             assert_eq!(out(&mut v, &s, port::COM1, &[*b]), Action::Continue);
         }
-        assert_eq!(s.serial.lock().unwrap().output(), b"ok\n");
+        assert_eq!(s.serial.lock().unwrap().finish().head, "ok\n");
         assert_eq!(v.stats.count(ExitKind::IoOut { port: 0x3f8 }), 3);
         assert_eq!(v.stats.total().count, 3);
         // Reading the line-status register is an exit too, and says "THR empty".
@@ -760,8 +761,12 @@ mod tests {
             .write_obj(text.len() as u64, GuestAddress(0x30_0008))
             .unwrap();
         out(&mut v, &s, port::CONSOLE, &0x30_0000u32.to_le_bytes());
-        assert_eq!(s.pv_console.lock().unwrap().bytes(), text);
-        assert_eq!(v.console, text, "the vCPU's own copy, for attribution");
+        assert_eq!(s.pv_console.lock().unwrap().take().head.as_bytes(), text);
+        assert_eq!(
+            v.console.clone().finish().head.as_bytes(),
+            text,
+            "the vCPU's own copy, for attribution"
+        );
         assert_eq!(
             v.stats.count(ExitKind::IoOut {
                 port: port::CONSOLE
@@ -785,7 +790,7 @@ mod tests {
             Err(ConsoleError::Descriptor(0xd000_0000))
         );
         assert_eq!(v.console_errors, 1);
-        assert_eq!(s.pv_console.lock().unwrap().bytes(), text);
+        assert_eq!(s.pv_console.lock().unwrap().take().bytes, 0, "nothing more");
     }
 
     #[test]

@@ -54,7 +54,7 @@
 //! if let Outcome::Exited { status, .. } = report.outcome {
 //!     println!("guest exited with {status}; {} exits", report.exits.total().count);
 //! }
-//! print!("{}", report.console.uart);
+//! print!("{}", report.console.uart.head);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
@@ -68,6 +68,7 @@
 
 pub mod bootinfo;
 pub mod config;
+pub mod console;
 pub mod cpu;
 pub mod cpuid;
 pub mod devices;
@@ -80,6 +81,7 @@ pub mod loader;
 pub mod memory;
 pub mod paging;
 pub mod report;
+pub mod status;
 pub mod vcpu;
 pub mod vm;
 
@@ -90,5 +92,6 @@ pub use config::{ConfigError, MAX_EXIT_PROBE_ITERS, MemoryConfig, Trace, VmConfi
 pub use exit_probe::ExitProbeReport;
 pub use exits::{ExitCount, ExitKind, ExitStats, TraceEvent};
 pub use report::{InstructionCount, Outcome, VmReport};
+pub use status::GuestStatus;
 pub use versus_abi as abi;
 pub use vm::{Error, Vm};

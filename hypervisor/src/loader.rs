@@ -73,6 +73,20 @@ pub enum LoadError {
     /// No `PT_LOAD` segment.
     #[error("the kernel ELF has no loadable segment")]
     NoSegments,
+    /// The kernel is linked entirely above region 0 (e.g. at 8 GiB).
+    #[error(
+        "the kernel is linked at {start:#x}..{end:#x}, outside guest RAM region 0 (0..{available:#x}) where the VMM loads kernels: link it at 1 MiB ({min:#x}), or give region 0 more than {end:#x} bytes"
+    )]
+    KernelOutsideRam {
+        /// Lowest segment address.
+        start: u64,
+        /// One past its highest byte.
+        end: u64,
+        /// End of region 0.
+        available: u64,
+        /// [`KERNEL_START`].
+        min: u64,
+    },
     /// Something does not fit in region 0.
     #[error(
         "{what} needs {needed:#x} bytes up to {end:#x} but region 0 ends at {available:#x}: give the VM more memory"
@@ -296,6 +310,14 @@ pub fn plan(
             Ok(end)
         }
     };
+    if kernel.start >= available {
+        return Err(LoadError::KernelOutsideRam {
+            start: kernel.start,
+            end: kernel.end,
+            available,
+            min: KERNEL_START,
+        });
+    }
     fits("kernel", kernel.start, kernel.end - kernel.start)?;
     let workload_addr = page_align(kernel.end);
     let argv_addr = page_align(fits("workload", workload_addr, workload_size)?);
@@ -496,6 +518,25 @@ mod tests {
             plan(&layout, huge, 0, 0, 0, 1),
             Err(LoadError::NoRoom { what: "kernel", .. })
         ));
+    }
+
+    #[test]
+    fn kernel_linked_above_region_0_says_where() {
+        let layout = MemoryLayout::explicit(&[(0, 4 << 20), (4 << 30, 4 << 20)]).unwrap();
+        let at_8g = KernelInfo {
+            entry: 0x2_0000_0000,
+            start: 0x2_0000_0000,
+            end: 0x2_0010_0000,
+        };
+        let e = plan(&layout, at_8g, 0, 0, 0, 1).unwrap_err();
+        let message = e.to_string();
+        assert!(
+            matches!(e, LoadError::KernelOutsideRam { .. })
+                && message.contains("0x200000000")
+                && message.contains("0..0x400000")
+                && message.contains("link it at 1 MiB"),
+            "{message}"
+        );
     }
 
     #[test]

@@ -106,6 +106,51 @@ pub enum MemoryError {
         /// Minimum.
         min: u64,
     },
+    /// A total size (`--mem`) below [`MIN_MEM_SIZE`] (zero included).
+    #[error(
+        "--mem {} is too small: the VM needs at least {} (MIN_MEM_SIZE: the boot area, the kernel, the workload, its stack and page tables)",
+        fmt_size(*size),
+        fmt_size(*min)
+    )]
+    TotalTooSmall {
+        /// Size given.
+        size: u64,
+        /// [`MIN_MEM_SIZE`].
+        min: u64,
+    },
+    /// A total size (`--mem`) that is not a whole number of 4 KiB pages.
+    #[error("--mem {size} bytes is not a multiple of 4 KiB (guest RAM is mapped in pages)")]
+    TotalUnaligned {
+        /// Size given.
+        size: u64,
+    },
+    /// A total size (`--mem`) whose high half would end above what the
+    /// identity map or the host's physical address width can cover.
+    #[error(
+        "--mem {} is more than the VM can address: at most {} (the rest above 3 GiB goes at 4 GiB, and guest RAM must end below {})",
+        fmt_size(*size),
+        fmt_size(*max),
+        fmt_size(max_guest_phys_addr())
+    )]
+    TotalTooLarge {
+        /// Size given.
+        size: u64,
+        /// The largest total the default layout can place.
+        max: u64,
+    },
+    /// More guest RAM than the host has: the guest would be killed (or the
+    /// host thrash) once it touched it.
+    #[error(
+        "guest memory of {} is more than this host's RAM ({}): give the VM at most that much (--mem)",
+        fmt_size(*size),
+        fmt_size(*host)
+    )]
+    MoreThanHost {
+        /// Guest RAM asked for.
+        size: u64,
+        /// Host RAM (`sysconf(_SC_PHYS_PAGES)` pages).
+        host: u64,
+    },
     /// A size string like "512M" did not parse.
     #[error("cannot parse memory size {0:?} (expected e.g. 512M, 2G, 65536K or a byte count)")]
     Parse(String),
@@ -175,24 +220,24 @@ impl MemoryLayout {
     /// capped below the MMIO hole at 3 GiB) as low RAM at 0, the rest as high
     /// RAM at 4 GiB.
     pub fn split(total: u64) -> Result<Self, MemoryError> {
-        if total == 0 {
-            return Err(MemoryError::ZeroSize { base: 0 });
-        }
-        if !total.is_multiple_of(PAGE_SIZE) {
-            return Err(MemoryError::Unaligned {
-                base: 0,
-                size: total,
-            });
-        }
+        // Too small first: `--mem 1K` or `--mem 0` need the minimum, not a
+        // remark about alignment.
         if total < MIN_MEM_SIZE {
-            return Err(MemoryError::TooSmall {
-                what: "total memory",
+            return Err(MemoryError::TotalTooSmall {
                 size: total,
                 min: MIN_MEM_SIZE,
             });
         }
+        if !total.is_multiple_of(PAGE_SIZE) {
+            return Err(MemoryError::TotalUnaligned { size: total });
+        }
         let low =
             ((total / 2) / LARGE_PAGE_SIZE * LARGE_PAGE_SIZE).min(MMIO_HOLE_START - LOW_RAM_START);
+        let limit = max_guest_phys_addr();
+        let max = low + limit.saturating_sub(HIGH_RAM_START);
+        if total > max {
+            return Err(MemoryError::TotalTooLarge { size: total, max });
+        }
         Self::explicit(&[(LOW_RAM_START, low), (HIGH_RAM_START, total - low)])
     }
 
@@ -269,6 +314,49 @@ impl MemoryLayout {
     pub fn total(&self) -> u64 {
         self.regions.iter().map(|r| r.size).sum()
     }
+}
+
+/// A byte count as people write it: exact in the largest unit that divides
+/// it with fewer than five digits (`6 MiB`, `6140 KiB`, `2000 GiB`), else
+/// with one decimal in the largest unit it reaches (`23.5 GiB`); below
+/// 1 KiB in bytes.
+pub fn fmt_size(bytes: u64) -> String {
+    const UNITS: [(u32, &str); 4] = [(40, "TiB"), (30, "GiB"), (20, "MiB"), (10, "KiB")];
+    const MAX_EXACT: u64 = 10_000;
+    let exact = UNITS.iter().find(|(shift, _)| {
+        bytes >> shift != 0 && bytes.trailing_zeros() >= *shift && bytes >> shift < MAX_EXACT
+    });
+    if let Some((shift, unit)) = exact {
+        return format!("{} {unit}", bytes >> shift);
+    }
+    match UNITS.iter().find(|(shift, _)| bytes >> shift != 0) {
+        Some((shift, unit)) => format!("{:.1} {unit}", bytes as f64 / (1u64 << shift) as f64),
+        None => format!("{bytes} bytes"),
+    }
+}
+
+/// Refuses a layout with more RAM than the host has. Mappings are
+/// `MAP_NORESERVE`, so mmap itself would succeed; a guest that touched
+/// that much would not.
+pub fn check_host_ram(layout: &MemoryLayout) -> Result<(), MemoryError> {
+    let Some(host) = host_ram_bytes() else {
+        return Ok(());
+    };
+    if layout.total() > host {
+        return Err(MemoryError::MoreThanHost {
+            size: layout.total(),
+            host,
+        });
+    }
+    Ok(())
+}
+
+/// Physical RAM of the host, if `sysconf` knows it.
+fn host_ram_bytes() -> Option<u64> {
+    // SAFETY: sysconf has no memory-safety preconditions.
+    let pages = unsafe { libc::sysconf(libc::_SC_PHYS_PAGES) };
+    let pages = u64::try_from(pages).ok().filter(|&p| p > 0)?;
+    Some(pages * host_page_size() as u64)
 }
 
 /// Parses a size such as `512M`, `2G`, `2GiB`, `65536K` or `1048576`.
@@ -459,15 +547,15 @@ mod tests {
     fn split_errors() {
         assert!(matches!(
             MemoryLayout::split(0),
-            Err(MemoryError::ZeroSize { .. })
+            Err(MemoryError::TotalTooSmall { .. })
         ));
         assert!(matches!(
             MemoryLayout::split(MIB),
-            Err(MemoryError::TooSmall { .. })
+            Err(MemoryError::TotalTooSmall { .. })
         ));
         assert!(matches!(
             MemoryLayout::split(512 * MIB + 1),
-            Err(MemoryError::Unaligned { .. })
+            Err(MemoryError::TotalUnaligned { .. })
         ));
     }
 
@@ -538,6 +626,56 @@ mod tests {
         assert!(limit > 8 * GIB && limit <= MAX_GUEST_PHYS_ADDR);
         // The default layout fits under it.
         MemoryLayout::split(512 * MIB).unwrap();
+    }
+
+    #[test]
+    fn too_small_totals_name_the_minimum() {
+        for total in [0, 1024, MIN_MEM_SIZE - PAGE_SIZE, MIN_MEM_SIZE - 1] {
+            let message = MemoryLayout::split(total).unwrap_err().to_string();
+            assert!(
+                message.contains("is too small")
+                    && message.contains(&fmt_size(MIN_MEM_SIZE))
+                    && !message.contains("region"),
+                "{message}"
+            );
+        }
+        assert!(
+            MemoryLayout::split(0)
+                .unwrap_err()
+                .to_string()
+                .starts_with("--mem 0 bytes is too small")
+        );
+        assert!(
+            MemoryLayout::split(1024)
+                .unwrap_err()
+                .to_string()
+                .starts_with("--mem 1 KiB is too small")
+        );
+        assert!(MemoryLayout::split(MIN_MEM_SIZE).is_ok());
+        assert_eq!(fmt_size(6 * MIB), "6 MiB");
+        assert_eq!(fmt_size(1000), "1000 bytes");
+        assert_eq!(fmt_size(2000 << 30), "2000 GiB");
+        assert_eq!(fmt_size(6140 << 10), "6140 KiB");
+        assert_eq!(fmt_size(24_684_084 << 10), "23.5 GiB");
+        assert_eq!(fmt_size(3 << 29), "1536 MiB");
+    }
+
+    #[test]
+    fn a_total_beyond_the_address_limit_says_so() {
+        let message = MemoryLayout::split(1 << 50).unwrap_err().to_string();
+        assert!(
+            message.starts_with("--mem 1024 TiB is more than the VM can address"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn more_than_the_host_is_refused() {
+        let host = host_ram_bytes().expect("sysconf knows the host's RAM");
+        let huge = MemoryLayout::explicit(&[(0, 64 * MIB), (4 * GIB, host)]).unwrap();
+        let message = check_host_ram(&huge).unwrap_err().to_string();
+        assert!(message.contains("more than this host's RAM"), "{message}");
+        assert!(check_host_ram(&MemoryLayout::split(512 * MIB).unwrap()).is_ok());
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 use serde::Serialize;
 
+use crate::console::ConsoleCapture;
 use crate::cpu::GuestRegs;
 use crate::exit_probe::ExitProbeReport;
 use crate::exits::{ExitStats, UnhandledAccess};
@@ -115,8 +116,9 @@ pub struct VcpuReport {
     pub unhandled_log: Vec<UnhandledAccess>,
     /// Refused paravirtual console requests.
     pub console_errors: u64,
-    /// What this vCPU wrote to the paravirtual console.
-    pub console: String,
+    /// What this vCPU wrote to the paravirtual console (its protocol lines,
+    /// head and tail: [`crate::console`]).
+    pub console: ConsoleCapture,
     /// Single-stepped instructions by privilege, when counting was asked
     /// for ([`crate::VmConfig::count_kernel_instructions`]).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -159,12 +161,14 @@ pub struct Phases {
 /// Console output, per channel.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct ConsoleOutput {
-    /// What went through the UART (one exit per byte), lossily decoded.
-    pub uart: String,
+    /// What went through the UART (one exit per byte), as kept by
+    /// [`crate::console`].
+    pub uart: ConsoleCapture,
     /// Bytes through the UART.
     pub uart_bytes: u64,
-    /// What went through the paravirtual console (one exit per buffer).
-    pub paravirt: String,
+    /// What went through the paravirtual console (one exit per buffer),
+    /// every vCPU interleaved.
+    pub paravirt: ConsoleCapture,
     /// Bytes through the paravirtual console.
     pub paravirt_bytes: u64,
 }

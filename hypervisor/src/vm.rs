@@ -77,13 +77,15 @@ impl Vm {
     /// unmapped), and reports.
     pub fn run(config: &VmConfig) -> Result<VmReport, Error> {
         config.validate()?;
+        // The memory layout needs no KVM: a wrong --mem is refused as such
+        // even on a host without /dev/kvm.
+        let layout = config.layout()?;
         let launch = Instant::now();
 
         // 1. Open /dev/kvm, check the API version and capabilities.
         let kvm = kvm::open()?;
         let host = kvm::host_info(&kvm);
         vcpu::check_count(config.vcpus, host.max_vcpus)?;
-        let layout = config.layout()?;
         // Declared before the VM so that, on every path, the VM fd is closed
         // before the guest memory it points at is unmapped.
         let mem;
@@ -203,13 +205,12 @@ impl Vm {
                     unhandled: state.unhandled,
                     unhandled_log: state.unhandled_log,
                     console_errors: state.console_errors,
-                    console: String::from_utf8_lossy(&state.console).into_owned(),
+                    console: state.console.finish(),
                     instructions: state.instructions,
                 }
             })
             .collect();
-        let uart_bytes = uart.len() as u64;
-        let uart = String::from_utf8_lossy(&uart).into_owned();
+        let uart_bytes = uart.bytes;
         let exit_probe = config.exit_probe.map(|iters| {
             let bsp = per_vcpu.iter().find(|v| v.index == 0);
             exit_probe::measure(iters, bsp, &uart)
@@ -235,8 +236,8 @@ impl Vm {
             console: ConsoleOutput {
                 uart_bytes,
                 uart,
-                paravirt_bytes: paravirt.len() as u64,
-                paravirt: String::from_utf8_lossy(&paravirt).into_owned(),
+                paravirt_bytes: paravirt.bytes,
+                paravirt,
             },
             memory: memory_report,
             exit_probe,

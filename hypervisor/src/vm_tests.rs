@@ -112,7 +112,7 @@ fn boots_smp(vcpus: u32) {
         "{report:#?}"
     );
     let expected: String = (0..vcpus).map(|i| format!("cpu{i}\n")).collect();
-    assert_eq!(report.console.uart, expected);
+    assert_eq!(report.console.uart.head, expected);
     assert_eq!(report.vcpus, vcpus);
     assert!(report.tsc_khz > 0);
     assert_eq!(report.memory.regions.len(), 2);
@@ -319,7 +319,7 @@ fn paravirt_console_delivers_a_buffer_in_one_exit() {
     assert_eq!(seen[1].kind, ExitKind::IoOut { port: port::EXIT });
     assert!(seen[0].at_ns <= seen[1].at_ns && seen[1].at_ns <= report.phases.total_ns);
     assert_eq!(report.exit_status(), Some(0));
-    assert_eq!(report.console.paravirt.as_bytes(), text);
+    assert_eq!(report.console.paravirt.head.as_bytes(), text);
     assert_eq!(report.console.paravirt_bytes, text.len() as u64);
     assert_eq!(report.console.uart_bytes, 0);
     assert_eq!(
@@ -329,6 +329,48 @@ fn paravirt_console_delivers_a_buffer_in_one_exit() {
         1
     );
     assert_eq!(report.exits.total().count, 2);
+}
+
+/// A kernel that floods the paravirtual console — `FLOOD_WRITES` buffers
+/// of 64 KiB, a few instructions and one exit each, no copying in the guest
+/// — leaves a bounded log: head and tail only, every byte counted.
+#[test]
+fn a_console_flood_is_kept_bounded() {
+    if !require_kvm() {
+        return;
+    }
+    const FLOOD_WRITES: u32 = 2000;
+    const BUF: u64 = 0x30_0000; // zero RAM: 64 KiB of NUL bytes, no newline
+    let desc_addr = DATA + 0x100;
+    let mut data = vec![0u8; 0x100];
+    data.extend_from_slice(&BUF.to_le_bytes());
+    data.extend_from_slice(&versus_abi::CONSOLE_MAX_LEN.to_le_bytes());
+    let mut a = Asm::new(CODE);
+    a.mov_r32_imm(R::Cx, FLOOD_WRITES); // mov ecx, FLOOD_WRITES
+    a.mov_r32_imm(R::Dx, u32::from(port::CONSOLE)); // mov edx, CONSOLE
+    a.mov_r32_imm(R::Ax, desc_addr); // mov eax, descriptor
+    a.label("flood");
+    a.out_dx_eax(); // out dx, eax          ; 64 KiB, one exit
+    a.dec_ecx(); // dec ecx
+    a.jne("flood"); // jne flood
+    out32(&mut a, port::EXIT, 0); // exit 0
+    let elf = ElfBuilder::new(CODE)
+        .code(&a.finish())
+        .data(u64::from(DATA), &data)
+        .build();
+    let report = Vm::run(&config(elf)).unwrap();
+    assert_eq!(report.exit_status(), Some(0), "{:?}", report.outcome);
+    let total = u64::from(FLOOD_WRITES) * versus_abi::CONSOLE_MAX_LEN;
+    let kept = (crate::console::HEAD_MAX + crate::console::TAIL_MAX) as u64;
+    for log in [&report.console.paravirt, &report.per_vcpu[0].console] {
+        assert_eq!((log.bytes, log.other_bytes), (total, total));
+        assert_eq!(log.head.len(), crate::console::HEAD_MAX);
+        assert_eq!(log.tail.len(), crate::console::TAIL_MAX);
+        assert_eq!(log.other_bytes_dropped, total - kept);
+        assert_eq!(log.other_lines, 1, "one unterminated line");
+        assert!(log.protocol_lines.is_empty());
+    }
+    assert_eq!(report.console.paravirt_bytes, total);
 }
 
 #[test]

@@ -63,13 +63,16 @@ fn run_expect(config: &VmConfig, expected: u32) -> VmReport {
     report
 }
 
-/// Console lines starting with `prefix`.
+/// Console lines starting with `prefix`: protocol lines and the kept
+/// head of other output (a test program's own lines).
 fn lines<'a>(report: &'a VmReport, prefix: &str) -> Vec<&'a str> {
-    report
-        .console
+    let console = &report.console;
+    console
         .paravirt
         .lines()
-        .chain(report.console.uart.lines())
+        .chain(console.paravirt.head.lines())
+        .chain(console.uart.lines())
+        .chain(console.uart.head.lines())
         .filter(|l| l.starts_with(prefix))
         .collect()
 }
@@ -334,7 +337,7 @@ fn the_uart_console_carries_the_same_lines() {
     assert_eq!(r.console.paravirt_bytes, 0);
     line(&r, "@versus task=write");
     line(&r, "@kernel exit ");
-    assert_eq!(r.console.uart.matches("...............\n").count(), 3);
+    assert_eq!(r.console.uart.head.matches("...............\n").count(), 3);
     // One exit per byte.
     let uart_exits = r.exits.count(ExitKind::IoOut { port: port::COM1 });
     assert_eq!(uart_exits, r.console.uart_bytes);
@@ -530,7 +533,7 @@ fn bad_user_pointers_are_efault() {
         &image(tiny_elf(&syscall_then_exit_with_errno(1, 1, TINY_BASE, 5))),
         251,
     );
-    assert!(r.console.paravirt.starts_with("\x7fELF\x02"));
+    assert!(r.console.paravirt.head.starts_with("\x7fELF\x02"));
     line(&r, "@kernel exit ");
 }
 
@@ -636,11 +639,16 @@ fn a_file_that_is_not_a_static_executable_is_refused() {
 /// Builds a static C program with `cc -static` (CI installs a static
 /// libc); `None` (after saying why) where that is impossible outside CI.
 fn static_c_program(source: &str) -> Option<Vec<u8>> {
+    c_program(source, "-static")
+}
+
+/// [`static_c_program`] linked with `link` (`-static`, `-static-pie`).
+fn c_program(source: &str, link: &str) -> Option<Vec<u8>> {
     let dir = tempfile::tempdir().expect("temporary directory");
     let (c, binary) = (dir.path().join("prog.c"), dir.path().join("prog"));
     std::fs::write(&c, source).expect("write the C source");
     let built = std::process::Command::new("cc")
-        .args(["-static", "-O1", "-o"])
+        .args([link, "-O1", "-o"])
         .arg(&binary)
         .arg(&c)
         .output();
@@ -648,9 +656,9 @@ fn static_c_program(source: &str) -> Option<Vec<u8>> {
         Ok(out) if out.status.success() => Some(std::fs::read(&binary).expect("read the program")),
         other => {
             if std::env::var_os("CI").is_some() {
-                panic!("cc -static failed under CI: {other:?}");
+                panic!("cc {link} failed under CI: {other:?}");
             }
-            eprintln!("cannot build a static C program here ({other:?}); skipping");
+            eprintln!("cannot build a {link} C program here ({other:?}); skipping");
             None
         }
     }
@@ -694,6 +702,43 @@ int main(int argc, char **argv) {
     assert_eq!(
         line(&r, "hello "),
         "hello argc=2 arg=world pid=1 sys=versus tls=42 heap=3"
+    );
+}
+
+/// A static-PIE (`ET_DYN`, no interpreter): the kernel maps it at its load
+/// base and it relocates itself — globals, TLS and `malloc` included, the
+/// program's own addresses at that base.
+#[test]
+fn a_static_pie_glibc_program_runs() {
+    if !require_kvm() {
+        return;
+    }
+    let Some(elf) = c_program(
+        r#"#include <stdio.h>
+#include <stdlib.h>
+static const char *names[] = {"zero", "one", "two"};
+__thread int counter = 1;
+int main(int argc, char **argv) {
+    char *heap = malloc(1000);
+    heap[999] = 2;
+    counter += heap[999];
+    printf("pie argc=%d arg=%s name=%s tls=%d main=%s\n", argc, argv[1], names[argc],
+           counter, (unsigned long)&main >= 0x400000 ? "based" : "unrelocated");
+    return 3;
+}
+"#,
+        "-static-pie",
+    ) else {
+        return;
+    };
+    assert_eq!(u16::from_le_bytes([elf[16], elf[17]]), 3, "an ET_DYN image");
+    let config = VmConfig::new(versus_images::KERNEL)
+        .workload(elf, ["pie", "x"])
+        .timeout(Duration::from_secs(60));
+    let r = run_expect(&config, 3);
+    assert_eq!(
+        line(&r, "pie "),
+        "pie argc=2 arg=x name=two tls=3 main=based"
     );
 }
 

@@ -7,7 +7,7 @@
 //! figures (guest memory touched, VMM overhead).
 
 use hypervisor::abi::event;
-use hypervisor::{ExitKind, MemoryConfig, Outcome, Trace, VmConfig, VmReport};
+use hypervisor::{ExitKind, GuestStatus, MemoryConfig, Outcome, Trace, VmConfig, VmReport};
 use serde::{Deserialize, Serialize};
 
 use super::{Backend, BackendError, Launch};
@@ -32,14 +32,11 @@ impl Kernel {
         }
     }
 
-    /// A kernel ELF file.
-    pub fn from_file(path: &std::path::Path) -> Result<Self, std::io::Error> {
-        let bytes = std::fs::read(path).map_err(|err| {
-            std::io::Error::new(
-                err.kind(),
-                format!("cannot read kernel {}: {err}", path.display()),
-            )
-        })?;
+    /// A kernel ELF file: a regular file of at most
+    /// [`workload::file::KERNEL_MAX_BYTES`], read by the same
+    /// [`workload::file::read_image`] as a workload.
+    pub fn from_file(path: &std::path::Path) -> Result<Self, workload::file::ImageFileError> {
+        let bytes = workload::file::read_image(path, workload::file::ImageKind::Kernel)?;
         Ok(Self {
             source: format!("kernel {}", path.display()),
             bytes,
@@ -254,7 +251,7 @@ impl Backend for VmBackend {
 fn convert(backend: &VmBackend, launch: &Launch, vm: &VmReport) -> Result<RunReport, BackendError> {
     // Every vCPU's console, parsed separately.
     let mut instances = Vec::new();
-    let mut other_lines = 0;
+    let mut other_lines: u64 = 0;
     for vcpu in &vm.per_vcpu {
         let mut instance = Instance {
             vcpu: vcpu.index,
@@ -276,6 +273,8 @@ fn convert(backend: &VmBackend, launch: &Launch, vm: &VmReport) -> Result<RunRep
                 user: count.user,
             }),
         };
+        // The VMM kept protocol lines as lines and only counted the rest.
+        other_lines += vcpu.console.other_lines;
         for line in vcpu.console.lines() {
             if let Some(kernel_line) = line.strip_prefix(KERNEL_LINE_PREFIX) {
                 instance.kernel_lines.push(kernel_line.to_string());
@@ -299,7 +298,7 @@ fn convert(backend: &VmBackend, launch: &Launch, vm: &VmReport) -> Result<RunRep
     // UART output (a kernel told to use it) counts as output too. The UART
     // is one device shared by every vCPU, so its lines cannot be told
     // apart by vCPU: they go to the bootstrap processor's instance.
-    if !vm.console.uart.is_empty() && instances.is_empty() {
+    if vm.console.uart.bytes != 0 && instances.is_empty() {
         instances.push(Instance {
             vcpu: 0,
             startup_ns: vm.per_vcpu.first().and_then(|vcpu| {
@@ -314,6 +313,7 @@ fn convert(backend: &VmBackend, launch: &Launch, vm: &VmReport) -> Result<RunRep
             kernel_instructions: None,
         });
     }
+    other_lines += vm.console.uart.other_lines;
     for line in vm.console.uart.lines() {
         let Some(first) = instances.first_mut() else {
             other_lines += 1;
@@ -362,6 +362,13 @@ fn convert(backend: &VmBackend, launch: &Launch, vm: &VmReport) -> Result<RunRep
         })
         .collect();
 
+    // The guest kernel says why it could not start a workload in an
+    // `@kernel error reason=WORD` line before it exits with its status.
+    let kernel_error = instances
+        .iter()
+        .flat_map(|i| i.kernel_lines.iter())
+        .find_map(|line| kernel_error_reason(line))
+        .map(str::to_string);
     let first = instances.first();
     let details = VmDetails {
         kernel: backend.kernel.source.clone(),
@@ -382,7 +389,7 @@ fn convert(backend: &VmBackend, launch: &Launch, vm: &VmReport) -> Result<RunRep
             .collect(),
         uart_bytes: vm.console.uart_bytes,
         paravirt_bytes: vm.console.paravirt_bytes,
-        vmm_outcome: describe_outcome(&vm.outcome),
+        vmm_outcome: describe_outcome(&vm.outcome, kernel_error.as_deref()),
         instances: instances.clone(),
         exit_probe: vm.exit_probe.as_ref().map(ExitProbe::from),
     };
@@ -394,7 +401,7 @@ fn convert(backend: &VmBackend, launch: &Launch, vm: &VmReport) -> Result<RunRep
         phases: phase_list,
         start: first.and_then(|i| i.start.clone()),
         results: instances.iter().flat_map(|i| i.results.clone()).collect(),
-        exit: exit_outcome(&vm.outcome),
+        exit: exit_outcome(&vm.outcome, kernel_error.as_deref()),
         memory: MemoryFigures {
             workload_peak_rss_bytes: None,
             image_bytes: Some((launch.workload.bytes().len() + backend.kernel.bytes.len()) as u64),
@@ -416,9 +423,19 @@ fn phase(name: &str, ns: Nanos) -> Phase {
     }
 }
 
+/// The `reason=` word of an `@kernel error …` line (prefix stripped).
+fn kernel_error_reason(line: &str) -> Option<&str> {
+    let mut words = line.split_whitespace();
+    if words.next() != Some("error") {
+        return None;
+    }
+    words.find_map(|word| word.strip_prefix("reason="))
+}
+
 /// The workload's exit as a shell would see it; anything else the VM did
 /// (reset, emulation failure, kernel fault) is a failure with its reason.
-fn exit_outcome(outcome: &Outcome) -> ExitOutcome {
+/// `kernel_error`: the reason word of the guest kernel's `error` line.
+fn exit_outcome(outcome: &Outcome, kernel_error: Option<&str>) -> ExitOutcome {
     match outcome {
         Outcome::Exited { status, .. } if *status < hypervisor::abi::status::KERNEL_BASE => {
             ExitOutcome::Exited {
@@ -430,18 +447,26 @@ fn exit_outcome(outcome: &Outcome) -> ExitOutcome {
         },
         Outcome::Interrupted => ExitOutcome::Interrupted,
         other => ExitOutcome::VmFailed {
-            reason: describe_outcome(other),
+            reason: describe_outcome(other, kernel_error),
         },
     }
 }
 
-/// One line about how the VM ended.
-pub fn describe_outcome(outcome: &Outcome) -> String {
+/// One line about how the VM ended; `kernel_error` is the reason word of
+/// the guest kernel's `@kernel error` line, if it printed one.
+pub fn describe_outcome(outcome: &Outcome, kernel_error: Option<&str>) -> String {
     match outcome {
         Outcome::Exited { vcpu, status } if *status >= hypervisor::abi::status::KERNEL_BASE => {
+            let decoded = GuestStatus::decode(*status);
+            let detail = match (decoded, kernel_error) {
+                (GuestStatus::BadWorkload, Some(word)) => {
+                    format!(": {}", hypervisor::status::bad_workload_reason(word))
+                }
+                _ => String::new(),
+            };
             format!(
-                "the guest kernel failed on vCPU {vcpu} (status {status:#x}: exception vector {})",
-                status - hypervisor::abi::status::KERNEL_BASE
+                "{decoded}{detail} (vCPU {vcpu}, status {status:#x} {})",
+                decoded.name()
             )
         }
         Outcome::Exited { vcpu, status } => format!("vCPU {vcpu} wrote exit status {status}"),
@@ -468,5 +493,49 @@ pub fn describe_outcome(outcome: &Outcome) -> String {
         Outcome::Timeout { after_ms } => format!("stopped after the {after_ms} ms timeout"),
         Outcome::AllHalted => "every vCPU halted without writing an exit status".into(),
         Outcome::Interrupted => "stopped by versus on an interrupt".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hypervisor::abi::status;
+
+    fn exited(status: u32) -> Outcome {
+        Outcome::Exited { vcpu: 0, status }
+    }
+
+    #[test]
+    fn kernel_statuses_are_named_not_shown_as_vectors() {
+        let oom = describe_outcome(&exited(status::KERNEL_OUT_OF_MEMORY), None);
+        assert!(
+            oom.starts_with("the guest kernel ran out of memory: give the VM more with --mem")
+                && oom.contains("out-of-memory")
+                && !oom.contains("vector"),
+            "{oom}"
+        );
+        let bad = describe_outcome(
+            &exited(status::KERNEL_BAD_WORKLOAD),
+            Some("not-x86-64-executable"),
+        );
+        assert!(
+            bad.contains("cannot run the workload image") && bad.contains("not a 64-bit x86-64"),
+            "{bad}"
+        );
+        let fault = describe_outcome(&exited(status::KERNEL_BASE + 14), None);
+        assert!(fault.contains("vector 14 (#PF page fault)"), "{fault}");
+        assert_eq!(
+            exit_outcome(&exited(3), None),
+            ExitOutcome::Exited { code: 3 }
+        );
+    }
+
+    #[test]
+    fn the_kernels_error_reason_is_found() {
+        assert_eq!(
+            kernel_error_reason("error cpu=0 reason=out-of-memory"),
+            Some("out-of-memory")
+        );
+        assert_eq!(kernel_error_reason("exit cpu=0 pid=1 status=0"), None);
     }
 }

@@ -616,9 +616,8 @@ fn compare(args: &CompareArgs) -> Result<ExitCode> {
         if let Some(size) = args.mem {
             config = config.memory_size(size);
         }
-        config
-            .layout()
-            .map_err(|err| anyhow::anyhow!("--mem: {err}"))?;
+        // Every message about a total size names `--mem` itself.
+        config.layout()?;
     }
     // Every output file is checked before the first round, so that a typo
     // does not cost a whole comparison.

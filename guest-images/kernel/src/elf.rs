@@ -1,7 +1,12 @@
 //! Mapping the workload's ELF image — in place, where the VMM put it.
 //!
-//! The image is a static `ET_EXEC` x86-64 file (no `PT_INTERP`). Every
-//! `PT_LOAD` segment becomes 4 KiB user mappings:
+//! The image is a static x86-64 file (no `PT_INTERP`): an `ET_EXEC` at its
+//! link addresses, or a static-PIE (`ET_DYN`, `cc -static-pie`) at
+//! [`PIE_BASE`] plus its link addresses — nothing more is needed, since such
+//! a program relocates itself (glibc's `_dl_relocate_static_pie`) and finds
+//! its headers through `AT_PHDR`, which carries the load address like every
+//! other address this module reports. Every `PT_LOAD` segment becomes 4 KiB
+//! user mappings:
 //!
 //! * **read-only** segments (text, rodata) map the image's own pages: no
 //!   copy at all;
@@ -32,6 +37,13 @@ const PF_W: u32 = 2;
 const EHDR_SIZE: u64 = 64;
 const PHDR_SIZE: u64 = 56;
 const MAX_PHDRS: u64 = 64;
+const ET_EXEC: u16 = 2;
+const ET_DYN: u16 = 3;
+
+/// Where a static-PIE is mapped: its link addresses start at 0, and 4 MiB is
+/// where a fixed-address x86-64 program usually starts (above [`USER_MIN`],
+/// far below [`MMAP_BASE`], so `brk` grows after it as usual).
+pub const PIE_BASE: u64 = 0x40_0000;
 
 /// What the kernel learned from the image.
 pub struct Image {
@@ -108,11 +120,18 @@ pub fn load(
     if size < EHDR_SIZE || bytes.u32(0) != u32::from_le_bytes(*b"\x7fELF") {
         return Err(ElfError::Invalid("not-elf"));
     }
-    // Class 64, little-endian, ET_EXEC, x86-64, 56-byte program headers.
-    if bytes.u16(4) != 0x0102 || bytes.u16(16) != 2 || bytes.u16(18) != 62 || bytes.u16(54) != 56 {
+    // Class 64, little-endian, ET_EXEC or ET_DYN, x86-64, 56-byte program
+    // headers.
+    let base = match bytes.u16(16) {
+        ET_EXEC => 0,
+        ET_DYN => PIE_BASE,
+        _ => return Err(ElfError::Invalid("not-x86-64-executable")),
+    };
+    if bytes.u16(4) != 0x0102 || bytes.u16(18) != 62 || bytes.u16(54) != 56 {
         return Err(ElfError::Invalid("not-x86-64-executable"));
     }
-    let entry = bytes.u64(24);
+    // A wrong entry point only faults in user mode: no check needed.
+    let entry = bytes.u64(24).wrapping_add(base);
     let phoff = bytes.u64(32);
     let phnum = u64::from(bytes.u16(56));
     if phnum > MAX_PHDRS || phoff > size || phnum * PHDR_SIZE > size - phoff {
@@ -132,7 +151,7 @@ pub fn load(
             return Err(ElfError::Invalid("dynamically-linked"));
         }
         if kind == PT_PHDR {
-            image.phdr = bytes.u64(ph + 16);
+            image.phdr = bytes.u64(ph + 16).wrapping_add(base);
         }
         if kind != PT_LOAD {
             continue;
@@ -140,7 +159,8 @@ pub fn load(
         let flags = bytes.u32(ph + 4);
         let segment = Segment {
             offset: bytes.u64(ph + 8),
-            vaddr: bytes.u64(ph + 16),
+            // Saturating: an address that overflows fails the range check.
+            vaddr: bytes.u64(ph + 16).saturating_add(base),
             filesz: bytes.u64(ph + 32),
             memsz: bytes.u64(ph + 40),
             access: Access {

@@ -34,6 +34,7 @@ mod at {
     pub const PHENT: u64 = 4;
     pub const PHNUM: u64 = 5;
     pub const PAGESZ: u64 = 6;
+    pub const BASE: u64 = 7;
     pub const ENTRY: u64 = 9;
     pub const RANDOM: u64 = 25;
 }
@@ -108,7 +109,7 @@ pub fn start(pc: &mut PerCpu) -> ! {
 fn initial_stack(pc: &PerCpu, boot: &BootInfo, top_pa: u64, image: &Image) -> u64 {
     let argc = u64::from(boot.argc);
     let random = USER_STACK_TOP - 16;
-    let words = 1 + argc + 1 + 1 + 2 * 7;
+    let words = 1 + argc + 1 + 1 + 2 * 8;
     let sp = (random - 8 * words) & !15;
     let base = phys_to_virt(top_pa - (USER_STACK_TOP - sp)) as *mut u64;
     let mut at = 0usize;
@@ -130,6 +131,10 @@ fn initial_stack(pc: &PerCpu, boot: &BootInfo, top_pa: u64, image: &Image) -> u6
     push(image.phnum);
     push(at::PAGESZ);
     push(PAGE_SIZE);
+    // No interpreter: its load address is 0, as Linux reports it for a
+    // static (or static-PIE) program, whose own base shows in AT_PHDR.
+    push(at::BASE);
+    push(0);
     push(at::ENTRY);
     push(image.entry);
     push(at::RANDOM);

@@ -11,6 +11,8 @@ use std::io::{self, Write};
 
 use vm_superio::{Serial, Trigger};
 
+use crate::console::{ConsoleCapture, ConsoleLog};
+
 /// An interrupt line connected to nothing.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct NoInterrupt;
@@ -22,10 +24,11 @@ impl Trigger for NoInterrupt {
     }
 }
 
-/// Collects what the guest transmits, optionally echoing it to stdout.
+/// Collects what the guest transmits — bounded, see [`crate::console`] —
+/// optionally echoing all of it to stdout.
 #[derive(Debug, Default)]
 pub struct ConsoleSink {
-    bytes: Vec<u8>,
+    log: ConsoleLog,
     echo: bool,
 }
 
@@ -33,28 +36,23 @@ impl ConsoleSink {
     /// A sink that echoes to stdout if `echo`.
     pub fn new(echo: bool) -> Self {
         Self {
-            bytes: Vec::new(),
+            log: ConsoleLog::new(),
             echo,
         }
     }
 
     /// Appends `buf` (and echoes it).
     pub fn push(&mut self, buf: &[u8]) {
-        self.bytes.extend_from_slice(buf);
+        self.log.push(buf);
         if self.echo {
             // Best effort: a closed stdout must not stop the guest.
             let _ = io::stdout().write_all(buf);
         }
     }
 
-    /// Everything collected so far.
-    pub fn bytes(&self) -> &[u8] {
-        &self.bytes
-    }
-
-    /// Takes the collected bytes.
-    pub fn take(&mut self) -> Vec<u8> {
-        std::mem::take(&mut self.bytes)
+    /// Ends the log and returns what it kept; the sink starts afresh.
+    pub fn take(&mut self) -> ConsoleCapture {
+        std::mem::take(&mut self.log).finish()
     }
 }
 
@@ -96,13 +94,8 @@ impl SerialConsole {
         self.uart.read(offset)
     }
 
-    /// What the guest transmitted so far.
-    pub fn output(&self) -> &[u8] {
-        self.uart.writer().bytes()
-    }
-
-    /// Takes the output and flushes the echo.
-    pub fn finish(&mut self) -> Vec<u8> {
+    /// Takes what was kept of the output and flushes the echo.
+    pub fn finish(&mut self) -> ConsoleCapture {
         let _ = io::stdout().flush();
         self.uart.writer_mut().take()
     }
@@ -123,14 +116,14 @@ mod tests {
         for b in b"hi\n" {
             s.pio_write(THR, *b);
         }
-        assert_eq!(s.output(), b"hi\n");
         // LSR: THR empty (0x20) and transmitter empty (0x40).
         assert_eq!(s.pio_read(LSR) & 0x60, 0x60);
         // Divisor latch writes do not transmit.
         s.pio_write(LCR, 0x80);
         s.pio_write(THR, 1);
         s.pio_write(LCR, 0x03);
-        assert_eq!(s.finish(), b"hi\n");
-        assert!(s.output().is_empty());
+        let out = s.finish();
+        assert_eq!((out.head.as_str(), out.bytes), ("hi\n", 3));
+        assert_eq!(s.finish().bytes, 0);
     }
 }
