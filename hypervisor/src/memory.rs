@@ -151,9 +151,6 @@ pub enum MemoryError {
         /// Host RAM (`sysconf(_SC_PHYS_PAGES)` pages).
         host: u64,
     },
-    /// A size string like "512M" did not parse.
-    #[error("cannot parse memory size {0:?} (expected e.g. 512M, 2G, 65536K or a byte count)")]
-    Parse(String),
     /// The host refused a mapping.
     #[error("mapping guest region {base:#x}+{size:#x} failed: {source}")]
     Mmap {
@@ -357,23 +354,6 @@ fn host_ram_bytes() -> Option<u64> {
     let pages = unsafe { libc::sysconf(libc::_SC_PHYS_PAGES) };
     let pages = u64::try_from(pages).ok().filter(|&p| p > 0)?;
     Some(pages * host_page_size() as u64)
-}
-
-/// Parses a size such as `512M`, `2G`, `2GiB`, `65536K` or `1048576`.
-pub fn parse_size(s: &str) -> Result<u64, MemoryError> {
-    let t = s.trim();
-    let digits_end = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (num, unit) = t.split_at(digits_end);
-    let n: u64 = num.parse().map_err(|_| MemoryError::Parse(s.to_string()))?;
-    let shift = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 0,
-        "k" | "kb" | "kib" => 10,
-        "m" | "mb" | "mib" => 20,
-        "g" | "gb" | "gib" => 30,
-        _ => return Err(MemoryError::Parse(s.to_string())),
-    };
-    n.checked_mul(1u64 << shift)
-        .ok_or_else(|| MemoryError::Parse(s.to_string()))
 }
 
 /// The highest guest-physical address (exclusive) guest RAM may reach: what
@@ -676,17 +656,6 @@ mod tests {
         let message = check_host_ram(&huge).unwrap_err().to_string();
         assert!(message.contains("more than this host's RAM"), "{message}");
         assert!(check_host_ram(&MemoryLayout::split(512 * MIB).unwrap()).is_ok());
-    }
-
-    #[test]
-    fn parse_sizes() {
-        assert_eq!(parse_size("512M").unwrap(), 512 * MIB);
-        assert_eq!(parse_size("2G").unwrap(), 2 * GIB);
-        assert_eq!(parse_size("2GiB").unwrap(), 2 * GIB);
-        assert_eq!(parse_size("64k").unwrap(), 64 * 1024);
-        assert_eq!(parse_size("4096").unwrap(), 4096);
-        assert!(parse_size("12X").is_err());
-        assert!(parse_size("").is_err());
     }
 
     #[test]
