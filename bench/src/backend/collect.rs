@@ -57,7 +57,7 @@ mod tests {
         let at = Instant::now();
         collected.line(at, "hello\n");
         collected.line(at, "@versus start task=startup pid=7 mono_ns=1\n");
-        let result = "@versus task=getpid iters=1 ns_per_op=5 total_ns=5\n";
+        let result = "@versus task=getpid iters=1 ns_per_op=5 total_ns=5 pid=1\n";
         for _ in 0..MAX_RESULTS + 3 {
             collected.line(at, result);
         }
