@@ -253,6 +253,19 @@ pub fn result_rows(result: &TaskResult) -> Vec<(String, String)> {
             row("total", fmt::duration(*total_ns)),
         ],
         TaskResult::Suite { completed } => vec![row("tasks completed", completed.to_string())],
+        TaskResult::Fuzz {
+            seed,
+            calls,
+            succeeded,
+            failed,
+            enosys,
+        } => vec![
+            row("seed", seed.to_string()),
+            row("calls", calls.to_string()),
+            row("returned a result", succeeded.to_string()),
+            row("returned an errno", failed.to_string()),
+            row("not implemented (ENOSYS)", enosys.to_string()),
+        ],
         TaskResult::Failed { error, .. } => vec![row("failed", error.clone())],
         TaskResult::Other { fields, .. } => fields
             .iter()

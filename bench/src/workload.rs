@@ -54,7 +54,8 @@ const fn arg(name: &'static str, default: u64, min: u64, max: u64) -> ArgSpec {
 /// Upper bound for iteration counts: the workload keeps them in 32 bits.
 const MAX_ITERS: u64 = u32::MAX as u64;
 
-/// Every task the workload knows, in the order `suite` runs them.
+/// Every task the workload knows, in the order `suite` runs them (`suite`
+/// leaves out `fuzz`, which measures nothing).
 pub const TASKS: &[TaskSpec] = &[
     TaskSpec {
         name: "startup",
@@ -107,9 +108,14 @@ pub const TASKS: &[TaskSpec] = &[
         summary: "fork N children that live at once; how many succeeded",
     },
     TaskSpec {
+        name: "fuzz",
+        args: &[arg("SEED", 1, 0, MAX_ITERS), arg("N", 10_000, 1, MAX_ITERS)],
+        summary: "N system calls with random numbers and hostile arguments: the kernel must answer each",
+    },
+    TaskSpec {
         name: "suite",
         args: &[],
-        summary: "every task above with small defaults",
+        summary: "every task above but fuzz, with small defaults",
     },
 ];
 
@@ -712,6 +718,19 @@ pub enum TaskResult {
         /// Tasks that did not fail.
         completed: u64,
     },
+    /// `fuzz SEED N`: how the kernel answered N hostile system calls.
+    Fuzz {
+        /// The generator's seed (the same seed repeats the same calls).
+        seed: u64,
+        /// Calls made.
+        calls: u64,
+        /// Calls that returned a result.
+        succeeded: u64,
+        /// Calls that returned an errno other than ENOSYS.
+        failed: u64,
+        /// Calls the kernel does not implement.
+        enosys: u64,
+    },
     /// A task that reported a runtime failure.
     Failed {
         /// The task's name (in the `failed_task` field of the JSON).
@@ -744,6 +763,7 @@ impl TaskResult {
             Self::Probe { .. } => "probe",
             Self::Spawn { .. } => "spawn",
             Self::Suite { .. } => "suite",
+            Self::Fuzz { .. } => "fuzz",
             Self::Failed { failed_task, .. } => failed_task,
             Self::Other { name, .. } => name,
         }
@@ -875,6 +895,13 @@ fn typed_result(task: String, fields: &mut Fields) -> Result<TaskResult, String>
         },
         "suite" => TaskResult::Suite {
             completed: fields.u64("completed")?,
+        },
+        "fuzz" => TaskResult::Fuzz {
+            seed: fields.u64("seed")?,
+            calls: fields.u64("calls")?,
+            succeeded: fields.u64("succeeded")?,
+            failed: fields.u64("failed")?,
+            enosys: fields.u64("enosys")?,
         },
         _ => TaskResult::Other {
             name: task,

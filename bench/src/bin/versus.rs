@@ -298,7 +298,7 @@ struct RunArgs {
     json: bool,
 
     /// The task and its arguments, e.g. `getpid 1000000`
-    /// (tasks: startup getpid compute memtouch write uname ids status probe spawn suite).
+    /// (tasks: startup getpid compute memtouch write uname ids status probe spawn fuzz suite).
     #[arg(
         trailing_var_arg = true,
         allow_hyphen_values = true,

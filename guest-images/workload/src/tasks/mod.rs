@@ -2,6 +2,7 @@
 //! and allowed ranges) and the function that runs it.
 
 mod bench;
+mod fuzz;
 mod info;
 mod probe;
 mod spawn;
@@ -46,7 +47,7 @@ pub struct Task {
 }
 
 /// Every task, in the order the usage message lists them.
-pub static TASKS: [&Task; 11] = [
+pub static TASKS: [&Task; 12] = [
     &STARTUP,
     &bench::GETPID,
     &bench::COMPUTE,
@@ -57,6 +58,7 @@ pub static TASKS: [&Task; 11] = [
     &info::STATUS,
     &probe::PROBE,
     &spawn::SPAWN,
+    &fuzz::FUZZ,
     &suite::SUITE,
 ];
 
