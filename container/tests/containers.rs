@@ -454,7 +454,7 @@ fn an_external_busybox_rootfs_runs_a_shell() {
     for d in ["bin", "proc", "dev", "tmp", "sys"] {
         std::fs::create_dir(root.join(d)).unwrap();
     }
-    std::fs::copy(&bb, root.join("bin/busybox")).unwrap();
+    copy_executable(&bb, &root.join("bin/busybox"));
     for a in ["sh", "echo", "hostname", "ls", "touch"] {
         std::os::unix::fs::symlink("busybox", root.join("bin").join(a)).unwrap();
     }
@@ -699,7 +699,7 @@ fn rootless_works_for_an_unprivileged_user() {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     let exe = dir.path().join("containers-test");
-    std::fs::copy(std::env::current_exe().unwrap(), &exe).unwrap();
+    copy_executable(&std::env::current_exe().unwrap(), &exe);
     std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
     let mut cmd = std::process::Command::new(&exe);
     cmd.args([
@@ -732,4 +732,17 @@ fn rootless_works_for_an_unprivileged_user() {
         "rootless helper failed: {}\n{stdout}\n{stderr}",
         out.status
     );
+}
+
+/// Copies `from` to `to` in a `cp` process, so that this test process never
+/// holds the new executable open for writing: a fork by a test running in
+/// parallel would inherit that descriptor until its exec, and an `execve` of
+/// the file meanwhile fails with ETXTBSY.
+fn copy_executable(from: &std::path::Path, to: &std::path::Path) {
+    let status = std::process::Command::new("cp")
+        .arg(from)
+        .arg(to)
+        .status()
+        .unwrap();
+    assert!(status.success(), "cp {} {}", from.display(), to.display());
 }

@@ -190,7 +190,7 @@ fn an_external_rootfs_mount_does_not_allow_device_nodes() {
     for d in ["bin", "proc", "dev"] {
         std::fs::create_dir(root.join(d)).unwrap();
     }
-    std::fs::copy(&bb, root.join("bin/busybox")).unwrap();
+    copy_executable(&bb, &root.join("bin/busybox"));
     std::os::unix::fs::symlink("busybox", root.join("bin/sh")).unwrap();
     nix::sys::stat::mknod(
         &root.join("null"),
@@ -308,7 +308,7 @@ fn a_symlinked_mount_point_in_an_external_rootfs_is_refused() {
             }
         }
         std::os::unix::fs::symlink(target, root.join(name)).unwrap();
-        std::fs::copy(&bb, root.join("bin/busybox")).unwrap();
+        copy_executable(&bb, &root.join("bin/busybox"));
         std::os::unix::fs::symlink("busybox", root.join("bin/sh")).unwrap();
         let id = unique_id("link");
         let e = run(
@@ -384,4 +384,17 @@ fn the_cgroup_v2_device_program_refuses_what_the_list_does_not_hold() {
     );
     assert!(stderr.contains("Operation not permitted"), "{stderr}");
     assert!(!Path::new(&format!("/tmp/versus-devtest-{}", std::process::id())).exists());
+}
+
+/// Copies `from` to `to` in a `cp` process, so that this test process never
+/// holds the new executable open for writing: a fork by a test running in
+/// parallel would inherit that descriptor until its exec, and an `execve` of
+/// the file meanwhile fails with ETXTBSY.
+fn copy_executable(from: &std::path::Path, to: &std::path::Path) {
+    let status = std::process::Command::new("cp")
+        .arg(from)
+        .arg(to)
+        .status()
+        .unwrap();
+    assert!(status.success(), "cp {} {}", from.display(), to.display());
 }
