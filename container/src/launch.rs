@@ -1,4 +1,5 @@
-//! Launch and wait (the parent side of steps 1, 2 and 5), and the report.
+//! Launch and wait (the parent side of steps 1, 2 and 5); the [`Report`] it fills in
+//! is described in [`crate::report`].
 //!
 //! [`ContainerSpec::spawn`] creates the cgroup, clones the child into its namespaces,
 //! writes the id maps, moves the child into the cgroup, lets it go, and returns once
@@ -23,19 +24,17 @@ use nix::sched::CloneFlags;
 use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::{WaitStatus, waitpid};
 use nix::unistd::Pid;
-use serde::{Deserialize, Serialize};
 
 use crate::capabilities::CapabilitySet;
-use crate::cgroup::{Cgroup, CgroupStats, CgroupVersion};
+use crate::cgroup::{Cgroup, CgroupStats, Limits};
 use crate::child::{self, ChildArgs, Kind, MSG_LEN, Msg, Stage};
 use crate::error::{Error, Result};
 use crate::lsm::LsmInfo;
+pub use crate::report::signal_name;
+use crate::report::{CgroupReport, ExitStatus, Nanos, Outcome, Phases, Report, UserNsReport};
 use crate::seccomp::SeccompMode;
-use crate::spec::{ContainerSpec, IdMap, Limits, Namespace};
+use crate::spec::{ContainerSpec, IdMap, Namespace};
 use crate::syscall::LinuxSyscall;
-
-/// Nanoseconds.
-pub type Nanos = u64;
 
 /// The child's stack between `clone` and `execve` (only touched pages cost memory).
 const CHILD_STACK: usize = 1 << 20;
@@ -45,142 +44,6 @@ const SETUP_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How often `wait` looks at the interrupt flag.
 const INTERRUPT_POLL: Duration = Duration::from_millis(10);
-
-/// How the container ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Outcome {
-    /// PID 1 exited with this status.
-    Exited(i32),
-    /// PID 1 was killed by this signal (not by the OOM killer, not by versus).
-    Signaled(i32),
-    /// The kernel's OOM killer killed PID 1: the memory limit was reached.
-    OomKilled,
-    /// The timeout passed; versus killed the container.
-    TimedOut,
-    /// The caller's interrupt flag was set; versus stopped the container.
-    Interrupted,
-}
-
-impl Outcome {
-    /// In words: `exited with status 0`, `killed by SIGSEGV`, `killed by the OOM killer`, …
-    pub fn describe(&self) -> String {
-        match self {
-            Outcome::Exited(c) => format!("exited with status {c}"),
-            Outcome::Signaled(s) => format!("killed by {}", signal_name(*s)),
-            Outcome::OomKilled => "killed by the OOM killer (memory limit reached)".into(),
-            Outcome::TimedOut => "timed out (killed)".into(),
-            Outcome::Interrupted => "interrupted".into(),
-        }
-    }
-}
-
-/// The raw end of PID 1, as `wait` saw it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ExitStatus {
-    /// `exit(code)`.
-    Exited(i32),
-    /// Killed by a signal.
-    Signaled(i32),
-}
-
-/// Phase durations, measured with the host's monotonic clock. `None`: not reached.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Phases {
-    /// 1. Creating the cgroup and writing its limits.
-    pub cgroup_ns: Nanos,
-    /// 2. `clone` into the namespaces, and the id maps of a user namespace.
-    pub clone_ns: Nanos,
-    /// 2. Moving the child into the cgroup (`cgroup.procs`, once per v1 hierarchy) and
-    ///    releasing it.
-    pub join_ns: Nanos,
-    /// 3.–4. The child's setup, from the go-ahead to just before `execve`
-    /// (its own `CLOCK_MONOTONIC` timestamps).
-    pub setup_ns: Option<Nanos>,
-    /// 3. Of which: mounts, `pivot_root`, hostname, `lo`.
-    pub setup_mounts_ns: Option<Nanos>,
-    /// 4. Of which: groups, capabilities, no_new_privs, seccomp, stdio.
-    pub setup_security_ns: Option<Nanos>,
-    /// 5. From just before `execve` until the launcher saw it succeed (the error pipe
-    ///    closing). The rest, exec → the workload's first line, is the caller's to measure.
-    pub exec_ns: Option<Nanos>,
-    /// Launch call → `spawn` returned (the sum of the above).
-    pub spawn_ns: Nanos,
-    /// `spawn` returned → PID 1's exit seen.
-    pub run_ns: Option<Nanos>,
-    /// Exit seen → reaped, statistics read, cgroup removed.
-    pub teardown_ns: Option<Nanos>,
-}
-
-/// The container's cgroup, as reported.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CgroupReport {
-    /// The API used.
-    pub version: CgroupVersion,
-    /// The host's layout: `v1`, `v2` or `hybrid`.
-    pub layout: String,
-    /// The directories (removed by now).
-    pub paths: Vec<PathBuf>,
-    /// What the container used.
-    pub stats: CgroupStats,
-}
-
-/// The user namespace's id maps.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct UserNsReport {
-    /// `uid_map`.
-    pub uid_map: IdMap,
-    /// `gid_map`.
-    pub gid_map: IdMap,
-}
-
-/// Everything about one container run.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Report {
-    /// The container id.
-    pub id: String,
-    /// How it ended.
-    pub outcome: Outcome,
-    /// PID 1's raw exit, if it was reaped normally.
-    pub exit: Option<ExitStatus>,
-    /// Phase durations.
-    pub phases: Phases,
-    /// The cgroup and its statistics (`None`: no cgroup, e.g. rootless without limits).
-    pub cgroup: Option<CgroupReport>,
-    /// The limits applied.
-    pub limits: Limits,
-    /// Namespaces created for the container.
-    pub namespaces: Vec<Namespace>,
-    /// Namespaces shared with the launcher.
-    pub shared_namespaces: Vec<Namespace>,
-    /// The user namespace's maps, if one was created.
-    pub user_namespace: Option<UserNsReport>,
-    /// Launched without root.
-    pub rootless: bool,
-    /// Capabilities kept (bounding = permitted = effective).
-    pub capabilities: Vec<String>,
-    /// The kept set as the hex mask `/proc/self/status` shows (`00000000a80425fb`).
-    pub capability_mask: String,
-    /// Seccomp filter.
-    pub seccomp: SeccompMode,
-    /// Instructions in the seccomp filter.
-    pub seccomp_instructions: Option<usize>,
-    /// `no_new_privs` was set (always).
-    pub no_new_privs: bool,
-    /// Active security modules (detected, not configured).
-    pub lsm: LsmInfo,
-    /// The root filesystem.
-    pub rootfs: String,
-    /// The root was remounted read-only.
-    pub read_only: bool,
-    /// The hostname set inside, if any.
-    pub hostname: Option<String>,
-    /// Peak RSS of the launcher process (`VmHWM` of `/proc/self/status`), bytes.
-    pub launcher_peak_rss_bytes: Option<u64>,
-    /// Remarks (what was not available, and why).
-    pub notes: Vec<String>,
-}
 
 /// What the report needs from the spec, kept while the container runs.
 #[derive(Debug)]
@@ -823,11 +686,6 @@ pub fn launcher_peak_rss() -> Option<u64> {
     Some(kb * 1024)
 }
 
-/// `SIGKILL`, `SIGSEGV`, … or `signal N`.
-pub fn signal_name(s: i32) -> String {
-    Signal::try_from(s).map_or_else(|_| format!("signal {s}"), |sig| sig.as_str().to_owned())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -846,20 +704,6 @@ mod tests {
         assert!(oom_killed(Some(&s), Some(32 << 20)));
         assert!(!oom_killed(Some(&s), None));
         assert!(!oom_killed(None, Some(1)));
-    }
-
-    #[test]
-    fn outcomes_read_well_and_serialise() {
-        assert_eq!(Outcome::Signaled(9).describe(), "killed by SIGKILL");
-        assert_eq!(Outcome::Exited(2).describe(), "exited with status 2");
-        let j = serde_json::to_string(&Outcome::Exited(0)).unwrap();
-        assert_eq!(j, r#"{"exited":0}"#);
-        assert_eq!(
-            serde_json::to_string(&Outcome::OomKilled).unwrap(),
-            r#""oom_killed""#
-        );
-        let back: Outcome = serde_json::from_str(&j).unwrap();
-        assert_eq!(back, Outcome::Exited(0));
     }
 
     #[test]

@@ -63,19 +63,21 @@ mod error;
 pub mod launch;
 pub mod lsm;
 pub mod mountinfo;
+pub mod report;
 pub mod rootfs;
 pub mod seccomp;
 pub mod spec;
 pub mod syscall;
 
 pub use capabilities::{CapabilitySet, DOCKER_DEFAULT, DOCKER_DEFAULT_MASK};
-pub use cgroup::{CgroupStats, CgroupVersion};
+pub use cgroup::{CgroupStats, CgroupVersion, Limits};
 pub use error::{Error, Result};
-pub use launch::{CgroupReport, ExitStatus, Nanos, Outcome, Phases, Report, Running, UserNsReport};
+pub use launch::Running;
 pub use lsm::LsmInfo;
+pub use report::{CgroupReport, ExitStatus, Nanos, Outcome, Phases, Report, UserNsReport};
 pub use rootfs::{FileSource, RootfsFile, RootfsSpec};
 pub use seccomp::SeccompMode;
-pub use spec::{ContainerBuilder, ContainerSpec, IdMap, Limits, Namespace};
+pub use spec::{ContainerBuilder, ContainerSpec, IdMap, Namespace};
 
 #[cfg(test)]
 mod tests {

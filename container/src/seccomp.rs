@@ -24,8 +24,8 @@
 //! allow-list meaning for everything the rules cannot name: a non-x86-64 architecture
 //! is killed, x32 numbers (bit 30) and numbers above [`MAX_KNOWN_SYSCALL`] get `EPERM`
 //! (unknown future calls are denied, as in Docker's profile), the unused range 335–423
-//! gets `ENOSYS`. The result is about 420 BPF instructions, x86-64 only — facts.md
-//! found the filter's size (a libseccomp build for three architectures) to drive the
+//! gets `ENOSYS`. The result is about 420 BPF instructions, x86-64 only — docs/en/platforms.md
+//! shows the filter's size (a libseccomp build for three architectures) to drive the
 //! start cost (crun 43 ms with its profile, 16 ms without). Every path through it loads
 //! only the number and the architecture except for `clone`, `socket` and
 //! `personality`, so the kernel's seccomp action cache (Linux ≥ 5.11) allows the other

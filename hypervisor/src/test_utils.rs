@@ -4,7 +4,7 @@
 //!
 //! The test guests run in ring 0, which the software KVM backend emulates
 //! one instruction at a time and where many instructions fail emulation
-//! (`../shared/facts.md`): they use only mov/lea/add/cmp/test/inc/jcc/jmp,
+//! (`docs/en/platforms.md`): they use only mov/lea/add/cmp/test/inc/jcc/jmp,
 //! `in`/`out`, `lock inc` and `hlt`, plus the deliberately failing ones.
 
 use std::collections::HashMap;

@@ -1,7 +1,7 @@
 //! The tiny kernel runs in guest ring 0, which the project's software KVM
 //! backend emulates instruction by instruction — and some instructions it
 //! cannot emulate at all: the VM then stops with an internal error
-//! (`../shared/facts.md`). The compiler decides which instructions the
+//! (`docs/en/platforms.md`). The compiler decides which instructions the
 //! kernel contains (an auto-vectorised loop, a zeroed struct…), so this
 //! test disassembles the built kernel and fails on any of them:
 //!

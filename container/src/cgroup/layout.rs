@@ -228,7 +228,7 @@ fn read_controllers(root: &Path, mount: &Path) -> Vec<String> {
 pub(crate) mod tests {
     use super::*;
 
-    /// This machine's layout (facts.md): v1 controllers plus cgroup2 at /unified.
+    /// The project machines' layout (docs/en/platforms.md): v1 plus cgroup2 at /unified.
     pub(crate) const HYBRID_MOUNTINFO: &str = "\
 31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
 32 31 0:29 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu

@@ -21,6 +21,7 @@
 
 pub mod devices;
 pub mod layout;
+mod limits;
 pub mod stale;
 pub mod v1;
 pub mod v2;
@@ -33,9 +34,9 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 pub use layout::{Layout, Place, V1Hierarchy};
+pub use limits::Limits;
 
 use crate::error::{Error, Result};
-use crate::spec::Limits;
 
 /// The parent directory of every versus cgroup, below the hierarchy root.
 pub const PARENT: &str = "versus";

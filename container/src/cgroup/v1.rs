@@ -19,8 +19,8 @@ use super::{
     kill_procs_until_empty, read_keyed, read_u64, remove_dir_retrying, remove_parent_if_empty,
     write_file,
 };
+use crate::cgroup::Limits;
 use crate::error::Result;
-use crate::spec::Limits;
 
 /// A container's directories in the v1 hierarchies.
 #[derive(Debug)]

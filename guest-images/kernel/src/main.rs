@@ -13,7 +13,7 @@
 //! | starts every vCPU at the entry point at once | the system-call entry (both worlds), Linux system calls, faults |
 //!
 //! Guest ring 0 on the project's machines is *emulated* (`kvm_pvm`, see
-//! `../shared/facts.md`): roughly 0.5–2 µs per instruction, on top of a
+//! `docs/en/platforms.md`): roughly 0.5–2 µs per instruction, on top of a
 //! fault/`iretq` round trip of tens of µs. So the kernel is built to execute
 //! few ring-0 instructions: the identity tables come from the VMM and the
 //! IDT from the compiler, memory is not cleared (free RAM is zero and frames

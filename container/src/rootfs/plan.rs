@@ -1,0 +1,733 @@
+//! Turning a validated root into the child's [`Step`]s, in order (see the module doc of
+//! [`crate::rootfs`] and docs/en/container.md): private propagation, the root itself,
+//! `/proc`, `/sys`, `/dev`, `/tmp`, `pivot_root`, read-only root, hostname and `lo` —
+//! one function per part. Nothing here touches the system: what the plan needs to know
+//! about the host comes through [`HostPaths`].
+
+use std::ffi::CString;
+use std::fs;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use nix::mount::{MntFlags, MsFlags};
+
+use super::validate::{PlannedFile, PlannedKind, PlannedRootfs};
+use super::{DEVICES, MASKED_PATHS, Op, READONLY_PATHS, SYSTEM_DIRS, Step};
+
+/// How the host looks, as far as the mount plan cares (a fake in tests).
+pub(crate) trait HostPaths {
+    /// `Some(true)` for a directory, `Some(false)` for another file, `None` if missing.
+    fn kind(&self, abs: &str) -> Option<bool>;
+}
+
+/// The real host.
+#[derive(Debug)]
+pub(crate) struct RealHost;
+
+impl HostPaths for RealHost {
+    fn kind(&self, abs: &str) -> Option<bool> {
+        fs::symlink_metadata(abs).ok().map(|m| m.is_dir())
+    }
+}
+
+/// What the mount plan depends on.
+pub(crate) struct MountContext<'a> {
+    pub(crate) rootfs: &'a PlannedRootfs,
+    pub(crate) new_mount: bool,
+    pub(crate) new_pid: bool,
+    pub(crate) new_net: bool,
+    pub(crate) new_uts: bool,
+    pub(crate) hostname: Option<&'a str>,
+    pub(crate) read_only: bool,
+    pub(crate) host: &'a dyn HostPaths,
+}
+
+fn c(s: impl AsRef<[u8]>) -> CString {
+    CString::new(s.as_ref().to_vec()).expect("paths were checked for NUL bytes")
+}
+
+fn cp(p: &Path) -> CString {
+    c(p.as_os_str().as_bytes())
+}
+
+struct Plan {
+    steps: Vec<Step>,
+}
+
+impl Plan {
+    fn push(&mut self, op: Op, what: impl Into<String>) {
+        self.steps.push(Step {
+            op,
+            what: what.into(),
+        });
+    }
+
+    fn mount(
+        &mut self,
+        source: Option<&str>,
+        target: &Path,
+        fstype: Option<&str>,
+        flags: MsFlags,
+        data: Option<&str>,
+        what: impl Into<String>,
+    ) {
+        self.push(
+            Op::Mount {
+                source: source.map(c),
+                target: cp(target),
+                fstype: fstype.map(c),
+                flags,
+                data: data.map(c),
+            },
+            what,
+        );
+    }
+}
+
+/// The child's mount sequence, in order (see the module doc and docs/en/container.md).
+pub(crate) fn plan_steps(ctx: &MountContext<'_>) -> Vec<Step> {
+    let mut p = Plan { steps: Vec::new() };
+    if ctx.new_mount {
+        plan_private(&mut p);
+        let base = plan_root(&mut p, ctx.rootfs);
+        let shape = Shape::of(ctx.rootfs);
+        plan_proc(&mut p, &base, ctx.new_pid, shape.is_host, ctx.host);
+        if shape.has_sys {
+            plan_sys(&mut p, &base, ctx.new_net, ctx.host);
+        }
+        if !shape.is_host {
+            plan_dev(&mut p, &base, ctx.host);
+        }
+        if shape.has_tmp {
+            plan_tmp(&mut p, &base);
+        }
+        if !shape.is_host {
+            plan_pivot_root(&mut p, &base);
+        }
+        if ctx.read_only {
+            plan_read_only(&mut p);
+        }
+    }
+    plan_hostname(&mut p, ctx);
+    if ctx.new_net {
+        plan_loopback(&mut p);
+    }
+    p.steps
+}
+
+/// Which of the system mount points a root has, and whether it is the host's own.
+struct Shape {
+    has_tmp: bool,
+    has_sys: bool,
+    is_host: bool,
+}
+
+impl Shape {
+    fn of(rootfs: &PlannedRootfs) -> Self {
+        let (has_tmp, has_sys, is_host) = match rootfs {
+            PlannedRootfs::Build { .. } => (true, true, false),
+            PlannedRootfs::Dir {
+                has_tmp, has_sys, ..
+            } => (*has_tmp, *has_sys, false),
+            PlannedRootfs::Host => (false, false, true),
+        };
+        Self {
+            has_tmp,
+            has_sys,
+            is_host,
+        }
+    }
+}
+
+/// 3a. Private propagation: nothing below is seen by the host, and pivot_root refuses
+/// shared mounts.
+fn plan_private(p: &mut Plan) {
+    p.mount(
+        None,
+        Path::new("/"),
+        None,
+        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        None,
+        "making every mount private (MS_REC|MS_PRIVATE on /)",
+    );
+}
+
+/// 3b. The new root: a fresh tmpfs holding the files and the system directories, or
+/// the external directory bound onto itself, or the host's `/`. Returns its path.
+fn plan_root(p: &mut Plan, rootfs: &PlannedRootfs) -> PathBuf {
+    match rootfs {
+        PlannedRootfs::Build { files, base } => {
+            p.mount(
+                Some("tmpfs"),
+                base,
+                Some("tmpfs"),
+                MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+                Some("mode=0755"),
+                format!(
+                    "mounting a tmpfs for the new root (on {}, in the container's mount namespace)",
+                    base.display()
+                ),
+            );
+            plan_files(p, base, files);
+            for d in SYSTEM_DIRS {
+                let mode = if d == "/tmp" { 0o1777 } else { 0o755 };
+                p.push(
+                    Op::Mkdir {
+                        path: cp(&join(base, d)),
+                        mode,
+                    },
+                    format!("creating {d} in the new root"),
+                );
+            }
+            base.clone()
+        }
+        PlannedRootfs::Dir { path, .. } => {
+            // Bound onto itself so that it is a mount point pivot_root accepts.
+            p.mount(
+                Some(&path.to_string_lossy()),
+                path,
+                None,
+                MsFlags::MS_BIND | MsFlags::MS_REC,
+                None,
+                format!("bind-mounting the rootfs {} onto itself", path.display()),
+            );
+            // A bind mount takes its flags from the source; nodev needs a remount.
+            p.push(
+                Op::RemountNoDev { target: cp(path) },
+                format!("making the rootfs {} nodev", path.display()),
+            );
+            path.clone()
+        }
+        PlannedRootfs::Host => PathBuf::from("/"),
+    }
+}
+
+/// 3c. /proc for the container's PID namespace (or the host's, bound, if shared), then
+/// the masked and read-only paths.
+fn plan_proc(p: &mut Plan, base: &Path, new_pid: bool, is_host: bool, host: &dyn HostPaths) {
+    let proc_ = join(base, "/proc");
+    if new_pid {
+        p.mount(
+            Some("proc"),
+            &proc_,
+            Some("proc"),
+            MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+            None,
+            "mounting /proc for the new PID namespace",
+        );
+    } else if !is_host {
+        p.mount(
+            Some("/proc"),
+            &proc_,
+            None,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            None,
+            "bind-mounting the host's /proc (PID namespace shared)",
+        );
+    }
+    if new_pid || !is_host {
+        plan_masks(p, base, "/proc", host);
+    }
+}
+
+/// 3d. /sys, read-only: a sysfs of the container's network namespace, or the host's
+/// bound; then its masked paths.
+fn plan_sys(p: &mut Plan, base: &Path, new_net: bool, host: &dyn HostPaths) {
+    let sys = join(base, "/sys");
+    if new_net {
+        p.mount(
+            Some("sysfs"),
+            &sys,
+            Some("sysfs"),
+            MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+            None,
+            "mounting a read-only /sys",
+        );
+    } else {
+        p.mount(
+            Some("/sys"),
+            &sys,
+            None,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            None,
+            "bind-mounting the host's /sys (network namespace shared)",
+        );
+        p.push(
+            Op::RemountReadOnly { target: cp(&sys) },
+            "making /sys read-only",
+        );
+    }
+    plan_masks(p, base, "/sys", host);
+}
+
+/// 3f. A private /tmp.
+fn plan_tmp(p: &mut Plan, base: &Path) {
+    p.mount(
+        Some("tmpfs"),
+        &join(base, "/tmp"),
+        Some("tmpfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+        Some("mode=1777"),
+        "mounting a tmpfs on /tmp",
+    );
+}
+
+/// 3g. pivot_root into the new root and detach the old one.
+fn plan_pivot_root(p: &mut Plan, base: &Path) {
+    p.push(
+        Op::Chdir { path: cp(base) },
+        format!("chdir into {}", base.display()),
+    );
+    p.push(
+        Op::PivotRoot {
+            new_root: c("."),
+            put_old: c("."),
+        },
+        format!("pivot_root into {}", base.display()),
+    );
+    p.push(
+        Op::Umount {
+            target: c("."),
+            flags: MntFlags::MNT_DETACH,
+        },
+        "detaching the old root (umount2 MNT_DETACH)",
+    );
+    p.push(Op::Chdir { path: c("/") }, "chdir to the new /");
+}
+
+/// 3h. --read-only.
+fn plan_read_only(p: &mut Plan) {
+    p.push(
+        Op::RemountReadOnly { target: c("/") },
+        "remounting the root read-only",
+    );
+}
+
+/// 3i. The hostname, in the container's own UTS namespace.
+fn plan_hostname(p: &mut Plan, ctx: &MountContext<'_>) {
+    if ctx.new_uts
+        && let Some(h) = ctx.hostname
+    {
+        p.push(Op::SetHostname { name: c(h) }, format!("sethostname {h:?}"));
+    }
+}
+
+/// 3i. Loopback, in the container's own network namespace.
+fn plan_loopback(p: &mut Plan) {
+    p.push(Op::LoopbackUp, "bringing up lo (SIOCSIFFLAGS IFF_UP)");
+}
+
+fn join(base: &Path, abs: &str) -> PathBuf {
+    base.join(abs.trim_start_matches('/'))
+}
+
+/// The files of a built root: their directories, then each file, link or bound host
+/// file (made read-only).
+fn plan_files(p: &mut Plan, base: &Path, files: &[PlannedFile]) {
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    for f in files {
+        let mut d = f.path.parent();
+        while let Some(dir) = d {
+            if dir != Path::new("/") && !dirs.iter().any(|x| x == dir) {
+                dirs.push(dir.to_path_buf());
+            }
+            d = dir.parent();
+        }
+    }
+    dirs.sort();
+    for d in dirs {
+        p.push(
+            Op::Mkdir {
+                path: cp(&join(base, &d.to_string_lossy())),
+                mode: 0o755,
+            },
+            format!("creating {} in the new root", d.display()),
+        );
+    }
+    for f in files {
+        let target = join(base, &f.path.to_string_lossy());
+        let shown = f.path.display();
+        match &f.kind {
+            PlannedKind::Bytes(data) => p.push(
+                Op::WriteFile {
+                    path: cp(&target),
+                    data: Arc::clone(data),
+                    mode: f.mode,
+                },
+                format!("writing {shown} into the new root"),
+            ),
+            PlannedKind::Symlink(t) => p.push(
+                Op::Symlink {
+                    target: cp(t),
+                    link: cp(&target),
+                },
+                format!("linking {shown} -> {}", t.display()),
+            ),
+            PlannedKind::Bind { host } => {
+                p.push(
+                    Op::WriteFile {
+                        path: cp(&target),
+                        data: Arc::from(&[][..]),
+                        mode: 0o644,
+                    },
+                    format!("creating the mount point {shown}"),
+                );
+                p.mount(
+                    Some(&host.to_string_lossy()),
+                    &target,
+                    None,
+                    MsFlags::MS_BIND,
+                    None,
+                    format!("bind-mounting {} on {shown}", host.display()),
+                );
+                p.push(
+                    Op::RemountReadOnly {
+                        target: cp(&target),
+                    },
+                    format!("making {shown} read-only"),
+                );
+            }
+        }
+    }
+}
+
+/// The OCI masked and read-only paths under `under` that the host has.
+fn plan_masks(p: &mut Plan, base: &Path, under: &str, host: &dyn HostPaths) {
+    for m in MASKED_PATHS.iter().filter(|m| m.starts_with(under)) {
+        let target = join(base, m);
+        match host.kind(m) {
+            Some(true) => p.mount(
+                Some("tmpfs"),
+                &target,
+                Some("tmpfs"),
+                MsFlags::MS_RDONLY,
+                None,
+                format!("masking {m} with an empty read-only tmpfs"),
+            ),
+            Some(false) => p.mount(
+                Some("/dev/null"),
+                &target,
+                None,
+                MsFlags::MS_BIND,
+                None,
+                format!("masking {m} with /dev/null"),
+            ),
+            None => {}
+        }
+    }
+    for r in READONLY_PATHS.iter().filter(|r| r.starts_with(under)) {
+        if host.kind(r).is_none() {
+            continue;
+        }
+        let target = join(base, r);
+        p.mount(
+            Some(&target.to_string_lossy()),
+            &target,
+            None,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            None,
+            format!("binding {r} onto itself"),
+        );
+        p.push(
+            Op::RemountReadOnly {
+                target: cp(&target),
+            },
+            format!("making {r} read-only"),
+        );
+    }
+}
+
+/// 3e. A minimal /dev: a nodev tmpfs, the host's allowed device nodes bound into it,
+/// `/dev/shm` and the standard links.
+fn plan_dev(p: &mut Plan, base: &Path, host: &dyn HostPaths) {
+    let dev = join(base, "/dev");
+    p.mount(
+        Some("tmpfs"),
+        &dev,
+        Some("tmpfs"),
+        // nodev: a node made here with mknod cannot be opened; the allowed nodes below
+        // are bind mounts, which keep the host /dev's flags.
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_STRICTATIME,
+        Some("mode=755,size=65536k"),
+        "mounting a nodev tmpfs on /dev",
+    );
+    for d in DEVICES {
+        let host_dev = format!("/dev/{d}");
+        if host.kind(&host_dev) != Some(false) {
+            continue;
+        }
+        let target = dev.join(d);
+        p.push(
+            Op::WriteFile {
+                path: cp(&target),
+                data: Arc::from(&[][..]),
+                mode: 0o666,
+            },
+            format!("creating the mount point /dev/{d}"),
+        );
+        p.mount(
+            Some(&host_dev),
+            &target,
+            None,
+            MsFlags::MS_BIND,
+            None,
+            format!("bind-mounting the host's {host_dev}"),
+        );
+    }
+    p.push(
+        Op::Mkdir {
+            path: cp(&dev.join("shm")),
+            mode: 0o1777,
+        },
+        "creating /dev/shm",
+    );
+    p.mount(
+        Some("shm"),
+        &dev.join("shm"),
+        Some("tmpfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+        Some("mode=1777,size=65536k"),
+        "mounting a tmpfs on /dev/shm",
+    );
+    for (link, target) in [
+        ("fd", "/proc/self/fd"),
+        ("stdin", "/proc/self/fd/0"),
+        ("stdout", "/proc/self/fd/1"),
+        ("stderr", "/proc/self/fd/2"),
+    ] {
+        p.push(
+            Op::Symlink {
+                target: c(target),
+                link: cp(&dev.join(link)),
+            },
+            format!("linking /dev/{link} -> {target}"),
+        );
+    }
+}
+
+#[cfg(test)]
+pub(super) mod tests {
+    use super::*;
+    use crate::rootfs::run_steps;
+    use crate::syscall::fake::RecordingSyscall;
+
+    /// A host with every device, masked file and directory of a typical Linux.
+    struct FakeHost;
+    impl HostPaths for FakeHost {
+        fn kind(&self, abs: &str) -> Option<bool> {
+            match abs {
+                "/proc/timer_stats" | "/proc/interrupts" | "/sys/devices/virtual/powercap" => None,
+                "/proc/acpi" | "/proc/scsi" | "/sys/firmware" | "/proc/asound" | "/proc/bus"
+                | "/proc/fs" | "/proc/irq" | "/proc/sys" => Some(true),
+                _ => Some(false),
+            }
+        }
+    }
+
+    pub(in crate::rootfs) fn ctx<'a>(rootfs: &'a PlannedRootfs) -> MountContext<'a> {
+        MountContext {
+            rootfs,
+            new_mount: true,
+            new_pid: true,
+            new_net: true,
+            new_uts: true,
+            hostname: Some("versus"),
+            read_only: false,
+            host: &FakeHost,
+        }
+    }
+
+    fn record(steps: &[Step]) -> Vec<String> {
+        let fake = RecordingSyscall::default();
+        run_steps(steps, &fake).unwrap();
+        fake.calls()
+    }
+
+    fn workload_root() -> PlannedRootfs {
+        PlannedRootfs::Build {
+            files: vec![PlannedFile {
+                path: "/bin/versus-workload".into(),
+                kind: PlannedKind::Bytes(Arc::from(&b"\x7fELF...."[..])),
+                mode: 0o755,
+            }],
+            base: "/tmp".into(),
+        }
+    }
+
+    /// The masks and read-only paths under /proc and /sys of `base`.
+    fn masks(base: &str) -> Vec<String> {
+        let b = base.trim_end_matches('/');
+        vec![
+            format!("mount tmpfs {b}/proc/acpi tmpfs MS_RDONLY -"),
+            format!("mount /dev/null {b}/proc/kcore - MS_BIND -"),
+            format!("mount /dev/null {b}/proc/keys - MS_BIND -"),
+            format!("mount /dev/null {b}/proc/latency_stats - MS_BIND -"),
+            format!("mount /dev/null {b}/proc/timer_list - MS_BIND -"),
+            format!("mount /dev/null {b}/proc/sched_debug - MS_BIND -"),
+            format!("mount tmpfs {b}/proc/scsi tmpfs MS_RDONLY -"),
+            format!("mount {b}/proc/asound {b}/proc/asound - MS_BIND|MS_REC -"),
+            format!("remount_ro {b}/proc/asound"),
+            format!("mount {b}/proc/bus {b}/proc/bus - MS_BIND|MS_REC -"),
+            format!("remount_ro {b}/proc/bus"),
+            format!("mount {b}/proc/fs {b}/proc/fs - MS_BIND|MS_REC -"),
+            format!("remount_ro {b}/proc/fs"),
+            format!("mount {b}/proc/irq {b}/proc/irq - MS_BIND|MS_REC -"),
+            format!("remount_ro {b}/proc/irq"),
+            format!("mount {b}/proc/sys {b}/proc/sys - MS_BIND|MS_REC -"),
+            format!("remount_ro {b}/proc/sys"),
+            format!("mount {b}/proc/sysrq-trigger {b}/proc/sysrq-trigger - MS_BIND|MS_REC -"),
+            format!("remount_ro {b}/proc/sysrq-trigger"),
+        ]
+    }
+
+    fn dev(base: &str) -> Vec<String> {
+        let b = base.trim_end_matches('/');
+        let mut v = vec![format!(
+            "mount tmpfs {b}/dev tmpfs MS_NOSUID|MS_NODEV|MS_STRICTATIME mode=755,size=65536k"
+        )];
+        for d in DEVICES {
+            v.push(format!("write {b}/dev/{d} 0B 666"));
+            v.push(format!("mount /dev/{d} {b}/dev/{d} - MS_BIND -"));
+        }
+        v.push(format!("mkdir {b}/dev/shm 1777"));
+        v.push(format!(
+            "mount shm {b}/dev/shm tmpfs MS_NOSUID|MS_NODEV|MS_NOEXEC mode=1777,size=65536k"
+        ));
+        v.push(format!("symlink {b}/dev/fd -> /proc/self/fd"));
+        v.push(format!("symlink {b}/dev/stdin -> /proc/self/fd/0"));
+        v.push(format!("symlink {b}/dev/stdout -> /proc/self/fd/1"));
+        v.push(format!("symlink {b}/dev/stderr -> /proc/self/fd/2"));
+        v
+    }
+
+    #[test]
+    fn default_rootfs_sequence() {
+        let root = workload_root();
+        let got = record(&plan_steps(&ctx(&root)));
+        let mut want = vec![
+            "mount - / - MS_REC|MS_PRIVATE -".to_string(),
+            "mount tmpfs /tmp tmpfs MS_NOSUID|MS_NODEV mode=0755".into(),
+            "mkdir /tmp/bin 755".into(),
+            "write /tmp/bin/versus-workload 8B 755".into(),
+            "mkdir /tmp/dev 755".into(),
+            "mkdir /tmp/proc 755".into(),
+            "mkdir /tmp/sys 755".into(),
+            "mkdir /tmp/tmp 1777".into(),
+            "mount proc /tmp/proc proc MS_NOSUID|MS_NODEV|MS_NOEXEC -".into(),
+        ];
+        want.extend(masks("/tmp").into_iter().take(19));
+        want.push("mount sysfs /tmp/sys sysfs MS_RDONLY|MS_NOSUID|MS_NODEV|MS_NOEXEC -".into());
+        want.push("mount tmpfs /tmp/sys/firmware tmpfs MS_RDONLY -".into());
+        want.extend(dev("/tmp"));
+        want.extend([
+            "mount tmpfs /tmp/tmp tmpfs MS_NOSUID|MS_NODEV mode=1777".to_string(),
+            "chdir /tmp".into(),
+            "pivot_root . .".into(),
+            "umount2 . MNT_DETACH".into(),
+            "chdir /".into(),
+            "sethostname versus".into(),
+            "loopback_up".into(),
+        ]);
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn external_dir_read_only_sequence() {
+        let root = PlannedRootfs::Dir {
+            path: "/srv/rootfs".into(),
+            has_tmp: false,
+            has_sys: false,
+        };
+        let mut c = ctx(&root);
+        c.read_only = true;
+        c.hostname = Some("box");
+        let got = record(&plan_steps(&c));
+        let mut want = vec![
+            "mount - / - MS_REC|MS_PRIVATE -".to_string(),
+            "mount /srv/rootfs /srv/rootfs - MS_BIND|MS_REC -".into(),
+            "remount_nodev /srv/rootfs".into(),
+            "mount proc /srv/rootfs/proc proc MS_NOSUID|MS_NODEV|MS_NOEXEC -".into(),
+        ];
+        want.extend(masks("/srv/rootfs"));
+        want.extend(dev("/srv/rootfs"));
+        want.extend([
+            "chdir /srv/rootfs".to_string(),
+            "pivot_root . .".into(),
+            "umount2 . MNT_DETACH".into(),
+            "chdir /".into(),
+            "remount_ro /".into(),
+            "sethostname box".into(),
+            "loopback_up".into(),
+        ]);
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn shared_namespaces_change_the_sequence() {
+        let root = workload_root();
+        let mut c = ctx(&root);
+        c.new_pid = false;
+        c.new_net = false;
+        c.new_uts = false;
+        let got = record(&plan_steps(&c));
+        assert!(got.contains(&"mount /proc /tmp/proc - MS_BIND|MS_REC -".to_string()));
+        assert!(got.contains(&"mount /sys /tmp/sys - MS_BIND|MS_REC -".to_string()));
+        assert!(got.contains(&"remount_ro /tmp/sys".to_string()));
+        assert!(!got.iter().any(|l| l.starts_with("sethostname")));
+        assert!(!got.iter().any(|l| l == "loopback_up"));
+        assert!(!got.iter().any(|l| l.contains(" proc MS_")));
+    }
+
+    #[test]
+    fn shared_mount_namespace_mounts_nothing() {
+        let root = PlannedRootfs::Host;
+        let mut c = ctx(&root);
+        c.new_mount = false;
+        assert_eq!(
+            record(&plan_steps(&c)),
+            vec!["sethostname versus".to_string(), "loopback_up".into()]
+        );
+        // Host root with its own mount namespace: only a new /proc (and its masks).
+        c.new_mount = true;
+        let got = record(&plan_steps(&c));
+        assert_eq!(got[0], "mount - / - MS_REC|MS_PRIVATE -");
+        assert_eq!(
+            got[1],
+            "mount proc /proc proc MS_NOSUID|MS_NODEV|MS_NOEXEC -"
+        );
+        assert!(!got.iter().any(|l| l.starts_with("pivot_root")));
+    }
+
+    #[test]
+    fn host_files_are_bound_read_only() {
+        let root = PlannedRootfs::Build {
+            base: "/tmp".into(),
+            files: vec![
+                PlannedFile {
+                    path: "/bin/busybox".into(),
+                    kind: PlannedKind::Bind {
+                        host: "/usr/bin/busybox".into(),
+                    },
+                    mode: 0o755,
+                },
+                PlannedFile {
+                    path: "/bin/sh".into(),
+                    kind: PlannedKind::Symlink("busybox".into()),
+                    mode: 0o777,
+                },
+            ],
+        };
+        let got = record(&plan_steps(&ctx(&root)));
+        let i = got
+            .iter()
+            .position(|l| l == "write /tmp/bin/busybox 0B 644")
+            .unwrap();
+        assert_eq!(
+            got[i + 1],
+            "mount /usr/bin/busybox /tmp/bin/busybox - MS_BIND -"
+        );
+        assert_eq!(got[i + 2], "remount_ro /tmp/bin/busybox");
+        assert_eq!(got[i + 3], "symlink /tmp/bin/sh -> busybox");
+    }
+}

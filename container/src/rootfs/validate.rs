@@ -1,0 +1,443 @@
+//! Validation of a [`RootfsSpec`] (by `build()`), producing the planned root: the
+//! files of a built root checked and their host files resolved, the base directory for
+//! its tmpfs chosen, an external directory checked (its `/proc` and `/dev` exist, and
+//! none of the directories versus mounts on is a symbolic link), and the command found
+//! executable inside the root.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
+
+use super::{BUILD_BASES, FileSource, RootfsFile, RootfsSpec, SYSTEM_DIRS};
+use crate::error::{Error, Result};
+
+/// A validated rootfs, ready to be turned into steps.
+#[derive(Debug)]
+pub(crate) enum PlannedRootfs {
+    Build {
+        files: Vec<PlannedFile>,
+        base: PathBuf,
+    },
+    Dir {
+        path: PathBuf,
+        has_tmp: bool,
+        has_sys: bool,
+    },
+    Host,
+}
+
+#[derive(Debug)]
+pub(crate) struct PlannedFile {
+    pub(crate) path: PathBuf,
+    pub(crate) kind: PlannedKind,
+    pub(crate) mode: u32,
+}
+
+#[derive(Debug)]
+pub(crate) enum PlannedKind {
+    Bytes(Arc<[u8]>),
+    /// A host file (canonical path) to bind read-only.
+    Bind {
+        host: PathBuf,
+    },
+    Symlink(PathBuf),
+}
+
+/// Checks `spec` and opens what must be opened. `argv0` is checked inside the root.
+pub(crate) fn validate(spec: &RootfsSpec, argv0: &str) -> Result<PlannedRootfs> {
+    let planned = match spec {
+        RootfsSpec::Build { files } => {
+            let files = validate_files(files)?;
+            let base = choose_base(&files)?;
+            PlannedRootfs::Build { files, base }
+        }
+        RootfsSpec::Dir(path) => {
+            let meta = fs::metadata(path).map_err(|e| Error::Rootfs {
+                path: path.clone(),
+                message: format!("cannot use it: {e}"),
+            })?;
+            if !meta.is_dir() {
+                return Err(Error::Rootfs {
+                    path: path.clone(),
+                    message: "not a directory".into(),
+                });
+            }
+            let path = fs::canonicalize(path).map_err(|e| Error::Rootfs {
+                path: path.clone(),
+                message: format!("cannot resolve it: {e}"),
+            })?;
+            for d in SYSTEM_DIRS {
+                let name = d.trim_start_matches('/');
+                if let Ok(target) = fs::read_link(path.join(name)) {
+                    return Err(Error::Rootfs {
+                        path: path.clone(),
+                        message: format!(
+                            "the root filesystem's {d} is a symbolic link (to {}); versus \
+                             mounts {d} there and will not follow it — replace it with a \
+                             directory",
+                            target.display()
+                        ),
+                    });
+                }
+            }
+            for d in ["proc", "dev"] {
+                if !path.join(d).is_dir() {
+                    return Err(Error::Rootfs {
+                        path: path.clone(),
+                        message: format!(
+                            "it has no /{d} directory to mount on; create it (`mkdir {}`): \
+                             versus never writes into an external rootfs",
+                            path.join(d).display()
+                        ),
+                    });
+                }
+            }
+            PlannedRootfs::Dir {
+                has_tmp: path.join("tmp").is_dir(),
+                has_sys: path.join("sys").is_dir(),
+                path,
+            }
+        }
+        RootfsSpec::Host => PlannedRootfs::Host,
+    };
+    check_command(&planned, argv0)?;
+    Ok(planned)
+}
+
+fn inside_path(p: &Path) -> Result<PathBuf> {
+    let bad = |m: &str| Error::Rootfs {
+        path: p.to_path_buf(),
+        message: m.to_owned(),
+    };
+    if !p.is_absolute() {
+        return Err(bad("paths in a built rootfs must be absolute"));
+    }
+    let mut clean = PathBuf::from("/");
+    for c in p.components() {
+        match c {
+            Component::RootDir => {}
+            Component::Normal(n) => clean.push(n),
+            Component::CurDir => {}
+            _ => return Err(bad("paths in a built rootfs may not contain `..`")),
+        }
+    }
+    if clean == Path::new("/") {
+        return Err(bad("a file cannot be the root itself"));
+    }
+    if SYSTEM_DIRS.iter().any(|d| clean.starts_with(d)) {
+        return Err(bad(
+            "/dev, /proc, /sys and /tmp are mounted by versus; files cannot go there",
+        ));
+    }
+    Ok(clean)
+}
+
+fn validate_files(files: &[RootfsFile]) -> Result<Vec<PlannedFile>> {
+    let mut out: Vec<PlannedFile> = Vec::new();
+    for f in files {
+        let path = inside_path(&f.path)?;
+        if out.iter().any(|o| o.path == path) {
+            return Err(Error::Rootfs {
+                path,
+                message: "given twice".into(),
+            });
+        }
+        let kind = match &f.source {
+            FileSource::Bytes(b) => PlannedKind::Bytes(Arc::from(b.as_slice())),
+            FileSource::Symlink(t) => PlannedKind::Symlink(t.clone()),
+            FileSource::HostFile(host) => {
+                let meta = fs::metadata(host).map_err(|e| Error::Rootfs {
+                    path: host.clone(),
+                    message: format!("host file for {} cannot be used: {e}", path.display()),
+                })?;
+                if !meta.is_file() {
+                    return Err(Error::Rootfs {
+                        path: host.clone(),
+                        message: format!("host file for {} is not a regular file", path.display()),
+                    });
+                }
+                let host = fs::canonicalize(host).map_err(|e| Error::Rootfs {
+                    path: host.clone(),
+                    message: format!("host file for {} cannot be resolved: {e}", path.display()),
+                })?;
+                PlannedKind::Bind { host }
+            }
+        };
+        out.push(PlannedFile {
+            path,
+            kind,
+            mode: f.mode & 0o7777,
+        });
+    }
+    Ok(out)
+}
+
+/// The first candidate base directory that exists and hides no host file to bind.
+fn choose_base(files: &[PlannedFile]) -> Result<PathBuf> {
+    BUILD_BASES
+        .iter()
+        .map(PathBuf::from)
+        .find(|b| {
+            b.is_dir()
+                && !files
+                    .iter()
+                    .any(|f| matches!(&f.kind, PlannedKind::Bind { host } if host.starts_with(b)))
+        })
+        .ok_or_else(|| Error::Rootfs {
+            path: PathBuf::from("/"),
+            message: format!(
+                "a built rootfs needs one of {} to exist on the host as a mount point \
+                 (mounted over only inside the container), not holding a file to bind",
+                BUILD_BASES.join(" ")
+            ),
+        })
+}
+
+/// Checks that `argv0` names an executable file inside the planned root.
+fn check_command(root: &PlannedRootfs, argv0: &str) -> Result<()> {
+    let err = |m: String| Error::Command {
+        command: argv0.to_owned(),
+        message: m,
+    };
+    if !argv0.starts_with('/') {
+        return Err(err(
+            "must be an absolute path inside the container (there is no PATH search), e.g. /bin/sh"
+                .into(),
+        ));
+    }
+    match root {
+        PlannedRootfs::Build { files, .. } => {
+            let mut p = PathBuf::from(argv0);
+            for _ in 0..40 {
+                let Some(f) = files.iter().find(|f| f.path == p) else {
+                    let names: Vec<String> =
+                        files.iter().map(|f| f.path.display().to_string()).collect();
+                    return Err(err(format!(
+                        "not found in the built rootfs, which holds: {}",
+                        names.join(" ")
+                    )));
+                };
+                match &f.kind {
+                    PlannedKind::Symlink(t) => {
+                        p = if t.is_absolute() {
+                            t.clone()
+                        } else {
+                            p.parent().unwrap_or(Path::new("/")).join(t)
+                        };
+                    }
+                    PlannedKind::Bytes(_) if f.mode & 0o111 == 0 => {
+                        return Err(err(format!("not executable (mode {:o})", f.mode)));
+                    }
+                    PlannedKind::Bind { host } => {
+                        return check_executable_file(host).map_err(err);
+                    }
+                    PlannedKind::Bytes(_) => return Ok(()),
+                }
+            }
+            Err(err("too many levels of symbolic links".into()))
+        }
+        PlannedRootfs::Dir { path, .. } => {
+            let resolved = resolve_in_root(path, Path::new(argv0))
+                .map_err(|m| err(format!("not found in rootfs {}: {m}", path.display())))?;
+            check_executable_file(&resolved).map_err(err)
+        }
+        PlannedRootfs::Host => check_executable_file(Path::new(argv0)).map_err(err),
+    }
+}
+
+fn check_executable_file(p: &Path) -> std::result::Result<(), String> {
+    let meta = fs::metadata(p).map_err(|e| format!("{}: {e}", p.display()))?;
+    if !meta.is_file() {
+        return Err(format!("{} is not a regular file", p.display()));
+    }
+    if meta.permissions().mode() & 0o111 == 0 {
+        return Err(format!(
+            "{} is not executable (mode {:o})",
+            p.display(),
+            meta.permissions().mode() & 0o7777
+        ));
+    }
+    Ok(())
+}
+
+/// Resolves `inside` (absolute, in the container) under `root`, following symbolic
+/// links as the container would see them (an absolute link target is relative to `root`).
+pub(crate) fn resolve_in_root(root: &Path, inside: &Path) -> std::result::Result<PathBuf, String> {
+    let mut pending: Vec<std::ffi::OsString> = inside
+        .components()
+        .filter_map(|c| match c {
+            Component::Normal(n) => Some(n.to_os_string()),
+            Component::ParentDir => Some("..".into()),
+            _ => None,
+        })
+        .rev()
+        .collect();
+    let mut cur = PathBuf::new(); // relative to root
+    let mut hops = 0;
+    while let Some(name) = pending.pop() {
+        if name == ".." {
+            cur.pop();
+            continue;
+        }
+        let candidate = cur.join(&name);
+        let full = root.join(&candidate);
+        match fs::symlink_metadata(&full) {
+            Ok(m) if m.file_type().is_symlink() => {
+                hops += 1;
+                if hops > 40 {
+                    return Err("too many levels of symbolic links".into());
+                }
+                let target = fs::read_link(&full).map_err(|e| e.to_string())?;
+                if target.is_absolute() {
+                    cur = PathBuf::new();
+                }
+                for c in target.components().rev() {
+                    match c {
+                        Component::Normal(n) => pending.push(n.to_os_string()),
+                        Component::ParentDir => pending.push("..".into()),
+                        _ => {}
+                    }
+                }
+            }
+            Ok(_) => cur = candidate,
+            Err(e) => {
+                return Err(format!(
+                    "{}: {e}",
+                    Path::new("/").join(&candidate).display()
+                ));
+            }
+        }
+    }
+    Ok(root.join(cur))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rootfs::WORKLOAD_PATH;
+
+    #[test]
+    fn built_rootfs_validation() {
+        let ok = RootfsSpec::workload(b"x".to_vec());
+        assert!(validate(&ok, WORKLOAD_PATH).is_ok());
+        let e = validate(&ok, "/bin/sh").unwrap_err().to_string();
+        assert!(e.contains("not found in the built rootfs"), "{e}");
+        assert!(e.contains("/bin/versus-workload"), "{e}");
+        let e = validate(&ok, "versus-workload").unwrap_err().to_string();
+        assert!(e.contains("absolute path"), "{e}");
+        let noexec = RootfsSpec::Build {
+            files: vec![RootfsFile::bytes("/bin/w", b"x".to_vec(), 0o644)],
+        };
+        let e = validate(&noexec, "/bin/w").unwrap_err().to_string();
+        assert!(e.contains("not executable"), "{e}");
+        for bad in ["relative", "/proc/x", "/a/../b", "/tmp/f"] {
+            let spec = RootfsSpec::Build {
+                files: vec![RootfsFile::bytes(bad, b"x".to_vec(), 0o755)],
+            };
+            assert!(validate(&spec, "/bin/w").is_err(), "{bad}");
+        }
+        let missing_host = RootfsSpec::Build {
+            files: vec![RootfsFile::host("/bin/b", "/nonexistent/busybox")],
+        };
+        let e = validate(&missing_host, "/bin/b").unwrap_err().to_string();
+        assert!(e.contains("/nonexistent/busybox"), "{e}");
+        // A symlink chain to an executable is fine.
+        let linked = RootfsSpec::Build {
+            files: vec![
+                RootfsFile::bytes("/bin/w", b"x".to_vec(), 0o755),
+                RootfsFile::symlink("/bin/sh", "w"),
+                RootfsFile::symlink("/usr/bin/sh", "/bin/sh"),
+            ],
+        };
+        assert!(validate(&linked, "/usr/bin/sh").is_ok());
+    }
+
+    #[test]
+    fn external_dir_validation() {
+        let e = validate(&RootfsSpec::Dir("/nonexistent/rootfs".into()), "/bin/sh")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("rootfs /nonexistent/rootfs: cannot use it"),
+            "{e}"
+        );
+        let d = tempfile::tempdir().unwrap();
+        let file = d.path().join("file");
+        fs::write(&file, "x").unwrap();
+        let e = validate(&RootfsSpec::Dir(file), "/bin/sh")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("not a directory"), "{e}");
+        let e = validate(&RootfsSpec::Dir(d.path().into()), "/bin/sh")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("has no /proc directory"), "{e}");
+        fs::create_dir(d.path().join("proc")).unwrap();
+        fs::create_dir(d.path().join("dev")).unwrap();
+        fs::create_dir(d.path().join("bin")).unwrap();
+        let e = validate(&RootfsSpec::Dir(d.path().into()), "/bin/sh")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("command /bin/sh: not found in rootfs"), "{e}");
+        fs::write(d.path().join("bin/tool"), "#!/bin/sh\n").unwrap();
+        fs::set_permissions(d.path().join("bin/tool"), fs::Permissions::from_mode(0o644)).unwrap();
+        std::os::unix::fs::symlink("/bin/tool", d.path().join("bin/sh")).unwrap();
+        let e = validate(&RootfsSpec::Dir(d.path().into()), "/bin/sh")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("not executable"), "{e}");
+        fs::set_permissions(d.path().join("bin/tool"), fs::Permissions::from_mode(0o755)).unwrap();
+        // The absolute link target resolves inside the rootfs, not on the host.
+        assert!(validate(&RootfsSpec::Dir(d.path().into()), "/bin/sh").is_ok());
+    }
+
+    #[test]
+    fn symlinked_mount_points_in_an_external_dir_are_refused() {
+        for (name, target) in [
+            ("dev", "/etc"),
+            ("proc", "/"),
+            ("sys", "../x"),
+            ("tmp", "/etc"),
+        ] {
+            let d = tempfile::tempdir().unwrap();
+            for dir in ["proc", "dev", "bin", "sys", "tmp"] {
+                fs::create_dir(d.path().join(dir)).unwrap();
+            }
+            fs::write(d.path().join("bin/sh"), "#!/bin/sh\n").unwrap();
+            fs::set_permissions(d.path().join("bin/sh"), fs::Permissions::from_mode(0o755))
+                .unwrap();
+            assert!(
+                validate(&RootfsSpec::Dir(d.path().into()), "/bin/sh").is_ok(),
+                "without the link"
+            );
+            fs::remove_dir(d.path().join(name)).unwrap();
+            std::os::unix::fs::symlink(target, d.path().join(name)).unwrap();
+            let e = validate(&RootfsSpec::Dir(d.path().into()), "/bin/sh")
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains(&format!(
+                    "the root filesystem's /{name} is a symbolic link (to {target}); versus \
+                     mounts /{name} there and will not follow it — replace it with a directory"
+                )),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_base_never_hides_a_host_file_to_bind() {
+        let bind = |h: &str| PlannedFile {
+            path: "/bin/x".into(),
+            kind: PlannedKind::Bind { host: h.into() },
+            mode: 0o755,
+        };
+        assert_eq!(
+            choose_base(&[bind("/usr/bin/busybox")]).unwrap(),
+            Path::new("/tmp")
+        );
+        let b = choose_base(&[bind("/tmp/build/versus-workload")]).unwrap();
+        assert_ne!(b, Path::new("/tmp"));
+    }
+}
