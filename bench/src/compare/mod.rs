@@ -38,7 +38,8 @@ pub use model::{Comparison, Probe, RunRecord, Section, Subject, SubjectKind};
 /// Calls per `getpid` run on the host and in containers (a few tens of ms).
 pub const NATIVE_GETPID_ITERS: u64 = 200_000;
 /// Calls per `getpid` run in a VM: fewer, because a guest system call can
-/// cost tens of µs on a software KVM backend (facts: `kvm_pvm`), and the
+/// cost tens of µs on a software KVM backend such as `kvm_pvm` (see
+/// docs/en/platforms.md), and the
 /// figure is per call anyway.
 pub const VM_GETPID_ITERS: u64 = 2_000;
 /// Writes per console `write` run.
