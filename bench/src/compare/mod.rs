@@ -39,8 +39,7 @@ pub use model::{Comparison, Probe, RunRecord, Section, Subject, SubjectKind};
 pub const NATIVE_GETPID_ITERS: u64 = 200_000;
 /// Calls per `getpid` run in a VM: fewer, because a guest system call can
 /// cost tens of µs on a software KVM backend such as `kvm_pvm` (see
-/// docs/en/platforms.md), and the
-/// figure is per call anyway.
+/// docs/en/platforms.md), and the figure is per call anyway.
 pub const VM_GETPID_ITERS: u64 = 2_000;
 /// Writes per console `write` run.
 pub const WRITE_ITERS: u64 = 200;
