@@ -52,7 +52,7 @@ pub fn run_report(report: &RunReport) -> String {
         out.push('\n');
         if vm.software_backend {
             out.push_str(&format!(
-                "note: KVM here is the software backend {}: guest kernel code is emulated one \
+                "note: KVM here is {}: guest kernel code is emulated one \
                  instruction at a time, so VM figures are not those of hardware virtualization \
                  (see `versus doctor`).\n",
                 vm.kvm_backend

@@ -21,6 +21,9 @@
 //! 4. **security** ([`capabilities`], [`seccomp`]): drop to Docker's capability set,
 //!    set `no_new_privs`, install Docker's seccomp profile (x86-64). LSMs are detected
 //!    and reported ([`lsm`]).
+//!
+//! Host facts (cgroup layout, user namespaces, LSMs, seccomp) are detected once, in
+//! [`host`]; `versus doctor` asks the same functions.
 //! 5. **exec**: `execve` the command as PID 1 with a minimal environment; the parent
 //!    waits (exit, signal, OOM kill, timeout, interrupt), reads the cgroup statistics
 //!    and removes the cgroup. Nothing is left behind on any path: a guard owns the
@@ -60,6 +63,7 @@ pub mod capabilities;
 pub mod cgroup;
 mod child;
 mod error;
+pub mod host;
 pub mod launch;
 pub mod lsm;
 pub mod mountinfo;
@@ -72,6 +76,7 @@ pub mod syscall;
 pub use capabilities::{CapabilitySet, DOCKER_DEFAULT, DOCKER_DEFAULT_MASK};
 pub use cgroup::{CgroupStats, CgroupVersion, Limits};
 pub use error::{Error, Result};
+pub use host::{SeccompInfo, UsernsStatus};
 pub use launch::Running;
 pub use lsm::LsmInfo;
 pub use report::{CgroupReport, ExitStatus, Nanos, Outcome, Phases, Report, UserNsReport};

@@ -21,6 +21,36 @@ pub struct LsmInfo {
     pub selinux: Option<String>,
     /// The launcher's own security label (`/proc/self/attr/current`), if any.
     pub launcher_label: Option<String>,
+    /// The LSM list could be read (securityfs is mounted at `/sys/kernel/security`).
+    #[serde(default)]
+    pub securityfs: bool,
+    /// The AppArmor module is in the kernel (`/sys/module/apparmor` exists), enabled or not.
+    #[serde(default)]
+    pub apparmor_in_kernel: bool,
+}
+
+/// AppArmor state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AppArmorState {
+    /// Enabled (`/sys/module/apparmor/parameters/enabled` = Y, or listed as active).
+    Enabled,
+    /// The module is there but disabled.
+    Disabled,
+    /// Not in the kernel.
+    Absent,
+}
+
+/// SELinux state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SelinuxState {
+    /// `/sys/fs/selinux/enforce` = 1.
+    Enforcing,
+    /// `/sys/fs/selinux/enforce` = 0.
+    Permissive,
+    /// No selinuxfs: not in the kernel or disabled.
+    Absent,
 }
 
 impl LsmInfo {
@@ -32,16 +62,24 @@ impl LsmInfo {
                     .to_owned()
             })
         };
-        let modules: Vec<String> = read("sys/kernel/security/lsm")
+        let list = read("sys/kernel/security/lsm");
+        let securityfs = list.is_some();
+        let modules: Vec<String> = list
             .map(|s| {
                 s.split(',')
+                    .map(str::trim)
                     .filter(|m| !m.is_empty())
                     .map(str::to_owned)
                     .collect()
             })
             .unwrap_or_default();
-        let apparmor = read("sys/module/apparmor/parameters/enabled").as_deref() == Some("Y")
-            || modules.iter().any(|m| m == "apparmor");
+        // The module parameter decides when it is there; otherwise the active list.
+        let apparmor = match read("sys/module/apparmor/parameters/enabled").as_deref() {
+            Some("Y" | "y" | "1") => true,
+            Some(_) => false,
+            None => modules.iter().any(|m| m == "apparmor"),
+        };
+        let apparmor_in_kernel = root.join("sys/module/apparmor").exists();
         let selinux = read("sys/fs/selinux/enforce")
             .map(|v| if v == "1" { "enforcing" } else { "permissive" }.to_owned());
         let launcher_label = read("proc/self/attr/current").filter(|l| !l.is_empty());
@@ -50,6 +88,28 @@ impl LsmInfo {
             apparmor,
             selinux,
             launcher_label,
+            securityfs,
+            apparmor_in_kernel,
+        }
+    }
+
+    /// AppArmor: enabled, in the kernel but disabled, or absent.
+    pub fn apparmor_state(&self) -> AppArmorState {
+        if self.apparmor {
+            AppArmorState::Enabled
+        } else if self.apparmor_in_kernel {
+            AppArmorState::Disabled
+        } else {
+            AppArmorState::Absent
+        }
+    }
+
+    /// SELinux: enforcing, permissive, or absent.
+    pub fn selinux_state(&self) -> SelinuxState {
+        match self.selinux.as_deref() {
+            Some("enforcing") => SelinuxState::Enforcing,
+            Some(_) => SelinuxState::Permissive,
+            None => SelinuxState::Absent,
         }
     }
 
@@ -97,6 +157,18 @@ mod tests {
         assert_eq!(
             LsmInfo::detect(d.path()).selinux.as_deref(),
             Some("enforcing")
+        );
+        assert_eq!(
+            LsmInfo::detect(d.path()).selinux_state(),
+            SelinuxState::Enforcing
+        );
+        assert!(i.securityfs);
+        assert_eq!(i.apparmor_state(), AppArmorState::Enabled);
+        fs::create_dir_all(d.path().join("sys/module/apparmor/parameters")).unwrap();
+        fs::write(d.path().join("sys/module/apparmor/parameters/enabled"), "N").unwrap();
+        assert_eq!(
+            LsmInfo::detect(d.path()).apparmor_state(),
+            AppArmorState::Disabled
         );
     }
 }

@@ -21,6 +21,7 @@ use crate::capabilities::{self, CapPlan, CapabilitySet, compute_kept, kernel_las
 pub use crate::cgroup::Limits;
 use crate::cgroup::{self, CgroupPlan, Launcher, Layout};
 use crate::error::{Error, Result};
+use crate::host::UsernsStatus;
 use crate::lsm::LsmInfo;
 use crate::rootfs::{self, MountContext, PlannedRootfs, RealHost, RootfsSpec, Step};
 use crate::seccomp::{self, SeccompMode};
@@ -328,10 +329,10 @@ impl ContainerBuilder {
                     .into(),
             ));
         }
-        if rootless && let Some(reason) = &host.userns_unavailable {
+        if rootless && let Some(reason) = host.userns.unavailable_reason() {
             return Err(Error::RootlessUnavailable {
                 uid: host.euid,
-                reason: reason.clone(),
+                reason,
             });
         }
         let userns = rootless || (self.force_userns && !self.share.contains(&Namespace::User));
@@ -625,8 +626,8 @@ pub(crate) struct HostFacts {
     pub(crate) root: PathBuf,
     pub(crate) layout: Layout,
     pub(crate) own_v2_path: Option<PathBuf>,
-    /// Why unprivileged user namespaces cannot be used, if they cannot.
-    pub(crate) userns_unavailable: Option<String>,
+    /// Whether unprivileged user namespaces can be used, and which knobs block them.
+    pub(crate) userns: UsernsStatus,
     pub(crate) lsm: LsmInfo,
 }
 
@@ -642,38 +643,11 @@ impl HostFacts {
             own_v2_path: std::fs::read_to_string("/proc/self/cgroup")
                 .ok()
                 .and_then(|t| cgroup::layout::own_v2_path(&t)),
-            userns_unavailable: userns_unavailable(Path::new("/")),
+            userns: UsernsStatus::detect(Path::new("/")),
             lsm: LsmInfo::detect(Path::new("/")),
             root,
         }
     }
-}
-
-/// Why an unprivileged user could not create a user namespace here, if so.
-pub(crate) fn userns_unavailable(root: &Path) -> Option<String> {
-    let read = |p: &str| {
-        std::fs::read_to_string(root.join(p))
-            .ok()
-            .map(|s| s.trim().to_owned())
-    };
-    if !root.join("proc/self/ns/user").exists() {
-        return Some("the kernel has no user namespaces (CONFIG_USER_NS); run as root".into());
-    }
-    if read("proc/sys/user/max_user_namespaces").as_deref() == Some("0") {
-        return Some(
-            "user namespaces are disabled (user.max_user_namespaces = 0); run as root, or \
-             `sysctl -w user.max_user_namespaces=15000`"
-                .into(),
-        );
-    }
-    if read("proc/sys/kernel/unprivileged_userns_clone").as_deref() == Some("0") {
-        return Some(
-            "unprivileged user namespaces are disabled (kernel.unprivileged_userns_clone = 0); \
-             run as root, or `sysctl -w kernel.unprivileged_userns_clone=1`"
-                .into(),
-        );
-    }
-    None
 }
 
 /// A validated container, ready to [`spawn`](ContainerSpec::spawn).
@@ -755,7 +729,9 @@ pub(crate) mod tests {
             root: PathBuf::from("/nonexistent-root"),
             layout: Layout::from_mountinfo(mountinfo, Path::new("/nonexistent-root")),
             own_v2_path: Some("/user.slice/x.scope".into()),
-            userns_unavailable: None,
+            userns: UsernsStatus::Allowed {
+                max_user_namespaces: None,
+            },
             lsm: LsmInfo::default(),
         }
     }
@@ -941,7 +917,12 @@ pub(crate) mod tests {
             .to_string();
         assert!(e.contains("cannot be shared"), "{e}");
         let mut no_userns = facts(1000, HYBRID_MOUNTINFO);
-        no_userns.userns_unavailable = Some("disabled".into());
+        no_userns.userns = UsernsStatus::Disabled {
+            blocks: vec![crate::host::UsernsBlock {
+                knob: crate::host::UsernsKnob::MaxUserNamespaces,
+                reason: "disabled".into(),
+            }],
+        };
         let e = base().build_with(&no_userns).unwrap_err().to_string();
         assert!(
             e.contains("cannot run a container as uid 1000: disabled"),
@@ -956,26 +937,23 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn userns_availability_knobs() {
+    fn userns_availability_comes_from_host() {
         let d = tempfile::tempdir().unwrap();
-        assert!(
-            userns_unavailable(d.path())
-                .unwrap()
-                .contains("CONFIG_USER_NS")
-        );
+        let mut f = facts(1000, HYBRID_MOUNTINFO);
+        f.userns = UsernsStatus::detect(d.path());
+        let e = base().build_with(&f).unwrap_err().to_string();
+        assert!(e.contains("CONFIG_USER_NS"), "{e}");
         std::fs::create_dir_all(d.path().join("proc/self/ns")).unwrap();
         std::fs::write(d.path().join("proc/self/ns/user"), "").unwrap();
-        assert_eq!(userns_unavailable(d.path()), None);
         std::fs::create_dir_all(d.path().join("proc/sys/kernel")).unwrap();
         std::fs::write(
-            d.path().join("proc/sys/kernel/unprivileged_userns_clone"),
-            "0\n",
+            d.path()
+                .join("proc/sys/kernel/apparmor_restrict_unprivileged_userns"),
+            "1\n",
         )
         .unwrap();
-        assert!(
-            userns_unavailable(d.path())
-                .unwrap()
-                .contains("unprivileged_userns_clone")
-        );
+        f.userns = UsernsStatus::detect(d.path());
+        let e = base().build_with(&f).unwrap_err().to_string();
+        assert!(e.contains("apparmor_restrict_unprivileged_userns"), "{e}");
     }
 }

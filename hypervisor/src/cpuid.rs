@@ -77,6 +77,59 @@ pub fn find(cpuid: &CpuId, function: u32, index: u32) -> Option<&kvm_cpuid_entry
         .find(|e| e.function == function && e.index == index)
 }
 
+/// Executes `cpuid` on the host CPU for `leaf` (sub-leaf 0).
+///
+/// The one place the VMM, the host description ([`crate::kvm::host_info`]) and
+/// `versus doctor` read the host's CPUID. `__cpuid` is a safe function since
+/// Rust 1.89 (the workspace's `rust-version`): every x86-64 CPU has `cpuid`.
+pub fn host_cpuid(leaf: u32) -> std::arch::x86_64::CpuidResult {
+    std::arch::x86_64::__cpuid(leaf)
+}
+
+/// CPUID.1:ECX bit 5 — VMX (Intel VT-x).
+pub const LEAF1_ECX_VMX: u32 = 1 << 5;
+/// CPUID.8000_0001:ECX bit 2 — SVM (AMD-V).
+pub const EXT1_ECX_SVM: u32 = 1 << 2;
+
+/// Whether the host CPU reports running under a hypervisor (CPUID.1:ECX bit 31).
+pub fn host_is_vm() -> bool {
+    host_cpuid(1).ecx & LEAF1_ECX_HYPERVISOR != 0
+}
+
+/// The host CPU's own VMX and SVM bits: `(vmx, svm)`.
+pub fn host_vmx_svm() -> (bool, bool) {
+    let vmx = host_cpuid(1).ecx & LEAF1_ECX_VMX != 0;
+    let svm = host_cpuid(0x8000_0000).eax >= 0x8000_0001
+        && host_cpuid(0x8000_0001).ecx & EXT1_ECX_SVM != 0;
+    (vmx, svm)
+}
+
+/// The outer hypervisor's signature (CPUID leaf `0x4000_0000`, e.g. `"KVMKVMKVM"`,
+/// possibly empty) when the host CPU says it is virtualized; `None` on bare metal.
+pub fn host_hypervisor_signature() -> Option<String> {
+    if !host_is_vm() {
+        return None;
+    }
+    let r = host_cpuid(0x4000_0000);
+    let bytes: Vec<u8> = [r.ebx, r.ecx, r.edx]
+        .iter()
+        .flat_map(|reg| reg.to_le_bytes())
+        .collect();
+    Some(
+        bytes
+            .iter()
+            .take_while(|&&b| b != 0)
+            .map(|&b| {
+                if b.is_ascii_graphic() || b == b' ' {
+                    b as char
+                } else {
+                    '?'
+                }
+            })
+            .collect(),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

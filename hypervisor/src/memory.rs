@@ -365,9 +365,9 @@ pub fn max_guest_phys_addr() -> u64 {
 }
 
 fn host_phys_addr_bits() -> u32 {
-    let max_ext = std::arch::x86_64::__cpuid(0x8000_0000).eax;
+    let max_ext = crate::cpuid::host_cpuid(0x8000_0000).eax;
     if max_ext >= 0x8000_0008 {
-        std::arch::x86_64::__cpuid(0x8000_0008).eax & 0xff
+        crate::cpuid::host_cpuid(0x8000_0008).eax & 0xff
     } else {
         36
     }

@@ -532,11 +532,14 @@ fn report_run(backend: &dyn Backend, launch: &Launch, json: bool) -> Result<Exit
     Ok(run_status(&report))
 }
 
-/// The header's host facts, from `versus doctor`'s detection.
+/// The header's host facts: kernel and CPU from `versus doctor`, the KVM backend
+/// from `hypervisor::kvm::detect_backend` — the classification every VM run's
+/// `kvm_backend` (`hypervisor::kvm::host_info`) and doctor use, so the header and
+/// the runs below it name the same backend.
 fn host_header() -> bench::compare::model::HostHeader {
     let report = doctor::diagnose(&doctor::HostView::real(), &doctor::RealProbes);
-    let backend = &report.kvm.backend;
-    let bare_metal = matches!(backend, doctor::KvmBackend::Hardware { .. });
+    let backend = hypervisor::kvm::detect_backend(std::path::Path::new("/"));
+    let bare_metal = matches!(backend, hypervisor::kvm::KvmBackend::Hardware { .. });
     // The explanation names the backend and says what it means for the
     // numbers ("… VM numbers here are NOT those of hardware virtualization.").
     let warning = (!bare_metal).then(|| backend.explanation().to_string());

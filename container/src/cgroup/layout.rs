@@ -51,8 +51,29 @@ pub enum Layout {
     None,
 }
 
+/// A named v1 hierarchy (`name=systemd`): no controllers, used only for grouping.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NamedHierarchy {
+    /// The `name=` option, e.g. `systemd`.
+    pub name: String,
+    /// Mount point on the host, e.g. `/sys/fs/cgroup/systemd`.
+    pub mount: PathBuf,
+}
+
+/// Everything one pass over mountinfo finds: the [`Layout`] plus the named v1
+/// hierarchies, which do not decide the layout (cgroup2 plus only `name=systemd`
+/// is v2) but which a host report lists.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Scan {
+    /// The layout.
+    pub layout: Layout,
+    /// Named v1 hierarchies, in mount order.
+    pub named: Vec<NamedHierarchy>,
+}
+
 /// Where one controller can be used.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Place {
     /// In the v1 hierarchy mounted here.
     V1(PathBuf),
@@ -60,17 +81,31 @@ pub enum Place {
     V2(PathBuf),
 }
 
-impl Layout {
-    /// Detects the layout of the host whose files are under `root` (`/` for the real host).
+impl std::fmt::Display for Place {
+    /// `v1 at /sys/fs/cgroup/memory`, `v2 at /sys/fs/cgroup`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Place::V1(m) => write!(f, "v1 at {}", m.display()),
+            Place::V2(m) => write!(f, "v2 at {}", m.display()),
+        }
+    }
+}
+
+impl Scan {
+    /// Scans the host whose files are under `root` (`/` for the real host).
     pub fn detect(root: &Path) -> Self {
         let text = fs::read_to_string(root.join("proc/self/mountinfo")).unwrap_or_default();
         Self::from_mountinfo(&text, root)
     }
 
-    /// Builds the layout from mountinfo text, reading `cgroup.controllers` under `root`.
-    /// A later mount on the same mount point hides an earlier one; a v1 hierarchy mounted
-    /// twice is listed once; named v1 hierarchies (no controllers) are ignored.
+    /// Scans mountinfo text, reading `cgroup.controllers` under `root`: the one
+    /// algorithm behind [`Layout::from_mountinfo`] and `versus doctor`.
+    ///
+    /// A later mount on the same mount point hides an earlier one; a v1 hierarchy
+    /// mounted twice is listed once; named v1 hierarchies (no controllers) go to
+    /// [`Scan::named`] and do not count as v1 controller hierarchies.
     pub fn from_mountinfo(text: &str, root: &Path) -> Self {
+        let mut named: Vec<NamedHierarchy> = Vec::new();
         let mut visible: Vec<MountInfoEntry> = Vec::new();
         for m in parse_mountinfo(text) {
             visible.retain(|v| v.mount_point != m.mount_point);
@@ -98,6 +133,13 @@ impl Layout {
                             mount: PathBuf::from(&m.mount_point),
                             controllers,
                         });
+                    } else if let Some(name) =
+                        m.super_options.iter().find_map(|o| o.strip_prefix("name="))
+                    {
+                        named.push(NamedHierarchy {
+                            name: name.to_owned(),
+                            mount: PathBuf::from(&m.mount_point),
+                        });
                     }
                 }
                 _ => {}
@@ -113,7 +155,7 @@ impl Layout {
             })
             .or(unified.first())
             .cloned();
-        match (unified, hierarchies.is_empty()) {
+        let layout = match (unified, hierarchies.is_empty()) {
             (Some(u), true) => Layout::V2 {
                 controllers: read_controllers(root, &u),
                 mount: u,
@@ -125,7 +167,21 @@ impl Layout {
             },
             (None, false) => Layout::V1 { hierarchies },
             (None, true) => Layout::None,
-        }
+        };
+        Scan { layout, named }
+    }
+}
+
+impl Layout {
+    /// Detects the layout of the host whose files are under `root` (`/` for the real host).
+    pub fn detect(root: &Path) -> Self {
+        Scan::detect(root).layout
+    }
+
+    /// Builds the layout from mountinfo text, reading `cgroup.controllers` under `root`
+    /// ([`Scan::from_mountinfo`] without the named hierarchies).
+    pub fn from_mountinfo(text: &str, root: &Path) -> Self {
+        Scan::from_mountinfo(text, root).layout
     }
 
     /// Where `controller` is usable: the v1 hierarchy that binds it (preferred in the
@@ -281,6 +337,19 @@ pub(crate) mod tests {
         );
         assert_eq!(l.locate("io"), None);
         assert!(l.describe().contains("hybrid"), "{}", l.describe());
+        let scan = Scan::from_mountinfo(HYBRID_MOUNTINFO, d.path());
+        assert_eq!(scan.layout, l);
+        assert_eq!(
+            scan.named,
+            [NamedHierarchy {
+                name: "systemd".into(),
+                mount: "/sys/fs/cgroup/systemd".into()
+            }]
+        );
+        assert_eq!(
+            l.locate("memory").unwrap().to_string(),
+            "v1 at /sys/fs/cgroup/memory"
+        );
     }
 
     #[test]

@@ -5,19 +5,50 @@
 //! the cgroup layout and where the memory/pids/cpu controllers live, namespaces,
 //! unprivileged user namespaces, seccomp, security modules and privileges.
 //!
-//! Detection reads files through a [`HostView`] (a root prefix), so it runs unchanged
-//! against fixture trees in tests; the few facts that cannot come from files (opening
-//! `/dev/kvm`, the effective uid, CPUID) come from a [`LiveProbes`] implementation.
-//! Nothing here fails: what cannot be determined is reported as unknown, with a detail.
+//! Doctor detects none of the shared host facts itself: it asks the crates that act
+//! on them, so what it reports is what a launch meets —
+//! [`container::host`] for the cgroup layout (with named v1 hierarchies), user
+//! namespaces (every knob), LSMs and seccomp; [`hypervisor::kvm`] for the KVM
+//! modules and the backend classification ([`hypervisor::kvm::classify`], the same
+//! function behind every VM run's `kvm_backend`); [`hypervisor::cpuid`] for CPUID.
+//! It keeps its own checks, fixes, JSON and rendering:
+//!
+//! - `mod.rs` (this file): the [`HostView`], the [`LiveProbes`], the report types
+//!   and [`diagnose`];
+//! - `checks.rs`: one function per area turning the report into [`Check`]s;
+//! - `render.rs`: the table.
+//!
+//! Detection reads files through a [`HostView`] (a root prefix, passed as the root to
+//! the crates' functions), so it runs unchanged against fixture trees in tests; the few
+//! facts that cannot come from files (opening `/dev/kvm`, the effective uid, CPUID)
+//! come from a [`LiveProbes`] implementation. Nothing here fails: what cannot be
+//! determined is reported as unknown, with a detail.
+//!
+//! # JSON (`versus doctor --json`)
+//!
+//! The report serializes as it is. The shared facts use the crates' types:
+//! `cgroup` is a [`container::host::Scan`] (`{"layout": {"hybrid": {"hierarchies":
+//! [{"mount", "controllers"}], "unified", "unified_controllers"}}, "named": [{"name",
+//! "mount"}]}`), `cgroup_limits` holds [`container::host::Place`]s (`{"v1":
+//! "/sys/fs/cgroup/memory"}`), `lsm` is a [`container::LsmInfo`] (`modules`,
+//! `apparmor`, `selinux`, `launcher_label`, `securityfs`, `apparmor_in_kernel`), and
+//! `kvm.backend` a [`hypervisor::kvm::KvmBackend`].
 
-use std::fmt;
+mod checks;
+mod render;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use comfy_table::{Cell, Color, ColumnConstraint, ContentArrangement, Table, presets};
-use container::mountinfo::is_v1_non_controller_option;
+pub use container::host::{
+    AppArmorState, Layout, LsmInfo, Place, Scan, SeccompInfo, SelinuxState, UsernsBlock,
+    UsernsKnob, UsernsStatus, V1Hierarchy,
+};
 pub use container::mountinfo::{MountInfoEntry, parse_mountinfo};
+pub use hypervisor::kvm::{CpuVendor, CpuVirt, KvmBackend};
 use serde::{Deserialize, Serialize};
+
+pub use render::{RENDER_WIDTH, render, render_with_width};
 
 // ---------------------------------------------------------------------------------------
 // Host view and live probes
@@ -114,7 +145,7 @@ pub trait LiveProbes {
 }
 
 /// The probes of the real host: the VMM's `/dev/kvm` check, `geteuid(2)`, the
-/// `cpuid` instruction and the container launcher's stale-cgroup scan.
+/// VMM's `cpuid` helper and the container launcher's stale-cgroup scan.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RealProbes;
 
@@ -139,7 +170,7 @@ impl LiveProbes for RealProbes {
     }
 
     fn cpuid_hypervisor(&self) -> Option<String> {
-        cpuid_hypervisor_signature()
+        hypervisor::cpuid::host_hypervisor_signature()
     }
 
     fn stale_cgroups(&self) -> Vec<String> {
@@ -148,45 +179,6 @@ impl LiveProbes for RealProbes {
             .map(|path| path.display().to_string())
             .collect()
     }
-}
-
-/// Executes `cpuid` for `leaf` (sub-leaf 0): `(eax, ebx, ecx, edx)`.
-#[cfg(target_arch = "x86_64")]
-#[allow(unused_unsafe)] // `__cpuid` is `unsafe` before Rust 1.89 and safe afterwards.
-fn cpuid(leaf: u32) -> (u32, u32, u32, u32) {
-    // SAFETY: every x86_64 CPU implements CPUID; the intrinsic only executes it.
-    let r = unsafe { core::arch::x86_64::__cpuid(leaf) };
-    (r.eax, r.ebx, r.ecx, r.edx)
-}
-
-#[cfg(target_arch = "x86_64")]
-fn cpuid_hypervisor_signature() -> Option<String> {
-    let (_, _, ecx, _) = cpuid(1);
-    if ecx & (1 << 31) == 0 {
-        return None;
-    }
-    let (_, ebx, ecx, edx) = cpuid(0x4000_0000);
-    let mut bytes = Vec::with_capacity(12);
-    for reg in [ebx, ecx, edx] {
-        bytes.extend_from_slice(&reg.to_le_bytes());
-    }
-    let sig: String = bytes
-        .iter()
-        .take_while(|&&b| b != 0)
-        .map(|&b| {
-            if b.is_ascii_graphic() || b == b' ' {
-                b as char
-            } else {
-                '?'
-            }
-        })
-        .collect();
-    Some(sig)
-}
-
-#[cfg(not(target_arch = "x86_64"))]
-fn cpuid_hypervisor_signature() -> Option<String> {
-    None
 }
 
 /// The friendly name of a CPUID hypervisor signature (leaf `0x4000_0000`).
@@ -209,10 +201,6 @@ pub fn hypervisor_name(signature: &str) -> String {
     name.to_owned()
 }
 
-// ---------------------------------------------------------------------------------------
-// Report types
-// ---------------------------------------------------------------------------------------
-
 /// The outcome of one check. Ordered by severity: info < pass < warn < fail.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -228,22 +216,13 @@ pub enum Status {
 }
 
 impl Status {
-    /// The symbol used by [`render`]: ✓ pass, · info, ! warn, ✗ fail.
+    /// The symbol used by [`render()`]: ✓ pass, · info, ! warn, ✗ fail.
     pub fn symbol(self) -> &'static str {
         match self {
             Status::Pass => "✓",
             Status::Info => "·",
             Status::Warn => "!",
             Status::Fail => "✗",
-        }
-    }
-
-    fn color(self) -> Color {
-        match self {
-            Status::Pass => Color::Green,
-            Status::Info => Color::Blue,
-            Status::Warn => Color::Yellow,
-            Status::Fail => Color::Red,
         }
     }
 }
@@ -264,7 +243,7 @@ pub struct Check {
 }
 
 impl Check {
-    fn new(id: &str, title: &str, status: Status, detail: impl Into<String>) -> Self {
+    pub(crate) fn new(id: &str, title: &str, status: Status, detail: impl Into<String>) -> Self {
         Self {
             id: id.to_owned(),
             title: title.to_owned(),
@@ -274,119 +253,9 @@ impl Check {
         }
     }
 
-    fn with_fix(mut self, fix: impl Into<String>) -> Self {
+    pub(crate) fn with_fix(mut self, fix: impl Into<String>) -> Self {
         self.fix = Some(fix.into());
         self
-    }
-}
-
-/// CPU vendor for hardware virtualization.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CpuVendor {
-    /// Intel VT-x (`vmx`, `kvm_intel`).
-    Intel,
-    /// AMD-V (`svm`, `kvm_amd`).
-    Amd,
-}
-
-impl CpuVendor {
-    fn tech(self) -> &'static str {
-        match self {
-            CpuVendor::Intel => "Intel VT-x",
-            CpuVendor::Amd => "AMD-V",
-        }
-    }
-}
-
-/// Which kind of virtualization backs `/dev/kvm`, which decides what VM numbers mean.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum KvmBackend {
-    /// VT-x/AMD-V on a bare-metal host.
-    Hardware {
-        /// Whose hardware virtualization.
-        vendor: CpuVendor,
-    },
-    /// VT-x/AMD-V inside a VM (nested virtualization).
-    Nested {
-        /// Whose hardware virtualization.
-        vendor: CpuVendor,
-    },
-    /// A software backend without VT-x/AMD-V, e.g. `kvm_pvm`.
-    Software {
-        /// The KVM vendor module, e.g. `"kvm_pvm"`.
-        module: String,
-    },
-    /// `/dev/kvm` exists but no known vendor module is active.
-    Unknown {
-        /// The KVM modules found under `/sys/module`.
-        modules: Vec<String>,
-    },
-    /// No `/dev/kvm`.
-    Unavailable,
-}
-
-impl KvmBackend {
-    /// What this backend means for the numbers versus reports, in plain language.
-    pub fn explanation(&self) -> &'static str {
-        match self {
-            KvmBackend::Hardware { .. } => {
-                "Hardware virtualization (VT-x/AMD-V) on bare metal: guest code, user and \
-                 kernel mode, runs natively on the CPU; only exits (port I/O, HLT, some \
-                 instructions) pay a trip through KVM. These are the numbers of real KVM."
-            }
-            KvmBackend::Nested { .. } => {
-                "Nested hardware virtualization: this host is itself a VM, so every guest \
-                 exit is handled by the outer hypervisor too. Guest code runs natively, but \
-                 exit costs (I/O, HLT, VM creation) are inflated, often several times over \
-                 bare metal."
-            }
-            KvmBackend::Software { .. } => {
-                "Software KVM (kvm_pvm, a pagetable-based virtual machine without VT-x/AMD-V): \
-                 guest user mode runs natively, but guest kernel-mode code is emulated one \
-                 instruction at a time (about 1 µs per instruction, ~1000× slower) and \
-                 `syscall` does not enter guest ring 0. VM numbers here are NOT those of \
-                 hardware virtualization."
-            }
-            KvmBackend::Unknown { .. } => {
-                "/dev/kvm exists but no known KVM vendor module (kvm_intel, kvm_amd, kvm_pvm) \
-                 is active: VM numbers cannot be attributed to hardware or software \
-                 virtualization."
-            }
-            KvmBackend::Unavailable => {
-                "No /dev/kvm: VM workloads cannot run here; only host and container numbers \
-                 are available."
-            }
-        }
-    }
-
-    /// A short label, e.g. `"hardware (Intel VT-x)"`, `"software (kvm_pvm)"`.
-    pub fn label(&self) -> String {
-        match self {
-            KvmBackend::Hardware { vendor } => format!("hardware ({})", vendor.tech()),
-            KvmBackend::Nested { vendor } => format!("nested ({} inside a VM)", vendor.tech()),
-            KvmBackend::Software { module } => format!("software ({module})"),
-            KvmBackend::Unknown { modules } if modules.is_empty() => {
-                "unknown (no KVM modules under /sys/module)".to_owned()
-            }
-            KvmBackend::Unknown { modules } => format!("unknown (modules: {})", modules.join(", ")),
-            KvmBackend::Unavailable => "unavailable (no /dev/kvm)".to_owned(),
-        }
-    }
-
-    /// Whether guest code runs with hardware virtualization (bare metal or nested).
-    pub fn is_hardware(&self) -> bool {
-        matches!(
-            self,
-            KvmBackend::Hardware { .. } | KvmBackend::Nested { .. }
-        )
-    }
-}
-
-impl fmt::Display for KvmBackend {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.label())
     }
 }
 
@@ -397,97 +266,38 @@ pub struct KvmInfo {
     pub device_present: bool,
     /// Opening it (only attempted when present; otherwise [`KvmOpen::NotFound`]).
     pub open: KvmOpen,
-    /// Which of `kvm`, `kvm_intel`, `kvm_amd`, `kvm_pvm` exist under `/sys/module`.
+    /// The KVM modules under `/sys/module` (`hypervisor::kvm::kvm_modules`).
     pub modules: Vec<String>,
     /// Which of `vmx`, `svm` the CPU flags in `/proc/cpuinfo` show.
     pub cpu_virt_flags: Vec<String>,
-    /// The backend deduced from all of the above.
+    /// The backend, from `hypervisor::kvm::classify`.
     pub backend: KvmBackend,
 }
 
-/// One cgroup v1 hierarchy.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CgroupHierarchy {
-    /// Mount point, e.g. `/sys/fs/cgroup/cpu,cpuacct`.
-    pub mount: String,
-    /// Controllers bound to it, e.g. `["cpu", "cpuacct"]`; empty for named hierarchies.
-    pub controllers: Vec<String>,
-    /// `name=` of a named hierarchy (e.g. `systemd`).
-    pub name: Option<String>,
-}
-
-/// The cgroup layout, from `/proc/self/mountinfo`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CgroupLayout {
-    /// Unified hierarchy only.
-    V2 {
-        /// Mount point, normally `/sys/fs/cgroup`.
-        mount: String,
-        /// From `<mount>/cgroup.controllers`.
-        controllers: Vec<String>,
-    },
-    /// Only v1 hierarchies.
-    V1 {
-        /// One entry per hierarchy.
-        hierarchies: Vec<CgroupHierarchy>,
-    },
-    /// v1 controller hierarchies plus a cgroup2 mount (systemd's "hybrid").
-    Hybrid {
-        /// The v1 hierarchies.
-        hierarchies: Vec<CgroupHierarchy>,
-        /// The cgroup2 mount, e.g. `/sys/fs/cgroup/unified`.
-        unified_mount: String,
-        /// Controllers offered by the cgroup2 mount.
-        unified_controllers: Vec<String>,
-    },
-    /// No cgroup filesystem mounted.
-    None,
-}
-
-/// A cgroup version.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CgroupVersion {
-    /// Legacy per-controller hierarchies.
-    V1,
-    /// The unified hierarchy.
-    V2,
-}
-
-/// Where a controller can be used.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ControllerPlace {
-    /// Which hierarchy type provides it.
-    pub version: CgroupVersion,
-    /// The mount point of that hierarchy.
-    pub mount: String,
-}
-
-impl fmt::Display for ControllerPlace {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let v = match self.version {
-            CgroupVersion::V1 => "v1",
-            CgroupVersion::V2 => "v2",
-        };
-        write!(f, "{v} at {}", self.mount)
-    }
-}
-
-/// Where the controllers versus uses for limits live (`None` = not usable).
+/// Where the controllers versus uses for limits live (`None` = not usable), as the
+/// container launcher's [`Layout::locate`] finds them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CgroupLimits {
     /// The memory controller.
-    pub memory: Option<ControllerPlace>,
+    pub memory: Option<Place>,
     /// The pids controller.
-    pub pids: Option<ControllerPlace>,
+    pub pids: Option<Place>,
     /// The cpu controller.
-    pub cpu: Option<ControllerPlace>,
+    pub cpu: Option<Place>,
 }
 
 impl CgroupLimits {
+    /// Where memory, pids and cpu are usable in `layout`.
+    pub fn of(layout: &Layout) -> Self {
+        Self {
+            memory: layout.locate("memory"),
+            pids: layout.locate("pids"),
+            cpu: layout.locate("cpu"),
+        }
+    }
+
     /// `(controller name, place)` for memory, pids, cpu in that order.
-    pub fn iter(&self) -> impl Iterator<Item = (&'static str, Option<&ControllerPlace>)> {
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, Option<&Place>)> {
         [
             ("memory", self.memory.as_ref()),
             ("pids", self.pids.as_ref()),
@@ -495,242 +305,6 @@ impl CgroupLimits {
         ]
         .into_iter()
     }
-}
-
-impl CgroupLayout {
-    /// Detects the layout from `<root>/proc/self/mountinfo`, reading cgroup2
-    /// `cgroup.controllers` files through the view.
-    pub fn detect(view: &HostView) -> Self {
-        match view.read("/proc/self/mountinfo") {
-            Some(text) => Self::from_mounts(&parse_mountinfo(&text), view),
-            None => CgroupLayout::None,
-        }
-    }
-
-    /// Builds the layout from parsed mount entries.
-    ///
-    /// A later mount on the same mount point hides an earlier one; a hierarchy mounted
-    /// twice (same device number) is listed once. cgroup2 plus only *named* v1
-    /// hierarchies (no controllers) counts as v2.
-    pub fn from_mounts(mounts: &[MountInfoEntry], view: &HostView) -> Self {
-        // Keep only visible cgroup mounts: the last mount on each mount point wins.
-        let mut visible: Vec<&MountInfoEntry> = Vec::new();
-        for m in mounts {
-            visible.retain(|v| v.mount_point != m.mount_point);
-            visible.push(m);
-        }
-        visible.retain(|m| m.fs_type == "cgroup" || m.fs_type == "cgroup2");
-
-        let mut hierarchies: Vec<CgroupHierarchy> = Vec::new();
-        let mut seen_devs: Vec<&str> = Vec::new();
-        let mut unified: Vec<&MountInfoEntry> = Vec::new();
-        for m in &visible {
-            if m.fs_type == "cgroup2" {
-                unified.push(m);
-                continue;
-            }
-            if seen_devs.contains(&m.device.as_str()) {
-                continue;
-            }
-            seen_devs.push(&m.device);
-            let mut controllers = Vec::new();
-            let mut name = None;
-            for opt in &m.super_options {
-                if let Some(n) = opt.strip_prefix("name=") {
-                    name = Some(n.to_owned());
-                } else if !is_v1_non_controller_option(opt) {
-                    controllers.push(opt.clone());
-                }
-            }
-            hierarchies.push(CgroupHierarchy {
-                mount: m.mount_point.clone(),
-                controllers,
-                name,
-            });
-        }
-
-        let unified = unified
-            .iter()
-            .find(|m| m.mount_point == "/sys/fs/cgroup")
-            .or_else(|| {
-                unified
-                    .iter()
-                    .find(|m| m.mount_point == "/sys/fs/cgroup/unified")
-            })
-            .or_else(|| unified.first());
-        let has_v1_controllers = hierarchies.iter().any(|h| !h.controllers.is_empty());
-
-        match unified {
-            Some(u) => {
-                let controllers = read_controllers(view, &u.mount_point);
-                if has_v1_controllers {
-                    CgroupLayout::Hybrid {
-                        hierarchies,
-                        unified_mount: u.mount_point.clone(),
-                        unified_controllers: controllers,
-                    }
-                } else {
-                    CgroupLayout::V2 {
-                        mount: u.mount_point.clone(),
-                        controllers,
-                    }
-                }
-            }
-            None if hierarchies.is_empty() => CgroupLayout::None,
-            None => CgroupLayout::V1 { hierarchies },
-        }
-    }
-
-    /// Where `controller` can be used: a v1 hierarchy that binds it (preferred in the
-    /// hybrid layout, since a controller bound to v1 is absent from v2) or the cgroup2
-    /// mount that offers it.
-    pub fn locate(&self, controller: &str) -> Option<ControllerPlace> {
-        let in_v1 = |hierarchies: &[CgroupHierarchy]| {
-            hierarchies
-                .iter()
-                .find(|h| h.controllers.iter().any(|c| c == controller))
-                .map(|h| ControllerPlace {
-                    version: CgroupVersion::V1,
-                    mount: h.mount.clone(),
-                })
-        };
-        let in_v2 = |mount: &str, controllers: &[String]| {
-            controllers
-                .iter()
-                .any(|c| c == controller)
-                .then(|| ControllerPlace {
-                    version: CgroupVersion::V2,
-                    mount: mount.to_owned(),
-                })
-        };
-        match self {
-            CgroupLayout::V2 { mount, controllers } => in_v2(mount, controllers),
-            CgroupLayout::V1 { hierarchies } => in_v1(hierarchies),
-            CgroupLayout::Hybrid {
-                hierarchies,
-                unified_mount,
-                unified_controllers,
-            } => in_v1(hierarchies).or_else(|| in_v2(unified_mount, unified_controllers)),
-            CgroupLayout::None => None,
-        }
-    }
-
-    /// Which of memory, pids and cpu are usable for limits, and where.
-    pub fn limits(&self) -> CgroupLimits {
-        CgroupLimits {
-            memory: self.locate("memory"),
-            pids: self.locate("pids"),
-            cpu: self.locate("cpu"),
-        }
-    }
-
-    /// `"v2"`, `"v1"`, `"hybrid"` or `"none"`.
-    pub fn label(&self) -> &'static str {
-        match self {
-            CgroupLayout::V2 { .. } => "v2",
-            CgroupLayout::V1 { .. } => "v1",
-            CgroupLayout::Hybrid { .. } => "hybrid",
-            CgroupLayout::None => "none",
-        }
-    }
-}
-
-fn read_controllers(view: &HostView, mount: &str) -> Vec<String> {
-    let file = format!("{}/cgroup.controllers", mount.trim_end_matches('/'));
-    view.read(&file)
-        .map(|s| s.split_whitespace().map(str::to_owned).collect())
-        .unwrap_or_default()
-}
-
-/// A knob that can disable unprivileged user namespaces.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum UsernsKnob {
-    /// `/proc/sys/user/max_user_namespaces` = 0 (disables them even for root).
-    MaxUserNamespaces,
-    /// Debian's `/proc/sys/kernel/unprivileged_userns_clone` = 0.
-    DebianUnprivilegedClone,
-    /// Ubuntu's `/proc/sys/kernel/apparmor_restrict_unprivileged_userns` = 1.
-    UbuntuAppArmorRestrict,
-    /// The kernel has no user namespaces at all (no `/proc/self/ns/user`).
-    KernelConfig,
-}
-
-impl UsernsKnob {
-    /// The one-line fix for this knob.
-    pub fn fix(self) -> &'static str {
-        match self {
-            UsernsKnob::MaxUserNamespaces => "sysctl -w user.max_user_namespaces=15000",
-            UsernsKnob::DebianUnprivilegedClone => "sysctl -w kernel.unprivileged_userns_clone=1",
-            UsernsKnob::UbuntuAppArmorRestrict => {
-                "sysctl -w kernel.apparmor_restrict_unprivileged_userns=0 (or give versus an AppArmor profile with `userns,`)"
-            }
-            UsernsKnob::KernelConfig => "use a kernel built with CONFIG_USER_NS=y",
-        }
-    }
-}
-
-/// One reason unprivileged user namespaces are unavailable.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct UsernsBlock {
-    /// The knob responsible.
-    pub knob: UsernsKnob,
-    /// What was read, e.g. `"/proc/sys/user/max_user_namespaces = 0"`.
-    pub reason: String,
-}
-
-/// Whether unprivileged processes can create user namespaces (the rootless path).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum UsernsStatus {
-    /// Allowed.
-    Allowed {
-        /// `user.max_user_namespaces`, if readable.
-        max_user_namespaces: Option<u64>,
-    },
-    /// Disabled, by every knob listed.
-    Disabled {
-        /// All the knobs that block them.
-        blocks: Vec<UsernsBlock>,
-    },
-}
-
-/// Seccomp support.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SeccompInfo {
-    /// The kernel has seccomp (`Seccomp:` line in `/proc/self/status`).
-    pub supported: bool,
-    /// The kernel has seccomp filters (BPF): `actions_avail` lists actions, or
-    /// `Seccomp_filters:` appears in `/proc/self/status`.
-    pub filter_supported: bool,
-    /// Filter actions from `/proc/sys/kernel/seccomp/actions_avail`.
-    pub actions: Vec<String>,
-    /// This process's mode: 0 none, 1 strict, 2 filter.
-    pub current_mode: Option<u8>,
-}
-
-/// AppArmor state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AppArmorState {
-    /// `/sys/module/apparmor/parameters/enabled` = Y.
-    Enabled,
-    /// The module is there but disabled.
-    Disabled,
-    /// Not in the kernel.
-    Absent,
-}
-
-/// SELinux state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SelinuxState {
-    /// `/sys/fs/selinux/enforce` = 1.
-    Enforcing,
-    /// `/sys/fs/selinux/enforce` = 0.
-    Permissive,
-    /// No selinuxfs: not in the kernel or disabled.
-    Absent,
 }
 
 /// Everything `versus doctor` found, plus the list of checks derived from it.
@@ -748,23 +322,18 @@ pub struct DoctorReport {
     pub hypervisor_vendor: Option<String>,
     /// KVM device, modules and backend.
     pub kvm: KvmInfo,
-    /// The cgroup layout.
-    pub cgroup: CgroupLayout,
+    /// The cgroup layout and named v1 hierarchies (`container::host::Scan`).
+    pub cgroup: Scan,
     /// Where memory, pids and cpu limits can be set.
     pub cgroup_limits: CgroupLimits,
     /// Which of cgroup ipc mnt net pid time user uts exist under `/proc/self/ns`.
     pub namespaces: Vec<String>,
-    /// Unprivileged user namespaces.
+    /// Unprivileged user namespaces (`container::host::UsernsStatus`, every knob).
     pub unprivileged_userns: UsernsStatus,
-    /// Seccomp support.
+    /// Seccomp support (`container::host::SeccompInfo`).
     pub seccomp: SeccompInfo,
-    /// Active LSMs from `/sys/kernel/security/lsm`; `None` when unreadable (securityfs
-    /// not mounted).
-    pub lsm: Option<Vec<String>>,
-    /// AppArmor state.
-    pub apparmor: AppArmorState,
-    /// SELinux state.
-    pub selinux: SelinuxState,
+    /// Active security modules (`container::host::LsmInfo`).
+    pub lsm: LsmInfo,
     /// Effective uid.
     pub euid: u32,
     /// `euid == 0`.
@@ -824,8 +393,6 @@ impl DoctorReport {
 // Detection
 // ---------------------------------------------------------------------------------------
 
-/// The KVM modules versus looks for under `/sys/module`.
-pub const KVM_MODULES: [&str; 4] = ["kvm", "kvm_intel", "kvm_amd", "kvm_pvm"];
 /// The namespace types versus looks for under `/proc/self/ns`.
 pub const NAMESPACES: [&str; 8] = ["cgroup", "ipc", "mnt", "net", "pid", "time", "user", "uts"];
 /// Namespaces that only newer kernels have and containers can do without.
@@ -862,40 +429,6 @@ fn read_cpuinfo(view: &HostView) -> CpuInfo {
     info
 }
 
-fn detect_backend(
-    device_present: bool,
-    modules: &[String],
-    flags: &[String],
-    host_is_vm: bool,
-) -> KvmBackend {
-    if !device_present {
-        return KvmBackend::Unavailable;
-    }
-    let has_module = |m: &str| modules.iter().any(|x| x == m);
-    let has_flag = |f: &str| flags.iter().any(|x| x == f);
-    // PVM first: its module only exists where it was deliberately loaded (or built in);
-    // hardware vendor modules may be built in (and listed under /sys/module) but idle.
-    if has_module("kvm_pvm") {
-        return KvmBackend::Software {
-            module: "kvm_pvm".to_owned(),
-        };
-    }
-    let vendor = if has_module("kvm_intel") && has_flag("vmx") {
-        Some(CpuVendor::Intel)
-    } else if has_module("kvm_amd") && has_flag("svm") {
-        Some(CpuVendor::Amd)
-    } else {
-        None
-    };
-    match vendor {
-        Some(vendor) if host_is_vm => KvmBackend::Nested { vendor },
-        Some(vendor) => KvmBackend::Hardware { vendor },
-        None => KvmBackend::Unknown {
-            modules: modules.to_vec(),
-        },
-    }
-}
-
 fn detect_namespaces(view: &HostView) -> Vec<String> {
     let present = view.list_dir("/proc/self/ns");
     NAMESPACES
@@ -905,104 +438,18 @@ fn detect_namespaces(view: &HostView) -> Vec<String> {
         .collect()
 }
 
-fn detect_userns(view: &HostView, namespaces: &[String]) -> UsernsStatus {
-    let mut blocks = Vec::new();
-    if !namespaces.is_empty() && !namespaces.iter().any(|n| n == "user") {
-        blocks.push(UsernsBlock {
-            knob: UsernsKnob::KernelConfig,
-            reason: "no /proc/self/ns/user: the kernel has no user namespaces".to_owned(),
-        });
-    }
-    let max = view
-        .read_trimmed("/proc/sys/user/max_user_namespaces")
-        .and_then(|s| s.parse::<u64>().ok());
-    if max == Some(0) {
-        blocks.push(UsernsBlock {
-            knob: UsernsKnob::MaxUserNamespaces,
-            reason: "user.max_user_namespaces = 0".to_owned(),
-        });
-    }
-    if view
-        .read_trimmed("/proc/sys/kernel/unprivileged_userns_clone")
-        .as_deref()
-        == Some("0")
-    {
-        blocks.push(UsernsBlock {
-            knob: UsernsKnob::DebianUnprivilegedClone,
-            reason: "kernel.unprivileged_userns_clone = 0 (Debian)".to_owned(),
-        });
-    }
-    if view
-        .read_trimmed("/proc/sys/kernel/apparmor_restrict_unprivileged_userns")
-        .as_deref()
-        == Some("1")
-    {
-        blocks.push(UsernsBlock {
-            knob: UsernsKnob::UbuntuAppArmorRestrict,
-            reason: "kernel.apparmor_restrict_unprivileged_userns = 1 (Ubuntu)".to_owned(),
-        });
-    }
-    if blocks.is_empty() {
-        UsernsStatus::Allowed {
-            max_user_namespaces: max,
-        }
-    } else {
-        UsernsStatus::Disabled { blocks }
-    }
-}
-
-fn detect_seccomp(view: &HostView) -> SeccompInfo {
-    let status = view.read("/proc/self/status").unwrap_or_default();
-    let field = |name: &str| {
-        status.lines().find_map(|l| {
-            l.strip_prefix(name)
-                .and_then(|rest| rest.strip_prefix(':'))
-                .map(|v| v.trim().to_owned())
-        })
-    };
-    let mode = field("Seccomp");
-    let filters_line = field("Seccomp_filters").is_some();
-    let actions: Vec<String> = view
-        .read("/proc/sys/kernel/seccomp/actions_avail")
-        .map(|s| s.split_whitespace().map(str::to_owned).collect())
-        .unwrap_or_default();
-    let current_mode = mode.as_deref().and_then(|m| m.parse::<u8>().ok());
-    SeccompInfo {
-        supported: mode.is_some(),
-        filter_supported: !actions.is_empty() || filters_line || current_mode == Some(2),
-        actions,
-        current_mode,
-    }
-}
-
-fn detect_apparmor(view: &HostView, lsm: Option<&[String]>) -> AppArmorState {
-    match view
-        .read_trimmed("/sys/module/apparmor/parameters/enabled")
-        .as_deref()
-    {
-        Some("Y") | Some("y") | Some("1") => AppArmorState::Enabled,
-        Some(_) => AppArmorState::Disabled,
-        None if lsm.is_some_and(|l| l.iter().any(|m| m == "apparmor")) => AppArmorState::Enabled,
-        None => AppArmorState::Absent,
-    }
-}
-
-fn detect_selinux(view: &HostView) -> SelinuxState {
-    match view.read_trimmed("/sys/fs/selinux/enforce").as_deref() {
-        Some("1") => SelinuxState::Enforcing,
-        Some("0") => SelinuxState::Permissive,
-        _ => SelinuxState::Absent,
-    }
-}
-
 /// Diagnoses the host seen through `view`, with `probes` for the live facts.
+///
+/// The shared facts come from the crates, with `view.root()` as their root:
+/// [`container::host`] and [`hypervisor::kvm`].
 pub fn diagnose(view: &HostView, probes: &dyn LiveProbes) -> DoctorReport {
+    let root = view.root();
     let kernel_release = view.read_trimmed("/proc/sys/kernel/osrelease");
     let cpu = read_cpuinfo(view);
 
     let cpuid_sig = probes.cpuid_hypervisor();
-    let flag_hv = cpu.flags.iter().any(|f| f == "hypervisor");
-    let host_is_virtual_machine = flag_hv || cpuid_sig.is_some();
+    let cpu_virt = CpuVirt::from_flags(&cpu.flags, cpuid_sig.is_some());
+    let host_is_virtual_machine = cpu_virt.hypervisor;
     let hypervisor_vendor = match cpuid_sig.as_deref() {
         Some(sig) if !sig.trim().is_empty() => Some(hypervisor_name(sig)),
         _ => view
@@ -1012,42 +459,20 @@ pub fn diagnose(view: &HostView, probes: &dyn LiveProbes) -> DoctorReport {
     };
 
     let device_present = view.exists("/dev/kvm");
-    let modules: Vec<String> = KVM_MODULES
-        .iter()
-        .filter(|m| view.exists(&format!("/sys/module/{m}")))
-        .map(|m| (*m).to_owned())
-        .collect();
-    let cpu_virt_flags: Vec<String> = ["vmx", "svm"]
-        .iter()
-        .filter(|f| cpu.flags.iter().any(|x| x == *f))
-        .map(|f| (*f).to_owned())
-        .collect();
-    let backend = detect_backend(
-        device_present,
-        &modules,
-        &cpu.flags,
-        host_is_virtual_machine,
-    );
+    let modules = hypervisor::kvm::kvm_modules(root);
+    let backend = hypervisor::kvm::classify(device_present, &modules, cpu_virt);
     let open = if device_present {
         probes.kvm_open()
     } else {
         KvmOpen::NotFound
     };
 
-    let cgroup = CgroupLayout::detect(view);
-    let cgroup_limits = cgroup.limits();
+    let cgroup = Scan::detect(root);
+    let cgroup_limits = CgroupLimits::of(&cgroup.layout);
     let namespaces = detect_namespaces(view);
-    let unprivileged_userns = detect_userns(view, &namespaces);
-    let seccomp = detect_seccomp(view);
-    let lsm = view.read_trimmed("/sys/kernel/security/lsm").map(|s| {
-        s.split(',')
-            .map(str::trim)
-            .filter(|m| !m.is_empty())
-            .map(str::to_owned)
-            .collect::<Vec<_>>()
-    });
-    let apparmor = detect_apparmor(view, lsm.as_deref());
-    let selinux = detect_selinux(view);
+    let unprivileged_userns = UsernsStatus::detect(root);
+    let seccomp = SeccompInfo::detect(root);
+    let lsm = LsmInfo::detect(root);
     let euid = probes.euid();
 
     let mut report = DoctorReport {
@@ -1060,7 +485,7 @@ pub fn diagnose(view: &HostView, probes: &dyn LiveProbes) -> DoctorReport {
             device_present,
             open,
             modules,
-            cpu_virt_flags,
+            cpu_virt_flags: cpu_virt.flag_names(),
             backend,
         },
         cgroup,
@@ -1069,508 +494,14 @@ pub fn diagnose(view: &HostView, probes: &dyn LiveProbes) -> DoctorReport {
         unprivileged_userns,
         seccomp,
         lsm,
-        apparmor,
-        selinux,
         euid,
         is_root: euid == 0,
         stale_cgroups: probes.stale_cgroups(),
         checks: Vec::new(),
     };
-    report.checks = build_checks(&report, view);
+    report.checks = checks::build(&report, view);
     report
 }
-
-// ---------------------------------------------------------------------------------------
-// Checks
-// ---------------------------------------------------------------------------------------
-
-fn modprobe_fix(report: &DoctorReport) -> String {
-    let module = match report.cpu_vendor.as_deref() {
-        Some("AuthenticAMD") | Some("HygonGenuine") => "`modprobe kvm_amd`",
-        Some("GenuineIntel") => "`modprobe kvm_intel`",
-        _ => "`modprobe kvm_intel` (or kvm_amd)",
-    };
-    if report.host_is_virtual_machine {
-        format!(
-            "load the module: {module}; this host is a VM, so enable nested virtualization in the outer hypervisor"
-        )
-    } else {
-        format!("load the module: {module}; if it fails, enable VT-x/AMD-V in the firmware")
-    }
-}
-
-fn build_checks(r: &DoctorReport, view: &HostView) -> Vec<Check> {
-    let mut checks = Vec::new();
-
-    // Host.
-    checks.push(Check::new(
-        "host.kernel",
-        "Kernel",
-        Status::Info,
-        r.kernel_release
-            .clone()
-            .unwrap_or_else(|| "unknown (no /proc/sys/kernel/osrelease)".to_owned()),
-    ));
-    checks.push(Check::new(
-        "host.cpu",
-        "CPU",
-        Status::Info,
-        match (&r.cpu_model, &r.cpu_vendor) {
-            (Some(m), _) => m.clone(),
-            (None, Some(v)) => v.clone(),
-            (None, None) => "unknown (no model name in /proc/cpuinfo)".to_owned(),
-        },
-    ));
-    checks.push(if r.host_is_virtual_machine {
-        Check::new(
-            "host.virtual",
-            "Host machine",
-            Status::Warn,
-            format!(
-                "virtual machine ({}): host, container and VM timings include the outer hypervisor",
-                r.hypervisor_vendor
-                    .as_deref()
-                    .unwrap_or("unknown hypervisor")
-            ),
-        )
-        .with_fix(
-            "for bare-metal numbers run on a physical host; compare figures only within one run",
-        )
-    } else {
-        Check::new("host.virtual", "Host machine", Status::Info, "bare metal")
-    });
-
-    // KVM.
-    let kvm = &r.kvm;
-    checks.push(if kvm.device_present {
-        Check::new("kvm.device", "/dev/kvm present", Status::Pass, "yes")
-    } else {
-        Check::new(
-            "kvm.device",
-            "/dev/kvm present",
-            Status::Fail,
-            format!(
-                "no /dev/kvm (CPU flags: {}; modules: {})",
-                or_none(&kvm.cpu_virt_flags),
-                or_none(&kvm.modules)
-            ),
-        )
-        .with_fix(modprobe_fix(r))
-    });
-    checks.push(match &kvm.open {
-        _ if !kvm.device_present => Check::new(
-            "kvm.open",
-            "/dev/kvm openable",
-            Status::Fail,
-            "not attempted: no /dev/kvm",
-        )
-        .with_fix(modprobe_fix(r)),
-        KvmOpen::Ok { api_version: 12 } => Check::new(
-            "kvm.open",
-            "/dev/kvm openable",
-            Status::Pass,
-            "opened read-write; KVM API version 12",
-        ),
-        KvmOpen::Ok { api_version } => Check::new(
-            "kvm.open",
-            "/dev/kvm openable",
-            Status::Fail,
-            format!("KVM API version {api_version}, versus needs 12"),
-        )
-        .with_fix("use a kernel with the stable KVM API (any Linux since 2.6.22 reports 12)"),
-        KvmOpen::PermissionDenied if r.is_root => Check::new(
-            "kvm.open",
-            "/dev/kvm openable",
-            Status::Fail,
-            "permission denied even as root (device cgroup, LSM or container policy)",
-        )
-        .with_fix("allow the device: pass `--device /dev/kvm` to the container, or check `dmesg` for LSM denials"),
-        KvmOpen::PermissionDenied => Check::new(
-            "kvm.open",
-            "/dev/kvm openable",
-            Status::Fail,
-            format!("permission denied for uid {}", r.euid),
-        )
-        .with_fix("run as root or add your user to the `kvm` group: `sudo usermod -aG kvm $USER` (then log in again)"),
-        KvmOpen::NotFound => Check::new(
-            "kvm.open",
-            "/dev/kvm openable",
-            Status::Fail,
-            "open failed: no such file",
-        )
-        .with_fix(modprobe_fix(r)),
-        KvmOpen::Other(e) => Check::new(
-            "kvm.open",
-            "/dev/kvm openable",
-            Status::Fail,
-            format!("open failed: {e}"),
-        )
-        .with_fix("check `dmesg | grep -i kvm` and that a KVM vendor module is loaded"),
-    });
-    let backend_detail = format!("{}. {}", kvm.backend.label(), kvm.backend.explanation());
-    checks.push(match &kvm.backend {
-        KvmBackend::Hardware { .. } => {
-            Check::new("kvm.backend", "KVM backend", Status::Pass, backend_detail)
-        }
-        KvmBackend::Nested { .. } => {
-            Check::new("kvm.backend", "KVM backend", Status::Warn, backend_detail)
-                .with_fix("for bare-metal exit costs run on a physical host with VT-x/AMD-V")
-        }
-        KvmBackend::Software { .. } => {
-            Check::new("kvm.backend", "KVM backend", Status::Warn, backend_detail)
-                .with_fix("for hardware-virtualization numbers run on a host whose /proc/cpuinfo flags show vmx or svm")
-        }
-        KvmBackend::Unknown { .. } => {
-            Check::new("kvm.backend", "KVM backend", Status::Warn, backend_detail).with_fix(
-                "check `lsmod | grep kvm`; load the vendor module (`modprobe kvm_intel` or `kvm_amd`)",
-            )
-        }
-        KvmBackend::Unavailable => {
-            Check::new("kvm.backend", "KVM backend", Status::Fail, backend_detail)
-                .with_fix(modprobe_fix(r))
-        }
-    });
-
-    // cgroups.
-    checks.push(cgroup_layout_check(r, view));
-    checks.push(stale_cgroups_check(r));
-    for (name, place) in r.cgroup_limits.iter() {
-        let id = format!("cgroup.{name}");
-        let title = format!("cgroup {name} controller");
-        checks.push(match place {
-            Some(p) => Check::new(&id, &title, Status::Pass, p.to_string()),
-            None => {
-                let fix = match &r.cgroup {
-                    CgroupLayout::V2 { mount, .. } => format!(
-                        "the kernel does not offer it at {mount}: boot with `cgroup_enable={name}` or use a kernel with the controller"
-                    ),
-                    CgroupLayout::None => cgroup_mount_fix().to_owned(),
-                    CgroupLayout::V1 { .. } | CgroupLayout::Hybrid { .. } => format!(
-                        "mount it: `mkdir -p /sys/fs/cgroup/{name} && mount -t cgroup -o {name} cgroup /sys/fs/cgroup/{name}`"
-                    ),
-                };
-                Check::new(&id, &title, Status::Fail, "not available").with_fix(fix)
-            }
-        });
-    }
-
-    // Namespaces.
-    for ns in NAMESPACES {
-        let id = format!("ns.{ns}");
-        let title = format!("{ns} namespace");
-        let present = r.namespaces.iter().any(|n| n == ns);
-        checks.push(if present {
-            Check::new(&id, &title, Status::Pass, format!("/proc/self/ns/{ns}"))
-        } else {
-            let status = if OPTIONAL_NAMESPACES.contains(&ns) {
-                Status::Warn
-            } else {
-                Status::Fail
-            };
-            let config = match ns {
-                "mnt" => "CONFIG_NAMESPACES".to_owned(),
-                other => format!("CONFIG_{}_NS", other.to_uppercase()),
-            };
-            Check::new(&id, &title, status, format!("no /proc/self/ns/{ns}"))
-                .with_fix(format!("use a kernel built with {config}=y"))
-        });
-    }
-
-    // Unprivileged user namespaces.
-    checks.push(match &r.unprivileged_userns {
-        UsernsStatus::Allowed {
-            max_user_namespaces,
-        } => Check::new(
-            "userns.unprivileged",
-            "Unprivileged user namespaces",
-            Status::Pass,
-            match max_user_namespaces {
-                Some(n) => format!("allowed (user.max_user_namespaces = {n})"),
-                None => "allowed".to_owned(),
-            },
-        ),
-        UsernsStatus::Disabled { blocks } => {
-            let reasons: Vec<&str> = blocks.iter().map(|b| b.reason.as_str()).collect();
-            let fixes: Vec<&str> = blocks.iter().map(|b| b.knob.fix()).collect();
-            Check::new(
-                "userns.unprivileged",
-                "Unprivileged user namespaces",
-                if r.is_root {
-                    Status::Warn
-                } else {
-                    Status::Fail
-                },
-                format!(
-                    "disabled: {} (the rootless path cannot work)",
-                    reasons.join("; ")
-                ),
-            )
-            .with_fix(fixes.join("; "))
-        }
-    });
-
-    // Seccomp.
-    let sc = &r.seccomp;
-    let actions = if sc.actions.is_empty() {
-        "actions unknown".to_owned()
-    } else {
-        format!("actions: {}", sc.actions.join(" "))
-    };
-    checks.push(if !sc.supported {
-        Check::new(
-            "seccomp",
-            "seccomp filters",
-            Status::Fail,
-            "no Seccomp line in /proc/self/status: kernel without seccomp",
-        )
-        .with_fix("use a kernel built with CONFIG_SECCOMP=y and CONFIG_SECCOMP_FILTER=y")
-    } else if !sc.filter_supported {
-        Check::new(
-            "seccomp",
-            "seccomp filters",
-            Status::Warn,
-            "seccomp present, but no sign of filter (BPF) support",
-        )
-        .with_fix("use a kernel built with CONFIG_SECCOMP_FILTER=y (4.14+ for actions_avail)")
-    } else if sc.current_mode == Some(2) {
-        Check::new(
-            "seccomp",
-            "seccomp filters",
-            Status::Warn,
-            format!("supported ({actions}); versus itself runs under a filter, so host syscalls pay for it"),
-        )
-        .with_fix("run versus outside the sandbox that installs the filter for clean host baselines")
-    } else {
-        Check::new(
-            "seccomp",
-            "seccomp filters",
-            Status::Pass,
-            format!("supported ({actions})"),
-        )
-    });
-
-    // LSMs.
-    checks.push(lsm_check(r));
-
-    // Privileges.
-    checks.push(if r.is_root {
-        Check::new("user.root", "Running as root", Status::Pass, "euid 0")
-    } else {
-        Check::new(
-            "user.root",
-            "Running as root",
-            Status::Warn,
-            format!(
-                "euid {}: container launches need root or the rootless path (user namespaces)",
-                r.euid
-            ),
-        )
-        .with_fix("run `sudo versus …`, or make sure unprivileged user namespaces are allowed")
-    });
-
-    checks
-}
-
-fn cgroup_mount_fix() -> &'static str {
-    "mount cgroup v2: `mount -t cgroup2 none /sys/fs/cgroup`"
-}
-
-fn cgroup_layout_check(r: &DoctorReport, view: &HostView) -> Check {
-    const ID: &str = "cgroup.layout";
-    const TITLE: &str = "cgroup layout";
-    let hier_list = |hs: &[CgroupHierarchy]| {
-        hs.iter()
-            .map(|h| match (&h.name, h.controllers.is_empty()) {
-                (Some(n), true) => format!("name={n}"),
-                _ => h.controllers.join(","),
-            })
-            .collect::<Vec<_>>()
-            .join(" ")
-    };
-    match &r.cgroup {
-        CgroupLayout::V2 { mount, controllers } => Check::new(
-            ID,
-            TITLE,
-            Status::Pass,
-            format!("v2 at {mount} (controllers: {})", or_none(controllers)),
-        ),
-        CgroupLayout::V1 { hierarchies } => Check::new(
-            ID,
-            TITLE,
-            Status::Pass,
-            format!(
-                "v1, {} hierarchies ({})",
-                hierarchies.len(),
-                hier_list(hierarchies)
-            ),
-        ),
-        CgroupLayout::Hybrid {
-            hierarchies,
-            unified_mount,
-            unified_controllers,
-        } => Check::new(
-            ID,
-            TITLE,
-            Status::Warn,
-            format!(
-                "hybrid: v1 ({}) plus cgroup2 at {unified_mount} (controllers: {})",
-                hier_list(hierarchies),
-                or_none(unified_controllers)
-            ),
-        )
-        .with_fix(format!(
-            "runc works as is; crun refuses this layout: run it inside `unshare --mount --propagation private` after `umount {unified_mount}`"
-        )),
-        CgroupLayout::None => Check::new(
-            ID,
-            TITLE,
-            Status::Fail,
-            if view.exists("/proc/self/mountinfo") {
-                "no cgroup or cgroup2 mount in /proc/self/mountinfo"
-            } else {
-                "cannot read /proc/self/mountinfo (is /proc mounted?)"
-            },
-        )
-        .with_fix(cgroup_mount_fix()),
-    }
-}
-
-fn stale_cgroups_check(r: &DoctorReport) -> Check {
-    const ID: &str = "cgroup.stale";
-    const TITLE: &str = "leftover container cgroups";
-    match r.stale_cgroups.as_slice() {
-        [] => Check::new(ID, TITLE, Status::Pass, "none"),
-        stale => Check::new(
-            ID,
-            TITLE,
-            Status::Warn,
-            format!(
-                "{} left by launchers that were killed: {}",
-                stale.len(),
-                stale.join(" ")
-            ),
-        )
-        .with_fix(
-            "the next `versus container run` removes them (as root); or `rmdir` each directory",
-        ),
-    }
-}
-
-fn lsm_check(r: &DoctorReport) -> Check {
-    const ID: &str = "lsm";
-    const TITLE: &str = "Security modules (LSM)";
-    let list = match &r.lsm {
-        Some(l) if !l.is_empty() => l.join(","),
-        Some(_) => "none".to_owned(),
-        None => "list unknown (securityfs not mounted at /sys/kernel/security)".to_owned(),
-    };
-    let apparmor = match r.apparmor {
-        AppArmorState::Enabled => "enabled",
-        AppArmorState::Disabled => "disabled",
-        AppArmorState::Absent => "absent",
-    };
-    let selinux = match r.selinux {
-        SelinuxState::Enforcing => "enforcing",
-        SelinuxState::Permissive => "permissive",
-        SelinuxState::Absent => "absent",
-    };
-    let detail = format!("{list}; AppArmor {apparmor}; SELinux {selinux}");
-    if r.selinux == SelinuxState::Enforcing {
-        Check::new(ID, TITLE, Status::Warn, detail).with_fix(
-            "if launches fail with EACCES, look for denials: `ausearch -m avc -ts recent` (to test: `setenforce 0`)",
-        )
-    } else {
-        Check::new(ID, TITLE, Status::Info, detail)
-    }
-}
-
-fn or_none(items: &[String]) -> String {
-    if items.is_empty() {
-        "none".to_owned()
-    } else {
-        items.join(" ")
-    }
-}
-
-// ---------------------------------------------------------------------------------------
-// Rendering
-// ---------------------------------------------------------------------------------------
-
-/// Renders the report as a table (✓ pass, ✗ fail, ! warn, · info) with a "fix" column,
-/// followed by what the KVM backend means and a summary line. `color` adds ANSI colors.
-///
-/// On a terminal the table wraps to the terminal's width, otherwise to
-/// [`RENDER_WIDTH`] columns.
-pub fn render(report: &DoctorReport, color: bool) -> String {
-    render_with_width(report, color, None)
-}
-
-/// The width [`render`] wraps to when stdout is not a terminal.
-pub const RENDER_WIDTH: u16 = 140;
-
-/// [`render`] with an explicit table width (`None`: the terminal's, or [`RENDER_WIDTH`]).
-pub fn render_with_width(report: &DoctorReport, color: bool, width: Option<u16>) -> String {
-    let mut table = Table::new();
-    table
-        .load_style(presets::UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Dynamic);
-    match width {
-        Some(w) => {
-            table.force_no_tty().set_width(w);
-        }
-        None if table.width().is_none() => {
-            table.set_width(RENDER_WIDTH);
-        }
-        None => {}
-    }
-    if color {
-        table.enforce_styling();
-    }
-    table.set_header(vec!["", "check", "result", "fix"]);
-    for c in &report.checks {
-        let mut sym = Cell::new(c.status.symbol());
-        let mut fix = Cell::new(c.fix.as_deref().unwrap_or(""));
-        if color {
-            sym = sym.fg(c.status.color());
-            if c.status >= Status::Warn {
-                fix = fix.fg(c.status.color());
-            }
-        }
-        // The backend's explanation is long: it is printed in full below the table.
-        let detail = if c.id == "kvm.backend" {
-            format!("{}; see below", report.kvm.backend.label())
-        } else {
-            c.detail.clone()
-        };
-        table.add_row(vec![sym, Cell::new(&c.title), Cell::new(detail), fix]);
-    }
-    for i in 0..2 {
-        if let Some(col) = table.column_mut(i) {
-            col.set_constraint(ColumnConstraint::ContentWidth);
-        }
-    }
-
-    let counts = report.counts();
-    let mut out = String::new();
-    out.push_str("versus doctor\n");
-    out.push_str(&table.to_string());
-    out.push('\n');
-    out.push_str(&format!("KVM backend: {}\n", report.kvm.backend.label()));
-    for line in crate::fmt::wrap(report.kvm.backend.explanation(), 88) {
-        out.push_str("  ");
-        out.push_str(&line);
-        out.push('\n');
-    }
-    out.push_str(&format!(
-        "{} passed, {} warnings, {} failed, {} info   (✓ pass  ! warn  ✗ fail  · info)\n",
-        counts.pass, counts.warn, counts.fail, counts.info
-    ));
-    out
-}
-
-// ---------------------------------------------------------------------------------------
-// Tests
-// ---------------------------------------------------------------------------------------
 
 #[cfg(test)]
 mod tests {
@@ -1997,20 +928,21 @@ mod tests {
         let f = Fixture::host(BASE_FLAGS);
         f.mountinfo(V1_MOUNTINFO);
         let r = diagnose(&f.view(), &FakeProbes::root());
-        let CgroupLayout::V1 { hierarchies } = &r.cgroup else {
+        let Layout::V1 { hierarchies } = &r.cgroup.layout else {
             panic!("expected v1, got {:?}", r.cgroup);
         };
-        assert_eq!(hierarchies.len(), 6);
-        assert_eq!(hierarchies[0].name.as_deref(), Some("systemd"));
-        assert!(hierarchies[0].controllers.is_empty());
+        assert_eq!(hierarchies.len(), 5);
+        assert_eq!(r.cgroup.named.len(), 1);
+        assert_eq!(r.cgroup.named[0].name, "systemd");
+        assert_eq!(r.cgroup.named[0].mount, Path::new("/sys/fs/cgroup/systemd"));
         let cpu = hierarchies
             .iter()
-            .find(|h| h.mount == "/sys/fs/cgroup/cpu,cpuacct")
+            .find(|h| h.mount == Path::new("/sys/fs/cgroup/cpu,cpuacct"))
             .expect("cpu,cpuacct hierarchy");
         assert_eq!(cpu.controllers, ["cpu", "cpuacct"]);
         let cpuset = hierarchies
             .iter()
-            .find(|h| h.mount == "/sys/fs/cgroup/cpuset")
+            .find(|h| h.mount == Path::new("/sys/fs/cgroup/cpuset"))
             .unwrap();
         assert_eq!(
             cpuset.controllers,
@@ -2019,20 +951,23 @@ mod tests {
         );
         assert_eq!(
             r.cgroup_limits.cpu,
-            Some(ControllerPlace {
-                version: CgroupVersion::V1,
-                mount: "/sys/fs/cgroup/cpu,cpuacct".into()
-            })
+            Some(Place::V1("/sys/fs/cgroup/cpu,cpuacct".into()))
         );
         assert_eq!(
-            r.cgroup_limits.memory.as_ref().map(|p| p.mount.as_str()),
-            Some("/sys/fs/cgroup/memory")
+            r.cgroup_limits.memory,
+            Some(Place::V1("/sys/fs/cgroup/memory".into()))
         );
         assert_eq!(
-            r.cgroup.locate("net_prio").map(|p| p.mount),
-            Some("/sys/fs/cgroup/net_cls,net_prio".to_owned())
+            r.cgroup.layout.locate("net_prio"),
+            Some(Place::V1("/sys/fs/cgroup/net_cls,net_prio".into()))
         );
-        assert_eq!(r.cgroup.locate("hugetlb"), None);
+        assert_eq!(r.cgroup.layout.locate("hugetlb"), None);
+        assert!(
+            r.check("cgroup.layout")
+                .unwrap()
+                .detail
+                .contains("name=systemd")
+        );
         assert_eq!(status_of(&r, "cgroup.layout"), Status::Pass);
         for c in ["cgroup.memory", "cgroup.pids", "cgroup.cpu"] {
             assert_eq!(status_of(&r, c), Status::Pass, "{c}");
@@ -2063,8 +998,8 @@ mod tests {
         let f = Fixture::host(BASE_FLAGS);
         let r = diagnose(&f.view(), &FakeProbes::root());
         assert_eq!(
-            r.cgroup,
-            CgroupLayout::V2 {
+            r.cgroup.layout,
+            Layout::V2 {
                 mount: "/sys/fs/cgroup".into(),
                 controllers: [
                     "cpuset", "cpu", "io", "memory", "hugetlb", "pids", "rdma", "misc"
@@ -2073,10 +1008,7 @@ mod tests {
                 .to_vec(),
             }
         );
-        let v2 = |m: &str| ControllerPlace {
-            version: CgroupVersion::V2,
-            mount: m.into(),
-        };
+        let v2 = |m: &str| Place::V2(m.into());
         assert_eq!(
             r.cgroup_limits,
             CgroupLimits {
@@ -2086,7 +1018,7 @@ mod tests {
             }
         );
         assert_eq!(status_of(&r, "cgroup.layout"), Status::Pass);
-        assert_eq!(r.cgroup.label(), "v2");
+        assert_eq!(r.cgroup.layout.label(), "v2");
     }
 
     #[test]
@@ -2106,33 +1038,35 @@ mod tests {
         f.mountinfo(HYBRID_MOUNTINFO)
             .file("/sys/fs/cgroup/unified/cgroup.controllers", "hugetlb\n");
         let r = diagnose(&f.view(), &FakeProbes::root());
-        let CgroupLayout::Hybrid {
+        let Layout::Hybrid {
             hierarchies,
-            unified_mount,
+            unified,
             unified_controllers,
-        } = &r.cgroup
+        } = &r.cgroup.layout
         else {
             panic!("expected hybrid, got {:?}", r.cgroup);
         };
-        assert_eq!(unified_mount, "/sys/fs/cgroup/unified");
+        assert_eq!(unified, Path::new("/sys/fs/cgroup/unified"));
         assert_eq!(unified_controllers, &["hugetlb"]);
-        assert_eq!(hierarchies.len(), 9);
+        assert_eq!(hierarchies.len(), 8);
+        assert_eq!(r.cgroup.named.len(), 1);
         // tmpfs at /sys/fs/cgroup is not a hierarchy.
-        assert!(hierarchies.iter().all(|h| h.mount != "/sys/fs/cgroup"));
+        assert!(
+            hierarchies
+                .iter()
+                .all(|h| h.mount != Path::new("/sys/fs/cgroup"))
+        );
         assert_eq!(
-            r.cgroup.locate("hugetlb").unwrap().version,
-            CgroupVersion::V2
+            r.cgroup.layout.locate("hugetlb"),
+            Some(Place::V2("/sys/fs/cgroup/unified".into()))
         );
         assert_eq!(
             r.cgroup_limits.memory,
-            Some(ControllerPlace {
-                version: CgroupVersion::V1,
-                mount: "/sys/fs/cgroup/memory".into()
-            })
+            Some(Place::V1("/sys/fs/cgroup/memory".into()))
         );
         assert_eq!(
-            r.cgroup_limits.cpu.as_ref().unwrap().mount,
-            "/sys/fs/cgroup/cpu"
+            r.cgroup_limits.cpu,
+            Some(Place::V1("/sys/fs/cgroup/cpu".into()))
         );
         let c = r.check("cgroup.layout").unwrap();
         assert_eq!(c.status, Status::Warn);
@@ -2152,7 +1086,7 @@ mod tests {
             "27 1 254:0 / / rw,relatime - ext4 /dev/vda rw\n22 27 0:21 / /proc rw - proc proc rw\n",
         );
         let r = diagnose(&f.view(), &FakeProbes::root());
-        assert_eq!(r.cgroup, CgroupLayout::None);
+        assert_eq!(r.cgroup.layout, Layout::None);
         assert_eq!(
             r.cgroup_limits,
             CgroupLimits {
@@ -2171,7 +1105,7 @@ mod tests {
         let f = Fixture::host(BASE_FLAGS);
         f.remove("/proc/self/mountinfo");
         let r = diagnose(&f.view(), &FakeProbes::root());
-        assert_eq!(r.cgroup, CgroupLayout::None);
+        assert_eq!(r.cgroup.layout, Layout::None);
         assert!(
             r.check("cgroup.layout")
                 .unwrap()
@@ -2187,7 +1121,7 @@ mod tests {
             "{V2_MOUNTINFO}50 31 0:40 / /sys/fs/cgroup/systemd rw - cgroup cgroup rw,name=systemd\n"
         ));
         let r = diagnose(&f.view(), &FakeProbes::root());
-        assert_eq!(r.cgroup.label(), "v2");
+        assert_eq!(r.cgroup.layout.label(), "v2");
     }
 
     #[test]
@@ -2200,14 +1134,13 @@ mod tests {
 ";
         let f = Fixture::empty();
         f.mountinfo(text);
-        let layout = CgroupLayout::detect(&f.view());
+        let layout = Layout::detect(f.view().root());
         assert_eq!(
             layout,
-            CgroupLayout::V1 {
-                hierarchies: vec![CgroupHierarchy {
+            Layout::V1 {
+                hierarchies: vec![V1Hierarchy {
                     mount: "/sys/fs/cgroup/memory".into(),
                     controllers: vec!["memory".into()],
-                    name: None,
                 }]
             }
         );
@@ -2222,8 +1155,8 @@ mod tests {
             .file("/sys/fs/my cgroup/cgroup.controllers", "memory pids\n");
         let r = diagnose(&f.view(), &FakeProbes::root());
         assert_eq!(
-            r.cgroup,
-            CgroupLayout::V2 {
+            r.cgroup.layout,
+            Layout::V2 {
                 mount: "/sys/fs/my cgroup".into(),
                 controllers: vec!["memory".into(), "pids".into()],
             }
@@ -2377,11 +1310,11 @@ mod tests {
         .file("/sys/module/apparmor/parameters/enabled", "Y\n");
         let r = diagnose(&f.view(), &FakeProbes::root());
         assert_eq!(
-            r.lsm.as_deref(),
-            Some(&["lockdown", "capability", "landlock", "yama", "apparmor"].map(String::from)[..])
+            r.lsm.modules,
+            ["lockdown", "capability", "landlock", "yama", "apparmor"]
         );
-        assert_eq!(r.apparmor, AppArmorState::Enabled);
-        assert_eq!(r.selinux, SelinuxState::Absent);
+        assert_eq!(r.lsm.apparmor_state(), AppArmorState::Enabled);
+        assert_eq!(r.lsm.selinux_state(), SelinuxState::Absent);
         let c = r.check("lsm").unwrap();
         assert_eq!(c.status, Status::Info);
         assert!(c.detail.contains("AppArmor enabled"), "{}", c.detail);
@@ -2393,14 +1326,14 @@ mod tests {
         f.file("/sys/kernel/security/lsm", "capability,selinux\n")
             .file("/sys/fs/selinux/enforce", "1");
         let r = diagnose(&f.view(), &FakeProbes::root());
-        assert_eq!(r.selinux, SelinuxState::Enforcing);
-        assert_eq!(r.apparmor, AppArmorState::Absent);
+        assert_eq!(r.lsm.selinux_state(), SelinuxState::Enforcing);
+        assert_eq!(r.lsm.apparmor_state(), AppArmorState::Absent);
         assert_eq!(status_of(&r, "lsm"), Status::Warn);
         assert!(fix_of(&r, "lsm").contains("ausearch -m avc"));
 
         f.file("/sys/fs/selinux/enforce", "0");
         let r = diagnose(&f.view(), &FakeProbes::root());
-        assert_eq!(r.selinux, SelinuxState::Permissive);
+        assert_eq!(r.lsm.selinux_state(), SelinuxState::Permissive);
         assert_eq!(status_of(&r, "lsm"), Status::Info);
     }
 
@@ -2408,17 +1341,17 @@ mod tests {
     fn lsm_none() {
         let f = Fixture::host(BASE_FLAGS);
         let r = diagnose(&f.view(), &FakeProbes::root());
-        assert_eq!(r.lsm, None);
-        assert_eq!(r.apparmor, AppArmorState::Absent);
-        assert_eq!(r.selinux, SelinuxState::Absent);
+        assert!(!r.lsm.securityfs && r.lsm.modules.is_empty());
+        assert_eq!(r.lsm.apparmor_state(), AppArmorState::Absent);
+        assert_eq!(r.lsm.selinux_state(), SelinuxState::Absent);
         let c = r.check("lsm").unwrap();
         assert!(c.detail.contains("securityfs not mounted"), "{}", c.detail);
 
         f.file("/sys/kernel/security/lsm", "capability\n")
             .file("/sys/module/apparmor/parameters/enabled", "N\n");
         let r = diagnose(&f.view(), &FakeProbes::root());
-        assert_eq!(r.lsm, Some(vec!["capability".to_owned()]));
-        assert_eq!(r.apparmor, AppArmorState::Disabled);
+        assert_eq!(r.lsm.modules, ["capability"]);
+        assert_eq!(r.lsm.apparmor_state(), AppArmorState::Disabled);
     }
 
     // --- empty view, serde, render --------------------------------------------------
@@ -2436,7 +1369,7 @@ mod tests {
         assert_eq!(r.kernel_release, None);
         assert_eq!(r.cpu_model, None);
         assert!(r.namespaces.is_empty());
-        assert_eq!(r.cgroup, CgroupLayout::None);
+        assert_eq!(r.cgroup.layout, Layout::None);
         assert!(
             r.check("host.kernel")
                 .unwrap()
@@ -2570,7 +1503,12 @@ mod tests {
         if let KvmOpen::Ok { api_version } = r.kvm.open {
             assert_eq!(api_version, 12);
         }
-        if r.kvm.modules.iter().any(|m| m == "kvm_pvm") && r.kvm.device_present {
+        // kvm_pvm without vmx/svm is software (a nested host with kvm_intel + vmx
+        // is hardware, even with kvm_pvm loaded: `hypervisor::kvm::classify`).
+        if r.kvm.modules.iter().any(|m| m == "kvm_pvm")
+            && r.kvm.cpu_virt_flags.is_empty()
+            && r.kvm.device_present
+        {
             assert_eq!(
                 r.kvm.backend,
                 KvmBackend::Software {
@@ -2589,7 +1527,7 @@ mod tests {
         }
         // A cgroup layout was found wherever /proc and /sys are mounted normally.
         if Path::new("/sys/fs/cgroup").exists() {
-            assert_ne!(r.cgroup, CgroupLayout::None);
+            assert_ne!(r.cgroup.layout, Layout::None);
         }
         let out = render(&r, false);
         assert!(out.contains("KVM backend"));
