@@ -456,3 +456,34 @@ fn an_output_flood_does_not_grow_versus() {
         );
     }
 }
+
+#[test]
+fn a_fork_bomb_stops_at_the_pids_limit_and_leaves_nothing() {
+    if !common::require_root("a_fork_bomb_stops_at_the_pids_limit_and_leaves_nothing") {
+        return;
+    }
+    if container::rootfs::host_busybox().is_none() {
+        assert!(
+            std::env::var("VERSUS_REQUIRE_ROOT").as_deref() != Ok("1"),
+            "needs a static busybox (apt-get install busybox-static)"
+        );
+        eprintln!("skipped: no static busybox");
+        return;
+    }
+    let output = versus()
+        .args(["container", "run", "--json", "--busybox"])
+        .args(["--pids-limit", "16", "--timeout", "10s", "--"])
+        .args(["/bin/sh", "-c", "while true; do sleep 4000000017 & done"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_ne!(output.status.code(), Some(0), "{stderr}");
+    let report: bench::report::RunReport = serde_json::from_slice(&output.stdout).unwrap();
+    let cgroup = report.container.unwrap().cgroup.expect("a cgroup was made");
+    assert_eq!(cgroup.stats.pids_peak, Some(16), "the limit held");
+    for path in cgroup.paths {
+        assert!(!path.exists(), "{} was left behind", path.display());
+    }
+    assert_gone("sleep 4000000017");
+}
