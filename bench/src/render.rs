@@ -487,7 +487,7 @@ pub fn container_table(report: &container::Report) -> Table {
 }
 
 /// VM exits by vCPU and reason, with the host time spent handling them.
-pub fn vm_exits_table(vm: &crate::backend::vm::VmDetails) -> Table {
+pub fn vm_exits_table(vm: &crate::report::vm::VmDetails) -> Table {
     let mut table = table(&["vCPU", "exit reason", "count", "host time", "per exit"]);
     if vm.exits.is_empty() {
         table.add_row(vec!["—", "no exits", "0", "—", "—"]);
