@@ -228,11 +228,12 @@ impl Gathered {
             (Probe::Startup, outcome) => self.startup(at, record.subject.kind, outcome),
             (Probe::Memory, outcome) => self.memory(at, outcome),
             (Probe::Getpid { iters }, outcome) => {
-                self.getpid(at, *iters, outcome, baseline(&Probe::GetpidBaseline));
+                let base = baseline(&Probe::GetpidBaseline);
+                self.timed_loop(at, &GETPID_LOOP, *iters, outcome, base);
             }
             (Probe::Write { iters, bytes }, outcome) => {
                 let base = baseline(&Probe::WriteBaseline { bytes: *bytes });
-                self.write(at, *iters, outcome, base);
+                self.timed_loop(at, &WRITE_LOOP, *iters, outcome, base);
             }
             (Probe::ExitProbe { .. }, outcome) => self.exit_probe(at, outcome),
             (Probe::GetpidBaseline | Probe::WriteBaseline { .. }, _) => {}
@@ -304,49 +305,10 @@ impl Gathered {
         }
     }
 
-    /// System calls: a getpid's cost, and on a VM the exits per 1,000 calls
-    /// (over the `getpid 1` baseline of the same round).
-    fn getpid(
-        &mut self,
-        at: Place,
-        iters: u64,
-        outcome: &Result<RunReport, String>,
-        baseline: Option<&RunReport>,
-    ) {
-        let spec = Loop {
-            section: Section::Syscall,
-            task: "getpid",
-            figure: figure::GETPID,
-            exits_figure: figure::EXITS_PER_1000_CALLS,
-            exits_per: 1000.0,
-            no_baseline: "the baseline run (getpid 1) of this round failed",
-        };
-        self.timed_loop(at, &spec, iters, outcome, baseline);
-    }
-
-    /// I/O: a console write's cost, and on a VM the exits per write (over
-    /// the `write 1` baseline of the same round).
-    fn write(
-        &mut self,
-        at: Place,
-        iters: u64,
-        outcome: &Result<RunReport, String>,
-        baseline: Option<&RunReport>,
-    ) {
-        let spec = Loop {
-            section: Section::Io,
-            task: "write",
-            figure: figure::WRITE,
-            exits_figure: figure::EXITS_PER_WRITE,
-            exits_per: 1.0,
-            no_baseline: "the baseline run (write 1) of this round failed",
-        };
-        self.timed_loop(at, &spec, iters, outcome, baseline);
-    }
-
-    /// A loop's `ns_per_op` and, on a VM, the exits it caused per
-    /// `spec.exits_per` iterations beyond those of its one-iteration
-    /// `baseline` run.
+    /// System calls ([`GETPID_LOOP`]) and I/O ([`WRITE_LOOP`]): a loop's
+    /// `ns_per_op` and, on a VM, the exits it caused per `spec.exits_per`
+    /// iterations beyond those of its one-iteration `baseline` run of the
+    /// same round.
     fn timed_loop(
         &mut self,
         at: Place,
@@ -483,6 +445,28 @@ struct Loop {
     exits_per: f64,
     no_baseline: &'static str,
 }
+
+/// System calls: a getpid's cost, and on a VM the exits per 1,000 calls
+/// (over the `getpid 1` baseline).
+const GETPID_LOOP: Loop = Loop {
+    section: Section::Syscall,
+    task: "getpid",
+    figure: figure::GETPID,
+    exits_figure: figure::EXITS_PER_1000_CALLS,
+    exits_per: 1000.0,
+    no_baseline: "the baseline run (getpid 1) of this round failed",
+};
+
+/// I/O: a console write's cost, and on a VM the exits per write (over the
+/// `write 1` baseline).
+const WRITE_LOOP: Loop = Loop {
+    section: Section::Io,
+    task: "write",
+    figure: figure::WRITE,
+    exits_figure: figure::EXITS_PER_WRITE,
+    exits_per: 1.0,
+    no_baseline: "the baseline run (write 1) of this round failed",
+};
 
 /// The report of `probe` run on `at.subject` in `at.round`, if it worked.
 fn baseline<'r>(
