@@ -1,5 +1,5 @@
 //! Backends: the places a workload can run. Each one takes the same
-//! [`Launch`] and returns the same [`RunReport`](crate::report::RunReport).
+//! [`Launch`] and returns the same [`RunReport`].
 //!
 //! - [`host::HostBackend`]: a plain host process, the baseline every other
 //!   figure is compared with;

@@ -8,6 +8,15 @@
 //! `\"`, `\\` and `\xNN` escapes. The first field is `task=<name>`, except on
 //! the start marker, which reads `@versus start task=<name> pid=<n> mono_ns=<n>`.
 //! Every other line is ordinary program output and is not parsed.
+//!
+//! - `catalog`: the tasks ([`TASKS`]) and a checked command line
+//!   ([`TaskInvocation`]);
+//! - `image`: the workload executable ([`Workload`]) and where it came from;
+//! - `elf`: the static x86-64 ELF check every `--workload` passes;
+//! - [`file`](mod@file): reading a `--workload` or `--kernel` file safely;
+//! - `protocol`: the `@versus` line parser ([`parse_line`]) and its records.
+//!
+//! Everything public is re-exported here: `bench::workload::TaskResult`.
 
 mod catalog;
 mod elf;
