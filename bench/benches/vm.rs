@@ -18,9 +18,10 @@
 
 use std::time::Duration;
 
-use bench::backend::vm::{ExitProbe, VmBackend, VmDetails};
+use bench::backend::vm::VmBackend;
 use bench::backend::{Backend, Launch};
 use bench::report::RunReport;
+use bench::report::vm::{ExitProbe, VmDetails};
 use bench::stats::Summary;
 use bench::workload::{TaskResult, Workload};
 use criterion::Criterion;

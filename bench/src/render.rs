@@ -328,38 +328,21 @@ pub fn outcome_table(report: &RunReport) -> Table {
         ]);
     }
     let memory = &report.memory;
-    if let Some(rss) = memory.workload_peak_rss_bytes {
-        table.add_row(vec![
-            Cell::new("peak RSS (ru_maxrss: counts versus' pages up to the exec)"),
-            Cell::new(fmt::bytes(rss)),
-        ]);
-    }
-    if let Some(touched) = memory.guest_touched_bytes {
-        table.add_row(vec![
-            Cell::new("guest memory touched"),
-            Cell::new(fmt::bytes(touched)),
-        ]);
-    }
-    if let Some(overhead) = memory.vmm_overhead_rss_bytes {
-        table.add_row(vec![
-            Cell::new("VMM overhead RSS"),
-            Cell::new(fmt::bytes(overhead)),
-        ]);
-    }
-    if let Some(peak) = memory.cgroup_memory_peak_bytes {
-        table.add_row(vec![
-            Cell::new("cgroup memory peak"),
-            Cell::new(fmt::bytes(peak)),
-        ]);
-    }
-    if let Some(rss) = memory.launcher_rss_bytes {
-        table.add_row(vec![
-            Cell::new("launcher peak RSS"),
-            Cell::new(fmt::bytes(rss)),
-        ]);
-    }
-    if let Some(size) = memory.image_bytes {
-        table.add_row(vec![Cell::new("image size"), Cell::new(fmt::bytes(size))]);
+    let memory_rows = [
+        (
+            "peak RSS (ru_maxrss: counts versus' pages up to the exec)",
+            memory.workload_peak_rss_bytes,
+        ),
+        ("guest memory touched", memory.guest_touched_bytes),
+        ("VMM overhead RSS", memory.vmm_overhead_rss_bytes),
+        ("cgroup memory peak", memory.cgroup_memory_peak_bytes),
+        ("launcher peak RSS", memory.launcher_rss_bytes),
+        ("image size", memory.image_bytes),
+    ];
+    for (label, value) in memory_rows {
+        if let Some(value) = value {
+            table.add_row(vec![Cell::new(label), Cell::new(fmt::bytes(value))]);
+        }
     }
     if report.other_output_lines > 0 {
         table.add_row(vec![
@@ -487,7 +470,7 @@ pub fn container_table(report: &container::Report) -> Table {
 }
 
 /// VM exits by vCPU and reason, with the host time spent handling them.
-pub fn vm_exits_table(vm: &crate::backend::vm::VmDetails) -> Table {
+pub fn vm_exits_table(vm: &crate::report::vm::VmDetails) -> Table {
     let mut table = table(&["vCPU", "exit reason", "count", "host time", "per exit"]);
     if vm.exits.is_empty() {
         table.add_row(vec!["—", "no exits", "0", "—", "—"]);

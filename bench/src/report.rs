@@ -7,6 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::workload::{StartMarker, TaskResult, WorkloadSource};
 
+pub mod vm;
+
 /// Nanoseconds, as measured by the host's monotonic clock.
 pub type Nanos = u64;
 
@@ -148,7 +150,7 @@ pub struct RunReport {
     pub stderr: String,
     /// VM only: exits, per-vCPU instances, regions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub vm: Option<crate::backend::vm::VmDetails>,
+    pub vm: Option<vm::VmDetails>,
     /// Container only: namespaces, cgroup and its statistics, capabilities,
     /// seccomp, LSM, the launch phases as the launcher measured them.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -12,7 +12,6 @@
 use std::cell::Cell;
 use std::path::Path;
 
-use bench::backend::vm::{ExitProbe, ExitRow, Instance, RegionRow, VmDetails};
 use bench::backend::{Backend, BackendError, Launch};
 use bench::compare::derive::Context;
 use bench::compare::export::{CsvExporter, Export, Exporter, JsonExporter, MarkdownExporter};
@@ -21,6 +20,7 @@ use bench::compare::{
     Backends, Comparer, Comparison, Observer, Options, RunRecord, Section, SubjectKind, VmVariant,
     plan, render,
 };
+use bench::report::vm::{ExitProbe, ExitRow, Instance, RegionRow, VmDetails};
 use bench::report::{ExitOutcome, MemoryFigures, Phase, RunReport};
 use bench::workload::{ProcStatus, StartMarker, TaskResult, WorkloadSource};
 

@@ -23,7 +23,7 @@ use container::rootfs::WORKLOAD_PATH;
 use container::{ContainerBuilder, Limits, Namespace, Outcome, RootfsSpec, SeccompMode};
 
 use super::collect::Collected;
-use super::{Backend, BackendError, Launch};
+use super::{Backend, BackendError, Launch, nanos_between};
 use crate::report::{ExitOutcome, MemoryFigures, Nanos, Phase, RunReport};
 use crate::workload;
 
@@ -390,10 +390,6 @@ fn directory_size(dir: &std::path::Path) -> u64 {
         }
     }
     total
-}
-
-fn nanos_between(from: Instant, to: Instant) -> Nanos {
-    to.saturating_duration_since(from).as_nanos() as Nanos
 }
 
 #[cfg(test)]

@@ -22,7 +22,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use super::collect::Collected;
-use super::{Backend, BackendError, Launch};
+use super::{Backend, BackendError, Launch, nanos_between};
 use crate::report::{ExitOutcome, MemoryFigures, Nanos, Phase, RunReport};
 use crate::workload::WorkloadSource;
 
@@ -251,7 +251,7 @@ fn reap(pid: u32) -> std::io::Result<Reaped> {
         let signal = libc::WTERMSIG(status);
         ExitOutcome::Signaled {
             signal,
-            name: signal_name(signal),
+            name: container::launch::signal_name(signal),
         }
     } else {
         ExitOutcome::Exited {
@@ -377,37 +377,6 @@ fn signal(pid: u32, signal: libc::c_int) {
         // (the waiter thread has not reported it), so it cannot be recycled.
         unsafe { libc::kill(pid, signal) };
     }
-}
-
-/// The conventional name of a signal number.
-pub fn signal_name(signal: i32) -> String {
-    const NAMES: &[(i32, &str)] = &[
-        (libc::SIGHUP, "SIGHUP"),
-        (libc::SIGINT, "SIGINT"),
-        (libc::SIGQUIT, "SIGQUIT"),
-        (libc::SIGILL, "SIGILL"),
-        (libc::SIGTRAP, "SIGTRAP"),
-        (libc::SIGABRT, "SIGABRT"),
-        (libc::SIGBUS, "SIGBUS"),
-        (libc::SIGFPE, "SIGFPE"),
-        (libc::SIGKILL, "SIGKILL"),
-        (libc::SIGUSR1, "SIGUSR1"),
-        (libc::SIGSEGV, "SIGSEGV"),
-        (libc::SIGUSR2, "SIGUSR2"),
-        (libc::SIGPIPE, "SIGPIPE"),
-        (libc::SIGALRM, "SIGALRM"),
-        (libc::SIGTERM, "SIGTERM"),
-        (libc::SIGXCPU, "SIGXCPU"),
-        (libc::SIGSYS, "SIGSYS"),
-    ];
-    NAMES
-        .iter()
-        .find(|(number, _)| *number == signal)
-        .map_or_else(|| format!("signal {signal}"), |(_, name)| name.to_string())
-}
-
-fn nanos_between(from: Instant, to: Instant) -> Nanos {
-    to.saturating_duration_since(from).as_nanos() as Nanos
 }
 
 fn elapsed_ns(since: Instant) -> Nanos {

@@ -1,5 +1,5 @@
 //! Backends: the places a workload can run. Each one takes the same
-//! [`Launch`] and returns the same [`RunReport`](crate::report::RunReport).
+//! [`Launch`] and returns the same [`RunReport`].
 //!
 //! - [`host::HostBackend`]: a plain host process, the baseline every other
 //!   figure is compared with;
@@ -13,9 +13,9 @@ pub mod host;
 pub mod subprocess;
 pub mod vm;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use crate::report::RunReport;
+use crate::report::{Nanos, RunReport};
 use crate::workload::Workload;
 
 /// What to run and for how long.
@@ -27,6 +27,11 @@ pub struct Launch {
     pub argv: Vec<String>,
     /// Stop it after this long (`None`: wait for as long as it takes).
     pub timeout: Option<Duration>,
+}
+
+/// The time from `from` to `to` in nanoseconds (0 if `to` came first).
+pub(crate) fn nanos_between(from: Instant, to: Instant) -> Nanos {
+    to.saturating_duration_since(from).as_nanos() as Nanos
 }
 
 /// The longest line kept whole: a longer run of bytes without a newline is

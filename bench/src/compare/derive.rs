@@ -1,5 +1,6 @@
-//! From run records to figures: series, phases, ratios, identity rows and
-//! the conclusions — one pure function, [`build`].
+//! From run records to figures: series, phases, ratios and identity rows,
+//! section by section, then the conclusions (`super::conclusions`) — one
+//! pure function, [`build`].
 
 use std::collections::BTreeMap;
 
@@ -7,7 +8,6 @@ use super::model::{
     Comparison, Failure, HostHeader, IdentityRow, PhaseRow, Probe, RatioRow, RunRecord, Sample,
     Section, Series, Stage, SubjectKind, Unit, figure,
 };
-use crate::fmt;
 use crate::report::RunReport;
 use crate::stats::{Ratio, Summary};
 use crate::workload::{ProcStatus, TaskResult};
@@ -42,6 +42,9 @@ pub fn stage_of(kind: SubjectKind, phase: &str) -> Stage {
     }
 }
 
+/// Names a series: (section, subject, figure, unit).
+type SeriesKey<'a> = (Section, &'a str, &'a str, Unit);
+
 /// Accumulates samples per (section, subject, figure), in insertion order.
 #[derive(Default)]
 struct SeriesSet {
@@ -70,7 +73,7 @@ impl SeriesSet {
     /// `round`, or — when `value` is missing — a failure saying `missing`.
     fn sample(
         &mut self,
-        (section, subject, name, unit): (Section, &str, &str, Unit),
+        (section, subject, name, unit): SeriesKey,
         round: usize,
         value: Option<f64>,
         missing: &str,
@@ -85,7 +88,8 @@ impl SeriesSet {
         }
     }
 
-    fn fail(&mut self, section: Section, subject: &str, name: &str, unit: Unit, failure: Failure) {
+    /// A failure of the series `(section, subject, figure, unit)`.
+    fn fail(&mut self, (section, subject, name, unit): SeriesKey, failure: Failure) {
         self.entry(section, subject, name, unit)
             .failures
             .push(failure);
@@ -119,336 +123,29 @@ fn ns_per_op(report: &RunReport, task: &str) -> Option<f64> {
     })
 }
 
-/// Builds the comparison from the records made so far.
+/// Builds the comparison from the records made so far: each measured record
+/// filed under its section, then the figures ordered, the phases, ratios and
+/// identity rows gathered and the conclusions drawn.
 pub fn build(records: &[RunRecord], context: &Context) -> Comparison {
     let measured: Vec<&RunRecord> = records.iter().filter(|r| !r.warmup).collect();
-    let mut set = SeriesSet::default();
-    let mut phases: BTreeMap<(String, usize), (String, Stage, Vec<f64>)> = BTreeMap::new();
-    let mut subject_order: Vec<String> = Vec::new();
-    let mut identity: BTreeMap<String, IdentityRow> = BTreeMap::new();
-    let mut identity_order: Vec<String> = Vec::new();
-    let mut memory_failures: Vec<(String, Failure)> = Vec::new();
-
-    // Baselines of the same round, for exits a loop causes.
-    let baseline = |round: usize, subject: &str, probe: &Probe| -> Option<&RunReport> {
-        measured
-            .iter()
-            .find(|r| {
-                r.round.saturating_sub(context.warmup) == round
-                    && r.subject.label == subject
-                    && &r.probe == probe
-            })
-            .and_then(|r| r.outcome.as_ref().ok())
-    };
-
+    let mut gathered = Gathered::default();
     for record in &measured {
-        let subject = record.subject.label.as_str();
-        if !subject_order.iter().any(|s| s == subject) {
-            subject_order.push(subject.to_string());
-        }
-        // Rounds are numbered from the first measured one.
-        let round = record.round.saturating_sub(context.warmup);
-        let is_vm = record.subject.kind == SubjectKind::Vm;
-        match (&record.probe, &record.outcome) {
-            (Probe::Startup, Err(reason)) => {
-                let failure = Failure {
-                    round,
-                    reason: reason.clone(),
-                };
-                set.fail(
-                    Section::Startup,
-                    subject,
-                    figure::STARTUP,
-                    Unit::Nanoseconds,
-                    failure,
-                );
-            }
-            (Probe::Startup, Ok(report)) => {
-                set.sample(
-                    (
-                        Section::Startup,
-                        subject,
-                        figure::STARTUP,
-                        Unit::Nanoseconds,
-                    ),
-                    round,
-                    report.startup_ns.map(|ns| ns as f64),
-                    "no start marker was seen",
-                );
-                for (index, phase) in report.phases.iter().enumerate() {
-                    let key = (subject.to_string(), index);
-                    let entry = phases.entry(key).or_insert_with(|| {
-                        (
-                            phase.name.clone(),
-                            stage_of(record.subject.kind, &phase.name),
-                            Vec::new(),
-                        )
-                    });
-                    if entry.0 == phase.name {
-                        entry.2.push(phase.ns as f64);
-                    }
-                }
-            }
-            // Which memory figures the run would have given is known only
-            // from the runs that worked: filed below, once all are seen.
-            (Probe::Memory, Err(reason)) => memory_failures.push((
-                subject.to_string(),
-                Failure {
-                    round,
-                    reason: reason.clone(),
-                },
-            )),
-            (Probe::Memory, Ok(report)) => {
-                let memory = &report.memory;
-                let figures = [
-                    (figure::LAUNCHER_RSS, memory.launcher_rss_bytes),
-                    (figure::CGROUP_PEAK, memory.cgroup_memory_peak_bytes),
-                    (figure::VMM_OVERHEAD, memory.vmm_overhead_rss_bytes),
-                    (figure::GUEST_TOUCHED, memory.guest_touched_bytes),
-                    (figure::IMAGE, memory.image_bytes),
-                ];
-                for (name, value) in figures {
-                    if let Some(value) = value {
-                        set.sample(
-                            (Section::Memory, subject, name, Unit::Bytes),
-                            round,
-                            Some(value as f64),
-                            "",
-                        );
-                    }
-                }
-            }
-            (Probe::Getpid { .. }, Err(reason)) => {
-                let failure = Failure {
-                    round,
-                    reason: reason.clone(),
-                };
-                if is_vm {
-                    set.fail(
-                        Section::Syscall,
-                        subject,
-                        figure::EXITS_PER_1000_CALLS,
-                        Unit::Count,
-                        failure.clone(),
-                    );
-                }
-                set.fail(
-                    Section::Syscall,
-                    subject,
-                    figure::GETPID,
-                    Unit::Nanoseconds,
-                    failure,
-                );
-            }
-            (Probe::Getpid { iters }, Ok(report)) => {
-                set.sample(
-                    (Section::Syscall, subject, figure::GETPID, Unit::Nanoseconds),
-                    round,
-                    ns_per_op(report, "getpid"),
-                    "the workload printed no getpid result",
-                );
-                if is_vm {
-                    let exits = baseline(round, subject, &Probe::GetpidBaseline)
-                        .and_then(total_exits)
-                        .zip(total_exits(report))
-                        .map(|(base, all)| {
-                            (all - base).max(0.0) * 1000.0 / (iters.saturating_sub(1).max(1) as f64)
-                        });
-                    set.sample(
-                        (
-                            Section::Syscall,
-                            subject,
-                            figure::EXITS_PER_1000_CALLS,
-                            Unit::Count,
-                        ),
-                        round,
-                        exits,
-                        "the baseline run (getpid 1) of this round failed",
-                    );
-                }
-            }
-            (Probe::Write { .. }, Err(reason)) => {
-                let failure = Failure {
-                    round,
-                    reason: reason.clone(),
-                };
-                if is_vm {
-                    set.fail(
-                        Section::Io,
-                        subject,
-                        figure::EXITS_PER_WRITE,
-                        Unit::Count,
-                        failure.clone(),
-                    );
-                }
-                set.fail(
-                    Section::Io,
-                    subject,
-                    figure::WRITE,
-                    Unit::Nanoseconds,
-                    failure,
-                );
-            }
-            (Probe::Write { iters, bytes }, Ok(report)) => {
-                set.sample(
-                    (Section::Io, subject, figure::WRITE, Unit::Nanoseconds),
-                    round,
-                    ns_per_op(report, "write"),
-                    "the workload printed no write result",
-                );
-                if is_vm {
-                    let exits = baseline(round, subject, &Probe::WriteBaseline { bytes: *bytes })
-                        .and_then(total_exits)
-                        .zip(total_exits(report))
-                        .map(|(base, all)| {
-                            (all - base).max(0.0) / (iters.saturating_sub(1).max(1) as f64)
-                        });
-                    set.sample(
-                        (Section::Io, subject, figure::EXITS_PER_WRITE, Unit::Count),
-                        round,
-                        exits,
-                        "the baseline run (write 1) of this round failed",
-                    );
-                }
-            }
-            (Probe::ExitProbe { .. }, Err(reason)) => set.fail(
-                Section::Io,
-                subject,
-                figure::EXIT_GUEST,
-                Unit::Nanoseconds,
-                Failure {
-                    round,
-                    reason: reason.clone(),
-                },
-            ),
-            (Probe::ExitProbe { .. }, Ok(report)) => {
-                let probe = report.vm.as_ref().and_then(|vm| vm.exit_probe.as_ref());
-                let missing = "the guest reported no exit probe";
-                set.sample(
-                    (Section::Io, subject, figure::EXIT_GUEST, Unit::Nanoseconds),
-                    round,
-                    probe.and_then(|p| p.guest_ns_per_exit),
-                    missing,
-                );
-                set.sample(
-                    (Section::Io, subject, figure::EXIT_HOST, Unit::Nanoseconds),
-                    round,
-                    probe.and_then(|p| p.host_ns_per_exit),
-                    missing,
-                );
-                set.sample(
-                    (
-                        Section::Io,
-                        subject,
-                        figure::EXIT_HANDLER,
-                        Unit::Nanoseconds,
-                    ),
-                    round,
-                    probe.and_then(|p| p.handler_ns_per_exit),
-                    missing,
-                );
-            }
-            (Probe::GetpidBaseline | Probe::WriteBaseline { .. }, _) => {}
-            (Probe::Identity { task }, outcome) => {
-                if !identity_order.iter().any(|s| s == subject) {
-                    identity_order.push(subject.to_string());
-                }
-                let row = identity
-                    .entry(subject.to_string())
-                    .or_insert_with(|| IdentityRow {
-                        subject: subject.to_string(),
-                        kernel: None,
-                        ids: None,
-                        status: None,
-                        failures: Vec::new(),
-                    });
-                match outcome {
-                    Ok(report) => fill_identity(row, report),
-                    Err(reason) => row.failures.push(format!("{task}: {reason}")),
-                }
-            }
-        }
+        gathered.add(record, &measured, context.warmup);
     }
-
-    for (subject, failure) in memory_failures {
-        let names: Vec<String> = set
-            .order
-            .iter()
-            .filter(|(section, s, _)| *section == Section::Memory && *s == subject)
-            .map(|(_, _, name)| name.clone())
-            .collect();
-        if names.is_empty() {
-            set.fail(
-                Section::Memory,
-                &subject,
-                figure::IMAGE,
-                Unit::Bytes,
-                failure,
-            );
-        } else {
-            for name in names {
-                set.fail(
-                    Section::Memory,
-                    &subject,
-                    &name,
-                    Unit::Bytes,
-                    failure.clone(),
-                );
-            }
-        }
-    }
-
-    // A fixed order whatever order the rounds ran in (they rotate): by
-    // kind (host, container, VM), then by label.
-    let kinds: BTreeMap<String, SubjectKind> = measured
-        .iter()
-        .map(|r| (r.subject.label.clone(), r.subject.kind))
-        .collect();
-    let rank = |subject: &str| {
-        let kind = match kinds.get(subject) {
-            Some(SubjectKind::Host) => 0,
-            Some(SubjectKind::Container) => 1,
-            Some(SubjectKind::Vm) => 2,
-            None => 3,
-        };
-        (kind, subject.to_string())
-    };
+    gathered.file_memory_failures();
+    let rank = subject_rank(&measured);
+    let Gathered {
+        set,
+        phases,
+        mut subject_order,
+        mut identity,
+        mut identity_order,
+        ..
+    } = gathered;
     subject_order.sort_by_key(|s| rank(s));
     identity_order.sort_by_key(|s| rank(s));
-    let mut series = set.into_vec();
-    // Figures in the order the sections set them beside each other
-    // (launcher RSS next to VMM overhead, cgroup peak next to guest memory…).
-    let mut figure_order: Vec<(Section, String)> = FIGURE_ORDER
-        .iter()
-        .map(|(section, name)| (*section, name.to_string()))
-        .collect();
-    for s in &series {
-        if !figure_order.contains(&(s.section, s.figure.clone())) {
-            figure_order.push((s.section, s.figure.clone()));
-        }
-    }
-    series.sort_by_key(|s| {
-        let figure = figure_order
-            .iter()
-            .position(|f| f.0 == s.section && f.1 == s.figure);
-        (s.section, figure, rank(&s.subject))
-    });
-    let phase_rows = subject_order
-        .iter()
-        .flat_map(|subject| {
-            phases
-                .iter()
-                .filter(move |((s, _), _)| s == subject)
-                .filter_map(|((s, _), (name, stage, values))| {
-                    Some(PhaseRow {
-                        subject: s.clone(),
-                        phase: name.clone(),
-                        stage: *stage,
-                        summary: Summary::of(values).ok()?,
-                    })
-                })
-        })
-        .collect();
+    let series = ordered_series(set, &rank);
+    let phase_rows = phase_rows(&phases, &subject_order);
     let identity: Vec<IdentityRow> = identity_order
         .iter()
         .filter_map(|s| identity.remove(s))
@@ -474,8 +171,379 @@ pub fn build(records: &[RunRecord], context: &Context) -> Comparison {
         identity,
         conclusions: Vec::new(),
     };
-    comparison.conclusions = conclusions(&comparison);
+    comparison.conclusions = super::conclusions::conclusions(&comparison);
     comparison
+}
+
+/// The phase durations of the startup runs, by subject and position:
+/// (subject, index) → (phase name, stage, durations).
+type PhaseSamples = BTreeMap<(String, usize), (String, Stage, Vec<f64>)>;
+
+/// What the measured records give, section by section, before ordering.
+#[derive(Default)]
+struct Gathered {
+    set: SeriesSet,
+    phases: PhaseSamples,
+    subject_order: Vec<String>,
+    identity: BTreeMap<String, IdentityRow>,
+    identity_order: Vec<String>,
+    /// Memory runs that failed: filed once the working runs have said which
+    /// figures there are ([`Gathered::file_memory_failures`]).
+    memory_failures: Vec<(String, Failure)>,
+}
+
+/// Where a record belongs: its subject, its round (from the first measured
+/// one) and whether the subject is a VM.
+#[derive(Clone, Copy)]
+struct Place<'a> {
+    subject: &'a str,
+    round: usize,
+    is_vm: bool,
+}
+
+impl Place<'_> {
+    fn failure(&self, reason: &str) -> Failure {
+        Failure {
+            round: self.round,
+            reason: reason.to_string(),
+        }
+    }
+}
+
+impl Gathered {
+    /// Files one measured record under its section.
+    fn add(&mut self, record: &RunRecord, measured: &[&RunRecord], warmup: usize) {
+        let subject = record.subject.label.as_str();
+        if !self.subject_order.iter().any(|s| s == subject) {
+            self.subject_order.push(subject.to_string());
+        }
+        let at = Place {
+            subject,
+            round: record.round.saturating_sub(warmup),
+            is_vm: record.subject.kind == SubjectKind::Vm,
+        };
+        // The baseline of the same round, for exits a loop causes.
+        let baseline = |probe: &Probe| baseline(measured, warmup, at, probe);
+        match (&record.probe, &record.outcome) {
+            (Probe::Startup, outcome) => self.startup(at, record.subject.kind, outcome),
+            (Probe::Memory, outcome) => self.memory(at, outcome),
+            (Probe::Getpid { iters }, outcome) => {
+                let base = baseline(&Probe::GetpidBaseline);
+                self.timed_loop(at, &GETPID_LOOP, *iters, outcome, base);
+            }
+            (Probe::Write { iters, bytes }, outcome) => {
+                let base = baseline(&Probe::WriteBaseline { bytes: *bytes });
+                self.timed_loop(at, &WRITE_LOOP, *iters, outcome, base);
+            }
+            (Probe::ExitProbe { .. }, outcome) => self.exit_probe(at, outcome),
+            (Probe::GetpidBaseline | Probe::WriteBaseline { .. }, _) => {}
+            (Probe::Identity { task }, outcome) => self.identity(at, task, outcome),
+        }
+    }
+
+    /// Startup: launch → marker, and each phase's duration.
+    fn startup(&mut self, at: Place, kind: SubjectKind, outcome: &Result<RunReport, String>) {
+        let key = (
+            Section::Startup,
+            at.subject,
+            figure::STARTUP,
+            Unit::Nanoseconds,
+        );
+        let report = match outcome {
+            Err(reason) => {
+                self.set.fail(key, at.failure(reason));
+                return;
+            }
+            Ok(report) => report,
+        };
+        self.set.sample(
+            key,
+            at.round,
+            report.startup_ns.map(|ns| ns as f64),
+            "no start marker was seen",
+        );
+        for (index, phase) in report.phases.iter().enumerate() {
+            let entry = self
+                .phases
+                .entry((at.subject.to_string(), index))
+                .or_insert_with(|| (phase.name.clone(), stage_of(kind, &phase.name), Vec::new()));
+            if entry.0 == phase.name {
+                entry.2.push(phase.ns as f64);
+            }
+        }
+    }
+
+    /// Memory: whichever figures the backend gives.
+    fn memory(&mut self, at: Place, outcome: &Result<RunReport, String>) {
+        let report = match outcome {
+            // Which memory figures the run would have given is known only
+            // from the runs that worked: filed once all are seen.
+            Err(reason) => {
+                let failure = at.failure(reason);
+                self.memory_failures.push((at.subject.to_string(), failure));
+                return;
+            }
+            Ok(report) => report,
+        };
+        let memory = &report.memory;
+        let figures = [
+            (figure::LAUNCHER_RSS, memory.launcher_rss_bytes),
+            (figure::CGROUP_PEAK, memory.cgroup_memory_peak_bytes),
+            (figure::VMM_OVERHEAD, memory.vmm_overhead_rss_bytes),
+            (figure::GUEST_TOUCHED, memory.guest_touched_bytes),
+            (figure::IMAGE, memory.image_bytes),
+        ];
+        for (name, value) in figures {
+            if let Some(value) = value {
+                self.set.sample(
+                    (Section::Memory, at.subject, name, Unit::Bytes),
+                    at.round,
+                    Some(value as f64),
+                    "",
+                );
+            }
+        }
+    }
+
+    /// System calls ([`GETPID_LOOP`]) and I/O ([`WRITE_LOOP`]): a loop's
+    /// `ns_per_op` and, on a VM, the exits it caused per `spec.exits_per`
+    /// iterations beyond those of its one-iteration `baseline` run of the
+    /// same round.
+    fn timed_loop(
+        &mut self,
+        at: Place,
+        spec: &Loop,
+        iters: u64,
+        outcome: &Result<RunReport, String>,
+        baseline: Option<&RunReport>,
+    ) {
+        let cost = (spec.section, at.subject, spec.figure, Unit::Nanoseconds);
+        let exit_count = (spec.section, at.subject, spec.exits_figure, Unit::Count);
+        match outcome {
+            Err(reason) => {
+                let failure = at.failure(reason);
+                if at.is_vm {
+                    self.set.fail(exit_count, failure.clone());
+                }
+                self.set.fail(cost, failure);
+            }
+            Ok(report) => {
+                let missing = format!("the workload printed no {} result", spec.task);
+                self.set
+                    .sample(cost, at.round, ns_per_op(report, spec.task), &missing);
+                if at.is_vm {
+                    let exits = baseline.and_then(total_exits).zip(total_exits(report)).map(
+                        |(base, all)| {
+                            (all - base).max(0.0) * spec.exits_per
+                                / (iters.saturating_sub(1).max(1) as f64)
+                        },
+                    );
+                    self.set
+                        .sample(exit_count, at.round, exits, spec.no_baseline);
+                }
+            }
+        }
+    }
+
+    /// I/O: the VM exit round trip as the guest, the host and the VMM's
+    /// handler measured it.
+    fn exit_probe(&mut self, at: Place, outcome: &Result<RunReport, String>) {
+        let report = match outcome {
+            Err(reason) => {
+                let key = (
+                    Section::Io,
+                    at.subject,
+                    figure::EXIT_GUEST,
+                    Unit::Nanoseconds,
+                );
+                self.set.fail(key, at.failure(reason));
+                return;
+            }
+            Ok(report) => report,
+        };
+        let probe = report.vm.as_ref().and_then(|vm| vm.exit_probe.as_ref());
+        let figures = [
+            (figure::EXIT_GUEST, probe.and_then(|p| p.guest_ns_per_exit)),
+            (figure::EXIT_HOST, probe.and_then(|p| p.host_ns_per_exit)),
+            (
+                figure::EXIT_HANDLER,
+                probe.and_then(|p| p.handler_ns_per_exit),
+            ),
+        ];
+        for (name, value) in figures {
+            self.set.sample(
+                (Section::Io, at.subject, name, Unit::Nanoseconds),
+                at.round,
+                value,
+                "the guest reported no exit probe",
+            );
+        }
+    }
+
+    /// Identity: which kernel answers, the ids and the privileges seen.
+    fn identity(&mut self, at: Place, task: &str, outcome: &Result<RunReport, String>) {
+        if !self.identity_order.iter().any(|s| s == at.subject) {
+            self.identity_order.push(at.subject.to_string());
+        }
+        let row = self
+            .identity
+            .entry(at.subject.to_string())
+            .or_insert_with(|| IdentityRow {
+                subject: at.subject.to_string(),
+                kernel: None,
+                ids: None,
+                status: None,
+                failures: Vec::new(),
+            });
+        match outcome {
+            Ok(report) => fill_identity(row, report),
+            Err(reason) => row.failures.push(format!("{task}: {reason}")),
+        }
+    }
+
+    /// A failed memory run counts against every memory figure its subject
+    /// gave in other rounds (the image size if it gave none).
+    fn file_memory_failures(&mut self) {
+        for (subject, failure) in std::mem::take(&mut self.memory_failures) {
+            let names: Vec<String> = self
+                .set
+                .order
+                .iter()
+                .filter(|(section, s, _)| *section == Section::Memory && *s == subject)
+                .map(|(_, _, name)| name.clone())
+                .collect();
+            if names.is_empty() {
+                let key = (
+                    Section::Memory,
+                    subject.as_str(),
+                    figure::IMAGE,
+                    Unit::Bytes,
+                );
+                self.set.fail(key, failure);
+            } else {
+                for name in names {
+                    let key = (
+                        Section::Memory,
+                        subject.as_str(),
+                        name.as_str(),
+                        Unit::Bytes,
+                    );
+                    self.set.fail(key, failure.clone());
+                }
+            }
+        }
+    }
+}
+
+/// A timed loop of one section: its task, its figures and what the exits it
+/// caused are counted per.
+struct Loop {
+    section: Section,
+    task: &'static str,
+    figure: &'static str,
+    exits_figure: &'static str,
+    exits_per: f64,
+    no_baseline: &'static str,
+}
+
+/// System calls: a getpid's cost, and on a VM the exits per 1,000 calls
+/// (over the `getpid 1` baseline).
+const GETPID_LOOP: Loop = Loop {
+    section: Section::Syscall,
+    task: "getpid",
+    figure: figure::GETPID,
+    exits_figure: figure::EXITS_PER_1000_CALLS,
+    exits_per: 1000.0,
+    no_baseline: "the baseline run (getpid 1) of this round failed",
+};
+
+/// I/O: a console write's cost, and on a VM the exits per write (over the
+/// `write 1` baseline).
+const WRITE_LOOP: Loop = Loop {
+    section: Section::Io,
+    task: "write",
+    figure: figure::WRITE,
+    exits_figure: figure::EXITS_PER_WRITE,
+    exits_per: 1.0,
+    no_baseline: "the baseline run (write 1) of this round failed",
+};
+
+/// The report of `probe` run on `at.subject` in `at.round`, if it worked.
+fn baseline<'r>(
+    measured: &[&'r RunRecord],
+    warmup: usize,
+    at: Place,
+    probe: &Probe,
+) -> Option<&'r RunReport> {
+    measured
+        .iter()
+        .find(|r| {
+            r.round.saturating_sub(warmup) == at.round
+                && r.subject.label == at.subject
+                && &r.probe == probe
+        })
+        .and_then(|r| r.outcome.as_ref().ok())
+}
+
+/// A fixed order whatever order the rounds ran in (they rotate): by kind
+/// (host, container, VM), then by label.
+fn subject_rank(measured: &[&RunRecord]) -> impl Fn(&str) -> (u8, String) + use<> {
+    let kinds: BTreeMap<String, SubjectKind> = measured
+        .iter()
+        .map(|r| (r.subject.label.clone(), r.subject.kind))
+        .collect();
+    move |subject: &str| {
+        let kind = match kinds.get(subject) {
+            Some(SubjectKind::Host) => 0,
+            Some(SubjectKind::Container) => 1,
+            Some(SubjectKind::Vm) => 2,
+            None => 3,
+        };
+        (kind, subject.to_string())
+    }
+}
+
+/// The series, summarised, by section, then figure in the order the
+/// sections set them beside each other (launcher RSS next to VMM overhead,
+/// cgroup peak next to guest memory…), then subject.
+fn ordered_series(set: SeriesSet, rank: &impl Fn(&str) -> (u8, String)) -> Vec<Series> {
+    let mut series = set.into_vec();
+    let mut figure_order: Vec<(Section, String)> = FIGURE_ORDER
+        .iter()
+        .map(|(section, name)| (*section, name.to_string()))
+        .collect();
+    for s in &series {
+        if !figure_order.contains(&(s.section, s.figure.clone())) {
+            figure_order.push((s.section, s.figure.clone()));
+        }
+    }
+    series.sort_by_key(|s| {
+        let figure = figure_order
+            .iter()
+            .position(|f| f.0 == s.section && f.1 == s.figure);
+        (s.section, figure, rank(&s.subject))
+    });
+    series
+}
+
+/// One row per subject and phase, summarised, subjects in order.
+fn phase_rows(phases: &PhaseSamples, subject_order: &[String]) -> Vec<PhaseRow> {
+    subject_order
+        .iter()
+        .flat_map(|subject| {
+            phases
+                .iter()
+                .filter(move |((s, _), _)| s == subject)
+                .filter_map(|((s, _), (name, stage, values))| {
+                    Some(PhaseRow {
+                        subject: s.clone(),
+                        phase: name.clone(),
+                        stage: *stage,
+                        summary: Summary::of(values).ok()?,
+                    })
+                })
+        })
+        .collect()
 }
 
 fn fill_identity(row: &mut IdentityRow, report: &RunReport) {
@@ -585,175 +653,4 @@ fn ratios(series: &[Series]) -> Vec<RatioRow> {
             })
         })
         .collect()
-}
-
-fn median_of(comparison: &Comparison, section: Section, name: &str, subject: &str) -> Option<f64> {
-    comparison
-        .series
-        .iter()
-        .find(|s| s.section == section && s.figure == name && s.subject == subject)
-        .and_then(|s| s.summary.as_ref())
-        .map(|s| s.median)
-}
-
-fn ratio_of<'a>(
-    comparison: &'a Comparison,
-    name: &str,
-    top: &str,
-    bottom: &str,
-) -> Option<&'a Ratio> {
-    comparison
-        .ratios
-        .iter()
-        .find(|r| r.figure == name && r.numerator == top && r.denominator == bottom)
-        .map(|r| &r.ratio)
-}
-
-/// "3.1× (±0.2)" for a ratio above one, and which way round.
-fn times(ratio: &Ratio) -> String {
-    format!("{:.1}× (±{:.1})", ratio.pairs.median, ratio.pairs.iqr / 2.0)
-}
-
-/// "The VM took 3.1× (±0.2) as long as the container to reach its
-/// workload", whichever way round the ratio `slow / fast` falls.
-fn took_as_long(ratio: &Ratio, slow: &str, fast: &str, what: &str) -> String {
-    if ratio.pairs.median >= 1.0 {
-        format!(
-            "The {slow} took {} as long as the {fast} {what}.",
-            times(ratio)
-        )
-    } else {
-        // Invert each pair's ratio: the spread of 1/x is not 1/spread.
-        let inverse = Summary {
-            median: 1.0 / ratio.pairs.median,
-            iqr: ratio.pairs.iqr / (ratio.pairs.median * ratio.pairs.median),
-            ..ratio.pairs.clone()
-        };
-        format!(
-            "The {fast} took {} as long as the {slow} {what}.",
-            times(&Ratio { pairs: inverse })
-        )
-    }
-}
-
-/// Sentences computed from the figures; each one only when its figures exist.
-fn conclusions(c: &Comparison) -> Vec<String> {
-    let mut out = Vec::new();
-    if let Some(r) = ratio_of(c, figure::STARTUP, "vm", "container") {
-        out.push(took_as_long(r, "VM", "container", "to reach its workload"));
-    }
-    if let Some(r) = ratio_of(c, figure::STARTUP, "container", "host") {
-        out.push(format!(
-            "Fencing a process in (namespaces, cgroup, pivot_root, capabilities, seccomp): the \
-             container took {} as long as a plain host process to reach its workload.",
-            times(r)
-        ));
-    }
-    if let (Some(host), Some(vm)) = (
-        median_of(c, Section::Syscall, figure::GETPID, "host"),
-        median_of(c, Section::Syscall, figure::GETPID, "vm"),
-    ) {
-        let ratio = ratio_of(c, figure::GETPID, "vm", "host")
-            .map(|r| format!(" — {} the host's", times(r)))
-            .unwrap_or_default();
-        out.push(format!(
-            "A getpid cost {} on the host and {} in the VM{ratio}.",
-            fmt::duration_f64(host),
-            fmt::duration_f64(vm)
-        ));
-    }
-    if let (Some(with), Some(without)) = (
-        median_of(c, Section::Syscall, figure::GETPID, "container"),
-        median_of(
-            c,
-            Section::Syscall,
-            figure::GETPID,
-            "container (no seccomp)",
-        ),
-    ) {
-        let paired = ratio_of(c, figure::GETPID, "container", "container (no seccomp)")
-            .map(|r| format!("; paired by round, {}", times(r)))
-            .unwrap_or_default();
-        out.push(format!(
-            "In the container the seccomp filter changed a getpid by {} ({} with it, {} \
-             without{paired}).",
-            signed_duration(with - without),
-            fmt::duration_f64(with),
-            fmt::duration_f64(without)
-        ));
-    }
-    if let Some(exits) = median_of(c, Section::Syscall, figure::EXITS_PER_1000_CALLS, "vm") {
-        if exits == 0.0 {
-            out.push(
-                "The VM's getpid loop caused no VM exits: a system call is answered by the \
-                 guest's own kernel, the host never sees it."
-                    .to_string(),
-            );
-        } else {
-            out.push(format!(
-                "The VM's getpid loop caused {exits:.1} exits per 1,000 calls (expected 0: \
-                 something other than the guest kernel answered)."
-            ));
-        }
-    }
-    if let Some(r) = ratio_of(c, figure::WRITE, "vm (UART)", "vm") {
-        let per_write = median_of(c, Section::Io, figure::EXITS_PER_WRITE, "vm (UART)")
-            .zip(median_of(c, Section::Io, figure::EXITS_PER_WRITE, "vm"))
-            .map(|(uart, paravirt)| format!(" ({uart:.0} exits per write against {paravirt:.0})"))
-            .unwrap_or_default();
-        out.push(format!(
-            "Through the emulated UART every byte is an exit: a console write cost {} the \
-             paravirtual console's{per_write}.",
-            times(r)
-        ));
-    }
-    if let Some(exit) = median_of(c, Section::Io, figure::EXIT_HOST, "vm") {
-        let getpid = median_of(c, Section::Syscall, figure::GETPID, "host")
-            .map(|g| {
-                format!(
-                    ", {:.0}× a host getpid",
-                    if g > 0.0 { exit / g } else { 0.0 }
-                )
-            })
-            .unwrap_or_default();
-        out.push(format!(
-            "One VM exit round trip (guest → VMM → guest) cost {}{getpid}.",
-            fmt::duration_f64(exit)
-        ));
-    }
-    let kernel = |subject: &str| {
-        c.identity
-            .iter()
-            .find(|row| row.subject == subject)
-            .and_then(|row| row.kernel.clone())
-    };
-    if let (Some(host), Some(container)) = (kernel("host"), kernel("container")) {
-        if host == container {
-            out.push(
-                "The container's uname is the host's own kernel: one kernel serves both."
-                    .to_string(),
-            );
-        } else {
-            out.push(format!(
-                "The container's uname ({container}) differs from the host's ({host}) — \
-                 unexpected for a container."
-            ));
-        }
-    }
-    if let (Some(container), Some(vm)) = (kernel("container"), kernel("vm"))
-        && container != vm
-    {
-        out.push(format!(
-            "The VM's uname names its own guest kernel ({vm}), not the host's."
-        ));
-    }
-    out
-}
-
-fn signed_duration(ns: f64) -> String {
-    if ns >= 0.0 {
-        format!("+{}", fmt::duration_f64(ns))
-    } else {
-        format!("−{}", fmt::duration_f64(-ns))
-    }
 }

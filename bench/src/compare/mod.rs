@@ -20,6 +20,7 @@
 //!    exporters write at once, so partial results survive an interruption.
 //! 4. **Show** ([`render`]): one table per section and the conclusions.
 
+mod conclusions;
 pub mod derive;
 pub mod export;
 pub mod model;

@@ -1,0 +1,198 @@
+//! The conclusions of a comparison: sentences computed from its figures,
+//! section by section, each one only when its figures exist.
+
+use super::model::{Comparison, Section, figure};
+use crate::fmt;
+use crate::stats::{Ratio, Summary};
+
+fn median_of(comparison: &Comparison, section: Section, name: &str, subject: &str) -> Option<f64> {
+    comparison
+        .series
+        .iter()
+        .find(|s| s.section == section && s.figure == name && s.subject == subject)
+        .and_then(|s| s.summary.as_ref())
+        .map(|s| s.median)
+}
+
+fn ratio_of<'a>(
+    comparison: &'a Comparison,
+    name: &str,
+    top: &str,
+    bottom: &str,
+) -> Option<&'a Ratio> {
+    comparison
+        .ratios
+        .iter()
+        .find(|r| r.figure == name && r.numerator == top && r.denominator == bottom)
+        .map(|r| &r.ratio)
+}
+
+/// "3.1× (±0.2)" for a ratio above one, and which way round.
+fn times(ratio: &Ratio) -> String {
+    format!("{:.1}× (±{:.1})", ratio.pairs.median, ratio.pairs.iqr / 2.0)
+}
+
+/// "The VM took 3.1× (±0.2) as long as the container to reach its
+/// workload", whichever way round the ratio `slow / fast` falls.
+fn took_as_long(ratio: &Ratio, slow: &str, fast: &str, what: &str) -> String {
+    if ratio.pairs.median >= 1.0 {
+        format!(
+            "The {slow} took {} as long as the {fast} {what}.",
+            times(ratio)
+        )
+    } else {
+        // Invert each pair's ratio: the spread of 1/x is not 1/spread.
+        let inverse = Summary {
+            median: 1.0 / ratio.pairs.median,
+            iqr: ratio.pairs.iqr / (ratio.pairs.median * ratio.pairs.median),
+            ..ratio.pairs.clone()
+        };
+        format!(
+            "The {fast} took {} as long as the {slow} {what}.",
+            times(&Ratio { pairs: inverse })
+        )
+    }
+}
+
+/// Sentences computed from the figures; each one only when its figures exist.
+pub(super) fn conclusions(c: &Comparison) -> Vec<String> {
+    let mut out = Vec::new();
+    startup_conclusions(c, &mut out);
+    syscall_conclusions(c, &mut out);
+    io_conclusions(c, &mut out);
+    identity_conclusions(c, &mut out);
+    out
+}
+
+/// Startup: the VM against the container, the container against the host.
+fn startup_conclusions(c: &Comparison, out: &mut Vec<String>) {
+    if let Some(r) = ratio_of(c, figure::STARTUP, "vm", "container") {
+        out.push(took_as_long(r, "VM", "container", "to reach its workload"));
+    }
+    if let Some(r) = ratio_of(c, figure::STARTUP, "container", "host") {
+        out.push(format!(
+            "Fencing a process in (namespaces, cgroup, pivot_root, capabilities, seccomp): the \
+             container took {} as long as a plain host process to reach its workload.",
+            times(r)
+        ));
+    }
+}
+
+/// System calls: a getpid on the host and in the VM, the seccomp filter's
+/// share, the exits a VM's getpid loop caused.
+fn syscall_conclusions(c: &Comparison, out: &mut Vec<String>) {
+    if let (Some(host), Some(vm)) = (
+        median_of(c, Section::Syscall, figure::GETPID, "host"),
+        median_of(c, Section::Syscall, figure::GETPID, "vm"),
+    ) {
+        let ratio = ratio_of(c, figure::GETPID, "vm", "host")
+            .map(|r| format!(" — {} the host's", times(r)))
+            .unwrap_or_default();
+        out.push(format!(
+            "A getpid cost {} on the host and {} in the VM{ratio}.",
+            fmt::duration_f64(host),
+            fmt::duration_f64(vm)
+        ));
+    }
+    if let (Some(with), Some(without)) = (
+        median_of(c, Section::Syscall, figure::GETPID, "container"),
+        median_of(
+            c,
+            Section::Syscall,
+            figure::GETPID,
+            "container (no seccomp)",
+        ),
+    ) {
+        let paired = ratio_of(c, figure::GETPID, "container", "container (no seccomp)")
+            .map(|r| format!("; paired by round, {}", times(r)))
+            .unwrap_or_default();
+        out.push(format!(
+            "In the container the seccomp filter changed a getpid by {} ({} with it, {} \
+             without{paired}).",
+            signed_duration(with - without),
+            fmt::duration_f64(with),
+            fmt::duration_f64(without)
+        ));
+    }
+    if let Some(exits) = median_of(c, Section::Syscall, figure::EXITS_PER_1000_CALLS, "vm") {
+        if exits == 0.0 {
+            out.push(
+                "The VM's getpid loop caused no VM exits: a system call is answered by the \
+                 guest's own kernel, the host never sees it."
+                    .to_string(),
+            );
+        } else {
+            out.push(format!(
+                "The VM's getpid loop caused {exits:.1} exits per 1,000 calls (expected 0: \
+                 something other than the guest kernel answered)."
+            ));
+        }
+    }
+}
+
+/// I/O: the UART against the paravirtual console, one exit round trip.
+fn io_conclusions(c: &Comparison, out: &mut Vec<String>) {
+    if let Some(r) = ratio_of(c, figure::WRITE, "vm (UART)", "vm") {
+        let per_write = median_of(c, Section::Io, figure::EXITS_PER_WRITE, "vm (UART)")
+            .zip(median_of(c, Section::Io, figure::EXITS_PER_WRITE, "vm"))
+            .map(|(uart, paravirt)| format!(" ({uart:.0} exits per write against {paravirt:.0})"))
+            .unwrap_or_default();
+        out.push(format!(
+            "Through the emulated UART every byte is an exit: a console write cost {} the \
+             paravirtual console's{per_write}.",
+            times(r)
+        ));
+    }
+    if let Some(exit) = median_of(c, Section::Io, figure::EXIT_HOST, "vm") {
+        let getpid = median_of(c, Section::Syscall, figure::GETPID, "host")
+            .map(|g| {
+                format!(
+                    ", {:.0}× a host getpid",
+                    if g > 0.0 { exit / g } else { 0.0 }
+                )
+            })
+            .unwrap_or_default();
+        out.push(format!(
+            "One VM exit round trip (guest → VMM → guest) cost {}{getpid}.",
+            fmt::duration_f64(exit)
+        ));
+    }
+}
+
+/// Identity: which kernel answers in the container and in the VM.
+fn identity_conclusions(c: &Comparison, out: &mut Vec<String>) {
+    let kernel = |subject: &str| {
+        c.identity
+            .iter()
+            .find(|row| row.subject == subject)
+            .and_then(|row| row.kernel.clone())
+    };
+    if let (Some(host), Some(container)) = (kernel("host"), kernel("container")) {
+        if host == container {
+            out.push(
+                "The container's uname is the host's own kernel: one kernel serves both."
+                    .to_string(),
+            );
+        } else {
+            out.push(format!(
+                "The container's uname ({container}) differs from the host's ({host}) — \
+                 unexpected for a container."
+            ));
+        }
+    }
+    if let (Some(container), Some(vm)) = (kernel("container"), kernel("vm"))
+        && container != vm
+    {
+        out.push(format!(
+            "The VM's uname names its own guest kernel ({vm}), not the host's."
+        ));
+    }
+}
+
+fn signed_duration(ns: f64) -> String {
+    if ns >= 0.0 {
+        format!("+{}", fmt::duration_f64(ns))
+    } else {
+        format!("−{}", fmt::duration_f64(-ns))
+    }
+}
