@@ -153,15 +153,8 @@ fn a_full_stdout_fails_a_vm_run_cleanly() {
 
 #[test]
 fn a_closed_pipe_ends_a_container_run_quietly_and_cleans_up() {
-    if !common::require_root("a_closed_pipe_ends_a_container_run_quietly_and_cleans_up") {
-        return;
-    }
-    if container::rootfs::host_busybox().is_none() {
-        assert!(
-            std::env::var("VERSUS_REQUIRE_ROOT").as_deref() != Ok("1"),
-            "needs a static busybox (apt-get install busybox-static)"
-        );
-        eprintln!("skipped: no static busybox");
+    let test = "a_closed_pipe_ends_a_container_run_quietly_and_cleans_up";
+    if !common::require_root(test) || !common::require_busybox(test) {
         return;
     }
     let mut child = versus()
@@ -459,15 +452,8 @@ fn an_output_flood_does_not_grow_versus() {
 
 #[test]
 fn a_fork_bomb_stops_at_the_pids_limit_and_leaves_nothing() {
-    if !common::require_root("a_fork_bomb_stops_at_the_pids_limit_and_leaves_nothing") {
-        return;
-    }
-    if container::rootfs::host_busybox().is_none() {
-        assert!(
-            std::env::var("VERSUS_REQUIRE_ROOT").as_deref() != Ok("1"),
-            "needs a static busybox (apt-get install busybox-static)"
-        );
-        eprintln!("skipped: no static busybox");
+    let test = "a_fork_bomb_stops_at_the_pids_limit_and_leaves_nothing";
+    if !common::require_root(test) || !common::require_busybox(test) {
         return;
     }
     let output = versus()

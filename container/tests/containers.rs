@@ -3,54 +3,21 @@
 //! (as CI sets it). Every test also checks that nothing was left behind: no
 //! `versus/<id>` cgroup in any hierarchy, no process, no new mount on the host.
 
+mod common;
+
 use std::collections::{BTreeSet, HashMap};
 use std::io::{BufRead, BufReader, Read};
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use container::rootfs::{WORKLOAD_PATH, host_busybox};
+use common::{busybox, cgroup_mounts, copy_executable, host_mounts, require_root, unique_id};
+use container::rootfs::WORKLOAD_PATH;
 use container::{
     CgroupVersion, ContainerBuilder, Error, Limits, Namespace, Outcome, Report, RootfsFile,
     RootfsSpec, SeccompMode,
 };
-
-fn require_root(test: &str) -> bool {
-    // SAFETY: geteuid cannot fail.
-    if unsafe { libc::geteuid() } == 0 {
-        return true;
-    }
-    if std::env::var("VERSUS_REQUIRE_ROOT").as_deref() == Ok("1") {
-        panic!("{test} needs root, and VERSUS_REQUIRE_ROOT=1 forbids skipping it");
-    }
-    eprintln!(
-        "skipping {test}: it needs root (run as root, or set VERSUS_REQUIRE_ROOT=1 to make this a failure)"
-    );
-    false
-}
-
-fn busybox(test: &str) -> Option<PathBuf> {
-    match host_busybox() {
-        Some(b) => Some(b),
-        None if std::env::var("VERSUS_REQUIRE_ROOT").as_deref() == Ok("1") => {
-            panic!("{test} needs a static busybox (apt-get install busybox-static)")
-        }
-        None => {
-            eprintln!("skipping {test}: no static busybox (apt-get install busybox-static)");
-            None
-        }
-    }
-}
-
-fn unique_id(tag: &str) -> String {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    format!(
-        "t-{tag}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::SeqCst)
-    )
-}
 
 /// One `@versus` line as key → value (quotes removed).
 fn parse_line(line: &str) -> HashMap<String, String> {
@@ -76,24 +43,6 @@ fn parse_line(line: &str) -> HashMap<String, String> {
         out.insert(key.trim().to_string(), value);
     }
     out
-}
-
-/// The host's mount ids, to prove no mount leaked out of a container.
-fn host_mounts() -> BTreeSet<String> {
-    std::fs::read_to_string("/proc/self/mountinfo")
-        .unwrap()
-        .lines()
-        .map(|l| l.split(' ').take(5).collect::<Vec<_>>().join(" "))
-        .collect()
-}
-
-fn cgroup_mounts() -> Vec<PathBuf> {
-    std::fs::read_to_string("/proc/self/mountinfo")
-        .unwrap()
-        .lines()
-        .filter(|l| l.contains(" - cgroup ") || l.contains(" - cgroup2 "))
-        .map(|l| PathBuf::from(l.split(' ').nth(4).unwrap()))
-        .collect()
 }
 
 /// Asserts that container `id` (PID 1 was `pid` on the host) left nothing behind.
@@ -732,17 +681,4 @@ fn rootless_works_for_an_unprivileged_user() {
         "rootless helper failed: {}\n{stdout}\n{stderr}",
         out.status
     );
-}
-
-/// Copies `from` to `to` in a `cp` process, so that this test process never
-/// holds the new executable open for writing: a fork by a test running in
-/// parallel would inherit that descriptor until its exec, and an `execve` of
-/// the file meanwhile fails with ETXTBSY.
-fn copy_executable(from: &std::path::Path, to: &std::path::Path) {
-    let status = std::process::Command::new("cp")
-        .arg(from)
-        .arg(to)
-        .status()
-        .unwrap();
-    assert!(status.success(), "cp {} {}", from.display(), to.display());
 }

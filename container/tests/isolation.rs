@@ -5,69 +5,17 @@
 //! instead when `VERSUS_REQUIRE_ROOT=1` (as CI sets it). Every container run also
 //! checks that nothing was left behind: no `versus/<id>` cgroup, no new mount.
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-use container::rootfs::host_busybox;
+use common::{busybox, cgroup_mounts, copy_executable, host_mounts, require_root, unique_id};
 use container::{ContainerBuilder, Error, Outcome, Report, RootfsFile, RootfsSpec};
-
-fn require_root(test: &str) -> bool {
-    // SAFETY: geteuid cannot fail.
-    if unsafe { libc::geteuid() } == 0 {
-        return true;
-    }
-    if std::env::var("VERSUS_REQUIRE_ROOT").as_deref() == Ok("1") {
-        panic!("{test} needs root, and VERSUS_REQUIRE_ROOT=1 forbids skipping it");
-    }
-    eprintln!(
-        "skipping {test}: it needs root (run as root, or set VERSUS_REQUIRE_ROOT=1 to make this a failure)"
-    );
-    false
-}
-
-fn busybox(test: &str) -> Option<PathBuf> {
-    match host_busybox() {
-        Some(b) => Some(b),
-        None if std::env::var("VERSUS_REQUIRE_ROOT").as_deref() == Ok("1") => {
-            panic!("{test} needs a static busybox (apt-get install busybox-static)")
-        }
-        None => {
-            eprintln!("skipping {test}: no static busybox (apt-get install busybox-static)");
-            None
-        }
-    }
-}
-
-fn unique_id(tag: &str) -> String {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    format!(
-        "t-{tag}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::SeqCst)
-    )
-}
-
-/// The host's mount ids, to prove no mount leaked out of a container.
-fn host_mounts() -> BTreeSet<String> {
-    std::fs::read_to_string("/proc/self/mountinfo")
-        .unwrap()
-        .lines()
-        .map(|l| l.split(' ').take(5).collect::<Vec<_>>().join(" "))
-        .collect()
-}
-
-fn cgroup_mounts() -> Vec<PathBuf> {
-    std::fs::read_to_string("/proc/self/mountinfo")
-        .unwrap()
-        .lines()
-        .filter(|l| l.contains(" - cgroup ") || l.contains(" - cgroup2 "))
-        .map(|l| PathBuf::from(l.split(' ').nth(4).unwrap()))
-        .collect()
-}
 
 /// Asserts that container `id` left no cgroup and no host mount behind.
 fn assert_clean(id: &str, mounts_before: &BTreeSet<String>) {
@@ -384,17 +332,4 @@ fn the_cgroup_v2_device_program_refuses_what_the_list_does_not_hold() {
     );
     assert!(stderr.contains("Operation not permitted"), "{stderr}");
     assert!(!Path::new(&format!("/tmp/versus-devtest-{}", std::process::id())).exists());
-}
-
-/// Copies `from` to `to` in a `cp` process, so that this test process never
-/// holds the new executable open for writing: a fork by a test running in
-/// parallel would inherit that descriptor until its exec, and an `execve` of
-/// the file meanwhile fails with ETXTBSY.
-fn copy_executable(from: &std::path::Path, to: &std::path::Path) {
-    let status = std::process::Command::new("cp")
-        .arg(from)
-        .arg(to)
-        .status()
-        .unwrap();
-    assert!(status.success(), "cp {} {}", from.display(), to.display());
 }

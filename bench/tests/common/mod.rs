@@ -98,3 +98,19 @@ pub fn require_kvm(test: &str) -> bool {
     eprintln!("{why}");
     false
 }
+
+/// True when the host has a static busybox (for `--busybox` runs). Where it
+/// is missing the test skips itself, printing why — unless
+/// `VERSUS_REQUIRE_ROOT=1` (as in CI), where it panics instead.
+pub fn require_busybox(test: &str) -> bool {
+    if container::rootfs::host_busybox().is_some() {
+        return true;
+    }
+    let why = format!("{test}: skipped: needs a static busybox (apt-get install busybox-static)");
+    assert!(
+        std::env::var("VERSUS_REQUIRE_ROOT").as_deref() != Ok("1"),
+        "{why}, and VERSUS_REQUIRE_ROOT=1 forbids skipping"
+    );
+    eprintln!("{why}");
+    false
+}
