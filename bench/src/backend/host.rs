@@ -3,26 +3,26 @@
 //! Launch path, as numbered steps (the phases in the report follow them):
 //! 1. *prepare*: make the image executable — the embedded workload goes into
 //!    a sealed-off memory file (`memfd_create`), so nothing touches the disk;
-//! 2. *spawn*: fork + exec (returns once the exec has succeeded);
+//! 2. *spawn*: `clone(CLONE_VM | CLONE_VFORK)` + exec, as `posix_spawn`
+//!    does, with the parent-death signal set (see [`super::spawn`]); returns
+//!    once the exec has succeeded;
 //! 3. *exec→marker*: until the workload's start marker reaches the host;
 //! 4. *run*: until the process exits;
 //! 5. *teardown*: reap it, drain its output, join the reader threads.
 //!
 //! Startup is steps 2 + 3: the launch call to the start marker's arrival.
 
-use std::ffi::CString;
+use std::ffi::{CString, OsStr};
 use std::fs::File;
 use std::io::{Read, Write};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::os::unix::process::CommandExt;
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use super::collect::Collected;
-use super::{Backend, BackendError, Launch, nanos_between};
+use super::{Backend, BackendError, Launch, nanos_between, spawn};
 use crate::report::{ExitOutcome, MemoryFigures, Nanos, Phase, RunReport};
 use crate::workload::WorkloadSource;
 
@@ -58,30 +58,30 @@ impl Backend for HostBackend {
         let image = Executable::prepare(launch)?;
         let prepare_ns = elapsed_ns(prepare_start);
 
-        // 2. Spawn: fork + exec.
+        // 2. Spawn: vfork-style clone + exec, with the parent-death signal.
         let launched = Instant::now();
-        let mut command = Command::new(image.path());
-        command
-            .arg0(ARGV0)
-            .args(&launch.argv)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let versus_pid = std::process::id();
-        // SAFETY: the closure runs in the child between fork and exec and
-        // only makes async-signal-safe system calls (prctl, getppid),
-        // allocating nothing.
-        unsafe { command.pre_exec(move || die_with_parent(versus_pid)) };
-        let mut child = command.spawn().map_err(BackendError::Spawn)?;
+        let (stdout_read, stdout_write) = std::io::pipe().map_err(BackendError::Spawn)?;
+        let (stderr_read, stderr_write) = std::io::pipe().map_err(BackendError::Spawn)?;
+        let stdin = File::open("/dev/null").map_err(BackendError::Spawn)?;
+        let path = image.path();
+        let args: Vec<&OsStr> = std::iter::once(OsStr::new(ARGV0))
+            .chain(launch.argv.iter().map(OsStr::new))
+            .collect();
+        let pid = spawn::spawn(
+            path.as_os_str(),
+            &args,
+            stdin.as_fd(),
+            stdout_write.as_fd(),
+            stderr_write.as_fd(),
+        )
+        .map_err(BackendError::Spawn)?;
         let spawned = Instant::now();
-        let pid = child.id();
-        let events = spawn_watchers(
-            pid,
-            child.stdout.take().expect("stdout is piped"),
-            child.stderr.take().expect("stderr is piped"),
-        );
-        // The waiter thread reaps the child; `Child` is never waited on.
-        drop(child);
+        // Only the child holds the write ends now: the readers see end of
+        // file when it (and anything it left running) is gone.
+        drop((stdin, stdout_write, stderr_write));
+        let pid = u32::try_from(pid)
+            .map_err(|_| BackendError::Spawn(std::io::Error::other("negative pid")))?;
+        let events = spawn_watchers(pid, stdout_read, stderr_read);
 
         // 3.-4. Watch the output until the process exits (or time runs out).
         let watched = watch(pid, launched, launch.timeout, &events);
@@ -205,8 +205,8 @@ struct Reaped {
 
 fn spawn_watchers(
     pid: u32,
-    stdout: std::process::ChildStdout,
-    stderr: std::process::ChildStderr,
+    stdout: std::io::PipeReader,
+    stderr: std::io::PipeReader,
 ) -> mpsc::Receiver<Event> {
     let (tx, rx) = mpsc::channel();
     let (lines, closed) = (tx.clone(), tx.clone());
@@ -220,7 +220,11 @@ fn spawn_watchers(
     let errors = tx.clone();
     thread::spawn(move || {
         let mut text = Vec::new();
-        let _ = stderr.take(STDERR_LIMIT as u64).read_to_end(&mut text);
+        let mut limited = stderr.take(STDERR_LIMIT as u64);
+        let _ = limited.read_to_end(&mut text);
+        // Keep draining past the limit, so that a program flooding stderr
+        // never blocks on a full pipe.
+        let _ = std::io::copy(&mut limited.into_inner(), &mut std::io::sink());
         let _ = errors.send(Event::Stderr(String::from_utf8_lossy(&text).into_owned()));
     });
     thread::spawn(move || {
@@ -352,23 +356,6 @@ fn watch(
         }
     }
     watched
-}
-
-/// Runs in the child between fork and exec: the workload gets SIGKILL when
-/// versus dies (even by `kill -9`), so it can never outlive the run.
-fn die_with_parent(versus_pid: u32) -> std::io::Result<()> {
-    // SAFETY: prctl with PR_SET_PDEATHSIG takes a plain signal number and
-    // has no memory effects.
-    if unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) } != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // If versus died before the prctl, the child was re-parented already
-    // and no signal will come: end now.
-    // SAFETY: getppid cannot fail and has no memory effects.
-    if u32::try_from(unsafe { libc::getppid() }).ok() != Some(versus_pid) {
-        return Err(std::io::Error::other("versus exited during the launch"));
-    }
-    Ok(())
 }
 
 fn signal(pid: u32, signal: libc::c_int) {

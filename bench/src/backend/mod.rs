@@ -10,6 +10,7 @@
 pub(crate) mod collect;
 pub mod container;
 pub mod host;
+mod spawn;
 pub mod subprocess;
 pub mod vm;
 
