@@ -79,3 +79,35 @@ proptest! {
         prop_assert_eq!(mountinfo::parse_line(&line), None);
     }
 }
+
+proptest! {
+    /// Whatever a `--workload` file holds, the check answers without
+    /// panicking, and only a file that starts like an ELF can pass.
+    #[test]
+    fn the_elf_check_answers_any_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
+        let verdict = bench::workload::elf::check_static_elf(&bytes);
+        if verdict.is_ok() {
+            prop_assert!(bytes.starts_with(b"\x7fELF"));
+        }
+    }
+
+    /// A real static ELF header with its bytes flipped at random is
+    /// still answered, and a cut-off copy is never accepted as whole.
+    #[test]
+    fn a_damaged_workload_is_answered(at in 0usize..64, value: u8, cut in 0usize..64) {
+        let mut image = versus_images::WORKLOAD.to_vec();
+        image[at] = value;
+        let _verdict = bench::workload::elf::check_static_elf(&image);
+        let truncated = &versus_images::WORKLOAD[..cut];
+        prop_assert!(bench::workload::elf::check_static_elf(truncated).is_err());
+    }
+
+    /// `/proc/<pid>/status` as the kernel writes it: VmRSS in kB reads back
+    /// in bytes; any other text gives no figure rather than a wrong one.
+    #[test]
+    fn vmrss_reads_back(kb in 0u64..(1 << 40), before in "[A-Za-z]{1,12}:\t[0-9]{1,6}", pad in 1usize..9) {
+        let status = format!("Name:\tversus\n{before}\nVmRSS:{}{kb} kB\nThreads:\t3\n", " ".repeat(pad));
+        prop_assert_eq!(hypervisor::memory::parse_vmrss(&status), Some(kb * 1024));
+        prop_assert_eq!(hypervisor::memory::parse_vmrss(&format!("Name:\tversus\n{before}\n")), None);
+    }
+}

@@ -229,4 +229,50 @@ mod tests {
             .unwrap();
         assert_eq!(&magic, b"versusBI");
     }
+
+    proptest::proptest! {
+        /// Whatever the memory size, image sizes and vCPU count, what the
+        /// VMM writes is what the kernel will read, and the placement
+        /// keeps its promises: kernel, workload, argv and stacks in that
+        /// order, without overlap, inside low RAM.
+        #[test]
+        fn every_placement_round_trips(
+            pages in 1_536u64..16_384,
+            workload_size in 1u64..(4 << 20),
+            argv_len in 1u64..4096,
+            argc in 1u32..64,
+            vcpus in 1u32..8,
+            iters in 0u32..1_000_000,
+            tsc_khz: u32,
+        ) {
+            let layout = crate::memory::MemoryLayout::split(pages * crate::layout::PAGE_SIZE).unwrap();
+            let kernel = KernelInfo { entry: 0x20_0000, start: 0x20_0000, end: 0x20_3000 };
+            let Ok(placement) = plan(&layout, kernel, workload_size, argv_len, argc, vcpus) else {
+                // Too big for this memory: refused with an error, checked elsewhere.
+                return Ok(());
+            };
+            let mem = create_guest_memory(&layout).unwrap();
+            let tables = IdentityMap::build(layout.regions(), PAGE_TABLES_START, PAGE_TABLES_END).unwrap();
+            let info = build(&BootInfoInput {
+                layout: &layout,
+                placement: &placement,
+                page_tables: &tables,
+                vcpus,
+                run_on_every_vcpu: vcpus > 1,
+                tsc_khz: 0,
+                exit_probe_iters: iters,
+            });
+            write(&mem, &info).unwrap();
+            set_tsc_khz(&mem, tsc_khz).unwrap();
+            let back = read(&mem).unwrap();
+            proptest::prop_assert!(back.is_valid());
+            proptest::prop_assert_eq!(back.tsc_khz, u64::from(tsc_khz));
+            proptest::prop_assert_eq!(BootInfo { tsc_khz: 0, ..back }, info);
+            proptest::prop_assert!(back.kernel_end <= back.workload_addr);
+            proptest::prop_assert!(back.workload_addr + back.workload_size <= back.argv_addr);
+            proptest::prop_assert!(back.argv_addr + back.argv_len <= back.stacks_addr);
+            proptest::prop_assert_eq!(back.first_free_addr, back.stack_top(vcpus - 1));
+            proptest::prop_assert!(back.first_free_addr <= layout.low().end());
+        }
+    }
 }

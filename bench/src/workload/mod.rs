@@ -19,7 +19,7 @@
 //! Everything public is re-exported here: `bench::workload::TaskResult`.
 
 mod catalog;
-mod elf;
+pub mod elf;
 pub mod file;
 mod image;
 mod protocol;
