@@ -4,7 +4,7 @@
 //! 1. *prepare*: make the image executable — the embedded workload goes into
 //!    a sealed-off memory file (`memfd_create`), so nothing touches the disk;
 //! 2. *spawn*: `clone(CLONE_VM | CLONE_VFORK)` + exec, as `posix_spawn`
-//!    does, with the parent-death signal set (see [`super::spawn`]); returns
+//!    does, with the parent-death signal set (see `backend/spawn.rs`); returns
 //!    once the exec has succeeded;
 //! 3. *exec→marker*: until the workload's start marker reaches the host;
 //! 4. *run*: until the process exits;
