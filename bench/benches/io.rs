@@ -17,7 +17,7 @@
 use std::time::Duration;
 
 use bench::backend::host::HostBackend;
-use bench::backend::vm::VmBackend;
+use bench::backend::vm::{VmBackend, VmSettings};
 use bench::backend::{Backend, Launch};
 use bench::report::RunReport;
 use bench::workload::{TaskResult, Workload};
@@ -136,10 +136,10 @@ fn benches(c: &mut Criterion) {
                 .warm_up_time(Duration::from_secs(1))
                 .measurement_time(Duration::from_secs(5));
             let paravirt = VmBackend::new();
-            let uart = VmBackend {
+            let uart = VmBackend::with_settings(VmSettings {
                 console_uart: true,
-                ..VmBackend::new()
-            };
+                ..VmSettings::default()
+            });
             eprintln!(
                 "io: exits per {WRITE_BYTES}-byte write: paravirtual console {:.2}, UART {:.2}",
                 exits_per_write(&paravirt),

@@ -18,7 +18,7 @@
 
 use std::time::Duration;
 
-use bench::backend::vm::VmBackend;
+use bench::backend::vm::{VmBackend, VmSettings};
 use bench::backend::{Backend, Launch};
 use bench::report::RunReport;
 use bench::report::vm::{ExitProbe, VmDetails};
@@ -87,10 +87,10 @@ fn details(report: &RunReport) -> &VmDetails {
 /// The backend every bench uses: 1 vCPU, the default memory, the
 /// embedded kernel.
 fn backend() -> VmBackend {
-    VmBackend {
+    VmBackend::with_settings(VmSettings {
         vcpus: 1,
-        ..VmBackend::new()
-    }
+        ..VmSettings::default()
+    })
 }
 
 /// One run's memory figures and backend, once: criterion has no place for them.
@@ -175,10 +175,10 @@ fn syscall(c: &mut Criterion) {
 
 /// The exit probe of one VM run with `n` exits.
 fn probe(n: u64) -> ExitProbe {
-    let backend = VmBackend {
+    let backend = VmBackend::with_settings(VmSettings {
         exit_probe: Some(u32::try_from(n).expect("EXITS_PER_RUN fits the probe")),
-        ..backend()
-    };
+        ..backend().settings
+    });
     let report = run(&backend, &launch(&["startup"]));
     let probe = details(&report)
         .exit_probe

@@ -21,6 +21,7 @@ pub mod interrupt;
 pub mod output;
 pub mod render;
 pub mod report;
+pub mod request;
 pub mod stats;
 pub mod units;
 pub mod workload;

@@ -193,3 +193,43 @@ fn doctor_prints_every_check_and_json_parses() {
         );
     }
 }
+
+/// The fresh-process runner of `versus compare`: one JSON request on stdin,
+/// one JSON report on stdout, built with the library's own types.
+#[test]
+fn a_run_request_on_stdin_prints_its_report_and_stays_out_of_help() {
+    use bench::request::{BackendSettings, RunRequest, SUBCOMMAND};
+    let request = RunRequest {
+        backend: BackendSettings::Host,
+        workload: None,
+        argv: vec!["getpid".into(), "100".into()],
+        timeout: Some(std::time::Duration::from_secs(60)),
+    };
+    let output = versus()
+        .arg(SUBCOMMAND)
+        .write_stdin(serde_json::to_vec(&request).unwrap())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let report: bench::report::RunReport = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report.backend, "host");
+    assert_eq!(report.argv, ["getpid", "100"]);
+
+    // A request is checked as the flags are: an unknown task is refused.
+    let bad = RunRequest {
+        argv: vec!["no-such-task".into()],
+        ..request
+    };
+    versus()
+        .arg(SUBCOMMAND)
+        .write_stdin(serde_json::to_vec(&bad).unwrap())
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("no-such-task"));
+
+    versus()
+        .arg("--help")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(SUBCOMMAND).not());
+}

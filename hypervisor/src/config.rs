@@ -35,7 +35,9 @@ pub enum ConfigError {
 }
 
 /// Guest memory: a total size (default layout) or explicit regions.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Serializable so that a run request can carry it to a fresh process.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum MemoryConfig {
     /// The default layout for this many bytes ([`MemoryLayout::split`]).
     Total(u64),

@@ -36,9 +36,11 @@ const OUTPUT_DRAIN_GRACE: Duration = Duration::from_secs(2);
 const STDERR_LIMIT: u64 = 64 * 1024;
 
 /// Where the container's root filesystem comes from.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Rootfs {
     /// A tmpfs built by versus holding only the workload (the default).
+    #[default]
     Workload,
     /// The same, plus the host's static busybox and its applets in `/bin`
     /// (for interactive demos: `-- /bin/sh -c 'ps; ls /'`).
@@ -48,11 +50,12 @@ pub enum Rootfs {
     Dir(PathBuf),
 }
 
-/// Runs the workload in a container.
-#[derive(Debug, Clone)]
-pub struct ContainerBackend {
-    /// The label in tables (`container`, `container (no seccomp)`, …).
-    pub label: String,
+/// Everything about a container that is not per launch: what `versus
+/// container run`'s flags set, what `versus compare` varies, and what a run
+/// request carries to a fresh process. `ContainerSettings::builder` is
+/// the one place it becomes a [`ContainerBuilder`].
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ContainerSettings {
     /// The root filesystem.
     pub rootfs: Rootfs,
     /// Memory, pids and CPU limits (cgroup).
@@ -73,54 +76,33 @@ pub struct ContainerBackend {
     pub read_only: bool,
     /// Print the launch steps (mounts, pivot_root…) on stderr before running.
     pub trace: bool,
-    /// Pass the command's ordinary output (lines that are not `@versus`
-    /// records) through to versus' stdout as it arrives — for commands of
-    /// a root filesystem (`/bin/sh -c …`), whose output is the point.
-    pub echo_output: bool,
-    /// Set from a SIGINT/SIGTERM handler: the container is stopped
-    /// (SIGTERM, then SIGKILL) and cleaned up.
-    pub interrupt: Option<&'static AtomicBool>,
 }
 
-impl ContainerBackend {
-    /// Default hardening: every namespace, Docker's capabilities and seccomp
-    /// profile, no_new_privs, the built rootfs with the workload.
-    pub fn new() -> Self {
-        Self {
-            label: "container".into(),
-            rootfs: Rootfs::Workload,
-            limits: Limits::default(),
-            hostname: None,
-            share: Vec::new(),
-            userns: false,
-            cap_add: Vec::new(),
-            cap_drop: Vec::new(),
-            seccomp: SeccompMode::Default,
-            read_only: false,
-            trace: false,
-            echo_output: false,
-            interrupt: None,
+impl ContainerSettings {
+    /// The label in tables and reports: `container`, or `container (no
+    /// seccomp)` without the seccomp filter.
+    pub fn label(&self) -> &'static str {
+        match self.seccomp {
+            SeccompMode::Default => "container",
+            SeccompMode::Unconfined => "container (no seccomp)",
         }
     }
 
-    /// The same with seccomp `mode`, labelled to say so
-    /// (`container (no seccomp)` for `unconfined`).
-    pub fn with_seccomp(mut self, mode: SeccompMode) -> Self {
-        self.seccomp = mode;
-        self.label = match mode {
-            SeccompMode::Default => "container".into(),
-            SeccompMode::Unconfined => "container (no seccomp)".into(),
-        };
-        self
+    /// Whether `argv` is a command of the root filesystem rather than a
+    /// task of the workload: always with an external root filesystem,
+    /// otherwise when the first argument is an absolute path. The CLI asks
+    /// it to know whether to check the task, the backend to know what to
+    /// exec.
+    pub fn runs_command<S: AsRef<str>>(&self, argv: &[S]) -> bool {
+        matches!(self.rootfs, Rootfs::Dir(_))
+            || argv.first().is_some_and(|a| a.as_ref().starts_with('/'))
     }
 
     /// The command run as PID 1: the workload at [`WORKLOAD_PATH`] with the
-    /// launch's arguments, or — with an external rootfs, or when the first
-    /// argument is an absolute path — the arguments themselves.
+    /// launch's arguments, or the arguments themselves when they are a
+    /// command ([`Self::runs_command`]).
     fn command(&self, launch: &Launch) -> Vec<String> {
-        let is_command = matches!(self.rootfs, Rootfs::Dir(_))
-            || launch.argv.first().is_some_and(|a| a.starts_with('/'));
-        if is_command {
+        if self.runs_command(&launch.argv) {
             launch.argv.clone()
         } else {
             std::iter::once(WORKLOAD_PATH.to_string())
@@ -137,22 +119,10 @@ impl ContainerBackend {
             Rootfs::Dir(dir) => RootfsSpec::Dir(dir.clone()),
         }
     }
-}
 
-impl Default for ContainerBackend {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl Backend for ContainerBackend {
-    fn name(&self) -> &str {
-        &self.label
-    }
-
-    fn run(&self, launch: &Launch) -> Result<RunReport, BackendError> {
-        let (stdout_read, stdout_write) = std::io::pipe().map_err(BackendError::Prepare)?;
-        let (stderr_read, stderr_write) = std::io::pipe().map_err(BackendError::Prepare)?;
+    /// A builder for one container running `launch` with these settings
+    /// (its output still to be connected).
+    fn builder(&self, launch: &Launch) -> ContainerBuilder {
         let mut builder = ContainerBuilder::new(container::cgroup::stale::unique_id())
             .rootfs(self.rootfs_spec(launch))
             .command(self.command(launch))
@@ -162,16 +132,61 @@ impl Backend for ContainerBackend {
             .caps_add(self.cap_add.iter().cloned())
             .caps_drop(self.cap_drop.iter().cloned())
             .seccomp(self.seccomp)
-            .read_only(self.read_only)
-            .stdout(OwnedFd::from(stdout_write))
-            .stderr(OwnedFd::from(stderr_write));
+            .read_only(self.read_only);
         if let Some(hostname) = &self.hostname {
             builder = builder.hostname(hostname.clone());
         }
+        builder
+    }
+}
+
+/// Runs the workload in a container.
+#[derive(Debug, Clone, Default)]
+pub struct ContainerBackend {
+    /// How every container of this backend is configured.
+    pub settings: ContainerSettings,
+    /// Pass the command's ordinary output (lines that are not `@versus`
+    /// records) through to versus' stdout as it arrives — for commands of
+    /// a root filesystem (`/bin/sh -c …`), whose output is the point.
+    pub echo_output: bool,
+    /// Set from a SIGINT/SIGTERM handler: the container is stopped
+    /// (SIGTERM, then SIGKILL) and cleaned up.
+    pub interrupt: Option<&'static AtomicBool>,
+}
+
+impl ContainerBackend {
+    /// Default hardening: every namespace, Docker's capabilities and seccomp
+    /// profile, no_new_privs, the built rootfs with the workload.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A backend with `settings`, not echoing, not interruptible.
+    pub fn with_settings(settings: ContainerSettings) -> Self {
+        Self {
+            settings,
+            ..Self::default()
+        }
+    }
+}
+
+impl Backend for ContainerBackend {
+    fn name(&self) -> &str {
+        self.settings.label()
+    }
+
+    fn run(&self, launch: &Launch) -> Result<RunReport, BackendError> {
+        let (stdout_read, stdout_write) = std::io::pipe().map_err(BackendError::Prepare)?;
+        let (stderr_read, stderr_write) = std::io::pipe().map_err(BackendError::Prepare)?;
+        let builder = self
+            .settings
+            .builder(launch)
+            .stdout(OwnedFd::from(stdout_write))
+            .stderr(OwnedFd::from(stderr_write));
         // Checks everything (rootfs, command, limits, controllers) before
         // anything is created.
         let spec = builder.build().map_err(container_error)?;
-        if self.trace {
+        if self.settings.trace {
             for (index, step) in spec.setup_steps().iter().enumerate() {
                 eprintln!("[container] step {:>2}: {step}", index + 1);
             }
@@ -220,7 +235,7 @@ impl Backend for ContainerBackend {
         let phases = phase_list(&report.phases, spawned, marker_at);
         let startup_ns = marker_at.map(|at| nanos_between(launched, at));
         let memory = MemoryFigures {
-            image_bytes: Some(match &self.rootfs {
+            image_bytes: Some(match &self.settings.rootfs {
                 Rootfs::Dir(dir) => directory_size(dir),
                 _ => launch.workload.bytes().len() as u64,
             }),
@@ -232,7 +247,7 @@ impl Backend for ContainerBackend {
             ..MemoryFigures::default()
         };
         Ok(RunReport {
-            backend: self.label.clone(),
+            backend: self.settings.label().to_string(),
             workload: launch.workload.source().clone(),
             argv: launch.argv.clone(),
             startup_ns,
@@ -407,18 +422,18 @@ mod tests {
 
     #[test]
     fn a_task_runs_the_workload_and_a_path_runs_itself() {
-        let backend = ContainerBackend::new();
+        let settings = ContainerSettings::default();
         assert_eq!(
-            backend.command(&launch(&["getpid", "10"])),
+            settings.command(&launch(&["getpid", "10"])),
             [WORKLOAD_PATH, "getpid", "10"]
         );
         assert_eq!(
-            backend.command(&launch(&["/bin/sh", "-c", "true"])),
+            settings.command(&launch(&["/bin/sh", "-c", "true"])),
             ["/bin/sh", "-c", "true"]
         );
-        let external = ContainerBackend {
+        let external = ContainerSettings {
             rootfs: Rootfs::Dir("/srv/root".into()),
-            ..ContainerBackend::new()
+            ..ContainerSettings::default()
         };
         assert_eq!(
             external.command(&launch(&["sh", "-c", "id"])),

@@ -44,11 +44,13 @@ impl Kernel {
     }
 }
 
-/// Runs the workload in a VM.
-#[derive(Debug, Clone)]
-pub struct VmBackend {
-    /// The guest kernel.
-    pub kernel: Kernel,
+/// Everything about a VM that is not per launch, apart from the kernel
+/// image (which, like the workload image, is bytes rather than an option):
+/// what `versus vm run`'s flags set, what `versus compare` varies, and what
+/// a run request carries to a fresh process. [`VmSettings::config`] is the
+/// one place it becomes a [`VmConfig`].
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct VmSettings {
     /// Number of vCPUs.
     pub vcpus: u32,
     /// Guest memory: a total size (split low/high) or explicit regions.
@@ -70,11 +72,11 @@ pub struct VmBackend {
     pub count_instructions: bool,
 }
 
-impl VmBackend {
-    /// One vCPU, the default memory layout, the embedded kernel.
-    pub fn new() -> Self {
+impl Default for VmSettings {
+    /// One vCPU running the workload, the default memory layout, the
+    /// paravirtual console.
+    fn default() -> Self {
         Self {
-            kernel: Kernel::embedded(),
             vcpus: 1,
             memory: MemoryConfig::Total(hypervisor::config::DEFAULT_MEM_SIZE),
             every_vcpu: true,
@@ -82,6 +84,53 @@ impl VmBackend {
             exit_probe: None,
             console_uart: false,
             count_instructions: false,
+        }
+    }
+}
+
+impl VmSettings {
+    /// The VMM configuration for booting `kernel` with these settings, no
+    /// workload and no timeout yet (those are per launch). `versus compare`
+    /// also uses it to check a layout before the first round.
+    pub fn config(&self, kernel: Vec<u8>) -> VmConfig {
+        let mut config = VmConfig::new(kernel)
+            .vcpus(self.vcpus)
+            .run_on_every_vcpu(self.every_vcpu)
+            .console_uart(self.console_uart)
+            .count_kernel_instructions(self.count_instructions)
+            .trace(if self.trace {
+                Trace::Stderr
+            } else {
+                Trace::Off
+            });
+        config.memory = self.memory.clone();
+        if let Some(iters) = self.exit_probe {
+            config = config.exit_probe(iters);
+        }
+        config
+    }
+}
+
+/// Runs the workload in a VM.
+#[derive(Debug, Clone)]
+pub struct VmBackend {
+    /// How every VM of this backend is configured.
+    pub settings: VmSettings,
+    /// The guest kernel.
+    pub kernel: Kernel,
+}
+
+impl VmBackend {
+    /// The default settings with the embedded kernel.
+    pub fn new() -> Self {
+        Self::with_settings(VmSettings::default())
+    }
+
+    /// `settings` with the embedded kernel.
+    pub fn with_settings(settings: VmSettings) -> Self {
+        Self {
+            settings,
+            kernel: Kernel::embedded(),
         }
     }
 }
@@ -116,21 +165,10 @@ impl Backend for VmBackend {
         let argv: Vec<String> = std::iter::once("versus-workload".to_string())
             .chain(launch.argv.iter().cloned())
             .collect();
-        let mut config = VmConfig::new(self.kernel.bytes.clone())
-            .vcpus(self.vcpus)
-            .workload(launch.workload.bytes().to_vec(), argv)
-            .run_on_every_vcpu(self.every_vcpu)
-            .console_uart(self.console_uart)
-            .count_kernel_instructions(self.count_instructions)
-            .trace(if self.trace {
-                Trace::Stderr
-            } else {
-                Trace::Off
-            });
-        config.memory = self.memory.clone();
-        if let Some(iters) = self.exit_probe {
-            config = config.exit_probe(iters);
-        }
+        let mut config = self
+            .settings
+            .config(self.kernel.bytes.clone())
+            .workload(launch.workload.bytes().to_vec(), argv);
         if let Some(timeout) = launch.timeout {
             config = config.timeout(timeout);
         }

@@ -9,14 +9,14 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 
-use bench::backend::container::{ContainerBackend, Rootfs as ContainerRootfs};
+use bench::backend::container::{ContainerBackend, ContainerSettings, Rootfs as ContainerRootfs};
 use bench::backend::host::HostBackend;
-use bench::backend::vm::{Kernel, VmBackend};
+use bench::backend::vm::{Kernel, VmBackend, VmSettings};
 use bench::backend::{Backend, Launch};
 use bench::doctor;
 use bench::output;
 use bench::render;
-use bench::workload::{TaskInvocation, Workload};
+use bench::request::RunRequest;
 use hypervisor::MemoryConfig;
 
 /// Run the same workload on the host, in a container and in a KVM virtual
@@ -55,6 +55,11 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Internal: run one `bench::request::RunRequest` read as JSON on stdin
+    /// and print its report as JSON — how `versus compare` runs a backend
+    /// in a fresh process for its memory figures.
+    #[command(name = "__run-request", hide = true)]
+    RunRequest,
 }
 
 /// Options of `versus compare`, in hyperfine's spirit.
@@ -253,6 +258,26 @@ struct VmRunArgs {
     run: RunArgs,
 }
 
+impl VmRunArgs {
+    /// The VM settings these flags ask for: the one place they are read.
+    fn settings(&self) -> VmSettings {
+        let defaults = VmSettings::default();
+        VmSettings {
+            vcpus: self.vcpus,
+            memory: if !self.mem_region.is_empty() {
+                MemoryConfig::Regions(self.mem_region.clone())
+            } else {
+                self.mem.map_or(defaults.memory, MemoryConfig::Total)
+            },
+            every_vcpu: self.on == RunOn::Every,
+            trace: self.trace,
+            exit_probe: self.exit_probe,
+            console_uart: self.console == Console::Uart,
+            count_instructions: self.count_instructions,
+        }
+    }
+}
+
 /// The guest console device.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum Console {
@@ -308,6 +333,8 @@ struct RunArgs {
     task: Vec<String>,
 }
 
+/// The one duration grammar of versus' flags (humantime's: `500ms`, `10s`,
+/// `2m`, `1h 30m`).
 fn parse_duration(text: &str) -> Result<Duration, String> {
     let duration = humantime::parse_duration(text)
         .map_err(|err| format!("{err} (write it like 500ms, 10s or 2m)"))?;
@@ -318,27 +345,48 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
 }
 
 impl RunArgs {
-    /// Checks the workload and the task, and turns them into a [`Launch`].
-    fn launch(&self) -> Result<Launch> {
-        self.launch_checking_task(true)
+    /// Checks the workload and, with `check_task`, the task (false: the
+    /// arguments are a command of their own, an external root
+    /// filesystem's), and turns them into a [`Launch`].
+    fn launch(&self, check_task: bool) -> Result<Launch> {
+        Ok(bench::request::launch(
+            self.workload.as_deref(),
+            &self.task,
+            self.timeout,
+            check_task,
+        )?)
     }
+}
 
-    /// As [`Self::launch`]; with `check_task` false the arguments are a
-    /// command of its own (an external root filesystem's), not a task.
-    fn launch_checking_task(&self, check_task: bool) -> Result<Launch> {
-        let workload = match &self.workload {
-            Some(path) => Workload::from_file(path)?,
-            None => Workload::embedded(),
+impl ContainerRunArgs {
+    /// The container settings these flags ask for: the one place they are
+    /// read. `--busybox` looks for the host's busybox here.
+    fn settings(&self) -> Result<ContainerSettings> {
+        let rootfs = match (&self.rootfs, self.busybox) {
+            (Some(dir), _) => ContainerRootfs::Dir(dir.clone()),
+            (None, true) => {
+                ContainerRootfs::WorkloadWithBusybox(container::rootfs::host_busybox().context(
+                    "--busybox needs a statically linked busybox on the host \
+                     (install Debian's busybox-static)",
+                )?)
+            }
+            (None, false) => ContainerRootfs::Workload,
         };
-        let argv = if workload.is_embedded() && check_task {
-            TaskInvocation::parse(&self.task)?.argv()
-        } else {
-            self.task.clone()
-        };
-        Ok(Launch {
-            workload,
-            argv,
-            timeout: self.timeout,
+        Ok(ContainerSettings {
+            rootfs,
+            limits: container::Limits {
+                memory: self.memory,
+                pids: self.pids_limit,
+                cpus: self.cpus,
+            },
+            hostname: self.hostname.clone(),
+            share: self.share.clone(),
+            userns: self.userns,
+            cap_add: self.cap_add.clone(),
+            cap_drop: self.cap_drop.clone(),
+            seccomp: self.seccomp,
+            read_only: self.read_only,
+            trace: self.trace,
         })
     }
 }
@@ -411,25 +459,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Vm {
             action: VmAction::Run(args),
         } => {
-            let mut backend = VmBackend::new();
-            backend.vcpus = args.vcpus;
-            backend.every_vcpu = args.on == RunOn::Every;
-            backend.trace = args.trace;
-            backend.console_uart = args.console == Console::Uart;
-            backend.exit_probe = args.exit_probe;
-            backend.count_instructions = args.count_instructions;
+            let mut backend = VmBackend::with_settings(args.settings());
             if let Some(path) = &args.kernel {
                 backend.kernel = Kernel::from_file(path)?;
-            }
-            if !args.mem_region.is_empty() {
-                backend.memory = MemoryConfig::Regions(args.mem_region.clone());
-            } else if let Some(size) = args.mem {
-                backend.memory = MemoryConfig::Total(size);
             }
             // Ctrl-C and SIGTERM stop the guest and tear the VM down.
             bench::interrupt::install().context("cannot install the SIGINT/SIGTERM handler")?;
             run_backend(&backend, &args.run)
         }
+        Command::RunRequest => run_request(),
         Command::Doctor { json } => {
             let report = doctor::diagnose(&doctor::HostView::real(), &doctor::RealProbes);
             if json {
@@ -449,40 +487,19 @@ fn run_container(args: &ContainerRunArgs) -> Result<ExitCode> {
             "--userns asks for a new user namespace and --share user for none: give one of them",
         );
     }
-    let mut backend = ContainerBackend::new();
-    backend.limits = container::Limits {
-        memory: args.memory,
-        pids: args.pids_limit,
-        cpus: args.cpus,
-    };
-    backend.hostname = args.hostname.clone();
-    backend.share = args.share.clone();
-    backend.userns = args.userns;
-    backend.cap_add = args.cap_add.clone();
-    backend.cap_drop = args.cap_drop.clone();
-    backend = backend.with_seccomp(args.seccomp);
-    backend.read_only = args.read_only;
-    backend.trace = args.trace;
-    backend.rootfs = match (&args.rootfs, args.busybox) {
-        (Some(dir), _) => ContainerRootfs::Dir(dir.clone()),
-        (None, true) => {
-            ContainerRootfs::WorkloadWithBusybox(container::rootfs::host_busybox().context(
-                "--busybox needs a statically linked busybox on the host \
-                 (install Debian's busybox-static)",
-            )?)
-        }
-        (None, false) => ContainerRootfs::Workload,
-    };
+    let settings = args.settings()?;
     // A task for the workload, unless the arguments name a command of the
-    // root filesystem (an external rootfs, or an absolute path).
-    let is_command =
-        args.rootfs.is_some() || args.run.task.first().is_some_and(|a| a.starts_with('/'));
+    // root filesystem.
+    let is_command = settings.runs_command(&args.run.task);
     // Ctrl-C and SIGTERM stop the container and clean up instead of
     // abandoning its cgroup.
     bench::interrupt::install().context("cannot install the SIGINT/SIGTERM handler")?;
-    backend.interrupt = Some(&bench::interrupt::INTERRUPTED);
-    backend.echo_output = is_command && !args.run.json;
-    let launch = match args.run.launch_checking_task(!is_command) {
+    let backend = ContainerBackend {
+        settings,
+        echo_output: is_command && !args.run.json,
+        interrupt: Some(&bench::interrupt::INTERRUPTED),
+    };
+    let launch = match args.run.launch(!is_command) {
         Ok(launch) => launch,
         Err(error) => {
             let first = args.run.task.first().map(String::as_str).unwrap_or("");
@@ -503,11 +520,23 @@ fn run_container(args: &ContainerRunArgs) -> Result<ExitCode> {
 /// workload did (a shell sees the workload's status, 128+signal, or 124 on
 /// timeout).
 fn run_backend(backend: &dyn Backend, args: &RunArgs) -> Result<ExitCode> {
-    let launch = match args.launch() {
+    let launch = match args.launch(true) {
         Ok(launch) => launch,
         Err(error) => return usage_error(&error_text(&error)),
     };
     report_run(backend, &launch, args.json)
+}
+
+/// `versus __run-request`: one run described by the JSON request on stdin
+/// (see [`bench::request`]), its report printed as JSON.
+fn run_request() -> Result<ExitCode> {
+    let request: RunRequest = serde_json::from_reader(std::io::stdin().lock())
+        .context("cannot read the run request on standard input")?;
+    let backend = request.backend.backend()?;
+    let launch = request.launch()?;
+    // Ctrl-C and SIGTERM stop the run and clean up, as in `versus … run`.
+    bench::interrupt::install().context("cannot install the SIGINT/SIGTERM handler")?;
+    report_run(backend.as_ref(), &launch, true)
 }
 
 /// A usage error: the message on stderr, status 2 (as clap's own).
@@ -615,12 +644,15 @@ fn compare(args: &CompareArgs) -> Result<ExitCode> {
     };
     // Refuse at once what the VMM would refuse in every run.
     if args.vcpus > 1 || args.mem.is_some() {
-        let mut config = hypervisor::VmConfig::new(Vec::new()).vcpus(args.vcpus);
-        if let Some(size) = args.mem {
-            config = config.memory_size(size);
+        let settings = bench::compare::VmVariant {
+            vcpus: args.vcpus,
+            console_uart: false,
+            exit_probe: None,
+            mem: args.mem,
         }
+        .settings();
         // Every message about a total size names `--mem` itself.
-        config.layout()?;
+        settings.config(Vec::new()).layout()?;
     }
     // Every output file is checked before the first round, so that a typo
     // does not cost a whole comparison.

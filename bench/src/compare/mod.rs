@@ -29,10 +29,11 @@ pub mod render;
 
 use std::time::Duration;
 
-use crate::backend::container::ContainerBackend;
+use crate::backend::container::{ContainerBackend, ContainerSettings};
 use crate::backend::host::HostBackend;
-use crate::backend::vm::VmBackend;
+use crate::backend::vm::{VmBackend, VmSettings};
 use crate::backend::{Backend, Launch};
+use crate::request::BackendSettings;
 use crate::workload::Workload;
 pub use model::{Comparison, Probe, RunRecord, Section, Subject, SubjectKind};
 
@@ -105,6 +106,23 @@ pub struct VmVariant {
     pub mem: Option<u64>,
 }
 
+impl VmVariant {
+    /// The VM backend's settings for this variant (the workload on every
+    /// vCPU).
+    pub fn settings(&self) -> VmSettings {
+        let defaults = VmSettings::default();
+        VmSettings {
+            vcpus: self.vcpus,
+            console_uart: self.console_uart,
+            exit_probe: self.exit_probe,
+            memory: self
+                .mem
+                .map_or(defaults.memory.clone(), hypervisor::MemoryConfig::Total),
+            ..defaults
+        }
+    }
+}
+
 /// The real backends; fresh processes run `versus` itself.
 #[derive(Debug, Clone)]
 pub struct RealBackends {
@@ -118,45 +136,37 @@ impl Backends for RealBackends {
     }
 
     fn container(&self, seccomp: bool) -> Box<dyn Backend> {
-        let mode = if seccomp {
+        let seccomp = if seccomp {
             container::SeccompMode::Default
         } else {
             container::SeccompMode::Unconfined
         };
-        let mut backend = ContainerBackend::new().with_seccomp(mode);
-        backend.interrupt = Some(&crate::interrupt::INTERRUPTED);
-        Box::new(backend)
+        Box::new(ContainerBackend {
+            interrupt: Some(&crate::interrupt::INTERRUPTED),
+            ..ContainerBackend::with_settings(ContainerSettings {
+                seccomp,
+                ..ContainerSettings::default()
+            })
+        })
     }
 
     fn vm(&self, vm: VmVariant) -> Box<dyn Backend> {
-        let mut backend = VmBackend::new();
-        backend.vcpus = vm.vcpus;
-        backend.console_uart = vm.console_uart;
-        backend.exit_probe = vm.exit_probe;
-        if let Some(size) = vm.mem {
-            backend.memory = hypervisor::MemoryConfig::Total(size);
-        }
-        Box::new(backend)
+        Box::new(VmBackend::with_settings(vm.settings()))
     }
 
     fn fresh_process(&self, label: &str, kind: SubjectKind, vm: VmVariant) -> Box<dyn Backend> {
-        let mut args: Vec<String> = match kind {
-            SubjectKind::Host => vec!["host".into(), "run".into()],
-            SubjectKind::Container => vec!["container".into(), "run".into()],
-            SubjectKind::Vm => vec![
-                "vm".into(),
-                "run".into(),
-                "--vcpus".into(),
-                vm.vcpus.to_string(),
-            ],
+        let backend = match kind {
+            SubjectKind::Host => BackendSettings::Host,
+            SubjectKind::Container => BackendSettings::Container(ContainerSettings::default()),
+            SubjectKind::Vm => BackendSettings::Vm {
+                kernel: None,
+                settings: vm.settings(),
+            },
         };
-        if let (SubjectKind::Vm, Some(size)) = (kind, vm.mem) {
-            args.extend(["--mem".into(), format!("{size}")]);
-        }
         Box::new(crate::backend::subprocess::FreshProcessBackend {
             label: label.to_string(),
             program: self.versus.clone(),
-            args,
+            backend,
         })
     }
 }
