@@ -14,7 +14,10 @@
 use serde::Serialize;
 
 /// Line prefixes the harness parses (the workload's and the kernel's).
-pub const PROTOCOL_PREFIXES: [&[u8]; 2] = [b"@versus ", b"@kernel "];
+pub const PROTOCOL_PREFIXES: [&[u8]; 2] = [
+    versus_protocol::line::VERSUS_PREFIX.as_bytes(),
+    versus_protocol::line::KERNEL_PREFIX.as_bytes(),
+];
 /// Longest protocol line, newline included (the workload's lines are at
 /// most 2 KiB, the kernel's 496 bytes); a longer line is other output.
 pub const PROTOCOL_LINE_MAX: usize = 4096;

@@ -16,13 +16,11 @@
 
 use serde::Serialize;
 use versus_abi::{event, port};
+use versus_protocol::line::{self, kernel};
 
 use crate::console::ConsoleCapture;
 use crate::exits::ExitKind;
 use crate::report::VcpuReport;
-
-/// The start of the kernel's probe line (`console.rs` of the kernel).
-pub const LINE_PREFIX: &str = "@kernel exitprobe ";
 
 /// The exit probe's figures (`VmReport::exit_probe`). A figure is `None`
 /// when the run ended before the guest produced it.
@@ -58,16 +56,14 @@ pub struct GuestProbeLine {
 }
 
 impl GuestProbeLine {
-    /// Parses one console line; `None` if it is not the probe's.
-    pub fn parse(line: &str) -> Option<Self> {
-        let fields = line.trim_end().strip_prefix(LINE_PREFIX)?;
-        let value = |key: &str| -> Option<u64> {
-            fields
-                .split(' ')
-                .find_map(|f| f.strip_prefix(key)?.strip_prefix('='))?
-                .parse()
-                .ok()
-        };
+    /// Parses one console line with the shared grammar
+    /// (`versus_protocol::line`); `None` if it is not the probe's.
+    pub fn parse(text: &str) -> Option<Self> {
+        let (what, fields) = line::kernel_line(text)?;
+        if what != kernel::EXIT_PROBE {
+            return None;
+        }
+        let value = |key: &str| -> Option<u64> { fields.clone().find(key)?.parse().ok() };
         Some(Self {
             iters: value("iters")?,
             ns_per_exit: value("ns_per_exit")?,

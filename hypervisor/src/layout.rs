@@ -68,5 +68,6 @@ pub const MIN_MEM_SIZE: u64 = 0x60_0000; // 6 MiB.
 /// one PDPT, i.e. one PML4 entry.
 pub const MAX_GUEST_PHYS_ADDR: u64 = 0x80_0000_0000; // 512 GiB.
 
-/// Most vCPUs the layout supports (xAPIC ids 0..=254; 255 is broadcast).
-pub const MAX_VCPUS: u32 = 254;
+/// Most vCPUs the layout supports: the ABI's bound, which the guest kernel
+/// sizes its tables with.
+pub use versus_abi::MAX_VCPUS;

@@ -8,6 +8,7 @@
 
 use hypervisor::abi::event;
 use hypervisor::{ExitKind, GuestStatus, MemoryConfig, Outcome, Trace, VmConfig, VmReport};
+use versus_protocol::line;
 
 use super::{Backend, BackendError, Launch};
 use crate::report::vm::{ExitProbe, ExitRow, Instance, KernelInstructions, RegionRow, VmDetails};
@@ -154,7 +155,7 @@ impl From<&hypervisor::ExitProbeReport> for ExitProbe {
 }
 
 /// The prefix of the guest kernel's own console lines.
-pub const KERNEL_LINE_PREFIX: &str = "@kernel ";
+pub const KERNEL_LINE_PREFIX: &str = versus_protocol::line::KERNEL_PREFIX;
 
 impl Backend for VmBackend {
     fn name(&self) -> &str {
@@ -359,13 +360,14 @@ fn phase(name: &str, ns: Nanos) -> Phase {
     }
 }
 
-/// The `reason=` word of an `@kernel error …` line (prefix stripped).
-fn kernel_error_reason(line: &str) -> Option<&str> {
-    let mut words = line.split_whitespace();
-    if words.next() != Some("error") {
+/// The `reason=` word of an `@kernel error …` line (prefix stripped),
+/// read with the shared grammar (`versus_protocol::line`).
+fn kernel_error_reason(body: &str) -> Option<&str> {
+    let (what, fields) = body.split_once(' ').unwrap_or((body, ""));
+    if what != line::kernel::ERROR {
         return None;
     }
-    words.find_map(|word| word.strip_prefix("reason="))
+    line::Fields::new(fields.trim_end()).find(line::key::REASON)
 }
 
 /// The workload's exit as a shell would see it; anything else the VM did

@@ -322,9 +322,9 @@ struct RunArgs {
     #[arg(long)]
     json: bool,
 
-    /// The task and its arguments, e.g. `getpid 1000000`
-    /// (tasks: startup getpid compute memtouch write uname ids status probe spawn fuzz suite).
+    /// The task and its arguments, e.g. `getpid 1000000` (`--help` lists the tasks).
     #[arg(
+        long_help = format!("The task and its arguments, e.g. `getpid 1000000`.\n\n{}", bench::workload::task_help().trim_end()),
         trailing_var_arg = true,
         allow_hyphen_values = true,
         required = true,

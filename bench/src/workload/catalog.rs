@@ -4,110 +4,19 @@
 
 use serde::{Deserialize, Serialize};
 
-/// One numeric argument of a task: its name in messages, default and range.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ArgSpec {
-    /// Name used in usage text and error messages (`N`, `MIB`, `BYTES`).
-    pub name: &'static str,
-    /// Value used when the argument is left out.
-    pub default: u64,
-    /// Smallest allowed value.
-    pub min: u64,
-    /// Largest allowed value.
-    pub max: u64,
-}
-
-/// A task of the workload and the arguments it accepts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TaskSpec {
-    /// The task's name, the workload's first argument.
-    pub name: &'static str,
-    /// Its numeric arguments, in order; each may be left out (defaults apply).
-    pub args: &'static [ArgSpec],
-    /// One line saying what it measures or shows.
-    pub summary: &'static str,
-}
-
-const fn arg(name: &'static str, default: u64, min: u64, max: u64) -> ArgSpec {
-    ArgSpec {
-        name,
-        default,
-        min,
-        max,
-    }
-}
-
-/// Upper bound for iteration counts: the workload keeps them in 32 bits.
-const MAX_ITERS: u64 = u32::MAX as u64;
+/// One numeric argument of a task: the shared catalog's parameter.
+pub use versus_protocol::catalog::Param as ArgSpec;
+/// A task and its arguments: the shared catalog's entry.
+pub use versus_protocol::catalog::TaskSpec;
 
 /// Every task the workload knows, in the order `suite` runs them (`suite`
-/// leaves out `fuzz`, which measures nothing).
-pub const TASKS: &[TaskSpec] = &[
-    TaskSpec {
-        name: "startup",
-        args: &[],
-        summary: "print the start marker and exit at once",
-    },
-    TaskSpec {
-        name: "getpid",
-        args: &[arg("N", 1_000_000, 1, MAX_ITERS)],
-        summary: "N getpid system calls: the cost of entering the kernel",
-    },
-    TaskSpec {
-        name: "compute",
-        args: &[arg("N", 10_000_000, 1, MAX_ITERS)],
-        summary: "N rounds of integer arithmetic with no system call",
-    },
-    TaskSpec {
-        name: "memtouch",
-        args: &[arg("MIB", 64, 1, 65_536)],
-        summary: "map MIB MiB and touch every page: page-fault cost",
-    },
-    TaskSpec {
-        name: "write",
-        args: &[arg("N", 1_000, 1, MAX_ITERS), arg("BYTES", 64, 1, 65_536)],
-        summary: "N writes of BYTES bytes to stdout: console I/O cost",
-    },
-    TaskSpec {
-        name: "uname",
-        args: &[],
-        summary: "which kernel answers: sysname, release, version",
-    },
-    TaskSpec {
-        name: "ids",
-        args: &[],
-        summary: "pid, ppid, uid, gid and hostname as the workload sees them",
-    },
-    TaskSpec {
-        name: "status",
-        args: &[],
-        summary: "capabilities, no_new_privs and seccomp from /proc/self/status",
-    },
-    TaskSpec {
-        name: "probe",
-        args: &[],
-        summary: "try privileged calls harmlessly and report each errno",
-    },
-    TaskSpec {
-        name: "spawn",
-        args: &[arg("N", 10, 1, 4_096)],
-        summary: "fork N children that live at once; how many succeeded",
-    },
-    TaskSpec {
-        name: "fuzz",
-        args: &[arg("SEED", 1, 0, MAX_ITERS), arg("N", 10_000, 1, MAX_ITERS)],
-        summary: "N system calls with random numbers and hostile arguments: the kernel must answer each",
-    },
-    TaskSpec {
-        name: "suite",
-        args: &[],
-        summary: "every task above but fuzz, with small defaults",
-    },
-];
+/// leaves out `fuzz`, which measures nothing): the catalog the workload's
+/// own task table is built from, so the two cannot disagree.
+pub const TASKS: &[&TaskSpec] = versus_protocol::catalog::TASKS;
 
 /// Looks a task up by name.
 pub fn task_spec(name: &str) -> Option<&'static TaskSpec> {
-    TASKS.iter().find(|spec| spec.name == name)
+    versus_protocol::catalog::find(name.as_bytes())
 }
 
 /// The task names, space-separated, for messages.
@@ -117,6 +26,26 @@ pub fn task_names() -> String {
         .map(|spec| spec.name)
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// The catalog as help text: one line per task, its usage and its summary
+/// (`versus run --help` shows it).
+pub fn task_help() -> String {
+    let usages: Vec<String> = TASKS
+        .iter()
+        .map(|spec| {
+            std::iter::once(spec.name.to_string())
+                .chain(spec.params.iter().map(|p| format!("[{}]", p.name)))
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect();
+    let width = usages.iter().map(String::len).max().unwrap_or(0);
+    let mut help = String::from("Tasks:\n");
+    for (usage, spec) in usages.iter().zip(TASKS) {
+        help.push_str(&format!("  {usage:width$}  {}\n", spec.summary));
+    }
+    help
 }
 
 /// A task with validated arguments, ready to pass to the workload.
@@ -142,15 +71,15 @@ impl TaskInvocation {
         };
         let name = name.as_ref();
         let spec = task_spec(name).ok_or_else(|| TaskError::UnknownTask(name.to_string()))?;
-        if rest.len() > spec.args.len() {
+        if rest.len() > spec.params.len() {
             return Err(TaskError::TooManyArguments {
                 task: spec.name,
-                expected: spec.args.len(),
+                expected: spec.params.len(),
                 got: rest.len(),
             });
         }
-        let mut args = Vec::with_capacity(spec.args.len());
-        for (index, arg) in spec.args.iter().enumerate() {
+        let mut args = Vec::with_capacity(spec.params.len());
+        for (index, arg) in spec.params.iter().enumerate() {
             let value = match rest.get(index) {
                 None => arg.default,
                 Some(text) => parse_count(spec.name, arg, text.as_ref())?,

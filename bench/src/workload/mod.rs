@@ -24,7 +24,9 @@ pub mod file;
 mod image;
 mod protocol;
 
-pub use catalog::{ArgSpec, TASKS, TaskError, TaskInvocation, TaskSpec, task_names, task_spec};
+pub use catalog::{
+    ArgSpec, TASKS, TaskError, TaskInvocation, TaskSpec, task_help, task_names, task_spec,
+};
 pub use elf::{ElfProblem, check_static_elf};
 pub use image::{Workload, WorkloadError, WorkloadSource};
 pub use protocol::{

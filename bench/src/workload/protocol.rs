@@ -5,9 +5,10 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+use versus_protocol::line::{self, LexError, Writer, key};
 
 /// The prefix of every line the harness parses.
-pub const LINE_PREFIX: &str = "@versus ";
+pub const LINE_PREFIX: &str = line::VERSUS_PREFIX;
 
 /// The start marker: the first line of every task.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -232,17 +233,17 @@ pub fn parse_line(line: &str) -> Result<Option<Record>, ParseError> {
         line: line.to_string(),
         problem,
     };
-    let (is_start, body) = match body.strip_prefix("start ") {
+    let (is_start, body) = match body.strip_prefix(line::START) {
         Some(rest) => (true, rest),
         None => (false, body),
     };
     let mut fields = Fields::lex(body).map_err(fail)?;
-    let task = fields.string("task").map_err(fail)?;
+    let task = fields.string(key::TASK).map_err(fail)?;
     let record = if is_start {
         Record::Start(StartMarker {
             task,
-            pid: fields.u64("pid").map_err(fail)?,
-            mono_ns: fields.u64("mono_ns").map_err(fail)?,
+            pid: fields.u64(key::PID).map_err(fail)?,
+            mono_ns: fields.u64(key::MONO_NS).map_err(fail)?,
         })
     } else {
         Record::Result(typed_result(task, &mut fields).map_err(fail)?)
@@ -251,10 +252,10 @@ pub fn parse_line(line: &str) -> Result<Option<Record>, ParseError> {
 }
 
 fn typed_result(task: String, fields: &mut Fields) -> Result<TaskResult, String> {
-    if fields.has("error") {
+    if fields.has(key::ERROR) {
         return Ok(TaskResult::Failed {
             failed_task: task,
-            error: fields.string("error")?,
+            error: fields.string(key::ERROR)?,
         });
     }
     Ok(match task.as_str() {
@@ -348,47 +349,17 @@ struct Fields {
 }
 
 impl Fields {
-    fn lex(mut rest: &str) -> Result<Self, String> {
+    /// Collects the shared tokenizer's fields (`versus_protocol::line`),
+    /// unescaping quoted values; a key may appear once.
+    fn lex(body: &str) -> Result<Self, String> {
         let mut values = BTreeMap::new();
-        while !rest.is_empty() {
-            let (key, after_key) = rest
-                .split_once('=')
-                .ok_or_else(|| format!("field {rest:?} has no '='"))?;
-            if key.is_empty()
-                || !key
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
-            {
-                return Err(format!(
-                    "bad field name {key:?} (expected lowercase letters, digits and _)"
-                ));
+        for field in line::Fields::new(body) {
+            let field = field.map_err(lex_problem)?;
+            let bytes: Vec<u8> = field.unescaped().collect();
+            let value = String::from_utf8_lossy(&bytes).into_owned();
+            if values.insert(field.key.to_string(), value).is_some() {
+                return Err(format!("field {:?} appears twice", field.key));
             }
-            let (value, after_value) = if let Some(quoted) = after_key.strip_prefix('"') {
-                unquote(quoted)?
-            } else {
-                let end = after_key.find(' ').unwrap_or(after_key.len());
-                let value = &after_key[..end];
-                if value.is_empty() {
-                    return Err(format!("field {key:?} has an empty value"));
-                }
-                if let Some(bad) = value.chars().find(|c| matches!(c, '"' | '\\' | '=')) {
-                    return Err(format!(
-                        "field {key:?} has {bad:?} in a bare value; quote it"
-                    ));
-                }
-                (value.to_string(), &after_key[end..])
-            };
-            if values.insert(key.to_string(), value).is_some() {
-                return Err(format!("field {key:?} appears twice"));
-            }
-            rest = match after_value.strip_prefix(' ') {
-                Some(next) if next.is_empty() || next.starts_with(' ') => {
-                    return Err("fields must be separated by exactly one space".to_string());
-                }
-                Some(next) => next,
-                None if after_value.is_empty() => after_value,
-                None => return Err(format!("junk after field {key:?}: {after_value:?}")),
-            };
         }
         Ok(Self { values })
     }
@@ -446,63 +417,40 @@ impl Fields {
     }
 }
 
-/// Reads a quoted value (after its opening quote); returns it and the rest.
-fn unquote(text: &str) -> Result<(String, &str), String> {
-    let mut bytes = Vec::new();
-    let raw = text.as_bytes();
-    let mut index = 0;
-    while index < raw.len() {
-        match raw[index] {
-            b'"' => {
-                let value = String::from_utf8_lossy(&bytes).into_owned();
-                return Ok((value, &text[index + 1..]));
-            }
-            b'\\' => {
-                match raw.get(index + 1) {
-                    Some(b'"') => bytes.push(b'"'),
-                    Some(b'\\') => bytes.push(b'\\'),
-                    Some(b'x') => {
-                        let hex = text
-                            .get(index + 2..index + 4)
-                            .and_then(|hex| u8::from_str_radix(hex, 16).ok())
-                            .ok_or("bad \\x escape: expected two hex digits")?;
-                        bytes.push(hex);
-                        index += 2;
-                    }
-                    _ => return Err("bad escape in a quoted value".to_string()),
-                }
-                index += 2;
-            }
-            byte => {
-                bytes.push(byte);
-                index += 1;
-            }
+/// What a malformed line's problem is, in words.
+fn lex_problem(error: LexError<'_>) -> String {
+    match error {
+        LexError::NoEquals(rest) => format!("field {rest:?} has no '='"),
+        LexError::BadKey(key) => {
+            format!("bad field name {key:?} (expected lowercase letters, digits and _)")
         }
+        LexError::EmptyValue(key) => format!("field {key:?} has an empty value"),
+        LexError::BareSpecial(key, bad) => {
+            format!("field {key:?} has {bad:?} in a bare value; quote it")
+        }
+        LexError::Unterminated => "unterminated quoted value".to_string(),
+        LexError::BadHexEscape => "bad \\x escape: expected two hex digits".to_string(),
+        LexError::BadEscape => "bad escape in a quoted value".to_string(),
+        LexError::BadSeparator => "fields must be separated by exactly one space".to_string(),
+        LexError::Junk(key, after) => format!("junk after field {key:?}: {after:?}"),
     }
-    Err("unterminated quoted value".to_string())
 }
 
 /// Writes a value the way the workload does: bare when it can be, else quoted.
 pub fn quote_value(value: &str) -> String {
-    let bare = !value.is_empty()
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_graphic() && !matches!(b, b'"' | b'\\' | b'='));
-    if bare {
-        return value.to_string();
+    let mut out = Bytes(Vec::with_capacity(value.len() + 2));
+    out.value(value.as_bytes());
+    // The writer emits printable ASCII only; nothing is lost here.
+    String::from_utf8_lossy(&out.0).into_owned()
+}
+
+/// A growable buffer for the shared line writer.
+struct Bytes(Vec<u8>);
+
+impl Writer for Bytes {
+    fn byte(&mut self, byte: u8) {
+        self.0.push(byte);
     }
-    let mut out = String::from("\"");
-    for byte in value.bytes() {
-        match byte {
-            b'"' => out.push_str("\\\""),
-            b'\\' => out.push_str("\\\\"),
-            b' ' => out.push(' '),
-            b if b.is_ascii_graphic() => out.push(char::from(b)),
-            b => out.push_str(&format!("\\x{b:02x}")),
-        }
-    }
-    out.push('"');
-    out
 }
 
 impl fmt::Display for StartMarker {

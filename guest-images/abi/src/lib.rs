@@ -60,6 +60,11 @@ pub const EXIT_PROBE_MAX_ITERS: u32 = 1_000_000;
 /// How many RAM regions [`BootInfo::mem_regions`] can describe.
 pub const MAX_MEM_REGIONS: usize = 8;
 
+/// The most vCPUs a guest may have (xAPIC ids stay below 255, the broadcast
+/// id). The VMM refuses more; the kernel sizes its per-CPU tables (the
+/// GDT's TSS slots) with it.
+pub const MAX_VCPUS: u32 = 254;
+
 /// Bits of [`BootInfo::flags`].
 pub mod flags {
     /// Run one workload instance on every vCPU (otherwise on the BSP only;

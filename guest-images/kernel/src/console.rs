@@ -11,13 +11,16 @@
 //!   16550's transmit register, one exit per byte — the same output, for
 //!   comparing the two.
 //!
-//! Kernel lines use the workload's grammar (`docs/en/workload.md`) with the
-//! prefix `@kernel `: space-separated `key=value` fields, numbers in
-//! decimal or `0x` hex. No `core::fmt`: integer formatting only.
+//! Kernel lines use the workload's grammar (`docs/en/workload.md`,
+//! `versus_protocol::line`) with the prefix `@kernel `: space-separated
+//! `key=value` fields, numbers in decimal or `0x` hex. The prefix and the
+//! field steps come from `versus_protocol::line::Writer`, the host's parser
+//! reads them with the same crate. No `core::fmt`: integer formatting only.
 
 use core::arch::asm;
 
 use versus_abi::{CONSOLE_MAX_LEN, port};
+use versus_protocol::line::{Writer, key};
 
 use crate::errno::{EFAULT, Errno};
 use crate::layout::{PAGE_SIZE, phys_to_virt};
@@ -112,33 +115,20 @@ impl<'a> Line<'a> {
         if !fresh_line {
             line.byte(b'\n');
         }
-        line.text("@kernel ").text(what).field("cpu").dec(cpu);
+        line.kernel_start(what);
+        line.field(key::CPU).dec(cpu);
         line
     }
 
     /// Appends raw text (cut at the capacity, keeping room for `\n`).
     pub fn text(&mut self, text: &str) -> &mut Self {
-        for &byte in text.as_bytes() {
-            self.byte(byte);
-        }
+        Writer::text(self, text);
         self
-    }
-
-    fn byte(&mut self, byte: u8) {
-        let line = &mut self.pc.line;
-        let len = line.len as usize;
-        if len < LINE_CAPACITY - 1 {
-            // SAFETY: len < LINE_CAPACITY.
-            unsafe { line.buf.as_mut_ptr().add(len).write_volatile(byte) };
-            line.len += 1;
-        }
     }
 
     /// Appends ` key=`.
     pub fn field(&mut self, key: &str) -> &mut Self {
-        self.byte(b' ');
-        self.text(key);
-        self.byte(b'=');
+        Writer::key(self, key);
         self
     }
 
@@ -204,5 +194,19 @@ impl<'a> Line<'a> {
         unsafe { self.pc.line.buf.as_mut_ptr().add(len).write_volatile(b'\n') };
         let pa = self.pc.phys_of(self.pc.line.buf.as_ptr());
         emit_phys(self.pc, pa, len as u64 + 1);
+    }
+}
+
+/// The protocol's shared line steps, on the per-CPU line buffer.
+impl Writer for Line<'_> {
+    /// Appends a byte, dropping it when only the newline's slot is left.
+    fn byte(&mut self, byte: u8) {
+        let line = &mut self.pc.line;
+        let len = line.len as usize;
+        if len < LINE_CAPACITY - 1 {
+            // SAFETY: len < LINE_CAPACITY.
+            unsafe { line.buf.as_mut_ptr().add(len).write_volatile(byte) };
+            line.len += 1;
+        }
     }
 }

@@ -58,8 +58,8 @@ pub const USER_STACK_SIZE: u64 = LARGE_PAGE_SIZE;
 /// Where the VMM's argv block is mapped read-only.
 pub const ARGV_VA: u64 = USER_STACK_TOP;
 
-/// Most vCPUs the kernel supports (the VMM's `layout::MAX_VCPUS`).
-pub const MAX_CPUS: usize = 254;
+/// Most vCPUs the kernel supports: the ABI's bound, which the VMM enforces.
+pub const MAX_CPUS: usize = versus_abi::MAX_VCPUS as usize;
 
 /// Physical address of the kernel-image virtual address `va`.
 pub const fn kernel_phys(va: u64) -> u64 {

@@ -76,7 +76,7 @@ fn main(args: &Args) -> u8 {
         Err(error) => return usage_error(&mut error.message(task)),
     };
 
-    start_marker(task.name);
+    start_marker(task.spec.name);
     match tasks::run_and_report(task, &values) {
         Ok(()) => EXIT_OK,
         Err(_) => EXIT_FAILED,
@@ -90,8 +90,7 @@ fn main(args: &Args) -> u8 {
 fn start_marker(task: &str) {
     let pid = sys::getpid();
     let mono_ns = sys::monotonic_ns();
-    let mut line = Line::new();
-    line.text("@versus start task=").text(task);
+    let mut line = Line::start(task);
     match pid {
         Ok(pid) => line.field_dec("pid", pid as u64),
         Err(errno) => line.field_errno("pid", errno),
@@ -117,14 +116,17 @@ impl ParamError {
     /// The one-line message for stderr.
     fn message(&self, task: &Task) -> Line {
         let mut line = Line::new();
-        line.text(PROGRAM).text(": ").text(task.name).text(": ");
+        line.text(PROGRAM)
+            .text(": ")
+            .text(task.spec.name)
+            .text(": ");
         match self {
             Self::TooMany => {
                 line.text("too many arguments; usage: ")
                     .text(PROGRAM)
                     .byte(b' ')
-                    .text(task.name);
-                for param in task.params {
+                    .text(task.spec.name);
+                for param in task.spec.params {
                     line.text(" [").text(param.name).byte(b']');
                 }
             }
@@ -142,11 +144,11 @@ impl ParamError {
 /// Checks the task's arguments (argv[2..]) against its parameters; missing
 /// ones take their defaults.
 fn parse_params(task: &'static Task, args: &Args) -> Result<[u64; MAX_PARAMS], ParamError> {
-    if args.len().saturating_sub(2) > task.params.len() {
+    if args.len().saturating_sub(2) > task.spec.params.len() {
         return Err(ParamError::TooMany);
     }
     let mut values = [0; MAX_PARAMS];
-    for (index, (param, value)) in task.params.iter().zip(&mut values).enumerate() {
+    for (index, (param, value)) in task.spec.params.iter().zip(&mut values).enumerate() {
         *value = match args.get(index + 2) {
             None => param.default,
             Some(text) => args::parse_u64(text)
@@ -157,10 +159,11 @@ fn parse_params(task: &'static Task, args: &Args) -> Result<[u64; MAX_PARAMS], P
     Ok(values)
 }
 
-/// Appends ` startup getpid …` to a usage message.
+/// Appends ` startup getpid …` to a usage message: the catalog's names
+/// (the table holds exactly the catalog's tasks, in its order).
 fn task_list(line: &mut Line) -> &mut Line {
     for task in TASKS {
-        line.byte(b' ').text(task.name);
+        line.byte(b' ').text(task.spec.name);
     }
     line
 }

@@ -2,12 +2,16 @@
 //! one `write(2)`: lines from several processes never interleave, and in a
 //! VM every write is an observable event, so one line must be one event.
 //!
-//! Result-line grammar: `@versus task=<name>` followed by ` key=value`
-//! fields. A value is bare when it is non-empty and made only of printable
-//! ASCII other than space, `"`, `\` and `=`; otherwise it is double-quoted
-//! with `\"`, `\\` and `\xNN` escapes.
+//! Result-line grammar (`versus_protocol::line`, which the host parses
+//! with): `@versus task=<name>` followed by ` key=value` fields. A value is
+//! bare when it is non-empty and made only of printable ASCII other than
+//! space, `"`, `\` and `=`; otherwise it is double-quoted with `\"`, `\\`
+//! and `\xNN` escapes. The prefix, ` key=` and the quoting are the
+//! protocol crate's [`Writer`] steps; this module adds numbers and errnos.
 
 use core::num::NonZeroU64;
+
+use versus_protocol::line::Writer;
 
 use crate::sys::{self, Errno, SysResult};
 
@@ -43,7 +47,15 @@ impl Line {
     #[inline(never)]
     pub fn result(task: &str) -> Self {
         let mut line = Self::new();
-        line.text("@versus task=").text(task);
+        line.versus_result(task);
+        line
+    }
+
+    /// Starts the start marker: `@versus start task=<task>`.
+    #[inline(never)]
+    pub fn start(task: &str) -> Self {
+        let mut line = Self::new();
+        line.versus_start(task);
         line
     }
 
@@ -125,25 +137,16 @@ impl Line {
     /// ` key=` — the start of every field.
     #[inline(never)]
     fn key(&mut self, key: &str) -> &mut Self {
-        self.byte(b' ').text(key).byte(b'=')
+        Writer::key(self, key);
+        self
     }
 
     /// A field whose value is arbitrary bytes, quoted as the grammar needs.
     #[inline(never)]
     pub fn field(&mut self, key: &str, value: &[u8]) -> &mut Self {
         self.key(key);
-        if is_bare(value) {
-            return self.bytes(value);
-        }
-        self.byte(b'"');
-        for &byte in value {
-            match byte {
-                b'"' | b'\\' => self.byte(b'\\').byte(byte),
-                b' '..=b'~' => self.byte(byte),
-                _ => self.text("\\x").hex_byte(byte),
-            };
-        }
-        self.byte(b'"')
+        Writer::value(self, value);
+        self
     }
 
     pub fn field_dec(&mut self, key: &str, value: u64) -> &mut Self {
@@ -201,9 +204,15 @@ impl Line {
     }
 }
 
-fn is_bare(value: &[u8]) -> bool {
-    !value.is_empty()
-        && value
-            .iter()
-            .all(|&byte| matches!(byte, b'!'..=b'~') && !matches!(byte, b'"' | b'\\' | b'='))
+/// The protocol's shared line steps, on this buffer.
+impl Writer for Line {
+    fn byte(&mut self, byte: u8) {
+        Line::byte(self, byte);
+    }
+
+    /// Through the out-of-line [`Line::bytes`]: the default's loop, inlined
+    /// at every call, would grow the binary.
+    fn text(&mut self, text: &str) {
+        self.bytes(text.as_bytes());
+    }
 }

@@ -4,22 +4,17 @@
 use core::cell::UnsafeCell;
 use core::hint::black_box;
 
-use super::{MAX_PARAMS, Outcome, Param, Task, now};
+use versus_protocol::catalog;
+
+use super::{MAX_PARAMS, Outcome, Task, now};
 use crate::out::{Line, STDOUT};
 use crate::sys;
 
-const ITERS_MAX: u64 = u32::MAX as u64;
 const PAGE_SIZE: usize = 4096;
 const PAGES_PER_MIB: u64 = (1 << 20) / PAGE_SIZE as u64;
 
 pub static GETPID: Task = Task {
-    name: "getpid",
-    params: &[Param {
-        name: "N",
-        default: 1_000_000,
-        min: 1,
-        max: ITERS_MAX,
-    }],
+    spec: &catalog::GETPID,
     run: getpid,
 };
 
@@ -44,13 +39,7 @@ fn getpid(values: &[u64; MAX_PARAMS]) -> Outcome {
 }
 
 pub static COMPUTE: Task = Task {
-    name: "compute",
-    params: &[Param {
-        name: "N",
-        default: 10_000_000,
-        min: 1,
-        max: ITERS_MAX,
-    }],
+    spec: &catalog::COMPUTE,
     run: compute,
 };
 
@@ -85,13 +74,7 @@ fn compute(values: &[u64; MAX_PARAMS]) -> Outcome {
 }
 
 pub static MEMTOUCH: Task = Task {
-    name: "memtouch",
-    params: &[Param {
-        name: "MIB",
-        default: 64,
-        min: 1,
-        max: 65536,
-    }],
+    spec: &catalog::MEMTOUCH,
     run: memtouch,
 };
 
@@ -123,21 +106,7 @@ fn memtouch(values: &[u64; MAX_PARAMS]) -> Outcome {
 const WRITE_MAX: usize = 65536;
 
 pub static WRITE: Task = Task {
-    name: "write",
-    params: &[
-        Param {
-            name: "N",
-            default: 1000,
-            min: 1,
-            max: ITERS_MAX,
-        },
-        Param {
-            name: "BYTES",
-            default: 64,
-            min: 1,
-            max: WRITE_MAX as u64,
-        },
-    ],
+    spec: &catalog::WRITE,
     run: write,
 };
 

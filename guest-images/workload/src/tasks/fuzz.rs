@@ -12,26 +12,14 @@
 //! `mprotect` of a user address, no `close` of descriptors 0–2, no call that
 //! can block.
 
-use super::{MAX_PARAMS, Outcome, Param, Task};
+use versus_protocol::catalog;
+
+use super::{MAX_PARAMS, Outcome, Task};
 use crate::out::{Line, STDOUT};
 use crate::sys;
 
 pub static FUZZ: Task = Task {
-    name: "fuzz",
-    params: &[
-        Param {
-            name: "SEED",
-            default: 1,
-            min: 0,
-            max: u32::MAX as u64,
-        },
-        Param {
-            name: "N",
-            default: 10_000,
-            min: 1,
-            max: u32::MAX as u64,
-        },
-    ],
+    spec: &catalog::FUZZ,
     run: fuzz,
 };
 

@@ -1,6 +1,8 @@
 //! What the process can see about itself: kernel identity, its own ids,
 //! and its capability and seccomp state.
 
+use versus_protocol::catalog;
+
 use super::{MAX_PARAMS, Outcome, Task};
 use crate::out::{Line, STDOUT};
 use crate::sys::{self, AT_FDCWD, O_CLOEXEC, O_RDONLY};
@@ -15,8 +17,7 @@ fn uts_field(field: &[u8]) -> &[u8] {
 }
 
 pub static UNAME: Task = Task {
-    name: "uname",
-    params: &[],
+    spec: &catalog::UNAME,
     run: uname,
 };
 
@@ -35,8 +36,7 @@ fn uname(_: &[u64; MAX_PARAMS]) -> Outcome {
 }
 
 pub static IDS: Task = Task {
-    name: "ids",
-    params: &[],
+    spec: &catalog::IDS,
     run: ids,
 };
 
@@ -59,8 +59,7 @@ fn ids(_: &[u64; MAX_PARAMS]) -> Outcome {
 }
 
 pub static STATUS: Task = Task {
-    name: "status",
-    params: &[],
+    spec: &catalog::STATUS,
     run: status,
 };
 

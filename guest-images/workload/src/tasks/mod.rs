@@ -1,5 +1,6 @@
-//! The task table: each task's name, its numeric parameters (with defaults
-//! and allowed ranges) and the function that runs it.
+//! The task table: each entry of the shared catalog
+//! (`versus_protocol::catalog`: name, parameters, defaults, ranges) paired
+//! with the function that runs it.
 
 mod bench;
 mod fuzz;
@@ -8,20 +9,11 @@ mod probe;
 mod spawn;
 mod suite;
 
+use versus_protocol::catalog::{self, TaskSpec};
+pub use versus_protocol::catalog::{MAX_PARAMS, Param};
+
 use crate::out::{Line, STDOUT};
 use crate::sys::{self, Errno};
-
-/// The most parameters any task takes (`write N BYTES`).
-pub const MAX_PARAMS: usize = 2;
-
-/// One decimal parameter of a task.
-pub struct Param {
-    /// As shown in usage and error messages (`N`, `MIB`, `BYTES`).
-    pub name: &'static str,
-    pub default: u64,
-    pub min: u64,
-    pub max: u64,
-}
 
 /// Why a task did not complete.
 pub enum Failure {
@@ -40,14 +32,14 @@ impl From<Errno> for Failure {
 pub type Outcome = Result<(), Failure>;
 
 pub struct Task {
-    pub name: &'static str,
-    pub params: &'static [Param],
+    /// Name and parameters, from the catalog the harness checks against.
+    pub spec: &'static TaskSpec,
     /// Receives the parameter values in `params` order; unused slots are 0.
     pub run: fn(&[u64; MAX_PARAMS]) -> Outcome,
 }
 
-/// Every task, in the order the usage message lists them.
-pub static TASKS: [&Task; 12] = [
+/// Every task, in the catalog's order (the usage message lists them so).
+pub static TASKS: [&Task; catalog::TASKS.len()] = [
     &STARTUP,
     &bench::GETPID,
     &bench::COMPUTE,
@@ -62,11 +54,24 @@ pub static TASKS: [&Task; 12] = [
     &suite::SUITE,
 ];
 
+// The table runs exactly the catalog's tasks, in its order: a task the
+// harness accepts is one the workload knows, checked when this builds.
+const _: () = {
+    let mut i = 0;
+    while i < TASKS.len() {
+        assert!(catalog::same_name(
+            TASKS[i].spec.name,
+            catalog::TASKS[i].name
+        ));
+        i += 1;
+    }
+};
+
 pub fn find(name: &[u8]) -> Option<&'static Task> {
     TASKS
         .iter()
         .copied()
-        .find(|task| task.name.as_bytes() == name)
+        .find(|task| task.spec.name.as_bytes() == name)
 }
 
 /// Runs `task` and, if it failed with an errno, writes
@@ -76,7 +81,7 @@ pub fn run_and_report(task: &Task, values: &[u64; MAX_PARAMS]) -> Outcome {
     if let Err(Failure::Sys(errno)) = outcome {
         // Nothing more can be done if stdout itself is what failed; the
         // exit status still says so.
-        let _ = Line::result(task.name)
+        let _ = Line::result(task.spec.name)
             .field_errno("error", errno)
             .emit(STDOUT);
     }
@@ -89,8 +94,7 @@ fn now() -> Result<u64, Errno> {
 }
 
 pub static STARTUP: Task = Task {
-    name: "startup",
-    params: &[],
+    spec: &catalog::STARTUP,
     run: startup,
 };
 

@@ -10,13 +10,14 @@
 //! kernel/reboot.c, kernel/sys.c, kernel/kexec.c, kernel/module/main.c);
 //! docs/en/workload.md explains each one.
 
+use versus_protocol::catalog;
+
 use super::{MAX_PARAMS, Outcome, Task};
 use crate::out::{Line, STDOUT};
 use crate::sys::{self, O_NONBLOCK, check, nr};
 
 pub static PROBE: Task = Task {
-    name: "probe",
-    params: &[],
+    spec: &catalog::PROBE,
     run: probe,
 };
 

@@ -2,18 +2,14 @@
 //! cgroup `pids` limit (or a kernel without fork) stops the loop and the
 //! count shows where.
 
+use versus_protocol::catalog;
+
 use super::{MAX_PARAMS, Outcome, Task, now};
 use crate::out::{Line, STDOUT};
 use crate::sys::{self, Errno, O_CLOEXEC};
 
 pub static SPAWN: Task = Task {
-    name: "spawn",
-    params: &[super::Param {
-        name: "N",
-        default: 10,
-        min: 1,
-        max: 4096,
-    }],
+    spec: &catalog::SPAWN,
     run: spawn,
 };
 

@@ -1,11 +1,12 @@
 //! Every task once, with arguments small enough for a quick overview.
 
+use versus_protocol::catalog;
+
 use super::{Failure, MAX_PARAMS, Outcome, Task, bench, info, probe, run_and_report, spawn};
 use crate::out::{Line, STDOUT};
 
 pub static SUITE: Task = Task {
-    name: "suite",
-    params: &[],
+    spec: &catalog::SUITE,
     run: suite,
 };
 
