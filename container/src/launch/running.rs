@@ -1,0 +1,273 @@
+//! A running container: its pid and timestamps, and `wait` — the stop signal or
+//! SIGKILL on interrupt or timeout, reaping, the cgroup's statistics and removal, and
+//! the [`Report`].
+
+use std::fs;
+use std::os::fd::AsRawFd;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::sys::signal::{Signal, kill};
+use nix::sys::wait::{WaitStatus, waitpid};
+use nix::unistd::Pid;
+
+use super::{Running, nanos};
+use crate::cgroup::CgroupStats;
+use crate::error::Result;
+use crate::report::{CgroupReport, ExitStatus, Outcome, Phases, Report, UserNsReport};
+
+/// How often `wait` looks at the interrupt flag.
+const INTERRUPT_POLL: Duration = Duration::from_millis(10);
+
+/// Why versus stopped the container.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stop {
+    Timeout,
+    Interrupt { sigkill_at: Instant, killed: bool },
+}
+
+impl Running {
+    /// PID 1's process id on the host.
+    pub fn pid(&self) -> i32 {
+        self.guard.pid.map_or(0, Pid::as_raw)
+    }
+
+    /// When `spawn` was called.
+    pub fn launched_at(&self) -> Instant {
+        self.launched_at
+    }
+
+    /// When the child called `execve` (its own timestamp, just before the call).
+    pub fn exec_started_at(&self) -> Instant {
+        self.exec_started_at
+    }
+
+    /// When `spawn` saw `execve` succeed (and returned).
+    pub fn spawned_at(&self) -> Instant {
+        self.spawned_at
+    }
+
+    /// The phases measured by `spawn` (run and teardown are `None`).
+    pub fn phases_so_far(&self) -> &Phases {
+        &self.phases
+    }
+
+    /// The host paths of the container's cgroup directories (empty: no cgroup).
+    pub fn cgroup_paths(&self) -> Vec<PathBuf> {
+        self.guard
+            .cgroup
+            .as_ref()
+            .map(|c| c.paths())
+            .unwrap_or_default()
+    }
+
+    /// Waits until PID 1 exits, `timeout` (counted from the launch) passes, or
+    /// `interrupt` becomes true (checked every 10 ms; set it from a SIGINT/SIGTERM
+    /// handler). On timeout the container is SIGKILLed. On interrupt PID 1 gets the
+    /// stop signal (default SIGTERM), and SIGKILL after the grace period: PID 1
+    /// ignores signals it installed no handler for. Then it reaps PID 1, reads the cgroup
+    /// statistics, kills anything left in the cgroup and removes it.
+    pub fn wait(mut self, timeout: Option<Duration>, interrupt: &AtomicBool) -> Result<Report> {
+        let pid = self.guard.pid.expect("a running container has a pid");
+        let deadline = timeout.map(|t| self.launched_at + t);
+        let mut stop: Option<Stop> = None;
+        loop {
+            let now = Instant::now();
+            if stop.is_none()
+                && let Some(d) = deadline
+                && now >= d
+            {
+                let _ = kill(pid, Signal::SIGKILL);
+                stop = Some(Stop::Timeout);
+            }
+            if stop.is_none() && interrupt.load(Ordering::SeqCst) {
+                let _ = kill(pid, self.info.stop_signal);
+                stop = Some(Stop::Interrupt {
+                    sigkill_at: now + self.info.stop_grace,
+                    killed: false,
+                });
+            }
+            if let Some(Stop::Interrupt { sigkill_at, killed }) = &mut stop
+                && !*killed
+                && now >= *sigkill_at
+            {
+                let _ = kill(pid, Signal::SIGKILL);
+                *killed = true;
+            }
+            let mut slice = INTERRUPT_POLL;
+            if stop.is_none()
+                && let Some(d) = deadline
+            {
+                slice = slice.min(d.saturating_duration_since(now));
+            }
+            if self.exited_within(pid, slice) {
+                break;
+            }
+        }
+        let exit_seen = Instant::now();
+
+        // Teardown: reap, statistics, cgroup.
+        let status = loop {
+            match waitpid(pid, None) {
+                Err(Errno::EINTR) => continue,
+                other => break other,
+            }
+        };
+        self.guard.reaped = true;
+        let exit = match status {
+            Ok(WaitStatus::Exited(_, c)) => Some(ExitStatus::Exited(c)),
+            Ok(WaitStatus::Signaled(_, s, _)) => Some(ExitStatus::Signaled(s as i32)),
+            _ => None,
+        };
+        let mut cgroup_report = None;
+        if let Some(mut cg) = self.guard.cgroup.take() {
+            // With a shared PID namespace other processes may outlive PID 1.
+            cg.kill_all()?;
+            let stats = cg.stats();
+            let paths = cg.paths();
+            let version = cg.version();
+            cg.remove()?;
+            cgroup_report = Some(CgroupReport {
+                version,
+                layout: self.info.layout.to_string(),
+                paths,
+                stats,
+            });
+        }
+        let done = Instant::now();
+
+        let outcome = match (stop, exit) {
+            (Some(Stop::Timeout), _) => Outcome::TimedOut,
+            (Some(Stop::Interrupt { .. }), _) => Outcome::Interrupted,
+            (None, Some(ExitStatus::Exited(c))) => Outcome::Exited(c),
+            (None, Some(ExitStatus::Signaled(s))) => {
+                let stats = cgroup_report.as_ref().map(|c| &c.stats);
+                if s == libc::SIGKILL && oom_killed(stats, self.info.limits.memory) {
+                    Outcome::OomKilled
+                } else {
+                    Outcome::Signaled(s)
+                }
+            }
+            (None, None) => Outcome::Signaled(0),
+        };
+
+        let mut phases = self.phases.clone();
+        phases.run_ns = Some(nanos(self.spawned_at, exit_seen));
+        phases.teardown_ns = Some(nanos(exit_seen, done));
+        let i = &self.info;
+        Ok(Report {
+            id: i.id.clone(),
+            outcome,
+            exit,
+            phases,
+            cgroup: cgroup_report,
+            limits: i.limits,
+            namespaces: i.namespaces.clone(),
+            shared_namespaces: i.shared.clone(),
+            user_namespace: i.id_maps.clone().map(|(u, g)| UserNsReport {
+                uid_map: u,
+                gid_map: g,
+            }),
+            rootless: i.rootless,
+            capabilities: i.kept.names(),
+            capability_mask: format!("{:016x}", i.kept.mask()),
+            seccomp: i.seccomp,
+            seccomp_instructions: i.seccomp_instructions,
+            no_new_privs: true,
+            lsm: i.lsm.clone(),
+            rootfs: i.rootfs.clone(),
+            read_only: i.read_only,
+            hostname: i.hostname.clone(),
+            launcher_peak_rss_bytes: launcher_peak_rss(),
+            notes: i.notes.clone(),
+        })
+    }
+
+    /// Whether PID 1 has exited, waiting at most `slice`.
+    fn exited_within(&self, pid: Pid, slice: Duration) -> bool {
+        match &self.guard.pidfd {
+            Some(fd) => {
+                let mut pfd = libc::pollfd {
+                    fd: fd.as_raw_fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                };
+                // SAFETY: one valid pollfd.
+                let r = unsafe { libc::poll(&mut pfd, 1, slice.as_millis() as i32) };
+                r > 0
+            }
+            None => {
+                // No pidfd (Linux < 5.3): peek with waitid(WNOWAIT) in small steps.
+                let end = Instant::now() + slice;
+                loop {
+                    let flags = nix::sys::wait::WaitPidFlag::WEXITED
+                        | nix::sys::wait::WaitPidFlag::WNOHANG
+                        | nix::sys::wait::WaitPidFlag::WNOWAIT;
+                    if let Ok(s) = nix::sys::wait::waitid(nix::sys::wait::Id::Pid(pid), flags)
+                        && s != WaitStatus::StillAlive
+                    {
+                        return true;
+                    }
+                    if Instant::now() >= end {
+                        return false;
+                    }
+                    std::thread::sleep(Duration::from_micros(500));
+                }
+            }
+        }
+    }
+}
+
+/// SIGKILL + an OOM kill counted in the cgroup; or, where the kernel does not count
+/// them, SIGKILL while the memory peak reached the limit (within 1 MiB).
+fn oom_killed(stats: Option<&CgroupStats>, limit: Option<u64>) -> bool {
+    let Some(stats) = stats else { return false };
+    match stats.oom_kills {
+        Some(n) => n > 0,
+        None => {
+            matches!((stats.memory_peak_bytes, limit), (Some(p), Some(l)) if p + (1 << 20) >= l)
+        }
+    }
+}
+
+/// `VmHWM` of this process, in bytes.
+pub fn launcher_peak_rss() -> Option<u64> {
+    let s = fs::read_to_string("/proc/self/status").ok()?;
+    let kb: u64 = s
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kb * 1024)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn oom_is_recognised_by_the_counter_or_by_the_peak() {
+        let mut s = CgroupStats {
+            oom_kills: Some(1),
+            ..Default::default()
+        };
+        assert!(oom_killed(Some(&s), Some(32 << 20)));
+        s.oom_kills = Some(0);
+        assert!(!oom_killed(Some(&s), Some(32 << 20)));
+        s.oom_kills = None;
+        s.memory_peak_bytes = Some((32 << 20) - 4096);
+        assert!(oom_killed(Some(&s), Some(32 << 20)));
+        assert!(!oom_killed(Some(&s), None));
+        assert!(!oom_killed(None, Some(1)));
+    }
+
+    #[test]
+    fn launcher_rss_is_readable() {
+        assert!(launcher_peak_rss().unwrap() > 0);
+    }
+}
