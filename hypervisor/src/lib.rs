@@ -33,7 +33,8 @@
 //!    Optionally (`--count-instructions`) every vCPU is single-stepped, an
 //!    exit per instruction, to count how much guest kernel-mode work a
 //!    boot or a system call is.
-//! 6. **Run** every vCPU on its own thread and handle exits ([`exits`]):
+//! 6. **Run** every vCPU on its own thread and handle exits ([`exits`];
+//!    the state the vCPU threads keep and share is [`vm_state`]):
 //!    the 16550 UART ([`devices::serial`]), the boot-marker, exit,
 //!    paravirtual-console and ping ports of `versus_abi::port`, HLT,
 //!    shutdown (guest reset), internal errors, unknown ports/MMIO (all ones).
@@ -84,6 +85,7 @@ pub mod report;
 pub mod status;
 pub mod vcpu;
 pub mod vm;
+pub mod vm_state;
 
 #[cfg(test)]
 pub(crate) mod test_utils;

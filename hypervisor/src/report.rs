@@ -7,9 +7,10 @@ use serde::Serialize;
 use crate::console::ConsoleCapture;
 use crate::cpu::GuestRegs;
 use crate::exit_probe::ExitProbeReport;
-use crate::exits::{ExitStats, UnhandledAccess};
+use crate::exits::ExitStats;
 use crate::kvm::HostInfo;
 use crate::memory::Region;
+use crate::vm_state::UnhandledAccess;
 
 /// How the guest's run ended.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

@@ -21,9 +21,10 @@ use vmm_sys_util::signal::{Killable, SIGRTMIN, register_signal_handler};
 
 use crate::cpu::{self, CpuError, EntryPoint, GuestRegs};
 use crate::cpuid::{self, CpuidError};
-use crate::exits::{Action, Exit, Shared, VcpuState, handle_exit};
+use crate::exits::{Exit, handle_exit};
 use crate::layout::MAX_VCPUS;
 use crate::report::{Outcome, VcpuEnd};
+use crate::vm_state::{Action, Shared, VcpuState};
 
 /// Offset from SIGRTMIN of the signal that kicks vCPU threads out of KVM_RUN.
 pub const KICK_SIGNAL_OFFSET: c_int = 0;

@@ -12,7 +12,7 @@ use crate::config::{ConfigError, VmConfig};
 use crate::cpu::EntryPoint;
 use crate::cpuid::CpuidError;
 use crate::exit_probe;
-use crate::exits::{ExitStats, Shared};
+use crate::exits::ExitStats;
 use crate::gdt::{self, GdtError};
 use crate::kvm::{self, KvmError};
 use crate::layout::{PAGE_TABLES_END, PAGE_TABLES_START};
@@ -23,6 +23,7 @@ use crate::report::{
     ConsoleOutput, MemoryReport, Outcome, Phases, RegionReport, VcpuReport, VmReport,
 };
 use crate::vcpu::{self, VcpuError, VcpuThreads};
+use crate::vm_state::Shared;
 
 /// Everything that can keep a VM from running (what happens to a running
 /// guest is not an error: it is the report's [`Outcome`]).

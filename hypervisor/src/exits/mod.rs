@@ -15,23 +15,29 @@
 //! | shutdown (triple fault) | "guest reset", with registers; every vCPU stops |
 //! | internal error | suberror, data and RIP reported; every vCPU stops |
 //!
-//! Every exit is counted per vCPU and per reason ([`ExitKind`]) with the host
-//! nanoseconds spent handling it.
+//! Every exit is counted per vCPU and per reason ([`ExitKind`], in
+//! `exits/stats.rs`) with the host nanoseconds spent handling it; `--trace` sees
+//! each one ([`TraceEvent`], in `exits/trace.rs`). The state the handler updates
+//! is in [`crate::vm_state`].
 
-use std::collections::BTreeMap;
-use std::fmt;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::PoisonError;
 use std::time::Instant;
 
-use serde::{Serialize, Serializer};
 use versus_abi::{CONSOLE_MAX_LEN, port};
 use vm_memory::{Bytes, GuestAddress};
 
 use crate::cpu::GuestRegs;
-use crate::devices::serial::{ConsoleSink, SerialConsole};
 use crate::memory::GuestMem;
 use crate::report::{Marker, Outcome};
+
+mod stats;
+mod trace;
+
+pub use stats::{ExitCount, ExitKind, ExitStats};
+pub use trace::{TraceEvent, TraceFn};
+// The per-vCPU and shared VM state the handler works on live in
+// `crate::vm_state`; their old paths stay valid.
+pub use crate::vm_state::{Action, Shared, UNHANDLED_LOG_MAX, UnhandledAccess, VcpuState};
 
 /// One VM exit as the handler sees it (fabricated in tests).
 #[derive(Debug)]
@@ -94,55 +100,6 @@ pub enum Exit<'a> {
     },
 }
 
-/// An exit's reason, the key of the exit accounting.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(tag = "reason", rename_all = "snake_case")]
-pub enum ExitKind {
-    /// `out` to a port.
-    IoOut {
-        /// Port.
-        port: u16,
-    },
-    /// `in` from a port.
-    IoIn {
-        /// Port.
-        port: u16,
-    },
-    /// MMIO read.
-    MmioRead,
-    /// MMIO write.
-    MmioWrite,
-    /// `hlt`.
-    Hlt,
-    /// Shutdown / triple fault.
-    Shutdown,
-    /// Internal error.
-    InternalError,
-    /// Entry failure.
-    FailEntry,
-    /// KVM_RUN interrupted by a signal (how the VMM stops a vCPU).
-    Interrupted,
-    /// Anything else.
-    Other,
-}
-
-impl fmt::Display for ExitKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ExitKind::IoOut { port } => write!(f, "io_out {port:#x}"),
-            ExitKind::IoIn { port } => write!(f, "io_in {port:#x}"),
-            ExitKind::MmioRead => f.write_str("mmio_read"),
-            ExitKind::MmioWrite => f.write_str("mmio_write"),
-            ExitKind::Hlt => f.write_str("hlt"),
-            ExitKind::Shutdown => f.write_str("shutdown"),
-            ExitKind::InternalError => f.write_str("internal_error"),
-            ExitKind::FailEntry => f.write_str("fail_entry"),
-            ExitKind::Interrupted => f.write_str("interrupted"),
-            ExitKind::Other => f.write_str("other"),
-        }
-    }
-}
-
 impl Exit<'_> {
     /// This exit's accounting key.
     pub fn kind(&self) -> ExitKind {
@@ -158,235 +115,6 @@ impl Exit<'_> {
             Exit::Interrupted => ExitKind::Interrupted,
             Exit::Other { .. } => ExitKind::Other,
         }
-    }
-}
-
-/// Count and host time of one exit reason.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct ExitCount {
-    /// How many exits.
-    pub count: u64,
-    /// Host nanoseconds spent handling them (KVM_RUN return to handler done).
-    pub total_ns: u64,
-}
-
-/// Exit accounting: per reason, count and host time.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ExitStats {
-    by_kind: BTreeMap<ExitKind, ExitCount>,
-}
-
-impl ExitStats {
-    /// Adds one exit of `kind` that took `ns` to handle.
-    pub fn record(&mut self, kind: ExitKind, ns: u64) {
-        let c = self.by_kind.entry(kind).or_default();
-        c.count += 1;
-        c.total_ns += ns;
-    }
-    /// The figures for `kind` (zero if none).
-    pub fn get(&self, kind: ExitKind) -> ExitCount {
-        self.by_kind.get(&kind).copied().unwrap_or_default()
-    }
-    /// How many exits of `kind`.
-    pub fn count(&self, kind: ExitKind) -> u64 {
-        self.get(kind).count
-    }
-    /// All reasons, sorted.
-    pub fn iter(&self) -> impl Iterator<Item = (ExitKind, ExitCount)> + '_ {
-        self.by_kind.iter().map(|(k, v)| (*k, *v))
-    }
-    /// Sum over every reason except `Interrupted` (which are VMM kicks, not
-    /// guest exits).
-    pub fn total(&self) -> ExitCount {
-        self.iter()
-            .filter(|(k, _)| *k != ExitKind::Interrupted)
-            .fold(ExitCount::default(), |a, (_, c)| ExitCount {
-                count: a.count + c.count,
-                total_ns: a.total_ns + c.total_ns,
-            })
-    }
-    /// Adds `other` into `self`.
-    pub fn merge(&mut self, other: &ExitStats) {
-        for (k, c) in other.iter() {
-            let e = self.by_kind.entry(k).or_default();
-            e.count += c.count;
-            e.total_ns += c.total_ns;
-        }
-    }
-}
-
-impl Serialize for ExitStats {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        #[derive(Serialize)]
-        struct Row {
-            #[serde(flatten)]
-            kind: ExitKind,
-            count: u64,
-            total_ns: u64,
-        }
-        s.collect_seq(self.iter().map(|(kind, c)| Row {
-            kind,
-            count: c.count,
-            total_ns: c.total_ns,
-        }))
-    }
-}
-
-/// One exit, for `--trace`.
-#[derive(Clone, Debug, Serialize)]
-pub struct TraceEvent {
-    /// vCPU index.
-    pub vcpu: u32,
-    /// Nanoseconds since launch.
-    pub at_ns: u64,
-    /// Reason.
-    pub kind: ExitKind,
-    /// The value written or read (port/MMIO data, little-endian), if any.
-    pub value: Option<u64>,
-}
-
-impl fmt::Display for TraceEvent {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "[{:>12.6} ms] vcpu{} {}",
-            self.at_ns as f64 / 1e6,
-            self.vcpu,
-            self.kind
-        )?;
-        if let Some(v) = self.value {
-            write!(f, " = {v:#x}")?;
-        }
-        Ok(())
-    }
-}
-
-/// A trace callback: called on the vCPU thread for every exit.
-pub type TraceFn = Arc<dyn Fn(&TraceEvent) + Send + Sync>;
-
-/// An access nobody handles, kept for the report.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct UnhandledAccess {
-    /// Nanoseconds since launch.
-    pub at_ns: u64,
-    /// Port or MMIO access.
-    pub kind: ExitKind,
-    /// Guest-physical address (MMIO) or port.
-    pub addr: u64,
-    /// Value written (reads: `None`).
-    pub value: Option<u64>,
-}
-
-/// How many unhandled accesses per vCPU are kept in the log (all are counted).
-pub const UNHANDLED_LOG_MAX: usize = 32;
-
-/// What a vCPU accumulates while it runs (owned by its thread).
-#[derive(Clone, Debug, Default)]
-pub struct VcpuState {
-    /// vCPU index.
-    pub index: u32,
-    /// Exit accounting.
-    pub stats: ExitStats,
-    /// Boot markers, in arrival order.
-    pub markers: Vec<Marker>,
-    /// Accesses to unhandled ports or MMIO (counted).
-    pub unhandled: u64,
-    /// The first [`UNHANDLED_LOG_MAX`] of them.
-    pub unhandled_log: Vec<UnhandledAccess>,
-    /// Paravirtual console requests that were refused (bad descriptor).
-    pub console_errors: u64,
-    /// What this vCPU wrote to the paravirtual console (bounded), so that
-    /// output of several vCPUs can be told apart (the shared sink
-    /// interleaves them).
-    pub console: crate::console::ConsoleLog,
-    /// Instructions single-stepped so far, when counting them.
-    pub instructions: Option<crate::report::InstructionCount>,
-}
-
-impl VcpuState {
-    /// Fresh state for vCPU `index`.
-    pub fn new(index: u32) -> Self {
-        Self {
-            index,
-            ..Default::default()
-        }
-    }
-}
-
-/// What the vCPU loop should do after an exit.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Action {
-    /// Run the vCPU again.
-    Continue,
-    /// This vCPU halted: end its loop (the VM goes on).
-    Halt,
-    /// The VM must stop: the outcome is recorded in [`Shared`]; kick everyone.
-    StopVm,
-}
-
-/// State every vCPU thread shares.
-pub struct Shared {
-    /// When `Vm::run` was called; timestamps are relative to it.
-    pub launch: Instant,
-    /// Guest memory (for the paravirtual console).
-    pub mem: GuestMem,
-    /// The UART.
-    pub serial: Mutex<SerialConsole>,
-    /// The paravirtual console's output.
-    pub pv_console: Mutex<ConsoleSink>,
-    /// Per-exit callback.
-    pub trace: Option<TraceFn>,
-    stop: AtomicBool,
-    outcome: Mutex<Option<Outcome>>,
-}
-
-impl fmt::Debug for Shared {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Shared")
-            .field("launch", &self.launch)
-            .field("stop", &self.stop)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Shared {
-    /// Shared state over `mem`; console echoed to stdout if `echo`.
-    pub fn new(launch: Instant, mem: GuestMem, echo: bool, trace: Option<TraceFn>) -> Self {
-        Self {
-            launch,
-            mem,
-            serial: Mutex::new(SerialConsole::new(echo)),
-            pv_console: Mutex::new(ConsoleSink::new(echo)),
-            trace,
-            stop: AtomicBool::new(false),
-            outcome: Mutex::new(None),
-        }
-    }
-
-    /// Records `outcome` (the first one wins) and raises the stop flag.
-    pub fn request_stop(&self, outcome: Outcome) {
-        let mut o = self.outcome.lock().unwrap_or_else(PoisonError::into_inner);
-        if o.is_none() {
-            *o = Some(outcome);
-        }
-        self.stop.store(true, Ordering::SeqCst);
-    }
-
-    /// Whether the VM is stopping.
-    pub fn stopping(&self) -> bool {
-        self.stop.load(Ordering::SeqCst)
-    }
-
-    /// The recorded outcome, if any.
-    pub fn outcome(&self) -> Option<Outcome> {
-        self.outcome
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
-    }
-
-    fn ns_since_launch(&self) -> u64 {
-        self.launch.elapsed().as_nanos() as u64
     }
 }
 
@@ -602,6 +330,8 @@ pub fn read_console(mem: &GuestMem, desc: u64) -> Result<Vec<u8>, ConsoleError> 
 
 #[cfg(test)]
 mod tests {
+    use std::sync::{Arc, Mutex};
+
     use super::*;
     use crate::memory::create_guest_memory;
     use crate::test_utils::two_region_layout;
@@ -862,26 +592,6 @@ mod tests {
             seen[1].ends_with("vcpu0 io_out 0x3f8 = 0x41"),
             "{}",
             seen[1]
-        );
-    }
-
-    #[test]
-    fn stats_serialize_as_rows() {
-        let mut st = ExitStats::default();
-        st.record(ExitKind::IoOut { port: 0x3f8 }, 100);
-        st.record(ExitKind::IoOut { port: 0x3f8 }, 50);
-        st.record(ExitKind::Hlt, 7);
-        let json = serde_json::to_string(&st).unwrap();
-        assert_eq!(
-            json,
-            r#"[{"reason":"io_out","port":1016,"count":2,"total_ns":150},{"reason":"hlt","count":1,"total_ns":7}]"#
-        );
-        assert_eq!(
-            st.total(),
-            ExitCount {
-                count: 3,
-                total_ns: 157
-            }
         );
     }
 }

@@ -1,0 +1,344 @@
+//! The command line of every subcommand except `compare`'s driver: clap's
+//! argument types, the value parsers of sizes, regions and durations, and
+//! the conversions of the flags to backend settings (the one place each
+//! flag is read).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::{Args, Subcommand};
+
+use bench::backend::Launch;
+use bench::backend::container::{ContainerSettings, Rootfs as ContainerRootfs};
+use bench::backend::vm::VmSettings;
+use hypervisor::MemoryConfig;
+
+/// Options of `versus compare`, in hyperfine's spirit.
+#[derive(Debug, Args)]
+pub(crate) struct CompareArgs {
+    /// Measured rounds; every backend runs once per round, interleaved.
+    #[arg(long, short = 'r', default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub(crate) runs: u64,
+
+    /// Warm-up rounds before measuring (not counted).
+    #[arg(long, short = 'w', default_value_t = 1, value_parser = clap::value_parser!(u64).range(0..=1_000))]
+    pub(crate) warmup: u64,
+
+    /// Only these sections (comma-separated): startup, memory, syscall, io, identity.
+    #[arg(long, value_enum, value_delimiter = ',', value_name = "SECTIONS")]
+    pub(crate) only: Vec<bench::compare::Section>,
+
+    /// vCPUs of the second VM in the startup section (`vm ×N`); 1 leaves it out.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) vcpus: u32,
+
+    /// Guest memory of every VM (e.g. `512M`), split low/high around the MMIO hole.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub(crate) mem: Option<u64>,
+
+    /// Write the full results as JSON to FILE (rewritten after every round).
+    #[arg(long = "export-json", value_name = "FILE")]
+    pub(crate) export_json: Option<PathBuf>,
+
+    /// Write one CSV row per figure to FILE (rewritten after every round).
+    #[arg(long = "export-csv", value_name = "FILE")]
+    pub(crate) export_csv: Option<PathBuf>,
+
+    /// Write the tables as Markdown to FILE (rewritten after every round).
+    #[arg(long = "export-markdown", value_name = "FILE")]
+    pub(crate) export_markdown: Option<PathBuf>,
+
+    /// Draw the startup comparison and each backend's phase timeline as SVG.
+    #[arg(long, value_name = "FILE.svg")]
+    pub(crate) plot: Option<PathBuf>,
+
+    /// Print the comparison as JSON instead of tables.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum HostAction {
+    /// Run one task and print its results, phases and exit.
+    Run(RunArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ContainerAction {
+    /// Launch a container (namespaces, cgroup, capabilities, seccomp,
+    /// pivot_root), run one task or command as PID 1, and print results,
+    /// phases, cgroup statistics and what fenced it in.
+    Run(ContainerRunArgs),
+}
+
+/// Options of `versus container run`, named as Docker users know them.
+#[derive(Debug, Args)]
+pub(crate) struct ContainerRunArgs {
+    /// Memory limit (cgroup `memory`, no swap), e.g. `64M`, `1G`.
+    #[arg(long, short = 'm', value_name = "SIZE", value_parser = parse_size)]
+    pub(crate) memory: Option<u64>,
+
+    /// Most processes and threads at once (cgroup `pids`).
+    #[arg(long = "pids-limit", value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) pids_limit: Option<u64>,
+
+    /// CPU bandwidth in CPUs, e.g. `0.5`, `1.5` (cgroup `cpu`).
+    #[arg(long, value_name = "CPUS")]
+    pub(crate) cpus: Option<f64>,
+
+    /// The container's hostname (its own UTS namespace); default `versus`.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) hostname: Option<String>,
+
+    /// Use this directory as the root filesystem (never written to); the
+    /// arguments are then a command inside it, e.g. `/bin/sh -c 'ls /'`.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["busybox", "workload"])]
+    pub(crate) rootfs: Option<PathBuf>,
+
+    /// Add the host's static busybox to the built root filesystem, for
+    /// commands such as `-- /bin/sh -c 'ps; ls /'`.
+    #[arg(long)]
+    pub(crate) busybox: bool,
+
+    /// Run in a new user namespace even as root (uid 0 inside maps to an
+    /// unprivileged range outside); without root it is always used.
+    #[arg(long)]
+    pub(crate) userns: bool,
+
+    /// Leave a namespace shared with the host (pid, mnt, uts, ipc, net,
+    /// cgroup, user); repeat or separate with commas.
+    #[arg(long, value_name = "NS", value_delimiter = ',', value_parser = parse_namespace)]
+    pub(crate) share: Vec<container::Namespace>,
+
+    /// Add a capability to Docker's default set (e.g. `NET_ADMIN`, `ALL`).
+    #[arg(long = "cap-add", value_name = "CAP", value_delimiter = ',')]
+    pub(crate) cap_add: Vec<String>,
+
+    /// Drop a capability from Docker's default set (e.g. `CHOWN`, `ALL`).
+    #[arg(long = "cap-drop", value_name = "CAP", value_delimiter = ',')]
+    pub(crate) cap_drop: Vec<String>,
+
+    /// The seccomp profile: Docker's default (x86-64) or none.
+    #[arg(long, value_name = "PROFILE", default_value = "default", value_parser = parse_seccomp)]
+    pub(crate) seccomp: container::SeccompMode,
+
+    /// Mount the root filesystem read-only.
+    #[arg(long = "read-only")]
+    pub(crate) read_only: bool,
+
+    /// Print the launch steps (mounts, pivot_root, …) on stderr.
+    #[arg(long)]
+    pub(crate) trace: bool,
+
+    #[command(flatten)]
+    pub(crate) run: RunArgs,
+}
+
+fn parse_namespace(text: &str) -> Result<container::Namespace, String> {
+    text.parse()
+        .map_err(|err: container::Error| err.to_string())
+}
+
+fn parse_seccomp(text: &str) -> Result<container::SeccompMode, String> {
+    text.parse()
+        .map_err(|err: container::Error| err.to_string())
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum VmAction {
+    /// Boot a VM, run one task on every vCPU, and print results, phases,
+    /// exits and memory.
+    Run(VmRunArgs),
+}
+
+/// Where the workload runs inside the VM.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum RunOn {
+    /// One instance on every vCPU, each reporting its own results.
+    Every,
+    /// One instance on the bootstrap processor only.
+    Bsp,
+}
+
+/// Options of `versus vm run`.
+#[derive(Debug, Args)]
+pub(crate) struct VmRunArgs {
+    /// Number of vCPUs, one host thread each.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) vcpus: u32,
+
+    /// Guest memory, split into a low region at 0 and a high region at 4 GiB
+    /// (e.g. `512M`, `2G`).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, conflicts_with = "mem_region")]
+    pub(crate) mem: Option<u64>,
+
+    /// An explicit guest RAM region, `ADDR:SIZE` (e.g. `0:256M`,
+    /// `0x100000000:256M`); repeat for several.
+    #[arg(long = "mem-region", value_name = "ADDR:SIZE", value_parser = parse_region)]
+    pub(crate) mem_region: Vec<(u64, u64)>,
+
+    /// Boot this kernel ELF instead of the embedded tiny kernel.
+    #[arg(long, value_name = "PATH")]
+    pub(crate) kernel: Option<PathBuf>,
+
+    /// Run the workload on every vCPU or on the bootstrap processor only.
+    #[arg(long, value_enum, default_value_t = RunOn::Every)]
+    on: RunOn,
+
+    /// Print every VM exit with a timestamp on stderr.
+    #[arg(long)]
+    pub(crate) trace: bool,
+
+    /// The guest console: the paravirtual port (one exit per write) or the
+    /// emulated 16550 UART (one exit per byte).
+    #[arg(long, value_enum, default_value_t = Console::Paravirt)]
+    console: Console,
+
+    /// Single-step the guest and count its kernel-mode instructions: to the
+    /// workload's start (the boot) and in the whole run. Slow — one exit
+    /// per instruction — so use it with short tasks.
+    #[arg(long = "count-instructions")]
+    pub(crate) count_instructions: bool,
+
+    /// Measure the VM exit round trip first: the guest kernel makes N port
+    /// writes in a loop before the workload starts (delays the start marker).
+    #[arg(long = "exit-probe", value_name = "N", value_parser = clap::value_parser!(u32).range(1..=i64::from(hypervisor::MAX_EXIT_PROBE_ITERS)))]
+    pub(crate) exit_probe: Option<u32>,
+
+    #[command(flatten)]
+    pub(crate) run: RunArgs,
+}
+
+impl VmRunArgs {
+    /// The VM settings these flags ask for: the one place they are read.
+    pub(crate) fn settings(&self) -> VmSettings {
+        let defaults = VmSettings::default();
+        VmSettings {
+            vcpus: self.vcpus,
+            memory: if !self.mem_region.is_empty() {
+                MemoryConfig::Regions(self.mem_region.clone())
+            } else {
+                self.mem.map_or(defaults.memory, MemoryConfig::Total)
+            },
+            every_vcpu: self.on == RunOn::Every,
+            trace: self.trace,
+            exit_probe: self.exit_probe,
+            console_uart: self.console == Console::Uart,
+            count_instructions: self.count_instructions,
+        }
+    }
+}
+
+/// The guest console device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Console {
+    /// One exit per write: the guest hands over a whole buffer.
+    Paravirt,
+    /// One exit per byte, as on a real serial port.
+    Uart,
+}
+
+/// Every size flag reads sizes the same way (`512M`, `1.5G`, `64mib`).
+fn parse_size(text: &str) -> Result<u64, String> {
+    bench::units::parse_size(text).map_err(|err| err.to_string())
+}
+
+/// `ADDR:SIZE`, the address in hex (`0x…`) or as a size (`4G`).
+fn parse_region(text: &str) -> Result<(u64, u64), String> {
+    let (addr, size) = text
+        .split_once(':')
+        .ok_or_else(|| format!("expected ADDR:SIZE such as 0x100000000:256M, got '{text}'"))?;
+    let addr = match addr.strip_prefix("0x").or_else(|| addr.strip_prefix("0X")) {
+        Some(hex) => {
+            u64::from_str_radix(hex, 16).map_err(|_| format!("bad hexadecimal address '{addr}'"))?
+        }
+        None => parse_size(addr)?,
+    };
+    Ok((addr, parse_size(size)?))
+}
+
+/// Options shared by every `run` subcommand.
+#[derive(Debug, Args)]
+pub(crate) struct RunArgs {
+    /// Run this static x86-64 ELF instead of the embedded workload; the task
+    /// arguments are then passed to it unchecked.
+    #[arg(long, value_name = "PATH")]
+    pub(crate) workload: Option<PathBuf>,
+
+    /// Stop the workload after this long (e.g. `500ms`, `10s`, `2m`).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub(crate) timeout: Option<Duration>,
+
+    /// Print the full report as JSON instead of tables.
+    #[arg(long)]
+    pub(crate) json: bool,
+
+    /// The task and its arguments, e.g. `getpid 1000000` (`--help` lists the tasks).
+    #[arg(
+        long_help = format!("The task and its arguments, e.g. `getpid 1000000`.\n\n{}", bench::workload::task_help().trim_end()),
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        required = true,
+        value_name = "TASK ARGS"
+    )]
+    pub(crate) task: Vec<String>,
+}
+
+/// The one duration grammar of versus' flags (humantime's: `500ms`, `10s`,
+/// `2m`, `1h 30m`).
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let duration = humantime::parse_duration(text)
+        .map_err(|err| format!("{err} (write it like 500ms, 10s or 2m)"))?;
+    if duration.is_zero() {
+        return Err("must be longer than zero".into());
+    }
+    Ok(duration)
+}
+
+impl RunArgs {
+    /// Checks the workload and, with `check_task`, the task (false: the
+    /// arguments are a command of their own, an external root
+    /// filesystem's), and turns them into a [`Launch`].
+    pub(crate) fn launch(&self, check_task: bool) -> Result<Launch> {
+        Ok(bench::request::launch(
+            self.workload.as_deref(),
+            &self.task,
+            self.timeout,
+            check_task,
+        )?)
+    }
+}
+
+impl ContainerRunArgs {
+    /// The container settings these flags ask for: the one place they are
+    /// read. `--busybox` looks for the host's busybox here.
+    pub(crate) fn settings(&self) -> Result<ContainerSettings> {
+        let rootfs = match (&self.rootfs, self.busybox) {
+            (Some(dir), _) => ContainerRootfs::Dir(dir.clone()),
+            (None, true) => {
+                ContainerRootfs::WorkloadWithBusybox(container::rootfs::host_busybox().context(
+                    "--busybox needs a statically linked busybox on the host \
+                     (install Debian's busybox-static)",
+                )?)
+            }
+            (None, false) => ContainerRootfs::Workload,
+        };
+        Ok(ContainerSettings {
+            rootfs,
+            limits: container::Limits {
+                memory: self.memory,
+                pids: self.pids_limit,
+                cpus: self.cpus,
+            },
+            hostname: self.hostname.clone(),
+            share: self.share.clone(),
+            userns: self.userns,
+            cap_add: self.cap_add.clone(),
+            cap_drop: self.cap_drop.clone(),
+            seccomp: self.seccomp,
+            read_only: self.read_only,
+            trace: self.trace,
+        })
+    }
+}

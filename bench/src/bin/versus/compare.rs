@@ -1,0 +1,202 @@
+//! `versus compare`: the checks before the first round, the observer that
+//! shows progress and rewrites the exports, and the status that says
+//! whether the picture is complete.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+
+use bench::doctor;
+use bench::output;
+
+use crate::args::CompareArgs;
+use crate::exit::emit;
+
+/// The header's host facts: kernel and CPU from `versus doctor`, the KVM backend
+/// from `hypervisor::kvm::detect_backend` — the classification every VM run's
+/// `kvm_backend` (`hypervisor::kvm::host_info`) and doctor use, so the header and
+/// the runs below it name the same backend.
+fn host_header() -> bench::compare::model::HostHeader {
+    let report = doctor::diagnose(&doctor::HostView::real(), &doctor::RealProbes);
+    let backend = hypervisor::kvm::detect_backend(std::path::Path::new("/"));
+    let bare_metal = matches!(backend, hypervisor::kvm::KvmBackend::Hardware { .. });
+    // The explanation names the backend and says what it means for the
+    // numbers ("… VM numbers here are NOT those of hardware virtualization.").
+    let warning = (!bare_metal).then(|| backend.explanation().to_string());
+    bench::compare::model::HostHeader {
+        kernel: report.kernel_release.clone(),
+        cpu: report.cpu_model.clone(),
+        kvm_backend: backend.label(),
+        kvm_is_bare_metal_hardware: bare_metal,
+        kvm_warning: warning,
+    }
+}
+
+/// Shows progress on stderr (hidden when stderr is not a terminal) and
+/// rewrites the exports after every round.
+struct CompareObserver {
+    bar: indicatif::ProgressBar,
+    exports: Vec<bench::compare::export::Export>,
+    plot: Option<PathBuf>,
+    errors: Vec<String>,
+}
+
+impl bench::compare::Observer for CompareObserver {
+    fn start(&mut self, total_runs: usize) {
+        self.bar.set_length(total_runs as u64);
+    }
+
+    fn ran(&mut self, record: &bench::compare::RunRecord) {
+        self.bar.set_message(format!(
+            "round {} · {}",
+            record.round + 1,
+            record.subject.label
+        ));
+        self.bar.inc(1);
+    }
+
+    fn round_done(&mut self, comparison: &bench::compare::Comparison) {
+        for export in &self.exports {
+            if let Err(error) = export.write(comparison) {
+                self.errors.push(error.to_string());
+            }
+        }
+        if let Some(path) = &self.plot
+            && let Err(error) = bench::compare::plot::write_svg(comparison, path)
+        {
+            self.errors.push(error.to_string());
+        }
+    }
+}
+
+/// `versus compare`: plan, run interleaved, show.
+pub(crate) fn compare(args: &CompareArgs) -> Result<ExitCode> {
+    use bench::compare::export::{CsvExporter, Export, JsonExporter, MarkdownExporter};
+    use bench::compare::{Comparer, Options, RealBackends, Section, derive, plan, render};
+
+    let sections = if args.only.is_empty() {
+        Section::ALL.to_vec()
+    } else {
+        Section::ALL
+            .into_iter()
+            .filter(|s| args.only.contains(s))
+            .collect()
+    };
+    // Without a usable /dev/kvm every VM run would fail the same way: say
+    // it once and compare what can be compared.
+    let without_vm = hypervisor::kvm::open().err().map(|error| error.to_string());
+    let options = Options {
+        without_vm: without_vm.clone(),
+        runs: usize::try_from(args.runs)?,
+        warmup: usize::try_from(args.warmup)?,
+        sections: sections.clone(),
+        vcpus: args.vcpus,
+        mem: args.mem,
+    };
+    // Refuse at once what the VMM would refuse in every run.
+    if args.vcpus > 1 || args.mem.is_some() {
+        let settings = bench::compare::VmVariant {
+            vcpus: args.vcpus,
+            console_uart: false,
+            exit_probe: None,
+            mem: args.mem,
+        }
+        .settings();
+        // Every message about a total size names `--mem` itself.
+        settings.config(Vec::new()).layout()?;
+    }
+    // Every output file is checked before the first round, so that a typo
+    // does not cost a whole comparison.
+    for (flag, path) in [
+        ("--export-json", &args.export_json),
+        ("--export-csv", &args.export_csv),
+        ("--export-markdown", &args.export_markdown),
+        ("--plot", &args.plot),
+    ] {
+        if let Some(path) = path {
+            bench::fmt::check_writable(path)
+                .with_context(|| format!("{flag} {}: cannot write there", path.display()))?;
+        }
+    }
+    let mut exports = Vec::new();
+    for (path, exporter) in [
+        (
+            &args.export_json,
+            Box::new(JsonExporter) as Box<dyn bench::compare::export::Exporter>,
+        ),
+        (&args.export_csv, Box::new(CsvExporter)),
+        (&args.export_markdown, Box::new(MarkdownExporter)),
+    ] {
+        if let Some(path) = path {
+            exports.push(Export {
+                exporter,
+                path: path.clone(),
+            });
+        }
+    }
+    let context = derive::Context {
+        command: std::env::args().collect::<Vec<_>>().join(" "),
+        host: host_header(),
+        runs: options.runs,
+        warmup: options.warmup,
+        sections,
+        without_vm,
+    };
+    bench::interrupt::install().context("cannot install the SIGINT/SIGTERM handler")?;
+    let comparer = Comparer::new(
+        plan(
+            &options,
+            &RealBackends {
+                versus: std::env::current_exe().context("cannot find the versus executable")?,
+            },
+        ),
+        options,
+        context,
+    );
+    let bar = indicatif::ProgressBar::new(0).with_style(
+        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} runs · {msg} · {elapsed}")
+            .expect("a valid progress template"),
+    );
+    let mut observer = CompareObserver {
+        bar,
+        exports,
+        plot: args.plot.clone(),
+        errors: Vec::new(),
+    };
+    let comparison = comparer.run(&mut observer, &bench::interrupt::requested);
+    observer.bar.finish_and_clear();
+    if args.json {
+        emit(&format!("{}\n", serde_json::to_string_pretty(&comparison)?))?;
+    } else {
+        emit(&render::comparison(&comparison))?;
+    }
+    // The same export error after every round is reported once.
+    observer.errors.dedup();
+    for error in &observer.errors {
+        output::stderr_line(&format!("versus: error: {error}"));
+    }
+    if let Some(status) = bench::interrupt::exit_status() {
+        output::stderr_line(
+            "versus: interrupted: the figures above cover the rounds completed so far",
+        );
+        return Ok(ExitCode::from(status));
+    }
+    // Like hyperfine with a failing command: everything measured is shown,
+    // and the status says the picture is incomplete.
+    let failed_runs = render::failures(&comparison).len();
+    if let Some(reason) = &comparison.without_vm {
+        output::stderr_line(&format!("versus: incomplete: no VM backends ({reason})"));
+    }
+    if failed_runs > 0 {
+        output::stderr_line(&format!(
+            "versus: incomplete: {failed_runs} run(s) failed, listed under \"Failed runs\""
+        ));
+    }
+    let complete = comparison.without_vm.is_none() && failed_runs == 0;
+    Ok(if observer.errors.is_empty() && complete {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}

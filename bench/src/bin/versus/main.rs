@@ -1,0 +1,124 @@
+//! `versus`: run the same workload on the host, in a container and in a VM,
+//! and show how they differ.
+//!
+//! `main.rs` parses the command line and dispatches; `args.rs` holds the
+//! flags and their conversions to settings, `run.rs` the single runs,
+//! `compare.rs` the comparison, `exit.rs` error text and exit statuses.
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+
+use bench::backend::host::HostBackend;
+use bench::backend::vm::{Kernel, VmBackend};
+use bench::doctor;
+use bench::output;
+
+mod args;
+mod compare;
+mod exit;
+mod run;
+
+use args::{CompareArgs, ContainerAction, HostAction, VmAction};
+use exit::{emit, error_text};
+use run::{run_backend, run_container, run_request};
+
+/// Run the same workload on the host, in a container and in a KVM virtual
+/// machine, and measure how they differ.
+#[derive(Debug, Parser)]
+#[command(name = "versus", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the same workload on the host, in containers and in VMs, side by
+    /// side: startup, memory, system calls, exits and I/O, identity.
+    Compare(CompareArgs),
+    /// Run the workload as a plain host process: the baseline.
+    Host {
+        #[command(subcommand)]
+        action: HostAction,
+    },
+    /// Run the workload as PID 1 of a Linux container on the host's kernel.
+    Container {
+        #[command(subcommand)]
+        action: ContainerAction,
+    },
+    /// Run the workload in a KVM virtual machine on versus' tiny kernel.
+    Vm {
+        #[command(subcommand)]
+        action: VmAction,
+    },
+    /// Check what this host offers: KVM and its backend, cgroups, namespaces,
+    /// seccomp, LSMs, privileges — each with a one-line fix.
+    Doctor {
+        /// Print the report as JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Internal: run one `bench::request::RunRequest` read as JSON on stdin
+    /// and print its report as JSON — how `versus compare` runs a backend
+    /// in a fresh process for its memory figures.
+    #[command(name = "__run-request", hide = true)]
+    RunRequest,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = run(cli);
+    // A reader that went away (`versus … | head`) ends versus quietly, as it
+    // ends `ls`; the run was stopped and cleaned up already.
+    if output::stdout_closed() {
+        return ExitCode::from(output::CLOSED_PIPE_STATUS);
+    }
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            output::stderr_line(&format!("versus: error: {}", error_text(&error)));
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Compare(args) => compare::compare(&args),
+        Command::Host {
+            action: HostAction::Run(args),
+        } => {
+            // Ctrl-C and SIGTERM stop the workload and report instead of
+            // leaving it running.
+            bench::interrupt::install().context("cannot install the SIGINT/SIGTERM handler")?;
+            run_backend(&HostBackend, &args)
+        }
+        Command::Container {
+            action: ContainerAction::Run(args),
+        } => run_container(&args),
+        Command::Vm {
+            action: VmAction::Run(args),
+        } => {
+            let mut backend = VmBackend::with_settings(args.settings());
+            if let Some(path) = &args.kernel {
+                backend.kernel = Kernel::from_file(path)?;
+            }
+            // Ctrl-C and SIGTERM stop the guest and tear the VM down.
+            bench::interrupt::install().context("cannot install the SIGINT/SIGTERM handler")?;
+            run_backend(&backend, &args.run)
+        }
+        Command::RunRequest => run_request(),
+        Command::Doctor { json } => {
+            let report = doctor::diagnose(&doctor::HostView::real(), &doctor::RealProbes);
+            if json {
+                emit(&format!("{}\n", serde_json::to_string_pretty(&report)?))?;
+            } else {
+                emit(&doctor::render(&report, std::io::stdout().is_terminal()))?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
