@@ -59,10 +59,10 @@ pub fn requested() -> bool {
     INTERRUPTED.load(Ordering::SeqCst)
 }
 
-/// The signal that interrupted versus, if one did.
+/// The signal that interrupted versus, if one did (the flag alone can also
+/// be raised by [`crate::output`] when stdout has gone; that is no signal).
 pub fn signal() -> Option<i32> {
     match SIGNAL.load(Ordering::SeqCst) {
-        0 if requested() => Some(libc::SIGINT),
         0 => None,
         signal => Some(signal),
     }

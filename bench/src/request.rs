@@ -52,10 +52,9 @@ impl BackendSettings {
     pub fn backend(&self) -> Result<Box<dyn Backend>, RequestError> {
         Ok(match self {
             Self::Host => Box::new(HostBackend),
-            Self::Container(settings) => Box::new(ContainerBackend {
-                interrupt: Some(&crate::interrupt::INTERRUPTED),
-                ..ContainerBackend::with_settings(settings.clone())
-            }),
+            Self::Container(settings) => {
+                Box::new(ContainerBackend::with_settings(settings.clone()))
+            }
             Self::Vm { kernel, settings } => Box::new(VmBackend {
                 kernel: match kernel {
                     Some(path) => Kernel::from_file(path)?,

@@ -94,11 +94,17 @@ impl std::fmt::Display for ConsoleCapture {
     }
 }
 
-/// Could a line that starts with `start` still be a protocol line?
-fn may_be_protocol(start: &[u8]) -> bool {
+/// Could a line that starts with `pending` followed by `next` still be a
+/// protocol line?
+fn may_be_protocol(pending: &[u8], next: &[u8]) -> bool {
+    // Compared byte by byte over both pieces, without joining them: this
+    // runs on every console exit (every byte, with the UART).
     PROTOCOL_PREFIXES.iter().any(|prefix| {
-        let n = start.len().min(prefix.len());
-        start[..n] == prefix[..n]
+        pending
+            .iter()
+            .chain(next)
+            .zip(prefix.iter())
+            .all(|(a, b)| a == b)
     })
 }
 
@@ -119,14 +125,8 @@ impl ConsoleLog {
                 continue;
             }
             let start_len = self.line.len();
-            let head = &piece[..piece.len().min(PROTOCOL_PREFIXES[0].len())];
-            let candidate = if start_len >= PROTOCOL_PREFIXES[0].len() {
-                true
-            } else {
-                let mut start = self.line.clone();
-                start.extend_from_slice(head);
-                may_be_protocol(&start)
-            };
+            let candidate =
+                start_len >= PROTOCOL_PREFIXES[0].len() || may_be_protocol(&self.line, piece);
             if !candidate || start_len + piece.len() > PROTOCOL_LINE_MAX {
                 let line = std::mem::take(&mut self.line);
                 self.other(&line);

@@ -367,20 +367,17 @@ impl VcpuThreads {
         let deadline = timeout.map(|t| started + t);
         let mut running = self.handles.len();
         while running > 0 {
-            let wait = if self.shared.stopping() || stop_flag.is_some() {
-                // Poll the caller's flag (and retry kicks) at this pace.
-                let poll = deadline.map_or(KICK_RETRY, |d| {
-                    d.saturating_duration_since(Instant::now()).min(KICK_RETRY)
-                });
-                if self.shared.stopping() {
-                    KICK_RETRY
-                } else {
-                    poll
-                }
+            let wait = if self.shared.stopping() {
+                KICK_RETRY
             } else {
-                deadline.map_or(Duration::from_secs(3600), |d| {
+                let until_deadline = deadline.map_or(Duration::from_secs(3600), |d| {
                     d.saturating_duration_since(Instant::now())
-                })
+                });
+                // With a stop flag to watch, wake up at least this often.
+                match stop_flag {
+                    Some(_) => until_deadline.min(KICK_RETRY),
+                    None => until_deadline,
+                }
             };
             match self.finished.recv_timeout(wait) {
                 Ok(_) => {

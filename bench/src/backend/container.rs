@@ -14,7 +14,6 @@
 use std::io::Read;
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -149,9 +148,6 @@ pub struct ContainerBackend {
     /// records) through to versus' stdout as it arrives — for commands of
     /// a root filesystem (`/bin/sh -c …`), whose output is the point.
     pub echo_output: bool,
-    /// Set from a SIGINT/SIGTERM handler: the container is stopped
-    /// (SIGTERM, then SIGKILL) and cleaned up.
-    pub interrupt: Option<&'static AtomicBool>,
 }
 
 impl ContainerBackend {
@@ -161,7 +157,9 @@ impl ContainerBackend {
         Self::default()
     }
 
-    /// A backend with `settings`, not echoing, not interruptible.
+    /// A backend with `settings`, not echoing. Like every backend it stops
+    /// the container (SIGTERM, then SIGKILL) and cleans up when
+    /// [`crate::interrupt`] is raised.
     pub fn with_settings(settings: ContainerSettings) -> Self {
         Self {
             settings,
@@ -200,10 +198,8 @@ impl Backend for ContainerBackend {
         let output = stream_lines(stdout_read, self.echo_output);
         let stderr = collect_text(stderr_read);
 
-        let never = AtomicBool::new(false);
-        let interrupt = self.interrupt.unwrap_or(&never);
         let report = running
-            .wait(launch.timeout, interrupt)
+            .wait(launch.timeout, &crate::interrupt::INTERRUPTED)
             .map_err(container_error)?;
         let reaped = Instant::now();
 

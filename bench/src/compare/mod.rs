@@ -141,13 +141,10 @@ impl Backends for RealBackends {
         } else {
             container::SeccompMode::Unconfined
         };
-        Box::new(ContainerBackend {
-            interrupt: Some(&crate::interrupt::INTERRUPTED),
-            ..ContainerBackend::with_settings(ContainerSettings {
-                seccomp,
-                ..ContainerSettings::default()
-            })
-        })
+        Box::new(ContainerBackend::with_settings(ContainerSettings {
+            seccomp,
+            ..ContainerSettings::default()
+        }))
     }
 
     fn vm(&self, vm: VmVariant) -> Box<dyn Backend> {

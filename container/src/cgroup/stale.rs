@@ -11,6 +11,7 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::{CgroupPlan, kill_procs_until_empty, remove_dir_retrying, under};
@@ -22,8 +23,14 @@ pub const RUN_PREFIX: &str = "run-";
 /// `run-<launcher pid>-<launcher start time in clock ticks>-<n>`.
 pub fn unique_id() -> String {
     static NEXT: AtomicU64 = AtomicU64::new(0);
+    // This process's start time does not change: read /proc once (keyed by
+    // pid, so that a forked child does not reuse its parent's).
+    static STARTED: OnceLock<(u32, u64)> = OnceLock::new();
     let pid = std::process::id();
-    let started = process_start_ticks(pid).unwrap_or(0);
+    let started = match STARTED.get_or_init(|| (pid, process_start_ticks(pid).unwrap_or(0))) {
+        &(cached_pid, started) if cached_pid == pid => started,
+        _ => process_start_ticks(pid).unwrap_or(0),
+    };
     format!(
         "{RUN_PREFIX}{pid}-{started}-{}",
         NEXT.fetch_add(1, Ordering::Relaxed)

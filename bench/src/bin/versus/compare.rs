@@ -143,7 +143,6 @@ pub(crate) fn compare(args: &CompareArgs) -> Result<ExitCode> {
         sections,
         without_vm,
     };
-    bench::interrupt::install().context("cannot install the SIGINT/SIGTERM handler")?;
     let comparer = Comparer::new(
         plan(
             &options,

@@ -86,16 +86,18 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {
+    // Whatever runs a workload — a host process, a container, a VM, a
+    // comparison — stops it, cleans up and reports on Ctrl-C, SIGTERM or
+    // SIGHUP instead of leaving it behind. (Doctor starts nothing: it keeps
+    // the default, so Ctrl-C ends it at once.)
+    if !matches!(cli.command, Command::Doctor { .. }) {
+        bench::interrupt::install().context("cannot install the SIGINT/SIGTERM handler")?;
+    }
     match cli.command {
         Command::Compare(args) => compare::compare(&args),
         Command::Host {
             action: HostAction::Run(args),
-        } => {
-            // Ctrl-C and SIGTERM stop the workload and report instead of
-            // leaving it running.
-            bench::interrupt::install().context("cannot install the SIGINT/SIGTERM handler")?;
-            run_backend(&HostBackend, &args)
-        }
+        } => run_backend(&HostBackend, &args),
         Command::Container {
             action: ContainerAction::Run(args),
         } => run_container(&args),
@@ -106,8 +108,6 @@ fn run(cli: Cli) -> Result<ExitCode> {
             if let Some(path) = &args.kernel {
                 backend.kernel = Kernel::from_file(path)?;
             }
-            // Ctrl-C and SIGTERM stop the guest and tear the VM down.
-            bench::interrupt::install().context("cannot install the SIGINT/SIGTERM handler")?;
             run_backend(&backend, &args.run)
         }
         Command::RunRequest => run_request(),

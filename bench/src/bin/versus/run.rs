@@ -26,13 +26,9 @@ pub(crate) fn run_container(args: &ContainerRunArgs) -> Result<ExitCode> {
     // A task for the workload, unless the arguments name a command of the
     // root filesystem.
     let is_command = settings.runs_command(&args.run.task);
-    // Ctrl-C and SIGTERM stop the container and clean up instead of
-    // abandoning its cgroup.
-    bench::interrupt::install().context("cannot install the SIGINT/SIGTERM handler")?;
     let backend = ContainerBackend {
         settings,
         echo_output: is_command && !args.run.json,
-        interrupt: Some(&bench::interrupt::INTERRUPTED),
     };
     let launch = match args.run.launch(!is_command) {
         Ok(launch) => launch,
@@ -69,8 +65,6 @@ pub(crate) fn run_request() -> Result<ExitCode> {
         .context("cannot read the run request on standard input")?;
     let backend = request.backend.backend()?;
     let launch = request.launch()?;
-    // Ctrl-C and SIGTERM stop the run and clean up, as in `versus … run`.
-    bench::interrupt::install().context("cannot install the SIGINT/SIGTERM handler")?;
     report_run(backend.as_ref(), &launch, true)
 }
 
