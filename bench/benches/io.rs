@@ -39,6 +39,7 @@ fn launch(argv: &[String]) -> Launch {
         workload: Workload::embedded(),
         argv: argv.to_vec(),
         timeout: Some(RUN_TIMEOUT),
+        echo: false,
     }
 }
 

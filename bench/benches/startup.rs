@@ -16,6 +16,7 @@ fn startup(c: &mut Criterion) {
         workload: Workload::embedded(),
         argv: vec!["startup".into()],
         timeout: Some(Duration::from_secs(10)),
+        echo: false,
     };
     let mut group = c.benchmark_group("startup");
     group.bench_function("host", |b| {

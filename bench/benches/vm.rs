@@ -63,6 +63,7 @@ fn launch(argv: &[&str]) -> Launch {
         workload: Workload::embedded(),
         argv: argv.iter().map(|a| a.to_string()).collect(),
         timeout: Some(RUN_TIMEOUT),
+        echo: false,
     }
 }
 

@@ -104,6 +104,7 @@ fn main() -> Result<()> {
         workload: Workload::embedded(),
         argv: TaskInvocation::parse(&["startup"])?.argv(),
         timeout: Some(Duration::from_secs(30)),
+        echo: false,
     };
     let mut backends: Vec<Box<dyn Backend>> = vec![Box::new(HostBackend)];
     if nix::unistd::geteuid().is_root() {

@@ -115,6 +115,7 @@ pub fn launch(
         workload,
         argv,
         timeout,
+        echo: false,
     })
 }
 

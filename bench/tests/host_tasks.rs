@@ -280,6 +280,7 @@ fn a_timeout_kills_the_workload_and_says_so() {
         workload: bench::workload::Workload::embedded(),
         argv: vec!["getpid".into(), "4294967295".into()],
         timeout: Some(std::time::Duration::from_millis(300)),
+        echo: false,
     };
     let report = HostBackend.run(&launch).unwrap();
     assert_eq!(

@@ -413,6 +413,7 @@ mod tests {
             workload: Workload::embedded(),
             argv: argv.iter().map(|a| a.to_string()).collect(),
             timeout: None,
+            echo: false,
         }
     }
 

@@ -28,6 +28,10 @@ pub struct Launch {
     pub argv: Vec<String>,
     /// Stop it after this long (`None`: wait for as long as it takes).
     pub timeout: Option<Duration>,
+    /// Print the program's own output (lines that are not `@versus`
+    /// records) live, stdout to stdout and stderr to stderr, as `docker run`
+    /// does; `versus … run` sets it, `compare` and the benches do not.
+    pub echo: bool,
 }
 
 /// The time from `from` to `to` in nanoseconds (0 if `to` came first).

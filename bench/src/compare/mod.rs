@@ -465,6 +465,7 @@ impl Comparer {
             workload: self.workload.clone(),
             argv: case.argv.clone(),
             timeout: Some(RUN_TIMEOUT),
+            echo: false,
         };
         let outcome = match case.backend.run(&launch) {
             Ok(report) if report.exit.success() => Ok(report),

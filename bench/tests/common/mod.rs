@@ -30,6 +30,7 @@ pub fn run_host(argv: &[&str]) -> RunReport {
         workload: Workload::embedded(),
         argv: invocation.argv(),
         timeout: Some(std::time::Duration::from_secs(60)),
+        echo: false,
     };
     let report = HostBackend.run(&launch).expect("the host backend runs");
     assert!(
