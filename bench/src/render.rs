@@ -590,6 +590,8 @@ mod tests {
                 ..MemoryFigures::default()
             },
             other_output_lines: 0,
+            stdout: String::new(),
+            output_echoed: false,
             stderr: String::new(),
             vm: None,
             container: None,

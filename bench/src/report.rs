@@ -123,6 +123,11 @@ pub struct MemoryFigures {
     pub launcher_rss_bytes: Option<u64>,
 }
 
+/// How much of a program's own stdout and of its stderr a report keeps;
+/// the rest is counted, never held, so an output flood costs versus a fixed
+/// amount of memory.
+pub const OUTPUT_KEEP_BYTES: usize = 64 * 1024;
+
 /// Everything one run produced.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunReport {
@@ -146,8 +151,16 @@ pub struct RunReport {
     pub memory: MemoryFigures,
     /// Ordinary (non-`@versus`) stdout lines that were seen and skipped.
     pub other_output_lines: u64,
-    /// What the workload wrote to stderr (truncated to a sane size).
+    /// The program's own stdout: its non-`@versus` lines, in order (the
+    /// first [`OUTPUT_KEEP_BYTES`], then a note of how much was left out).
+    #[serde(default)]
+    pub stdout: String,
+    /// What the workload wrote to stderr (the first [`OUTPUT_KEEP_BYTES`]).
     pub stderr: String,
+    /// The program's own output was printed live as it ran (`Launch::echo`),
+    /// so the report need not show it again.
+    #[serde(default)]
+    pub output_echoed: bool,
     /// VM only: exits, per-vCPU instances, regions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vm: Option<vm::VmDetails>,

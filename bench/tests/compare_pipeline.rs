@@ -404,6 +404,8 @@ impl Backend for Mock {
             },
             memory: self.memory(call),
             other_output_lines: 0,
+            stdout: String::new(),
+            output_echoed: false,
             stderr: String::new(),
             vm: match self.place {
                 Place::Vm(vm) => Some(self.vm_details(vm, &launch.argv, w)),

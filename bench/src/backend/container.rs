@@ -253,6 +253,8 @@ impl Backend for ContainerBackend {
             exit: exit_outcome(report.outcome, launch.timeout),
             memory,
             other_output_lines,
+            stdout: String::new(),
+            output_echoed: false,
             stderr,
             vm: None,
             container: Some(report),

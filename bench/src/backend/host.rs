@@ -142,6 +142,8 @@ impl Backend for HostBackend {
                 ..MemoryFigures::default()
             },
             other_output_lines: output.other_lines,
+            stdout: String::new(),
+            output_echoed: false,
             stderr: watched.stderr,
             vm: None,
             container: None,

@@ -347,6 +347,8 @@ fn convert(backend: &VmBackend, launch: &Launch, vm: &VmReport) -> Result<RunRep
             ..MemoryFigures::default()
         },
         other_output_lines: other_lines,
+        stdout: String::new(),
+        output_echoed: false,
         stderr: String::new(),
         vm: Some(details),
         container: None,
