@@ -39,6 +39,29 @@ const OUTER_BUILD_VARS: &[&str] = &[
     "CARGO_PROFILE_RELEASE_STRIP",
 ];
 
+/// Entries of `guest-images/` that are build output, not sources: watching
+/// them would make every build (`make guest-images`, an editor's cargo
+/// check) look like a source change and rebuild the host workspace.
+const NOT_SOURCES: &[&str] = &["target"];
+
+/// Asks cargo to rerun this script when a guest source changes: every entry
+/// of `guest-images/` (cargo watches a directory recursively) except its
+/// build output. The entries are listed rather than named so that a new
+/// guest crate is watched without editing this file (adding one edits the
+/// watched `Cargo.toml`). The folder itself is not watched: cargo would scan
+/// it recursively, `target/` included.
+fn watch_sources(guest_dir: &std::path::Path) {
+    let entries = std::fs::read_dir(guest_dir)
+        .unwrap_or_else(|err| panic!("cannot list {}: {err}", guest_dir.display()));
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        if NOT_SOURCES.iter().any(|skip| name == *skip) {
+            continue;
+        }
+        println!("cargo:rerun-if-changed={}", entry.path().display());
+    }
+}
+
 fn main() {
     let manifest_dir = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo"));
     let guest_dir = manifest_dir
@@ -49,7 +72,7 @@ fn main() {
     let target_dir = out_dir.join("guest-target");
     let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
 
-    println!("cargo:rerun-if-changed={}", guest_dir.display());
+    watch_sources(&guest_dir);
 
     // 1.-2. The nested build, in the guest workspace, with a clean environment.
     let mut build = Command::new(&cargo);

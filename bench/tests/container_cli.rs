@@ -125,12 +125,7 @@ fn a_busybox_command_prints_its_own_output() {
     if !common::require_root("a_busybox_command_prints_its_own_output") {
         return;
     }
-    if container::rootfs::host_busybox().is_none() {
-        assert!(
-            std::env::var("VERSUS_REQUIRE_ROOT").as_deref() != Ok("1"),
-            "a static busybox is needed (apt-get install busybox-static)"
-        );
-        eprintln!("skipped: no static busybox on this host");
+    if !common::require_busybox("a_busybox_command_prints_its_own_output") {
         return;
     }
     versus()

@@ -184,24 +184,7 @@ int main(void) {
 /// Compiles [`IO_URING_PROBE`] statically into `dir`; `None` (after saying why) if no C
 /// compiler can, unless `VERSUS_REQUIRE_ROOT=1`.
 fn compile_probe(test: &str, dir: &Path) -> Option<PathBuf> {
-    let src = dir.join("probe.c");
-    let out = dir.join("probe");
-    std::fs::write(&src, IO_URING_PROBE).unwrap();
-    let result = Command::new("cc")
-        .args(["-static", "-O1", "-o"])
-        .arg(&out)
-        .arg(&src)
-        .output();
-    let why = match result {
-        Ok(o) if o.status.success() => return Some(out),
-        Ok(o) => format!("cc -static failed: {}", String::from_utf8_lossy(&o.stderr)),
-        Err(e) => format!("no C compiler (cc): {e}"),
-    };
-    if std::env::var("VERSUS_REQUIRE_ROOT").as_deref() == Ok("1") {
-        panic!("{test} needs a C compiler with a static libc: {why}");
-    }
-    eprintln!("skipping {test}: {why}");
-    None
+    testkit::c_program(test, "cc", "-static", dir, "probe", IO_URING_PROBE)
 }
 
 #[test]
@@ -296,7 +279,7 @@ fn the_cgroup_v2_device_program_refuses_what_the_list_does_not_hold() {
     }
     let Some(bb) = busybox(test) else { return };
     let Some(mount) = cgroup2_mount() else {
-        eprintln!("skipping {test}: no cgroup v2 mount on this host");
+        testkit::skip(test, testkit::Need::Root, "no cgroup v2 mount on this host");
         return;
     };
     // The launcher uses the program only where no v1 devices controller exists; test

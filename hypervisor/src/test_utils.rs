@@ -22,10 +22,11 @@ pub fn require_kvm() -> bool {
     match kvm_ioctls::Kvm::new() {
         Ok(_) => true,
         Err(e) => {
-            if std::env::var("VERSUS_REQUIRE_KVM").as_deref() == Ok("1") {
-                panic!("VERSUS_REQUIRE_KVM=1 but /dev/kvm cannot be opened: {e}");
-            }
-            eprintln!("/dev/kvm cannot be opened ({e}); skipping a KVM test");
+            testkit::skip(
+                "a KVM test",
+                testkit::Need::Kvm,
+                &format!("/dev/kvm cannot be opened ({e})"),
+            );
             false
         }
     }

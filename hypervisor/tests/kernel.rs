@@ -20,10 +20,11 @@ fn require_kvm() -> bool {
     {
         Ok(_) => true,
         Err(e) => {
-            if std::env::var("VERSUS_REQUIRE_KVM").as_deref() == Ok("1") {
-                panic!("VERSUS_REQUIRE_KVM=1 but /dev/kvm cannot be opened: {e}");
-            }
-            eprintln!("/dev/kvm cannot be opened ({e}); skipping a KVM test");
+            testkit::skip(
+                "a KVM test",
+                testkit::Need::Kvm,
+                &format!("/dev/kvm cannot be opened ({e})"),
+            );
             false
         }
     }
@@ -645,23 +646,8 @@ fn static_c_program(source: &str) -> Option<Vec<u8>> {
 /// [`static_c_program`] linked with `link` (`-static`, `-static-pie`).
 fn c_program(source: &str, link: &str) -> Option<Vec<u8>> {
     let dir = tempfile::tempdir().expect("temporary directory");
-    let (c, binary) = (dir.path().join("prog.c"), dir.path().join("prog"));
-    std::fs::write(&c, source).expect("write the C source");
-    let built = std::process::Command::new("cc")
-        .args([link, "-O1", "-o"])
-        .arg(&binary)
-        .arg(&c)
-        .output();
-    match built {
-        Ok(out) if out.status.success() => Some(std::fs::read(&binary).expect("read the program")),
-        other => {
-            if std::env::var_os("CI").is_some() {
-                panic!("cc {link} failed under CI: {other:?}");
-            }
-            eprintln!("cannot build a {link} C program here ({other:?}); skipping");
-            None
-        }
-    }
+    let binary = testkit::c_program("a C program test", "cc", link, dir.path(), "prog", source)?;
+    Some(std::fs::read(&binary).expect("read the program"))
 }
 
 /// A static glibc program: its start-up needs the auxiliary vector

@@ -14,12 +14,11 @@ pub fn require_root(test: &str) -> bool {
     if unsafe { libc::geteuid() } == 0 {
         return true;
     }
-    let why = format!("{test}: skipped: needs root (run the tests as root)");
-    assert!(
-        std::env::var("VERSUS_REQUIRE_ROOT").as_deref() != Ok("1"),
-        "{why}, and VERSUS_REQUIRE_ROOT=1 forbids skipping"
+    testkit::skip(
+        test,
+        testkit::Need::Root,
+        "needs root (run the tests as root)",
     );
-    eprintln!("{why}");
     false
 }
 
@@ -90,13 +89,9 @@ pub fn require_kvm(test: &str) -> bool {
         .open("/dev/kvm")
     {
         Ok(_) => return true,
-        Err(err) => format!("{test}: skipped: cannot open /dev/kvm ({err})"),
+        Err(err) => format!("cannot open /dev/kvm ({err})"),
     };
-    assert!(
-        std::env::var("VERSUS_REQUIRE_KVM").as_deref() != Ok("1"),
-        "{why}, and VERSUS_REQUIRE_KVM=1 forbids skipping"
-    );
-    eprintln!("{why}");
+    testkit::skip(test, testkit::Need::Kvm, &why);
     false
 }
 
@@ -107,11 +102,10 @@ pub fn require_busybox(test: &str) -> bool {
     if container::rootfs::host_busybox().is_some() {
         return true;
     }
-    let why = format!("{test}: skipped: needs a static busybox (apt-get install busybox-static)");
-    assert!(
-        std::env::var("VERSUS_REQUIRE_ROOT").as_deref() != Ok("1"),
-        "{why}, and VERSUS_REQUIRE_ROOT=1 forbids skipping"
+    testkit::skip(
+        test,
+        testkit::Need::Root,
+        "needs a static busybox (apt-get install busybox-static)",
     );
-    eprintln!("{why}");
     false
 }

@@ -15,11 +15,10 @@ pub fn require_root(test: &str) -> bool {
     if unsafe { libc::geteuid() } == 0 {
         return true;
     }
-    if std::env::var("VERSUS_REQUIRE_ROOT").as_deref() == Ok("1") {
-        panic!("{test} needs root, and VERSUS_REQUIRE_ROOT=1 forbids skipping it");
-    }
-    eprintln!(
-        "skipping {test}: it needs root (run as root, or set VERSUS_REQUIRE_ROOT=1 to make this a failure)"
+    testkit::skip(
+        test,
+        testkit::Need::Root,
+        "needs root (run the tests as root)",
     );
     false
 }
@@ -27,11 +26,12 @@ pub fn require_root(test: &str) -> bool {
 pub fn busybox(test: &str) -> Option<PathBuf> {
     match host_busybox() {
         Some(b) => Some(b),
-        None if std::env::var("VERSUS_REQUIRE_ROOT").as_deref() == Ok("1") => {
-            panic!("{test} needs a static busybox (apt-get install busybox-static)")
-        }
         None => {
-            eprintln!("skipping {test}: no static busybox (apt-get install busybox-static)");
+            testkit::skip(
+                test,
+                testkit::Need::Root,
+                "needs a static busybox (apt-get install busybox-static)",
+            );
             None
         }
     }

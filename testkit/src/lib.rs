@@ -1,0 +1,128 @@
+//! How a versus test skips itself where the machine lacks what it needs
+//! (`/dev/kvm`, root, a static busybox, a C compiler).
+//!
+//! `cargo test` captures what a passing test prints with `eprintln!`, so a
+//! skipped test would read as passed. [`skip`] therefore writes its line to
+//! the process's stderr directly (outside the capture, so it shows in the
+//! run) and appends it to the file named by `VERSUS_SKIP_LOG`, from which
+//! `make test` prints a final count. Where the environment variable that
+//! guards the need is `1` (`VERSUS_REQUIRE_KVM`, `VERSUS_REQUIRE_ROOT`, as
+//! CI sets them), a skip would hide a failure, so it panics instead.
+
+use std::io::Write;
+
+/// The variable `make test` sets to the file collecting skip lines.
+pub const SKIP_LOG_VAR: &str = "VERSUS_SKIP_LOG";
+
+/// What a skipped test lacked: the variable that forbids skipping for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    /// `/dev/kvm`: forbidden to skip under `VERSUS_REQUIRE_KVM=1`.
+    Kvm,
+    /// Root, or a host tool the container and foreign-program tests use
+    /// (busybox, a static C library): forbidden under `VERSUS_REQUIRE_ROOT=1`.
+    Root,
+}
+
+impl Need {
+    /// The environment variable that turns this skip into a failure.
+    pub fn require_var(self) -> &'static str {
+        match self {
+            Need::Kvm => "VERSUS_REQUIRE_KVM",
+            Need::Root => "VERSUS_REQUIRE_ROOT",
+        }
+    }
+}
+
+/// True when skipping for `need` is forbidden here (CI).
+pub fn required(need: Need) -> bool {
+    std::env::var(need.require_var()).as_deref() == Ok("1")
+}
+
+/// Skips `test` because of `why`: panics where `need` is required, else
+/// reports the skip visibly (see the crate documentation).
+pub fn skip(test: &str, need: Need, why: &str) {
+    let line = format!("SKIPPED {test}: {why}");
+    assert!(
+        !required(need),
+        "{line} — and {}=1 forbids skipping",
+        need.require_var()
+    );
+    report(&line, std::env::var_os(SKIP_LOG_VAR).as_deref());
+}
+
+/// Writes `line` to stderr and appends it to `log`. Written to the file
+/// descriptor, not through `eprintln!`: the test harness captures only the
+/// print macros. Failing to report a skip must not fail the test, so write
+/// errors are ignored.
+fn report(line: &str, log: Option<&std::ffi::OsStr>) {
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
+    if let Some(log) = log
+        && let Ok(mut file) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+    {
+        let _ = writeln!(file, "{line}");
+    }
+}
+
+/// Compiles the C program `source` into `dir/name` with `compiler` (`cc`
+/// for glibc, `musl-gcc` for musl), linked as `link` (`-static` or
+/// `-static-pie`): programs nobody in the project wrote, built the way a
+/// user builds theirs. Where the compiler or its static C library is missing
+/// the test skips (a failure under `VERSUS_REQUIRE_ROOT=1`: CI installs
+/// both) and `None` comes back.
+pub fn c_program(
+    test: &str,
+    compiler: &str,
+    link: &str,
+    dir: &std::path::Path,
+    name: &str,
+    source: &str,
+) -> Option<std::path::PathBuf> {
+    let source_path = dir.join(format!("{name}.c"));
+    let binary = dir.join(name);
+    if let Err(err) = std::fs::write(&source_path, source) {
+        panic!("cannot write {}: {err}", source_path.display());
+    }
+    let built = std::process::Command::new(compiler)
+        .args([link, "-O1", "-o"])
+        .arg(&binary)
+        .arg(&source_path)
+        .output();
+    let why = match built {
+        Ok(output) if output.status.success() => return Some(binary),
+        Ok(output) => format!(
+            "`{compiler} {link}` failed: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        ),
+        Err(err) => format!(
+            "no `{compiler}` here ({err}); install build-essential (and musl-tools for musl-gcc)"
+        ),
+    };
+    skip(test, Need::Root, &why);
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_need_names_the_variable_ci_sets() {
+        assert_eq!(Need::Kvm.require_var(), "VERSUS_REQUIRE_KVM");
+        assert_eq!(Need::Root.require_var(), "VERSUS_REQUIRE_ROOT");
+    }
+
+    #[test]
+    fn skips_are_appended_to_the_log_one_line_each() {
+        let log = std::env::temp_dir().join(format!("testkit-log-{}", std::process::id()));
+        let _ = std::fs::remove_file(&log);
+        report("SKIPPED a: no kvm", Some(log.as_os_str()));
+        report("SKIPPED b: not root", Some(log.as_os_str()));
+        let text = std::fs::read_to_string(&log).unwrap();
+        std::fs::remove_file(&log).unwrap();
+        assert_eq!(text, "SKIPPED a: no kvm\nSKIPPED b: not root\n");
+    }
+}
