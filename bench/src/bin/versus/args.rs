@@ -278,7 +278,6 @@ pub(crate) struct RunArgs {
     #[arg(
         long_help = format!("The task and its arguments, e.g. `getpid 1000000`.\n\n{}", bench::workload::task_help().trim_end()),
         trailing_var_arg = true,
-        allow_hyphen_values = true,
         required = true,
         value_name = "TASK ARGS"
     )]
@@ -299,14 +298,21 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
 impl RunArgs {
     /// Checks the workload and, with `check_task`, the task (false: the
     /// arguments are a command of their own, an external root
-    /// filesystem's), and turns them into a [`Launch`].
+    /// filesystem's), and turns them into a [`Launch`]. Every `run`
+    /// subcommand comes through here: the program's own output is printed
+    /// live, as `docker run` prints it, unless `--json` asks for nothing
+    /// but JSON on stdout (the report then holds the output).
     pub(crate) fn launch(&self, check_task: bool) -> Result<Launch> {
-        Ok(bench::request::launch(
+        let launch = bench::request::launch(
             self.workload.as_deref(),
             &self.task,
             self.timeout,
             check_task,
-        )?)
+        )?;
+        Ok(Launch {
+            echo: !self.json,
+            ..launch
+        })
     }
 }
 
