@@ -101,7 +101,7 @@ impl KeptText {
                 text.push('\n');
             }
             text.push_str(&format!(
-                "[versus kept the first {} of this output; {} more in {} more line(s) were left out]\n",
+                "[versus kept the first {} of this output and left out the other {} ({} lines)]\n",
                 crate::fmt::bytes(OUTPUT_KEEP_BYTES as u64),
                 crate::fmt::bytes(self.left_out_bytes),
                 self.left_out_lines,
@@ -211,7 +211,7 @@ mod tests {
         let (kept, note) = text.rsplit_once("[versus kept").unwrap();
         assert!(kept.len() <= OUTPUT_KEEP_BYTES + 1, "{}", kept.len());
         assert!(kept.starts_with("hello stdout\néé"));
-        assert!(note.contains("2 more line(s)"), "{note}");
+        assert!(note.contains("left out the other 20 B (2 lines)"), "{note}");
         assert_eq!(collected.other_lines, 3);
     }
 }

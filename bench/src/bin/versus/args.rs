@@ -355,7 +355,7 @@ pub(crate) struct RunArgs {
     #[arg(
         long_help = task_long_help(),
         trailing_var_arg = true,
-        required = true,
+        required_unless_present = "workload",
         value_name = "TASK|COMMAND"
     )]
     pub(crate) task: Vec<String>,
