@@ -173,6 +173,43 @@ fn a_program_output_is_printed_live_before_the_report() {
 }
 
 #[test]
+fn a_last_line_without_its_newline_gets_one_before_the_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = r#"
+#include <stdio.h>
+int main(void) {
+    printf("no newline");
+    fflush(stdout);
+    fprintf(stderr, "nor here");
+    return 0;
+}
+"#;
+    let Some(program) = compile(dir.path(), "unfinished", source) else {
+        return;
+    };
+    for backend in BACKENDS {
+        if !available(
+            backend,
+            "a_last_line_without_its_newline_gets_one_before_the_report",
+        ) {
+            continue;
+        }
+        let output = versus()
+            .args([backend, "run", "--workload"])
+            .arg(&program)
+            .output()
+            .unwrap();
+        let (stdout, stderr) = (
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr),
+        );
+        assert_eq!(output.status.code(), Some(0), "{backend}: {stderr}");
+        assert!(stdout.starts_with("no newline\n"), "{backend}: {stdout}");
+        assert!(stderr.contains("nor here\n"), "{backend}: {stderr}");
+    }
+}
+
+#[test]
 fn with_json_the_output_is_in_the_report_and_stdout_is_only_json() {
     let dir = tempfile::tempdir().unwrap();
     let Some(hello) = compile(dir.path(), "hello", HELLO) else {

@@ -9,6 +9,7 @@
 //! [`MAX_RESULTS`]) and is shown as `docker run` shows it.
 
 use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
@@ -117,7 +118,8 @@ impl KeptText {
 /// stdout. When versus' own stdout has gone (a closed pipe) printing stops
 /// and the run is asked to stop (see [`crate::output`]); the reader goes on
 /// draining so that the program never blocks on a full pipe. `done` runs
-/// when the pipe closes.
+/// when the pipe closes; a last line the program left without its newline
+/// gets one first, so that the report starts on a line of its own.
 pub(crate) fn stream_stdout<R, D>(pipe: R, echo: bool, done: D) -> Arc<Mutex<Collected>>
 where
     R: std::io::Read + Send + 'static,
@@ -125,6 +127,8 @@ where
 {
     let collected = Arc::new(Mutex::new(Collected::default()));
     let sink = collected.clone();
+    let open_line = Arc::new(AtomicBool::new(false));
+    let still_open = open_line.clone();
     super::read_lines(
         pipe,
         move |seen, line| {
@@ -132,13 +136,19 @@ where
                 // A failed write is remembered by `output` and stops the
                 // run; there is nobody to tell here.
                 let _ = crate::output::write_stdout(line.as_bytes());
+                open_line.store(!line.ends_with('\n'), Ordering::Relaxed);
             }
             sink.lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .line(seen, &line);
             true
         },
-        done,
+        move || {
+            if still_open.load(Ordering::Relaxed) {
+                let _ = crate::output::write_stdout(b"\n");
+            }
+            done();
+        },
     );
     collected
 }
@@ -147,7 +157,7 @@ where
 /// [`OUTPUT_KEEP_BYTES`]; with `echo` every line is also printed at once on
 /// versus' stderr. Reading goes on past the limit, so that a program
 /// flooding stderr never blocks on a full pipe. `done` runs when the pipe
-/// closes.
+/// closes; a last line left without its newline gets one first.
 pub(crate) fn stream_stderr<R, D>(pipe: R, echo: bool, done: D) -> Arc<Mutex<KeptText>>
 where
     R: std::io::Read + Send + 'static,
@@ -155,21 +165,31 @@ where
 {
     let kept = Arc::new(Mutex::new(KeptText::default()));
     let sink = kept.clone();
+    let open_line = Arc::new(AtomicBool::new(false));
+    let still_open = open_line.clone();
+    // As `crate::output` has it: writes to stderr never fail the run; if
+    // stderr itself is gone, nobody can see them.
+    let write_stderr = |bytes: &[u8]| {
+        let _ = std::io::stderr().lock().write_all(bytes);
+    };
     super::read_lines(
         pipe,
         move |_, line| {
             if echo {
-                // As `crate::output` has it: messages on stderr never fail
-                // the run; if stderr itself is gone, nobody can see them.
-                let mut stderr = std::io::stderr().lock();
-                let _ = stderr.write_all(line.as_bytes());
+                write_stderr(line.as_bytes());
+                open_line.store(!line.ends_with('\n'), Ordering::Relaxed);
             }
             sink.lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .push(&line);
             true
         },
-        done,
+        move || {
+            if still_open.load(Ordering::Relaxed) {
+                write_stderr(b"\n");
+            }
+            done();
+        },
     );
     kept
 }
