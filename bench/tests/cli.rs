@@ -314,7 +314,7 @@ fn every_subcommand_help_has_examples() {
             .args([run, "run", "--help"])
             .assert()
             .success()
-            .stdout(predicate::str::contains("<TASK|COMMAND>..."))
+            .stdout(predicate::str::contains("[TASK|COMMAND]..."))
             .stdout(predicate::str::contains("Tasks:"));
     }
 }
