@@ -81,10 +81,13 @@ pub fn run_report(report: &RunReport) -> String {
             out.push_str(&format!("note: {note}\n"));
         }
     }
-    if !report.stderr.trim().is_empty() {
-        out.push_str("stderr:\n");
-        out.push_str(report.stderr.trim_end());
-        out.push('\n');
+    // The program's own output, unless it was printed live above already.
+    if !report.output_echoed {
+        for (name, text) in [("stdout", &report.stdout), ("stderr", &report.stderr)] {
+            if !text.trim().is_empty() {
+                out.push_str(&format!("{name}:\n{}\n", text.trim_end()));
+            }
+        }
     }
     out
 }
@@ -344,7 +347,15 @@ pub fn outcome_table(report: &RunReport) -> Table {
             table.add_row(vec![Cell::new(label), Cell::new(fmt::bytes(value))]);
         }
     }
-    if report.other_output_lines > 0 {
+    if report.output_echoed {
+        if !report.stdout.is_empty() || !report.stderr.is_empty() {
+            table.add_row(vec![
+                Cell::new("program output (stdout, stderr)"),
+                Cell::new("printed above"),
+            ]);
+        }
+    } else if report.other_output_lines > 0 {
+        // Shown below the tables as far as the report kept it.
         table.add_row(vec![
             Cell::new("other output lines"),
             Cell::new(group_digits(report.other_output_lines)),

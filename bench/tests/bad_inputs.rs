@@ -113,6 +113,20 @@ const CASES: &[(&str, i32, &str)] = &[
         "cannot write there",
     ),
     ("doctor --nope", 2, "unexpected argument"),
+    // Options before the task are versus' own: a typo is named with the
+    // option it resembles, not taken for a task.
+    (
+        "container run --memroy 64M -- startup",
+        2,
+        "similar argument exists: '--memory'",
+    ),
+    (
+        "vm run --vcpu 2 -- startup",
+        2,
+        "similar argument exists: '--vcpus'",
+    ),
+    ("host run -x -- startup", 2, "unexpected argument '-x'"),
+    ("host run -- getpid -5", 2, "got '-5'"),
 ];
 
 /// What could be left behind, read before and after each case.

@@ -132,8 +132,9 @@ fn a_foreign_static_binary_runs_and_its_status_comes_through() {
         .args(["--", "world"])
         .assert()
         .code(3)
+        .stdout(predicate::str::starts_with("hello world\n"))
         .stdout(predicate::str::contains("no result lines"))
-        .stdout(predicate::str::contains("other output lines"))
+        .stdout(predicate::str::contains("printed above"))
         .stdout(predicate::str::contains("exited with status 3"));
 }
 
@@ -223,4 +224,88 @@ fn a_run_request_on_stdin_prints_its_report_and_stays_out_of_help() {
         .assert()
         .success()
         .stdout(predicate::str::contains(SUBCOMMAND).not());
+}
+
+#[test]
+fn options_before_the_task_are_parsed_as_options() {
+    for (line, tip) in [
+        (
+            "container run --memroy 64M -- startup",
+            "tip: a similar argument exists: '--memory'",
+        ),
+        (
+            "vm run --vcpu 2 -- startup",
+            "tip: a similar argument exists: '--vcpus'",
+        ),
+        ("host run -x -- startup", "unexpected argument '-x' found"),
+        (
+            "host run --jsn getpid 10",
+            "a similar argument exists: '--json'",
+        ),
+    ] {
+        versus()
+            .args(line.split_whitespace())
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(tip))
+            .stderr(predicate::str::contains("unknown task").not());
+    }
+}
+
+#[test]
+fn words_after_the_task_belong_to_the_task() {
+    // With or without `--`, `-5` is getpid's argument, and getpid's own
+    // check names it.
+    for line in ["host run -- getpid -5", "host run getpid -5"] {
+        versus()
+            .args(line.split_whitespace())
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains("getpid: N must be an integer"))
+            .stderr(predicate::str::contains("got '-5'"));
+    }
+    // An option after the task is the task's too, not versus' `--json`.
+    versus()
+        .args(["host", "run", "getpid", "--json"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("got '--json'"));
+}
+
+#[test]
+fn every_subcommand_help_has_examples() {
+    let subcommands: &[&[&str]] = &[
+        &[],
+        &["compare"],
+        &["doctor"],
+        &["host"],
+        &["host", "run"],
+        &["container"],
+        &["container", "run"],
+        &["vm"],
+        &["vm", "run"],
+    ];
+    for subcommand in subcommands {
+        for help in ["-h", "--help"] {
+            let mut expected = format!("Examples:\n  versus {}", subcommand.join(" "));
+            if subcommand.is_empty() {
+                expected.pop();
+            }
+            versus()
+                .args(*subcommand)
+                .arg(help)
+                .assert()
+                .success()
+                .stdout(predicate::str::contains(expected));
+        }
+    }
+    // Where a command may stand for the task, the argument says so.
+    for run in ["host", "container", "vm"] {
+        versus()
+            .args([run, "run", "--help"])
+            .assert()
+            .success()
+            .stdout(predicate::str::contains("[TASK|COMMAND]..."))
+            .stdout(predicate::str::contains("Tasks:"));
+    }
 }

@@ -14,14 +14,14 @@
 
 use std::ffi::{CString, OsStr};
 use std::fs::File;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::path::PathBuf;
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex, PoisonError, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::collect::Collected;
+use super::collect::{self, Collected, KeptText};
 use super::{Backend, BackendError, Launch, nanos_between, spawn};
 use crate::report::{ExitOutcome, MemoryFigures, Nanos, Phase, RunReport};
 use crate::workload::WorkloadSource;
@@ -36,9 +36,6 @@ const INTERRUPT_POLL: Duration = Duration::from_millis(20);
 /// How long an interrupted workload has to end after SIGTERM before it gets
 /// SIGKILL.
 const STOP_GRACE: Duration = Duration::from_secs(2);
-
-/// The most stderr kept in a report.
-const STDERR_LIMIT: usize = 64 * 1024;
 
 /// The name the workload sees as `argv[0]`.
 const ARGV0: &str = "versus-workload";
@@ -81,10 +78,11 @@ impl Backend for HostBackend {
         drop((stdin, stdout_write, stderr_write));
         let pid = u32::try_from(pid)
             .map_err(|_| BackendError::Spawn(std::io::Error::other("negative pid")))?;
-        let events = spawn_watchers(pid, stdout_read, stderr_read);
+        let (events, streams) = spawn_watchers(pid, stdout_read, stderr_read, launch.echo);
 
         // 3.-4. Watch the output until the process exits (or time runs out).
         let watched = watch(pid, launched, launch.timeout, &events);
+        let output = streams.output();
         drop(image);
 
         // 5. Teardown: the waiter already reaped; join the readers.
@@ -101,7 +99,6 @@ impl Backend for HostBackend {
                 ns: nanos_between(launched, spawned),
             },
         ];
-        let output = watched.output;
         match output.marker_at {
             Some(marker_at) => {
                 phases.push(Phase {
@@ -142,9 +139,9 @@ impl Backend for HostBackend {
                 ..MemoryFigures::default()
             },
             other_output_lines: output.other_lines,
-            stdout: String::new(),
-            output_echoed: false,
-            stderr: watched.stderr,
+            stdout: output.stdout.finish(),
+            output_echoed: launch.echo,
+            stderr: streams.stderr(),
             vm: None,
             container: None,
         })
@@ -191,12 +188,35 @@ impl Executable {
     }
 }
 
-/// What the watcher threads report, each with the time it was seen.
+/// What the watcher threads report: a pipe closed, or the process was
+/// reaped (with the time it was seen).
 enum Event {
-    Line(Instant, String),
     StdoutClosed,
-    Stderr(String),
+    StderrClosed,
     Exited(Instant, std::io::Result<Reaped>),
+}
+
+/// The program's output as its readers collected it. The readers parse
+/// and keep it themselves (bounded, see [`Collected`] and [`KeptText`]), so
+/// however fast the program writes, nothing queues up between them and the
+/// watcher; what they hold is taken once watching is over, even from a
+/// reader still draining a pipe a grandchild kept open.
+struct Streams {
+    stdout: Arc<Mutex<Collected>>,
+    stderr: Arc<Mutex<KeptText>>,
+}
+
+impl Streams {
+    fn output(&self) -> Collected {
+        std::mem::take(&mut *self.stdout.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    fn stderr(&self) -> String {
+        self.stderr
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .finish()
+    }
 }
 
 /// A reaped child: how it ended and its peak memory.
@@ -209,31 +229,23 @@ fn spawn_watchers(
     pid: u32,
     stdout: std::io::PipeReader,
     stderr: std::io::PipeReader,
-) -> mpsc::Receiver<Event> {
+    echo: bool,
+) -> (mpsc::Receiver<Event>, Streams) {
     let (tx, rx) = mpsc::channel();
-    let (lines, closed) = (tx.clone(), tx.clone());
-    super::read_lines(
-        stdout,
-        move |seen, line| lines.send(Event::Line(seen, line)).is_ok(),
-        move || {
-            let _ = closed.send(Event::StdoutClosed);
-        },
-    );
-    let errors = tx.clone();
-    thread::spawn(move || {
-        let mut text = Vec::new();
-        let mut limited = stderr.take(STDERR_LIMIT as u64);
-        let _ = limited.read_to_end(&mut text);
-        // Keep draining past the limit, so that a program flooding stderr
-        // never blocks on a full pipe.
-        let _ = std::io::copy(&mut limited.into_inner(), &mut std::io::sink());
-        let _ = errors.send(Event::Stderr(String::from_utf8_lossy(&text).into_owned()));
-    });
+    let (stdout_closed, stderr_closed) = (tx.clone(), tx.clone());
+    let streams = Streams {
+        stdout: collect::stream_stdout(stdout, echo, move || {
+            let _ = stdout_closed.send(Event::StdoutClosed);
+        }),
+        stderr: collect::stream_stderr(stderr, echo, move || {
+            let _ = stderr_closed.send(Event::StderrClosed);
+        }),
+    };
     thread::spawn(move || {
         let reaped = reap(pid);
         let _ = tx.send(Event::Exited(Instant::now(), reaped));
     });
-    rx
+    (rx, streams)
 }
 
 /// Waits for `pid` with `wait4`, which also returns its resource usage.
@@ -274,8 +286,6 @@ fn reap(pid: u32) -> std::io::Result<Reaped> {
 /// What watching one run produced.
 struct Watched {
     exited_at: Instant,
-    output: Collected,
-    stderr: String,
     exit: std::io::Result<Reaped>,
 }
 
@@ -294,8 +304,6 @@ fn watch(
 ) -> Watched {
     let mut watched = Watched {
         exited_at: launched,
-        output: Collected::default(),
-        stderr: String::new(),
         exit: Err(std::io::Error::other(
             "the waiter thread ended without a status",
         )),
@@ -316,12 +324,8 @@ fn watch(
                 .fold(tick, Instant::min)
         };
         match events.recv_timeout(wait_until.saturating_duration_since(Instant::now())) {
-            Ok(Event::Line(seen, line)) => watched.output.line(seen, &line),
             Ok(Event::StdoutClosed) => stdout_open = false,
-            Ok(Event::Stderr(text)) => {
-                watched.stderr = text;
-                stderr_open = false;
-            }
+            Ok(Event::StderrClosed) => stderr_open = false,
             Ok(Event::Exited(at, reaped)) => {
                 exited = true;
                 watched.exited_at = at;

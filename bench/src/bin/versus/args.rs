@@ -58,9 +58,81 @@ pub(crate) struct CompareArgs {
     pub(crate) json: bool,
 }
 
+/// Examples of `versus compare`, shown at the end of its `--help`.
+pub(crate) const COMPARE_EXAMPLES: &str = "\
+Examples:
+  versus compare                                 every backend, 10 rounds after 1 warm-up
+  versus compare --runs 30 --warmup 3            more rounds, steadier figures
+  versus compare --only startup,memory           only these sections
+  versus compare --vcpus 4 --mem 1G              the second VM with 4 vCPUs, every VM with 1 GiB
+  versus compare --export-markdown results.md --plot startup.svg
+  versus compare --json > results.json           everything as JSON";
+
+/// Examples of `versus doctor`.
+pub(crate) const DOCTOR_EXAMPLES: &str = "\
+Examples:
+  versus doctor          what this machine offers, each missing piece with its fix
+  versus doctor --json   the same as JSON";
+
+/// Examples of `versus host`.
+pub(crate) const HOST_EXAMPLES: &str = "\
+Examples:
+  versus host run -- getpid 1000000   time a million getpid calls as a host process
+  versus host run --help              every option of `host run` and the tasks";
+
+/// Examples of `versus host run`.
+const HOST_RUN_EXAMPLES: &str = "\
+Examples:
+  versus host run -- getpid 1000000              the cost of a system call on the host
+  versus host run -- memtouch 64                 page-fault cost of 64 MiB
+  versus host run --timeout 2s -- compute 1000000000
+  versus host run --json -- startup              the full report as JSON
+  versus host run --workload ./hello -- world    any static x86-64 program; its output is printed live";
+
+/// Examples of `versus container`.
+pub(crate) const CONTAINER_EXAMPLES: &str = "\
+Examples:
+  versus container run -- startup                       the workload as PID 1 of a container
+  versus container run --busybox -- /bin/sh -c 'ps; ls /'
+  versus container run --help                           every option of `container run` and the tasks";
+
+/// Examples of `versus container run`.
+const CONTAINER_RUN_EXAMPLES: &str = "\
+Examples:
+  versus container run -- startup                          launch phases, namespaces, cgroup, seccomp
+  versus container run --memory 64M --pids-limit 32 -- memtouch 16
+  versus container run --cpus 0.5 -- compute 100000000     half a CPU (cgroup cpu)
+  versus container run --seccomp unconfined -- getpid 1000000
+  versus container run --cap-drop ALL -- probe             what a process without capabilities may do
+  versus container run --share net --hostname demo -- ids
+  versus container run --busybox -- /bin/sh -c 'ps; ls /'  a command, its output printed live
+  versus container run --rootfs ./rootfs --read-only -- /bin/ls /
+  versus container run --workload ./hello -- world         any static x86-64 program as PID 1
+  versus container run --trace -- startup                  print each launch step on stderr";
+
+/// Examples of `versus vm`.
+pub(crate) const VM_EXAMPLES: &str = "\
+Examples:
+  versus vm run -- startup       boot versus' tiny kernel and start the workload
+  versus vm run --help           every option of `vm run` and the tasks";
+
+/// Examples of `versus vm run`.
+const VM_RUN_EXAMPLES: &str = "\
+Examples:
+  versus vm run -- getpid 1000                     the cost of a system call in the VM
+  versus vm run --vcpus 2 --mem 512M -- compute 1000000
+  versus vm run --on bsp --console uart -- write 100 64
+  versus vm run --mem-region 0:256M --mem-region 0x100000000:256M -- memtouch 64
+  versus vm run --count-instructions -- startup    the guest kernel's instructions to the start
+  versus vm run --exit-probe 1000 -- startup       the VM exit round trip first
+  versus vm run --trace -- startup 2> exits.log    every VM exit with a timestamp
+  versus vm run --workload ./hello -- world        any static x86-64 program on the tiny kernel";
+
+/// `versus host`: its one action.
 #[derive(Debug, Subcommand)]
 pub(crate) enum HostAction {
     /// Run one task and print its results, phases and exit.
+    #[command(after_help = HOST_RUN_EXAMPLES)]
     Run(RunArgs),
 }
 
@@ -69,6 +141,7 @@ pub(crate) enum ContainerAction {
     /// Launch a container (namespaces, cgroup, capabilities, seccomp,
     /// pivot_root), run one task or command as PID 1, and print results,
     /// phases, cgroup statistics and what fenced it in.
+    #[command(after_help = CONTAINER_RUN_EXAMPLES)]
     Run(ContainerRunArgs),
 }
 
@@ -149,6 +222,7 @@ fn parse_seccomp(text: &str) -> Result<container::SeccompMode, String> {
 pub(crate) enum VmAction {
     /// Boot a VM, run one task on every vCPU, and print results, phases,
     /// exits and memory.
+    #[command(after_help = VM_RUN_EXAMPLES)]
     Run(VmRunArgs),
 }
 
@@ -261,8 +335,9 @@ fn parse_region(text: &str) -> Result<(u64, u64), String> {
 /// Options shared by every `run` subcommand.
 #[derive(Debug, Args)]
 pub(crate) struct RunArgs {
-    /// Run this static x86-64 ELF instead of the embedded workload; the task
-    /// arguments are then passed to it unchecked.
+    /// Run this static x86-64 ELF instead of the embedded workload; the
+    /// arguments are passed to it unchecked, and its output is printed as
+    /// it runs.
     #[arg(long, value_name = "PATH")]
     pub(crate) workload: Option<PathBuf>,
 
@@ -270,19 +345,35 @@ pub(crate) struct RunArgs {
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub(crate) timeout: Option<Duration>,
 
-    /// Print the full report as JSON instead of tables.
+    /// Print the full report as JSON instead of tables; the program's own
+    /// output goes into the report (`stdout`, `stderr`), not to the terminal.
     #[arg(long)]
     pub(crate) json: bool,
 
-    /// The task and its arguments, e.g. `getpid 1000000` (`--help` lists the tasks).
+    /// The task and its arguments (`getpid 1000000`), or a program's
+    /// arguments (`--workload`), or a command (container `--rootfs`/`--busybox`).
     #[arg(
-        long_help = format!("The task and its arguments, e.g. `getpid 1000000`.\n\n{}", bench::workload::task_help().trim_end()),
+        long_help = task_long_help(),
         trailing_var_arg = true,
-        allow_hyphen_values = true,
-        required = true,
-        value_name = "TASK ARGS"
+        required_unless_present = "workload",
+        value_name = "TASK|COMMAND"
     )]
     pub(crate) task: Vec<String>,
+}
+
+/// The `--help` text of the task argument: what it can be, where versus'
+/// own options end, and the tasks.
+fn task_long_help() -> String {
+    format!(
+        "What to run, and its arguments:\n\
+         - a task of the embedded workload, e.g. `getpid 1000000` (tasks below);\n\
+         - with --workload PATH, the arguments of that program;\n\
+         - in a container with --rootfs DIR or --busybox, a command of the root \
+         filesystem given by its absolute path, e.g. `/bin/sh -c 'ls /'`.\n\
+         versus' options come before it; everything from the task on (or after `--`) \
+         belongs to the task, even words that start with `-`.\n\n{}",
+        bench::workload::task_help().trim_end()
+    )
 }
 
 /// The one duration grammar of versus' flags (humantime's: `500ms`, `10s`,
@@ -299,14 +390,21 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
 impl RunArgs {
     /// Checks the workload and, with `check_task`, the task (false: the
     /// arguments are a command of their own, an external root
-    /// filesystem's), and turns them into a [`Launch`].
+    /// filesystem's), and turns them into a [`Launch`]. Every `run`
+    /// subcommand comes through here: the program's own output is printed
+    /// live, as `docker run` prints it, unless `--json` asks for nothing
+    /// but JSON on stdout (the report then holds the output).
     pub(crate) fn launch(&self, check_task: bool) -> Result<Launch> {
-        Ok(bench::request::launch(
+        let launch = bench::request::launch(
             self.workload.as_deref(),
             &self.task,
             self.timeout,
             check_task,
-        )?)
+        )?;
+        Ok(Launch {
+            echo: !self.json,
+            ..launch
+        })
     }
 }
 

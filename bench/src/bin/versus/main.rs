@@ -25,10 +25,20 @@ use args::{CompareArgs, ContainerAction, HostAction, VmAction};
 use exit::{emit, error_text};
 use run::{run_backend, run_container, run_request};
 
+/// Examples at the end of `versus --help`: one of each subcommand.
+const EXAMPLES: &str = "\
+Examples:
+  versus doctor                          what this machine offers, with a fix for each gap
+  versus compare                         host, containers and VMs side by side
+  versus host run -- getpid 1000000      one task as a plain host process
+  versus container run -- startup        the same as PID 1 of a container
+  versus vm run -- startup               the same in a KVM virtual machine
+  versus vm run --help                   the options of one subcommand, with examples";
+
 /// Run the same workload on the host, in a container and in a KVM virtual
 /// machine, and measure how they differ.
 #[derive(Debug, Parser)]
-#[command(name = "versus", version, about, long_about = None)]
+#[command(name = "versus", version, about, long_about = None, after_help = EXAMPLES)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -38,24 +48,29 @@ struct Cli {
 enum Command {
     /// Run the same workload on the host, in containers and in VMs, side by
     /// side: startup, memory, system calls, exits and I/O, identity.
+    #[command(after_help = args::COMPARE_EXAMPLES)]
     Compare(CompareArgs),
     /// Run the workload as a plain host process: the baseline.
+    #[command(after_help = args::HOST_EXAMPLES)]
     Host {
         #[command(subcommand)]
         action: HostAction,
     },
     /// Run the workload as PID 1 of a Linux container on the host's kernel.
+    #[command(after_help = args::CONTAINER_EXAMPLES)]
     Container {
         #[command(subcommand)]
         action: ContainerAction,
     },
     /// Run the workload in a KVM virtual machine on versus' tiny kernel.
+    #[command(after_help = args::VM_EXAMPLES)]
     Vm {
         #[command(subcommand)]
         action: VmAction,
     },
     /// Check what this host offers: KVM and its backend, cgroups, namespaces,
     /// seccomp, LSMs, privileges — each with a one-line fix.
+    #[command(after_help = args::DOCTOR_EXAMPLES)]
     Doctor {
         /// Print the report as JSON instead of a table.
         #[arg(long)]
