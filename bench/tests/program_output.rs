@@ -76,25 +76,7 @@ fn available(backend: &str, test: &str) -> bool {
 /// skips, printing why) where no static C toolchain is installed, which CI
 /// does not allow.
 fn compile(dir: &Path, name: &str, source: &str) -> Option<PathBuf> {
-    let source_path = dir.join(format!("{name}.c"));
-    std::fs::write(&source_path, source).unwrap();
-    let binary = dir.join(name);
-    let built = Command::new("cc")
-        .args(["-static", "-O2", "-o"])
-        .arg(&binary)
-        .arg(&source_path)
-        .status();
-    match built {
-        Ok(status) if status.success() => Some(binary),
-        other => {
-            assert!(
-                std::env::var("CI").is_err(),
-                "cc -static must work in CI: {other:?}"
-            );
-            eprintln!("skipped: cannot build a static C program here ({other:?})");
-            None
-        }
-    }
+    testkit::c_program(name, "cc", "-static", dir, name, source)
 }
 
 /// Waits for `child` and returns its exit status (as a shell shows it) and
