@@ -10,6 +10,8 @@
 //! | `out` EXIT | the guest's exit status; every vCPU stops |
 //! | `out` CONSOLE | a `ConsoleDescriptor` read from guest memory; its whole buffer copied in this one exit |
 //! | `out`/`in` PING | nothing (`in` reads 0): the bare exit round trip |
+//! | `out` SLEEP | the vCPU thread sleeps on the host (`devices/paravirt.rs`); counted as `sleep` |
+//! | `out` RANDOM | a guest buffer filled from the host's `getrandom` (`devices/paravirt.rs`); counted as `random` |
 //! | other port, MMIO | counted and logged; reads return all ones; the guest continues |
 //! | HLT | this vCPU stops (no irqchip: nothing could wake it) |
 //! | shutdown (triple fault) | "guest reset", with registers; every vCPU stops |
@@ -27,6 +29,7 @@ use versus_abi::{CONSOLE_MAX_LEN, port};
 use vm_memory::{Bytes, GuestAddress};
 
 use crate::cpu::GuestRegs;
+use crate::devices::paravirt;
 use crate::memory::GuestMem;
 use crate::report::{Marker, Outcome};
 
@@ -104,6 +107,15 @@ impl Exit<'_> {
     /// This exit's accounting key.
     pub fn kind(&self) -> ExitKind {
         match self {
+            // The paravirtual services have reasons of their own: their
+            // exits last as long as the service, not the round trip.
+            Exit::IoOut {
+                port: port::SLEEP, ..
+            } => ExitKind::Sleep,
+            Exit::IoOut {
+                port: port::RANDOM,
+                ..
+            } => ExitKind::Random,
             Exit::IoOut { port, .. } => ExitKind::IoOut { port: *port },
             Exit::IoIn { port, .. } => ExitKind::IoIn { port: *port },
             Exit::MmioRead { .. } => ExitKind::MmioRead,
@@ -251,6 +263,16 @@ fn io_out(vcpu: &mut VcpuState, shared: &Shared, p: u16, data: &[u8]) -> Action 
             Action::Continue
         }
         port::PING => Action::Continue,
+        port::SLEEP => {
+            paravirt::sleep(le_value(data), || shared.stopping());
+            Action::Continue
+        }
+        port::RANDOM => {
+            // A refusal reaches the guest as `len = 0` in its descriptor
+            // (the guest answers its caller with an error); the VM goes on.
+            let _ = paravirt::fill_random(&shared.mem, le_value(data));
+            Action::Continue
+        }
         _ => {
             unhandled(
                 vcpu,
