@@ -14,6 +14,8 @@
 #include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/random.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -29,6 +31,8 @@ enum {
     BAD_MPROTECT = 17,
     BAD_TLS = 18,
     BAD_PRINT = 19,
+    BAD_LIMITS = 20,
+    BAD_FSTAT = 21,
 };
 
 /* How long the program sleeps (50 ms), and the most it accepts (not a
@@ -75,6 +79,11 @@ static int check(int argc, char **argv, char **envp)
         return fail(BAD_CLOCK, "clock_getres");
     if (real.tv_sec <= 0 || time(NULL) <= 0)
         return fail(BAD_CLOCK, "CLOCK_REALTIME is not after 1970");
+
+    /* A malformed duration is refused, not slept. */
+    struct timespec bad = {0, 2000000000L};
+    if (nanosleep(&bad, NULL) != -1 || errno != EINVAL)
+        return fail(BAD_SLEEP, "nanosleep of tv_nsec = 2e9 was not EINVAL");
 
     struct timespec want = {0, SLEEP_NS};
     if (nanosleep(&want, NULL) != 0)
@@ -130,6 +139,14 @@ static int check(int argc, char **argv, char **envp)
         return fail(BAD_MPROTECT, "mprotect");
     if (munmap(map, 3 * 4096) != 0)
         return fail(BAD_MMAP, "munmap");
+
+    struct rlimit stack;
+    if (getrlimit(RLIMIT_STACK, &stack) != 0 || stack.rlim_cur == 0 || stack.rlim_cur > stack.rlim_max)
+        return fail(BAD_LIMITS, "getrlimit(RLIMIT_STACK)");
+
+    struct stat st;
+    if (fstat(1, &st) != 0)
+        return fail(BAD_FSTAT, "fstat(1)");
 
     tls_counter += 1;
     if (tls_counter != 42)
