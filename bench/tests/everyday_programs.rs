@@ -12,8 +12,8 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use bench::report::{ExitOutcome, RunReport};
 use bench::report::vm::missing_syscalls;
+use bench::report::{ExitOutcome, RunReport};
 
 /// What `everyday.c` returns when every check passed.
 const ALL_PASSED: i32 = 3;
@@ -108,8 +108,18 @@ fn everyday_on_every_backend(libc: &Libc) {
     assert_eq!(host.exit, passed, "host stderr: {}", host.stderr);
 
     if common::require_root(&test) {
-        let container = run("container", &["--timeout", "60s"], &program, &args, ALL_PASSED);
-        assert_eq!(container.exit, passed, "container stderr: {}", container.stderr);
+        let container = run(
+            "container",
+            &["--timeout", "60s"],
+            &program,
+            &args,
+            ALL_PASSED,
+        );
+        assert_eq!(
+            container.exit, passed,
+            "container stderr: {}",
+            container.stderr
+        );
     }
 
     if common::require_kvm(&test) {

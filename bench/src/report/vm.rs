@@ -165,7 +165,10 @@ fn numbers(list: &str) -> Option<Vec<u64>> {
 pub fn missing_syscalls(kernel_lines: &[String]) -> Vec<MissingSyscall> {
     let mut missing = Vec::new();
     for line in kernel_lines {
-        let Some(rest) = line.strip_prefix(ENOSYS_LINE).filter(|r| r.starts_with(' ')) else {
+        let Some(rest) = line
+            .strip_prefix(ENOSYS_LINE)
+            .filter(|r| r.starts_with(' '))
+        else {
             continue;
         };
         let (mut nrs, mut counts) = (None, None);
@@ -222,7 +225,9 @@ mod tests {
         assert_eq!(syscall_name(334), Some("rseq"));
         assert_eq!(syscall_name(100_000), None);
         assert_eq!(
-            describe_kernel_line("enosys cpu=0 calls=7 nr=89,262,273,302,318,334,999 counts=1,1,1,1,1,1,1"),
+            describe_kernel_line(
+                "enosys cpu=0 calls=7 nr=89,262,273,302,318,334,999 counts=1,1,1,1,1,1,1"
+            ),
             "enosys cpu=0 calls=7 nr=readlink (89), newfstatat (262), set_robust_list (273), \
              prlimit64 (302), getrandom (318), rseq (334), syscall 999 counts=1,1,1,1,1,1,1"
         );

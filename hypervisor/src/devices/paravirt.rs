@@ -163,7 +163,8 @@ mod tests {
     fn random_refusals_zero_the_length() {
         let mem = create_guest_memory(&two_region_layout()).unwrap();
         mem.write_obj(0x2000u64, GuestAddress(0x1000)).unwrap();
-        mem.write_obj(RANDOM_MAX_LEN + 1, GuestAddress(0x1008)).unwrap();
+        mem.write_obj(RANDOM_MAX_LEN + 1, GuestAddress(0x1008))
+            .unwrap();
         assert_eq!(
             fill_random(&mem, 0x1000),
             Err(RandomError::TooLong(RANDOM_MAX_LEN + 1))

@@ -113,8 +113,7 @@ impl Exit<'_> {
                 port: port::SLEEP, ..
             } => ExitKind::Sleep,
             Exit::IoOut {
-                port: port::RANDOM,
-                ..
+                port: port::RANDOM, ..
             } => ExitKind::Random,
             Exit::IoOut { port, .. } => ExitKind::IoOut { port: *port },
             Exit::IoIn { port, .. } => ExitKind::IoIn { port: *port },
@@ -590,6 +589,37 @@ mod tests {
         assert_eq!(v.stats.count(ExitKind::Hlt), 1);
         assert_eq!(v.stats.count(ExitKind::Shutdown), 1);
         assert_eq!(v.stats.count(ExitKind::InternalError), 1);
+    }
+
+    #[test]
+    fn paravirtual_services_are_exits_of_their_own_reason() {
+        let s = shared();
+        let mut v = VcpuState::new(0);
+        // A sleep of 1 µs, then 8 random bytes at 0x2000 (descriptor at 0x1000).
+        assert_eq!(
+            out(&mut v, &s, port::SLEEP, &1u32.to_le_bytes()),
+            Action::Continue
+        );
+        s.mem.write_obj(0x2000u64, GuestAddress(0x1000)).unwrap();
+        s.mem.write_obj(8u64, GuestAddress(0x1008)).unwrap();
+        assert_eq!(
+            out(&mut v, &s, port::RANDOM, &0x1000u32.to_le_bytes()),
+            Action::Continue
+        );
+        assert_ne!(s.mem.read_obj::<u64>(GuestAddress(0x2000)).unwrap(), 0);
+        // A refused request: the guest sees `len` 0, the VM goes on.
+        s.mem.write_obj(u64::MAX, GuestAddress(0x1008)).unwrap();
+        assert_eq!(
+            out(&mut v, &s, port::RANDOM, &0x1000u32.to_le_bytes()),
+            Action::Continue
+        );
+        assert_eq!(s.mem.read_obj::<u64>(GuestAddress(0x1008)).unwrap(), 0);
+        assert_eq!(v.stats.count(ExitKind::Sleep), 1);
+        assert_eq!(v.stats.count(ExitKind::Random), 2);
+        assert_eq!(v.stats.count(ExitKind::IoOut { port: port::SLEEP }), 0);
+        assert_eq!(v.unhandled, 0);
+        assert_eq!(ExitKind::Sleep.to_string(), "sleep");
+        assert_eq!(ExitKind::Random.to_string(), "random");
     }
 
     #[test]
