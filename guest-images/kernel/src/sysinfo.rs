@@ -188,7 +188,7 @@ pub fn sched_getaffinity(pc: &mut PerCpu, pid: u64, len: u64, mask: u64) -> Resu
     }
     let word = pc.cpu / 64;
     let size = (word + 1) * 8;
-    if len < size || len % 8 != 0 {
+    if len < size || !len.is_multiple_of(8) {
         return Err(EINVAL);
     }
     uaccess::clear_user(pc, mask, word * 8)?;
@@ -200,7 +200,7 @@ pub fn sched_getaffinity(pc: &mut PerCpu, pid: u64, len: u64, mask: u64) -> Resu
 /// eagerly and never paged out); `EINVAL` for an unaligned address, as
 /// Linux.
 pub fn madvise(addr: u64, len: u64) -> Result<u64, Errno> {
-    if addr % PAGE_SIZE != 0 || addr >= USER_END || len > USER_END - addr {
+    if !addr.is_multiple_of(PAGE_SIZE) || addr >= USER_END || len > USER_END - addr {
         return Err(EINVAL);
     }
     Ok(0)
