@@ -135,6 +135,15 @@ static int check(int argc, char **argv, char **envp)
     if (map[0] != 0 || map[3 * 4096 - 1] != 0)
         return fail(BAD_MMAP, "fresh anonymous memory is not zero");
     map[0] = 1;
+    map[2 * 4096] = 2;
+    /* MAP_FIXED replaces the middle page with a fresh zero one. */
+    char *fixed = mmap(map + 4096, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+    if (fixed != map + 4096)
+        return fail(BAD_MMAP, "mmap MAP_FIXED");
+    map[4096] = 3;
+    fixed[1] = 4;
+    if (map[0] != 1 || map[4096] != 3 || map[4097] != 4 || map[2 * 4096] != 2)
+        return fail(BAD_MMAP, "MAP_FIXED changed its neighbours");
     if (mprotect(map, 4096, PROT_READ) != 0)
         return fail(BAD_MPROTECT, "mprotect");
     if (munmap(map, 3 * 4096) != 0)

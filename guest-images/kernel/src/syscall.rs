@@ -15,7 +15,7 @@
 //! | `close` | fds 0–2: closed; else `EBADF` |
 //! | `openat` | `ENOENT` (no filesystem), `EFAULT` for an unreadable path |
 //! | `ioctl` | fds 0–2: `ENOTTY`; else `EBADF` |
-//! | `mmap`, `munmap`, `brk`, `mprotect` | anonymous memory, see `mm.rs` |
+//! | `mmap`, `munmap`, `brk`, `mprotect` | anonymous memory (`MAP_FIXED` too), see `mm.rs` |
 //! | `getpid`, `gettid` | 1 + CPU index |
 //! | `getppid`, `get[e]uid`, `get[e]gid` | 0 |
 //! | `uname` | the guest kernel's own identity ([`UTSNAME`]) |
