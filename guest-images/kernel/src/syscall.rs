@@ -24,7 +24,7 @@
 //! | `nanosleep`, `clock_nanosleep` | relative or `TIMER_ABSTIME`: the VMM sleeps (`paravirt.rs`) |
 //! | `getrandom` | the host's `getrandom` through the VMM (`paravirt.rs`) |
 //! | `prlimit64`, `getrlimit` | the real limits (2 MiB stack, 3 files, 1 process); setting: `EPERM` |
-//! | `fstat`, `newfstatat` | fds 0–2: a character device; any path: `ENOENT` |
+//! | `fstat`, `newfstatat` | fds 0–2: a character device; `AT_FDCWD`: `/`; any path: `ENOENT` |
 //! | `readlink`, `readlinkat` | `ENOENT` (no filesystem, `/proc/self/exe` included) |
 //! | `getcwd` | `/`; `sched_getaffinity`: this CPU only |
 //! | `set_robust_list`, `madvise` | accepted |

@@ -130,30 +130,36 @@ const CONSOLE_BLKSIZE: u64 = 1024;
 /// `struct stat` on x86-64: 18 eight-byte words (144 bytes).
 const STAT_WORDS: usize = 18;
 
-/// `fstat(fd, buf)`: fds 0–2 are the console, a character device.
-pub fn fstat(pc: &mut PerCpu, fd: u64, buf: u64) -> Result<u64, Errno> {
-    if fd >= 3 || pc.open_fds & (1 << fd) == 0 {
-        return Err(EBADF);
-    }
+/// `S_IFDIR | 0755`: the root directory.
+const ROOT_MODE: u64 = 0o040_755;
+/// `AT_FDCWD`, as the low 32 bits of the register (`dirfd` is an `int`).
+const AT_FDCWD: u32 = -100i32 as u32;
+
+/// Writes a `struct stat` with inode `ino`, `mode` and device `rdev` (the
+/// other fields zero: owner root, size 0, times at the epoch).
+fn write_stat(pc: &PerCpu, buf: u64, ino: u64, mode: u64, rdev: u64) -> Result<u64, Errno> {
     // Cleared in user memory, then the few non-zero words: a zeroed array
     // on the kernel stack would compile to SSE stores ring 0 may not use.
     // st_dev, st_ino, st_nlink, st_mode (st_uid 0), st_gid, st_rdev,
     // st_size, st_blksize, st_blocks, the three times, reserved: all 8 bytes.
     uaccess::clear_user(pc, buf, (STAT_WORDS * 8) as u64)?;
-    for (word, value) in [
-        (1, fd + 1),
-        (2, 1),
-        (3, CONSOLE_MODE),
-        (5, CONSOLE_RDEV),
-        (7, CONSOLE_BLKSIZE),
-    ] {
+    for (word, value) in [(1, ino), (2, 1), (3, mode), (5, rdev), (7, CONSOLE_BLKSIZE)] {
         uaccess::put_u64(pc, buf.wrapping_add(word * 8), value)?;
     }
     Ok(0)
 }
 
+/// `fstat(fd, buf)`: fds 0–2 are the console, a character device.
+pub fn fstat(pc: &mut PerCpu, fd: u64, buf: u64) -> Result<u64, Errno> {
+    if fd >= 3 || pc.open_fds & (1 << fd) == 0 {
+        return Err(EBADF);
+    }
+    write_stat(pc, buf, fd + 2, CONSOLE_MODE, CONSOLE_RDEV)
+}
+
 /// `newfstatat(dirfd, path, buf, flags)`: with `AT_EMPTY_PATH` and an empty
-/// path, [`fstat`] of `dirfd`; any path names no file (`ENOENT`).
+/// path, [`fstat`] of `dirfd` (the root directory for `AT_FDCWD`); any
+/// path names no file (`ENOENT`).
 pub fn newfstatat(
     pc: &mut PerCpu,
     dirfd: u64,
@@ -161,13 +167,13 @@ pub fn newfstatat(
     buf: u64,
     flags: u64,
 ) -> Result<u64, Errno> {
-    if path_is_empty(pc, path)? {
-        if flags & AT_EMPTY_PATH == 0 {
-            return Err(ENOENT);
-        }
-        return fstat(pc, dirfd, buf);
+    if !path_is_empty(pc, path)? || flags & AT_EMPTY_PATH == 0 {
+        return Err(ENOENT);
     }
-    Err(ENOENT)
+    if dirfd as u32 == AT_FDCWD {
+        return write_stat(pc, buf, 1, ROOT_MODE, 0);
+    }
+    fstat(pc, dirfd, buf)
 }
 
 /// `getcwd(buf, size)`: `/`, the only directory there is.
@@ -223,6 +229,10 @@ pub fn futex(
     val: u64,
     timeout: u64,
 ) -> Option<Result<u64, Errno>> {
+    if addr & 3 != 0 {
+        // Linux: a futex word must be 4-byte aligned.
+        return Some(Err(EINVAL));
+    }
     Some(match op & !FUTEX_FLAGS {
         // Nobody else is waiting: a single thread wakes no one.
         FUTEX_WAKE | FUTEX_WAKE_BITSET => uaccess::get_u32(pc, addr).map(|_| 0),
