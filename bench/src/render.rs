@@ -70,7 +70,11 @@ pub fn run_report(report: &RunReport) -> String {
                 ));
             }
             for line in &instance.kernel_lines {
-                out.push_str(&format!("guest kernel (vCPU {}): {line}\n", instance.vcpu));
+                out.push_str(&format!(
+                    "guest kernel (vCPU {}): {}\n",
+                    instance.vcpu,
+                    crate::report::vm::describe_kernel_line(line)
+                ));
             }
         }
     }

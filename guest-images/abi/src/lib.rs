@@ -98,6 +98,20 @@ pub mod port {
     pub const CONSOLE: u16 = 0x608;
     /// Ping: does nothing (`in` reads 0). For measuring the exit round trip.
     pub const PING: u16 = 0x60c;
+    /// Paravirtual sleep: `out` (4 bytes) a number of microseconds (at
+    /// most [`crate::SLEEP_MAX_US`]); the VMM's vCPU thread sleeps that long
+    /// on the host before the guest continues — less when the VM is
+    /// stopping (Ctrl-C, `--timeout`, another vCPU's exit), so a caller
+    /// checks its clock and asks again. Keeps a sleeping guest off the host
+    /// CPU (the guest has no timer interrupt to wait for).
+    pub const SLEEP: u16 = 0x610;
+    /// Paravirtual random bytes: `out` (4 bytes) the guest-physical address
+    /// of a [`crate::ConsoleDescriptor`]-shaped `{addr, len}` pair (below
+    /// 4 GiB, in RAM); the VMM fills the `len` bytes at `addr` (in RAM, at
+    /// most [`crate::RANDOM_MAX_LEN`]) from the host's `getrandom` during
+    /// that one exit. A refused request leaves the buffer untouched and
+    /// sets `len` to 0 in the descriptor, so the guest can tell.
+    pub const RANDOM: u16 = 0x614;
     /// Reads from any port the VMM does not handle return all ones
     /// (`0xff` per byte); writes are ignored. Both are counted by the VMM.
     pub const UNHANDLED_READ_BYTE: u8 = 0xff;
@@ -177,6 +191,15 @@ pub mod cpuid {
 
 /// The largest buffer [`port::CONSOLE`] accepts in one exit.
 pub const CONSOLE_MAX_LEN: u64 = 64 * 1024;
+
+/// The longest sleep one `out` to [`port::SLEEP`] asks for, in
+/// microseconds (about 71 minutes: what fits in the 32-bit `out`).
+pub const SLEEP_MAX_US: u64 = u32::MAX as u64;
+
+/// The most bytes one `out` to [`port::RANDOM`] fills: one page, so that a
+/// guest fills a user buffer page by page without ever crossing a
+/// physical discontinuity.
+pub const RANDOM_MAX_LEN: u64 = 4096;
 
 /// What the guest points [`port::CONSOLE`] at.
 #[repr(C)]

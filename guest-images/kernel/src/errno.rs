@@ -18,6 +18,18 @@ pub const EFAULT: Errno = 14;
 pub const EINVAL: Errno = 22;
 /// Not a terminal.
 pub const ENOTTY: Errno = 25;
+/// No such process.
+pub const ESRCH: Errno = 3;
+/// Input/output error.
+pub const EIO: Errno = 5;
+/// Try again (a futex word that no longer holds the expected value).
+pub const EAGAIN: Errno = 11;
+/// Result too large (a `getcwd` buffer too small).
+pub const ERANGE: Errno = 34;
+/// Deadlock (waiting on a futex nothing could ever wake).
+pub const EDEADLK: Errno = 35;
+/// Timed out.
+pub const ETIMEDOUT: Errno = 110;
 /// Function not implemented.
 pub const ENOSYS: Errno = 38;
 /// No such device.

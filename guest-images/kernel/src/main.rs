@@ -79,10 +79,13 @@ mod layout;
 mod memory;
 mod mm;
 mod paging;
+mod paravirt;
 mod percpu;
 mod probe;
 mod process;
 mod syscall;
+mod sysinfo;
+mod systime;
 mod time;
 mod uaccess;
 

@@ -16,10 +16,17 @@
 //! permissions of whatever is mapped in the range (holes are skipped, where
 //! Linux would say `ENOMEM`); `PROT_NONE` memory stays mapped but
 //! supervisor-only, so that `mprotect` can hand it back.
+//!
+//! `MAP_FIXED` replaces whatever is mapped in its range with fresh zero
+//! pages at exactly that address, as Linux does (musl's malloc puts a
+//! `PROT_NONE` guard page over its heap that way); the bump pointer does not
+//! move, so later mappings without it still never overlap.
 
 use crate::entry::SyscallFrame;
 use crate::errno::{EINVAL, ENODEV, ENOMEM, Errno, neg};
-use crate::layout::{LARGE_PAGE_SIZE, MMAP_BASE, PAGE_SIZE, USER_END, USER_STACK_TOP, align_up};
+use crate::layout::{
+    LARGE_PAGE_SIZE, MMAP_BASE, PAGE_SIZE, USER_END, USER_MIN, USER_STACK_TOP, align_up,
+};
 use crate::memory;
 use crate::paging::{Access, AddressSpace, Change};
 use crate::percpu::PerCpu;
@@ -54,8 +61,7 @@ fn mmap_inner(pc: &mut PerCpu, frame: &SyscallFrame) -> Result<u64, Errno> {
         return Err(ENODEV);
     }
     if flags & (MAP_SHARED | MAP_PRIVATE) != MAP_PRIVATE
-        || flags & MAP_FIXED != 0
-        || flags & !(MAP_PRIVATE | MAP_ANONYMOUS | MAP_HARMLESS) != 0
+        || flags & !(MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_HARMLESS) != 0
         || prot & !(PROT_READ | PROT_WRITE | PROT_EXEC) != 0
         || len == 0
     {
@@ -63,6 +69,9 @@ fn mmap_inner(pc: &mut PerCpu, frame: &SyscallFrame) -> Result<u64, Errno> {
     }
     if len > MMAP_END - MMAP_BASE {
         return Err(ENOMEM);
+    }
+    if flags & MAP_FIXED != 0 {
+        return mmap_fixed(pc, frame.rdi, len, prot);
     }
     let len = align_up(len, PAGE_SIZE);
     let align = if len >= LARGE_PAGE_SIZE {
@@ -97,6 +106,32 @@ fn mmap_inner(pc: &mut PerCpu, frame: &SyscallFrame) -> Result<u64, Errno> {
     }
     pc.mmap_next = va + len;
     Ok(va)
+}
+
+/// `mmap` with `MAP_FIXED`: fresh zero pages at exactly `[addr, addr +
+/// len)`, replacing what was mapped there (4 KiB pages: the range is
+/// usually small and rarely 2 MiB aligned).
+fn mmap_fixed(pc: &mut PerCpu, addr: u64, len: u64, prot: u64) -> Result<u64, Errno> {
+    if !addr.is_multiple_of(PAGE_SIZE) || !(USER_MIN..USER_END).contains(&addr) {
+        return Err(EINVAL);
+    }
+    let len = align_up(len, PAGE_SIZE);
+    if len > USER_END - addr {
+        return Err(ENOMEM);
+    }
+    let space = AddressSpace { pml4: pc.pml4 };
+    if !space.change(addr, len, Change::Unmap) {
+        return Err(ENOMEM);
+    }
+    let pa = memory::alloc_user(len, PAGE_SIZE).ok_or(ENOMEM)?;
+    if space
+        .map_pages(addr, pa, len / PAGE_SIZE, access(prot))
+        .is_err()
+    {
+        space.change(addr, len, Change::Unmap);
+        return Err(ENOMEM);
+    }
+    Ok(addr)
 }
 
 /// `munmap(addr, len)`.

@@ -74,6 +74,8 @@ pub struct PerCpu {
     /// The paravirtual console request (must lie below 4 GiB: it does, low
     /// memory).
     pub console: ConsoleDescriptor,
+    /// The paravirtual random-bytes request (below 4 GiB, as `console`).
+    pub random: ConsoleDescriptor,
     /// The kernel's own output line.
     pub line: LineBuf,
     /// This CPU's task-state segment.

@@ -1,5 +1,6 @@
 //! System calls: Linux x86-64 numbers and semantics, for one process per
-//! CPU and no files.
+//! CPU and no files. The calls beyond the short path live in `systime.rs`
+//! (time, sleeping) and `sysinfo.rs` (what C libraries ask at startup).
 //!
 //! [`dispatch`] is the only Rust on the system-call path. It is kept a
 //! leaf for the cheap calls (`getpid` and friends read one field and
@@ -14,16 +15,32 @@
 //! | `close` | fds 0–2: closed; else `EBADF` |
 //! | `openat` | `ENOENT` (no filesystem), `EFAULT` for an unreadable path |
 //! | `ioctl` | fds 0–2: `ENOTTY`; else `EBADF` |
-//! | `mmap`, `munmap`, `brk`, `mprotect` | anonymous memory, see `mm.rs` |
+//! | `mmap`, `munmap`, `brk`, `mprotect` | anonymous memory (`MAP_FIXED` too), see `mm.rs` |
 //! | `getpid`, `gettid` | 1 + CPU index |
 //! | `getppid`, `get[e]uid`, `get[e]gid` | 0 |
 //! | `uname` | the guest kernel's own identity ([`UTSNAME`]) |
 //! | `clock_gettime` | REALTIME, MONOTONIC(_RAW, _COARSE), BOOTTIME: the TSC in ns |
+//! | `clock_getres`, `gettimeofday`, `time` | the same clock (resolution 1 ns) |
+//! | `nanosleep`, `clock_nanosleep` | relative or `TIMER_ABSTIME`: the VMM sleeps (`paravirt.rs`) |
+//! | `getrandom` | the host's `getrandom` through the VMM (`paravirt.rs`) |
+//! | `prlimit64`, `getrlimit` | the real limits (2 MiB stack, 3 files, 1 process); setting: `EPERM` |
+//! | `fstat`, `newfstatat` | fds 0–2: a character device; `AT_FDCWD`: `/`; any path: `ENOENT` |
+//! | `readlink`, `readlinkat` | `ENOENT` (no filesystem, `/proc/self/exe` included) |
+//! | `getcwd` | `/`; `sched_getaffinity`: this CPU only |
+//! | `set_robust_list`, `madvise` | accepted |
+//! | `futex` | WAKE: 0; WAIT: `EAGAIN` if the word changed, else `ETIMEDOUT` after its timeout or `EDEADLK` without one |
+//! | `rseq` | `ENOSYS` (not counted): a kernel without rseq, which the C libraries expect |
 //! | `arch_prctl` | SET/GET FS and GS base |
 //! | `set_tid_address` | the tid; `sched_yield` 0 |
 //! | `rt_sigaction`, `rt_sigprocmask` | accepted (old values read as empty); no signal is ever delivered |
 //! | `exit`, `exit_group` | end the instance |
 //! | anything else (`clone`, `wait4`, `pipe2`, `mount`, …) | `ENOSYS`, counted per number and reported at exit |
+//!
+//! `rseq` is answered `ENOSYS` on purpose, as by a Linux built without
+//! `CONFIG_RSEQ`: glibc and musl then run without it. Its point — telling a
+//! thread it was preempted or migrated inside a critical section — has
+//! nothing to report here (no preemption, no migration), so it is not
+//! counted among the missing calls.
 
 use crate::console;
 use crate::cpu::{self, MSR_FS_BASE, MSR_GS_BASE};
@@ -34,6 +51,8 @@ use crate::mm;
 use crate::paging::AddressSpace;
 use crate::percpu::{ENOSYS_SLOTS, PerCpu};
 use crate::process;
+use crate::sysinfo;
+use crate::systime::{self, TSC_CLOCKS};
 use crate::time::{self, NS_PER_SEC};
 use crate::uaccess;
 
@@ -43,6 +62,7 @@ pub mod nr {
     pub const READ: u64 = 0;
     pub const WRITE: u64 = 1;
     pub const CLOSE: u64 = 3;
+    pub const FSTAT: u64 = 5;
     pub const MMAP: u64 = 9;
     pub const MPROTECT: u64 = 10;
     pub const MUNMAP: u64 = 11;
@@ -52,9 +72,15 @@ pub mod nr {
     pub const IOCTL: u64 = 16;
     pub const WRITEV: u64 = 20;
     pub const SCHED_YIELD: u64 = 24;
+    pub const MADVISE: u64 = 28;
+    pub const NANOSLEEP: u64 = 35;
     pub const GETPID: u64 = 39;
     pub const EXIT: u64 = 60;
     pub const UNAME: u64 = 63;
+    pub const GETCWD: u64 = 79;
+    pub const READLINK: u64 = 89;
+    pub const GETTIMEOFDAY: u64 = 96;
+    pub const GETRLIMIT: u64 = 97;
     pub const GETUID: u64 = 102;
     pub const GETGID: u64 = 104;
     pub const GETEUID: u64 = 107;
@@ -62,10 +88,21 @@ pub mod nr {
     pub const GETPPID: u64 = 110;
     pub const ARCH_PRCTL: u64 = 158;
     pub const GETTID: u64 = 186;
+    pub const TIME: u64 = 201;
+    pub const FUTEX: u64 = 202;
+    pub const SCHED_GETAFFINITY: u64 = 204;
     pub const SET_TID_ADDRESS: u64 = 218;
     pub const CLOCK_GETTIME: u64 = 228;
+    pub const CLOCK_GETRES: u64 = 229;
+    pub const CLOCK_NANOSLEEP: u64 = 230;
     pub const EXIT_GROUP: u64 = 231;
     pub const OPENAT: u64 = 257;
+    pub const NEWFSTATAT: u64 = 262;
+    pub const READLINKAT: u64 = 267;
+    pub const SET_ROBUST_LIST: u64 = 273;
+    pub const PRLIMIT64: u64 = 302;
+    pub const GETRANDOM: u64 = 318;
+    pub const RSEQ: u64 = 334;
 }
 
 /// The system-call handler the entry path calls: `frame` holds the
@@ -97,15 +134,39 @@ pub extern "C" fn dispatch(frame: &mut SyscallFrame, nr: u64) -> u64 {
     }
 }
 
-/// `exit`, `exit_group` and every unknown call: out of line, so that
-/// [`dispatch`] needs no stack frame (a call to a function that never
-/// returns could not be a tail call).
+/// `exit`, `exit_group`, the calls of `systime.rs` and `sysinfo.rs` and
+/// every unknown call: out of line, so that [`dispatch`] needs no stack
+/// frame (a call to a function that never returns could not be a tail
+/// call) and its jump table stays small.
 #[inline(never)]
 fn other(pc: &mut PerCpu, frame: &SyscallFrame, nr: u64) -> u64 {
-    match nr {
-        nr::EXIT | nr::EXIT_GROUP => process::exit(pc, (frame.rdi & 0xff) as u32),
-        _ => enosys(pc, nr),
-    }
+    let (a, b, c, d) = (frame.rdi, frame.rsi, frame.rdx, frame.r10);
+    result(match nr {
+        nr::EXIT | nr::EXIT_GROUP => process::exit(pc, (a & 0xff) as u32),
+        nr::CLOCK_GETRES => systime::clock_getres(pc, a, b),
+        nr::GETTIMEOFDAY => systime::gettimeofday(pc, a, b),
+        nr::TIME => systime::time(pc, a),
+        nr::NANOSLEEP => systime::nanosleep(pc, a),
+        nr::CLOCK_NANOSLEEP => systime::clock_nanosleep(pc, a, b, c),
+        nr::GETRANDOM => sysinfo::getrandom(pc, a, b, c),
+        nr::SET_ROBUST_LIST => sysinfo::set_robust_list(b),
+        nr::PRLIMIT64 => sysinfo::prlimit64(pc, a, b, c, d),
+        nr::GETRLIMIT => sysinfo::getrlimit(pc, a, b),
+        nr::READLINK => sysinfo::readlink(pc, a),
+        nr::READLINKAT => sysinfo::readlink(pc, b),
+        nr::FSTAT => sysinfo::fstat(pc, a, b),
+        nr::NEWFSTATAT => sysinfo::newfstatat(pc, a, b, c, d),
+        nr::GETCWD => sysinfo::getcwd(pc, a, b),
+        nr::SCHED_GETAFFINITY => sysinfo::sched_getaffinity(pc, a, b, c),
+        nr::MADVISE => sysinfo::madvise(a, b),
+        nr::FUTEX => match sysinfo::futex(pc, a, b, c, d) {
+            Some(answer) => answer,
+            None => return enosys(pc, nr),
+        },
+        // Deliberate, not missing: see the module documentation.
+        nr::RSEQ => Err(ENOSYS),
+        _ => return enosys(pc, nr),
+    })
 }
 
 /// A result as RAX holds it: the value, or `-errno`.
@@ -227,10 +288,6 @@ fn sys_openat_inner(pc: &mut PerCpu, path: u64) -> Result<u64, Errno> {
         Err(EFAULT)
     }
 }
-
-/// Clocks answered from the TSC: REALTIME, MONOTONIC, MONOTONIC_RAW,
-/// REALTIME_COARSE, MONOTONIC_COARSE, BOOTTIME.
-const TSC_CLOCKS: u64 = (1 << 0) | (1 << 1) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 7);
 
 #[inline(never)]
 fn sys_clock_gettime(pc: &mut PerCpu, clock: u64, ts: u64) -> u64 {

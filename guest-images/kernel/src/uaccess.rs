@@ -81,6 +81,24 @@ pub fn get_u64(pc: &PerCpu, va: u64) -> Result<u64, Errno> {
     Ok(value)
 }
 
+/// Reads one `u32` from user address `va` (futex words are aligned).
+pub fn get_u32(pc: &PerCpu, va: u64) -> Result<u32, Errno> {
+    if va & 3 != 0 {
+        return Err(EFAULT);
+    }
+    let (pa, _) = space(pc).translate(va, false).ok_or(EFAULT)?;
+    // SAFETY: an aligned u32 never crosses a page; the frame is
+    // user-readable (translated above).
+    Ok(unsafe { (phys_to_virt(pa) as *const u32).read_volatile() })
+}
+
+/// Reads the byte at user address `va`.
+pub fn get_u8(pc: &PerCpu, va: u64) -> Result<u8, Errno> {
+    let (pa, _) = space(pc).translate(va, false).ok_or(EFAULT)?;
+    // SAFETY: a user-readable byte (translated above).
+    Ok(unsafe { (phys_to_virt(pa) as *const u8).read_volatile() })
+}
+
 /// Whether the user may read the byte at `va`.
 pub fn readable(pc: &PerCpu, va: u64) -> bool {
     space(pc).translate(va, false).is_some()

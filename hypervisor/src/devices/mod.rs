@@ -1,4 +1,7 @@
-//! Step 6: the emulated devices — only a 16550 UART; the versus ports
-//! (marker, exit, paravirtual console, ping) are handled in `exits/mod.rs`.
+//! Step 6: the emulated devices — a 16550 UART and the paravirtual
+//! services (sleep, random bytes); the versus ports are dispatched in
+//! `exits/mod.rs` (marker, exit, paravirtual console and ping handled
+//! there).
 
+pub mod paravirt;
 pub mod serial;

@@ -10,6 +10,8 @@
 //! | `out` EXIT | the guest's exit status; every vCPU stops |
 //! | `out` CONSOLE | a `ConsoleDescriptor` read from guest memory; its whole buffer copied in this one exit |
 //! | `out`/`in` PING | nothing (`in` reads 0): the bare exit round trip |
+//! | `out` SLEEP | the vCPU thread sleeps on the host (`devices/paravirt.rs`); counted as `sleep` |
+//! | `out` RANDOM | a guest buffer filled from the host's `getrandom` (`devices/paravirt.rs`); counted as `random` |
 //! | other port, MMIO | counted and logged; reads return all ones; the guest continues |
 //! | HLT | this vCPU stops (no irqchip: nothing could wake it) |
 //! | shutdown (triple fault) | "guest reset", with registers; every vCPU stops |
@@ -27,6 +29,7 @@ use versus_abi::{CONSOLE_MAX_LEN, port};
 use vm_memory::{Bytes, GuestAddress};
 
 use crate::cpu::GuestRegs;
+use crate::devices::paravirt;
 use crate::memory::GuestMem;
 use crate::report::{Marker, Outcome};
 
@@ -104,6 +107,14 @@ impl Exit<'_> {
     /// This exit's accounting key.
     pub fn kind(&self) -> ExitKind {
         match self {
+            // The paravirtual services have reasons of their own: their
+            // exits last as long as the service, not the round trip.
+            Exit::IoOut {
+                port: port::SLEEP, ..
+            } => ExitKind::Sleep,
+            Exit::IoOut {
+                port: port::RANDOM, ..
+            } => ExitKind::Random,
             Exit::IoOut { port, .. } => ExitKind::IoOut { port: *port },
             Exit::IoIn { port, .. } => ExitKind::IoIn { port: *port },
             Exit::MmioRead { .. } => ExitKind::MmioRead,
@@ -251,6 +262,16 @@ fn io_out(vcpu: &mut VcpuState, shared: &Shared, p: u16, data: &[u8]) -> Action 
             Action::Continue
         }
         port::PING => Action::Continue,
+        port::SLEEP => {
+            paravirt::sleep(le_value(data), || shared.stopping());
+            Action::Continue
+        }
+        port::RANDOM => {
+            // A refusal reaches the guest as `len = 0` in its descriptor
+            // (the guest answers its caller with an error); the VM goes on.
+            let _ = paravirt::fill_random(&shared.mem, le_value(data));
+            Action::Continue
+        }
         _ => {
             unhandled(
                 vcpu,
@@ -568,6 +589,37 @@ mod tests {
         assert_eq!(v.stats.count(ExitKind::Hlt), 1);
         assert_eq!(v.stats.count(ExitKind::Shutdown), 1);
         assert_eq!(v.stats.count(ExitKind::InternalError), 1);
+    }
+
+    #[test]
+    fn paravirtual_services_are_exits_of_their_own_reason() {
+        let s = shared();
+        let mut v = VcpuState::new(0);
+        // A sleep of 1 µs, then 8 random bytes at 0x2000 (descriptor at 0x1000).
+        assert_eq!(
+            out(&mut v, &s, port::SLEEP, &1u32.to_le_bytes()),
+            Action::Continue
+        );
+        s.mem.write_obj(0x2000u64, GuestAddress(0x1000)).unwrap();
+        s.mem.write_obj(8u64, GuestAddress(0x1008)).unwrap();
+        assert_eq!(
+            out(&mut v, &s, port::RANDOM, &0x1000u32.to_le_bytes()),
+            Action::Continue
+        );
+        assert_ne!(s.mem.read_obj::<u64>(GuestAddress(0x2000)).unwrap(), 0);
+        // A refused request: the guest sees `len` 0, the VM goes on.
+        s.mem.write_obj(u64::MAX, GuestAddress(0x1008)).unwrap();
+        assert_eq!(
+            out(&mut v, &s, port::RANDOM, &0x1000u32.to_le_bytes()),
+            Action::Continue
+        );
+        assert_eq!(s.mem.read_obj::<u64>(GuestAddress(0x1008)).unwrap(), 0);
+        assert_eq!(v.stats.count(ExitKind::Sleep), 1);
+        assert_eq!(v.stats.count(ExitKind::Random), 2);
+        assert_eq!(v.stats.count(ExitKind::IoOut { port: port::SLEEP }), 0);
+        assert_eq!(v.unhandled, 0);
+        assert_eq!(ExitKind::Sleep.to_string(), "sleep");
+        assert_eq!(ExitKind::Random.to_string(), "random");
     }
 
     #[test]

@@ -34,6 +34,10 @@ pub enum ExitKind {
     FailEntry,
     /// KVM_RUN interrupted by a signal (how the VMM stops a vCPU).
     Interrupted,
+    /// `out` to the paravirtual sleep port: host time is the sleep.
+    Sleep,
+    /// `out` to the paravirtual random-bytes port.
+    Random,
     /// Anything else.
     Other,
 }
@@ -50,6 +54,8 @@ impl fmt::Display for ExitKind {
             ExitKind::InternalError => f.write_str("internal_error"),
             ExitKind::FailEntry => f.write_str("fail_entry"),
             ExitKind::Interrupted => f.write_str("interrupted"),
+            ExitKind::Sleep => f.write_str("sleep"),
+            ExitKind::Random => f.write_str("random"),
             ExitKind::Other => f.write_str("other"),
         }
     }
