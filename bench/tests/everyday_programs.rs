@@ -19,53 +19,29 @@ use bench::report::{ExitOutcome, RunReport};
 /// What `everyday.c` returns when every check passed.
 const ALL_PASSED: i32 = 3;
 
-/// A C library to build with: its compiler driver and how to install it.
+/// A C library to build with: its name and compiler driver.
 struct Libc {
     name: &'static str,
     cc: &'static str,
-    install: &'static str,
 }
 
 const GLIBC: Libc = Libc {
     name: "glibc",
     cc: "cc",
-    install: "apt-get install build-essential",
 };
 
 const MUSL: Libc = Libc {
     name: "musl",
     cc: "musl-gcc",
-    install: "apt-get install musl-tools",
 };
 
-/// Builds `source` statically with `libc` into `dir`, or explains why it
-/// cannot (failing instead where `VERSUS_REQUIRE_ROOT=1`, as in CI).
+/// Builds `source` statically with `libc` into `dir`, or skips, saying why
+/// (failing instead where `VERSUS_REQUIRE_ROOT=1`, as in CI).
 fn build(libc: &Libc, source: &Path, dir: &Path) -> Option<PathBuf> {
-    let binary = dir.join(format!(
-        "{}-{}",
-        source.file_stem().unwrap().to_string_lossy(),
-        libc.name
-    ));
-    let built = Command::new(libc.cc)
-        .args(["-static", "-O1", "-o"])
-        .arg(&binary)
-        .arg(source)
-        .output();
-    match built {
-        Ok(output) if output.status.success() => Some(binary),
-        other => {
-            let why = format!(
-                "cannot build a static {} program with `{}` ({}): {other:?}",
-                libc.name, libc.cc, libc.install
-            );
-            assert!(
-                std::env::var("VERSUS_REQUIRE_ROOT").as_deref() != Ok("1"),
-                "{why}, and VERSUS_REQUIRE_ROOT=1 forbids skipping"
-            );
-            eprintln!("skipped: {why}");
-            None
-        }
-    }
+    let stem = source.file_stem().unwrap().to_string_lossy();
+    let name = format!("{stem}-{}", libc.name);
+    let text = std::fs::read_to_string(source).unwrap();
+    testkit::c_program(&name, libc.cc, "-static", dir, &name, &text)
 }
 
 fn everyday_source() -> PathBuf {
