@@ -32,10 +32,25 @@ fn times(ratio: &Ratio) -> String {
     format!("{:.1}× (±{:.1})", ratio.pairs.median, ratio.pairs.iqr / 2.0)
 }
 
+/// "not significant: the paired ratios spread ±10.6, more than the ratio
+/// itself" — said instead of a ratio the runs do not support.
+fn not_significant(ratio: &Ratio) -> String {
+    format!(
+        "not significant: the paired ratios spread ±{:.1}, more than the ratio itself \
+         (more --runs may settle it)",
+        ratio.spread()
+    )
+}
+
 /// "The VM took 3.1× (±0.2) as long as the container to reach its
 /// workload", whichever way round the ratio `slow / fast` falls.
 fn took_as_long(ratio: &Ratio, slow: &str, fast: &str, what: &str) -> String {
-    if ratio.pairs.median >= 1.0 {
+    if !ratio.is_significant() {
+        format!(
+            "Which of the {slow} and the {fast} was faster {what} is {}.",
+            not_significant(ratio)
+        )
+    } else if ratio.pairs.median >= 1.0 {
         format!(
             "The {slow} took {} as long as the {fast} {what}.",
             times(ratio)
@@ -70,6 +85,14 @@ fn startup_conclusions(c: &Comparison, out: &mut Vec<String>) {
         out.push(took_as_long(r, "VM", "container", "to reach its workload"));
     }
     if let Some(r) = ratio_of(c, figure::STARTUP, "container", "host") {
+        if !r.is_significant() {
+            out.push(format!(
+                "Fencing a process in (namespaces, cgroup, pivot_root, capabilities, seccomp): \
+                 the container's startup against a plain host process's is {}.",
+                not_significant(r)
+            ));
+            return;
+        }
         out.push(format!(
             "Fencing a process in (namespaces, cgroup, pivot_root, capabilities, seccomp): the \
              container took {} as long as a plain host process to reach its workload.",
@@ -86,7 +109,13 @@ fn syscall_conclusions(c: &Comparison, out: &mut Vec<String>) {
         median_of(c, Section::Syscall, figure::GETPID, "vm"),
     ) {
         let ratio = ratio_of(c, figure::GETPID, "vm", "host")
-            .map(|r| format!(" — {} the host's", times(r)))
+            .map(|r| {
+                if r.is_significant() {
+                    format!(" — {} the host's", times(r))
+                } else {
+                    format!(" — the paired ratio is {}", not_significant(r))
+                }
+            })
             .unwrap_or_default();
         out.push(format!(
             "A getpid cost {} on the host and {} in the VM{ratio}.",
@@ -104,7 +133,13 @@ fn syscall_conclusions(c: &Comparison, out: &mut Vec<String>) {
         ),
     ) {
         let paired = ratio_of(c, figure::GETPID, "container", "container (no seccomp)")
-            .map(|r| format!("; paired by round, {}", times(r)))
+            .map(|r| {
+                if r.is_significant() {
+                    format!("; paired by round, {}", times(r))
+                } else {
+                    format!("; paired by round, {}", not_significant(r))
+                }
+            })
             .unwrap_or_default();
         out.push(format!(
             "In the container the seccomp filter changed a getpid by {} ({} with it, {} \
@@ -137,11 +172,19 @@ fn io_conclusions(c: &Comparison, out: &mut Vec<String>) {
             .zip(median_of(c, Section::Io, figure::EXITS_PER_WRITE, "vm"))
             .map(|(uart, paravirt)| format!(" ({uart:.0} exits per write against {paravirt:.0})"))
             .unwrap_or_default();
-        out.push(format!(
-            "Through the emulated UART every byte is an exit: a console write cost {} the \
-             paravirtual console's{per_write}.",
-            times(r)
-        ));
+        out.push(if r.is_significant() {
+            format!(
+                "Through the emulated UART every byte is an exit: a console write cost {} the \
+                 paravirtual console's{per_write}.",
+                times(r)
+            )
+        } else {
+            format!(
+                "Through the emulated UART every byte is an exit{per_write}; a console write's \
+                 cost against the paravirtual console's is {}.",
+                not_significant(r)
+            )
+        });
     }
     if let Some(exit) = median_of(c, Section::Io, figure::EXIT_HOST, "vm") {
         let getpid = median_of(c, Section::Syscall, figure::GETPID, "host")
