@@ -7,6 +7,7 @@ use comfy_table::{Cell, CellAlignment, Table};
 use super::model::{Comparison, Section, Series, Stage, Unit, figure};
 use crate::fmt;
 use crate::render::table;
+use crate::width;
 use crate::stats::MIN_SAMPLES_FOR_P95;
 
 /// Formats a value of `unit`.
@@ -24,8 +25,24 @@ pub fn value(unit: Unit, value: f64) -> String {
     }
 }
 
+/// A number: right-aligned, never split from its unit.
 fn right(text: impl Into<String>) -> Cell {
-    Cell::new(text.into()).set_alignment(CellAlignment::Right)
+    Cell::new(width::glue(&text.into())).set_alignment(CellAlignment::Right)
+}
+
+/// Whether the tables have a p95 column: only with enough runs to fill it
+/// (below that it would be a column of dashes).
+fn shows_p95(c: &Comparison) -> bool {
+    c.rounds_done >= MIN_SAMPLES_FOR_P95
+}
+
+/// `header` without its "p95" title when [`shows_p95`] is false.
+fn columns_for<'a>(c: &Comparison, header: &[&'a str]) -> Vec<&'a str> {
+    header
+        .iter()
+        .copied()
+        .filter(|title| shows_p95(c) || *title != "p95")
+        .collect()
 }
 
 /// The whole comparison as text.
@@ -43,9 +60,10 @@ pub fn comparison(c: &Comparison) -> String {
             Section::Io => ("Exits and I/O", vec![figures_table(c, Section::Io)]),
             Section::Identity => ("Kernel identity and isolation", vec![identity_table(c)]),
         };
-        out.push_str(&format!("\n{title}\n"));
-        for table in body {
-            out.push_str(&table.to_string());
+        out.push('\n');
+        out.push_str(&width::paragraph(title, "", "  "));
+        for mut table in body {
+            out.push_str(&width::table(&mut table));
             out.push('\n');
         }
     }
@@ -53,13 +71,13 @@ pub fn comparison(c: &Comparison) -> String {
     if !failures.is_empty() {
         out.push_str("\nFailed runs (not counted in any figure)\n");
         for line in failures {
-            out.push_str(&format!("  ✗ {line}\n"));
+            out.push_str(&width::paragraph(&line, "  ✗ ", "    "));
         }
     }
     if !c.conclusions.is_empty() {
         out.push_str("\nConclusions\n");
         for line in &c.conclusions {
-            out.push_str(&format!("  • {line}\n"));
+            out.push_str(&width::paragraph(line, "  • ", "    "));
         }
     }
     out
@@ -67,36 +85,53 @@ pub fn comparison(c: &Comparison) -> String {
 
 /// The header: what ran, where, and whether VM numbers are hardware numbers.
 pub fn header(c: &Comparison) -> String {
-    let mut out = format!(
-        "versus compare — {} measured round{} after {} warm-up{}, subjects interleaved\n",
-        c.rounds_done,
-        if c.rounds_done == 1 { "" } else { "s" },
-        c.warmup,
-        if c.warmup == 1 { "" } else { "s" },
+    let mut out = width::paragraph(
+        &format!(
+            "versus compare — {} measured round{} after {} warm-up{}, subjects interleaved",
+            c.rounds_done,
+            if c.rounds_done == 1 { "" } else { "s" },
+            c.warmup,
+            if c.warmup == 1 { "" } else { "s" },
+        ),
+        "",
+        "  ",
     );
-    out.push_str(&format!(
-        "host: {} · {} · KVM: {}\n",
-        c.host.kernel.as_deref().unwrap_or("unknown kernel"),
-        c.host.cpu.as_deref().unwrap_or("unknown CPU"),
-        c.host.kvm_backend
+    out.push_str(&width::paragraph(
+        &format!(
+            "{} · {} · KVM: {}",
+            c.host.kernel.as_deref().unwrap_or("unknown kernel"),
+            c.host.cpu.as_deref().unwrap_or("unknown CPU"),
+            c.host.kvm_backend
+        ),
+        "host: ",
+        "      ",
     ));
     if let Some(warning) = &c.host.kvm_warning {
-        out.push_str(&format!("⚠ {warning}\n"));
+        out.push_str(&width::paragraph(warning, "⚠ ", "  "));
     }
     if let Some(reason) = &c.without_vm {
-        out.push_str(&format!("✗ no VM backends in this comparison: {reason}\n"));
+        out.push_str(&width::paragraph(
+            &format!("no VM backends in this comparison: {reason}"),
+            "✗ ",
+            "  ",
+        ));
     }
-    if c.rounds_done < MIN_SAMPLES_FOR_P95 {
-        out.push_str(&format!(
-            "p95 needs at least {MIN_SAMPLES_FOR_P95} runs; with {} it is not shown (use --runs).\n",
-            c.rounds_done
+    if !shows_p95(c) {
+        out.push_str(&width::paragraph(
+            &format!(
+                "p95 is shown from {MIN_SAMPLES_FOR_P95} runs on (--runs {MIN_SAMPLES_FOR_P95}); \
+                 with {} it would be a guess, so its column is left out.",
+                c.rounds_done
+            ),
+            "",
+            "  ",
         ));
     }
     out
 }
 
-fn summary_cells(series: &Series) -> Vec<Cell> {
-    match &series.summary {
+fn summary_cells(series: &Series, p95: bool) -> Vec<Cell> {
+    let mut cells = match &series.summary {
         Some(s) => vec![
             right(value(series.unit, s.median)),
             right(
@@ -116,11 +151,18 @@ fn summary_cells(series: &Series) -> Vec<Cell> {
             right("—"),
             right(format!("0/{}", series.failures.len())),
         ],
+    };
+    if !p95 {
+        cells.remove(1);
     }
+    cells
 }
 
 fn startup_tables(c: &Comparison) -> Vec<Table> {
-    let mut summary = table(&["backend", "median", "p95", "min – max", "runs ok"]);
+    let mut summary = table(&columns_for(
+        c,
+        &["backend", "median", "p95", "min – max", "runs ok"],
+    ));
     let mut subjects = Vec::new();
     for series in c
         .series
@@ -129,7 +171,7 @@ fn startup_tables(c: &Comparison) -> Vec<Table> {
     {
         subjects.push(series.subject.clone());
         let mut row = vec![Cell::new(&series.subject)];
-        row.extend(summary_cells(series));
+        row.extend(summary_cells(series, shows_p95(c)));
         summary.add_row(row);
     }
     // Phases side by side: one column per backend, rows by stage.
@@ -144,7 +186,16 @@ fn startup_tables(c: &Comparison) -> Vec<Table> {
                 .phases
                 .iter()
                 .filter(|p| &p.subject == subject && p.stage == stage)
-                .map(|p| format!("{} {}", p.phase, fmt::duration_f64(p.summary.median)))
+                // A phase that never took any time in any run (a task with
+                // nothing to do in it) is absent, not "0.00 ns".
+                .filter(|p| p.summary.max > 0.0)
+                .map(|p| {
+                    width::glue(&format!(
+                        "{} {}",
+                        p.phase,
+                        fmt::duration_f64(p.summary.median)
+                    ))
+                })
                 .collect();
             row.push(Cell::new(if parts.is_empty() {
                 "—".to_string()
@@ -168,7 +219,10 @@ pub fn stage_name(stage: Stage) -> &'static str {
 }
 
 fn figures_table(c: &Comparison, section: Section) -> Table {
-    let mut out = table(&["figure", "backend", "median", "p95", "min – max", "runs ok"]);
+    let mut out = table(&columns_for(
+        c,
+        &["figure", "backend", "median", "p95", "min – max", "runs ok"],
+    ));
     let mut rows: Vec<&Series> = c.series.iter().filter(|s| s.section == section).collect();
     // Group by figure, keeping the order in which figures first appeared.
     let mut order: Vec<&str> = Vec::new();
@@ -180,22 +234,26 @@ fn figures_table(c: &Comparison, section: Section) -> Table {
     rows.sort_by_key(|s| order.iter().position(|f| *f == s.figure));
     for series in rows {
         let mut row = vec![Cell::new(&series.figure), Cell::new(&series.subject)];
-        row.extend(summary_cells(series));
+        row.extend(summary_cells(series, shows_p95(c)));
         out.add_row(row);
     }
     if section == Section::Io {
         for ratio in c.ratios.iter().filter(|r| r.section == Section::Io) {
-            out.add_row(vec![
+            let mut row = vec![
                 Cell::new(format!("{} ratio", ratio.figure)),
                 Cell::new(format!("{} / {}", ratio.numerator, ratio.denominator)),
-                right(format!("{:.2}×", ratio.ratio.pairs.median)),
+                right(ratio.ratio.describe()),
                 right("—"),
                 right(format!(
                     "{:.2}× – {:.2}×",
                     ratio.ratio.pairs.min, ratio.ratio.pairs.max
                 )),
                 right(format!("{} pairs", ratio.ratio.pairs.n)),
-            ]);
+            ];
+            if !shows_p95(c) {
+                row.remove(3);
+            }
+            out.add_row(row);
         }
     }
     out
