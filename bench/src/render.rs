@@ -5,8 +5,8 @@ use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{Attribute, Cell, CellAlignment, Color, ContentArrangement, Table};
 
 use crate::fmt;
-use crate::width;
 use crate::report::{ExitOutcome, RunReport};
+use crate::width;
 use crate::workload::{ProcStatus, TaskResult};
 
 /// A new table in versus' house style.
@@ -407,10 +407,7 @@ pub fn container_table(report: &container::Report) -> Table {
                 format!("{paths} (removed)"),
             ]);
             let limits = limits_text(&report.limits);
-            table.add_row(vec![
-                "limits".to_string(),
-                limits,
-            ]);
+            table.add_row(vec!["limits".to_string(), limits]);
             let stats = &cgroup.stats;
             let or_dash = |value: Option<String>| value.unwrap_or_else(|| "—".to_string());
             table.add_row(vec![

@@ -229,7 +229,11 @@ mod tests {
         // Pairs 0.5, 1, 2, 20, 30: median 2, IQR 19, spread 9.5 > 2.
         let ratio = Ratio::paired(&[0.5, 1.0, 2.0, 20.0, 30.0], &[1.0; 5]).unwrap();
         assert!(!ratio.is_significant());
-        assert!(ratio.describe().starts_with("not significant (±"), "{}", ratio.describe());
+        assert!(
+            ratio.describe().starts_with("not significant (±"),
+            "{}",
+            ratio.describe()
+        );
         assert!(!ratio.describe().contains('×'));
     }
 }

@@ -7,8 +7,8 @@ use comfy_table::{Cell, CellAlignment, Table};
 use super::model::{Comparison, Section, Series, Stage, Unit, figure};
 use crate::fmt;
 use crate::render::table;
-use crate::width;
 use crate::stats::MIN_SAMPLES_FOR_P95;
+use crate::width;
 
 /// Formats a value of `unit`.
 pub fn value(unit: Unit, value: f64) -> String {
@@ -174,36 +174,36 @@ fn startup_tables(c: &Comparison) -> Vec<Table> {
         row.extend(summary_cells(series, shows_p95(c)));
         summary.add_row(row);
     }
-    // Phases side by side: one column per backend, rows by stage.
+    // Phases as a matrix: one row per stage · phase, one column of numbers
+    // per backend ("—" where a backend has no such phase), so that the same
+    // phase reads across and a narrow terminal still holds five backends.
     let mut header = vec!["stage · phase (median)".to_string()];
     header.extend(subjects.iter().cloned());
     let header: Vec<&str> = header.iter().map(String::as_str).collect();
     let mut phases = table(&header);
     for stage in [Stage::Prepare, Stage::Boot, Stage::Run, Stage::Teardown] {
-        let mut row = vec![Cell::new(stage_name(stage))];
-        for subject in &subjects {
-            let parts: Vec<String> = c
-                .phases
-                .iter()
-                .filter(|p| &p.subject == subject && p.stage == stage)
-                // A phase that never took any time in any run (a task with
-                // nothing to do in it) is absent, not "0.00 ns".
-                .filter(|p| p.summary.max > 0.0)
-                .map(|p| {
-                    width::glue(&format!(
-                        "{} {}",
-                        p.phase,
-                        fmt::duration_f64(p.summary.median)
-                    ))
-                })
-                .collect();
-            row.push(Cell::new(if parts.is_empty() {
-                "—".to_string()
-            } else {
-                parts.join("\n")
-            }));
+        // Phase names of this stage in the order they first happened.
+        let mut names: Vec<&str> = Vec::new();
+        for row in c.phases.iter().filter(|p| p.stage == stage) {
+            if !names.contains(&row.phase.as_str()) {
+                names.push(&row.phase);
+            }
         }
-        phases.add_row(row);
+        for name in names {
+            let mut row = vec![Cell::new(format!("{} · {name}", stage_name(stage)))];
+            for subject in &subjects {
+                let median = c
+                    .phases
+                    .iter()
+                    .find(|p| &p.subject == subject && p.stage == stage && p.phase == name)
+                    // A phase that never took any time in any run (a task
+                    // with nothing to do in it) is absent, not "0.00 ns".
+                    .filter(|p| p.summary.max > 0.0)
+                    .map_or_else(|| "—".to_string(), |p| fmt::duration_f64(p.summary.median));
+                row.push(right(median));
+            }
+            phases.add_row(row);
+        }
     }
     vec![summary, phases]
 }
