@@ -32,7 +32,7 @@ fn right(text: impl Into<String>) -> Cell {
 
 /// Whether the tables have a p95 column: only with enough runs to fill it
 /// (below that it would be a column of dashes).
-fn shows_p95(c: &Comparison) -> bool {
+pub fn shows_p95(c: &Comparison) -> bool {
     c.rounds_done >= MIN_SAMPLES_FOR_P95
 }
 
@@ -45,10 +45,15 @@ fn columns_for<'a>(c: &Comparison, header: &[&'a str]) -> Vec<&'a str> {
         .collect()
 }
 
-/// The whole comparison as text.
+/// The whole comparison as text, to the output width (see [`crate::width`]).
 pub fn comparison(c: &Comparison) -> String {
+    comparison_at(c, width::output_width())
+}
+
+/// [`comparison`] laid out for `columns` display columns.
+pub fn comparison_at(c: &Comparison, columns: usize) -> String {
     let mut out = String::new();
-    out.push_str(&header(c));
+    out.push_str(&header_at(c, columns));
     for section in &c.sections {
         let (title, body) = match section {
             Section::Startup => ("Startup: launch → workload start", startup_tables(c)),
@@ -61,9 +66,9 @@ pub fn comparison(c: &Comparison) -> String {
             Section::Identity => ("Kernel identity and isolation", vec![identity_table(c)]),
         };
         out.push('\n');
-        out.push_str(&width::paragraph(title, "", "  "));
+        out.push_str(&width::paragraph_to(title, "", "  ", columns));
         for mut table in body {
-            out.push_str(&width::table(&mut table));
+            out.push_str(&width::table_to(&mut table, columns));
             out.push('\n');
         }
     }
@@ -71,60 +76,79 @@ pub fn comparison(c: &Comparison) -> String {
     if !failures.is_empty() {
         out.push_str("\nFailed runs (not counted in any figure)\n");
         for line in failures {
-            out.push_str(&width::paragraph(&line, "  ✗ ", "    "));
+            out.push_str(&width::paragraph_to(&line, "  ✗ ", "    ", columns));
         }
     }
     if !c.conclusions.is_empty() {
         out.push_str("\nConclusions\n");
         for line in &c.conclusions {
-            out.push_str(&width::paragraph(line, "  • ", "    "));
+            out.push_str(&width::paragraph_to(line, "  • ", "    ", columns));
         }
     }
     out
 }
 
-/// The header: what ran, where, and whether VM numbers are hardware numbers.
+/// The header: what ran, where, and whether VM numbers are hardware numbers,
+/// wrapped to the output width.
 pub fn header(c: &Comparison) -> String {
-    let mut out = width::paragraph(
-        &format!(
-            "versus compare — {} measured round{} after {} warm-up{}, subjects interleaved",
-            c.rounds_done,
-            if c.rounds_done == 1 { "" } else { "s" },
-            c.warmup,
-            if c.warmup == 1 { "" } else { "s" },
+    header_at(c, width::output_width())
+}
+
+/// [`header`] laid out for `columns` display columns.
+pub fn header_at(c: &Comparison, columns: usize) -> String {
+    header_paragraphs(c)
+        .into_iter()
+        .map(|(mark, text)| {
+            // Continuation lines hang under the text, past the mark.
+            let hang = if mark.is_empty() {
+                "  ".to_string()
+            } else {
+                " ".repeat(width::columns(mark))
+            };
+            width::paragraph_to(&text, mark, &hang, columns)
+        })
+        .collect()
+}
+
+/// The header's paragraphs, unwrapped, each with the mark that starts it
+/// (`⚠ `…): for [`header`] and for exports, which do not depend on a
+/// terminal's width.
+pub fn header_paragraphs(c: &Comparison) -> Vec<(&'static str, String)> {
+    let mut out = vec![
+        (
+            "",
+            format!(
+                "versus compare — {} measured round{} after {} warm-up{}, subjects interleaved",
+                c.rounds_done,
+                if c.rounds_done == 1 { "" } else { "s" },
+                c.warmup,
+                if c.warmup == 1 { "" } else { "s" },
+            ),
         ),
-        "",
-        "  ",
-    );
-    out.push_str(&width::paragraph(
-        &format!(
-            "{} · {} · KVM: {}",
-            c.host.kernel.as_deref().unwrap_or("unknown kernel"),
-            c.host.cpu.as_deref().unwrap_or("unknown CPU"),
-            c.host.kvm_backend
+        (
+            "host: ",
+            format!(
+                "{} · {} · KVM: {}",
+                c.host.kernel.as_deref().unwrap_or("unknown kernel"),
+                c.host.cpu.as_deref().unwrap_or("unknown CPU"),
+                c.host.kvm_backend
+            ),
         ),
-        "host: ",
-        "      ",
-    ));
+    ];
     if let Some(warning) = &c.host.kvm_warning {
-        out.push_str(&width::paragraph(warning, "⚠ ", "  "));
+        out.push(("⚠ ", warning.clone()));
     }
     if let Some(reason) = &c.without_vm {
-        out.push_str(&width::paragraph(
-            &format!("no VM backends in this comparison: {reason}"),
-            "✗ ",
-            "  ",
-        ));
+        out.push(("✗ ", format!("no VM backends in this comparison: {reason}")));
     }
     if !shows_p95(c) {
-        out.push_str(&width::paragraph(
-            &format!(
+        out.push((
+            "",
+            format!(
                 "p95 is shown from {MIN_SAMPLES_FOR_P95} runs on (--runs {MIN_SAMPLES_FOR_P95}); \
                  with {} it would be a guess, so its column is left out.",
                 c.rounds_done
             ),
-            "",
-            "  ",
         ));
     }
     out
