@@ -106,6 +106,14 @@ pub fn table_to(table: &mut Table, width: usize) -> String {
     // or a word of text. Numbers always keep their width; words of text do
     // when all of them fit together, and are split only when they cannot.
     let columns_count = table.column_count();
+    // Columns the caller constrained keep their constraint.
+    let free: Vec<bool> = (0..columns_count)
+        .map(|index| {
+            table
+                .column(index)
+                .is_some_and(|c| c.constraint().is_none())
+        })
+        .collect();
     let mut numbers = vec![0usize; columns_count];
     let mut words = vec![0usize; columns_count];
     for row in table.row_iter() {
@@ -127,6 +135,11 @@ pub fn table_to(table: &mut Table, width: usize) -> String {
     } else {
         numbers
     };
+    let bounds: Vec<usize> = bounds
+        .into_iter()
+        .zip(&free)
+        .map(|(bound, free)| if *free { bound } else { 0 })
+        .collect();
     for (index, bound) in bounds.iter().enumerate().filter(|(_, bound)| **bound > 0) {
         if let (Some(column), Ok(bound)) =
             (table.column_mut(index), u16::try_from(bound + CELL_PADDING))
@@ -143,7 +156,7 @@ pub fn table_to(table: &mut Table, width: usize) -> String {
         let narrow: Vec<usize> = rendered_widths(&text)
             .into_iter()
             .enumerate()
-            .filter(|(index, rendered)| bounds.get(*index).is_some_and(|b| rendered < b))
+            .filter(|(index, rendered)| bounds.get(*index).is_some_and(|b| rendered < b && *b > 0))
             .map(|(index, _)| index)
             .collect();
         if narrow.is_empty() {
