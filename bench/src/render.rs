@@ -79,7 +79,11 @@ pub fn run_report(report: &RunReport) -> String {
                 ));
             }
             for line in &instance.kernel_lines {
-                out.push_str(&format!("guest kernel (vCPU {}): {line}\n", instance.vcpu));
+                out.push_str(&width::paragraph(
+                    line,
+                    &format!("guest kernel (vCPU {}): ", instance.vcpu),
+                    "  ",
+                ));
             }
         }
     }

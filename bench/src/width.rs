@@ -130,6 +130,16 @@ pub fn table_to(table: &mut Table, width: usize) -> String {
     // Borders and padding: one border plus two spaces of padding per column.
     let frame = 3 * columns_count + 1;
     let room = width.saturating_sub(frame);
+    let natural: usize = table
+        .column_max_content_widths()
+        .iter()
+        .map(|w| usize::from(*w))
+        .sum();
+    if natural <= room {
+        // Nothing wraps: comfy-table's own layout keeps every cell whole (a
+        // lower boundary would pin a column to it and wrap it needlessly).
+        return table.to_string().replace(NO_BREAK_SPACE, " ");
+    }
     let bounds = if words.iter().sum::<usize>() <= room {
         words
     } else {
