@@ -266,7 +266,13 @@ fn figures_table(c: &Comparison, section: Section) -> Table {
             let mut row = vec![
                 Cell::new(format!("{} ratio", ratio.figure)),
                 Cell::new(format!("{} / {}", ratio.numerator, ratio.denominator)),
-                right(ratio.ratio.describe()),
+                // The spread is in the min – max column; a ratio the pairs
+                // do not support is not stated.
+                right(if ratio.ratio.is_significant() {
+                    format!("{:.2}×", ratio.ratio.pairs.median)
+                } else {
+                    ratio.ratio.describe()
+                }),
                 right("—"),
                 right(format!(
                     "{:.2}× – {:.2}×",
