@@ -74,6 +74,44 @@ fn compare_fits_80_columns_and_uses_200() {
 }
 
 #[test]
+fn compare_names_each_written_file_once_and_plots_every_section() {
+    let dir = tempfile::tempdir().unwrap();
+    let plot = dir.path().join("compare.svg");
+    let json = dir.path().join("compare.json");
+    let output = versus()
+        .env("COLUMNS", "80")
+        .args([
+            "compare",
+            "--runs",
+            "2",
+            "--warmup",
+            "0",
+            "--only",
+            "startup,memory",
+        ])
+        .arg("--plot")
+        .arg(&plot)
+        .arg("--export-json")
+        .arg(&json)
+        .output()
+        .expect("versus runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    for path in [&plot, &json] {
+        let line = format!("wrote {}", path.display());
+        assert_eq!(
+            stderr.lines().filter(|l| *l == line).count(),
+            1,
+            "{line:?} once in:\n{stderr}"
+        );
+    }
+    let svg = std::fs::read_to_string(&plot).unwrap();
+    for caption in ["(a) Startup", "(b) Startup phases", "(c) Memory"] {
+        assert!(svg.contains(caption), "the plot lacks {caption:?}");
+    }
+    assert!(svg.trim_end().ends_with("</svg>"));
+}
+
+#[test]
 fn doctor_fits_80_columns_and_puts_fixes_beside_results_when_wide() {
     let narrow = output_at(80, &["doctor"]);
     assert_fits(&narrow, 80, "versus doctor");
