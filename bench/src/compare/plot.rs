@@ -691,7 +691,7 @@ fn draw_timeline<DB: DrawingBackend>(
         for (name, stage, length) in &line.phases {
             let end = start + length;
             let corners = [(start, y), (end, y + 1.0)];
-            let mut fill = Rectangle::new(corners.clone(), stage_colour(*stage).filled());
+            let mut fill = Rectangle::new(corners, stage_colour(*stage).filled());
             fill.set_margin(top, bottom, 0, 0);
             let mut border = Rectangle::new(corners, WHITE.stroke_width(1));
             border.set_margin(top, bottom, 0, 0);
