@@ -226,7 +226,7 @@ mod tests {
 
     #[test]
     fn a_ratio_spread_wider_than_itself_is_not_stated() {
-        // Pairs 0.5, 1, 2, 20, 30: median 2, IQR 19, spread 9.5 > 2.
+        // Pairs 0.5, 1, 2, 20, 30: median 2, spread (half the IQR) far above 2.
         let ratio = Ratio::paired(&[0.5, 1.0, 2.0, 20.0, 30.0], &[1.0; 5]).unwrap();
         assert!(!ratio.is_significant());
         assert!(

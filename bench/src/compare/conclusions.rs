@@ -32,12 +32,12 @@ fn times(ratio: &Ratio) -> String {
     format!("{:.1}× (±{:.1})", ratio.pairs.median, ratio.pairs.iqr / 2.0)
 }
 
-/// "not significant: the paired ratios spread ±10.6, more than the ratio
-/// itself" — said instead of a ratio the runs do not support.
+/// "no significant difference: the paired ratios spread ±10.6, more than
+/// the ratio itself" — said instead of a ratio the runs do not support.
 fn not_significant(ratio: &Ratio) -> String {
     format!(
-        "not significant: the paired ratios spread ±{:.1}, more than the ratio itself \
-         (more --runs may settle it)",
+        "no significant difference: the paired ratios spread ±{:.1}, more than the ratio \
+         itself (more --runs may settle it)",
         ratio.spread()
     )
 }
@@ -47,7 +47,7 @@ fn not_significant(ratio: &Ratio) -> String {
 fn took_as_long(ratio: &Ratio, slow: &str, fast: &str, what: &str) -> String {
     if !ratio.is_significant() {
         format!(
-            "Which of the {slow} and the {fast} was faster {what} is {}.",
+            "The {slow} against the {fast}, {what} — {}.",
             not_significant(ratio)
         )
     } else if ratio.pairs.median >= 1.0 {
@@ -88,7 +88,7 @@ fn startup_conclusions(c: &Comparison, out: &mut Vec<String>) {
         if !r.is_significant() {
             out.push(format!(
                 "Fencing a process in (namespaces, cgroup, pivot_root, capabilities, seccomp): \
-                 the container's startup against a plain host process's is {}.",
+                 the container against a plain host process, to reach its workload — {}.",
                 not_significant(r)
             ));
             return;
@@ -113,7 +113,7 @@ fn syscall_conclusions(c: &Comparison, out: &mut Vec<String>) {
                 if r.is_significant() {
                     format!(" — {} the host's", times(r))
                 } else {
-                    format!(" — the paired ratio is {}", not_significant(r))
+                    format!(" — against the host's, {}", not_significant(r))
                 }
             })
             .unwrap_or_default();
@@ -180,8 +180,8 @@ fn io_conclusions(c: &Comparison, out: &mut Vec<String>) {
             )
         } else {
             format!(
-                "Through the emulated UART every byte is an exit{per_write}; a console write's \
-                 cost against the paravirtual console's is {}.",
+                "Through the emulated UART every byte is an exit{per_write}; a console write \
+                 against the paravirtual console's — {}.",
                 not_significant(r)
             )
         });
@@ -237,5 +237,71 @@ fn signed_duration(ns: f64) -> String {
         format!("+{}", fmt::duration_f64(ns))
     } else {
         format!("−{}", fmt::duration_f64(-ns))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compare::model::{HostHeader, RatioRow};
+
+    fn with_ratios(ratios: Vec<RatioRow>) -> Comparison {
+        Comparison {
+            command: "versus compare".into(),
+            host: HostHeader {
+                kernel: None,
+                cpu: None,
+                kvm_backend: "kvm_pvm".into(),
+                kvm_is_bare_metal_hardware: false,
+                kvm_warning: None,
+            },
+            runs: 5,
+            warmup: 0,
+            rounds_done: 5,
+            sections: vec![Section::Startup],
+            without_vm: None,
+            series: Vec::new(),
+            phases: Vec::new(),
+            ratios,
+            identity: Vec::new(),
+            conclusions: Vec::new(),
+        }
+    }
+
+    fn startup_ratio(top: &str, bottom: &str, pairs: &[f64]) -> RatioRow {
+        RatioRow {
+            section: Section::Startup,
+            figure: figure::STARTUP.into(),
+            numerator: top.into(),
+            denominator: bottom.into(),
+            ratio: Ratio::paired(pairs, &vec![1.0; pairs.len()]).unwrap(),
+        }
+    }
+
+    #[test]
+    fn a_ratio_the_runs_do_not_support_is_not_stated() {
+        // Pairs spread ±11.2 around a median of 2: not significant.
+        let c = with_ratios(vec![
+            startup_ratio("vm", "container", &[0.5, 1.0, 2.0, 20.0, 30.0]),
+            startup_ratio("container", "host", &[0.5, 1.0, 2.0, 20.0, 30.0]),
+        ]);
+        let text = conclusions(&c).join("\n");
+        assert!(!text.contains('×'), "a ratio was stated:\n{text}");
+        assert_eq!(
+            text.matches("no significant difference").count(),
+            2,
+            "{text}"
+        );
+        assert!(text.contains("±11.2"), "{text}");
+    }
+
+    #[test]
+    fn a_supported_ratio_is_stated_with_its_spread() {
+        let c = with_ratios(vec![startup_ratio("vm", "container", &[3.0, 3.1, 3.2])]);
+        let text = conclusions(&c).join("\n");
+        assert!(
+            text.contains("The VM took 3.1× (±0.1) as long as the container"),
+            "{text}"
+        );
     }
 }
