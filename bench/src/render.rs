@@ -511,7 +511,7 @@ pub fn vm_exits_table(vm: &crate::report::vm::VmDetails) -> Table {
             fmt::duration_f64(row.host_ns as f64 / row.count as f64)
         };
         table.add_row(vec![
-            Cell::new(row.vcpu),
+            Cell::new(row.vcpu).set_alignment(CellAlignment::Right),
             Cell::new(describe_exit_reason(&row.reason)),
             Cell::new(group_digits(row.count)).set_alignment(CellAlignment::Right),
             Cell::new(width::glue(&fmt::duration(row.host_ns))).set_alignment(CellAlignment::Right),
