@@ -195,7 +195,7 @@ pub fn result_rows(result: &TaskResult) -> Vec<(String, String)> {
         } => vec![
             row("per write", fmt::duration_f64(*ns_per_op)),
             row("writes", group_digits(*iters)),
-            row("bytes each", bytes.to_string()),
+            row("size each", fmt::bytes(*bytes)),
             row("total", fmt::duration(*total_ns)),
             row("fd", fd.to_string()),
         ],
