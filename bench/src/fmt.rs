@@ -29,6 +29,19 @@ pub fn bytes(count: u64) -> String {
     format!("{count} B")
 }
 
+/// A byte count in the largest binary unit that holds it exactly:
+/// `32 MiB`, `1536 KiB`, `1000 B` — for limits a user set, which should read
+/// back as they were written.
+pub fn exact_bytes(count: u64) -> String {
+    const UNITS: [(u32, &str); 4] = [(40, "TiB"), (30, "GiB"), (20, "MiB"), (10, "KiB")];
+    for (shift, unit) in UNITS {
+        if count != 0 && count.trailing_zeros() >= shift {
+            return format!("{} {unit}", count >> shift);
+        }
+    }
+    format!("{count} B")
+}
+
 fn three_digits(value: f64) -> String {
     if value >= 100.0 {
         format!("{value:.0}")
@@ -39,25 +52,11 @@ fn three_digits(value: f64) -> String {
     }
 }
 
-/// Greedy word wrap at spaces to lines of at most `width` characters (a
-/// longer word gets a line of its own) — for terminals and SVG text, which
-/// does not wrap by itself.
+/// Greedy word wrap at spaces to lines of at most `width` display columns
+/// (a longer word gets a line of its own) — for terminals and SVG text,
+/// which does not wrap by itself. See [`crate::width::wrap`].
 pub fn wrap(text: &str, width: usize) -> Vec<String> {
-    let mut lines = Vec::new();
-    let mut line = String::new();
-    for word in text.split_whitespace() {
-        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
-            lines.push(std::mem::take(&mut line));
-        }
-        if !line.is_empty() {
-            line.push(' ');
-        }
-        line.push_str(word);
-    }
-    if !line.is_empty() {
-        lines.push(line);
-    }
-    lines
+    crate::width::wrap(text, width)
 }
 
 /// Checks, before any work is done, that [`write_atomically`] will be able
@@ -128,6 +127,15 @@ mod tests {
         assert_eq!(duration(2_500_000_000), "2.50 s");
         assert_eq!(duration_f64(48.7), "48.7 ns");
         assert_eq!(duration_f64(0.5), "0.50 ns");
+    }
+
+    #[test]
+    fn exact_sizes_read_back_as_written() {
+        assert_eq!(exact_bytes(32 << 20), "32 MiB");
+        assert_eq!(exact_bytes(1536 << 10), "1536 KiB");
+        assert_eq!(exact_bytes(3 << 30), "3 GiB");
+        assert_eq!(exact_bytes(1000), "1000 B");
+        assert_eq!(exact_bytes(0), "0 B");
     }
 
     #[test]

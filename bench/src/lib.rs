@@ -24,4 +24,5 @@ pub mod report;
 pub mod request;
 pub mod stats;
 pub mod units;
+pub mod width;
 pub mod workload;

@@ -6,6 +6,7 @@ use comfy_table::{Attribute, Cell, CellAlignment, Color, ContentArrangement, Tab
 
 use crate::fmt;
 use crate::report::{ExitOutcome, RunReport};
+use crate::width;
 use crate::workload::{ProcStatus, TaskResult};
 
 /// A new table in versus' house style.
@@ -34,55 +35,63 @@ pub fn run_report(report: &RunReport) -> String {
         (_, crate::workload::WorkloadSource::Embedded) => "embedded workload".to_string(),
         (_, crate::workload::WorkloadSource::File(path)) => path.display().to_string(),
     };
-    out.push_str(&format!(
-        "{} · {} · {source}\n",
-        report.backend,
-        report.argv.join(" "),
+    out.push_str(&width::paragraph(
+        &format!("{} · {} · {source}", report.backend, report.argv.join(" ")),
+        "",
+        "  ",
     ));
     if !(command_of_rootfs && report.results.is_empty()) {
-        out.push_str(&results_table(report).to_string());
+        out.push_str(&width::table(&mut results_table(report)));
         out.push('\n');
     }
-    out.push_str(&phases_table(report).to_string());
+    out.push_str(&width::table(&mut phases_table(report)));
     out.push('\n');
-    out.push_str(&outcome_table(report).to_string());
+    out.push_str(&width::table(&mut outcome_table(report)));
     out.push('\n');
     if let Some(vm) = &report.vm {
-        out.push_str(&vm_exits_table(vm).to_string());
+        out.push_str(&width::table(&mut vm_exits_table(vm)));
         out.push('\n');
         if vm.software_backend {
-            out.push_str(&format!(
-                "note: KVM here is {}: guest kernel code is emulated one \
-                 instruction at a time, so VM figures are not those of hardware virtualization \
-                 (see `versus doctor`).\n",
-                vm.kvm_backend
+            out.push_str(&width::paragraph(
+                &format!(
+                    "KVM here is {}: guest kernel code is emulated one \
+                     instruction at a time, so VM figures are not those of hardware virtualization \
+                     (see `versus doctor`).",
+                    vm.kvm_backend
+                ),
+                "note: ",
+                "      ",
             ));
         }
         for instance in &vm.instances {
             if let Some(count) = &instance.kernel_instructions {
-                out.push_str(&format!(
-                    "guest kernel-mode instructions (vCPU {}): {} to the workload's start, {} in the whole run (single-stepped)\n",
-                    instance.vcpu,
-                    count
-                        .to_workload_start
-                        .map_or_else(|| "—".to_string(), group_digits),
-                    group_digits(count.total)
+                out.push_str(&width::paragraph(
+                    &format!(
+                        "guest kernel-mode instructions (vCPU {}): {} to the workload's start, {} in the whole run (single-stepped)",
+                        instance.vcpu,
+                        count
+                            .to_workload_start
+                            .map_or_else(|| "—".to_string(), group_digits),
+                        group_digits(count.total)
+                    ),
+                    "",
+                    "  ",
                 ));
             }
             for line in &instance.kernel_lines {
-                out.push_str(&format!(
-                    "guest kernel (vCPU {}): {}\n",
-                    instance.vcpu,
-                    crate::report::vm::describe_kernel_line(line)
+                out.push_str(&width::paragraph(
+                    &crate::report::vm::describe_kernel_line(line),
+                    &format!("guest kernel (vCPU {}): ", instance.vcpu),
+                    "  ",
                 ));
             }
         }
     }
     if let Some(container) = &report.container {
-        out.push_str(&container_table(container).to_string());
+        out.push_str(&width::table(&mut container_table(container)));
         out.push('\n');
         for note in &container.notes {
-            out.push_str(&format!("note: {note}\n"));
+            out.push_str(&width::paragraph(note, "note: ", "      "));
         }
     }
     // The program's own output, unless it was printed live above already.
@@ -128,7 +137,7 @@ pub fn results_table(report: &RunReport) -> Table {
         for (index, (figure, value)) in result_rows(result).into_iter().enumerate() {
             let task = if index == 0 { label.as_str() } else { "" };
             let numeric = value.starts_with(|c: char| c.is_ascii_digit());
-            let mut value = Cell::new(value).set_alignment(if numeric {
+            let mut value = Cell::new(width::glue(&value)).set_alignment(if numeric {
                 CellAlignment::Right
             } else {
                 CellAlignment::Left
@@ -189,7 +198,7 @@ pub fn result_rows(result: &TaskResult) -> Vec<(String, String)> {
         } => vec![
             row("per write", fmt::duration_f64(*ns_per_op)),
             row("writes", group_digits(*iters)),
-            row("bytes each", bytes.to_string()),
+            row("size each", fmt::bytes(*bytes)),
             row("total", fmt::duration(*total_ns)),
             row("fd", fd.to_string()),
         ],
@@ -303,14 +312,14 @@ pub fn phases_table(report: &RunReport) -> Table {
         };
         table.add_row(vec![
             Cell::new(&phase.name),
-            Cell::new(fmt::duration(phase.ns)).set_alignment(CellAlignment::Right),
+            Cell::new(width::glue(&fmt::duration(phase.ns))).set_alignment(CellAlignment::Right),
             Cell::new(format!("{share:.1}%")).set_alignment(CellAlignment::Right),
         ]);
     }
     if let Some(startup) = report.startup_ns {
         table.add_row(vec![
             Cell::new("startup (launch → start marker)").add_attribute(Attribute::Bold),
-            Cell::new(fmt::duration(startup))
+            Cell::new(width::glue(&fmt::duration(startup)))
                 .set_alignment(CellAlignment::Right)
                 .add_attribute(Attribute::Bold),
             Cell::new(""),
@@ -348,7 +357,10 @@ pub fn outcome_table(report: &RunReport) -> Table {
     ];
     for (label, value) in memory_rows {
         if let Some(value) = value {
-            table.add_row(vec![Cell::new(label), Cell::new(fmt::bytes(value))]);
+            table.add_row(vec![
+                Cell::new(label),
+                Cell::new(width::glue(&fmt::bytes(value))).set_alignment(CellAlignment::Right),
+            ]);
         }
     }
     if report.output_echoed {
@@ -409,28 +421,21 @@ pub fn container_table(report: &container::Report) -> Table {
                 format!("cgroup ({}, host layout {})", cgroup.version, cgroup.layout),
                 format!("{paths} (removed)"),
             ]);
-            let limits = report.limits.flags();
-            table.add_row(vec![
-                "limits".to_string(),
-                if limits.is_empty() {
-                    "none".to_string()
-                } else {
-                    limits
-                },
-            ]);
+            let limits = limits_text(&report.limits);
+            table.add_row(vec!["limits".to_string(), limits]);
             let stats = &cgroup.stats;
             let or_dash = |value: Option<String>| value.unwrap_or_else(|| "—".to_string());
             table.add_row(vec![
                 "memory peak / at exit".to_string(),
-                format!(
+                width::glue(&format!(
                     "{} / {}",
                     or_dash(stats.memory_peak_bytes.map(fmt::bytes)),
                     or_dash(stats.memory_current_bytes.map(fmt::bytes))
-                ),
+                )),
             ]);
             table.add_row(vec![
                 "CPU time".to_string(),
-                or_dash(stats.cpu_usage_ns.map(fmt::duration)),
+                width::glue(&or_dash(stats.cpu_usage_ns.map(fmt::duration))),
             ]);
             table.add_row(vec![
                 "pids peak".to_string(),
@@ -484,6 +489,26 @@ pub fn container_table(report: &container::Report) -> Table {
     table
 }
 
+/// The container's limits as the flags that set them, sizes in binary
+/// units (`--memory 32 MiB --pids-limit 64`).
+fn limits_text(limits: &container::Limits) -> String {
+    let mut parts = Vec::new();
+    if let Some(memory) = limits.memory {
+        parts.push(format!("--memory {}", fmt::exact_bytes(memory)));
+    }
+    if let Some(pids) = limits.pids {
+        parts.push(format!("--pids-limit {pids}"));
+    }
+    if let Some(cpus) = limits.cpus {
+        parts.push(format!("--cpus {cpus}"));
+    }
+    if parts.is_empty() {
+        "none".to_string()
+    } else {
+        width::glue(&parts.join(" "))
+    }
+}
+
 /// VM exits by vCPU and reason, with the host time spent handling them.
 pub fn vm_exits_table(vm: &crate::report::vm::VmDetails) -> Table {
     let mut table = table(&["vCPU", "exit reason", "count", "host time", "per exit"]);
@@ -497,11 +522,11 @@ pub fn vm_exits_table(vm: &crate::report::vm::VmDetails) -> Table {
             fmt::duration_f64(row.host_ns as f64 / row.count as f64)
         };
         table.add_row(vec![
-            Cell::new(row.vcpu),
+            Cell::new(row.vcpu).set_alignment(CellAlignment::Right),
             Cell::new(describe_exit_reason(&row.reason)),
             Cell::new(group_digits(row.count)).set_alignment(CellAlignment::Right),
-            Cell::new(fmt::duration(row.host_ns)).set_alignment(CellAlignment::Right),
-            Cell::new(per_exit).set_alignment(CellAlignment::Right),
+            Cell::new(width::glue(&fmt::duration(row.host_ns))).set_alignment(CellAlignment::Right),
+            Cell::new(width::glue(&per_exit)).set_alignment(CellAlignment::Right),
         ]);
     }
     table

@@ -138,9 +138,26 @@ impl Ratio {
         })
     }
 
-    /// "3.10× (±0.20)": the median ratio and half its interquartile range.
+    /// Half the interquartile range of the pairs: the ± of [`Ratio::describe`].
+    pub fn spread(&self) -> f64 {
+        self.pairs.iqr / 2.0
+    }
+
+    /// False when the pairs spread more than the ratio's own value
+    /// (`4.6× (±10.6)`): the runs disagree too much to say how many times
+    /// larger one figure is, so the ratio is not stated.
+    pub fn is_significant(&self) -> bool {
+        self.spread() <= self.pairs.median.abs()
+    }
+
+    /// "3.10× (±0.20)": the median ratio and half its interquartile range;
+    /// "not significant (±10.60)" when the spread exceeds the ratio.
     pub fn describe(&self) -> String {
-        format!("{:.2}× (±{:.2})", self.pairs.median, self.pairs.iqr / 2.0)
+        if self.is_significant() {
+            format!("{:.2}× (±{:.2})", self.pairs.median, self.spread())
+        } else {
+            format!("not significant (±{:.2})", self.spread())
+        }
     }
 }
 
@@ -204,5 +221,19 @@ mod tests {
         assert_eq!(ratio.pairs.median, 3.0);
         assert_eq!(ratio.pairs.iqr, 0.0);
         assert_eq!(ratio.describe(), "3.00× (±0.00)");
+        assert!(ratio.is_significant());
+    }
+
+    #[test]
+    fn a_ratio_spread_wider_than_itself_is_not_stated() {
+        // Pairs 0.5, 1, 2, 20, 30: median 2, spread (half the IQR) far above 2.
+        let ratio = Ratio::paired(&[0.5, 1.0, 2.0, 20.0, 30.0], &[1.0; 5]).unwrap();
+        assert!(!ratio.is_significant());
+        assert!(
+            ratio.describe().starts_with("not significant (±"),
+            "{}",
+            ratio.describe()
+        );
+        assert!(!ratio.describe().contains('×'));
     }
 }

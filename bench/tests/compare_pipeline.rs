@@ -24,6 +24,10 @@ use bench::report::vm::{ExitProbe, ExitRow, Instance, RegionRow, VmDetails};
 use bench::report::{ExitOutcome, MemoryFigures, Phase, RunReport};
 use bench::workload::{ProcStatus, StartMarker, TaskResult, WorkloadSource};
 
+/// The width the snapshots are laid out for, whatever `COLUMNS` or terminal
+/// the tests run under (the pipe default).
+const SNAPSHOT_COLUMNS: usize = bench::width::PIPED_WIDTH;
+
 /// Bytes per console write (the plan's `WRITE_BYTES`).
 const BYTES: u64 = bench::compare::WRITE_BYTES;
 
@@ -588,7 +592,7 @@ fn the_whole_pipeline_matches_its_snapshots() {
     assert_eq!(c.rounds_done, RUNS);
     assert!(observer.ran.iter().all(|r| r.outcome.is_ok()));
 
-    let text = render::comparison(&c);
+    let text = render::comparison_at(&c, SNAPSHOT_COLUMNS);
     for title in [
         "Startup: launch → workload start",
         "\nMemory\n",
@@ -718,10 +722,13 @@ fn a_failed_round_is_listed_and_left_out_of_its_figure_and_ratios() {
     // export.
     let failures = render::failures(&c);
     assert_eq!(failures.len(), 4, "{failures:#?}");
-    let text = render::comparison(&c);
+    let text = render::comparison_at(&c, SNAPSHOT_COLUMNS);
     assert!(text.contains("Failed runs (not counted in any figure)"));
+    // A long failure wraps over several lines: compare with the line breaks
+    // and indents folded to single spaces.
+    let fold = |text: &str| text.split_whitespace().collect::<Vec<_>>().join(" ");
     for line in &failures {
-        assert!(text.contains(line.as_str()), "{line}");
+        assert!(fold(&text).contains(&fold(line)), "{line}");
     }
     for (format, content) in exports(&c) {
         let needle = if format == "csv" {

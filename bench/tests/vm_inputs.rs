@@ -23,6 +23,8 @@ const COMMAND_TIMEOUT: Duration = Duration::from_secs(120);
 fn versus() -> Command {
     let mut command = Command::cargo_bin("versus").expect("the versus binary is built");
     command.timeout(COMMAND_TIMEOUT);
+    // Wide enough that no message these tests look for is wrapped in a table.
+    command.env("COLUMNS", "1000");
     command
 }
 

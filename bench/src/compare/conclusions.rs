@@ -32,10 +32,25 @@ fn times(ratio: &Ratio) -> String {
     format!("{:.1}× (±{:.1})", ratio.pairs.median, ratio.pairs.iqr / 2.0)
 }
 
+/// "no significant difference: the paired ratios spread ±10.6, more than
+/// the ratio itself" — said instead of a ratio the runs do not support.
+fn not_significant(ratio: &Ratio) -> String {
+    format!(
+        "no significant difference: the paired ratios spread ±{:.1}, more than the ratio \
+         itself (more --runs may settle it)",
+        ratio.spread()
+    )
+}
+
 /// "The VM took 3.1× (±0.2) as long as the container to reach its
 /// workload", whichever way round the ratio `slow / fast` falls.
 fn took_as_long(ratio: &Ratio, slow: &str, fast: &str, what: &str) -> String {
-    if ratio.pairs.median >= 1.0 {
+    if !ratio.is_significant() {
+        format!(
+            "The {slow} against the {fast}, {what} — {}.",
+            not_significant(ratio)
+        )
+    } else if ratio.pairs.median >= 1.0 {
         format!(
             "The {slow} took {} as long as the {fast} {what}.",
             times(ratio)
@@ -70,6 +85,14 @@ fn startup_conclusions(c: &Comparison, out: &mut Vec<String>) {
         out.push(took_as_long(r, "VM", "container", "to reach its workload"));
     }
     if let Some(r) = ratio_of(c, figure::STARTUP, "container", "host") {
+        if !r.is_significant() {
+            out.push(format!(
+                "Fencing a process in (namespaces, cgroup, pivot_root, capabilities, seccomp): \
+                 the container against a plain host process, to reach its workload — {}.",
+                not_significant(r)
+            ));
+            return;
+        }
         out.push(format!(
             "Fencing a process in (namespaces, cgroup, pivot_root, capabilities, seccomp): the \
              container took {} as long as a plain host process to reach its workload.",
@@ -86,7 +109,13 @@ fn syscall_conclusions(c: &Comparison, out: &mut Vec<String>) {
         median_of(c, Section::Syscall, figure::GETPID, "vm"),
     ) {
         let ratio = ratio_of(c, figure::GETPID, "vm", "host")
-            .map(|r| format!(" — {} the host's", times(r)))
+            .map(|r| {
+                if r.is_significant() {
+                    format!(" — {} the host's", times(r))
+                } else {
+                    format!(" — against the host's, {}", not_significant(r))
+                }
+            })
             .unwrap_or_default();
         out.push(format!(
             "A getpid cost {} on the host and {} in the VM{ratio}.",
@@ -104,7 +133,13 @@ fn syscall_conclusions(c: &Comparison, out: &mut Vec<String>) {
         ),
     ) {
         let paired = ratio_of(c, figure::GETPID, "container", "container (no seccomp)")
-            .map(|r| format!("; paired by round, {}", times(r)))
+            .map(|r| {
+                if r.is_significant() {
+                    format!("; paired by round, {}", times(r))
+                } else {
+                    format!("; paired by round, {}", not_significant(r))
+                }
+            })
             .unwrap_or_default();
         out.push(format!(
             "In the container the seccomp filter changed a getpid by {} ({} with it, {} \
@@ -137,11 +172,19 @@ fn io_conclusions(c: &Comparison, out: &mut Vec<String>) {
             .zip(median_of(c, Section::Io, figure::EXITS_PER_WRITE, "vm"))
             .map(|(uart, paravirt)| format!(" ({uart:.0} exits per write against {paravirt:.0})"))
             .unwrap_or_default();
-        out.push(format!(
-            "Through the emulated UART every byte is an exit: a console write cost {} the \
-             paravirtual console's{per_write}.",
-            times(r)
-        ));
+        out.push(if r.is_significant() {
+            format!(
+                "Through the emulated UART every byte is an exit: a console write cost {} the \
+                 paravirtual console's{per_write}.",
+                times(r)
+            )
+        } else {
+            format!(
+                "Through the emulated UART every byte is an exit{per_write}; a console write \
+                 against the paravirtual console's — {}.",
+                not_significant(r)
+            )
+        });
     }
     if let Some(exit) = median_of(c, Section::Io, figure::EXIT_HOST, "vm") {
         let getpid = median_of(c, Section::Syscall, figure::GETPID, "host")
@@ -194,5 +237,71 @@ fn signed_duration(ns: f64) -> String {
         format!("+{}", fmt::duration_f64(ns))
     } else {
         format!("−{}", fmt::duration_f64(-ns))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compare::model::{HostHeader, RatioRow};
+
+    fn with_ratios(ratios: Vec<RatioRow>) -> Comparison {
+        Comparison {
+            command: "versus compare".into(),
+            host: HostHeader {
+                kernel: None,
+                cpu: None,
+                kvm_backend: "kvm_pvm".into(),
+                kvm_is_bare_metal_hardware: false,
+                kvm_warning: None,
+            },
+            runs: 5,
+            warmup: 0,
+            rounds_done: 5,
+            sections: vec![Section::Startup],
+            without_vm: None,
+            series: Vec::new(),
+            phases: Vec::new(),
+            ratios,
+            identity: Vec::new(),
+            conclusions: Vec::new(),
+        }
+    }
+
+    fn startup_ratio(top: &str, bottom: &str, pairs: &[f64]) -> RatioRow {
+        RatioRow {
+            section: Section::Startup,
+            figure: figure::STARTUP.into(),
+            numerator: top.into(),
+            denominator: bottom.into(),
+            ratio: Ratio::paired(pairs, &vec![1.0; pairs.len()]).unwrap(),
+        }
+    }
+
+    #[test]
+    fn a_ratio_the_runs_do_not_support_is_not_stated() {
+        // Pairs spread ±11.2 around a median of 2: not significant.
+        let c = with_ratios(vec![
+            startup_ratio("vm", "container", &[0.5, 1.0, 2.0, 20.0, 30.0]),
+            startup_ratio("container", "host", &[0.5, 1.0, 2.0, 20.0, 30.0]),
+        ]);
+        let text = conclusions(&c).join("\n");
+        assert!(!text.contains('×'), "a ratio was stated:\n{text}");
+        assert_eq!(
+            text.matches("no significant difference").count(),
+            2,
+            "{text}"
+        );
+        assert!(text.contains("±11.2"), "{text}");
+    }
+
+    #[test]
+    fn a_supported_ratio_is_stated_with_its_spread() {
+        let c = with_ratios(vec![startup_ratio("vm", "container", &[3.0, 3.1, 3.2])]);
+        let text = conclusions(&c).join("\n");
+        assert!(
+            text.contains("The VM took 3.1× (±0.1) as long as the container"),
+            "{text}"
+        );
     }
 }

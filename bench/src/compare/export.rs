@@ -130,8 +130,8 @@ impl Exporter for MarkdownExporter {
     fn render(&self, c: &Comparison) -> Result<String, ExportError> {
         let mut out = String::from("# versus compare\n\n");
         out.push_str(&format!("`{}`\n\n", c.command));
-        for line in render::header(c).lines() {
-            out.push_str(&format!("> {}\n", md_cell(line)));
+        for (mark, text) in render::header_paragraphs(c) {
+            out.push_str(&format!("> {mark}{}\n", md_cell(&text)));
         }
         for section in &c.sections {
             out.push_str(&format!("\n## {}\n\n", section_title(*section)));
@@ -149,22 +149,31 @@ impl Exporter for MarkdownExporter {
                 }
                 continue;
             }
-            out.push_str(
+            // As in the tables: no column of dashes below the runs p95 needs.
+            let p95 = render::shows_p95(c);
+            out.push_str(if p95 {
                 "| figure | backend | median | p95 | min | max | runs ok |\n\
-                 |---|---|---:|---:|---:|---:|---:|\n",
-            );
+                 |---|---|---:|---:|---:|---:|---:|\n"
+            } else {
+                "| figure | backend | median | min | max | runs ok |\n\
+                 |---|---|---:|---:|---:|---:|\n"
+            });
             for series in c.series.iter().filter(|s| s.section == *section) {
                 let show = |v: Option<f64>| {
                     v.map_or_else(|| "—".to_string(), |v| render::value(series.unit, v))
                 };
                 let s = series.summary.as_ref();
                 let ok = s.map_or(0, |s| s.n);
+                let p95_cell = if p95 {
+                    format!(" {} |", show(s.and_then(|s| s.p95)))
+                } else {
+                    String::new()
+                };
                 out.push_str(&format!(
-                    "| {} | {} | {} | {} | {} | {} | {}/{} |\n",
+                    "| {} | {} | {} |{p95_cell} {} | {} | {}/{} |\n",
                     md_cell(&series.figure),
                     md_cell(&series.subject),
                     show(s.map(|s| s.median)),
-                    show(s.and_then(|s| s.p95)),
                     show(s.map(|s| s.min)),
                     show(s.map(|s| s.max)),
                     ok,
@@ -173,7 +182,8 @@ impl Exporter for MarkdownExporter {
             }
             if *section == Section::Startup && !c.phases.is_empty() {
                 out.push_str("\n| backend | stage | phase | median |\n|---|---|---|---:|\n");
-                for phase in &c.phases {
+                // A phase that never took any time is absent, as in the tables.
+                for phase in c.phases.iter().filter(|p| p.summary.max > 0.0) {
                     out.push_str(&format!(
                         "| {} | {} | {} | {} |\n",
                         md_cell(&phase.subject),

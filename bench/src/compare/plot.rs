@@ -1,12 +1,20 @@
-//! A [`Comparison`] as one SVG picture, for a report or a slide:
+//! A [`Comparison`] as one SVG picture, for a report or a slide — every
+//! section of the comparison that has figures:
 //!
 //! - (a) **startup**: one horizontal bar per subject at the median of
-//!   `launch → start marker`, with a min–max whisker and the values in ms;
-//!   the axis is logarithmic when the subjects differ by more than
-//!   [`LOG_SCALE_ABOVE`]× (a VM and a host process differ by 10–100×);
+//!   `launch → start marker`, with a min–max whisker and the values;
 //! - (b) **phase timeline**: one stacked bar per subject made of its
 //!   startup phases in the order they happened (the median of each),
-//!   coloured by [`Stage`], with a legend.
+//!   coloured by [`Stage`] with a legend, every phase named in order under
+//!   its bar, and Σ, their sum, explained under the legend;
+//! - then one panel per other section and unit: memory (bytes), system
+//!   calls (getpid time; exits per 1,000 calls), exits and I/O (times;
+//!   exits per write).
+//!
+//! A bar panel's axis is logarithmic when its values differ by more than
+//! [`LOG_SCALE_ABOVE`]× (a VM and a host process differ by 10–100×), and
+//! every axis ends near its largest value ([`axis_end`]); the values are
+//! written right of the bars, in a margin of their own.
 //!
 //! The text is SVG `<text>` in a generic font family, so no font files are
 //! needed to draw it. The file is written to a temporary name beside the
@@ -19,7 +27,7 @@ use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::model::{Comparison, Section, Stage, figure};
+use super::model::{Comparison, Section, Series, Stage, Unit, figure};
 
 /// Why the plot could not be written.
 #[derive(Debug, thiserror::Error)]
@@ -43,23 +51,38 @@ pub enum PlotError {
 }
 
 /// Width of the picture, in pixels.
-const WIDTH: u32 = 1000;
-/// Height of one subject's row in either panel.
+const WIDTH: u32 = 1200;
+/// Height of one row of a bar panel.
 const ROW: u32 = 38;
+/// Height of a timeline row without its list of phases: the bar and a gap
+/// above and below it.
+const TIMELINE_ROW: u32 = TIMELINE_BAR + 2 * BAR_GAP;
+/// Height of a timeline bar.
+const TIMELINE_BAR: u32 = 22;
+/// Space above a timeline bar and below its list of phases.
+const BAR_GAP: u32 = 7;
+/// Height of one line of a timeline row's list of phases.
+const PHASE_LINE: u32 = 14;
+/// Characters per line of a timeline row's list of phases (12 px text
+/// over the width of the bars).
+const PHASE_LINE_CHARS: usize = 120;
 /// Height of the title block (without the KVM warning line).
 const TITLE: u32 = 56;
 /// Extra height for each line of the KVM warning.
 const WARNING: u32 = 20;
 /// Characters per warning line: what fits the width at its font size.
-const WARNING_LINE_CHARS: usize = 125;
+const WARNING_LINE_CHARS: usize = 150;
 /// Height of a panel without its rows: caption, x axis, margins.
 const PANEL: u32 = 96;
-/// Height of the stage legend under the timeline.
-const LEGEND: u32 = 30;
-/// Width of the subject labels left of the bars.
-const LABEL_AREA: u32 = 190;
-/// The startup axis turns logarithmic when the largest max is more than
-/// this many times the smallest min.
+/// Height of the stage legend and the Σ note under the timeline.
+const LEGEND: u32 = 52;
+/// Width of the row labels left of the bars.
+const LABEL_AREA: u32 = 250;
+/// Width right of the bars for their values (the axis ends near the
+/// largest value; the values are written past it, in this margin).
+const NOTE_AREA: u32 = 330;
+/// A bar panel's axis turns logarithmic when its largest max is more than
+/// this many times its smallest min.
 pub const LOG_SCALE_ABOVE: f64 = 20.0;
 /// A font every SVG viewer has.
 const FONT: &str = "sans-serif";
@@ -81,24 +104,36 @@ fn stage_colour(stage: Stage) -> RGBColor {
     }
 }
 
-/// The bar colour of panel (a).
+/// The bar colour of the bar panels.
 const BAR: RGBColor = RGBColor(120, 144, 156);
 /// Whiskers, axis text, annotations.
 const INK: RGBColor = RGBColor(33, 33, 33);
 /// The KVM warning.
 const ALERT: RGBColor = RGBColor(183, 28, 28);
 
-/// One subject of panel (a), in milliseconds.
+/// One row of a bar panel, in the panel's display unit.
 #[derive(Debug, Clone)]
-struct StartupBar {
-    subject: String,
+struct Bar {
+    label: String,
     /// (median, min, max), `None` when every run failed.
     range: Option<(f64, f64, f64)>,
-    ok: usize,
-    failed: usize,
+    /// The values written right of the bar.
+    note: String,
 }
 
-/// One subject of panel (b): its phases in order, in milliseconds.
+/// A panel of bars (median, whisker min – max): startup, or the figures of
+/// one section in one unit.
+#[derive(Debug, Clone)]
+struct BarPanel {
+    caption: String,
+    /// The axis name: its unit.
+    axis: String,
+    bars: Vec<Bar>,
+    /// Said in place of the bars when there are none.
+    empty: String,
+}
+
+/// One subject of the timeline panel: its phases in order, in milliseconds.
 #[derive(Debug, Clone)]
 struct Timeline {
     subject: String,
@@ -108,6 +143,18 @@ struct Timeline {
 impl Timeline {
     fn total(&self) -> f64 {
         self.phases.iter().map(|(_, _, ms)| ms).sum()
+    }
+
+    /// "cgroup 0.380 ms · clone 1.20 ms · …", wrapped: every phase named,
+    /// however thin its segment.
+    fn phase_lines(&self) -> Vec<String> {
+        let text = self
+            .phases
+            .iter()
+            .map(|(name, _, ms)| format!("{name} {}", format_ms(*ms)))
+            .collect::<Vec<_>>()
+            .join(" · ");
+        crate::fmt::wrap(&text, PHASE_LINE_CHARS)
     }
 }
 
@@ -140,25 +187,194 @@ fn format_tick(value: f64) -> String {
     }
 }
 
-fn startup_bars(c: &Comparison) -> Vec<StartupBar> {
-    c.series
+/// The end of an axis whose largest value is `high`: the next of 1, 1.5,
+/// 2, 3, 4, 5, 6 or 8 times a power of ten, so the axis stops within 1.5×
+/// of the largest value.
+pub fn axis_end(high: f64) -> f64 {
+    if high <= 0.0 || !high.is_finite() {
+        return 1.0;
+    }
+    let decade = 10f64.powf(high.log10().floor());
+    [1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0]
+        .into_iter()
+        .map(|step| step * decade)
+        .find(|end| *end >= high)
+        .unwrap_or(10.0 * decade)
+}
+
+/// "(a)", "(b)", …
+fn letter(index: usize) -> char {
+    char::from(b'a' + (index % 26) as u8)
+}
+
+/// A note of the values: "48.0 ms  (40.0 ms – 55.0 ms, 3 runs, 1 failed)".
+fn note(median: &str, min: &str, max: &str, ok: usize, failed: usize) -> String {
+    let failed = if failed > 0 {
+        format!(", {failed} failed")
+    } else {
+        String::new()
+    };
+    format!(
+        "{median}  ({min} – {max}, {ok} run{}{failed})",
+        if ok == 1 { "" } else { "s" }
+    )
+}
+
+fn startup_panel(c: &Comparison, index: usize) -> BarPanel {
+    let bars = c
+        .series
         .iter()
         .filter(|s| s.section == Section::Startup && s.figure == figure::STARTUP)
-        .map(|s| StartupBar {
-            subject: s.subject.clone(),
-            range: s
-                .summary
-                .as_ref()
-                .map(|m| (ms(m.median), ms(m.min), ms(m.max))),
-            ok: s.summary.as_ref().map_or(0, |m| m.n),
-            failed: s.failures.len(),
+        .map(|s| match &s.summary {
+            Some(m) => Bar {
+                label: s.subject.clone(),
+                range: Some((ms(m.median), ms(m.min), ms(m.max))),
+                note: note(
+                    &format_ms(ms(m.median)),
+                    &format_ms(ms(m.min)),
+                    &format_ms(ms(m.max)),
+                    m.n,
+                    s.failures.len(),
+                ),
+            },
+            None => Bar {
+                label: s.subject.clone(),
+                range: None,
+                note: format!("every run failed ({})", s.failures.len()),
+            },
         })
-        .collect()
+        .collect::<Vec<_>>();
+    let empty = if bars.is_empty() {
+        "no startup figures in this comparison"
+    } else {
+        "every startup run failed (see the failed runs in the tables)"
+    };
+    BarPanel {
+        caption: format!(
+            "({}) Startup: launch → workload start marker (median, whisker min – max)",
+            letter(index)
+        ),
+        axis: "milliseconds".into(),
+        bars,
+        empty: empty.into(),
+    }
+}
+
+/// The display scale of a unit for values up to `high`: (divisor, name).
+fn scale(unit: Unit, high: f64) -> (f64, &'static str) {
+    let steps: &[(f64, &'static str)] = match unit {
+        Unit::Nanoseconds => &[(1e9, "s"), (1e6, "ms"), (1e3, "µs"), (1.0, "ns")],
+        Unit::Bytes => &[
+            (1_073_741_824.0, "GiB"),
+            (1_048_576.0, "MiB"),
+            (1024.0, "KiB"),
+            (1.0, "bytes"),
+        ],
+        Unit::Count => &[(1.0, "count")],
+    };
+    steps
+        .iter()
+        .copied()
+        .find(|(divisor, _)| high >= *divisor)
+        .unwrap_or(steps[steps.len() - 1])
+}
+
+fn section_name(section: Section) -> &'static str {
+    match section {
+        Section::Startup => "Startup",
+        Section::Memory => "Memory",
+        Section::Syscall => "System calls",
+        Section::Io => "Exits and I/O",
+        Section::Identity => "Identity",
+    }
+}
+
+/// One panel per section and unit (memory in bytes; getpid in time and
+/// exits in counts; …), each row a figure of one subject.
+fn figure_panels(c: &Comparison, first: usize) -> Vec<BarPanel> {
+    let mut panels = Vec::new();
+    for section in c
+        .sections
+        .iter()
+        .copied()
+        .filter(|s| !matches!(s, Section::Startup | Section::Identity))
+    {
+        let series: Vec<&Series> = c.series.iter().filter(|s| s.section == section).collect();
+        let mut units: Vec<Unit> = Vec::new();
+        for s in &series {
+            if !units.contains(&s.unit) {
+                units.push(s.unit);
+            }
+        }
+        for unit in units {
+            let mut rows: Vec<&Series> =
+                series.iter().copied().filter(|s| s.unit == unit).collect();
+            // Group by figure, in the order the figures first appeared.
+            let mut figures: Vec<&str> = Vec::new();
+            for s in &rows {
+                if !figures.contains(&s.figure.as_str()) {
+                    figures.push(&s.figure);
+                }
+            }
+            rows.sort_by_key(|s| figures.iter().position(|f| *f == s.figure));
+            let high = rows
+                .iter()
+                .filter_map(|s| s.summary.as_ref().map(|m| m.max))
+                .fold(0.0, f64::max);
+            let (divisor, unit_name) = scale(unit, high);
+            let value = |v: f64| super::render::value(unit, v);
+            let bars = rows
+                .iter()
+                .map(|s| {
+                    let label = if figures.len() > 1 {
+                        format!("{} · {}", s.figure, s.subject)
+                    } else {
+                        s.subject.clone()
+                    };
+                    match &s.summary {
+                        Some(m) => Bar {
+                            label,
+                            range: Some((m.median / divisor, m.min / divisor, m.max / divisor)),
+                            note: note(
+                                &value(m.median),
+                                &value(m.min),
+                                &value(m.max),
+                                m.n,
+                                s.failures.len(),
+                            ),
+                        },
+                        None => Bar {
+                            label,
+                            range: None,
+                            note: format!("every run failed ({})", s.failures.len()),
+                        },
+                    }
+                })
+                .collect();
+            let what = if figures.len() == 1 {
+                format!("{}: {}", section_name(section), figures[0])
+            } else {
+                section_name(section).to_string()
+            };
+            panels.push(BarPanel {
+                caption: format!(
+                    "({}) {what} (median, whisker min – max)",
+                    letter(first + panels.len())
+                ),
+                axis: unit_name.to_string(),
+                bars,
+                empty: format!("no {} figures in this comparison", section_name(section)),
+            });
+        }
+    }
+    panels
 }
 
 fn timelines(c: &Comparison) -> Vec<Timeline> {
     let mut out: Vec<Timeline> = Vec::new();
-    for row in &c.phases {
+    // A phase that never took any time (a task with nothing to do in it)
+    // is left out, as in the tables.
+    for row in c.phases.iter().filter(|p| p.summary.max > 0.0) {
         let phase = (row.phase.clone(), row.stage, ms(row.summary.median));
         match out.iter_mut().find(|t| t.subject == row.subject) {
             Some(timeline) => timeline.phases.push(phase),
@@ -171,7 +387,7 @@ fn timelines(c: &Comparison) -> Vec<Timeline> {
     out
 }
 
-/// Writes the two-panel SVG of `comparison` to `path`.
+/// Writes the SVG of `comparison` to `path`.
 pub fn write_svg(comparison: &Comparison, path: &Path) -> Result<(), PlotError> {
     let svg = render_svg(comparison).map_err(|message| PlotError::Draw {
         path: path.to_path_buf(),
@@ -183,28 +399,59 @@ pub fn write_svg(comparison: &Comparison, path: &Path) -> Result<(), PlotError> 
     })
 }
 
-/// The SVG document of `comparison`.
+fn bar_panel_height(panel: &BarPanel) -> u32 {
+    PANEL + ROW * panel.bars.len().max(1) as u32
+}
+
+/// The SVG document of `comparison`: startup and its phases when the
+/// comparison has them, then one panel per other section and unit.
 pub fn render_svg(comparison: &Comparison) -> Result<String, String> {
-    let bars = startup_bars(comparison);
+    let with_startup = comparison.sections.contains(&Section::Startup);
+    let mut bar_panels = Vec::new();
+    if with_startup {
+        bar_panels.push(startup_panel(comparison, 0));
+    }
+    let first_figure_panel = if with_startup { 2 } else { 0 };
+    let figure_panels = figure_panels(comparison, first_figure_panel);
     let lines = timelines(comparison);
+    let phase_lines = lines
+        .iter()
+        .map(|l| l.phase_lines().len())
+        .max()
+        .unwrap_or(0) as u32;
+    let timeline_row = TIMELINE_ROW + PHASE_LINE * phase_lines;
     let warning_lines = comparison
         .host
         .kvm_warning
         .as_deref()
         .map_or(0, |w| crate::fmt::wrap(w, WARNING_LINE_CHARS).len() as u32);
     let title = TITLE + WARNING * warning_lines;
-    let panel_a = PANEL + ROW * bars.len().max(1) as u32;
-    let panel_b = PANEL + ROW * lines.len().max(1) as u32 + LEGEND;
-    let height = title + panel_a + panel_b;
+    let timeline_height = PANEL + timeline_row * lines.len().max(1) as u32 + LEGEND;
+    let height = title
+        + bar_panels.iter().map(bar_panel_height).sum::<u32>()
+        + if with_startup { timeline_height } else { 0 }
+        + figure_panels.iter().map(bar_panel_height).sum::<u32>();
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (WIDTH, height)).into_drawing_area();
         root.fill(&WHITE).map_err(|e| e.to_string())?;
-        let (head, rest) = root.split_vertically(title);
-        let (top, bottom) = rest.split_vertically(panel_a);
+        let (head, mut rest) = root.split_vertically(title);
         draw_title(&head, comparison).map_err(|e| e.to_string())?;
-        draw_startup(&top, &bars).map_err(|e| e.to_string())?;
-        draw_timeline(&bottom, &lines).map_err(|e| e.to_string())?;
+        for panel in &bar_panels {
+            let (area, below) = rest.split_vertically(bar_panel_height(panel));
+            draw_bars(&area, panel).map_err(|e| e.to_string())?;
+            rest = below;
+        }
+        if with_startup {
+            let (area, below) = rest.split_vertically(timeline_height);
+            draw_timeline(&area, &lines, timeline_row).map_err(|e| e.to_string())?;
+            rest = below;
+        }
+        for panel in &figure_panels {
+            let (area, below) = rest.split_vertically(bar_panel_height(panel));
+            draw_bars(&area, panel).map_err(|e| e.to_string())?;
+            rest = below;
+        }
         root.present().map_err(|e| e.to_string())?;
     }
     Ok(svg)
@@ -276,116 +523,98 @@ fn draw_empty<DB: DrawingBackend>(
     ))
 }
 
-/// Row `index` (0 at the top) of `rows`, as a segment counted from the
-/// bottom (the y axis spans segments `0..=rows - 1`).
-fn row(index: usize, rows: usize) -> u32 {
-    (rows - 1 - index) as u32
+/// The bottom of row `index` (0 at the top) of `rows` on the y axis, which
+/// runs from 0 at the bottom to `rows` at the top: row `index` spans
+/// `row(index)..row(index) + 1`.
+fn row(index: usize, rows: usize) -> f64 {
+    (rows - 1 - index) as f64
 }
 
-fn draw_startup<DB: DrawingBackend>(
+fn draw_bars<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
-    bars: &[StartupBar],
+    panel: &BarPanel,
 ) -> DrawResult<DB> {
-    let caption = "(a) Startup: launch → workload start marker (median, whisker min – max)";
-    let measured: Vec<(f64, f64, f64)> = bars.iter().filter_map(|b| b.range).collect();
+    let measured: Vec<(f64, f64, f64)> = panel.bars.iter().filter_map(|b| b.range).collect();
     if measured.is_empty() {
-        let note = if bars.is_empty() {
-            "no startup figures in this comparison"
-        } else {
-            "every startup run failed (see the failed runs in the tables)"
-        };
-        return draw_empty(area, caption, note);
+        return draw_empty(area, &panel.caption, &panel.empty);
     }
-    let low = measured
+    let positive_low = measured
         .iter()
         .map(|r| r.1)
-        .fold(f64::INFINITY, f64::min)
-        .max(1e-4);
-    let high = measured
-        .iter()
-        .map(|r| r.2)
-        .fold(0.0, f64::max)
-        .max(low * 1.01);
-    if high / low > LOG_SCALE_ABOVE {
-        // Whole decades, and one more on the right for the value labels.
-        let start = 10f64.powf(low.log10().floor());
-        let end = 10f64.powf((high * 1.001).log10().ceil() + 1.0);
-        startup_chart(
+        .filter(|v| *v > 0.0)
+        .fold(f64::INFINITY, f64::min);
+    let high = measured.iter().map(|r| r.2).fold(0.0, f64::max);
+    // A log axis cannot show zero: a panel with a zero stays linear.
+    let has_zero = measured.iter().any(|r| r.1 <= 0.0);
+    if !has_zero && positive_low.is_finite() && high / positive_low > LOG_SCALE_ABOVE {
+        let start = 10f64.powf(positive_low.log10().floor());
+        let end = axis_end(high);
+        bar_chart(
             area,
-            caption,
-            "milliseconds (log scale)",
+            panel,
+            &format!("{} (log scale)", panel.axis),
             (start..end).log_scale(),
             start,
-            bars,
         )
     } else {
-        // Room on the right for the value labels.
-        startup_chart(area, caption, "milliseconds", 0.0..high * 1.6, 0.0, bars)
+        bar_chart(area, panel, &panel.axis, 0.0..axis_end(high), 0.0)
     }
 }
 
-/// Both panels' frame: the caption, the margins, room for the labels.
-fn panel<'a, 'b, DB: DrawingBackend>(
+/// Every panel's frame: the caption, the margins, room for the labels on
+/// the left and for the values on the right.
+fn frame<'a, 'b, DB: DrawingBackend>(
     builder: &'b mut ChartBuilder<'a, 'b, DB>,
     caption: &str,
 ) -> &'b mut ChartBuilder<'a, 'b, DB> {
     builder
         .caption(caption, (FONT, 18))
         .margin_left(16)
-        .margin_right(24)
+        .margin_right(NOTE_AREA)
         .margin_top(6)
         .x_label_area_size(40)
         .y_label_area_size(LABEL_AREA)
 }
 
-fn startup_chart<DB, XS>(
+fn bar_chart<DB, XS>(
     area: &DrawingArea<DB, Shift>,
-    caption: &str,
+    panel: &BarPanel,
     axis: &str,
     x: XS,
     origin: f64,
-    bars: &[StartupBar],
 ) -> DrawResult<DB>
 where
     DB: DrawingBackend,
     XS: AsRangedCoord<Value = f64>,
     XS::CoordDescType: ValueFormatter<f64>,
 {
-    let rows = bars.len();
-    let mut chart = panel(&mut ChartBuilder::on(area), caption)
-        .build_cartesian_2d(x, (0..rows as u32 - 1).into_segmented())?;
+    let rows = panel.bars.len();
+    let mut chart = frame(&mut ChartBuilder::on(area), &panel.caption)
+        .build_cartesian_2d(x, 0.0..rows as f64)?;
     chart
         .configure_mesh()
         .disable_y_mesh()
-        .y_labels(rows)
+        .y_labels(0)
         .y_label_formatter(&|_| String::new())
+        .label_style((FONT, 13))
+        .axis_desc_style((FONT, 13))
         .x_labels(8)
         .x_label_formatter(&|v| format_tick(*v))
         .x_desc(axis)
         .draw()?;
     let whisker = INK.stroke_width(2);
-    for (index, bar) in bars.iter().enumerate() {
+    for (index, bar) in panel.bars.iter().enumerate() {
         let y = row(index, rows);
-        let centre = || SegmentValue::CenterOf(y);
-        row_label(area, chart.backend_coord(&(origin, centre())), &bar.subject)?;
+        let centre = || y + 0.5;
+        row_label(area, chart.backend_coord(&(origin, centre())), &bar.label)?;
         let Some((median, min, max)) = bar.range else {
             chart.draw_series(std::iter::once(
                 EmptyElement::at((origin, centre()))
-                    + Text::new(
-                        format!("every run failed ({})", bar.failed),
-                        (8, 0),
-                        text_style(13, &ALERT, HPos::Left),
-                    ),
+                    + Text::new(bar.note.clone(), (8, 0), text_style(13, &ALERT, HPos::Left)),
             ))?;
             continue;
         };
-        let mut rectangle = Rectangle::new(
-            [
-                (origin, SegmentValue::Exact(y)),
-                (median, SegmentValue::Exact(y + 1)),
-            ],
-            BAR.filled(),
-        );
+        let mut rectangle = Rectangle::new([(origin, y), (median, y + 1.0)], BAR.filled());
         rectangle.set_margin(8, 8, 0, 0);
         chart.draw_series(std::iter::once(rectangle))?;
         let cap = |x: f64| {
@@ -396,29 +625,15 @@ where
             whisker,
         )))?;
         chart.draw_series([cap(min), cap(max)])?;
-        let failed = if bar.failed > 0 {
-            format!(", {} failed", bar.failed)
-        } else {
-            String::new()
-        };
-        let note = format!(
-            "{}  ({} – {}, {} run{}{failed})",
-            format_ms(median),
-            format_ms(min),
-            format_ms(max),
-            bar.ok,
-            if bar.ok == 1 { "" } else { "s" },
-        );
         chart.draw_series(std::iter::once(
             EmptyElement::at((max, centre()))
-                + Text::new(note, (10, 0), text_style(13, &INK, HPos::Left)),
+                + Text::new(bar.note.clone(), (10, 0), text_style(13, &INK, HPos::Left)),
         ))?;
     }
     Ok(())
 }
 
-/// A subject's name left of its row, at `at` (the row's start, in
-/// backend pixels).
+/// A row's name left of it, at `at` (the row's start, in backend pixels).
 fn row_label<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     at: (i32, i32),
@@ -435,6 +650,7 @@ fn row_label<DB: DrawingBackend>(
 fn draw_timeline<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     lines: &[Timeline],
+    row_height: u32,
 ) -> DrawResult<DB> {
     let caption = "(b) Startup phases in order (median of each phase, stacked)";
     let (chart_area, legend_area) = area.split_vertically(area.dim_in_pixel().1 - LEGEND);
@@ -444,58 +660,72 @@ fn draw_timeline<DB: DrawingBackend>(
         return draw_empty(&chart_area, caption, "no startup phases in this comparison");
     }
     let rows = lines.len();
-    let mut chart = panel(&mut ChartBuilder::on(&chart_area), caption)
-        .build_cartesian_2d(0.0..longest * 1.2, (0..rows as u32 - 1).into_segmented())?;
+    // The bar sits at the top of its row, its list of phases under it.
+    let (top, bottom) = (BAR_GAP, row_height - BAR_GAP - TIMELINE_BAR);
+    let mut chart = frame(&mut ChartBuilder::on(&chart_area), caption)
+        .build_cartesian_2d(0.0..axis_end(longest), 0.0..rows as f64)?;
     chart
         .configure_mesh()
         .disable_y_mesh()
-        .y_labels(rows)
+        .y_labels(0)
         .y_label_formatter(&|_| String::new())
+        .label_style((FONT, 13))
+        .axis_desc_style((FONT, 13))
         .x_labels(10)
         .x_label_formatter(&|v| format_tick(*v))
         .x_desc("milliseconds since the launch call")
         .draw()?;
     for (index, line) in lines.iter().enumerate() {
         let y = row(index, rows);
-        let centre = SegmentValue::CenterOf(y);
-        row_label(
-            &chart_area,
-            chart.backend_coord(&(0.0, centre.clone())),
-            &line.subject,
-        )?;
+        let top_edge = chart.backend_coord(&(0.0, y + 1.0)).1;
+        // The bar's own centre, above its list of phases.
+        let bar_centre = top_edge + (BAR_GAP + TIMELINE_BAR / 2) as i32;
+        let base = chart_area.get_base_pixel();
+        let left = chart.backend_coord(&(0.0, y)).0;
+        chart_area.draw(&Text::new(
+            line.subject.clone(),
+            (left - base.0 - 10, bar_centre - base.1),
+            text_style(15, &INK, HPos::Right),
+        ))?;
         let mut start = 0.0;
         for (name, stage, length) in &line.phases {
             let end = start + length;
-            let corners = [
-                (start, SegmentValue::Exact(y)),
-                (end, SegmentValue::Exact(y + 1)),
-            ];
-            let mut fill = Rectangle::new(corners.clone(), stage_colour(*stage).filled());
-            fill.set_margin(6, 6, 0, 0);
+            let corners = [(start, y), (end, y + 1.0)];
+            let mut fill = Rectangle::new(corners, stage_colour(*stage).filled());
+            fill.set_margin(top, bottom, 0, 0);
             let mut border = Rectangle::new(corners, WHITE.stroke_width(1));
-            border.set_margin(6, 6, 0, 0);
+            border.set_margin(top, bottom, 0, 0);
             chart.draw_series([fill, border])?;
-            // Name the phase inside its segment when the name fits.
-            let pixels = chart.backend_coord(&(end, centre.clone())).0
-                - chart.backend_coord(&(start, centre.clone())).0;
+            // Name the phase inside its segment too when the name fits.
+            let x0 = chart.backend_coord(&(start, y)).0;
+            let x1 = chart.backend_coord(&(end, y)).0;
             let needed = 7 * name.chars().count() as i32 + 8;
-            if pixels >= needed {
-                chart.draw_series(std::iter::once(Text::new(
+            if x1 - x0 >= needed {
+                chart_area.draw(&Text::new(
                     name.clone(),
-                    ((start + end) / 2.0, centre.clone()),
+                    ((x0 + x1) / 2 - base.0, bar_centre - base.1),
                     text_style(12, &WHITE, HPos::Center),
-                )))?;
+                ))?;
             }
             start = end;
         }
-        chart.draw_series(std::iter::once(
-            EmptyElement::at((start, centre))
-                + Text::new(
-                    format!("Σ {}", format_ms(start)),
-                    (8, 0),
-                    text_style(13, &INK, HPos::Left),
-                ),
+        let end_x = chart.backend_coord(&(start, y)).0;
+        chart_area.draw(&Text::new(
+            format!("Σ {}", format_ms(start)),
+            (end_x - base.0 + 8, bar_centre - base.1),
+            text_style(13, &INK, HPos::Left),
         ))?;
+        // Every phase by name, in order, however thin its segment.
+        for (number, text) in line.phase_lines().into_iter().enumerate() {
+            let line_y = top_edge
+                + (BAR_GAP + TIMELINE_BAR + PHASE_LINE / 2 + 2) as i32
+                + (PHASE_LINE * number as u32) as i32;
+            chart_area.draw(&Text::new(
+                text,
+                (left - base.0, line_y - base.1),
+                text_style(12, &INK, HPos::Left),
+            ))?;
+        }
     }
     Ok(())
 }
@@ -515,7 +745,13 @@ fn draw_legend<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>) -> DrawResult<
         ))?;
         x += 34 + 9 * name.len() as i32;
     }
-    Ok(())
+    area.draw(&Text::new(
+        "Σ adds up the medians of a backend's phases, from the launch call to the end of \
+         teardown: it includes run and teardown, which startup in (a) does not."
+            .to_string(),
+        (LABEL_AREA as i32 + 16, y + 24),
+        text_style(13, &INK, HPos::Left),
+    ))
 }
 
 #[cfg(test)]
@@ -672,6 +908,161 @@ mod tests {
             "{error}"
         );
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    fn figure(section: Section, subject: &str, name: &str, unit: Unit, values: &[f64]) -> Series {
+        Series {
+            section,
+            subject: subject.to_string(),
+            figure: name.to_string(),
+            unit,
+            samples: values
+                .iter()
+                .enumerate()
+                .map(|(round, &value)| Sample { round, value })
+                .collect(),
+            failures: Vec::new(),
+            summary: Summary::of(values).ok(),
+        }
+    }
+
+    /// Every tag closed in order, every attribute quoted: the document is
+    /// well-formed XML as far as an SVG viewer cares.
+    fn assert_well_formed(svg: &str) {
+        let mut open: Vec<String> = Vec::new();
+        let mut rest = svg;
+        while let Some(start) = rest.find('<') {
+            let end = rest[start..].find('>').expect("an unclosed tag") + start;
+            let tag = &rest[start + 1..end];
+            if let Some(name) = tag.strip_prefix('/') {
+                assert_eq!(
+                    open.pop().as_deref(),
+                    Some(name.trim()),
+                    "mismatched </{name}>"
+                );
+            } else if !tag.ends_with('/') && !tag.starts_with('?') && !tag.starts_with('!') {
+                let name = tag.split_whitespace().next().expect("a tag name");
+                open.push(name.to_string());
+            }
+            assert_eq!(
+                tag.matches('"').count() % 2,
+                0,
+                "unbalanced quotes in <{tag}>"
+            );
+            rest = &rest[end + 1..];
+        }
+        assert!(open.is_empty(), "unclosed tags: {open:?}");
+    }
+
+    #[test]
+    fn every_section_gets_its_panels_and_every_phase_its_name() {
+        let mut c = comparison();
+        c.sections = vec![
+            Section::Startup,
+            Section::Memory,
+            Section::Syscall,
+            Section::Io,
+        ];
+        c.series.extend([
+            figure(
+                Section::Memory,
+                "vm",
+                figure::VMM_OVERHEAD,
+                Unit::Bytes,
+                &[9e6, 9.1e6],
+            ),
+            figure(
+                Section::Memory,
+                "container",
+                figure::LAUNCHER_RSS,
+                Unit::Bytes,
+                &[3e6, 3.2e6],
+            ),
+            figure(
+                Section::Syscall,
+                "host",
+                figure::GETPID,
+                Unit::Nanoseconds,
+                &[57.0, 60.0],
+            ),
+            figure(
+                Section::Syscall,
+                "vm",
+                figure::GETPID,
+                Unit::Nanoseconds,
+                &[19e3, 20e3],
+            ),
+            figure(
+                Section::Syscall,
+                "vm",
+                figure::EXITS_PER_1000_CALLS,
+                Unit::Count,
+                &[0.0, 0.0],
+            ),
+            figure(
+                Section::Io,
+                "vm",
+                figure::WRITE,
+                Unit::Nanoseconds,
+                &[23e3, 24e3],
+            ),
+            figure(
+                Section::Io,
+                "vm (UART)",
+                figure::EXITS_PER_WRITE,
+                Unit::Count,
+                &[16.0, 16.0],
+            ),
+        ]);
+        let svg = render_svg(&c).unwrap();
+        assert_well_formed(&svg);
+        for caption in [
+            "(a) Startup",
+            "(b) Startup phases",
+            "(c) Memory (median",
+            "(d) System calls: getpid (median",
+            "(e) System calls: exits per 1,000 calls",
+            "(f) Exits and I/O: console write",
+            "(g) Exits and I/O: exits per write",
+        ] {
+            assert!(svg.contains(caption), "the SVG lacks the panel {caption:?}");
+        }
+        // Every phase is named in order, however thin its segment.
+        assert!(
+            svg.contains(
+                "cgroup 0.500 ms · clone+mounts 1.50 ms · exec→marker 1.00 ms · teardown 0.700 ms"
+            ),
+            "{svg}"
+        );
+        assert!(
+            svg.contains("Σ adds up the medians of a backend&apos;s phases")
+                || svg.contains("Σ adds up the medians of a backend's phases")
+        );
+        // Values in their own units; a zero keeps its panel linear.
+        assert!(
+            svg.contains("8.63 MiB  (8.58 MiB – 8.68 MiB, 2 runs)"),
+            "{svg}"
+        );
+        assert!(
+            svg.contains("58.5 ns  (57.0 ns – 60.0 ns, 2 runs)"),
+            "{svg}"
+        );
+        assert!(svg.contains(">\ncount\n<"), "{svg}");
+    }
+
+    #[test]
+    fn axes_end_near_their_largest_value() {
+        for high in [0.003, 0.9, 1.0, 1.2, 16.2, 20.2, 55.0, 99.0, 123.0, 7e5] {
+            let end = axis_end(high);
+            assert!(end >= high && end <= high * 1.5, "{high} → {end}");
+        }
+        assert_eq!(axis_end(55.0), 60.0);
+        assert_eq!(axis_end(0.0), 1.0);
+        // The startup panel spans 0.4–55 ms: a log axis ending at 60, not
+        // a decade further.
+        let svg = render_svg(&comparison()).unwrap();
+        assert!(svg.contains("log scale"));
+        assert!(!svg.contains(">\n100\n<") && !svg.contains(">\n1000\n<"));
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 use super::{
     AppArmorState, Check, DoctorReport, HostView, KvmBackend, KvmOpen, Layout, NAMESPACES,
-    OPTIONAL_NAMESPACES, SelinuxState, Status, UsernsStatus, V1Hierarchy,
+    OPTIONAL_NAMESPACES, Place, SelinuxState, Status, UsernsStatus, V1Hierarchy,
 };
 
 /// All checks, in display order.
@@ -18,7 +18,67 @@ pub(super) fn build(r: &DoctorReport, view: &HostView) -> Vec<Check> {
     checks.push(seccomp_check(r));
     checks.push(lsm_check(r));
     checks.push(privilege_check(r));
+    checks.push(busybox_check(r));
+    checks.push(c_compiler_check(r));
     checks
+}
+
+/// busybox-static, which `versus container run --busybox` copies into the
+/// container's root filesystem.
+fn busybox_check(r: &DoctorReport) -> Check {
+    const ID: &str = "tools.busybox";
+    const TITLE: &str = "busybox (static)";
+    const FIX: &str =
+        "`apt-get install busybox-static` (needed only for `versus container run --busybox`)";
+    match &r.tools.busybox {
+        Some(busybox) if busybox.statically_linked => Check::new(
+            ID,
+            TITLE,
+            Status::Pass,
+            format!("{}, statically linked", busybox.path),
+        ),
+        Some(busybox) => Check::new(
+            ID,
+            TITLE,
+            Status::Info,
+            format!(
+                "{} is dynamically linked: alone in a container it cannot start, so --busybox refuses it",
+                busybox.path
+            ),
+        )
+        .with_fix(FIX),
+        None => Check::new(ID, TITLE, Status::Info, "not installed").with_fix(FIX),
+    }
+}
+
+/// A C compiler and a static libc, for static workloads of one's own
+/// (`versus vm run --workload FILE`) and the test suite's probes.
+fn c_compiler_check(r: &DoctorReport) -> Check {
+    const ID: &str = "tools.cc";
+    const TITLE: &str = "C compiler (cc -static)";
+    match (&r.tools.c_compiler, &r.tools.static_libc) {
+        (Some(compiler), Some(libc)) => Check::new(
+            ID,
+            TITLE,
+            Status::Pass,
+            format!("{compiler}; static libc at {libc}"),
+        ),
+        (Some(compiler), None) => Check::new(
+            ID,
+            TITLE,
+            Status::Info,
+            format!("{compiler}, but no static libc (libc.a): `cc -static` cannot link"),
+        )
+        .with_fix(
+            "`apt-get install libc6-dev` (needed only to build your own static workloads \
+             and for the test suite's probes)",
+        ),
+        (None, _) => Check::new(ID, TITLE, Status::Info, "none of cc, gcc, clang on PATH")
+            .with_fix(
+                "`apt-get install gcc libc6-dev` (needed only to build your own static \
+                 workloads and for the test suite's probes)",
+            ),
+    }
 }
 
 fn modprobe_fix(report: &DoctorReport) -> String {
@@ -362,21 +422,37 @@ fn cgroup_layout_check(r: &DoctorReport, view: &HostView) -> Check {
             hierarchies,
             unified,
             unified_controllers,
-        } => Check::new(
-            ID,
-            TITLE,
-            Status::Warn,
-            format!(
-                "hybrid: v1 ({}) plus cgroup2 at {} (controllers: {})",
-                hier_list(hierarchies),
-                unified.display(),
-                or_none(unified_controllers)
-            ),
-        )
-        .with_fix(format!(
-            "runc works as is; crun refuses this layout: run it inside `unshare --mount --propagation private` after `umount {}`",
-            unified.display()
-        )),
+        } => {
+            // What versus does here: each controller where it is found
+            // (the controller rows below say where, or that it is missing).
+            let all_v1 = r
+                .cgroup_limits
+                .iter()
+                .all(|(_, place)| matches!(place, Some(Place::V1(_))));
+            let use_of_it = if all_v1 {
+                "versus sets memory, pids and cpu limits in the v1 hierarchies (rows below) \
+                 and leaves the cgroup2 mount alone"
+            } else {
+                "versus sets memory, pids and cpu limits wherever the rows below find each \
+                 controller"
+            };
+            Check::new(
+                ID,
+                TITLE,
+                Status::Info,
+                format!(
+                    "hybrid: v1 ({}) plus cgroup2 at {} (controllers: {}); {use_of_it}",
+                    hier_list(hierarchies),
+                    unified.display(),
+                    or_none(unified_controllers),
+                ),
+            )
+            .with_fix(format!(
+                "nothing for versus; side note: crun refuses this layout (runc accepts it): \
+                 run crun inside `unshare --mount --propagation private` after `umount {}`",
+                unified.display()
+            ))
+        }
         Layout::None => Check::new(
             ID,
             TITLE,
@@ -435,6 +511,11 @@ fn lsm_check(r: &DoctorReport) -> Check {
         SelinuxState::Absent => "absent",
     };
     let detail = format!("{list}; AppArmor {apparmor}; SELinux {selinux}");
+    if !r.lsm.securityfs && selinux_state != SelinuxState::Enforcing {
+        return Check::new(ID, TITLE, Status::Info, detail).with_fix(
+            "to list the active modules: `mount -t securityfs securityfs /sys/kernel/security`",
+        );
+    }
     if selinux_state == SelinuxState::Enforcing {
         Check::new(ID, TITLE, Status::Warn, detail).with_fix(
             "if launches fail with EACCES, look for denials: `ausearch -m avc -ts recent` (to test: `setenforce 0`)",

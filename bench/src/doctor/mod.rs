@@ -48,7 +48,7 @@ pub use container::mountinfo::{MountInfoEntry, parse_mountinfo};
 pub use hypervisor::kvm::{CpuVendor, CpuVirt, KvmBackend};
 use serde::{Deserialize, Serialize};
 
-pub use render::{RENDER_WIDTH, render, render_with_width};
+pub use render::{render, render_with_width};
 
 // ---------------------------------------------------------------------------------------
 // Host view and live probes
@@ -342,8 +342,80 @@ pub struct DoctorReport {
     /// (removed by the next `versus container run`).
     #[serde(default)]
     pub stale_cgroups: Vec<String>,
+    /// Host tools that some features need (busybox, a C compiler).
+    #[serde(default)]
+    pub tools: Tools,
     /// The checks, in display order.
     pub checks: Vec<Check>,
+}
+
+/// Host tools that some features of versus need, and nothing else does.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tools {
+    /// A busybox on the host, for `versus container run --busybox`.
+    pub busybox: Option<Busybox>,
+    /// The first C compiler on `PATH` (`cc`, `gcc`, `clang`), for building
+    /// static workloads of one's own (`--workload FILE`) and the test
+    /// suite's probes.
+    pub c_compiler: Option<String>,
+    /// A static C library (`libc.a`), without which `cc -static` cannot link.
+    pub static_libc: Option<String>,
+}
+
+/// A busybox found on the host.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Busybox {
+    /// Where it is.
+    pub path: String,
+    /// Statically linked (Debian's `busybox-static`): only such a busybox
+    /// works alone inside a container's root filesystem.
+    pub statically_linked: bool,
+}
+
+/// Where a busybox may be installed.
+const BUSYBOX_PATHS: [&str; 2] = ["/bin/busybox", "/usr/bin/busybox"];
+
+/// C compilers, in the order `cc -static` would be tried.
+const C_COMPILERS: [&str; 3] = ["cc", "gcc", "clang"];
+
+/// Where distributions install the static C library.
+const STATIC_LIBC_PATHS: [&str; 4] = [
+    "/usr/lib/x86_64-linux-gnu/libc.a",
+    "/usr/lib64/libc.a",
+    "/usr/lib/libc.a",
+    "/usr/lib/musl/lib/libc.a",
+];
+
+/// The search path when `PATH` is not set.
+const DEFAULT_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
+
+impl Tools {
+    /// Looks for the tools in `view`, searching `path` (a `PATH` value) for
+    /// the compiler.
+    pub fn detect(view: &HostView, path: &str) -> Self {
+        let busybox = BUSYBOX_PATHS
+            .iter()
+            .find(|p| view.path(p).is_file())
+            .map(|p| Busybox {
+                path: (*p).to_owned(),
+                statically_linked: container::rootfs::elf_interpreter(&view.path(p)) == Some(None),
+            });
+        let c_compiler = C_COMPILERS.iter().find_map(|name| {
+            path.split(':')
+                .filter(|dir| dir.starts_with('/'))
+                .map(|dir| format!("{}/{name}", dir.trim_end_matches('/')))
+                .find(|candidate| view.path(candidate).is_file())
+        });
+        let static_libc = STATIC_LIBC_PATHS
+            .iter()
+            .find(|p| view.path(p).is_file())
+            .map(|p| (*p).to_owned());
+        Self {
+            busybox,
+            c_compiler,
+            static_libc,
+        }
+    }
 }
 
 /// How many checks ended in each status.
@@ -497,6 +569,10 @@ pub fn diagnose(view: &HostView, probes: &dyn LiveProbes) -> DoctorReport {
         euid,
         is_root: euid == 0,
         stale_cgroups: probes.stale_cgroups(),
+        tools: Tools::detect(
+            view,
+            &std::env::var("PATH").unwrap_or_else(|_| DEFAULT_PATH.to_owned()),
+        ),
         checks: Vec::new(),
     };
     report.checks = checks::build(&report, view);
@@ -1069,14 +1145,14 @@ mod tests {
             Some(Place::V1("/sys/fs/cgroup/cpu".into()))
         );
         let c = r.check("cgroup.layout").unwrap();
-        assert_eq!(c.status, Status::Warn);
-        assert!(
-            c.fix
-                .as_deref()
-                .unwrap()
-                .contains("umount /sys/fs/cgroup/unified")
-        );
+        // versus uses the v1 controllers here: nothing to fix for it.
+        assert_eq!(c.status, Status::Info);
+        assert!(c.detail.contains("versus sets memory, pids and cpu limits"));
         assert!(c.detail.contains("hugetlb"));
+        // crun's trouble stays as a side note.
+        let fix = c.fix.as_deref().unwrap();
+        assert!(fix.starts_with("nothing for versus"), "{fix}");
+        assert!(fix.contains("umount /sys/fs/cgroup/unified"), "{fix}");
     }
 
     #[test]
@@ -1352,6 +1428,50 @@ mod tests {
         let r = diagnose(&f.view(), &FakeProbes::root());
         assert_eq!(r.lsm.modules, ["capability"]);
         assert_eq!(r.lsm.apparmor_state(), AppArmorState::Disabled);
+    }
+
+    #[test]
+    fn lsm_list_unknown_says_how_to_mount_securityfs() {
+        let f = Fixture::host(BASE_FLAGS);
+        let r = diagnose(&f.view(), &FakeProbes::root());
+        assert_eq!(status_of(&r, "lsm"), Status::Info);
+        assert!(
+            fix_of(&r, "lsm").contains("mount -t securityfs securityfs /sys/kernel/security"),
+            "{}",
+            fix_of(&r, "lsm")
+        );
+    }
+
+    // --- tools --------------------------------------------------------------------
+
+    #[test]
+    fn tools_name_the_feature_that_needs_them() {
+        let f = Fixture::host(BASE_FLAGS);
+        let r = diagnose(&f.view(), &FakeProbes::root());
+        // Nothing in the fixture: both are missing, each with its package.
+        assert_eq!(status_of(&r, "tools.busybox"), Status::Info);
+        assert!(fix_of(&r, "tools.busybox").contains("busybox-static"));
+        assert!(fix_of(&r, "tools.busybox").contains("--busybox"));
+
+        // A script is not a static ELF: found, but refused by --busybox.
+        f.file("/bin/busybox", "#!/bin/sh\n");
+        let tools = Tools::detect(&f.view(), "/usr/bin");
+        let busybox = tools.busybox.as_ref().unwrap();
+        assert_eq!(busybox.path, "/bin/busybox");
+        assert!(!busybox.statically_linked);
+        assert_eq!(tools.c_compiler, None);
+
+        // A compiler on PATH without a static libc cannot link `cc -static`.
+        f.file("/usr/bin/gcc", "");
+        let tools = Tools::detect(&f.view(), "relative:/usr/bin");
+        assert_eq!(tools.c_compiler.as_deref(), Some("/usr/bin/gcc"));
+        assert_eq!(tools.static_libc, None);
+        f.file("/usr/lib/x86_64-linux-gnu/libc.a", "");
+        let tools = Tools::detect(&f.view(), "/usr/bin/");
+        assert_eq!(
+            tools.static_libc.as_deref(),
+            Some("/usr/lib/x86_64-linux-gnu/libc.a")
+        );
     }
 
     // --- empty view, serde, render --------------------------------------------------

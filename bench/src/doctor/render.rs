@@ -13,43 +13,40 @@ fn status_color(status: Status) -> Color {
     }
 }
 
-///
-/// On a terminal the table wraps to the terminal's width, otherwise to
-/// [`RENDER_WIDTH`] columns.
+/// From this width on, fixes get a column of their own.
+pub const SIDE_BY_SIDE_FIX_WIDTH: usize = 140;
+
+/// From this width on, the check titles (at most about 30 columns) are
+/// never wrapped.
+const TITLES_WHOLE_WIDTH: usize = 72;
+
+/// The report as text, laid out to the output width (see [`crate::width`]).
 pub fn render(report: &DoctorReport, color: bool) -> String {
     render_with_width(report, color, None)
 }
 
-/// The width [`render`] wraps to when stdout is not a terminal.
-pub const RENDER_WIDTH: u16 = 140;
-
-/// [`render`] with an explicit table width (`None`: the terminal's, or [`RENDER_WIDTH`]).
+/// [`render`] for an explicit width in columns (`None`: the output width).
 pub fn render_with_width(report: &DoctorReport, color: bool, width: Option<u16>) -> String {
+    let columns = width.map_or_else(crate::width::output_width, usize::from);
     let mut table = Table::new();
     table
         .load_style(presets::UTF8_FULL_CONDENSED)
         .set_content_arrangement(ContentArrangement::Dynamic);
-    match width {
-        Some(w) => {
-            table.force_no_tty().set_width(w);
-        }
-        None if table.width().is_none() => {
-            table.set_width(RENDER_WIDTH);
-        }
-        None => {}
-    }
     if color {
         table.enforce_styling();
     }
-    table.set_header(vec!["", "check", "result", "fix"]);
+    // Wide enough, the fix has a column of its own; narrower, it goes under
+    // the result ("→ …"), which leaves the result room to read.
+    let fix_column = columns >= SIDE_BY_SIDE_FIX_WIDTH;
+    if fix_column {
+        table.set_header(vec!["", "check", "result", "fix"]);
+    } else {
+        table.set_header(vec!["", "check", "result (→ fix)"]);
+    }
     for c in &report.checks {
         let mut sym = Cell::new(c.status.symbol());
-        let mut fix = Cell::new(c.fix.as_deref().unwrap_or(""));
         if color {
             sym = sym.fg(status_color(c.status));
-            if c.status >= Status::Warn {
-                fix = fix.fg(status_color(c.status));
-            }
         }
         // The backend's explanation is long: it is printed in full below the table.
         let detail = if c.id == "kvm.backend" {
@@ -57,28 +54,47 @@ pub fn render_with_width(report: &DoctorReport, color: bool, width: Option<u16>)
         } else {
             c.detail.clone()
         };
-        table.add_row(vec![sym, Cell::new(&c.title), Cell::new(detail), fix]);
-    }
-    for i in 0..2 {
-        if let Some(col) = table.column_mut(i) {
-            col.set_constraint(ColumnConstraint::ContentWidth);
+        if fix_column {
+            let mut fix = Cell::new(c.fix.as_deref().unwrap_or(""));
+            if color && c.status >= Status::Warn {
+                fix = fix.fg(status_color(c.status));
+            }
+            table.add_row(vec![sym, Cell::new(&c.title), Cell::new(detail), fix]);
+        } else {
+            let result = match &c.fix {
+                Some(fix) => format!("{detail}\n→ {fix}"),
+                None => detail,
+            };
+            table.add_row(vec![sym, Cell::new(&c.title), Cell::new(result)]);
         }
+    }
+    // Titles stay whole on one line when there is room for them.
+    if columns >= TITLES_WHOLE_WIDTH
+        && let Some(column) = table.column_mut(1)
+    {
+        column.set_constraint(ColumnConstraint::ContentWidth);
     }
 
     let counts = report.counts();
     let mut out = String::new();
     out.push_str("versus doctor\n");
-    out.push_str(&table.to_string());
+    out.push_str(&crate::width::table_to(&mut table, columns));
     out.push('\n');
     out.push_str(&format!("KVM backend: {}\n", report.kvm.backend.label()));
-    for line in crate::fmt::wrap(report.kvm.backend.explanation(), 88) {
-        out.push_str("  ");
-        out.push_str(&line);
-        out.push('\n');
-    }
-    out.push_str(&format!(
-        "{} passed, {} warnings, {} failed, {} info   (✓ pass  ! warn  ✗ fail  · info)\n",
-        counts.pass, counts.warn, counts.fail, counts.info
+    out.push_str(&crate::width::paragraph_to(
+        report.kvm.backend.explanation(),
+        "  ",
+        "  ",
+        columns,
+    ));
+    out.push_str(&crate::width::paragraph_to(
+        &format!(
+            "{} passed, {} warnings, {} failed, {} info   (✓ pass  ! warn  ✗ fail  · info)",
+            counts.pass, counts.warn, counts.fail, counts.info
+        ),
+        "",
+        "  ",
+        columns,
     ));
     out
 }

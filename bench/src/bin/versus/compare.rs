@@ -40,11 +40,23 @@ struct CompareObserver {
     exports: Vec<bench::compare::export::Export>,
     plot: Option<PathBuf>,
     errors: Vec<String>,
+    /// The files written so far, each named once at the end.
+    written: Vec<PathBuf>,
+}
+
+impl CompareObserver {
+    fn wrote(&mut self, path: &std::path::Path) {
+        if !self.written.iter().any(|p| p == path) {
+            self.written.push(path.to_path_buf());
+        }
+    }
 }
 
 impl bench::compare::Observer for CompareObserver {
     fn start(&mut self, total_runs: usize) {
         self.bar.set_length(total_runs as u64);
+        // The first frame says what is happening before any run has ended.
+        self.bar.set_message("round 1 · starting");
     }
 
     fn ran(&mut self, record: &bench::compare::RunRecord) {
@@ -57,15 +69,21 @@ impl bench::compare::Observer for CompareObserver {
     }
 
     fn round_done(&mut self, comparison: &bench::compare::Comparison) {
+        let mut written = Vec::new();
         for export in &self.exports {
-            if let Err(error) = export.write(comparison) {
-                self.errors.push(error.to_string());
+            match export.write(comparison) {
+                Ok(()) => written.push(export.path.clone()),
+                Err(error) => self.errors.push(error.to_string()),
             }
         }
-        if let Some(path) = &self.plot
-            && let Err(error) = bench::compare::plot::write_svg(comparison, path)
-        {
-            self.errors.push(error.to_string());
+        if let Some(path) = &self.plot {
+            match bench::compare::plot::write_svg(comparison, path) {
+                Ok(()) => written.push(path.clone()),
+                Err(error) => self.errors.push(error.to_string()),
+            }
+        }
+        for path in written {
+            self.wrote(&path);
         }
     }
 }
@@ -162,6 +180,7 @@ pub(crate) fn compare(args: &CompareArgs) -> Result<ExitCode> {
         exports,
         plot: args.plot.clone(),
         errors: Vec::new(),
+        written: Vec::new(),
     };
     let comparison = comparer.run(&mut observer, &bench::interrupt::requested);
     observer.bar.finish_and_clear();
@@ -169,6 +188,10 @@ pub(crate) fn compare(args: &CompareArgs) -> Result<ExitCode> {
         emit(&format!("{}\n", serde_json::to_string_pretty(&comparison)?))?;
     } else {
         emit(&render::comparison(&comparison))?;
+    }
+    // Every file is rewritten after each round; it is named once, here.
+    for path in &observer.written {
+        output::stderr_line(&format!("wrote {}", path.display()));
     }
     // The same export error after every round is reported once.
     observer.errors.dedup();
