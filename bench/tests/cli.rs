@@ -133,7 +133,7 @@ fn a_foreign_static_binary_runs_and_its_status_comes_through() {
         .assert()
         .code(3)
         .stdout(predicate::str::starts_with("hello world\n"))
-        .stdout(predicate::str::contains("no result lines"))
+        .stdout(predicate::str::contains("no result lines").not())
         .stdout(predicate::str::contains("printed above"))
         .stdout(predicate::str::contains("exited with status 3"));
 }
