@@ -80,7 +80,7 @@ pub use host::{SeccompInfo, UsernsStatus};
 pub use launch::Running;
 pub use lsm::LsmInfo;
 pub use report::{CgroupReport, ExitStatus, Nanos, Outcome, Phases, Report, UserNsReport};
-pub use rootfs::{FileSource, RootfsFile, RootfsSpec};
+pub use rootfs::{FileSource, RootfsFile, RootfsSpec, Volume};
 pub use seccomp::SeccompMode;
 pub use spec::{ContainerBuilder, ContainerSpec, IdMap, Namespace};
 

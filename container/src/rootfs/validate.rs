@@ -9,7 +9,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
-use super::{BUILD_BASES, FileSource, RootfsFile, RootfsSpec, SYSTEM_DIRS};
+use super::{BUILD_BASES, FileSource, RootfsFile, RootfsSpec, SYSTEM_DIRS, Volume};
 use crate::error::{Error, Result};
 
 /// A validated rootfs, ready to be turned into steps.
@@ -44,12 +44,124 @@ pub(crate) enum PlannedKind {
     Symlink(PathBuf),
 }
 
-/// Checks `spec` and opens what must be opened. `argv0` is checked inside the root.
-pub(crate) fn validate(spec: &RootfsSpec, argv0: &str) -> Result<PlannedRootfs> {
+/// A checked volume: the host path resolved, the mount point cleaned.
+#[derive(Debug, Clone)]
+pub(crate) struct PlannedVolume {
+    pub(crate) host: PathBuf,
+    pub(crate) inside: PathBuf,
+    pub(crate) read_only: bool,
+    pub(crate) is_dir: bool,
+}
+
+/// Checks the volumes against the root: the host path exists; the mount point is
+/// absolute, not under `/dev`, `/proc` or `/sys` (versus mounts those), not the root,
+/// given once; in an external directory it exists already (versus never writes there),
+/// of the same kind as the host path, and no part of it is a symbolic link (the mount
+/// happens before `pivot_root`, so a link would put it on a host path); in a built root
+/// it may not be one of the root's files, and is created.
+pub(crate) fn validate_volumes(
+    root: &PlannedRootfs,
+    volumes: &[Volume],
+) -> Result<Vec<PlannedVolume>> {
+    let mut planned: Vec<PlannedVolume> = Vec::new();
+    for v in volumes {
+        let err = |m: String| {
+            Error::invalid(
+                "--volume",
+                format!("{}:{}: {m}", v.host.display(), v.inside.display()),
+            )
+        };
+        let host = fs::canonicalize(&v.host)
+            .map_err(|e| err(format!("the host path cannot be used: {e}")))?;
+        let is_dir = host.is_dir();
+        let mut inside = PathBuf::from("/");
+        for c in v.inside.components() {
+            match c {
+                Component::Normal(n) => inside.push(n),
+                Component::RootDir | Component::CurDir => {}
+                _ => return Err(err("the container path may not contain `..`".into())),
+            }
+        }
+        if inside == Path::new("/") {
+            return Err(err("the container's root cannot be a volume".into()));
+        }
+        if ["/dev", "/proc", "/sys"]
+            .iter()
+            .any(|d| inside.starts_with(d))
+        {
+            return Err(err(
+                "/dev, /proc and /sys are mounted by versus; choose another container path".into(),
+            ));
+        }
+        if planned.iter().any(|p| p.inside == inside) {
+            return Err(err("this container path is given twice".into()));
+        }
+        match root {
+            PlannedRootfs::Build { files, .. } => {
+                if files
+                    .iter()
+                    .any(|f| f.path == inside || inside.starts_with(&f.path))
+                {
+                    return Err(err(
+                        "the built root filesystem has a file there; choose another container path"
+                            .into(),
+                    ));
+                }
+                if files.iter().any(|f| f.path.starts_with(&inside)) {
+                    return Err(err(
+                        "it would hide files of the built root filesystem; choose another \
+                         container path"
+                            .into(),
+                    ));
+                }
+                if !is_dir && inside == Path::new("/tmp") {
+                    return Err(err("/tmp is a directory; a file cannot go there".into()));
+                }
+            }
+            PlannedRootfs::Dir { path, .. } => {
+                let resolved = resolve_in_root(path, &inside).map_err(|m| {
+                    err(format!(
+                        "the mount point must exist in the root filesystem (versus never writes \
+                         into it): {m}"
+                    ))
+                })?;
+                if resolved != path.join(inside.strip_prefix("/").unwrap_or(&inside)) {
+                    return Err(err(
+                        "the mount point in the root filesystem passes through a symbolic \
+                         link; versus will not follow it — use the link's target"
+                            .into(),
+                    ));
+                }
+                if resolved.is_dir() != is_dir {
+                    return Err(err(format!(
+                        "the host path is {} but the mount point is not",
+                        if is_dir { "a directory" } else { "a file" }
+                    )));
+                }
+            }
+            PlannedRootfs::Host => {
+                return Err(err(
+                    "volumes need the container's own root filesystem (not the host's)".into(),
+                ));
+            }
+        }
+        planned.push(PlannedVolume {
+            host,
+            inside,
+            read_only: v.read_only,
+            is_dir,
+        });
+    }
+    Ok(planned)
+}
+
+/// Checks `spec` and opens what must be opened. `keep_visible`: host paths the
+/// setup binds later (volumes), which the base of a built root must not hide.
+pub(crate) fn validate_root(spec: &RootfsSpec, keep_visible: &[PathBuf]) -> Result<PlannedRootfs> {
     let planned = match spec {
         RootfsSpec::Build { files } => {
             let files = validate_files(files)?;
-            let base = choose_base(&files)?;
+            let base = choose_base(&files, keep_visible)?;
             PlannedRootfs::Build { files, base }
         }
         RootfsSpec::Dir(path) => {
@@ -101,8 +213,86 @@ pub(crate) fn validate(spec: &RootfsSpec, argv0: &str) -> Result<PlannedRootfs> 
         }
         RootfsSpec::Host => PlannedRootfs::Host,
     };
-    check_command(&planned, argv0)?;
     Ok(planned)
+}
+
+/// The path `execve` gets for `argv0`: `argv0` itself when it holds a `/` (it must
+/// then be absolute), otherwise the first executable `DIR/argv0` for the directories
+/// of `path_var` (the container's `PATH`), as `execvp` would search — but resolved
+/// under the root (links are followed as the container sees them, never out of it)
+/// before anything is created.
+pub(crate) fn find_command(root: &PlannedRootfs, argv0: &str, path_var: &str) -> Result<String> {
+    if argv0.contains('/') {
+        check_command(root, argv0)?;
+        return Ok(argv0.to_owned());
+    }
+    if argv0.is_empty() {
+        return Err(Error::Command {
+            command: argv0.to_owned(),
+            message: "the command name is empty".into(),
+        });
+    }
+    for dir in path_var.split(':').filter(|d| d.starts_with('/')) {
+        let candidate = format!("{}/{argv0}", dir.trim_end_matches('/'));
+        if check_command(root, &candidate).is_ok() {
+            return Ok(candidate);
+        }
+    }
+    Err(Error::Command {
+        command: argv0.to_owned(),
+        message: format!(
+            "no executable file of that name on the container's PATH ({path_var}); give its \
+             absolute path inside the root filesystem, or set PATH with -e PATH=..."
+        ),
+    })
+}
+
+/// Checks that `dir` (the `--workdir`) is an absolute path naming a directory of the
+/// root: of an external directory (resolved under it), or of a built root (the root,
+/// a system directory, a directory holding one of its files, or an `extra` mount point).
+pub(crate) fn check_workdir(root: &PlannedRootfs, dir: &str, extra: &[PathBuf]) -> Result<()> {
+    let err = |m: String| Error::invalid("--workdir", format!("{dir:?}: {m}"));
+    if !dir.starts_with('/') {
+        return Err(err("must be an absolute path inside the container".into()));
+    }
+    match root {
+        PlannedRootfs::Build { files, .. } => {
+            let want = Path::new(dir).components().collect::<PathBuf>();
+            let known = want == Path::new("/")
+                || SYSTEM_DIRS.iter().any(|d| want.starts_with(d))
+                || extra.iter().any(|m| want.starts_with(m))
+                || files
+                    .iter()
+                    .any(|f| f.path != want && f.path.starts_with(&want));
+            if known {
+                Ok(())
+            } else {
+                Err(err(
+                    "no such directory in the built root filesystem (it holds only /bin, \
+                     /dev, /proc, /sys and /tmp)"
+                        .into(),
+                ))
+            }
+        }
+        PlannedRootfs::Dir { path, .. } => {
+            let resolved = resolve_in_root(path, Path::new(dir)).map_err(err)?;
+            if resolved.is_dir() {
+                Ok(())
+            } else {
+                Err(err(format!(
+                    "not a directory in the root filesystem {}",
+                    path.display()
+                )))
+            }
+        }
+        PlannedRootfs::Host => {
+            if Path::new(dir).is_dir() {
+                Ok(())
+            } else {
+                Err(err("not a directory".into()))
+            }
+        }
+    }
 }
 
 fn inside_path(p: &Path) -> Result<PathBuf> {
@@ -174,7 +364,7 @@ fn validate_files(files: &[RootfsFile]) -> Result<Vec<PlannedFile>> {
 }
 
 /// The first candidate base directory that exists and hides no host file to bind.
-fn choose_base(files: &[PlannedFile]) -> Result<PathBuf> {
+fn choose_base(files: &[PlannedFile], keep_visible: &[PathBuf]) -> Result<PathBuf> {
     BUILD_BASES
         .iter()
         .map(PathBuf::from)
@@ -183,12 +373,13 @@ fn choose_base(files: &[PlannedFile]) -> Result<PathBuf> {
                 && !files
                     .iter()
                     .any(|f| matches!(&f.kind, PlannedKind::Bind { host } if host.starts_with(b)))
+                && !keep_visible.iter().any(|p| p.starts_with(b))
         })
         .ok_or_else(|| Error::Rootfs {
             path: PathBuf::from("/"),
             message: format!(
                 "a built rootfs needs one of {} to exist on the host as a mount point \
-                 (mounted over only inside the container), not holding a file to bind",
+                 (mounted over only inside the container), not holding a file or volume to bind",
                 BUILD_BASES.join(" ")
             ),
         })
@@ -202,7 +393,8 @@ fn check_command(root: &PlannedRootfs, argv0: &str) -> Result<()> {
     };
     if !argv0.starts_with('/') {
         return Err(err(
-            "must be an absolute path inside the container (there is no PATH search), e.g. /bin/sh"
+            "a path must be absolute inside the container (e.g. /bin/sh); a name without '/' \
+             is looked up on the container's PATH (e.g. sh)"
                 .into(),
         ));
     }
@@ -315,7 +507,13 @@ pub(crate) fn resolve_in_root(root: &Path, inside: &Path) -> std::result::Result
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rootfs::WORKLOAD_PATH;
+    use crate::rootfs::{DEFAULT_PATH, WORKLOAD_PATH};
+
+    fn validate(spec: &RootfsSpec, argv0: &str) -> Result<PlannedRootfs> {
+        let root = validate_root(spec, &[])?;
+        find_command(&root, argv0, DEFAULT_PATH)?;
+        Ok(root)
+    }
 
     #[test]
     fn built_rootfs_validation() {
@@ -324,8 +522,27 @@ mod tests {
         let e = validate(&ok, "/bin/sh").unwrap_err().to_string();
         assert!(e.contains("not found in the built rootfs"), "{e}");
         assert!(e.contains("/bin/versus-workload"), "{e}");
-        let e = validate(&ok, "versus-workload").unwrap_err().to_string();
-        assert!(e.contains("absolute path"), "{e}");
+        let e = validate(&ok, "bin/versus-workload")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("must be absolute"), "{e}");
+        // A name is looked up on PATH inside the root, not on the host.
+        let root = validate_root(&ok, &[]).unwrap();
+        assert_eq!(
+            find_command(&root, "versus-workload", DEFAULT_PATH).unwrap(),
+            WORKLOAD_PATH
+        );
+        let e = find_command(&root, "ls", DEFAULT_PATH)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("container's PATH"), "{e}");
+        assert!(check_workdir(&root, "/bin", &[]).is_ok());
+        assert!(check_workdir(&root, "/tmp/x", &[]).is_ok());
+        let e = check_workdir(&root, "/nowhere", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("no such directory"), "{e}");
+        assert!(check_workdir(&root, "bin", &[]).is_err());
         let noexec = RootfsSpec::Build {
             files: vec![RootfsFile::bytes("/bin/w", b"x".to_vec(), 0o644)],
         };
@@ -390,6 +607,16 @@ mod tests {
         fs::set_permissions(d.path().join("bin/tool"), fs::Permissions::from_mode(0o755)).unwrap();
         // The absolute link target resolves inside the rootfs, not on the host.
         assert!(validate(&RootfsSpec::Dir(d.path().into()), "/bin/sh").is_ok());
+        let root = validate_root(&RootfsSpec::Dir(d.path().into()), &[]).unwrap();
+        assert_eq!(
+            find_command(&root, "sh", "/usr/bin:/bin").unwrap(),
+            "/bin/sh"
+        );
+        assert!(check_workdir(&root, "/bin", &[]).is_ok());
+        let e = check_workdir(&root, "/bin/sh", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("not a directory"), "{e}");
     }
 
     #[test]
@@ -434,10 +661,13 @@ mod tests {
             mode: 0o755,
         };
         assert_eq!(
-            choose_base(&[bind("/usr/bin/busybox")]).unwrap(),
+            choose_base(&[bind("/usr/bin/busybox")], &[]).unwrap(),
             Path::new("/tmp")
         );
-        let b = choose_base(&[bind("/tmp/build/versus-workload")]).unwrap();
+        let b = choose_base(&[bind("/tmp/build/versus-workload")], &[]).unwrap();
+        assert_ne!(b, Path::new("/tmp"));
+        // A volume's host path stays visible too.
+        let b = choose_base(&[], &[PathBuf::from("/tmp/data")]).unwrap();
         assert_ne!(b, Path::new("/tmp"));
     }
 }
