@@ -90,6 +90,10 @@ pub struct ContainerSettings {
     /// `/dev/null`.
     #[serde(default)]
     pub interactive: bool,
+    /// With [`Rootfs::Dir`]: the container's writes go to a throw-away
+    /// overlay layer instead of the directory (`--rootfs-overlay`).
+    #[serde(default)]
+    pub rootfs_overlay: bool,
 }
 
 impl ContainerSettings {
@@ -153,7 +157,8 @@ impl ContainerSettings {
             .caps_add(self.cap_add.iter().cloned())
             .caps_drop(self.cap_drop.iter().cloned())
             .seccomp(self.seccomp)
-            .read_only(self.read_only);
+            .read_only(self.read_only)
+            .rootfs_overlay(self.rootfs_overlay);
         if let Some(hostname) = &self.hostname {
             builder = builder.hostname(hostname.clone());
         }

@@ -273,6 +273,11 @@ fn plan_root(p: &mut Plan, rootfs: &PlannedRootfs) -> PathBuf {
             }
             base.clone()
         }
+        PlannedRootfs::Dir {
+            path,
+            overlay: Some(base),
+            ..
+        } => plan_overlay(p, path, base),
         PlannedRootfs::Dir { path, .. } => {
             // Bound onto itself so that it is a mount point pivot_root accepts.
             p.mount(
@@ -293,6 +298,57 @@ fn plan_root(p: &mut Plan, rootfs: &PlannedRootfs) -> PathBuf {
         PlannedRootfs::Host => PathBuf::from("/"),
     }
 }
+
+/// 3b'. `--rootfs-overlay`: a tmpfs on `base` (in the child's mount namespace, so it
+/// vanishes with the container: nothing to remove on any path) holding the upper and
+/// work directories, and an overlay of `lower` and that upper layer as the new root.
+/// The container writes to memory, charged to its cgroup; `lower` is never written.
+fn plan_overlay(p: &mut Plan, lower: &Path, base: &Path) -> PathBuf {
+    p.mount(
+        Some("tmpfs"),
+        base,
+        Some("tmpfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+        Some("mode=0755"),
+        format!(
+            "mounting a tmpfs for the overlay's writable layer (on {}, in the container's \
+             mount namespace)",
+            base.display()
+        ),
+    );
+    let [upper, work, root] = OVERLAY_DIRS.map(|d| base.join(d));
+    for dir in [&upper, &work, &root] {
+        p.push(
+            Op::Mkdir {
+                path: cp(dir),
+                mode: 0o755,
+            },
+            format!("creating {}", dir.display()),
+        );
+    }
+    let options = format!(
+        "lowerdir={},upperdir={},workdir={}",
+        lower.display(),
+        upper.display(),
+        work.display()
+    );
+    p.mount(
+        Some("overlay"),
+        &root,
+        Some("overlay"),
+        MsFlags::MS_NODEV,
+        Some(&options),
+        format!(
+            "mounting an overlay of {} (read-only lower layer) as the new root",
+            lower.display()
+        ),
+    );
+    root
+}
+
+/// The directories of the overlay's tmpfs: upper layer, overlayfs' work directory,
+/// and the merged root.
+const OVERLAY_DIRS: [&str; 3] = ["upper", "work", "root"];
 
 /// 3c. /proc for the container's PID namespace (or the host's, bound, if shared), then
 /// the masked and read-only paths.
@@ -731,6 +787,7 @@ pub(super) mod tests {
             path: "/srv/rootfs".into(),
             has_tmp: false,
             has_sys: false,
+            overlay: None,
         };
         let mut c = ctx(&root);
         c.read_only = true;

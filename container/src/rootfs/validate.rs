@@ -23,6 +23,10 @@ pub(crate) enum PlannedRootfs {
         path: PathBuf,
         has_tmp: bool,
         has_sys: bool,
+        /// With `--rootfs-overlay`: where the tmpfs holding the overlay's upper and
+        /// work directories and its merged root is mounted (in the child's mount
+        /// namespace); `None`: the directory itself is the root.
+        overlay: Option<PathBuf>,
     },
     Host,
 }
@@ -157,7 +161,20 @@ pub(crate) fn validate_volumes(
 
 /// Checks `spec` and opens what must be opened. `keep_visible`: host paths the
 /// setup binds later (volumes), which the base of a built root must not hide.
-pub(crate) fn validate_root(spec: &RootfsSpec, keep_visible: &[PathBuf]) -> Result<PlannedRootfs> {
+/// `overlay`: an external directory is the lower layer of an overlay whose writes
+/// go to a tmpfs that vanishes with the container (only for [`RootfsSpec::Dir`]).
+pub(crate) fn validate_root(
+    spec: &RootfsSpec,
+    keep_visible: &[PathBuf],
+    overlay: bool,
+) -> Result<PlannedRootfs> {
+    if overlay && !matches!(spec, RootfsSpec::Dir(_)) {
+        return Err(Error::Conflict(
+            "--rootfs-overlay protects a --rootfs directory; a built root filesystem is \
+             a fresh tmpfs already"
+                .into(),
+        ));
+    }
     let planned = match spec {
         RootfsSpec::Build { files } => {
             let files = validate_files(files)?;
@@ -205,10 +222,26 @@ pub(crate) fn validate_root(spec: &RootfsSpec, keep_visible: &[PathBuf]) -> Resu
                     });
                 }
             }
+            let overlay = if overlay {
+                if path.to_string_lossy().contains([',', ':']) {
+                    return Err(Error::Rootfs {
+                        path: path.clone(),
+                        message: "an overlay's lower directory may not contain ',' or ':' \
+                                  (they separate overlayfs options); use a path without them"
+                            .into(),
+                    });
+                }
+                let mut visible = keep_visible.to_vec();
+                visible.push(path.clone());
+                Some(choose_base(&[], &visible)?)
+            } else {
+                None
+            };
             PlannedRootfs::Dir {
                 has_tmp: path.join("tmp").is_dir(),
                 has_sys: path.join("sys").is_dir(),
                 path,
+                overlay,
             }
         }
         RootfsSpec::Host => PlannedRootfs::Host,
@@ -510,7 +543,7 @@ mod tests {
     use crate::rootfs::{DEFAULT_PATH, WORKLOAD_PATH};
 
     fn validate(spec: &RootfsSpec, argv0: &str) -> Result<PlannedRootfs> {
-        let root = validate_root(spec, &[])?;
+        let root = validate_root(spec, &[], false)?;
         find_command(&root, argv0, DEFAULT_PATH)?;
         Ok(root)
     }
@@ -527,7 +560,7 @@ mod tests {
             .to_string();
         assert!(e.contains("must be absolute"), "{e}");
         // A name is looked up on PATH inside the root, not on the host.
-        let root = validate_root(&ok, &[]).unwrap();
+        let root = validate_root(&ok, &[], false).unwrap();
         assert_eq!(
             find_command(&root, "versus-workload", DEFAULT_PATH).unwrap(),
             WORKLOAD_PATH
@@ -607,7 +640,7 @@ mod tests {
         fs::set_permissions(d.path().join("bin/tool"), fs::Permissions::from_mode(0o755)).unwrap();
         // The absolute link target resolves inside the rootfs, not on the host.
         assert!(validate(&RootfsSpec::Dir(d.path().into()), "/bin/sh").is_ok());
-        let root = validate_root(&RootfsSpec::Dir(d.path().into()), &[]).unwrap();
+        let root = validate_root(&RootfsSpec::Dir(d.path().into()), &[], false).unwrap();
         assert_eq!(
             find_command(&root, "sh", "/usr/bin:/bin").unwrap(),
             "/bin/sh"

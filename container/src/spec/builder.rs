@@ -57,6 +57,7 @@ pub struct ContainerBuilder {
     workdir: Option<String>,
     user: Option<(u32, u32)>,
     volumes: Vec<Volume>,
+    overlay: bool,
 }
 
 impl ContainerBuilder {
@@ -84,6 +85,7 @@ impl ContainerBuilder {
             workdir: None,
             user: None,
             volumes: Vec::new(),
+            overlay: false,
         }
     }
 
@@ -188,6 +190,14 @@ impl ContainerBuilder {
         self
     }
 
+    /// With a [`RootfsSpec::Dir`]: make it the read-only lower layer of an overlay
+    /// whose writable layer is a tmpfs that vanishes with the container, so the
+    /// container's writes never reach the directory.
+    pub fn rootfs_overlay(mut self, overlay: bool) -> Self {
+        self.overlay = overlay;
+        self
+    }
+
     /// A host path bind-mounted into the container.
     pub fn volume(mut self, volume: Volume) -> Self {
         self.volumes.push(volume);
@@ -247,6 +257,7 @@ impl ContainerBuilder {
                 path_var,
                 workdir: self.workdir.as_deref(),
                 volumes: &self.volumes,
+                overlay: self.overlay,
             },
             self.read_only,
             &ns,

@@ -193,6 +193,8 @@ pub(super) struct Command<'a> {
     pub(super) path_var: &'a str,
     pub(super) workdir: Option<&'a str>,
     pub(super) volumes: &'a [Volume],
+    /// Writes to a `--rootfs` directory go to a throw-away overlay layer.
+    pub(super) overlay: bool,
 }
 
 /// Checks the root filesystem against the namespaces (only the host's root works in a
@@ -227,7 +229,7 @@ pub(super) fn rootfs(
         .iter()
         .filter_map(|v| std::fs::canonicalize(&v.host).ok())
         .collect();
-    let planned = rootfs::validate_root(&spec, &keep_visible)?;
+    let planned = rootfs::validate_root(&spec, &keep_visible, command.overlay)?;
     let exec_path = rootfs::find_command(&planned, command.argv0, command.path_var)?;
     let volumes = rootfs::validate_volumes(&planned, command.volumes)?;
     if let Some(dir) = command.workdir {
@@ -250,8 +252,12 @@ pub(super) fn rootfs(
         volumes: &volumes,
         workdir: command.workdir,
     });
+    let mut desc = spec.describe();
+    if command.overlay {
+        desc.push_str(" under an overlay (the container's writes are discarded)");
+    }
     Ok(Rootfs {
-        desc: spec.describe(),
+        desc,
         planned,
         steps,
         exec_path: CString::new(exec_path)

@@ -98,6 +98,12 @@ pub(crate) struct ContainerRunArgs {
     #[arg(long, value_name = "DIR", conflicts_with_all = ["busybox", "workload"])]
     pub(crate) rootfs: Option<PathBuf>,
 
+    /// With `--rootfs`: make the directory the read-only lower layer of an
+    /// overlay whose writable layer is a tmpfs inside the container, gone
+    /// when it ends — the container's writes never reach the directory.
+    #[arg(long = "rootfs-overlay", requires = "rootfs")]
+    pub(crate) rootfs_overlay: bool,
+
     /// Add the host's static busybox to the built root filesystem, for
     /// commands such as `-- /bin/sh -c 'ps; ls /'`.
     #[arg(long)]
@@ -416,6 +422,7 @@ impl ContainerRunArgs {
             user: self.user,
             volumes: self.volume.clone(),
             interactive: self.interactive,
+            rootfs_overlay: self.rootfs_overlay,
         })
     }
 
