@@ -57,6 +57,8 @@ pub(crate) enum Stage {
     Ids = 11,
     /// `setresgid`/`setresuid` to `--user`.
     User = 12,
+    /// `setsid` and `TIOCSCTTY`: taking the pty as controlling terminal.
+    Terminal = 13,
 }
 
 impl Stage {
@@ -75,6 +77,7 @@ impl Stage {
             10 => Stage::Exec,
             11 => Stage::Ids,
             12 => Stage::User,
+            13 => Stage::Terminal,
             _ => return None,
         })
     }
@@ -138,6 +141,8 @@ pub(crate) struct ChildArgs<'a> {
     pub(crate) caps: CapPlan,
     pub(crate) seccomp: Option<&'a [sock_filter]>,
     pub(crate) user: Option<(u32, u32)>,
+    /// stdin is a pty slave to take as controlling terminal, in a new session.
+    pub(crate) controlling_terminal: bool,
     pub(crate) stdio: [RawFd; 3],
     pub(crate) path: &'a CStr,
     pub(crate) argv: &'a [*const libc::c_char],
@@ -270,6 +275,18 @@ pub(crate) fn main(a: &ChildArgs<'_>, sys: &dyn Syscall) -> isize {
     // write then raises SIGPIPE (default disposition by then).
     die_with_parent();
 
+    // 5a'. With a pty: a new session whose controlling terminal it is, so that the
+    //      shell's job control works and Ctrl-C reaches its foreground group.
+    if a.controlling_terminal {
+        // SAFETY: setsid has no arguments; we are not a group leader (cloned).
+        if unsafe { libc::setsid() } < 0 {
+            return fail(a.report, Stage::Terminal, 0, Errno::last());
+        }
+        // SAFETY: TIOCSCTTY with 0 on a pty slave descriptor we hold.
+        if unsafe { libc::ioctl(a.stdio[0], libc::TIOCSCTTY, 0) } < 0 {
+            return fail(a.report, Stage::Terminal, 1, Errno::last());
+        }
+    }
     // 5a. stdin = /dev/null or the caller's pipe, stdout/stderr = the caller's pipes. The parent moved all
     //     three above fd 2, so no dup2 overwrites another's source.
     for (target, &src) in a.stdio.iter().enumerate() {
@@ -328,6 +345,7 @@ mod tests {
             caps: CapPlan::new(&CapabilitySet::docker_default(), 40),
             seccomp: prog,
             user: None,
+            controlling_terminal: false,
             stdio: [-1; 3],
             path: c"/bin/x",
             argv: &[],

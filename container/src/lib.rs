@@ -72,6 +72,7 @@ pub mod rootfs;
 pub mod seccomp;
 pub mod spec;
 pub mod syscall;
+pub mod tty;
 
 pub use capabilities::{CapabilitySet, DOCKER_DEFAULT, DOCKER_DEFAULT_MASK};
 pub use cgroup::{CgroupStats, CgroupVersion, Limits};

@@ -12,13 +12,14 @@
 //! successful `execve`) · `exec→marker` · `run` · `teardown`.
 
 use std::io::{Read, Write};
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use container::rootfs::WORKLOAD_PATH;
+use container::tty::{Pty, RawMode};
 use container::{ContainerBuilder, Limits, Namespace, Outcome, RootfsSpec, SeccompMode, Volume};
 
 use super::collect::Collected;
@@ -90,6 +91,11 @@ pub struct ContainerSettings {
     /// `/dev/null`.
     #[serde(default)]
     pub interactive: bool,
+    /// A pseudo-terminal as the container's stdin, stdout, stderr and
+    /// controlling terminal (`-t`); with `interactive`, versus' terminal is
+    /// in raw mode meanwhile, so Ctrl-C goes to the container.
+    #[serde(default)]
+    pub tty: bool,
     /// With [`Rootfs::Dir`]: the container's writes go to a throw-away
     /// overlay layer instead of the directory (`--rootfs-overlay`).
     #[serde(default)]
@@ -207,15 +213,26 @@ impl Backend for ContainerBackend {
     }
 
     fn run(&self, launch: &Launch) -> Result<RunReport, BackendError> {
-        let (stdout_read, stdout_write) = std::io::pipe().map_err(BackendError::Prepare)?;
-        let (stderr_read, stderr_write) = std::io::pipe().map_err(BackendError::Prepare)?;
-        let mut builder = self
-            .settings
-            .builder(launch)
-            .stdout(OwnedFd::from(stdout_write))
-            .stderr(OwnedFd::from(stderr_write));
+        let mut builder = self.settings.builder(launch);
+        // The container's output: two pipes, or one pseudo-terminal (-t).
+        let streams = if self.settings.tty {
+            let pty = Pty::open().map_err(container_error)?;
+            pty.copy_window_size(std::io::stdin().as_fd());
+            builder = builder.terminal(pty.slave);
+            Streams::Tty { master: pty.master }
+        } else {
+            let (stdout_read, stdout_write) = std::io::pipe().map_err(BackendError::Prepare)?;
+            let (stderr_read, stderr_write) = std::io::pipe().map_err(BackendError::Prepare)?;
+            builder = builder
+                .stdout(OwnedFd::from(stdout_write))
+                .stderr(OwnedFd::from(stderr_write));
+            Streams::Pipes {
+                stdout: stdout_read,
+                stderr: stderr_read,
+            }
+        };
         let mut stdin_write = None;
-        if self.settings.interactive {
+        if self.settings.interactive && !self.settings.tty {
             let (read, write) = std::io::pipe().map_err(BackendError::Prepare)?;
             builder = builder.stdin(OwnedFd::from(read));
             stdin_write = Some(write);
@@ -234,8 +251,30 @@ impl Backend for ContainerBackend {
         let running = spec.spawn().map_err(container_error)?;
         let launched = running.launched_at();
         let spawned = running.spawned_at();
-        let output = stream_lines(stdout_read, launch.echo);
-        let stderr = stream_stderr(stderr_read, launch.echo);
+        let stdin = std::io::stdin();
+        // Held until the run ends, on every path: dropping it gives the
+        // user's terminal back its settings.
+        let mut _raw_mode = None;
+        let (output, stderr) = match streams {
+            Streams::Pipes { stdout, stderr } => (
+                stream_lines(stdout, launch.echo),
+                stream_stderr(stderr, launch.echo),
+            ),
+            Streams::Tty { master } => {
+                if self.settings.interactive {
+                    // Raw mode only when the keys are forwarded: then Ctrl-C
+                    // is a byte for the container's shell; without -i it
+                    // still stops versus (and the container).
+                    _raw_mode = RawMode::enter(stdin.as_fd()).map_err(container_error)?;
+                    let to_container = master.try_clone().map_err(BackendError::Prepare)?;
+                    forward_stdin(std::fs::File::from(to_container));
+                }
+                let (tx, rx) = mpsc::channel();
+                // One stream: everything is stdout; stderr stays empty.
+                let _ = tx.send(String::new());
+                (stream_tty(master, launch.echo), rx)
+            }
+        };
         if let Some(write) = stdin_write {
             forward_stdin(write);
         }
@@ -425,6 +464,80 @@ fn stream_lines(pipe: std::io::PipeReader, echo: bool) -> StreamedOutput {
     }
 }
 
+/// Where the container's output arrives.
+enum Streams {
+    /// stdout and stderr, kept apart.
+    Pipes {
+        stdout: std::io::PipeReader,
+        stderr: std::io::PipeReader,
+    },
+    /// The master side of the container's pseudo-terminal (`-t`).
+    Tty { master: OwnedFd },
+}
+
+/// Reads the pty's master side on a thread: with `echo`, every byte goes to
+/// versus' stdout at once (a shell's prompt has no newline to wait for);
+/// whole lines, their `\r\n` turned back into `\n`, are parsed as on a pipe.
+/// Reading ends at `EIO`, once the container's last holder of the
+/// terminal has gone.
+fn stream_tty(master: OwnedFd, echo: bool) -> StreamedOutput {
+    let collected = Arc::new(Mutex::new(Collected::default()));
+    let own = Arc::new(Mutex::new(Kept::default()));
+    let (tx, closed) = mpsc::channel();
+    let (sink, own_sink) = (collected.clone(), own.clone());
+    thread::spawn(move || {
+        let mut master = std::fs::File::from(master);
+        let mut buffer = vec![0u8; 16 * 1024];
+        let mut line: Vec<u8> = Vec::new();
+        let take = |line: &mut Vec<u8>, seen: Instant| {
+            if line.ends_with(b"\r\n") {
+                line.truncate(line.len() - 2);
+                line.push(b'\n');
+            }
+            let text = String::from_utf8_lossy(line).into_owned();
+            if !text.starts_with(workload::LINE_PREFIX) {
+                own_sink
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .push(text.as_bytes());
+            }
+            sink.lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .line(seen, &text);
+            line.clear();
+        };
+        loop {
+            let n = match master.read(&mut buffer) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(_) => break,
+            };
+            let seen = Instant::now();
+            if echo {
+                // A failed write stops the run (see `output`); reading goes
+                // on so that the container never blocks.
+                let _ = crate::output::write_stdout(&buffer[..n]);
+            }
+            for &byte in &buffer[..n] {
+                line.push(byte);
+                if byte == b'\n' || line.len() >= super::MAX_LINE_BYTES {
+                    take(&mut line, seen);
+                }
+            }
+        }
+        if !line.is_empty() {
+            take(&mut line, Instant::now());
+        }
+        let _ = tx.send(());
+    });
+    StreamedOutput {
+        collected,
+        own,
+        closed,
+    }
+}
+
 /// The first [`OUTPUT_KEEP_BYTES`] of a stream, and a count of the rest.
 #[derive(Debug, Default)]
 struct Kept {
@@ -485,10 +598,11 @@ fn stream_stderr(mut pipe: std::io::PipeReader, echo: bool) -> mpsc::Receiver<St
 }
 
 /// Copies versus' stdin to the container's (`-i`) on a thread, and closes
-/// the container's at end of file, so that a shell reading a script ends.
+/// the container's at end of file, so that a shell reading a script ends
+/// (with `-t` the pty stays open: end of file is the user's Ctrl-D).
 /// The thread is left blocked in `read` if the container ends first; it
 /// holds nothing that outlives versus.
-fn forward_stdin(mut to_container: std::io::PipeWriter) {
+fn forward_stdin(mut to_container: impl Write + Send + 'static) {
     thread::spawn(move || {
         let mut stdin = std::io::stdin().lock();
         let mut buffer = vec![0u8; 16 * 1024];

@@ -49,6 +49,8 @@ pub(super) fn describe_failure(spec: &ContainerSpec, stage: Stage, index: usize)
         Stage::Seccomp => "installing the seccomp filter".into(),
         Stage::Stdio => format!("dup2 onto fd {index}"),
         Stage::Exec => format!("execve {}", spec.exec_path.to_string_lossy()),
+        Stage::Terminal if index == 0 => "setsid (a new session for the terminal)".into(),
+        Stage::Terminal => "taking the pseudo-terminal as controlling terminal (TIOCSCTTY)".into(),
         Stage::User => match spec.user {
             Some((uid, gid)) => format!("switching to --user {uid}:{gid} (setresgid, setresuid)"),
             None => "switching to --user".into(),

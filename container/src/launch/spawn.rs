@@ -47,6 +47,17 @@ impl ContainerSpec {
         // 2. clone into the namespaces; the child waits on `go`.
         let (go_r, go_w) = pipe()?;
         let (rep_r, rep_w) = pipe()?;
+        let controlling_terminal = self.terminal.is_some();
+        if let Some(slave) = self.terminal.take() {
+            let copy = || {
+                slave
+                    .try_clone()
+                    .map_err(|e| Error::io("duplicating the pseudo-terminal", e))
+            };
+            self.stdin = Some(copy()?);
+            self.stdout = Some(copy()?);
+            self.stderr = Some(slave);
+        }
         let stdin = above_stdio(match self.stdin.take() {
             Some(fd) => fd,
             None => dev_null(false)?,
@@ -80,6 +91,7 @@ impl ContainerSpec {
             caps: self.cap_plan,
             seccomp: self.seccomp_program.as_deref().map(|p| p.as_slice()),
             user: self.user,
+            controlling_terminal,
             stdio: [stdin.as_raw_fd(), stdout.as_raw_fd(), stderr.as_raw_fd()],
             path,
             argv: &argv,

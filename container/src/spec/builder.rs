@@ -58,6 +58,7 @@ pub struct ContainerBuilder {
     user: Option<(u32, u32)>,
     volumes: Vec<Volume>,
     overlay: bool,
+    terminal: Option<OwnedFd>,
 }
 
 impl ContainerBuilder {
@@ -86,6 +87,7 @@ impl ContainerBuilder {
             user: None,
             volumes: Vec::new(),
             overlay: false,
+            terminal: None,
         }
     }
 
@@ -173,6 +175,15 @@ impl ContainerBuilder {
     /// copy is closed by `spawn`.
     pub fn stdin(mut self, fd: OwnedFd) -> Self {
         self.stdin = Some(fd);
+        self
+    }
+
+    /// A pseudo-terminal's slave ([`crate::tty::Pty`]) as PID 1's stdin, stdout,
+    /// stderr and controlling terminal: PID 1 starts a new session and takes it, as
+    /// `docker run -t` does. It replaces [`Self::stdin`], [`Self::stdout`] and
+    /// [`Self::stderr`].
+    pub fn terminal(mut self, slave: OwnedFd) -> Self {
+        self.terminal = Some(slave);
         self
     }
 
@@ -273,7 +284,7 @@ impl ContainerBuilder {
         let cgroup = checks::cgroup(&self.limits, ns.rootless, host)?;
         let id_maps = checks::id_maps(&ns, host);
         let env = checks::environment(&self.env)?;
-        let notes = checks::notes(&security.withheld, cgroup.is_none());
+        let notes = checks::notes(&security.withheld, cgroup.is_some());
 
         Ok(ContainerSpec {
             id: self.id,
@@ -299,6 +310,7 @@ impl ContainerBuilder {
             cgroup_layout: host.layout.label(),
             lsm: host.lsm.clone(),
             stdin: self.stdin,
+            terminal: self.terminal,
             stdout: self.stdout,
             stderr: self.stderr,
             stop_signal: self.stop_signal,

@@ -75,6 +75,8 @@ pub struct ContainerSpec {
     pub(crate) cgroup_layout: &'static str,
     pub(crate) lsm: LsmInfo,
     pub(crate) stdin: Option<OwnedFd>,
+    /// A pty slave: stdin, stdout, stderr and the controlling terminal of PID 1.
+    pub(crate) terminal: Option<OwnedFd>,
     pub(crate) stdout: Option<OwnedFd>,
     pub(crate) stderr: Option<OwnedFd>,
     pub(crate) stop_signal: Signal,

@@ -165,6 +165,14 @@ pub(crate) struct ContainerRunArgs {
     #[arg(long, short = 'i')]
     pub(crate) interactive: bool,
 
+    /// Allocate a pseudo-terminal: the command's stdin, stdout and stderr
+    /// and its controlling terminal, as a session leader. With `-i` and a
+    /// terminal on versus' stdin, that terminal is in raw mode meanwhile:
+    /// keys, Ctrl-C included, go to the command. Allowed without a
+    /// terminal (as `docker run -t` with a pipe).
+    #[arg(long, short = 't')]
+    pub(crate) tty: bool,
+
     /// The network: `none` (the container's own network namespace with only
     /// `lo`, the default) or `host` (the host's, as `--share net`).
     #[arg(long, value_enum, value_name = "MODE", default_value_t = Network::None)]
@@ -423,6 +431,7 @@ impl ContainerRunArgs {
             volumes: self.volume.clone(),
             interactive: self.interactive,
             rootfs_overlay: self.rootfs_overlay,
+            tty: self.tty,
         })
     }
 
