@@ -395,14 +395,20 @@ impl Screen {
     }
 }
 
-#[test]
-fn an_interactive_shell_on_a_terminal_gets_ctrl_c_and_its_exit_status() {
-    if !ready("an_interactive_shell_on_a_terminal_gets_ctrl_c_and_its_exit_status") {
-        return;
-    }
+/// `versus container run --busybox -it -- sh` on a new terminal: the
+/// child, what it writes, the terminal's master side (for typing) and a
+/// copy of its slave side (versus' terminal, to look at its settings).
+struct Session {
+    child: std::process::Child,
+    screen: Screen,
+    keys: std::fs::File,
+    terminal: std::os::fd::OwnedFd,
+}
+
+fn interactive_shell() -> Option<Session> {
     let Ok(pty) = container::tty::Pty::open() else {
         eprintln!("skipped: no pseudo-terminals here (/dev/ptmx)");
-        return;
+        return None;
     };
     let size = libc::winsize {
         ws_row: 40,
@@ -416,16 +422,15 @@ fn an_interactive_shell_on_a_terminal_gets_ctrl_c_and_its_exit_status() {
         0
     );
     let slave = || Stdio::from(pty.slave.try_clone().unwrap());
-    let mut child = StdCommand::new(assert_cmd::cargo::cargo_bin("versus"))
+    let child = StdCommand::new(assert_cmd::cargo::cargo_bin("versus"))
         .args(["container", "run", "--busybox", "-it", "--", "sh"])
         .stdin(slave())
         .stdout(slave())
         .stderr(slave())
         .spawn()
         .unwrap();
-    drop(pty.slave);
-    let mut master = std::fs::File::from(pty.master);
-    let mut reader = master.try_clone().unwrap();
+    let keys = std::fs::File::from(pty.master);
+    let mut reader = keys.try_clone().unwrap();
     let (tx, chunks) = mpsc::channel();
     std::thread::spawn(move || {
         let mut buffer = [0u8; 4096];
@@ -435,24 +440,86 @@ fn an_interactive_shell_on_a_terminal_gets_ctrl_c_and_its_exit_status() {
             }
         }
     });
-    let mut screen = Screen {
-        chunks,
-        seen: String::new(),
+    Some(Session {
+        child,
+        screen: Screen {
+            chunks,
+            seen: String::new(),
+        },
+        keys,
+        terminal: pty.slave,
+    })
+}
+
+/// Whether the terminal turns Ctrl-C into a signal (off in raw mode).
+fn signals_on(terminal: &std::os::fd::OwnedFd) -> bool {
+    // SAFETY: termios is plain data; all-zero is valid before tcgetattr.
+    let mut settings: libc::termios = unsafe { std::mem::zeroed() };
+    // SAFETY: a valid out-pointer and a terminal descriptor.
+    assert_eq!(
+        unsafe { libc::tcgetattr(terminal.as_raw_fd(), &mut settings) },
+        0
+    );
+    settings.c_lflag & libc::ISIG != 0
+}
+
+#[test]
+fn an_interactive_shell_on_a_terminal_gets_ctrl_c_and_its_exit_status() {
+    if !ready("an_interactive_shell_on_a_terminal_gets_ctrl_c_and_its_exit_status") {
+        return;
+    }
+    let Some(mut s) = interactive_shell() else {
+        return;
     };
-    let at = screen.wait_for("# ", 0);
-    master
-        .write_all(b"echo started; sleep 30; echo slept-through\n")
+    let at = s.screen.wait_for("# ", 0);
+    // The foreground job prints its marker itself, so that once it shows,
+    // the job is running in its own process group and the shell's
+    // terminal is out of line editing.
+    s.keys
+        .write_all(b"sh -c 'echo job-$((6*7)); exec sleep 30'\n")
         .unwrap();
-    // Once the shell has run the first command, its terminal is out of line
-    // editing: Ctrl-C, as the user types it, is a byte the terminal turns
-    // into SIGINT for the foreground job (not for versus).
-    let at = screen.wait_for("\nstarted\r\n", at);
-    master.write_all(b"\x03").unwrap();
-    let at = screen.wait_for("# ", at);
-    master.write_all(b"echo hi-$((40+2)); exit 5\n").unwrap();
-    screen.wait_for("hi-42", at);
-    let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(5), "{}", screen.seen);
-    assert!(!screen.seen.contains("\nslept-through"), "{}", screen.seen);
-    assert!(!screen.seen.contains("interrupted"), "{}", screen.seen);
+    let at = s.screen.wait_for("job-42\r\n", at);
+    // Ctrl-C as the user types it: a byte the terminal turns into SIGINT
+    // for the foreground job, not a signal for versus.
+    s.keys.write_all(b"\x03").unwrap();
+    let at = s.screen.wait_for("# ", at);
+    s.keys
+        .write_all(b"echo job-status=$?; echo hi-$((40+2)); exit 5\n")
+        .unwrap();
+    s.screen.wait_for("hi-42\r\n", at);
+    let status = s.child.wait().unwrap();
+    let seen = &s.screen.seen;
+    assert_eq!(status.code(), Some(5), "{seen}");
+    assert!(
+        seen.contains(&format!("job-status={}", 128 + libc::SIGINT)),
+        "{seen}"
+    );
+    assert!(!seen.contains("interrupted"), "{seen}");
+    assert!(signals_on(&s.terminal), "the terminal was left in raw mode");
+}
+
+#[test]
+fn sigterm_to_versus_during_an_interactive_shell_restores_the_terminal() {
+    if !ready("sigterm_to_versus_during_an_interactive_shell_restores_the_terminal") {
+        return;
+    }
+    let Some(mut s) = interactive_shell() else {
+        return;
+    };
+    s.screen.wait_for("# ", 0);
+    assert!(
+        !signals_on(&s.terminal),
+        "versus put its terminal in raw mode"
+    );
+    let pid = i32::try_from(s.child.id()).unwrap();
+    // SAFETY: kill has no memory effects; `pid` is our unreaped child.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    let status = s.child.wait().unwrap();
+    assert_eq!(
+        status.code(),
+        Some(128 + libc::SIGTERM),
+        "{}",
+        s.screen.seen
+    );
+    assert!(signals_on(&s.terminal), "the terminal was left in raw mode");
 }
