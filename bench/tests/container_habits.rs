@@ -417,10 +417,8 @@ fn interactive_shell() -> Option<Session> {
         ws_ypixel: 0,
     };
     // SAFETY: TIOCSWINSZ reads a valid winsize.
-    assert_eq!(
-        unsafe { libc::ioctl(pty.master.as_raw_fd(), libc::TIOCSWINSZ, &size) },
-        0
-    );
+    let set = unsafe { libc::ioctl(pty.master.as_raw_fd(), libc::TIOCSWINSZ, &size) };
+    assert_eq!(set, 0);
     let slave = || Stdio::from(pty.slave.try_clone().unwrap());
     let child = StdCommand::new(assert_cmd::cargo::cargo_bin("versus"))
         .args(["container", "run", "--busybox", "-it", "--", "sh"])
@@ -456,10 +454,8 @@ fn signals_on(terminal: &std::os::fd::OwnedFd) -> bool {
     // SAFETY: termios is plain data; all-zero is valid before tcgetattr.
     let mut settings: libc::termios = unsafe { std::mem::zeroed() };
     // SAFETY: a valid out-pointer and a terminal descriptor.
-    assert_eq!(
-        unsafe { libc::tcgetattr(terminal.as_raw_fd(), &mut settings) },
-        0
-    );
+    let got = unsafe { libc::tcgetattr(terminal.as_raw_fd(), &mut settings) };
+    assert_eq!(got, 0);
     settings.c_lflag & libc::ISIG != 0
 }
 

@@ -41,13 +41,13 @@ impl Pty {
         // SAFETY: a new descriptor that nothing else owns.
         let master = unsafe { OwnedFd::from_raw_fd(raw) };
         let mut name = [0 as libc::c_char; PTS_NAME_MAX];
-        // SAFETY: plain calls on a valid master descriptor; `name` is writable for
-        // its whole length, which is passed.
-        let ok = unsafe {
-            libc::grantpt(raw) == 0
-                && libc::unlockpt(raw) == 0
-                && libc::ptsname_r(raw, name.as_mut_ptr(), name.len()) == 0
-        };
+        // SAFETY: a plain call on a valid master descriptor.
+        let granted = unsafe { libc::grantpt(raw) } == 0;
+        // SAFETY: as above.
+        let unlocked = granted && unsafe { libc::unlockpt(raw) } == 0;
+        // SAFETY: a valid master descriptor; `name` is writable for its whole
+        // length, which is passed.
+        let ok = unlocked && unsafe { libc::ptsname_r(raw, name.as_mut_ptr(), name.len()) } == 0;
         if !ok {
             return Err(Error::sys(
                 "preparing the pseudo-terminal's slave (grantpt, unlockpt, ptsname)",
@@ -140,19 +140,15 @@ mod tests {
             // SAFETY: termios is plain data.
             let mut now: libc::termios = unsafe { std::mem::zeroed() };
             // SAFETY: a valid out-pointer.
-            assert_eq!(
-                unsafe { libc::tcgetattr(pty.slave.as_raw_fd(), &mut now) },
-                0
-            );
+            let got = unsafe { libc::tcgetattr(pty.slave.as_raw_fd(), &mut now) };
+            assert_eq!(got, 0);
             assert_eq!(now.c_lflag & libc::ISIG, 0);
         }
         // SAFETY: as above.
         let mut after: libc::termios = unsafe { std::mem::zeroed() };
         // SAFETY: a valid out-pointer.
-        assert_eq!(
-            unsafe { libc::tcgetattr(pty.slave.as_raw_fd(), &mut after) },
-            0
-        );
+        let got = unsafe { libc::tcgetattr(pty.slave.as_raw_fd(), &mut after) };
+        assert_eq!(got, 0);
         assert_ne!(after.c_lflag & libc::ISIG, 0, "raw mode was not undone");
         let mut slave = std::fs::File::from(pty.slave.try_clone().unwrap());
         slave.write_all(b"x\n").unwrap();

@@ -74,6 +74,20 @@ pub struct ContainerSettings {
     pub read_only: bool,
     /// Print the launch steps (mounts, pivot_root…) on stderr before running.
     pub trace: bool,
+    /// How PID 1 starts: `-e`, `-w`, `-u`, `-v`, `-i`, `-t` (boxed: the
+    /// settings of every backend travel in one run request, kept small).
+    #[serde(default)]
+    pub process: Box<ProcessSettings>,
+    /// With [`Rootfs::Dir`]: the container's writes go to a throw-away
+    /// overlay layer instead of the directory (`--rootfs-overlay`).
+    #[serde(default)]
+    pub rootfs_overlay: bool,
+}
+
+/// How PID 1 is started inside the root filesystem: what `docker run`'s
+/// `-e`, `-w`, `-u`, `-v`, `-i` and `-t` set.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ProcessSettings {
     /// Extra environment variables of PID 1 (`-e`), in order; a later one
     /// replaces an earlier one of the same name.
     #[serde(default)]
@@ -96,10 +110,6 @@ pub struct ContainerSettings {
     /// in raw mode meanwhile, so Ctrl-C goes to the container.
     #[serde(default)]
     pub tty: bool,
-    /// With [`Rootfs::Dir`]: the container's writes go to a throw-away
-    /// overlay layer instead of the directory (`--rootfs-overlay`).
-    #[serde(default)]
-    pub rootfs_overlay: bool,
 }
 
 impl ContainerSettings {
@@ -168,16 +178,17 @@ impl ContainerSettings {
         if let Some(hostname) = &self.hostname {
             builder = builder.hostname(hostname.clone());
         }
-        for (key, value) in &self.env {
+        let process = &self.process;
+        for (key, value) in &process.env {
             builder = builder.env(key.clone(), value.clone());
         }
-        if let Some(dir) = &self.workdir {
+        if let Some(dir) = &process.workdir {
             builder = builder.workdir(dir.clone());
         }
-        if let Some((uid, gid)) = self.user {
+        if let Some((uid, gid)) = process.user {
             builder = builder.user(uid, gid);
         }
-        for volume in &self.volumes {
+        for volume in &process.volumes {
             builder = builder.volume(volume.clone());
         }
         builder
@@ -215,7 +226,7 @@ impl Backend for ContainerBackend {
     fn run(&self, launch: &Launch) -> Result<RunReport, BackendError> {
         let mut builder = self.settings.builder(launch);
         // The container's output: two pipes, or one pseudo-terminal (-t).
-        let streams = if self.settings.tty {
+        let streams = if self.settings.process.tty {
             let pty = Pty::open().map_err(container_error)?;
             pty.copy_window_size(std::io::stdin().as_fd());
             builder = builder.terminal(pty.slave);
@@ -232,7 +243,7 @@ impl Backend for ContainerBackend {
             }
         };
         let mut stdin_write = None;
-        if self.settings.interactive && !self.settings.tty {
+        if self.settings.process.interactive && !self.settings.process.tty {
             let (read, write) = std::io::pipe().map_err(BackendError::Prepare)?;
             builder = builder.stdin(OwnedFd::from(read));
             stdin_write = Some(write);
@@ -261,7 +272,7 @@ impl Backend for ContainerBackend {
                 stream_stderr(stderr, launch.echo),
             ),
             Streams::Tty { master } => {
-                if self.settings.interactive {
+                if self.settings.process.interactive {
                     // Raw mode only when the keys are forwarded: then Ctrl-C
                     // is a byte for the container's shell; without -i it
                     // still stops versus (and the container).

@@ -10,7 +10,7 @@ use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 
 use bench::backend::Launch;
-use bench::backend::container::{ContainerSettings, Rootfs as ContainerRootfs};
+use bench::backend::container::{ContainerSettings, ProcessSettings, Rootfs as ContainerRootfs};
 use bench::backend::vm::VmSettings;
 use hypervisor::MemoryConfig;
 
@@ -425,13 +425,15 @@ impl ContainerRunArgs {
             seccomp: self.seccomp,
             read_only: self.read_only,
             trace: self.trace,
-            env: self.environment()?,
-            workdir: self.workdir.clone(),
-            user: self.user,
-            volumes: self.volume.clone(),
-            interactive: self.interactive,
+            process: Box::new(ProcessSettings {
+                env: self.environment()?,
+                workdir: self.workdir.clone(),
+                user: self.user,
+                volumes: self.volume.clone(),
+                interactive: self.interactive,
+                tty: self.tty,
+            }),
             rootfs_overlay: self.rootfs_overlay,
-            tty: self.tty,
         })
     }
 
