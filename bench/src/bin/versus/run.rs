@@ -40,17 +40,7 @@ pub(crate) fn run_container(args: &ContainerRunArgs) -> Result<ExitCode> {
             launch.echo = !args.run.json;
             launch
         }
-        Err(error) => {
-            let first = args.run.task.first().map(String::as_str).unwrap_or("");
-            let hint = if args.busybox && !first.is_empty() {
-                format!(
-                    "\n  to run a command of the root filesystem, give its name or path, e.g. /bin/{first}"
-                )
-            } else {
-                String::new()
-            };
-            return usage_error(&format!("{}{hint}", error_text(&error)));
-        }
+        Err(error) => return usage_error(&error_text(&error)),
     };
     report_run(&backend, &launch, args.run.json)
 }
