@@ -271,6 +271,13 @@ fn bad_habits_are_named() {
         .args(["container", "run", "--name", "x", "--", "ids"])
         .assert()
         .code(2);
+    // As docker run: -it wants a terminal; a pipe goes with -i alone.
+    versus()
+        .args(["container", "run", "--busybox", "-it", "--", "sh"])
+        .write_stdin("exit 3\n")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("drop -t"));
 }
 
 #[test]
@@ -410,15 +417,7 @@ fn interactive_shell() -> Option<Session> {
         eprintln!("skipped: no pseudo-terminals here (/dev/ptmx)");
         return None;
     };
-    let size = libc::winsize {
-        ws_row: 40,
-        ws_col: 160,
-        ws_xpixel: 0,
-        ws_ypixel: 0,
-    };
-    // SAFETY: TIOCSWINSZ reads a valid winsize.
-    let set = unsafe { libc::ioctl(pty.master.as_raw_fd(), libc::TIOCSWINSZ, &size) };
-    assert_eq!(set, 0);
+    set_size(&pty.master, 40, 160);
     let slave = || Stdio::from(pty.slave.try_clone().unwrap());
     let child = StdCommand::new(assert_cmd::cargo::cargo_bin("versus"))
         .args(["container", "run", "--busybox", "-it", "--", "sh"])
@@ -447,6 +446,19 @@ fn interactive_shell() -> Option<Session> {
         keys,
         terminal: pty.slave,
     })
+}
+
+/// Gives the terminal of `master` this window size.
+fn set_size(master: &impl AsRawFd, rows: u16, cols: u16) {
+    let size = libc::winsize {
+        ws_row: rows,
+        ws_col: cols,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCSWINSZ reads a valid winsize.
+    let set = unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSWINSZ, &size) };
+    assert_eq!(set, 0);
 }
 
 /// Whether the terminal turns Ctrl-C into a signal (off in raw mode).
@@ -479,17 +491,34 @@ fn an_interactive_shell_on_a_terminal_gets_ctrl_c_and_its_exit_status() {
     // for the foreground job, not a signal for versus.
     s.keys.write_all(b"\x03").unwrap();
     let at = s.screen.wait_for("# ", at);
-    s.keys
-        .write_all(b"echo job-status=$?; echo hi-$((40+2)); exit 5\n")
-        .unwrap();
+    s.keys.write_all(b"echo job-status=$?\n").unwrap();
+    let at = s
+        .screen
+        .wait_for(&format!("\njob-status={}\r\n", 128 + libc::SIGINT), at);
+    // The window size came along at start, and follows a change (the
+    // terminal tells versus with SIGWINCH).
+    s.keys.write_all(b"busybox stty size\n").unwrap();
+    let at = s.screen.wait_for("\n40 160\r\n", at);
+    set_size(&s.keys, 50, 132);
+    let pid = i32::try_from(s.child.id()).unwrap();
+    // SAFETY: kill has no memory effects; `pid` is our unreaped child.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGWINCH) }, 0);
+    // The copy happens on versus' own time: ask until it shows.
+    let mut at = at;
+    loop {
+        s.keys.write_all(b"busybox stty size\n").unwrap();
+        let next = s.screen.wait_for(" # ", at);
+        if s.screen.seen[at..next].contains("\n50 132\r\n") {
+            at = next;
+            break;
+        }
+        at = next;
+    }
+    s.keys.write_all(b"echo hi-$((40+2)); exit 5\n").unwrap();
     s.screen.wait_for("hi-42\r\n", at);
     let status = s.child.wait().unwrap();
     let seen = &s.screen.seen;
     assert_eq!(status.code(), Some(5), "{seen}");
-    assert!(
-        seen.contains(&format!("job-status={}", 128 + libc::SIGINT)),
-        "{seen}"
-    );
     assert!(!seen.contains("interrupted"), "{seen}");
     assert!(signals_on(&s.terminal), "the terminal was left in raw mode");
 }

@@ -12,14 +12,14 @@
 //! successful `execve`) · `exec→marker` · `run` · `teardown`.
 
 use std::io::{Read, Write};
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use container::rootfs::WORKLOAD_PATH;
-use container::tty::{Pty, RawMode};
+use container::tty::{Pty, RawMode, WindowSizeFollower};
 use container::{ContainerBuilder, Limits, Namespace, Outcome, RootfsSpec, SeccompMode, Volume};
 
 use super::collect::Collected;
@@ -266,6 +266,7 @@ impl Backend for ContainerBackend {
         // Held until the run ends, on every path: dropping it gives the
         // user's terminal back its settings.
         let mut _raw_mode = None;
+        let mut _window = None;
         let (output, stderr) = match streams {
             Streams::Pipes { stdout, stderr } => (
                 stream_lines(stdout, launch.echo),
@@ -277,6 +278,12 @@ impl Backend for ContainerBackend {
                     // is a byte for the container's shell; without -i it
                     // still stops versus (and the container).
                     _raw_mode = RawMode::enter(stdin.as_fd()).map_err(container_error)?;
+                    if _raw_mode.is_some() {
+                        _window = Some(
+                            WindowSizeFollower::start(stdin.as_raw_fd(), master.as_fd())
+                                .map_err(container_error)?,
+                        );
+                    }
                     let to_container = master.try_clone().map_err(BackendError::Prepare)?;
                     forward_stdin(std::fs::File::from(to_container));
                 }
@@ -610,7 +617,8 @@ fn stream_stderr(mut pipe: std::io::PipeReader, echo: bool) -> mpsc::Receiver<St
 
 /// Copies versus' stdin to the container's (`-i`) on a thread, and closes
 /// the container's at end of file, so that a shell reading a script ends
-/// (with `-t` the pty stays open: end of file is the user's Ctrl-D).
+/// (a terminal, with `-t`, stays open: its end of input is the user's
+/// Ctrl-D).
 /// The thread is left blocked in `read` if the container ends first; it
 /// holds nothing that outlives versus.
 fn forward_stdin(mut to_container: impl Write + Send + 'static) {

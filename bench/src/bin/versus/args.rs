@@ -166,10 +166,10 @@ pub(crate) struct ContainerRunArgs {
     pub(crate) interactive: bool,
 
     /// Allocate a pseudo-terminal: the command's stdin, stdout and stderr
-    /// and its controlling terminal, as a session leader. With `-i` and a
-    /// terminal on versus' stdin, that terminal is in raw mode meanwhile:
-    /// keys, Ctrl-C included, go to the command. Allowed without a
-    /// terminal (as `docker run -t` with a pipe).
+    /// and its controlling terminal, as a session leader. With `-i` (which
+    /// then needs a terminal on stdin, as in Docker), that terminal is in
+    /// raw mode meanwhile: keys, Ctrl-C included, go to the command, and
+    /// window size changes follow. `-t` alone works without a terminal.
     #[arg(long, short = 't')]
     pub(crate) tty: bool,
 

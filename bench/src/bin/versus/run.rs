@@ -2,6 +2,7 @@
 //! launch on one backend, its report printed, the workload's status
 //! returned.
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
@@ -26,6 +27,14 @@ pub(crate) fn run_container(args: &ContainerRunArgs) -> Result<ExitCode> {
         return usage_error(
             "--network none asks for the container's own network namespace and --share net \
              for the host's: give --network host instead",
+        );
+    }
+    if args.interactive && args.tty && !std::io::stdin().is_terminal() {
+        // As docker run: keys typed on a terminal go through a terminal; a
+        // pipe's end of file could not reach the command through one.
+        return usage_error(
+            "-i with -t needs a terminal on standard input, and this one is not a \
+             terminal: drop -t to pipe input into the command (-i alone)",
         );
     }
     let settings = args.settings()?;
