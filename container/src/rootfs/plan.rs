@@ -918,4 +918,29 @@ pub(super) mod tests {
         assert!(file < at("pivot_root . ."));
         assert_eq!(got.last().unwrap(), "chdir /data/in");
     }
+
+    #[test]
+    fn an_overlay_root_is_a_tmpfs_upper_layer_over_the_directory() {
+        let root = PlannedRootfs::Dir {
+            path: "/srv/rootfs".into(),
+            has_tmp: false,
+            has_sys: false,
+            overlay: Some("/mnt".into()),
+        };
+        let got = record(&plan_steps(&ctx(&root)));
+        assert_eq!(
+            got[1..6],
+            [
+                "mount tmpfs /mnt tmpfs MS_NOSUID|MS_NODEV mode=0755",
+                "mkdir /mnt/upper 755",
+                "mkdir /mnt/work 755",
+                "mkdir /mnt/root 755",
+                "mount overlay /mnt/root overlay MS_NODEV \
+                 lowerdir=/srv/rootfs,upperdir=/mnt/upper,workdir=/mnt/work",
+            ]
+        );
+        assert!(got.contains(&"chdir /mnt/root".to_string()), "{got:#?}");
+        // The directory itself is never bound nor remounted.
+        assert!(!got.iter().any(|l| l.contains("remount_nodev /srv/rootfs")));
+    }
 }

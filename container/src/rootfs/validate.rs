@@ -703,4 +703,74 @@ mod tests {
         let b = choose_base(&[], &[PathBuf::from("/tmp/data")]).unwrap();
         assert_ne!(b, Path::new("/tmp"));
     }
+
+    #[test]
+    fn volumes_are_checked_against_the_root() {
+        let host = tempfile::tempdir().unwrap();
+        let host_file = host.path().join("f");
+        fs::write(&host_file, "x").unwrap();
+        let vol = |h: &Path, inside: &str| Volume {
+            host: h.to_path_buf(),
+            inside: inside.into(),
+            read_only: false,
+        };
+        let err = |root: &PlannedRootfs, v: Vec<Volume>| {
+            validate_volumes(root, &v).unwrap_err().to_string()
+        };
+
+        let built = validate_root(&RootfsSpec::workload(b"x".to_vec()), &[], false).unwrap();
+        let ok = validate_volumes(&built, &[vol(host.path(), "/data/./in")]).unwrap();
+        assert_eq!(ok[0].inside, Path::new("/data/in"));
+        assert!(ok[0].is_dir);
+        assert!(err(&built, vec![vol(Path::new("/nonexistent/v"), "/x")]).contains("host path"));
+        assert!(err(&built, vec![vol(host.path(), "/proc/x")]).contains("/proc"));
+        assert!(err(&built, vec![vol(host.path(), "/")]).contains("root"));
+        assert!(err(&built, vec![vol(host.path(), "/a/../b")]).contains(".."));
+        assert!(err(&built, vec![vol(host.path(), "/bin")]).contains("hide files"));
+        assert!(err(&built, vec![vol(&host_file, "/tmp")]).contains("/tmp is a directory"));
+        let twice = vec![vol(host.path(), "/d"), vol(&host_file, "/d")];
+        assert!(err(&built, twice).contains("twice"));
+
+        let d = tempfile::tempdir().unwrap();
+        for dir in ["proc", "dev", "mnt", "real"] {
+            fs::create_dir(d.path().join(dir)).unwrap();
+        }
+        fs::write(d.path().join("file"), "").unwrap();
+        std::os::unix::fs::symlink("/real", d.path().join("link")).unwrap();
+        let dir_root = validate_root(&RootfsSpec::Dir(d.path().into()), &[], false).unwrap();
+        assert!(validate_volumes(&dir_root, &[vol(host.path(), "/mnt")]).is_ok());
+        assert!(validate_volumes(&dir_root, &[vol(&host_file, "/file")]).is_ok());
+        assert!(err(&dir_root, vec![vol(host.path(), "/missing")]).contains("must exist"));
+        assert!(err(&dir_root, vec![vol(host.path(), "/link")]).contains("symbolic link"));
+        assert!(err(&dir_root, vec![vol(&host_file, "/mnt")]).contains("a file but"));
+        assert!(err(&PlannedRootfs::Host, vec![vol(host.path(), "/mnt")]).contains("own root"));
+    }
+
+    #[test]
+    fn an_overlay_needs_a_directory_without_option_separators() {
+        let e = validate_root(&RootfsSpec::workload(b"x".to_vec()), &[], true)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("--rootfs-overlay"), "{e}");
+        let d = tempfile::tempdir().unwrap();
+        let odd = d.path().join("a,b");
+        for dir in ["proc", "dev"] {
+            fs::create_dir_all(odd.join(dir)).unwrap();
+        }
+        let e = validate_root(&RootfsSpec::Dir(odd), &[], true)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("',' or ':'"), "{e}");
+        let fine = d.path().join("root");
+        for dir in ["proc", "dev"] {
+            fs::create_dir_all(fine.join(dir)).unwrap();
+        }
+        let PlannedRootfs::Dir { overlay, .. } =
+            validate_root(&RootfsSpec::Dir(fine.clone()), &[], true).unwrap()
+        else {
+            panic!("a directory root");
+        };
+        // The overlay's tmpfs may not hide the lower directory.
+        assert!(!fine.starts_with(overlay.unwrap()));
+    }
 }
