@@ -263,10 +263,9 @@ impl Backend for ContainerBackend {
         let launched = running.launched_at();
         let spawned = running.spawned_at();
         let stdin = std::io::stdin();
-        // Held until the run ends, on every path: dropping it gives the
-        // user's terminal back its settings.
-        let mut _raw_mode = None;
-        let mut _window = None;
+        // Held until the run ends, on every path: dropping them gives the
+        // user's terminal back its settings and SIGWINCH its old handling.
+        let mut _terminal = None;
         let (output, stderr) = match streams {
             Streams::Pipes { stdout, stderr } => (
                 stream_lines(stdout, launch.echo),
@@ -277,13 +276,15 @@ impl Backend for ContainerBackend {
                     // Raw mode only when the keys are forwarded: then Ctrl-C
                     // is a byte for the container's shell; without -i it
                     // still stops versus (and the container).
-                    _raw_mode = RawMode::enter(stdin.as_fd()).map_err(container_error)?;
-                    if _raw_mode.is_some() {
-                        _window = Some(
+                    let raw = RawMode::enter(stdin.as_fd()).map_err(container_error)?;
+                    let window = match raw {
+                        Some(_) => Some(
                             WindowSizeFollower::start(stdin.as_raw_fd(), master.as_fd())
                                 .map_err(container_error)?,
-                        );
-                    }
+                        ),
+                        None => None,
+                    };
+                    _terminal = Some((raw, window));
                     let to_container = master.try_clone().map_err(BackendError::Prepare)?;
                     forward_stdin(std::fs::File::from(to_container));
                 }
