@@ -79,7 +79,11 @@ const CASES: &[(&str, i32, &str)] = &[
         2,
         "--share user",
     ),
-    ("container run --busybox -- sh -c true", 2, "/bin/sh"),
+    (
+        "container run --busybox -- no-such-command",
+        1,
+        "container's PATH",
+    ),
     ("vm run --vcpus 0 -- startup", 2, "--vcpus"),
     ("vm run --vcpus 100000 -- startup", 1, "at most"),
     ("vm run --mem 0 -- startup", 1, "at least 6 MiB"),

@@ -354,9 +354,18 @@ fn contradictory_or_misplaced_flags_are_named() {
             "--share user",
         ),
         (
-            &["container", "run", "--busybox", "--", "sh", "-c", "true"],
+            &[
+                "container",
+                "run",
+                "--network",
+                "none",
+                "--share",
+                "net",
+                "--",
+                "ids",
+            ],
             2,
-            "/bin/sh",
+            "--network host",
         ),
         (
             &[

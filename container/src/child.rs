@@ -55,6 +55,10 @@ pub(crate) enum Stage {
     Exec = 10,
     /// `setresgid`/`setresuid` to the user namespace's root.
     Ids = 11,
+    /// `setresgid`/`setresuid` to `--user`.
+    User = 12,
+    /// `setsid` and `TIOCSCTTY`: taking the pty as controlling terminal.
+    Terminal = 13,
 }
 
 impl Stage {
@@ -72,6 +76,8 @@ impl Stage {
             9 => Stage::Stdio,
             10 => Stage::Exec,
             11 => Stage::Ids,
+            12 => Stage::User,
+            13 => Stage::Terminal,
             _ => return None,
         })
     }
@@ -134,6 +140,9 @@ pub(crate) struct ChildArgs<'a> {
     pub(crate) clear_groups: bool,
     pub(crate) caps: CapPlan,
     pub(crate) seccomp: Option<&'a [sock_filter]>,
+    pub(crate) user: Option<(u32, u32)>,
+    /// stdin is a pty slave to take as controlling terminal, in a new session.
+    pub(crate) controlling_terminal: bool,
     pub(crate) stdio: [RawFd; 3],
     pub(crate) path: &'a CStr,
     pub(crate) argv: &'a [*const libc::c_char],
@@ -209,6 +218,11 @@ pub(crate) fn setup(
     sys.set_capabilities(a.caps.keep, a.caps.keep, 0)
         .map_err(|e| (Stage::Capset, 0, e))?;
     sys.clear_ambient().map_err(|e| (Stage::Ambient, 0, e))?;
+    // After capset (which needs the capabilities that a uid other than 0 loses at
+    // the switch, as Docker's non-root users have none), before seccomp.
+    if let Some((uid, gid)) = a.user {
+        sys.set_user(uid, gid).map_err(|e| (Stage::User, 0, e))?;
+    }
     sys.set_no_new_privs()
         .map_err(|e| (Stage::NoNewPrivs, 0, e))?;
     if let Some(prog) = a.seccomp {
@@ -261,7 +275,19 @@ pub(crate) fn main(a: &ChildArgs<'_>, sys: &dyn Syscall) -> isize {
     // write then raises SIGPIPE (default disposition by then).
     die_with_parent();
 
-    // 5a. stdin = /dev/null, stdout/stderr = the caller's pipes. The parent moved all
+    // 5a'. With a pty: a new session whose controlling terminal it is, so that the
+    //      shell's job control works and Ctrl-C reaches its foreground group.
+    if a.controlling_terminal {
+        // SAFETY: setsid has no arguments; we are not a group leader (cloned).
+        if unsafe { libc::setsid() } < 0 {
+            return fail(a.report, Stage::Terminal, 0, Errno::last());
+        }
+        // SAFETY: TIOCSCTTY with 0 on a pty slave descriptor we hold.
+        if unsafe { libc::ioctl(a.stdio[0], libc::TIOCSCTTY, 0) } < 0 {
+            return fail(a.report, Stage::Terminal, 1, Errno::last());
+        }
+    }
+    // 5a. stdin = /dev/null or the caller's pipe, stdout/stderr = the caller's pipes. The parent moved all
     //     three above fd 2, so no dup2 overwrites another's source.
     for (target, &src) in a.stdio.iter().enumerate() {
         // SAFETY: dup2 onto 0..2 from descriptors the parent prepared.
@@ -318,6 +344,8 @@ mod tests {
             clear_groups: true,
             caps: CapPlan::new(&CapabilitySet::docker_default(), 40),
             seccomp: prog,
+            user: None,
+            controlling_terminal: false,
             stdio: [-1; 3],
             path: c"/bin/x",
             argv: &[],
@@ -373,6 +401,19 @@ mod tests {
             setup(&args(&[], None), &fake, || {}).unwrap_err(),
             (Stage::Bounding, 21, Errno::EPERM)
         );
+    }
+
+    #[test]
+    fn the_user_switch_follows_capset_and_precedes_no_new_privs() {
+        let fake = RecordingSyscall::default();
+        let mut a = args(&[], None);
+        a.user = Some((1000, 100));
+        setup(&a, &fake, || {}).unwrap();
+        let calls = fake.calls();
+        let at = |name: &str| calls.iter().position(|c| c.starts_with(name)).unwrap();
+        assert_eq!(calls[at("setresgid")], "setresgid 100; setresuid 1000");
+        assert!(at("capset") < at("setresgid"));
+        assert!(at("setresgid") < at("no_new_privs"));
     }
 
     #[test]

@@ -72,6 +72,7 @@ pub mod rootfs;
 pub mod seccomp;
 pub mod spec;
 pub mod syscall;
+pub mod tty;
 
 pub use capabilities::{CapabilitySet, DOCKER_DEFAULT, DOCKER_DEFAULT_MASK};
 pub use cgroup::{CgroupStats, CgroupVersion, Limits};
@@ -80,7 +81,7 @@ pub use host::{SeccompInfo, UsernsStatus};
 pub use launch::Running;
 pub use lsm::LsmInfo;
 pub use report::{CgroupReport, ExitStatus, Nanos, Outcome, Phases, Report, UserNsReport};
-pub use rootfs::{FileSource, RootfsFile, RootfsSpec};
+pub use rootfs::{FileSource, RootfsFile, RootfsSpec, Volume};
 pub use seccomp::SeccompMode;
 pub use spec::{ContainerBuilder, ContainerSpec, IdMap, Namespace};
 

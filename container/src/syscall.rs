@@ -57,6 +57,8 @@ pub trait Syscall {
     fn become_root(&self) -> SysResult;
     /// `setgroups(0, NULL)`: no supplementary groups.
     fn clear_groups(&self) -> SysResult;
+    /// `setresgid(gid, gid, gid)` then `setresuid(uid, uid, uid)`: become `--user`.
+    fn set_user(&self, uid: u32, gid: u32) -> SysResult;
     /// `prctl(PR_CAPBSET_DROP, cap)`.
     fn drop_bounding(&self, cap: u8) -> SysResult;
     /// `capset(2)` of the three base sets at once.
@@ -252,6 +254,15 @@ impl Syscall for LinuxSyscall {
         check(unsafe { libc::syscall(libc::SYS_setresuid, 0, 0, 0) })
     }
 
+    fn set_user(&self, uid: u32, gid: u32) -> SysResult {
+        // Raw calls, as in `become_root`. The group first: once the uid is not 0, the
+        // capability to change the group is gone.
+        // SAFETY: plain id changes, checked by the kernel.
+        check(unsafe { libc::syscall(libc::SYS_setresgid, gid, gid, gid) })?;
+        // SAFETY: as above.
+        check(unsafe { libc::syscall(libc::SYS_setresuid, uid, uid, uid) })
+    }
+
     fn clear_groups(&self) -> SysResult {
         // SAFETY: size 0 with a null list clears the supplementary groups (raw call: see
         // `become_root`).
@@ -436,6 +447,9 @@ pub(crate) mod fake {
         }
         fn clear_groups(&self) -> SysResult {
             self.record("setgroups []".into())
+        }
+        fn set_user(&self, uid: u32, gid: u32) -> SysResult {
+            self.record(format!("setresgid {gid}; setresuid {uid}"))
         }
         fn drop_bounding(&self, cap: u8) -> SysResult {
             self.record(format!("capbset_drop {cap}"))

@@ -11,28 +11,26 @@
 //! `mounts+pivot_root` · `security` · `exec` (together: *prepare*, up to the
 //! successful `execve`) · `exec→marker` · `run` · `teardown`.
 
-use std::io::Read;
-use std::os::fd::OwnedFd;
+use std::io::{Read, Write};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use container::rootfs::WORKLOAD_PATH;
-use container::{ContainerBuilder, Limits, Namespace, Outcome, RootfsSpec, SeccompMode};
+use container::tty::{Pty, RawMode, WindowSizeFollower};
+use container::{ContainerBuilder, Limits, Namespace, Outcome, RootfsSpec, SeccompMode, Volume};
 
 use super::collect::Collected;
 use super::{Backend, BackendError, Launch, nanos_between};
-use crate::report::{ExitOutcome, MemoryFigures, Nanos, Phase, RunReport};
+use crate::report::{ExitOutcome, MemoryFigures, Nanos, OUTPUT_KEEP_BYTES, Phase, RunReport};
 use crate::workload;
 
 /// How long to wait for the container's output to close after PID 1 was
 /// reaped; the PID namespace dies with PID 1, so only a shared PID namespace
 /// can keep a writer alive past it.
 const OUTPUT_DRAIN_GRACE: Duration = Duration::from_secs(2);
-
-/// The most stderr kept in a report.
-const STDERR_LIMIT: u64 = 64 * 1024;
 
 /// Where the container's root filesystem comes from.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -44,8 +42,9 @@ pub enum Rootfs {
     /// The same, plus the host's static busybox and its applets in `/bin`
     /// (for interactive demos: `-- /bin/sh -c 'ps; ls /'`).
     WorkloadWithBusybox(PathBuf),
-    /// An existing directory (never written to); the arguments are then a
-    /// command inside it, e.g. `/bin/sh -c 'echo hi'`.
+    /// An existing directory; the arguments are then a command inside it,
+    /// e.g. `/bin/sh -c 'echo hi'`. versus writes nothing into it; the
+    /// container can (as with `docker run -v`) unless the root is read-only.
     Dir(PathBuf),
 }
 
@@ -75,6 +74,42 @@ pub struct ContainerSettings {
     pub read_only: bool,
     /// Print the launch steps (mounts, pivot_root…) on stderr before running.
     pub trace: bool,
+    /// How PID 1 starts: `-e`, `-w`, `-u`, `-v`, `-i`, `-t` (boxed: the
+    /// settings of every backend travel in one run request, kept small).
+    #[serde(default)]
+    pub process: Box<ProcessSettings>,
+    /// With [`Rootfs::Dir`]: the container's writes go to a throw-away
+    /// overlay layer instead of the directory (`--rootfs-overlay`).
+    #[serde(default)]
+    pub rootfs_overlay: bool,
+}
+
+/// How PID 1 is started inside the root filesystem: what `docker run`'s
+/// `-e`, `-w`, `-u`, `-v`, `-i` and `-t` set.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ProcessSettings {
+    /// Extra environment variables of PID 1 (`-e`), in order; a later one
+    /// replaces an earlier one of the same name.
+    #[serde(default)]
+    pub env: Vec<(String, String)>,
+    /// The directory PID 1 starts in (`-w`); default `/`.
+    #[serde(default)]
+    pub workdir: Option<String>,
+    /// The uid and gid PID 1 runs as (`-u`); default root of the container.
+    #[serde(default)]
+    pub user: Option<(u32, u32)>,
+    /// Host paths bind-mounted into the container (`-v`).
+    #[serde(default)]
+    pub volumes: Vec<Volume>,
+    /// Forward versus' stdin to PID 1 (`-i`); otherwise its stdin is
+    /// `/dev/null`.
+    #[serde(default)]
+    pub interactive: bool,
+    /// A pseudo-terminal as the container's stdin, stdout, stderr and
+    /// controlling terminal (`-t`); with `interactive`, versus' terminal is
+    /// in raw mode meanwhile, so Ctrl-C goes to the container.
+    #[serde(default)]
+    pub tty: bool,
 }
 
 impl ContainerSettings {
@@ -88,13 +123,20 @@ impl ContainerSettings {
     }
 
     /// Whether `argv` is a command of the root filesystem rather than a
-    /// task of the workload: always with an external root filesystem,
-    /// otherwise when the first argument is an absolute path. The CLI asks
-    /// it to know whether to check the task, the backend to know what to
-    /// exec.
+    /// task of the workload: always with an external root filesystem;
+    /// otherwise when the first argument is an absolute path, or — with
+    /// busybox in the root — a name that is not one of the workload's tasks
+    /// (`sh`, looked up on the container's PATH). The CLI asks it to know
+    /// whether to check the task, the backend to know what to exec.
     pub fn runs_command<S: AsRef<str>>(&self, argv: &[S]) -> bool {
-        matches!(self.rootfs, Rootfs::Dir(_))
-            || argv.first().is_some_and(|a| a.as_ref().starts_with('/'))
+        let first = argv.first().map(AsRef::as_ref);
+        match self.rootfs {
+            Rootfs::Dir(_) => true,
+            Rootfs::WorkloadWithBusybox(_) => {
+                first.is_some_and(|a| a.starts_with('/') || workload::task_spec(a).is_none())
+            }
+            Rootfs::Workload => first.is_some_and(|a| a.starts_with('/')),
+        }
     }
 
     /// The command run as PID 1: the workload at [`WORKLOAD_PATH`] with the
@@ -131,23 +173,34 @@ impl ContainerSettings {
             .caps_add(self.cap_add.iter().cloned())
             .caps_drop(self.cap_drop.iter().cloned())
             .seccomp(self.seccomp)
-            .read_only(self.read_only);
+            .read_only(self.read_only)
+            .rootfs_overlay(self.rootfs_overlay);
         if let Some(hostname) = &self.hostname {
             builder = builder.hostname(hostname.clone());
+        }
+        let process = &self.process;
+        for (key, value) in &process.env {
+            builder = builder.env(key.clone(), value.clone());
+        }
+        if let Some(dir) = &process.workdir {
+            builder = builder.workdir(dir.clone());
+        }
+        if let Some((uid, gid)) = process.user {
+            builder = builder.user(uid, gid);
+        }
+        for volume in &process.volumes {
+            builder = builder.volume(volume.clone());
         }
         builder
     }
 }
 
-/// Runs the workload in a container.
+/// Runs the workload in a container. What it prints of the program's own
+/// output follows [`Launch::echo`].
 #[derive(Debug, Clone, Default)]
 pub struct ContainerBackend {
     /// How every container of this backend is configured.
     pub settings: ContainerSettings,
-    /// Pass the command's ordinary output (lines that are not `@versus`
-    /// records) through to versus' stdout as it arrives — for commands of
-    /// a root filesystem (`/bin/sh -c …`), whose output is the point.
-    pub echo_output: bool,
 }
 
 impl ContainerBackend {
@@ -157,14 +210,11 @@ impl ContainerBackend {
         Self::default()
     }
 
-    /// A backend with `settings`, not echoing. Like every backend it stops
-    /// the container (SIGTERM, then SIGKILL) and cleans up when
+    /// A backend with `settings`. Like every backend it stops the
+    /// container (SIGTERM, then SIGKILL) and cleans up when
     /// [`crate::interrupt`] is raised.
     pub fn with_settings(settings: ContainerSettings) -> Self {
-        Self {
-            settings,
-            ..Self::default()
-        }
+        Self { settings }
     }
 }
 
@@ -174,13 +224,30 @@ impl Backend for ContainerBackend {
     }
 
     fn run(&self, launch: &Launch) -> Result<RunReport, BackendError> {
-        let (stdout_read, stdout_write) = std::io::pipe().map_err(BackendError::Prepare)?;
-        let (stderr_read, stderr_write) = std::io::pipe().map_err(BackendError::Prepare)?;
-        let builder = self
-            .settings
-            .builder(launch)
-            .stdout(OwnedFd::from(stdout_write))
-            .stderr(OwnedFd::from(stderr_write));
+        let mut builder = self.settings.builder(launch);
+        // The container's output: two pipes, or one pseudo-terminal (-t).
+        let streams = if self.settings.process.tty {
+            let pty = Pty::open().map_err(container_error)?;
+            pty.copy_window_size(std::io::stdin().as_fd());
+            builder = builder.terminal(pty.slave);
+            Streams::Tty { master: pty.master }
+        } else {
+            let (stdout_read, stdout_write) = std::io::pipe().map_err(BackendError::Prepare)?;
+            let (stderr_read, stderr_write) = std::io::pipe().map_err(BackendError::Prepare)?;
+            builder = builder
+                .stdout(OwnedFd::from(stdout_write))
+                .stderr(OwnedFd::from(stderr_write));
+            Streams::Pipes {
+                stdout: stdout_read,
+                stderr: stderr_read,
+            }
+        };
+        let mut stdin_write = None;
+        if self.settings.process.interactive && !self.settings.process.tty {
+            let (read, write) = std::io::pipe().map_err(BackendError::Prepare)?;
+            builder = builder.stdin(OwnedFd::from(read));
+            stdin_write = Some(write);
+        }
         // Checks everything (rootfs, command, limits, controllers) before
         // anything is created.
         let spec = builder.build().map_err(container_error)?;
@@ -195,8 +262,41 @@ impl Backend for ContainerBackend {
         let running = spec.spawn().map_err(container_error)?;
         let launched = running.launched_at();
         let spawned = running.spawned_at();
-        let output = stream_lines(stdout_read, self.echo_output);
-        let stderr = collect_text(stderr_read);
+        let stdin = std::io::stdin();
+        // Held until the run ends, on every path: dropping them gives the
+        // user's terminal back its settings and SIGWINCH its old handling.
+        let mut _terminal = None;
+        let (output, stderr) = match streams {
+            Streams::Pipes { stdout, stderr } => (
+                stream_lines(stdout, launch.echo),
+                stream_stderr(stderr, launch.echo),
+            ),
+            Streams::Tty { master } => {
+                if self.settings.process.interactive {
+                    // Raw mode only when the keys are forwarded: then Ctrl-C
+                    // is a byte for the container's shell; without -i it
+                    // still stops versus (and the container).
+                    let raw = RawMode::enter(stdin.as_fd()).map_err(container_error)?;
+                    let window = match raw {
+                        Some(_) => Some(
+                            WindowSizeFollower::start(stdin.as_raw_fd(), master.as_fd())
+                                .map_err(container_error)?,
+                        ),
+                        None => None,
+                    };
+                    _terminal = Some((raw, window));
+                    let to_container = master.try_clone().map_err(BackendError::Prepare)?;
+                    forward_stdin(std::fs::File::from(to_container));
+                }
+                let (tx, rx) = mpsc::channel();
+                // One stream: everything is stdout; stderr stays empty.
+                let _ = tx.send(String::new());
+                (stream_tty(master, launch.echo), rx)
+            }
+        };
+        if let Some(write) = stdin_write {
+            forward_stdin(write);
+        }
 
         let report = running
             .wait(launch.timeout, &crate::interrupt::INTERRUPTED)
@@ -224,6 +324,13 @@ impl Backend for ContainerBackend {
             collected.results,
             collected.other_lines,
         );
+        let own_stdout = std::mem::take(
+            &mut *output
+                .own
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
+        .finish();
         let stderr = stderr
             .recv_timeout(drain_until.saturating_duration_since(Instant::now()))
             .unwrap_or_default();
@@ -253,8 +360,8 @@ impl Backend for ContainerBackend {
             exit: exit_outcome(report.outcome, launch.timeout),
             memory,
             other_output_lines,
-            stdout: String::new(),
-            output_echoed: false,
+            stdout: own_stdout,
+            output_echoed: launch.echo,
             stderr,
             vm: None,
             container: Some(report),
@@ -330,6 +437,8 @@ fn phase_list(
 struct StreamedOutput {
     /// What has been parsed so far.
     collected: Arc<Mutex<Collected>>,
+    /// The program's own lines (not `@versus` records) kept so far.
+    own: Arc<Mutex<Kept>>,
     /// Receives once the pipe has closed (or reading stopped).
     closed: mpsc::Receiver<()>,
 }
@@ -340,15 +449,23 @@ struct StreamedOutput {
 /// echoing stops and the run is asked to stop.
 fn stream_lines(pipe: std::io::PipeReader, echo: bool) -> StreamedOutput {
     let collected = Arc::new(Mutex::new(Collected::default()));
+    let own = Arc::new(Mutex::new(Kept::default()));
     let (tx, closed) = mpsc::channel();
     let sink = collected.clone();
+    let own_sink = own.clone();
     super::read_lines(
         pipe,
         move |seen, line| {
-            if echo && !line.starts_with(workload::LINE_PREFIX) {
-                // A failed write stops the run (see `output`); the reader
-                // goes on draining so that the container never blocks.
-                let _ = crate::output::write_stdout(line.as_bytes());
+            if !line.starts_with(workload::LINE_PREFIX) {
+                if echo {
+                    // A failed write stops the run (see `output`); the reader
+                    // goes on draining so that the container never blocks.
+                    let _ = crate::output::write_stdout(line.as_bytes());
+                }
+                own_sink
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .push(line.as_bytes());
             }
             sink.lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -359,21 +476,169 @@ fn stream_lines(pipe: std::io::PipeReader, echo: bool) -> StreamedOutput {
             let _ = tx.send(());
         },
     );
-    StreamedOutput { collected, closed }
+    StreamedOutput {
+        collected,
+        own,
+        closed,
+    }
 }
 
-/// Reads up to [`STDERR_LIMIT`] bytes of `pipe` on a thread.
-fn collect_text(pipe: std::io::PipeReader) -> mpsc::Receiver<String> {
+/// Where the container's output arrives.
+enum Streams {
+    /// stdout and stderr, kept apart.
+    Pipes {
+        stdout: std::io::PipeReader,
+        stderr: std::io::PipeReader,
+    },
+    /// The master side of the container's pseudo-terminal (`-t`).
+    Tty { master: OwnedFd },
+}
+
+/// Reads the pty's master side on a thread: with `echo`, every byte goes to
+/// versus' stdout at once (a shell's prompt has no newline to wait for);
+/// whole lines, their `\r\n` turned back into `\n`, are parsed as on a pipe.
+/// Reading ends at `EIO`, once the container's last holder of the
+/// terminal has gone.
+fn stream_tty(master: OwnedFd, echo: bool) -> StreamedOutput {
+    let collected = Arc::new(Mutex::new(Collected::default()));
+    let own = Arc::new(Mutex::new(Kept::default()));
+    let (tx, closed) = mpsc::channel();
+    let (sink, own_sink) = (collected.clone(), own.clone());
+    thread::spawn(move || {
+        let mut master = std::fs::File::from(master);
+        let mut buffer = vec![0u8; 16 * 1024];
+        let mut line: Vec<u8> = Vec::new();
+        let take = |line: &mut Vec<u8>, seen: Instant| {
+            if line.ends_with(b"\r\n") {
+                line.truncate(line.len() - 2);
+                line.push(b'\n');
+            }
+            let text = String::from_utf8_lossy(line).into_owned();
+            if !text.starts_with(workload::LINE_PREFIX) {
+                own_sink
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .push(text.as_bytes());
+            }
+            sink.lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .line(seen, &text);
+            line.clear();
+        };
+        loop {
+            let n = match master.read(&mut buffer) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(_) => break,
+            };
+            let seen = Instant::now();
+            if echo {
+                // A failed write stops the run (see `output`); reading goes
+                // on so that the container never blocks.
+                let _ = crate::output::write_stdout(&buffer[..n]);
+            }
+            for &byte in &buffer[..n] {
+                line.push(byte);
+                if byte == b'\n' || line.len() >= super::MAX_LINE_BYTES {
+                    take(&mut line, seen);
+                }
+            }
+        }
+        if !line.is_empty() {
+            take(&mut line, Instant::now());
+        }
+        let _ = tx.send(());
+    });
+    StreamedOutput {
+        collected,
+        own,
+        closed,
+    }
+}
+
+/// The first [`OUTPUT_KEEP_BYTES`] of a stream, and a count of the rest.
+#[derive(Debug, Default)]
+struct Kept {
+    bytes: Vec<u8>,
+    left_out: u64,
+}
+
+impl Kept {
+    fn push(&mut self, chunk: &[u8]) {
+        let room = OUTPUT_KEEP_BYTES.saturating_sub(self.bytes.len());
+        let take = room.min(chunk.len());
+        self.bytes.extend_from_slice(&chunk[..take]);
+        self.left_out += (chunk.len() - take) as u64;
+    }
+
+    /// The kept text, then a note of how much was left out, if anything was.
+    fn finish(self) -> String {
+        let mut text = String::from_utf8_lossy(&self.bytes).into_owned();
+        if self.left_out > 0 {
+            if !text.ends_with('\n') {
+                text.push('\n');
+            }
+            text.push_str(&format!(
+                "[versus: {} more bytes not kept]\n",
+                self.left_out
+            ));
+        }
+        text
+    }
+}
+
+/// Reads `pipe` (the container's stderr) on a thread as it arrives: with
+/// `echo`, each piece goes at once to versus' stderr (as `docker run`
+/// passes it through); the first [`OUTPUT_KEEP_BYTES`] are kept for the
+/// report. It drains to the end, so the writer never blocks on a full pipe.
+fn stream_stderr(mut pipe: std::io::PipeReader, echo: bool) -> mpsc::Receiver<String> {
     let (tx, rx) = mpsc::channel();
     thread::spawn(move || {
-        let mut text = Vec::new();
-        let mut limited = pipe.take(STDERR_LIMIT);
-        let _ = limited.read_to_end(&mut text);
-        // Keep draining past the limit so the writer never blocks on a full pipe.
-        let _ = std::io::copy(&mut limited.into_inner(), &mut std::io::sink());
-        let _ = tx.send(String::from_utf8_lossy(&text).into_owned());
+        let mut kept = Kept::default();
+        let mut buffer = vec![0u8; 16 * 1024];
+        loop {
+            let n = match pipe.read(&mut buffer) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(_) => break,
+            };
+            if echo {
+                // A closed stderr must not stop the drain: ignore failures.
+                let mut stderr = std::io::stderr().lock();
+                let _ = stderr.write_all(&buffer[..n]).and_then(|()| stderr.flush());
+            }
+            kept.push(&buffer[..n]);
+        }
+        let _ = tx.send(kept.finish());
     });
     rx
+}
+
+/// Copies versus' stdin to the container's (`-i`) on a thread, and closes
+/// the container's at end of file, so that a shell reading a script ends
+/// (a terminal, with `-t`, stays open: its end of input is the user's
+/// Ctrl-D).
+/// The thread is left blocked in `read` if the container ends first; it
+/// holds nothing that outlives versus.
+fn forward_stdin(mut to_container: impl Write + Send + 'static) {
+    thread::spawn(move || {
+        let mut stdin = std::io::stdin().lock();
+        let mut buffer = vec![0u8; 16 * 1024];
+        loop {
+            let n = match stdin.read(&mut buffer) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(_) => break,
+            };
+            // The container closed its stdin (or ended): stop forwarding.
+            if to_container.write_all(&buffer[..n]).is_err() {
+                break;
+            }
+        }
+    });
 }
 
 /// Bytes of regular files under `dir`, not following symlinks nor leaving

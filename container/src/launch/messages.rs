@@ -48,7 +48,13 @@ pub(super) fn describe_failure(spec: &ContainerSpec, stage: Stage, index: usize)
         Stage::NoNewPrivs => "prctl(PR_SET_NO_NEW_PRIVS)".into(),
         Stage::Seccomp => "installing the seccomp filter".into(),
         Stage::Stdio => format!("dup2 onto fd {index}"),
-        Stage::Exec => format!("execve {}", spec.argv[0].to_string_lossy()),
+        Stage::Exec => format!("execve {}", spec.exec_path.to_string_lossy()),
+        Stage::Terminal if index == 0 => "setsid (a new session for the terminal)".into(),
+        Stage::Terminal => "taking the pseudo-terminal as controlling terminal (TIOCSCTTY)".into(),
+        Stage::User => match spec.user {
+            Some((uid, gid)) => format!("switching to --user {uid}:{gid} (setresgid, setresuid)"),
+            None => "switching to --user".into(),
+        },
         Stage::Ids => "setresuid/setresgid to the user namespace's root".into(),
     }
 }
@@ -60,6 +66,12 @@ pub(super) fn failure_hint(spec: &ContainerSpec, stage: Stage, errno: Errno) -> 
             .into(),
         (Stage::Exec, Errno::EACCES) => {
             "; it is not executable, or it is on a noexec mount".into()
+        }
+        (Stage::User, Errno::EINVAL) => "; that id is not mapped in the container's user \
+            namespace (without root, only uid 0 exists inside; as root, --userns maps 0-65535)"
+            .into(),
+        (Stage::User, Errno::EPERM) => {
+            "; switching ids needs SETUID and SETGID, which --cap-drop removed".into()
         }
         (Stage::Step, Errno::EPERM | Errno::EACCES) if spec.rootless => {
             "; without root, only what the user namespace owns may be mounted".into()

@@ -47,7 +47,21 @@ impl ContainerSpec {
         // 2. clone into the namespaces; the child waits on `go`.
         let (go_r, go_w) = pipe()?;
         let (rep_r, rep_w) = pipe()?;
-        let stdin = above_stdio(dev_null(false)?)?;
+        let controlling_terminal = self.terminal.is_some();
+        if let Some(slave) = self.terminal.take() {
+            let copy = || {
+                slave
+                    .try_clone()
+                    .map_err(|e| Error::io("duplicating the pseudo-terminal", e))
+            };
+            self.stdin = Some(copy()?);
+            self.stdout = Some(copy()?);
+            self.stderr = Some(slave);
+        }
+        let stdin = above_stdio(match self.stdin.take() {
+            Some(fd) => fd,
+            None => dev_null(false)?,
+        })?;
         let stdout = above_stdio(match self.stdout.take() {
             Some(fd) => fd,
             None => dev_null(true)?,
@@ -66,7 +80,7 @@ impl ContainerSpec {
             .iter()
             .filter(|n| **n != Namespace::Cgroup)
             .fold(CloneFlags::empty(), |f, n| f | n.clone_flag());
-        let path: &CStr = &self.argv[0];
+        let path: &CStr = &self.exec_path;
         let args = ChildArgs {
             go: go_r.as_raw_fd(),
             report: rep_w.as_raw_fd(),
@@ -76,6 +90,8 @@ impl ContainerSpec {
             clear_groups: !self.rootless,
             caps: self.cap_plan,
             seccomp: self.seccomp_program.as_deref().map(|p| p.as_slice()),
+            user: self.user,
+            controlling_terminal,
             stdio: [stdin.as_raw_fd(), stdout.as_raw_fd(), stderr.as_raw_fd()],
             path,
             argv: &argv,

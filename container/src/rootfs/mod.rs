@@ -45,7 +45,13 @@ use nix::mount::{MntFlags, MsFlags};
 
 pub(crate) use plan::{MountContext, RealHost, plan_steps};
 pub(crate) use run::run_steps;
-pub(crate) use validate::{PlannedRootfs, validate};
+pub(crate) use validate::{
+    PlannedRootfs, check_workdir, find_command, validate_root, validate_volumes,
+};
+
+/// The `PATH` of PID 1 unless the caller sets one (Docker's default), also where a
+/// command given by name is looked up.
+pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// Where the embedded workload goes in a built rootfs.
 pub const WORKLOAD_PATH: &str = "/bin/versus-workload";
@@ -101,10 +107,55 @@ pub enum RootfsSpec {
         /// The files, by path inside the container.
         files: Vec<RootfsFile>,
     },
-    /// An existing directory on the host (never written to).
+    /// An existing directory on the host. versus writes nothing into it, but the
+    /// container's own writes go through unless the root is read-only.
     Dir(PathBuf),
     /// The host's own root (for demonstrations; needs no `pivot_root`).
     Host,
+}
+
+/// A host file or directory bind-mounted into the container (`-v HOST:CONTAINER[:ro]`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Volume {
+    /// The host path (must exist).
+    pub host: PathBuf,
+    /// Where it appears inside the container (absolute).
+    pub inside: PathBuf,
+    /// Bound read-only (and `nodev`).
+    pub read_only: bool,
+}
+
+impl std::str::FromStr for Volume {
+    type Err = crate::error::Error;
+
+    /// `HOST:CONTAINER`, `HOST:CONTAINER:ro` or `HOST:CONTAINER:rw`, as `docker run -v`.
+    fn from_str(text: &str) -> std::result::Result<Self, Self::Err> {
+        let bad = |m: &str| {
+            crate::error::Error::invalid(
+                "--volume",
+                format!("{text:?}: {m}; write HOST:CONTAINER[:ro|rw], e.g. /srv/data:/data:ro"),
+            )
+        };
+        let parts: Vec<&str> = text.split(':').collect();
+        let (host, inside, read_only) = match parts.as_slice() {
+            [h, c] => (*h, *c, false),
+            [h, c, "ro"] => (*h, *c, true),
+            [h, c, "rw"] => (*h, *c, false),
+            [_, _, other] => return Err(bad(&format!("unknown option {other:?}"))),
+            _ => return Err(bad("expected two or three fields separated by ':'")),
+        };
+        if host.is_empty() || inside.is_empty() {
+            return Err(bad("both paths are needed"));
+        }
+        if !inside.starts_with('/') {
+            return Err(bad("the container path must be absolute"));
+        }
+        Ok(Volume {
+            host: PathBuf::from(host),
+            inside: PathBuf::from(inside),
+            read_only,
+        })
+    }
 }
 
 /// One file of a built rootfs.
@@ -286,6 +337,25 @@ pub enum Op {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn volumes_are_parsed_as_docker_writes_them() {
+        let v: Volume = "/srv/data:/data:ro".parse().unwrap();
+        assert_eq!(
+            v,
+            Volume {
+                host: "/srv/data".into(),
+                inside: "/data".into(),
+                read_only: true
+            }
+        );
+        assert!(!"/a:/b".parse::<Volume>().unwrap().read_only);
+        assert!(!"/a:/b:rw".parse::<Volume>().unwrap().read_only);
+        for bad in ["/a", "/a:b", "/a:/b:rx", ":/b", "/a:/b:ro:x"] {
+            let e = bad.parse::<Volume>().unwrap_err().to_string();
+            assert!(e.contains("--volume"), "{bad}: {e}");
+        }
+    }
 
     #[test]
     fn static_elf_detection() {

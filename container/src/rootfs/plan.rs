@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use nix::mount::{MntFlags, MsFlags};
 
-use super::validate::{PlannedFile, PlannedKind, PlannedRootfs};
+use super::validate::{PlannedFile, PlannedKind, PlannedRootfs, PlannedVolume};
 use super::{DEVICES, MASKED_PATHS, Op, READONLY_PATHS, SYSTEM_DIRS, Step};
 
 /// How the host looks, as far as the mount plan cares (a fake in tests).
@@ -41,6 +41,10 @@ pub(crate) struct MountContext<'a> {
     pub(crate) hostname: Option<&'a str>,
     pub(crate) read_only: bool,
     pub(crate) host: &'a dyn HostPaths,
+    /// Bind mounts from the host (`--volume`), checked.
+    pub(crate) volumes: &'a [PlannedVolume],
+    /// The directory PID 1 starts in (`--workdir`), checked; default `/`.
+    pub(crate) workdir: Option<&'a str>,
 }
 
 fn c(s: impl AsRef<[u8]>) -> CString {
@@ -102,6 +106,7 @@ pub(crate) fn plan_steps(ctx: &MountContext<'_>) -> Vec<Step> {
         if shape.has_tmp {
             plan_tmp(&mut p, &base);
         }
+        plan_volumes(&mut p, &base, ctx.rootfs, ctx.volumes);
         if !shape.is_host {
             plan_pivot_root(&mut p, &base);
         }
@@ -113,7 +118,93 @@ pub(crate) fn plan_steps(ctx: &MountContext<'_>) -> Vec<Step> {
     if ctx.new_net {
         plan_loopback(&mut p);
     }
+    if let Some(dir) = ctx.workdir {
+        p.push(
+            Op::Chdir { path: c(dir) },
+            format!("changing to the working directory {dir} (--workdir)"),
+        );
+    }
     p.steps
+}
+
+/// 3f'. Volumes: after `/tmp` (a volume may go below it), before `pivot_root` (the
+/// host paths are reachable only from the old root). In a built root the mount point
+/// and its missing parents are created; an external root already has them (checked).
+/// A read-only volume is remounted `ro` and `nodev`; `nosuid` would add nothing, since
+/// no_new_privs already makes set-id bits powerless.
+fn plan_volumes(p: &mut Plan, base: &Path, rootfs: &PlannedRootfs, volumes: &[PlannedVolume]) {
+    let mut known: Vec<PathBuf> = SYSTEM_DIRS.iter().map(PathBuf::from).collect();
+    if let PlannedRootfs::Build { files, .. } = rootfs {
+        for f in files {
+            known.extend(f.path.ancestors().skip(1).map(Path::to_path_buf));
+        }
+    }
+    for v in volumes {
+        let target = join(base, &v.inside.to_string_lossy());
+        let shown = v.inside.display();
+        if let PlannedRootfs::Build { .. } = rootfs {
+            let mut missing: Vec<&Path> = v
+                .inside
+                .ancestors()
+                .skip(1)
+                .filter(|a| *a != Path::new("/") && !known.iter().any(|k| k == a))
+                .collect();
+            missing.reverse();
+            for dir in missing {
+                p.push(
+                    Op::Mkdir {
+                        path: cp(&join(base, &dir.to_string_lossy())),
+                        mode: 0o755,
+                    },
+                    format!("creating {} in the new root", dir.display()),
+                );
+                known.push(dir.to_path_buf());
+            }
+            if v.is_dir && known.contains(&v.inside) {
+                // `/tmp`: already there.
+            } else if v.is_dir {
+                p.push(
+                    Op::Mkdir {
+                        path: cp(&target),
+                        mode: 0o755,
+                    },
+                    format!("creating the mount point {shown}"),
+                );
+                known.push(v.inside.clone());
+            } else {
+                p.push(
+                    Op::WriteFile {
+                        path: cp(&target),
+                        data: Arc::from(&[][..]),
+                        mode: 0o644,
+                    },
+                    format!("creating the mount point {shown}"),
+                );
+            }
+        }
+        p.mount(
+            Some(&v.host.to_string_lossy()),
+            &target,
+            None,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            None,
+            format!("bind-mounting {} on {shown} (--volume)", v.host.display()),
+        );
+        if v.read_only {
+            p.push(
+                Op::RemountReadOnly {
+                    target: cp(&target),
+                },
+                format!("making the volume {shown} read-only"),
+            );
+            p.push(
+                Op::RemountNoDev {
+                    target: cp(&target),
+                },
+                format!("making the volume {shown} nodev"),
+            );
+        }
+    }
 }
 
 /// Which of the system mount points a root has, and whether it is the host's own.
@@ -182,6 +273,11 @@ fn plan_root(p: &mut Plan, rootfs: &PlannedRootfs) -> PathBuf {
             }
             base.clone()
         }
+        PlannedRootfs::Dir {
+            path,
+            overlay: Some(base),
+            ..
+        } => plan_overlay(p, path, base),
         PlannedRootfs::Dir { path, .. } => {
             // Bound onto itself so that it is a mount point pivot_root accepts.
             p.mount(
@@ -202,6 +298,57 @@ fn plan_root(p: &mut Plan, rootfs: &PlannedRootfs) -> PathBuf {
         PlannedRootfs::Host => PathBuf::from("/"),
     }
 }
+
+/// 3b'. `--rootfs-overlay`: a tmpfs on `base` (in the child's mount namespace, so it
+/// vanishes with the container: nothing to remove on any path) holding the upper and
+/// work directories, and an overlay of `lower` and that upper layer as the new root.
+/// The container writes to memory, charged to its cgroup; `lower` is never written.
+fn plan_overlay(p: &mut Plan, lower: &Path, base: &Path) -> PathBuf {
+    p.mount(
+        Some("tmpfs"),
+        base,
+        Some("tmpfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+        Some("mode=0755"),
+        format!(
+            "mounting a tmpfs for the overlay's writable layer (on {}, in the container's \
+             mount namespace)",
+            base.display()
+        ),
+    );
+    let [upper, work, root] = OVERLAY_DIRS.map(|d| base.join(d));
+    for dir in [&upper, &work, &root] {
+        p.push(
+            Op::Mkdir {
+                path: cp(dir),
+                mode: 0o755,
+            },
+            format!("creating {}", dir.display()),
+        );
+    }
+    let options = format!(
+        "lowerdir={},upperdir={},workdir={}",
+        lower.display(),
+        upper.display(),
+        work.display()
+    );
+    p.mount(
+        Some("overlay"),
+        &root,
+        Some("overlay"),
+        MsFlags::MS_NODEV,
+        Some(&options),
+        format!(
+            "mounting an overlay of {} (read-only lower layer) as the new root",
+            lower.display()
+        ),
+    );
+    root
+}
+
+/// The directories of the overlay's tmpfs: upper layer, overlayfs' work directory,
+/// and the merged root.
+const OVERLAY_DIRS: [&str; 3] = ["upper", "work", "root"];
 
 /// 3c. /proc for the container's PID namespace (or the host's, bound, if shared), then
 /// the masked and read-only paths.
@@ -535,6 +682,8 @@ pub(super) mod tests {
             hostname: Some("versus"),
             read_only: false,
             host: &FakeHost,
+            volumes: &[],
+            workdir: None,
         }
     }
 
@@ -638,6 +787,7 @@ pub(super) mod tests {
             path: "/srv/rootfs".into(),
             has_tmp: false,
             has_sys: false,
+            overlay: None,
         };
         let mut c = ctx(&root);
         c.read_only = true;
@@ -729,5 +879,68 @@ pub(super) mod tests {
         );
         assert_eq!(got[i + 2], "remount_ro /tmp/bin/busybox");
         assert_eq!(got[i + 3], "symlink /tmp/bin/sh -> busybox");
+    }
+
+    #[test]
+    fn volumes_are_bound_before_pivot_root_and_the_workdir_is_entered_last() {
+        let root = workload_root();
+        let volumes = [
+            PlannedVolume {
+                host: "/srv/data".into(),
+                inside: "/data/in".into(),
+                read_only: true,
+                is_dir: true,
+            },
+            PlannedVolume {
+                host: "/srv/f".into(),
+                inside: "/tmp/f".into(),
+                read_only: false,
+                is_dir: false,
+            },
+        ];
+        let mut context = ctx(&root);
+        context.volumes = &volumes;
+        context.workdir = Some("/data/in");
+        let got = record(&plan_steps(&context));
+        let at = |line: &str| {
+            got.iter()
+                .position(|l| l == line)
+                .unwrap_or_else(|| panic!("{line} not in {got:#?}"))
+        };
+        let bind = at("mount /srv/data /tmp/data/in - MS_BIND|MS_REC -");
+        assert_eq!(got[bind - 2], "mkdir /tmp/data 755");
+        assert_eq!(got[bind - 1], "mkdir /tmp/data/in 755");
+        assert_eq!(got[bind + 1], "remount_ro /tmp/data/in");
+        assert_eq!(got[bind + 2], "remount_nodev /tmp/data/in");
+        let file = at("mount /srv/f /tmp/tmp/f - MS_BIND|MS_REC -");
+        assert_eq!(got[file - 1], "write /tmp/tmp/f 0B 644");
+        assert!(file > at("mount tmpfs /tmp/tmp tmpfs MS_NOSUID|MS_NODEV mode=1777"));
+        assert!(file < at("pivot_root . ."));
+        assert_eq!(got.last().unwrap(), "chdir /data/in");
+    }
+
+    #[test]
+    fn an_overlay_root_is_a_tmpfs_upper_layer_over_the_directory() {
+        let root = PlannedRootfs::Dir {
+            path: "/srv/rootfs".into(),
+            has_tmp: false,
+            has_sys: false,
+            overlay: Some("/mnt".into()),
+        };
+        let got = record(&plan_steps(&ctx(&root)));
+        assert_eq!(
+            got[1..6],
+            [
+                "mount tmpfs /mnt tmpfs MS_NOSUID|MS_NODEV mode=0755",
+                "mkdir /mnt/upper 755",
+                "mkdir /mnt/work 755",
+                "mkdir /mnt/root 755",
+                "mount overlay /mnt/root overlay MS_NODEV \
+                 lowerdir=/srv/rootfs,upperdir=/mnt/upper,workdir=/mnt/work",
+            ]
+        );
+        assert!(got.contains(&"chdir /mnt/root".to_string()), "{got:#?}");
+        // The directory itself is never bound nor remounted.
+        assert!(!got.iter().any(|l| l.contains("remount_nodev /srv/rootfs")));
     }
 }

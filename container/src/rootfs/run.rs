@@ -55,6 +55,7 @@ mod tests {
             path: "/x".into(),
             has_tmp: false,
             has_sys: false,
+            overlay: None,
         };
         let steps = plan_steps(&ctx(&root));
         let fake = RecordingSyscall::failing_at("pivot_root", Errno::EINVAL);

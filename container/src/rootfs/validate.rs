@@ -9,7 +9,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
-use super::{BUILD_BASES, FileSource, RootfsFile, RootfsSpec, SYSTEM_DIRS};
+use super::{BUILD_BASES, FileSource, RootfsFile, RootfsSpec, SYSTEM_DIRS, Volume};
 use crate::error::{Error, Result};
 
 /// A validated rootfs, ready to be turned into steps.
@@ -23,6 +23,10 @@ pub(crate) enum PlannedRootfs {
         path: PathBuf,
         has_tmp: bool,
         has_sys: bool,
+        /// With `--rootfs-overlay`: where the tmpfs holding the overlay's upper and
+        /// work directories and its merged root is mounted (in the child's mount
+        /// namespace); `None`: the directory itself is the root.
+        overlay: Option<PathBuf>,
     },
     Host,
 }
@@ -44,12 +48,137 @@ pub(crate) enum PlannedKind {
     Symlink(PathBuf),
 }
 
-/// Checks `spec` and opens what must be opened. `argv0` is checked inside the root.
-pub(crate) fn validate(spec: &RootfsSpec, argv0: &str) -> Result<PlannedRootfs> {
+/// A checked volume: the host path resolved, the mount point cleaned.
+#[derive(Debug, Clone)]
+pub(crate) struct PlannedVolume {
+    pub(crate) host: PathBuf,
+    pub(crate) inside: PathBuf,
+    pub(crate) read_only: bool,
+    pub(crate) is_dir: bool,
+}
+
+/// Checks the volumes against the root: the host path exists; the mount point is
+/// absolute, not under `/dev`, `/proc` or `/sys` (versus mounts those), not the root,
+/// given once; in an external directory it exists already (versus never writes there),
+/// of the same kind as the host path, and no part of it is a symbolic link (the mount
+/// happens before `pivot_root`, so a link would put it on a host path); in a built root
+/// it may not be one of the root's files, and is created.
+pub(crate) fn validate_volumes(
+    root: &PlannedRootfs,
+    volumes: &[Volume],
+) -> Result<Vec<PlannedVolume>> {
+    let mut planned: Vec<PlannedVolume> = Vec::new();
+    for v in volumes {
+        let err = |m: String| {
+            Error::invalid(
+                "--volume",
+                format!("{}:{}: {m}", v.host.display(), v.inside.display()),
+            )
+        };
+        let host = fs::canonicalize(&v.host)
+            .map_err(|e| err(format!("the host path cannot be used: {e}")))?;
+        let is_dir = host.is_dir();
+        let mut inside = PathBuf::from("/");
+        for c in v.inside.components() {
+            match c {
+                Component::Normal(n) => inside.push(n),
+                Component::RootDir | Component::CurDir => {}
+                _ => return Err(err("the container path may not contain `..`".into())),
+            }
+        }
+        if inside == Path::new("/") {
+            return Err(err("the container's root cannot be a volume".into()));
+        }
+        if ["/dev", "/proc", "/sys"]
+            .iter()
+            .any(|d| inside.starts_with(d))
+        {
+            return Err(err(
+                "/dev, /proc and /sys are mounted by versus; choose another container path".into(),
+            ));
+        }
+        if planned.iter().any(|p| p.inside == inside) {
+            return Err(err("this container path is given twice".into()));
+        }
+        match root {
+            PlannedRootfs::Build { files, .. } => {
+                if files
+                    .iter()
+                    .any(|f| f.path == inside || inside.starts_with(&f.path))
+                {
+                    return Err(err(
+                        "the built root filesystem has a file there; choose another container path"
+                            .into(),
+                    ));
+                }
+                if files.iter().any(|f| f.path.starts_with(&inside)) {
+                    return Err(err(
+                        "it would hide files of the built root filesystem; choose another \
+                         container path"
+                            .into(),
+                    ));
+                }
+                if !is_dir && inside == Path::new("/tmp") {
+                    return Err(err("/tmp is a directory; a file cannot go there".into()));
+                }
+            }
+            PlannedRootfs::Dir { path, .. } => {
+                let resolved = resolve_in_root(path, &inside).map_err(|m| {
+                    err(format!(
+                        "the mount point must exist in the root filesystem (versus never writes \
+                         into it): {m}"
+                    ))
+                })?;
+                if resolved != path.join(inside.strip_prefix("/").unwrap_or(&inside)) {
+                    return Err(err(
+                        "the mount point in the root filesystem passes through a symbolic \
+                         link; versus will not follow it — use the link's target"
+                            .into(),
+                    ));
+                }
+                if resolved.is_dir() != is_dir {
+                    return Err(err(format!(
+                        "the host path is {} but the mount point is not",
+                        if is_dir { "a directory" } else { "a file" }
+                    )));
+                }
+            }
+            PlannedRootfs::Host => {
+                return Err(err(
+                    "volumes need the container's own root filesystem (not the host's)".into(),
+                ));
+            }
+        }
+        planned.push(PlannedVolume {
+            host,
+            inside,
+            read_only: v.read_only,
+            is_dir,
+        });
+    }
+    Ok(planned)
+}
+
+/// Checks `spec` and opens what must be opened. `keep_visible`: host paths the
+/// setup binds later (volumes), which the base of a built root must not hide.
+/// `overlay`: an external directory is the lower layer of an overlay whose writes
+/// go to a tmpfs that vanishes with the container (only for [`RootfsSpec::Dir`]).
+pub(crate) fn validate_root(
+    spec: &RootfsSpec,
+    keep_visible: &[PathBuf],
+    overlay: bool,
+) -> Result<PlannedRootfs> {
+    if overlay && !matches!(spec, RootfsSpec::Dir(_)) {
+        return Err(Error::Conflict(
+            "--rootfs-overlay protects a --rootfs directory; a built root filesystem is \
+             a fresh tmpfs already"
+                .into(),
+        ));
+    }
     let planned = match spec {
         RootfsSpec::Build { files } => {
             let files = validate_files(files)?;
-            let base = choose_base(&files)?;
+            let base = choose_base(&files, keep_visible)?;
             PlannedRootfs::Build { files, base }
         }
         RootfsSpec::Dir(path) => {
@@ -93,16 +222,110 @@ pub(crate) fn validate(spec: &RootfsSpec, argv0: &str) -> Result<PlannedRootfs> 
                     });
                 }
             }
+            let overlay = if overlay {
+                if path.to_string_lossy().contains([',', ':']) {
+                    return Err(Error::Rootfs {
+                        path: path.clone(),
+                        message: "an overlay's lower directory may not contain ',' or ':' \
+                                  (they separate overlayfs options); use a path without them"
+                            .into(),
+                    });
+                }
+                let mut visible = keep_visible.to_vec();
+                visible.push(path.clone());
+                Some(choose_base(&[], &visible)?)
+            } else {
+                None
+            };
             PlannedRootfs::Dir {
                 has_tmp: path.join("tmp").is_dir(),
                 has_sys: path.join("sys").is_dir(),
                 path,
+                overlay,
             }
         }
         RootfsSpec::Host => PlannedRootfs::Host,
     };
-    check_command(&planned, argv0)?;
     Ok(planned)
+}
+
+/// The path `execve` gets for `argv0`: `argv0` itself when it holds a `/` (it must
+/// then be absolute), otherwise the first executable `DIR/argv0` for the directories
+/// of `path_var` (the container's `PATH`), as `execvp` would search — but resolved
+/// under the root (links are followed as the container sees them, never out of it)
+/// before anything is created.
+pub(crate) fn find_command(root: &PlannedRootfs, argv0: &str, path_var: &str) -> Result<String> {
+    if argv0.contains('/') {
+        check_command(root, argv0)?;
+        return Ok(argv0.to_owned());
+    }
+    if argv0.is_empty() {
+        return Err(Error::Command {
+            command: argv0.to_owned(),
+            message: "the command name is empty".into(),
+        });
+    }
+    for dir in path_var.split(':').filter(|d| d.starts_with('/')) {
+        let candidate = format!("{}/{argv0}", dir.trim_end_matches('/'));
+        if check_command(root, &candidate).is_ok() {
+            return Ok(candidate);
+        }
+    }
+    Err(Error::Command {
+        command: argv0.to_owned(),
+        message: format!(
+            "no executable file of that name on the container's PATH ({path_var}); give its \
+             absolute path inside the root filesystem, or set PATH with -e PATH=..."
+        ),
+    })
+}
+
+/// Checks that `dir` (the `--workdir`) is an absolute path naming a directory of the
+/// root: of an external directory (resolved under it), or of a built root (the root,
+/// a system directory, a directory holding one of its files, or an `extra` mount point).
+pub(crate) fn check_workdir(root: &PlannedRootfs, dir: &str, extra: &[PathBuf]) -> Result<()> {
+    let err = |m: String| Error::invalid("--workdir", format!("{dir:?}: {m}"));
+    if !dir.starts_with('/') {
+        return Err(err("must be an absolute path inside the container".into()));
+    }
+    match root {
+        PlannedRootfs::Build { files, .. } => {
+            let want = Path::new(dir).components().collect::<PathBuf>();
+            let known = want == Path::new("/")
+                || SYSTEM_DIRS.iter().any(|d| want.starts_with(d))
+                || extra.iter().any(|m| want.starts_with(m))
+                || files
+                    .iter()
+                    .any(|f| f.path != want && f.path.starts_with(&want));
+            if known {
+                Ok(())
+            } else {
+                Err(err(
+                    "no such directory in the built root filesystem (it holds only /bin, \
+                     /dev, /proc, /sys and /tmp)"
+                        .into(),
+                ))
+            }
+        }
+        PlannedRootfs::Dir { path, .. } => {
+            let resolved = resolve_in_root(path, Path::new(dir)).map_err(err)?;
+            if resolved.is_dir() {
+                Ok(())
+            } else {
+                Err(err(format!(
+                    "not a directory in the root filesystem {}",
+                    path.display()
+                )))
+            }
+        }
+        PlannedRootfs::Host => {
+            if Path::new(dir).is_dir() {
+                Ok(())
+            } else {
+                Err(err("not a directory".into()))
+            }
+        }
+    }
 }
 
 fn inside_path(p: &Path) -> Result<PathBuf> {
@@ -174,7 +397,7 @@ fn validate_files(files: &[RootfsFile]) -> Result<Vec<PlannedFile>> {
 }
 
 /// The first candidate base directory that exists and hides no host file to bind.
-fn choose_base(files: &[PlannedFile]) -> Result<PathBuf> {
+fn choose_base(files: &[PlannedFile], keep_visible: &[PathBuf]) -> Result<PathBuf> {
     BUILD_BASES
         .iter()
         .map(PathBuf::from)
@@ -183,12 +406,13 @@ fn choose_base(files: &[PlannedFile]) -> Result<PathBuf> {
                 && !files
                     .iter()
                     .any(|f| matches!(&f.kind, PlannedKind::Bind { host } if host.starts_with(b)))
+                && !keep_visible.iter().any(|p| p.starts_with(b))
         })
         .ok_or_else(|| Error::Rootfs {
             path: PathBuf::from("/"),
             message: format!(
                 "a built rootfs needs one of {} to exist on the host as a mount point \
-                 (mounted over only inside the container), not holding a file to bind",
+                 (mounted over only inside the container), not holding a file or volume to bind",
                 BUILD_BASES.join(" ")
             ),
         })
@@ -202,7 +426,8 @@ fn check_command(root: &PlannedRootfs, argv0: &str) -> Result<()> {
     };
     if !argv0.starts_with('/') {
         return Err(err(
-            "must be an absolute path inside the container (there is no PATH search), e.g. /bin/sh"
+            "a path must be absolute inside the container (e.g. /bin/sh); a name without '/' \
+             is looked up on the container's PATH (e.g. sh)"
                 .into(),
         ));
     }
@@ -315,7 +540,13 @@ pub(crate) fn resolve_in_root(root: &Path, inside: &Path) -> std::result::Result
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rootfs::WORKLOAD_PATH;
+    use crate::rootfs::{DEFAULT_PATH, WORKLOAD_PATH};
+
+    fn validate(spec: &RootfsSpec, argv0: &str) -> Result<PlannedRootfs> {
+        let root = validate_root(spec, &[], false)?;
+        find_command(&root, argv0, DEFAULT_PATH)?;
+        Ok(root)
+    }
 
     #[test]
     fn built_rootfs_validation() {
@@ -324,8 +555,27 @@ mod tests {
         let e = validate(&ok, "/bin/sh").unwrap_err().to_string();
         assert!(e.contains("not found in the built rootfs"), "{e}");
         assert!(e.contains("/bin/versus-workload"), "{e}");
-        let e = validate(&ok, "versus-workload").unwrap_err().to_string();
-        assert!(e.contains("absolute path"), "{e}");
+        let e = validate(&ok, "bin/versus-workload")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("must be absolute"), "{e}");
+        // A name is looked up on PATH inside the root, not on the host.
+        let root = validate_root(&ok, &[], false).unwrap();
+        assert_eq!(
+            find_command(&root, "versus-workload", DEFAULT_PATH).unwrap(),
+            WORKLOAD_PATH
+        );
+        let e = find_command(&root, "ls", DEFAULT_PATH)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("container's PATH"), "{e}");
+        assert!(check_workdir(&root, "/bin", &[]).is_ok());
+        assert!(check_workdir(&root, "/tmp/x", &[]).is_ok());
+        let e = check_workdir(&root, "/nowhere", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("no such directory"), "{e}");
+        assert!(check_workdir(&root, "bin", &[]).is_err());
         let noexec = RootfsSpec::Build {
             files: vec![RootfsFile::bytes("/bin/w", b"x".to_vec(), 0o644)],
         };
@@ -390,6 +640,16 @@ mod tests {
         fs::set_permissions(d.path().join("bin/tool"), fs::Permissions::from_mode(0o755)).unwrap();
         // The absolute link target resolves inside the rootfs, not on the host.
         assert!(validate(&RootfsSpec::Dir(d.path().into()), "/bin/sh").is_ok());
+        let root = validate_root(&RootfsSpec::Dir(d.path().into()), &[], false).unwrap();
+        assert_eq!(
+            find_command(&root, "sh", "/usr/bin:/bin").unwrap(),
+            "/bin/sh"
+        );
+        assert!(check_workdir(&root, "/bin", &[]).is_ok());
+        let e = check_workdir(&root, "/bin/sh", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("not a directory"), "{e}");
     }
 
     #[test]
@@ -434,10 +694,83 @@ mod tests {
             mode: 0o755,
         };
         assert_eq!(
-            choose_base(&[bind("/usr/bin/busybox")]).unwrap(),
+            choose_base(&[bind("/usr/bin/busybox")], &[]).unwrap(),
             Path::new("/tmp")
         );
-        let b = choose_base(&[bind("/tmp/build/versus-workload")]).unwrap();
+        let b = choose_base(&[bind("/tmp/build/versus-workload")], &[]).unwrap();
         assert_ne!(b, Path::new("/tmp"));
+        // A volume's host path stays visible too.
+        let b = choose_base(&[], &[PathBuf::from("/tmp/data")]).unwrap();
+        assert_ne!(b, Path::new("/tmp"));
+    }
+
+    #[test]
+    fn volumes_are_checked_against_the_root() {
+        let host = tempfile::tempdir().unwrap();
+        let host_file = host.path().join("f");
+        fs::write(&host_file, "x").unwrap();
+        let vol = |h: &Path, inside: &str| Volume {
+            host: h.to_path_buf(),
+            inside: inside.into(),
+            read_only: false,
+        };
+        let err = |root: &PlannedRootfs, v: Vec<Volume>| {
+            validate_volumes(root, &v).unwrap_err().to_string()
+        };
+
+        let built = validate_root(&RootfsSpec::workload(b"x".to_vec()), &[], false).unwrap();
+        let ok = validate_volumes(&built, &[vol(host.path(), "/data/./in")]).unwrap();
+        assert_eq!(ok[0].inside, Path::new("/data/in"));
+        assert!(ok[0].is_dir);
+        assert!(err(&built, vec![vol(Path::new("/nonexistent/v"), "/x")]).contains("host path"));
+        assert!(err(&built, vec![vol(host.path(), "/proc/x")]).contains("/proc"));
+        assert!(err(&built, vec![vol(host.path(), "/")]).contains("root"));
+        assert!(err(&built, vec![vol(host.path(), "/a/../b")]).contains(".."));
+        assert!(err(&built, vec![vol(host.path(), "/bin")]).contains("hide files"));
+        assert!(err(&built, vec![vol(&host_file, "/tmp")]).contains("/tmp is a directory"));
+        let twice = vec![vol(host.path(), "/d"), vol(&host_file, "/d")];
+        assert!(err(&built, twice).contains("twice"));
+
+        let d = tempfile::tempdir().unwrap();
+        for dir in ["proc", "dev", "mnt", "real"] {
+            fs::create_dir(d.path().join(dir)).unwrap();
+        }
+        fs::write(d.path().join("file"), "").unwrap();
+        std::os::unix::fs::symlink("/real", d.path().join("link")).unwrap();
+        let dir_root = validate_root(&RootfsSpec::Dir(d.path().into()), &[], false).unwrap();
+        assert!(validate_volumes(&dir_root, &[vol(host.path(), "/mnt")]).is_ok());
+        assert!(validate_volumes(&dir_root, &[vol(&host_file, "/file")]).is_ok());
+        assert!(err(&dir_root, vec![vol(host.path(), "/missing")]).contains("must exist"));
+        assert!(err(&dir_root, vec![vol(host.path(), "/link")]).contains("symbolic link"));
+        assert!(err(&dir_root, vec![vol(&host_file, "/mnt")]).contains("a file but"));
+        assert!(err(&PlannedRootfs::Host, vec![vol(host.path(), "/mnt")]).contains("own root"));
+    }
+
+    #[test]
+    fn an_overlay_needs_a_directory_without_option_separators() {
+        let e = validate_root(&RootfsSpec::workload(b"x".to_vec()), &[], true)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("--rootfs-overlay"), "{e}");
+        let d = tempfile::tempdir().unwrap();
+        let odd = d.path().join("a,b");
+        for dir in ["proc", "dev"] {
+            fs::create_dir_all(odd.join(dir)).unwrap();
+        }
+        let e = validate_root(&RootfsSpec::Dir(odd), &[], true)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("',' or ':'"), "{e}");
+        let fine = d.path().join("root");
+        for dir in ["proc", "dev"] {
+            fs::create_dir_all(fine.join(dir)).unwrap();
+        }
+        let PlannedRootfs::Dir { overlay, .. } =
+            validate_root(&RootfsSpec::Dir(fine.clone()), &[], true).unwrap()
+        else {
+            panic!("a directory root");
+        };
+        // The overlay's tmpfs may not hide the lower directory.
+        assert!(!fine.starts_with(overlay.unwrap()));
     }
 }

@@ -9,7 +9,7 @@ use nix::sys::signal::Signal;
 use super::checks;
 use super::{ContainerSpec, HostFacts, Limits, Namespace};
 use crate::error::Result;
-use crate::rootfs::RootfsSpec;
+use crate::rootfs::{DEFAULT_PATH, RootfsSpec, Volume};
 use crate::seccomp::SeccompMode;
 
 /// Describes a container; [`ContainerBuilder::build`] validates it.
@@ -49,10 +49,16 @@ pub struct ContainerBuilder {
     cap_drop: Vec<String>,
     seccomp: SeccompMode,
     read_only: bool,
+    stdin: Option<OwnedFd>,
     stdout: Option<OwnedFd>,
     stderr: Option<OwnedFd>,
     stop_signal: Signal,
     stop_grace: Duration,
+    workdir: Option<String>,
+    user: Option<(u32, u32)>,
+    volumes: Vec<Volume>,
+    overlay: bool,
+    terminal: Option<OwnedFd>,
 }
 
 impl ContainerBuilder {
@@ -72,10 +78,16 @@ impl ContainerBuilder {
             cap_drop: Vec::new(),
             seccomp: SeccompMode::Default,
             read_only: false,
+            stdin: None,
             stdout: None,
             stderr: None,
             stop_signal: Signal::SIGTERM,
             stop_grace: Duration::from_secs(2),
+            workdir: None,
+            user: None,
+            volumes: Vec::new(),
+            overlay: false,
+            terminal: None,
         }
     }
 
@@ -85,7 +97,9 @@ impl ContainerBuilder {
         self
     }
 
-    /// The command: `argv[0]` is an absolute path inside the root filesystem.
+    /// The command: `argv[0]` is an absolute path inside the root filesystem, or a
+    /// name without `/`, looked up on the container's `PATH` inside the root (as
+    /// `execvp` would, before launch); `argv[0]` is passed as given.
     pub fn command<I, S>(mut self, argv: I) -> Self
     where
         I: IntoIterator<Item = S>,
@@ -157,6 +171,50 @@ impl ContainerBuilder {
         self
     }
 
+    /// The read end that becomes PID 1's stdin (default: `/dev/null`). The launcher's
+    /// copy is closed by `spawn`.
+    pub fn stdin(mut self, fd: OwnedFd) -> Self {
+        self.stdin = Some(fd);
+        self
+    }
+
+    /// A pseudo-terminal's slave ([`crate::tty::Pty`]) as PID 1's stdin, stdout,
+    /// stderr and controlling terminal: PID 1 starts a new session and takes it, as
+    /// `docker run -t` does. It replaces [`Self::stdin`], [`Self::stdout`] and
+    /// [`Self::stderr`].
+    pub fn terminal(mut self, slave: OwnedFd) -> Self {
+        self.terminal = Some(slave);
+        self
+    }
+
+    /// The directory PID 1 starts in (absolute, existing in the root); default `/`.
+    pub fn workdir(mut self, dir: impl Into<String>) -> Self {
+        self.workdir = Some(dir.into());
+        self
+    }
+
+    /// Run the command as this uid and gid (numeric, inside the container's user
+    /// namespace if it has one). Any uid but 0 loses every capability at the switch,
+    /// as with `docker run --user`; the bounding set stays Docker's.
+    pub fn user(mut self, uid: u32, gid: u32) -> Self {
+        self.user = Some((uid, gid));
+        self
+    }
+
+    /// With a [`RootfsSpec::Dir`]: make it the read-only lower layer of an overlay
+    /// whose writable layer is a tmpfs that vanishes with the container, so the
+    /// container's writes never reach the directory.
+    pub fn rootfs_overlay(mut self, overlay: bool) -> Self {
+        self.overlay = overlay;
+        self
+    }
+
+    /// A host path bind-mounted into the container.
+    pub fn volume(mut self, volume: Volume) -> Self {
+        self.volumes.push(volume);
+        self
+    }
+
     /// The write end that becomes PID 1's stdout (default: `/dev/null`). The launcher's
     /// copy is closed by `spawn`, so the reader sees end-of-file when the container ends.
     pub fn stdout(mut self, fd: OwnedFd) -> Self {
@@ -197,9 +255,21 @@ impl ContainerBuilder {
         let ns = checks::namespaces(&self.share, self.force_userns, host)?;
         let argv = checks::argv(&self.command)?;
         let hostname = checks::hostname(self.hostname.as_deref(), ns.has(Namespace::Uts))?;
+        let path_var = self
+            .env
+            .iter()
+            .rev()
+            .find(|(k, _)| k == "PATH")
+            .map_or(DEFAULT_PATH, |(_, v)| v.as_str());
         let rootfs = checks::rootfs(
             self.rootfs,
-            &self.command[0],
+            &checks::Command {
+                argv0: &self.command[0],
+                path_var,
+                workdir: self.workdir.as_deref(),
+                volumes: &self.volumes,
+                overlay: self.overlay,
+            },
             self.read_only,
             &ns,
             hostname.as_deref(),
@@ -214,11 +284,13 @@ impl ContainerBuilder {
         let cgroup = checks::cgroup(&self.limits, ns.rootless, host)?;
         let id_maps = checks::id_maps(&ns, host);
         let env = checks::environment(&self.env)?;
-        let notes = checks::notes(&security.withheld, cgroup.is_none());
+        let notes = checks::notes(&security.withheld, cgroup.is_some());
 
         Ok(ContainerSpec {
             id: self.id,
             argv,
+            exec_path: rootfs.exec_path,
+            user: self.user,
             env,
             hostname,
             limits: self.limits,
@@ -237,6 +309,8 @@ impl ContainerBuilder {
             cgroup,
             cgroup_layout: host.layout.label(),
             lsm: host.lsm.clone(),
+            stdin: self.stdin,
+            terminal: self.terminal,
             stdout: self.stdout,
             stderr: self.stderr,
             stop_signal: self.stop_signal,

@@ -3,6 +3,7 @@
 //! what `spawn` will need for its concern.
 
 use std::ffi::CString;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use seccompiler::BpfProgram;
@@ -11,7 +12,9 @@ use super::{HostFacts, IdMap, Limits, MIN_MEMORY, Namespace, ROOT_USERNS_BASE, R
 use crate::capabilities::{self, CapPlan, CapabilitySet, compute_kept};
 use crate::cgroup::{self, CgroupPlan, Launcher};
 use crate::error::{Error, Result};
-use crate::rootfs::{self, MountContext, PlannedRootfs, RealHost, RootfsSpec, Step};
+use crate::rootfs::{
+    self, DEFAULT_PATH, MountContext, PlannedRootfs, RealHost, RootfsSpec, Step, Volume,
+};
 use crate::seccomp::{self, SeccompMode};
 
 pub(super) fn validate_id(id: &str) -> Result<()> {
@@ -176,15 +179,30 @@ pub(super) fn hostname(asked: Option<&str>, own_uts: bool) -> Result<Option<Stri
 #[derive(Debug)]
 pub(super) struct Rootfs {
     pub(super) desc: String,
+    /// The path `execve` gets (the command, or where it was found on `PATH`).
+    pub(super) exec_path: CString,
     pub(super) planned: PlannedRootfs,
     pub(super) steps: Vec<Step>,
 }
 
+/// What runs in the root filesystem: the command, the container's `PATH` to find it
+/// on, the working directory and the volumes.
+#[derive(Debug)]
+pub(super) struct Command<'a> {
+    pub(super) argv0: &'a str,
+    pub(super) path_var: &'a str,
+    pub(super) workdir: Option<&'a str>,
+    pub(super) volumes: &'a [Volume],
+    /// Writes to a `--rootfs` directory go to a throw-away overlay layer.
+    pub(super) overlay: bool,
+}
+
 /// Checks the root filesystem against the namespaces (only the host's root works in a
-/// shared mount namespace) and plans the child's mount steps.
+/// shared mount namespace), finds the command in it, checks the working directory and
+/// the volumes, and plans the child's mount steps.
 pub(super) fn rootfs(
     spec: Option<RootfsSpec>,
-    command: &str,
+    command: &Command<'_>,
     read_only: bool,
     ns: &Namespaces,
     hostname: Option<&str>,
@@ -205,7 +223,23 @@ pub(super) fn rootfs(
             ));
         }
     }
-    let planned = rootfs::validate(&spec, command)?;
+    // The volumes' host paths must stay reachable until they are bound.
+    let keep_visible: Vec<PathBuf> = command
+        .volumes
+        .iter()
+        .filter_map(|v| std::fs::canonicalize(&v.host).ok())
+        .collect();
+    let planned = rootfs::validate_root(&spec, &keep_visible, command.overlay)?;
+    let exec_path = rootfs::find_command(&planned, command.argv0, command.path_var)?;
+    let volumes = rootfs::validate_volumes(&planned, command.volumes)?;
+    if let Some(dir) = command.workdir {
+        let mounts: Vec<PathBuf> = volumes
+            .iter()
+            .filter(|v| v.is_dir)
+            .map(|v| v.inside.clone())
+            .collect();
+        rootfs::check_workdir(&planned, dir, &mounts)?;
+    }
     let steps = rootfs::plan_steps(&MountContext {
         rootfs: &planned,
         new_mount: ns.has(Namespace::Mnt),
@@ -215,11 +249,19 @@ pub(super) fn rootfs(
         hostname,
         read_only,
         host: &RealHost,
+        volumes: &volumes,
+        workdir: command.workdir,
     });
+    let mut desc = spec.describe();
+    if command.overlay {
+        desc.push_str(" under an overlay (the container's writes are discarded)");
+    }
     Ok(Rootfs {
-        desc: spec.describe(),
+        desc,
         planned,
         steps,
+        exec_path: CString::new(exec_path)
+            .map_err(|_| Error::invalid("command", "the command contains a NUL byte"))?,
     })
 }
 
@@ -332,10 +374,7 @@ pub(super) fn id_maps(ns: &Namespaces, host: &HostFacts) -> Option<(IdMap, IdMap
 /// PID 1's environment: a minimal one (`PATH`, `HOME=/`, the caller's `TERM`,
 /// `container=versus`), then the caller's variables, each replacing one of the same name.
 pub(super) fn environment(extra: &[(String, String)]) -> Result<Vec<CString>> {
-    let mut env = vec![
-        "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".to_string(),
-        "HOME=/".to_string(),
-    ];
+    let mut env = vec![format!("PATH={DEFAULT_PATH}"), "HOME=/".to_string()];
     if let Ok(term) = std::env::var("TERM") {
         env.push(format!("TERM={term}"));
     }

@@ -50,6 +50,10 @@ pub const ROOT_USERNS_SIZE: u32 = 65_536;
 pub struct ContainerSpec {
     pub(crate) id: String,
     pub(crate) argv: Vec<CString>,
+    /// The path given to `execve` (`argv[0]`, or where it was found on `PATH`).
+    pub(crate) exec_path: CString,
+    /// The uid and gid the command runs as (`None`: root of the container).
+    pub(crate) user: Option<(u32, u32)>,
     pub(crate) env: Vec<CString>,
     pub(crate) hostname: Option<String>,
     pub(crate) limits: Limits,
@@ -70,6 +74,9 @@ pub struct ContainerSpec {
     pub(crate) cgroup: Option<CgroupPlan>,
     pub(crate) cgroup_layout: &'static str,
     pub(crate) lsm: LsmInfo,
+    pub(crate) stdin: Option<OwnedFd>,
+    /// A pty slave: stdin, stdout, stderr and the controlling terminal of PID 1.
+    pub(crate) terminal: Option<OwnedFd>,
     pub(crate) stdout: Option<OwnedFd>,
     pub(crate) stderr: Option<OwnedFd>,
     pub(crate) stop_signal: Signal,

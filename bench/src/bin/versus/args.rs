@@ -10,7 +10,7 @@ use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 
 use bench::backend::Launch;
-use bench::backend::container::{ContainerSettings, Rootfs as ContainerRootfs};
+use bench::backend::container::{ContainerSettings, ProcessSettings, Rootfs as ContainerRootfs};
 use bench::backend::vm::VmSettings;
 use hypervisor::MemoryConfig;
 
@@ -164,10 +164,18 @@ pub(crate) struct ContainerRunArgs {
     #[arg(long, value_name = "NAME")]
     pub(crate) hostname: Option<String>,
 
-    /// Use this directory as the root filesystem (never written to); the
-    /// arguments are then a command inside it, e.g. `/bin/sh -c 'ls /'`.
+    /// Use this directory as the root filesystem; the arguments are then a
+    /// command inside it, e.g. `/bin/sh -c 'ls /'`. versus writes nothing
+    /// into it, but the container's own writes go through to it (as with
+    /// `docker run -v`) unless `--read-only` is given.
     #[arg(long, value_name = "DIR", conflicts_with_all = ["busybox", "workload"])]
     pub(crate) rootfs: Option<PathBuf>,
+
+    /// With `--rootfs`: make the directory the read-only lower layer of an
+    /// overlay whose writable layer is a tmpfs inside the container, gone
+    /// when it ends — the container's writes never reach the directory.
+    #[arg(long = "rootfs-overlay", requires = "rootfs")]
+    pub(crate) rootfs_overlay: bool,
 
     /// Add the host's static busybox to the built root filesystem, for
     /// commands such as `-- /bin/sh -c 'ps; ls /'`.
@@ -204,8 +212,86 @@ pub(crate) struct ContainerRunArgs {
     #[arg(long)]
     pub(crate) trace: bool,
 
+    /// Set an environment variable of the command: `KEY=VALUE`, or `KEY`
+    /// to pass the host's value (left out when the host has none).
+    #[arg(long = "env", short = 'e', value_name = "KEY=VALUE")]
+    pub(crate) env: Vec<String>,
+
+    /// The directory the command starts in (absolute; it must exist in the
+    /// root filesystem).
+    #[arg(long, short = 'w', value_name = "DIR")]
+    pub(crate) workdir: Option<String>,
+
+    /// Bind-mount a host file or directory: `HOST:CONTAINER[:ro|rw]`. The
+    /// host path must exist; in a `--rootfs` directory the mount point must
+    /// exist too (versus never writes there).
+    #[arg(long, short = 'v', value_name = "HOST:CONTAINER[:ro]", value_parser = parse_volume)]
+    pub(crate) volume: Vec<container::Volume>,
+
+    /// Run the command as `UID[:GID]` (numeric; the group defaults to the
+    /// uid). Any uid but 0 has no capabilities, as with `docker run -u`.
+    #[arg(long, short = 'u', value_name = "UID[:GID]", value_parser = parse_user)]
+    pub(crate) user: Option<(u32, u32)>,
+
+    /// Keep stdin open: forward versus' stdin to the command (closed at end
+    /// of file). Without it the command's stdin is /dev/null.
+    #[arg(long, short = 'i')]
+    pub(crate) interactive: bool,
+
+    /// Allocate a pseudo-terminal: the command's stdin, stdout and stderr
+    /// and its controlling terminal, as a session leader. With `-i` (which
+    /// then needs a terminal on stdin, as in Docker), that terminal is in
+    /// raw mode meanwhile: keys, Ctrl-C included, go to the command, and
+    /// window size changes follow. `-t` alone works without a terminal.
+    #[arg(long, short = 't')]
+    pub(crate) tty: bool,
+
+    /// The network: `none` (the container's own network namespace with only
+    /// `lo`, the default) or `host` (the host's, as `--share net`).
+    #[arg(long, value_enum, value_name = "MODE", default_value_t = Network::None)]
+    pub(crate) network: Network,
+
+    /// Accepted for Docker users: versus always removes the container (its
+    /// cgroup, mounts and processes) when the command ends.
+    #[arg(long)]
+    pub(crate) rm: bool,
+
     #[command(flatten)]
     pub(crate) run: RunArgs,
+}
+
+/// `--network`: what `docker run --network` offers that fits here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Network {
+    /// Its own network namespace, with only the loopback interface.
+    None,
+    /// The host's network namespace (`--share net`).
+    Host,
+}
+
+fn parse_volume(text: &str) -> Result<container::Volume, String> {
+    text.parse()
+        .map_err(|err: container::Error| err.to_string())
+}
+
+/// `UID[:GID]`, numeric; a name would have to be looked up in the
+/// container's `/etc/passwd`, which versus does not read.
+fn parse_user(text: &str) -> Result<(u32, u32), String> {
+    let number = |part: &str, what: &str| {
+        part.parse::<u32>().map_err(|_| {
+            format!(
+                "{what} {part:?} is not a number; give numeric ids, UID[:GID] such as 1000:1000 \
+                 (user names are not looked up)"
+            )
+        })
+    };
+    match text.split_once(':') {
+        Some((uid, gid)) => Ok((number(uid, "uid")?, number(gid, "gid")?)),
+        None => {
+            let uid = number(text, "uid")?;
+            Ok((uid, uid))
+        }
+    }
 }
 
 fn parse_namespace(text: &str) -> Result<container::Namespace, String> {
@@ -430,13 +516,51 @@ impl ContainerRunArgs {
                 cpus: self.cpus,
             },
             hostname: self.hostname.clone(),
-            share: self.share.clone(),
+            share: self.shared(),
             userns: self.userns,
             cap_add: self.cap_add.clone(),
             cap_drop: self.cap_drop.clone(),
             seccomp: self.seccomp,
             read_only: self.read_only,
             trace: self.trace,
+            process: Box::new(ProcessSettings {
+                env: self.environment()?,
+                workdir: self.workdir.clone(),
+                user: self.user,
+                volumes: self.volume.clone(),
+                interactive: self.interactive,
+                tty: self.tty,
+            }),
+            rootfs_overlay: self.rootfs_overlay,
         })
+    }
+
+    /// `-e` as pairs: `KEY=VALUE` as given, `KEY` with the host's value
+    /// (left out when the host has none, as Docker does).
+    fn environment(&self) -> Result<Vec<(String, String)>> {
+        let mut pairs = Vec::new();
+        for entry in &self.env {
+            let (key, value) = match entry.split_once('=') {
+                Some((key, value)) => (key, Some(value.to_string())),
+                None => (entry.as_str(), std::env::var(entry).ok()),
+            };
+            if key.is_empty() {
+                anyhow::bail!("-e {entry:?}: the variable name is empty; write KEY=VALUE or KEY");
+            }
+            if let Some(value) = value {
+                pairs.push((key.to_string(), value));
+            }
+        }
+        Ok(pairs)
+    }
+
+    /// The namespaces shared with the host: `--share`, plus `net` for
+    /// `--network host`.
+    fn shared(&self) -> Vec<container::Namespace> {
+        let mut share = self.share.clone();
+        if self.network == Network::Host && !share.contains(&container::Namespace::Net) {
+            share.push(container::Namespace::Net);
+        }
+        share
     }
 }

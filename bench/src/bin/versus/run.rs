@@ -2,6 +2,7 @@
 //! launch on one backend, its report printed, the workload's status
 //! returned.
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
@@ -12,7 +13,7 @@ use bench::output;
 use bench::render;
 use bench::request::RunRequest;
 
-use crate::args::{ContainerRunArgs, RunArgs};
+use crate::args::{ContainerRunArgs, Network, RunArgs};
 use crate::exit::{emit, error_text, run_status, usage_error};
 
 /// `versus container run`: the container backend configured from the flags.
@@ -22,27 +23,33 @@ pub(crate) fn run_container(args: &ContainerRunArgs) -> Result<ExitCode> {
             "--userns asks for a new user namespace and --share user for none: give one of them",
         );
     }
+    if args.network == Network::None && args.share.contains(&container::Namespace::Net) {
+        return usage_error(
+            "--network none asks for the container's own network namespace and --share net \
+             for the host's: give --network host instead",
+        );
+    }
+    if args.interactive && args.tty && !std::io::stdin().is_terminal() {
+        // As docker run: keys typed on a terminal go through a terminal; a
+        // pipe's end of file could not reach the command through one.
+        return usage_error(
+            "-i with -t needs a terminal on standard input, and this one is not a \
+             terminal: drop -t to pipe input into the command (-i alone)",
+        );
+    }
     let settings = args.settings()?;
     // A task for the workload, unless the arguments name a command of the
     // root filesystem.
     let is_command = settings.runs_command(&args.run.task);
-    let backend = ContainerBackend {
-        settings,
-        echo_output: is_command && !args.run.json,
-    };
+    let backend = ContainerBackend::with_settings(settings);
     let launch = match args.run.launch(!is_command) {
-        Ok(launch) => launch,
-        Err(error) => {
-            let first = args.run.task.first().map(String::as_str).unwrap_or("");
-            let hint = if args.busybox && !first.is_empty() {
-                format!(
-                    "\n  to run a command of the root filesystem, give its absolute path, e.g. /bin/{first}"
-                )
-            } else {
-                String::new()
-            };
-            return usage_error(&format!("{}{hint}", error_text(&error)));
+        Ok(mut launch) => {
+            // The program's own output is printed live, as `docker run`
+            // does, unless the report is JSON.
+            launch.echo = !args.run.json;
+            launch
         }
+        Err(error) => return usage_error(&error_text(&error)),
     };
     report_run(&backend, &launch, args.run.json)
 }
