@@ -42,8 +42,8 @@ pub fn run_report(report: &RunReport) -> String {
     ));
     // A program of the user's own (or a rootfs command) prints no `@versus`
     // results: an empty results table would only be noise after its output.
-    let foreign = command_of_rootfs
-        || matches!(report.workload, crate::workload::WorkloadSource::File(_));
+    let foreign =
+        command_of_rootfs || matches!(report.workload, crate::workload::WorkloadSource::File(_));
     if !(foreign && report.results.is_empty()) {
         out.push_str(&width::table(&mut results_table(report)));
         out.push('\n');

@@ -548,3 +548,57 @@ fn sigterm_to_versus_during_an_interactive_shell_restores_the_terminal() {
     );
     assert!(signals_on(&s.terminal), "the terminal was left in raw mode");
 }
+
+/// A prompt without a newline reaches the user before the program waits
+/// for the answer: versus prints a program's own bytes as they arrive, not
+/// line by line. The answer is only written once the prompt was seen, so a
+/// prompt held back would leave the shell waiting until its timeout.
+#[test]
+fn a_prompt_shows_before_the_program_reads_its_answer() {
+    if !ready("a_prompt_shows_before_the_program_reads_its_answer") {
+        return;
+    }
+    let mut child = StdCommand::new(assert_cmd::cargo::cargo_bin("versus"))
+        .args(["container", "run", "--busybox", "--timeout", "30s", "-i"])
+        .args([
+            "--",
+            "/bin/sh",
+            "-c",
+            "printf 'Name: '; read name; echo \"hi $name\"",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut seen = Vec::new();
+        let mut buffer = [0u8; 256];
+        while let Ok(n) = stdout.read(&mut buffer) {
+            if n == 0 {
+                break;
+            }
+            seen.extend_from_slice(&buffer[..n]);
+            let _ = tx.send(text(&seen));
+        }
+    });
+    let mut seen = String::new();
+    while !seen.contains("Name: ") {
+        match rx.recv() {
+            Ok(text) => seen = text,
+            Err(_) => break,
+        }
+    }
+    assert_eq!(seen, "Name: ", "the prompt alone, before any answer");
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"bob\n").unwrap();
+    drop(stdin);
+    let status = child.wait().unwrap();
+    while let Ok(text) = rx.recv() {
+        seen = text;
+    }
+    assert!(seen.starts_with("Name: hi bob\n"), "{seen}");
+    assert_eq!(status.code(), Some(0));
+}

@@ -9,7 +9,6 @@
 //! [`MAX_RESULTS`]) and is shown as `docker run` shows it.
 
 use std::io::Write;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
@@ -112,14 +111,162 @@ impl KeptText {
     }
 }
 
+/// Which bytes of a stream are the program's own, decided as they arrive:
+/// a line that starts with the `@versus` prefix is a record for versus and
+/// is never printed; every other byte is printed at once, without waiting
+/// for its line to end, so that a prompt such as `Name: ` shows before the
+/// program reads its answer (as `docker run` shows it). Only the first bytes
+/// of a line, while they could still be the prefix, are held back.
+#[derive(Debug)]
+pub(crate) struct Passthrough {
+    /// Whether `@versus` lines are held back (stdout) or not (stderr).
+    filter_records: bool,
+    /// What the current line is, as far as its bytes so far tell.
+    line: LineKind,
+    /// The current line's first bytes while they are a prefix of `@versus`.
+    held: Vec<u8>,
+    /// The last byte printed was not a newline.
+    open_line: bool,
+}
+
+/// The current line of a [`Passthrough`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LineKind {
+    /// Its bytes so far are a prefix of `@versus`.
+    Undecided,
+    /// The program's own: printed.
+    Own,
+    /// An `@versus` record: not printed.
+    Record,
+}
+
+impl Passthrough {
+    /// For stdout: `@versus` lines are held back.
+    pub(crate) fn stdout() -> Self {
+        Self::new(true)
+    }
+
+    /// For stderr: every byte is the program's own.
+    pub(crate) fn stderr() -> Self {
+        Self::new(false)
+    }
+
+    fn new(filter_records: bool) -> Self {
+        Self {
+            filter_records,
+            line: if filter_records {
+                LineKind::Undecided
+            } else {
+                LineKind::Own
+            },
+            held: Vec::new(),
+            open_line: false,
+        }
+    }
+
+    /// Passes the program's own bytes of `chunk` to `print`, in order.
+    pub(crate) fn feed(&mut self, mut chunk: &[u8], print: &mut impl FnMut(&[u8])) {
+        let prefix = workload::LINE_PREFIX.as_bytes();
+        while !chunk.is_empty() {
+            if self.line == LineKind::Undecided {
+                let byte = chunk[0];
+                chunk = &chunk[1..];
+                self.held.push(byte);
+                if self.held.len() == prefix.len() && self.held == prefix {
+                    self.line = LineKind::Record;
+                    self.held.clear();
+                } else if !prefix.starts_with(&self.held) {
+                    self.line = LineKind::Own;
+                    let held = std::mem::take(&mut self.held);
+                    self.print(&held, print);
+                }
+                if byte == b'\n' {
+                    self.end_line();
+                }
+                continue;
+            }
+            let (this_line, rest) = match chunk.iter().position(|&b| b == b'\n') {
+                Some(newline) => chunk.split_at(newline + 1),
+                None => (chunk, &[][..]),
+            };
+            if self.line == LineKind::Own {
+                self.print(this_line, print);
+            }
+            if this_line.ends_with(b"\n") {
+                self.end_line();
+            }
+            chunk = rest;
+        }
+    }
+
+    /// At the end of the stream: bytes still held (a short last line that
+    /// looked like the start of a record) are printed, and a last line left
+    /// without its newline gets one, so what versus prints next starts on a
+    /// line of its own.
+    pub(crate) fn finish(&mut self, print: &mut impl FnMut(&[u8])) {
+        let held = std::mem::take(&mut self.held);
+        self.print(&held, print);
+        if self.open_line {
+            self.print(b"\n", print);
+        }
+    }
+
+    fn print(&mut self, bytes: &[u8], print: &mut impl FnMut(&[u8])) {
+        if let Some(&last) = bytes.last() {
+            print(bytes);
+            self.open_line = last != b'\n';
+        }
+    }
+
+    fn end_line(&mut self) {
+        self.held.clear();
+        if self.filter_records {
+            self.line = LineKind::Undecided;
+        }
+    }
+}
+
+/// A reader that shows what it reads: every chunk goes through a
+/// [`Passthrough`] to `print` the moment it is read, before the line reader
+/// above it has a whole line.
+struct Tee<R, P: FnMut(&[u8])> {
+    inner: R,
+    passthrough: Passthrough,
+    print: P,
+}
+
+impl<R: std::io::Read, P: FnMut(&[u8])> std::io::Read for Tee<R, P> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n == 0 {
+            self.passthrough.finish(&mut self.print);
+        } else {
+            self.passthrough.feed(&buf[..n], &mut self.print);
+        }
+        Ok(n)
+    }
+}
+
+/// A failed write to versus' stdout is remembered by `output` and stops the
+/// run; there is nobody to tell here.
+fn print_stdout(bytes: &[u8]) {
+    let _ = crate::output::write_stdout(bytes);
+}
+
+/// As `crate::output` has it: writes to stderr never fail the run; if
+/// stderr itself is gone, nobody can see them.
+fn print_stderr(bytes: &[u8]) {
+    let mut stderr = std::io::stderr().lock();
+    let _ = stderr.write_all(bytes).and_then(|()| stderr.flush());
+}
+
 /// Reads a program's stdout on a thread of its own: every line goes into
 /// the returned [`Collected`] with the instant it arrived, and with `echo`
-/// the lines that are not `@versus` records are printed at once on versus'
-/// stdout. When versus' own stdout has gone (a closed pipe) printing stops
-/// and the run is asked to stop (see [`crate::output`]); the reader goes on
-/// draining so that the program never blocks on a full pipe. `done` runs
-/// when the pipe closes; a last line the program left without its newline
-/// gets one first, so that the report starts on a line of its own.
+/// the program's own bytes are printed on versus' stdout as they arrive
+/// (see [`Passthrough`]). When versus' own stdout has gone (a closed pipe)
+/// printing stops and the run is asked to stop (see [`crate::output`]); the
+/// reader goes on draining so that the program never blocks on a full
+/// pipe. `done` runs when the pipe closes.
 pub(crate) fn stream_stdout<R, D>(pipe: R, echo: bool, done: D) -> Arc<Mutex<Collected>>
 where
     R: std::io::Read + Send + 'static,
@@ -127,37 +274,30 @@ where
 {
     let collected = Arc::new(Mutex::new(Collected::default()));
     let sink = collected.clone();
-    let open_line = Arc::new(AtomicBool::new(false));
-    let still_open = open_line.clone();
-    super::read_lines(
-        pipe,
-        move |seen, line| {
-            if echo && !line.starts_with(workload::LINE_PREFIX) {
-                // A failed write is remembered by `output` and stops the
-                // run; there is nobody to tell here.
-                let _ = crate::output::write_stdout(line.as_bytes());
-                open_line.store(!line.ends_with('\n'), Ordering::Relaxed);
-            }
-            sink.lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .line(seen, &line);
-            true
-        },
-        move || {
-            if still_open.load(Ordering::Relaxed) {
-                let _ = crate::output::write_stdout(b"\n");
-            }
-            done();
-        },
-    );
+    let each = move |seen, line: String| {
+        sink.lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .line(seen, &line);
+        true
+    };
+    if echo {
+        let pipe = Tee {
+            inner: pipe,
+            passthrough: Passthrough::stdout(),
+            print: print_stdout,
+        };
+        super::read_lines(pipe, each, done);
+    } else {
+        super::read_lines(pipe, each, done);
+    }
     collected
 }
 
 /// Reads a program's stderr on a thread of its own, keeping the first
-/// [`OUTPUT_KEEP_BYTES`]; with `echo` every line is also printed at once on
+/// [`OUTPUT_KEEP_BYTES`]; with `echo` every byte is also printed at once on
 /// versus' stderr. Reading goes on past the limit, so that a program
 /// flooding stderr never blocks on a full pipe. `done` runs when the pipe
-/// closes; a last line left without its newline gets one first.
+/// closes.
 pub(crate) fn stream_stderr<R, D>(pipe: R, echo: bool, done: D) -> Arc<Mutex<KeptText>>
 where
     R: std::io::Read + Send + 'static,
@@ -165,32 +305,22 @@ where
 {
     let kept = Arc::new(Mutex::new(KeptText::default()));
     let sink = kept.clone();
-    let open_line = Arc::new(AtomicBool::new(false));
-    let still_open = open_line.clone();
-    // As `crate::output` has it: writes to stderr never fail the run; if
-    // stderr itself is gone, nobody can see them.
-    let write_stderr = |bytes: &[u8]| {
-        let _ = std::io::stderr().lock().write_all(bytes);
+    let each = move |_, line: String| {
+        sink.lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(&line);
+        true
     };
-    super::read_lines(
-        pipe,
-        move |_, line| {
-            if echo {
-                write_stderr(line.as_bytes());
-                open_line.store(!line.ends_with('\n'), Ordering::Relaxed);
-            }
-            sink.lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .push(&line);
-            true
-        },
-        move || {
-            if still_open.load(Ordering::Relaxed) {
-                write_stderr(b"\n");
-            }
-            done();
-        },
-    );
+    if echo {
+        let pipe = Tee {
+            inner: pipe,
+            passthrough: Passthrough::stderr(),
+            print: print_stderr,
+        };
+        super::read_lines(pipe, each, done);
+    } else {
+        super::read_lines(pipe, each, done);
+    }
     kept
 }
 
@@ -233,5 +363,43 @@ mod tests {
         assert!(kept.starts_with("hello stdout\néé"));
         assert!(note.contains("left out the other 20 B (2 lines)"), "{note}");
         assert_eq!(collected.other_lines, 3);
+    }
+
+    /// What `passthrough` prints of `chunks`, fed one after another, and
+    /// after the end of the stream.
+    fn shown(mut passthrough: Passthrough, chunks: &[&str]) -> (String, String) {
+        let mut out = Vec::new();
+        for chunk in chunks {
+            passthrough.feed(chunk.as_bytes(), &mut |b: &[u8]| out.extend_from_slice(b));
+        }
+        let live = String::from_utf8(out.clone()).unwrap();
+        passthrough.finish(&mut |b: &[u8]| out.extend_from_slice(b));
+        (live, String::from_utf8(out).unwrap())
+    }
+
+    #[test]
+    fn a_prompt_shows_before_its_line_ends_and_records_never_show() {
+        let (live, _) = shown(
+            Passthrough::stdout(),
+            &["@versus start task=x pid=1 mono_ns=1\nName", ": "],
+        );
+        assert_eq!(live, "Name: ");
+        // A record split across reads, and a line that only starts like one.
+        let (live, all) = shown(
+            Passthrough::stdout(),
+            &["@ver", "sus task=t\n@vers!\n", "hi\n@v"],
+        );
+        assert_eq!(live, "@vers!\nhi\n");
+        assert_eq!(
+            all, "@vers!\nhi\n@v\n",
+            "held bytes and a closing newline at the end"
+        );
+    }
+
+    #[test]
+    fn stderr_passes_everything_and_a_finished_line_gets_no_extra_newline() {
+        let (live, all) = shown(Passthrough::stderr(), &["@versus x\n", "err\n"]);
+        assert_eq!(live, "@versus x\nerr\n");
+        assert_eq!(all, live);
     }
 }

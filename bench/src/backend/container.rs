@@ -22,9 +22,9 @@ use container::rootfs::WORKLOAD_PATH;
 use container::tty::{Pty, RawMode, WindowSizeFollower};
 use container::{ContainerBuilder, Limits, Namespace, Outcome, RootfsSpec, SeccompMode, Volume};
 
-use super::collect::Collected;
+use super::collect::{self, Collected, KeptText};
 use super::{Backend, BackendError, Launch, nanos_between};
-use crate::report::{ExitOutcome, MemoryFigures, Nanos, OUTPUT_KEEP_BYTES, Phase, RunReport};
+use crate::report::{ExitOutcome, MemoryFigures, Nanos, Phase, RunReport};
 use crate::workload;
 
 /// How long to wait for the container's output to close after PID 1 was
@@ -266,11 +266,8 @@ impl Backend for ContainerBackend {
         // Held until the run ends, on every path: dropping them gives the
         // user's terminal back its settings and SIGWINCH its old handling.
         let mut _terminal = None;
-        let (output, stderr) = match streams {
-            Streams::Pipes { stdout, stderr } => (
-                stream_lines(stdout, launch.echo),
-                stream_stderr(stderr, launch.echo),
-            ),
+        let output = match streams {
+            Streams::Pipes { stdout, stderr } => StreamedOutput::pipes(stdout, stderr, launch.echo),
             Streams::Tty { master } => {
                 if self.settings.process.interactive {
                     // Raw mode only when the keys are forwarded: then Ctrl-C
@@ -288,10 +285,8 @@ impl Backend for ContainerBackend {
                     let to_container = master.try_clone().map_err(BackendError::Prepare)?;
                     forward_stdin(std::fs::File::from(to_container));
                 }
-                let (tx, rx) = mpsc::channel();
                 // One stream: everything is stdout; stderr stays empty.
-                let _ = tx.send(String::new());
-                (stream_tty(master, launch.echo), rx)
+                stream_tty(master, launch.echo)
             }
         };
         if let Some(write) = stdin_write {
@@ -305,10 +300,7 @@ impl Backend for ContainerBackend {
 
         // The marker and the results, in the order printed: whatever the
         // reader has parsed once the pipe closed (or the grace ran out).
-        let drain_until = reaped + OUTPUT_DRAIN_GRACE;
-        let _ = output
-            .closed
-            .recv_timeout(drain_until.saturating_duration_since(Instant::now()));
+        output.wait_closed(reaped + OUTPUT_DRAIN_GRACE);
         let collected = std::mem::take(
             &mut *output
                 .collected
@@ -324,16 +316,12 @@ impl Backend for ContainerBackend {
             collected.results,
             collected.other_lines,
         );
-        let own_stdout = std::mem::take(
-            &mut *output
-                .own
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner),
-        )
-        .finish();
-        let stderr = stderr
-            .recv_timeout(drain_until.saturating_duration_since(Instant::now()))
-            .unwrap_or_default();
+        let own_stdout = collected.stdout.finish();
+        let stderr = output
+            .stderr
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .finish();
 
         let phases = phase_list(&report.phases, spawned, marker_at);
         let startup_ns = marker_at.map(|at| nanos_between(launched, at));
@@ -432,54 +420,45 @@ fn phase_list(
     list
 }
 
-/// The container's stdout as it is read: parsed on the reader thread into
-/// bounded memory, whatever the container writes.
+/// The container's output as it is read: parsed and kept on the reader
+/// threads in bounded memory, whatever the container writes.
 struct StreamedOutput {
-    /// What has been parsed so far.
+    /// What has been parsed of stdout so far (the program's own lines
+    /// kept in [`Collected::stdout`]).
     collected: Arc<Mutex<Collected>>,
-    /// The program's own lines (not `@versus` records) kept so far.
-    own: Arc<Mutex<Kept>>,
-    /// Receives once the pipe has closed (or reading stopped).
+    /// What has been kept of stderr so far (empty with a terminal).
+    stderr: Arc<Mutex<KeptText>>,
+    /// Receives once for every stream that has closed.
     closed: mpsc::Receiver<()>,
+    /// How many streams there are to close.
+    streams: usize,
 }
 
-/// Reads `pipe` line by line on a thread, parsing each line with the
-/// instant it arrived. With `echo`, lines that are not `@versus` records are
-/// also printed at once; when versus' own stdout has gone (a closed pipe),
-/// echoing stops and the run is asked to stop.
-fn stream_lines(pipe: std::io::PipeReader, echo: bool) -> StreamedOutput {
-    let collected = Arc::new(Mutex::new(Collected::default()));
-    let own = Arc::new(Mutex::new(Kept::default()));
-    let (tx, closed) = mpsc::channel();
-    let sink = collected.clone();
-    let own_sink = own.clone();
-    super::read_lines(
-        pipe,
-        move |seen, line| {
-            if !line.starts_with(workload::LINE_PREFIX) {
-                if echo {
-                    // A failed write stops the run (see `output`); the reader
-                    // goes on draining so that the container never blocks.
-                    let _ = crate::output::write_stdout(line.as_bytes());
-                }
-                own_sink
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .push(line.as_bytes());
+impl StreamedOutput {
+    /// stdout and stderr read apart, each printed live with `echo`.
+    fn pipes(stdout: std::io::PipeReader, stderr: std::io::PipeReader, echo: bool) -> Self {
+        let (tx, closed) = mpsc::channel();
+        let stderr_tx = tx.clone();
+        Self {
+            collected: collect::stream_stdout(stdout, echo, move || {
+                let _ = tx.send(());
+            }),
+            stderr: collect::stream_stderr(stderr, echo, move || {
+                let _ = stderr_tx.send(());
+            }),
+            closed,
+            streams: 2,
+        }
+    }
+
+    /// Waits until every stream has closed, or until `deadline`.
+    fn wait_closed(&self, deadline: Instant) {
+        for _ in 0..self.streams {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if self.closed.recv_timeout(left).is_err() {
+                return;
             }
-            sink.lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .line(seen, &line);
-            true
-        },
-        move || {
-            let _ = tx.send(());
-        },
-    );
-    StreamedOutput {
-        collected,
-        own,
-        closed,
+        }
     }
 }
 
@@ -501,28 +480,28 @@ enum Streams {
 /// terminal has gone.
 fn stream_tty(master: OwnedFd, echo: bool) -> StreamedOutput {
     let collected = Arc::new(Mutex::new(Collected::default()));
-    let own = Arc::new(Mutex::new(Kept::default()));
     let (tx, closed) = mpsc::channel();
-    let (sink, own_sink) = (collected.clone(), own.clone());
+    let sink = collected.clone();
     thread::spawn(move || {
         let mut master = std::fs::File::from(master);
         let mut buffer = vec![0u8; 16 * 1024];
         let mut line: Vec<u8> = Vec::new();
+        let mut passthrough = collect::Passthrough::stdout();
+        // A failed write stops the run (see `output`); reading goes on so
+        // that the container never blocks.
+        let mut print = |bytes: &[u8]| {
+            if echo {
+                let _ = crate::output::write_stdout(bytes);
+            }
+        };
         let take = |line: &mut Vec<u8>, seen: Instant| {
             if line.ends_with(b"\r\n") {
                 line.truncate(line.len() - 2);
                 line.push(b'\n');
             }
-            let text = String::from_utf8_lossy(line).into_owned();
-            if !text.starts_with(workload::LINE_PREFIX) {
-                own_sink
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .push(text.as_bytes());
-            }
             sink.lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .line(seen, &text);
+                .line(seen, &String::from_utf8_lossy(line));
             line.clear();
         };
         loop {
@@ -533,11 +512,7 @@ fn stream_tty(master: OwnedFd, echo: bool) -> StreamedOutput {
                 Err(_) => break,
             };
             let seen = Instant::now();
-            if echo {
-                // A failed write stops the run (see `output`); reading goes
-                // on so that the container never blocks.
-                let _ = crate::output::write_stdout(&buffer[..n]);
-            }
+            passthrough.feed(&buffer[..n], &mut print);
             for &byte in &buffer[..n] {
                 line.push(byte);
                 if byte == b'\n' || line.len() >= super::MAX_LINE_BYTES {
@@ -545,6 +520,7 @@ fn stream_tty(master: OwnedFd, echo: bool) -> StreamedOutput {
                 }
             }
         }
+        passthrough.finish(&mut print);
         if !line.is_empty() {
             take(&mut line, Instant::now());
         }
@@ -552,68 +528,10 @@ fn stream_tty(master: OwnedFd, echo: bool) -> StreamedOutput {
     });
     StreamedOutput {
         collected,
-        own,
+        stderr: Arc::default(),
         closed,
+        streams: 1,
     }
-}
-
-/// The first [`OUTPUT_KEEP_BYTES`] of a stream, and a count of the rest.
-#[derive(Debug, Default)]
-struct Kept {
-    bytes: Vec<u8>,
-    left_out: u64,
-}
-
-impl Kept {
-    fn push(&mut self, chunk: &[u8]) {
-        let room = OUTPUT_KEEP_BYTES.saturating_sub(self.bytes.len());
-        let take = room.min(chunk.len());
-        self.bytes.extend_from_slice(&chunk[..take]);
-        self.left_out += (chunk.len() - take) as u64;
-    }
-
-    /// The kept text, then a note of how much was left out, if anything was.
-    fn finish(self) -> String {
-        let mut text = String::from_utf8_lossy(&self.bytes).into_owned();
-        if self.left_out > 0 {
-            if !text.ends_with('\n') {
-                text.push('\n');
-            }
-            text.push_str(&format!(
-                "[versus: {} more bytes not kept]\n",
-                self.left_out
-            ));
-        }
-        text
-    }
-}
-
-/// Reads `pipe` (the container's stderr) on a thread as it arrives: with
-/// `echo`, each piece goes at once to versus' stderr (as `docker run`
-/// passes it through); the first [`OUTPUT_KEEP_BYTES`] are kept for the
-/// report. It drains to the end, so the writer never blocks on a full pipe.
-fn stream_stderr(mut pipe: std::io::PipeReader, echo: bool) -> mpsc::Receiver<String> {
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || {
-        let mut kept = Kept::default();
-        let mut buffer = vec![0u8; 16 * 1024];
-        loop {
-            let n = match pipe.read(&mut buffer) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(_) => break,
-            };
-            if echo {
-                // A closed stderr must not stop the drain: ignore failures.
-                let mut stderr = std::io::stderr().lock();
-                let _ = stderr.write_all(&buffer[..n]).and_then(|()| stderr.flush());
-            }
-            kept.push(&buffer[..n]);
-        }
-        let _ = tx.send(kept.finish());
-    });
-    rx
 }
 
 /// Copies versus' stdin to the container's (`-i`) on a thread, and closes
