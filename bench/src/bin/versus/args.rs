@@ -455,7 +455,8 @@ fn task_long_help() -> String {
          - a task of the embedded workload, e.g. `getpid 1000000` (tasks below);\n\
          - with --workload PATH, the arguments of that program;\n\
          - in a container with --rootfs DIR or --busybox, a command of the root \
-         filesystem given by its absolute path, e.g. `/bin/sh -c 'ls /'`.\n\
+         filesystem, by its path or a name found on the container's PATH, e.g. \
+         `sh -c 'ls /'` (with --busybox, a word that is not a task is a command).\n\
          versus' options come before it; everything from the task on (or after `--`) \
          belongs to the task, even words that start with `-`.\n\n{}",
         bench::workload::task_help().trim_end()
