@@ -8,7 +8,7 @@
 //! | `out`/`in` COM1..+8 | the 16550 UART (`devices/serial.rs`) |
 //! | `out` MARKER | event code timestamped for this vCPU |
 //! | `out` EXIT | the guest's exit status; every vCPU stops |
-//! | `out` CONSOLE | a `ConsoleDescriptor` read from guest memory; its whole buffer copied in this one exit |
+//! | `out` CONSOLE, CONSOLE_STDERR | a `ConsoleDescriptor` read from guest memory; its whole buffer copied in this one exit, to the vCPU's stdout or stderr log |
 //! | `out`/`in` PING | nothing (`in` reads 0): the bare exit round trip |
 //! | other port, MMIO | counted and logged; reads return all ones; the guest continues |
 //! | HLT | this vCPU stops (no irqchip: nothing could wake it) |
@@ -26,6 +26,7 @@ use std::time::Instant;
 use versus_abi::{CONSOLE_MAX_LEN, port};
 use vm_memory::{Bytes, GuestAddress};
 
+use crate::console::{ConsoleStream, ConsoleWrite};
 use crate::cpu::GuestRegs;
 use crate::memory::GuestMem;
 use crate::report::{Marker, Outcome};
@@ -236,18 +237,8 @@ fn io_out(vcpu: &mut VcpuState, shared: &Shared, p: u16, data: &[u8]) -> Action 
                 status: le_value(data) as u32,
             },
         ),
-        port::CONSOLE => {
-            match read_console(&shared.mem, le_value(data)) {
-                Ok(bytes) => {
-                    vcpu.console.push(&bytes);
-                    shared
-                        .pv_console
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .push(&bytes);
-                }
-                Err(_) => vcpu.console_errors += 1,
-            }
+        port::CONSOLE | port::CONSOLE_STDERR => {
+            console_write(vcpu, shared, p, le_value(data));
             Action::Continue
         }
         port::PING => Action::Continue,
@@ -261,6 +252,35 @@ fn io_out(vcpu: &mut VcpuState, shared: &Shared, p: u16, data: &[u8]) -> Action 
             );
             Action::Continue
         }
+    }
+}
+
+/// An `out` to a paravirtual console port: the buffer the descriptor at
+/// `desc` names goes to this vCPU's stdout or stderr log (stdout also to the
+/// interleaved log of every vCPU) and to the observer, if any.
+fn console_write(vcpu: &mut VcpuState, shared: &Shared, p: u16, desc: u64) {
+    let Ok(bytes) = read_console(&shared.mem, desc) else {
+        vcpu.console_errors += 1;
+        return;
+    };
+    let stream = if p == port::CONSOLE_STDERR {
+        vcpu.stderr.push(&bytes);
+        ConsoleStream::Stderr
+    } else {
+        vcpu.console.push(&bytes);
+        shared
+            .pv_console
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(&bytes);
+        ConsoleStream::Stdout
+    };
+    if let Some(observer) = &shared.console_observer {
+        observer.observe(ConsoleWrite {
+            vcpu: Some(vcpu.index),
+            stream,
+            bytes: &bytes,
+        });
     }
 }
 

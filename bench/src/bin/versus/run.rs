@@ -51,10 +51,13 @@ pub(crate) fn run_container(args: &ContainerRunArgs) -> Result<ExitCode> {
 /// workload did (a shell sees the workload's status, 128+signal, or 124 on
 /// timeout).
 pub(crate) fn run_backend(backend: &dyn Backend, args: &RunArgs) -> Result<ExitCode> {
-    let launch = match args.launch(true) {
+    let mut launch = match args.launch(true) {
         Ok(launch) => launch,
         Err(error) => return usage_error(&error_text(&error)),
     };
+    // The program's own output live, as `docker run` shows it; with --json
+    // stdout is the report alone.
+    launch.echo = !args.json;
     report_run(backend, &launch, args.json)
 }
 
