@@ -575,13 +575,18 @@ fn kept_output<'a>(captures: impl Iterator<Item = &'a ConsoleCapture>) -> String
 /// instance whose `@kernel exit` came first among those that failed (the
 /// kernel reports the first failure's status for the whole VM).
 fn fault_signal(vm: &VmReport, instances: &[Instance]) -> Option<i32> {
-    let exit_at = |vcpu: u32| {
+    first_fault_signal(instances, |vcpu| {
         vm.per_vcpu
             .iter()
             .find(|v| v.index == vcpu)
             .and_then(|v| v.markers.iter().find(|m| m.code == event::WORKLOAD_EXIT))
             .map_or(u64::MAX, |m| m.at_ns)
-    };
+    })
+}
+
+/// [`fault_signal`] over `instances`, `exit_at` telling when each vCPU's
+/// instance ended (ties and unknowns: the first in `instances`).
+fn first_fault_signal(instances: &[Instance], exit_at: impl Fn(u32) -> u64) -> Option<i32> {
     instances
         .iter()
         .filter_map(|instance| {
@@ -730,6 +735,84 @@ mod tests {
             exit_outcome(&exited(3), None),
             ExitOutcome::Exited { code: 3 }
         );
+    }
+
+    fn capture(text: &[u8]) -> ConsoleCapture {
+        let mut log = hypervisor::console::ConsoleLog::new();
+        log.push(text);
+        log.finish()
+    }
+
+    #[test]
+    fn kept_output_is_bounded_and_says_what_it_left_out() {
+        let small = capture(b"one\n@versus start task=x\ntwo\n");
+        assert_eq!(kept_output([&small].into_iter()), "one\ntwo\n");
+        assert_eq!(kept_output(std::iter::empty()), "");
+        let big = capture(&vec![b'x'; hypervisor::console::HEAD_MAX + 100]);
+        let kept = kept_output([&small, &big].into_iter());
+        let left_out = small.other_bytes + big.other_bytes - OUTPUT_KEEP_BYTES as u64;
+        assert!(
+            kept.ends_with(&format!("\n[… {left_out} more bytes not kept]\n")),
+            "{}",
+            &kept[kept.len() - 60..]
+        );
+        assert!(kept.starts_with("one\ntwo\nxxx"));
+    }
+
+    fn instance(vcpu: u32, lines: &[&str]) -> Instance {
+        Instance {
+            vcpu,
+            startup_ns: None,
+            start: None,
+            results: Vec::new(),
+            kernel_lines: lines.iter().map(|l| l.to_string()).collect(),
+            kernel_instructions: None,
+        }
+    }
+
+    #[test]
+    fn the_fault_of_the_first_failing_instance_is_its_signal() {
+        let segv = instance(
+            1,
+            &[
+                "fault cpu=1 pid=1 signal=SIGSEGV vector=14 rip=0x401000 addr=0x0 error=0x4",
+                "exit cpu=1 pid=1 status=139",
+            ],
+        );
+        let ok = instance(0, &["exit cpu=0 pid=1 status=0"]);
+        let exited = instance(2, &["exit cpu=2 pid=1 status=139"]);
+        let none = |_: u32| u64::MAX;
+        assert_eq!(
+            first_fault_signal(&[ok.clone(), segv.clone()], none),
+            Some(libc::SIGSEGV)
+        );
+        // exit(139) first: no signal, whatever came later.
+        let at = |vcpu: u32| u64::from(vcpu == 1) * 10;
+        assert_eq!(
+            first_fault_signal(&[segv.clone(), exited.clone()], at),
+            None
+        );
+        let at = |vcpu: u32| u64::from(vcpu == 2) * 10;
+        assert_eq!(first_fault_signal(&[segv, exited], at), Some(libc::SIGSEGV));
+        assert_eq!(first_fault_signal(&[ok], none), None);
+        let ill = instance(
+            0,
+            &[
+                "fault cpu=0 pid=1 signal=SIGILL vector=6",
+                "exit cpu=0 status=132",
+            ],
+        );
+        assert_eq!(first_fault_signal(&[ill], none), Some(libc::SIGILL));
+    }
+
+    #[test]
+    fn protocol_lines_are_told_from_the_programs_own() {
+        assert!(is_protocol_line(b"@versus start task=x\n"));
+        assert!(is_protocol_line(b"@kernel exit cpu=0\n"));
+        assert!(!is_protocol_line(b"hello @versus\n"));
+        let mut long = b"@versus ".to_vec();
+        long.resize(PROTOCOL_LINE_MAX + 1, b'x');
+        assert!(!is_protocol_line(&long), "too long for a record: shown");
     }
 
     #[test]

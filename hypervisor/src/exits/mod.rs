@@ -544,6 +544,50 @@ mod tests {
     }
 
     #[test]
+    fn stderr_has_a_console_of_its_own_and_the_observer_sees_both() {
+        let mut s = shared();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let sink = seen.clone();
+        s.console_observer = Some(crate::console::ConsoleObserver::new(move |w| {
+            sink.lock()
+                .unwrap()
+                .push((w.vcpu, w.stream, w.bytes.to_vec()));
+        }));
+        let mut v = VcpuState::new(1);
+        let mut write = |port: u16, text: &[u8]| {
+            s.mem.write_slice(text, GuestAddress(0x40_0000)).unwrap();
+            s.mem
+                .write_obj(0x40_0000u64, GuestAddress(0x30_0000))
+                .unwrap();
+            s.mem
+                .write_obj(text.len() as u64, GuestAddress(0x30_0008))
+                .unwrap();
+            out(&mut v, &s, port, &0x30_0000u32.to_le_bytes());
+        };
+        write(port::CONSOLE_STDERR, b"@versus start task=x\n");
+        write(port::CONSOLE, b"out\n");
+        let stderr = v.stderr.clone().finish();
+        assert_eq!(
+            stderr.head, "@versus start task=x\n",
+            "stderr is plain text"
+        );
+        assert!(stderr.protocol_lines.is_empty());
+        assert_eq!(v.console.clone().finish().head, "out\n");
+        assert_eq!(s.pv_console.lock().unwrap().take().head, "out\n");
+        assert_eq!(
+            *seen.lock().unwrap(),
+            [
+                (
+                    Some(1),
+                    ConsoleStream::Stderr,
+                    b"@versus start task=x\n".to_vec()
+                ),
+                (Some(1), ConsoleStream::Stdout, b"out\n".to_vec()),
+            ]
+        );
+    }
+
+    #[test]
     fn halts_resets_and_errors() {
         let s = shared();
         let mut v = VcpuState::new(1);
