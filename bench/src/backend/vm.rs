@@ -340,11 +340,12 @@ impl Backend for VmBackend {
         // Ctrl-C and SIGTERM stop the guest and tear the VM down (when the
         // handler is installed; see `crate::interrupt`).
         config = config.stop_flag(&crate::interrupt::INTERRUPTED);
-        let printer = launch.echo.then(|| {
-            let (printer, observer) = LivePrinter::start();
-            config = config.clone().console_observer(observer);
-            printer
-        });
+        let mut printer = None;
+        if launch.echo {
+            let (live, observer) = LivePrinter::start();
+            config = config.console_observer(observer);
+            printer = Some(live);
+        }
         let vm = hypervisor::Vm::run(&config);
         // The observer's sender goes with the configuration: the printer
         // then prints what is left and ends, before any table is printed.
