@@ -291,19 +291,27 @@ fn a_console_flood_keeps_memory_flat() {
         .spawn()
         .unwrap();
     let (mut stdout, mut stderr) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
+    // The JSON report holds the program's first 64 KiB of output, more
+    // than a pipe buffer: read both pipes while versus runs.
+    let out = std::thread::spawn(move || {
+        let mut out = Vec::new();
+        stdout.read_to_end(&mut out).map(|_| out)
+    });
+    let err = std::thread::spawn(move || {
+        let mut err = Vec::new();
+        stderr.read_to_end(&mut err).map(|_| err)
+    });
     let pid = child.id() as libc::pid_t;
     let mut status = 0;
     // SAFETY: all-zero is a valid `rusage` (plain integers).
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // The JSON report is small (well under a pipe buffer), so versus can
-    // finish before anyone reads its output. wait4 gives its peak RSS.
+    // wait4 gives its peak RSS.
     // SAFETY: `pid` is our child, not yet reaped; both out-pointers are
     // valid for writes.
     let reaped = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
     assert_eq!(reaped, pid, "{}", std::io::Error::last_os_error());
-    let (mut out, mut err) = (Vec::new(), Vec::new());
-    stdout.read_to_end(&mut out).unwrap();
-    stderr.read_to_end(&mut err).unwrap();
+    let out = out.join().unwrap().unwrap();
+    let err = err.join().unwrap().unwrap();
     let stderr = String::from_utf8_lossy(&err);
     let report: RunReport = serde_json::from_slice(&out)
         .unwrap_or_else(|err| panic!("no JSON report ({err}); stderr:\n{stderr}"));

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
+use crate::console::ConsoleObserver;
 use crate::exits::{TraceEvent, TraceFn};
 use crate::memory::{MemoryError, MemoryLayout};
 
@@ -117,6 +118,9 @@ pub struct VmConfig {
     pub trace: Trace,
     /// Echo the guest console to stdout while it runs.
     pub echo_console: bool,
+    /// Sees every console write as it happens (stdout, stderr, UART), for
+    /// printing the guest's output live; see [`ConsoleObserver`].
+    pub console_observer: Option<ConsoleObserver>,
     /// Ask the guest kernel to use the UART (one exit per byte) instead of
     /// the paravirtual console (`versus_abi::flags::CONSOLE_UART`).
     pub console_uart: bool,
@@ -146,6 +150,7 @@ impl VmConfig {
             timeout: None,
             trace: Trace::Off,
             echo_console: false,
+            console_observer: None,
             console_uart: false,
             count_kernel_instructions: false,
             exit_probe: None,
@@ -200,6 +205,11 @@ impl VmConfig {
     /// Echo the console to stdout.
     pub fn echo_console(mut self, yes: bool) -> Self {
         self.echo_console = yes;
+        self
+    }
+    /// Hand every console write to `observer` while the guest runs.
+    pub fn console_observer(mut self, observer: ConsoleObserver) -> Self {
+        self.console_observer = Some(observer);
         self
     }
     /// Console through the UART instead of the paravirtual console (sets

@@ -10,8 +10,72 @@
 //! with byte and line counts. So one log holds at most about 400 KiB
 //! however many gigabytes a flooding guest writes, and the figures of the
 //! run (bytes, exits, lines) stay exact.
+//!
+//! The workload's standard error (`versus_abi::port::CONSOLE_STDERR`) is
+//! kept by a [`ConsoleLog::plain`] log: no protocol lines there (the harness
+//! reads records from stdout only, as on the host), only head, tail and
+//! counts, within the same bounds.
+//!
+//! Whoever wants the output as it arrives (versus printing it live) gives
+//! the VM a [`ConsoleObserver`]: it sees every console write, on the vCPU
+//! thread that made it, tagged with its [`ConsoleStream`].
+
+use std::fmt;
+use std::sync::Arc;
 
 use serde::Serialize;
+
+/// Which console a write went to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConsoleStream {
+    /// The paravirtual console of standard output and the kernel's lines
+    /// (`versus_abi::port::CONSOLE`), per vCPU.
+    Stdout,
+    /// The paravirtual console of standard error
+    /// (`versus_abi::port::CONSOLE_STDERR`), per vCPU.
+    Stderr,
+    /// The 16550 UART: one device for every vCPU and both streams.
+    Uart,
+}
+
+/// One console write as a [`ConsoleObserver`] sees it.
+#[derive(Clone, Copy, Debug)]
+pub struct ConsoleWrite<'a> {
+    /// The vCPU that wrote it; `None` for the UART, which every vCPU shares
+    /// and whose bytes arrive one at a time.
+    pub vcpu: Option<u32>,
+    /// Where it went.
+    pub stream: ConsoleStream,
+    /// The bytes, as the guest wrote them.
+    pub bytes: &'a [u8],
+}
+
+/// Called with every console write while the guest runs, on the vCPU
+/// thread that made it (under the UART's lock for UART bytes), so the
+/// bytes of one stream arrive in order. It must return quickly — the vCPU
+/// waits — so hand the bytes on (a bounded channel) rather than write them
+/// to a terminal from here.
+#[derive(Clone)]
+pub struct ConsoleObserver(Arc<dyn Fn(ConsoleWrite<'_>) + Send + Sync>);
+
+impl ConsoleObserver {
+    /// An observer calling `f`.
+    pub fn new(f: impl Fn(ConsoleWrite<'_>) + Send + Sync + 'static) -> Self {
+        Self(Arc::new(f))
+    }
+
+    /// Hands `write` to the observer.
+    pub fn observe(&self, write: ConsoleWrite<'_>) {
+        (self.0)(write);
+    }
+}
+
+impl fmt::Debug for ConsoleObserver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ConsoleObserver(..)")
+    }
+}
 
 /// Line prefixes the harness parses (the workload's and the kernel's).
 pub const PROTOCOL_PREFIXES: [&[u8]; 2] = [
@@ -48,6 +112,8 @@ pub struct ConsoleLog {
     tail_start: usize,
     /// Last byte of other output (whether it ended a line).
     last_other: Option<u8>,
+    /// No protocol lines: everything is other output ([`ConsoleLog::plain`]).
+    plain: bool,
 }
 
 /// What a [`ConsoleLog`] kept, at the end of a run.
@@ -114,12 +180,22 @@ impl ConsoleLog {
         Self::default()
     }
 
+    /// An empty log that keeps no protocol lines: every byte is other
+    /// output (standard error, where a line that looks like a record is
+    /// still just text).
+    pub fn plain() -> Self {
+        Self {
+            plain: true,
+            ..Self::default()
+        }
+    }
+
     /// Takes `data` as the guest wrote it.
     pub fn push(&mut self, data: &[u8]) {
         self.capture.bytes += data.len() as u64;
         for piece in data.split_inclusive(|&b| b == b'\n') {
             let ends_line = piece.last() == Some(&b'\n');
-            if self.other_line {
+            if self.plain || self.other_line {
                 self.other(piece);
                 self.other_line = !ends_line;
                 continue;
@@ -279,6 +355,36 @@ mod tests {
             (all.len() - HEAD_MAX - TAIL_MAX) as u64
         );
         assert_eq!(c.other_lines, 3000);
+    }
+
+    #[test]
+    fn a_plain_log_keeps_record_like_lines_as_text() {
+        let mut log = ConsoleLog::plain();
+        log.push(b"err\n@versus start task=x\n");
+        log.push(b"no newline");
+        let c = log.finish();
+        assert!(c.protocol_lines.is_empty());
+        assert_eq!(c.head, "err\n@versus start task=x\nno newline");
+        assert_eq!((c.other_lines, c.other_bytes, c.bytes), (3, 35, 35));
+    }
+
+    #[test]
+    fn a_plain_log_is_bounded_like_any_other() {
+        let mut log = ConsoleLog::plain();
+        let chunk = [b'e'; 4096];
+        let chunks = 100u64;
+        for _ in 0..chunks {
+            log.push(&chunk);
+        }
+        log.push(b"\nlast\n");
+        let c = log.finish();
+        let total = chunks * 4096 + 6;
+        assert_eq!(c.bytes, total);
+        assert_eq!(c.head.len(), HEAD_MAX);
+        assert_eq!(c.tail.len(), TAIL_MAX);
+        assert!(c.tail.ends_with("e\nlast\n"));
+        assert_eq!(c.other_bytes_dropped, total - (HEAD_MAX + TAIL_MAX) as u64);
+        assert_eq!(c.other_lines, 2);
     }
 
     #[test]

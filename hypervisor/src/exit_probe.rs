@@ -161,6 +161,7 @@ mod tests {
             unhandled_log: Vec::new(),
             console_errors: 0,
             console: capture(console),
+            stderr: ConsoleCapture::default(),
             instructions: None,
         }
     }

@@ -120,6 +120,9 @@ pub struct VcpuReport {
     /// What this vCPU wrote to the paravirtual console (its protocol lines,
     /// head and tail: [`crate::console`]).
     pub console: ConsoleCapture,
+    /// What this vCPU's workload wrote to standard error (the paravirtual
+    /// stderr port; head, tail and counts, no protocol lines).
+    pub stderr: ConsoleCapture,
     /// Single-stepped instructions by privilege, when counting was asked
     /// for ([`crate::VmConfig::count_kernel_instructions`]).
     #[serde(skip_serializing_if = "Option::is_none")]

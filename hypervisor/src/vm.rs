@@ -159,12 +159,21 @@ impl Vm {
 
         // 6. Run: one thread per vCPU; the supervisor kicks them when one
         //    stops the VM or the watchdog fires.
-        let shared = Arc::new(Shared::new(
+        let mut shared = Shared::new(
             launch,
             mem.clone(),
             config.echo_console,
             config.trace.callback(),
-        ));
+        );
+        if let Some(observer) = &config.console_observer {
+            shared.console_observer = Some(observer.clone());
+            shared
+                .serial
+                .get_mut()
+                .unwrap_or_else(PoisonError::into_inner)
+                .observe(observer.clone());
+        }
+        let shared = Arc::new(shared);
         let run_start = Instant::now();
         let mut threads = VcpuThreads::spawn(vcpus, shared.clone())?;
         threads.supervise(run_start, config.timeout, config.stop_flag);
@@ -207,6 +216,7 @@ impl Vm {
                     unhandled_log: state.unhandled_log,
                     console_errors: state.console_errors,
                     console: state.console.finish(),
+                    stderr: state.stderr.finish(),
                     instructions: state.instructions,
                 }
             })

@@ -10,6 +10,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
+use crate::console::ConsoleObserver;
 use crate::devices::serial::{ConsoleSink, SerialConsole};
 use crate::exits::{ExitKind, ExitStats, TraceFn};
 use crate::memory::GuestMem;
@@ -50,6 +51,9 @@ pub struct VcpuState {
     /// output of several vCPUs can be told apart (the shared sink
     /// interleaves them).
     pub console: crate::console::ConsoleLog,
+    /// What this vCPU's workload wrote to standard error
+    /// (`port::CONSOLE_STDERR`), bounded, with no protocol lines.
+    pub stderr: crate::console::ConsoleLog,
     /// Instructions single-stepped so far, when counting them.
     pub instructions: Option<crate::report::InstructionCount>,
 }
@@ -59,6 +63,7 @@ impl VcpuState {
     pub fn new(index: u32) -> Self {
         Self {
             index,
+            stderr: crate::console::ConsoleLog::plain(),
             ..Default::default()
         }
     }
@@ -87,6 +92,9 @@ pub struct Shared {
     pub pv_console: Mutex<ConsoleSink>,
     /// Per-exit callback.
     pub trace: Option<TraceFn>,
+    /// Sees every paravirtual console write (the UART's bytes reach it
+    /// through the UART's own sink).
+    pub console_observer: Option<ConsoleObserver>,
     stop: AtomicBool,
     outcome: Mutex<Option<Outcome>>,
 }
@@ -109,6 +117,7 @@ impl Shared {
             serial: Mutex::new(SerialConsole::new(echo)),
             pv_console: Mutex::new(ConsoleSink::new(echo)),
             trace,
+            console_observer: None,
             stop: AtomicBool::new(false),
             outcome: Mutex::new(None),
         }

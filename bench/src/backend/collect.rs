@@ -93,6 +93,12 @@ impl KeptText {
         self.left_out_lines += rest.bytes().filter(|&b| b == b'\n').count() as u64;
     }
 
+    /// Counts `bytes` that were left out before they reached versus (a
+    /// console capture keeps its own first bytes only).
+    pub(crate) fn left_out(&mut self, bytes: u64) {
+        self.left_out_bytes += bytes;
+    }
+
     /// The kept text, followed by a note of what was left out, if anything.
     pub(crate) fn finish(&self) -> String {
         let mut text = self.text.clone();
@@ -100,11 +106,14 @@ impl KeptText {
             if !text.is_empty() && !text.ends_with('\n') {
                 text.push('\n');
             }
+            let lines = match self.left_out_lines {
+                0 => String::new(),
+                lines => format!(" ({lines} lines)"),
+            };
             text.push_str(&format!(
-                "[versus kept the first {} of this output and left out the other {} ({} lines)]\n",
+                "[versus kept the first {} of this output and left out the other {}{lines}]\n",
                 crate::fmt::bytes(OUTPUT_KEEP_BYTES as u64),
                 crate::fmt::bytes(self.left_out_bytes),
-                self.left_out_lines,
             ));
         }
         text

@@ -6,11 +6,20 @@
 //! workload's lines from every vCPU, the exit accounting, and the memory
 //! figures (guest memory touched, VMM overhead).
 
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::time::Duration;
+
 use hypervisor::abi::event;
+use hypervisor::console::{
+    ConsoleCapture, ConsoleObserver, ConsoleStream, PROTOCOL_LINE_MAX, PROTOCOL_PREFIXES,
+};
 use hypervisor::{ExitKind, GuestStatus, MemoryConfig, Outcome, Trace, VmConfig, VmReport};
 use versus_protocol::line;
 
-use super::{Backend, BackendError, Launch};
+use super::{Backend, BackendError, Launch, MAX_LINE_BYTES};
 use crate::report::vm::{ExitProbe, ExitRow, Instance, KernelInstructions, RegionRow, VmDetails};
 use crate::report::{ExitOutcome, MemoryFigures, Nanos, Phase, RunReport};
 use crate::workload::{self, Record};
@@ -157,6 +166,164 @@ impl From<&hypervisor::ExitProbeReport> for ExitProbe {
 /// The prefix of the guest kernel's own console lines.
 pub const KERNEL_LINE_PREFIX: &str = versus_protocol::line::KERNEL_PREFIX;
 
+/// The guest kernel's line about a user-mode fault (`kernel/src/fault.rs`):
+/// `@kernel fault cpu=0 pid=1 signal=SIGSEGV vector=14 …`, printed just
+/// before the instance ends with status 128 + signal, as Linux ends a
+/// process on that signal.
+const KERNEL_FAULT: &str = "fault";
+/// The guest kernel's line about an instance's end (`kernel/src/process.rs`):
+/// `@kernel exit cpu=0 pid=1 status=139`.
+const KERNEL_EXIT: &str = "exit";
+/// The field of [`KERNEL_FAULT`] naming the signal.
+const KEY_SIGNAL: &str = "signal";
+/// The field of [`KERNEL_EXIT`] holding the instance's status.
+const KEY_STATUS: &str = "status";
+/// The signals the guest kernel turns user-mode exceptions into (the
+/// names it prints, with Linux's numbers).
+const FAULT_SIGNALS: [(&str, i32); 5] = [
+    ("SIGSEGV", libc::SIGSEGV),
+    ("SIGBUS", libc::SIGBUS),
+    ("SIGILL", libc::SIGILL),
+    ("SIGFPE", libc::SIGFPE),
+    ("SIGTRAP", libc::SIGTRAP),
+];
+
+/// Console writes waiting for the live printer: enough to ride out a slow
+/// terminal for a moment (at most this many × `CONSOLE_MAX_LEN` bytes
+/// held) before a vCPU waits, as a program waits on a full pipe.
+const LIVE_OUTPUT_QUEUE: usize = 256;
+/// How long a vCPU waits for room in that queue before looking again (and
+/// at the stop flag: Ctrl-C must not be stuck behind a blocked terminal).
+const LIVE_OUTPUT_RETRY: Duration = Duration::from_millis(1);
+/// How often the end of a run looks whether the live printer is done (and
+/// at the stop flag, so that a blocked terminal cannot hold versus).
+const LIVE_OUTPUT_POLL: Duration = Duration::from_millis(20);
+
+/// One console write on its way to the live printer.
+type LiveChunk = (Option<u32>, ConsoleStream, Vec<u8>);
+
+/// The guest's own output printed as it arrives (`Launch::echo`): stdout
+/// lines that are not protocol records to versus' stdout, stderr to its
+/// stderr, whole lines at a time so that several vCPUs' lines interleave
+/// line by line. The vCPU only queues the bytes; a thread of its own
+/// prints them, so a slow terminal does not stall the guest.
+struct LivePrinter {
+    /// Closed (dropped) by the printer thread when it has printed all.
+    done: Receiver<()>,
+}
+
+impl LivePrinter {
+    /// Starts the printer; the observer goes into the VM's configuration.
+    fn start() -> (Self, ConsoleObserver) {
+        let (tx, rx) = mpsc::sync_channel::<LiveChunk>(LIVE_OUTPUT_QUEUE);
+        let (done_tx, done) = mpsc::channel::<()>();
+        std::thread::spawn(move || {
+            print_live(rx);
+            drop(done_tx);
+        });
+        let observer = ConsoleObserver::new(move |write| queue(&tx, write));
+        (Self { done }, observer)
+    }
+
+    /// Waits until everything queued was printed (every sender is gone once
+    /// the VM and its configuration are), or until versus is stopping.
+    fn finish(self) {
+        loop {
+            match self.done.recv_timeout(LIVE_OUTPUT_POLL) {
+                Err(RecvTimeoutError::Timeout)
+                    if !crate::interrupt::INTERRUPTED.load(Ordering::SeqCst) => {}
+                _ => return,
+            }
+        }
+    }
+}
+
+/// Queues one console write for the printer, waiting while the queue is
+/// full unless versus is stopping (then the rest is not shown).
+fn queue(tx: &SyncSender<LiveChunk>, write: hypervisor::console::ConsoleWrite<'_>) {
+    let mut chunk = (write.vcpu, write.stream, write.bytes.to_vec());
+    loop {
+        match tx.try_send(chunk) {
+            Ok(()) | Err(TrySendError::Disconnected(_)) => return,
+            Err(TrySendError::Full(back)) => {
+                if crate::interrupt::INTERRUPTED.load(Ordering::SeqCst) {
+                    return;
+                }
+                chunk = back;
+                std::thread::sleep(LIVE_OUTPUT_RETRY);
+            }
+        }
+    }
+}
+
+/// A line being assembled for the live printer.
+#[derive(Default)]
+struct PendingLine {
+    bytes: Vec<u8>,
+    /// The start of this line was already printed (it was too long to
+    /// hold): the rest is printed whatever it looks like.
+    continued: bool,
+}
+
+/// The printer thread: whole lines per vCPU and stream, until every sender
+/// is gone; then what is left of unterminated lines, each given its
+/// newline (as the other backends do) so that the report starts on a line
+/// of its own.
+fn print_live(rx: Receiver<LiveChunk>) {
+    let mut pending: BTreeMap<(Option<u32>, ConsoleStream), PendingLine> = BTreeMap::new();
+    for (vcpu, stream, bytes) in rx {
+        let line = pending.entry((vcpu, stream)).or_default();
+        line.bytes.extend_from_slice(&bytes);
+        let mut start = 0;
+        while let Some(newline) = line.bytes[start..].iter().position(|&b| b == b'\n') {
+            let end = start + newline + 1;
+            print_line(stream, &line.bytes[start..end], line.continued);
+            line.continued = false;
+            start = end;
+        }
+        line.bytes.drain(..start);
+        // A longer line than anyone would hold whole goes out in pieces.
+        if line.bytes.len() >= MAX_LINE_BYTES {
+            print_line(stream, &line.bytes, true);
+            line.bytes.clear();
+            line.continued = true;
+        }
+    }
+    for ((_, stream), line) in pending {
+        if !line.bytes.is_empty() {
+            print_line(stream, &line.bytes, line.continued);
+            print_line(stream, b"\n", true);
+        }
+    }
+}
+
+/// Prints one line (or piece) of guest output where it belongs: stderr to
+/// stderr; stdout and UART output to stdout, except protocol records (a
+/// whole line, `continued` false, that the harness parses).
+fn print_line(stream: ConsoleStream, bytes: &[u8], continued: bool) {
+    match stream {
+        ConsoleStream::Stderr => {
+            // Like every message on stderr, best effort (see `output`).
+            let mut stderr = std::io::stderr().lock();
+            let _ = stderr.write_all(bytes).and_then(|()| stderr.flush());
+        }
+        ConsoleStream::Stdout | ConsoleStream::Uart => {
+            if !continued && is_protocol_line(bytes) {
+                return;
+            }
+            // A failed write stops the run (see `output`); what follows is
+            // dropped there.
+            let _ = crate::output::write_stdout(bytes);
+        }
+    }
+}
+
+/// Whether a whole console line is a protocol record, by the rule the VMM
+/// keeps them by ([`hypervisor::console`]): a known prefix, not too long.
+fn is_protocol_line(bytes: &[u8]) -> bool {
+    bytes.len() <= PROTOCOL_LINE_MAX && PROTOCOL_PREFIXES.iter().any(|p| bytes.starts_with(p))
+}
+
 impl Backend for VmBackend {
     fn name(&self) -> &str {
         "vm"
@@ -176,7 +343,20 @@ impl Backend for VmBackend {
         // Ctrl-C and SIGTERM stop the guest and tear the VM down (when the
         // handler is installed; see `crate::interrupt`).
         config = config.stop_flag(&crate::interrupt::INTERRUPTED);
-        let vm = hypervisor::Vm::run(&config).map_err(|err| BackendError::Vm {
+        let mut printer = None;
+        if launch.echo {
+            let (live, observer) = LivePrinter::start();
+            config = config.console_observer(observer);
+            printer = Some(live);
+        }
+        let vm = hypervisor::Vm::run(&config);
+        // The observer's sender goes with the configuration: the printer
+        // then prints what is left and ends, before any table is printed.
+        drop(config);
+        if let Some(printer) = printer {
+            printer.finish();
+        }
+        let vm = vm.map_err(|err| BackendError::Vm {
             kernel: self.kernel.source.clone(),
             source: Box::new(err),
         })?;
@@ -338,7 +518,17 @@ fn convert(backend: &VmBackend, launch: &Launch, vm: &VmReport) -> Result<RunRep
         phases: phase_list,
         start: first.and_then(|i| i.start.clone()),
         results: instances.iter().flat_map(|i| i.results.clone()).collect(),
-        exit: exit_outcome(&vm.outcome, kernel_error.as_deref()),
+        exit: match (&vm.outcome, fault_signal(vm, &instances)) {
+            (Outcome::Exited { status, .. }, Some(signal))
+                if i64::from(*status) == 128 + i64::from(signal) =>
+            {
+                ExitOutcome::Signaled {
+                    signal,
+                    name: container::launch::signal_name(signal),
+                }
+            }
+            (outcome, _) => exit_outcome(outcome, kernel_error.as_deref()),
+        },
         memory: MemoryFigures {
             workload_peak_rss_bytes: None,
             image_bytes: Some((launch.workload.bytes().len() + backend.kernel.bytes.len()) as u64),
@@ -347,12 +537,87 @@ fn convert(backend: &VmBackend, launch: &Launch, vm: &VmReport) -> Result<RunRep
             ..MemoryFigures::default()
         },
         other_output_lines: other_lines,
-        stdout: String::new(),
-        output_echoed: false,
-        stderr: String::new(),
+        stdout: kept_output(
+            vm.per_vcpu
+                .iter()
+                .map(|vcpu| &vcpu.console)
+                .chain(std::iter::once(&vm.console.uart)),
+        ),
+        output_echoed: launch.echo,
+        stderr: kept_output(vm.per_vcpu.iter().map(|vcpu| &vcpu.stderr)),
         vm: Some(details),
         container: None,
     })
+}
+
+/// The program's own output of several consoles (one per vCPU, then the
+/// UART), in that order: what each kept of it from its start, together at
+/// most [`crate::report::OUTPUT_KEEP_BYTES`], then a note of how many bytes were left out.
+fn kept_output<'a>(captures: impl Iterator<Item = &'a ConsoleCapture>) -> String {
+    let mut kept = super::collect::KeptText::default();
+    for capture in captures {
+        kept.push(&capture.head);
+        // What the console kept beyond its head (its tail, for the flood
+        // report) or never kept at all.
+        kept.left_out(
+            capture
+                .other_bytes
+                .saturating_sub(capture.head.len() as u64),
+        );
+    }
+    kept.finish()
+}
+
+/// The signal that ended the first instance to fail, if a user-mode fault
+/// ended it: the guest kernel's `@kernel fault … signal=NAME` line of the
+/// instance whose `@kernel exit` came first among those that failed (the
+/// kernel reports the first failure's status for the whole VM).
+fn fault_signal(vm: &VmReport, instances: &[Instance]) -> Option<i32> {
+    first_fault_signal(instances, |vcpu| {
+        vm.per_vcpu
+            .iter()
+            .find(|v| v.index == vcpu)
+            .and_then(|v| v.markers.iter().find(|m| m.code == event::WORKLOAD_EXIT))
+            .map_or(u64::MAX, |m| m.at_ns)
+    })
+}
+
+/// [`fault_signal`] over `instances`, `exit_at` telling when each vCPU's
+/// instance ended (ties and unknowns: the first in `instances`).
+fn first_fault_signal(instances: &[Instance], exit_at: impl Fn(u32) -> u64) -> Option<i32> {
+    instances
+        .iter()
+        .filter_map(|instance| {
+            let status = instance
+                .kernel_lines
+                .iter()
+                .find_map(|body| kernel_field(body, KERNEL_EXIT, KEY_STATUS))?;
+            if status == "0" {
+                return None;
+            }
+            let signal = instance
+                .kernel_lines
+                .iter()
+                .find_map(|body| kernel_field(body, KERNEL_FAULT, KEY_SIGNAL))
+                .and_then(|name| {
+                    FAULT_SIGNALS
+                        .iter()
+                        .find(|(known, _)| *known == name)
+                        .map(|&(_, number)| number)
+                });
+            Some((exit_at(instance.vcpu), signal))
+        })
+        .min_by_key(|&(at, _)| at)
+        .and_then(|(_, signal)| signal)
+}
+
+/// The `key` field of a guest kernel line (prefix stripped) about `what`.
+fn kernel_field<'a>(body: &'a str, what: &str, key: &str) -> Option<&'a str> {
+    let (word, fields) = body.split_once(' ').unwrap_or((body, ""));
+    if word != what {
+        return None;
+    }
+    line::Fields::new(fields.trim_end()).find(key)
 }
 
 fn phase(name: &str, ns: Nanos) -> Phase {
@@ -439,6 +704,7 @@ pub fn describe_outcome(outcome: &Outcome, kernel_error: Option<&str>) -> String
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::OUTPUT_KEEP_BYTES;
     use hypervisor::abi::status;
 
     fn exited(status: u32) -> Outcome {
@@ -468,6 +734,87 @@ mod tests {
             exit_outcome(&exited(3), None),
             ExitOutcome::Exited { code: 3 }
         );
+    }
+
+    fn capture(text: &[u8]) -> ConsoleCapture {
+        let mut log = hypervisor::console::ConsoleLog::new();
+        log.push(text);
+        log.finish()
+    }
+
+    #[test]
+    fn kept_output_is_bounded_and_says_what_it_left_out() {
+        let small = capture(b"one\n@versus start task=x\ntwo\n");
+        assert_eq!(kept_output([&small].into_iter()), "one\ntwo\n");
+        assert_eq!(kept_output(std::iter::empty()), "");
+        let big = capture(&vec![b'x'; hypervisor::console::HEAD_MAX + 100]);
+        let kept = kept_output([&small, &big].into_iter());
+        let left_out = small.other_bytes + big.other_bytes - OUTPUT_KEEP_BYTES as u64;
+        assert!(
+            kept.ends_with(&format!(
+                "\n[versus kept the first 64.0 KiB of this output and left out the other {}]\n",
+                crate::fmt::bytes(left_out)
+            )),
+            "{}",
+            &kept[kept.len() - 90..]
+        );
+        assert!(kept.starts_with("one\ntwo\nxxx"));
+    }
+
+    fn instance(vcpu: u32, lines: &[&str]) -> Instance {
+        Instance {
+            vcpu,
+            startup_ns: None,
+            start: None,
+            results: Vec::new(),
+            kernel_lines: lines.iter().map(|l| l.to_string()).collect(),
+            kernel_instructions: None,
+        }
+    }
+
+    #[test]
+    fn the_fault_of_the_first_failing_instance_is_its_signal() {
+        let segv = instance(
+            1,
+            &[
+                "fault cpu=1 pid=1 signal=SIGSEGV vector=14 rip=0x401000 addr=0x0 error=0x4",
+                "exit cpu=1 pid=1 status=139",
+            ],
+        );
+        let ok = instance(0, &["exit cpu=0 pid=1 status=0"]);
+        let exited = instance(2, &["exit cpu=2 pid=1 status=139"]);
+        let none = |_: u32| u64::MAX;
+        assert_eq!(
+            first_fault_signal(&[ok.clone(), segv.clone()], none),
+            Some(libc::SIGSEGV)
+        );
+        // exit(139) first: no signal, whatever came later.
+        let at = |vcpu: u32| u64::from(vcpu == 1) * 10;
+        assert_eq!(
+            first_fault_signal(&[segv.clone(), exited.clone()], at),
+            None
+        );
+        let at = |vcpu: u32| u64::from(vcpu == 2) * 10;
+        assert_eq!(first_fault_signal(&[segv, exited], at), Some(libc::SIGSEGV));
+        assert_eq!(first_fault_signal(&[ok], none), None);
+        let ill = instance(
+            0,
+            &[
+                "fault cpu=0 pid=1 signal=SIGILL vector=6",
+                "exit cpu=0 status=132",
+            ],
+        );
+        assert_eq!(first_fault_signal(&[ill], none), Some(libc::SIGILL));
+    }
+
+    #[test]
+    fn protocol_lines_are_told_from_the_programs_own() {
+        assert!(is_protocol_line(b"@versus start task=x\n"));
+        assert!(is_protocol_line(b"@kernel exit cpu=0\n"));
+        assert!(!is_protocol_line(b"hello @versus\n"));
+        let mut long = b"@versus ".to_vec();
+        long.resize(PROTOCOL_LINE_MAX + 1, b'x');
+        assert!(!is_protocol_line(&long), "too long for a record: shown");
     }
 
     #[test]

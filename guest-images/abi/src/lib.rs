@@ -112,6 +112,12 @@ pub mod port {
     /// that one exit. A refused request leaves the buffer untouched and
     /// sets `len` to 0 in the descriptor, so the guest can tell.
     pub const RANDOM: u16 = 0x614;
+    /// Paravirtual console for the workload's standard error (`write(2,
+    /// …)`): the same [`crate::ConsoleDescriptor`] protocol as [`CONSOLE`],
+    /// on a port of its own so that the VMM keeps stderr apart from stdout
+    /// (as a host process's two pipes are). With
+    /// [`crate::flags::CONSOLE_UART`] both streams share the one UART.
+    pub const CONSOLE_STDERR: u16 = 0x618;
     /// Reads from any port the VMM does not handle return all ones
     /// (`0xff` per byte); writes are ignored. Both are counted by the VMM.
     pub const UNHANDLED_READ_BYTE: u8 = 0xff;

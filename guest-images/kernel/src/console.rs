@@ -1,6 +1,10 @@
 //! The console: what `write(1 or 2, …)` and the kernel's own `@kernel`
 //! lines go to.
 //!
+//! * **Two streams**: fd 1 and the kernel's lines go to `port::CONSOLE`,
+//!   fd 2 to `port::CONSOLE_STDERR`, so the VMM can keep stderr apart from
+//!   stdout as a host process's two pipes are. The UART is one device:
+//!   there both streams share it.
 //! * **Paravirtual** (default): the kernel points `port::CONSOLE` at a
 //!   `ConsoleDescriptor` (physical address and length) and the VMM copies
 //!   the whole buffer in that one exit. A user buffer costs one exit per
@@ -38,14 +42,44 @@ pub struct LineBuf {
     buf: [u8; LINE_CAPACITY],
 }
 
-/// Writes `len` bytes at physical `pa` (contiguous) to the console.
+/// Which of the workload's output streams a write goes to.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    /// fd 1, and the kernel's own `@kernel` lines: `port::CONSOLE`.
+    Stdout,
+    /// fd 2: `port::CONSOLE_STDERR`, so that the VMM keeps it apart.
+    Stderr,
+}
+
+impl Stream {
+    /// The stream a console file descriptor (1 or 2) writes to.
+    pub fn of_fd(fd: u64) -> Self {
+        if fd == 2 {
+            Stream::Stderr
+        } else {
+            Stream::Stdout
+        }
+    }
+}
+
+/// Writes `len` bytes at physical `pa` (contiguous) to standard output.
 pub fn emit_phys(pc: &mut PerCpu, pa: u64, len: u64) {
+    emit_phys_to(pc, Stream::Stdout, pa, len);
+}
+
+/// Writes `len` bytes at physical `pa` (contiguous) to `stream`.
+pub fn emit_phys_to(pc: &mut PerCpu, stream: Stream, pa: u64, len: u64) {
     if len == 0 {
         return;
     }
-    // SAFETY: `pa + len - 1` is the buffer's last byte (the caller's
-    // contract), read through the direct map.
-    pc.mid_line = unsafe { ((phys_to_virt(pa + len - 1)) as *const u8).read_volatile() } != b'\n';
+    // Kernel lines go to stdout: they must start on a line of their own
+    // there. Stderr is a console of its own — except on the one UART.
+    if stream == Stream::Stdout || pc.console_uart {
+        // SAFETY: `pa + len - 1` is the buffer's last byte (the caller's
+        // contract), read through the direct map.
+        pc.mid_line =
+            unsafe { ((phys_to_virt(pa + len - 1)) as *const u8).read_volatile() } != b'\n';
+    }
     if pc.console_uart {
         let bytes = phys_to_virt(pa) as *const u8;
         for i in 0..len {
@@ -61,19 +95,23 @@ pub fn emit_phys(pc: &mut PerCpu, pa: u64, len: u64) {
         pc.console.addr = pa;
         pc.console.len = len;
         let descriptor = pc.phys_of(&raw const pc.console) as u32;
+        let console_port = match stream {
+            Stream::Stdout => port::CONSOLE,
+            Stream::Stderr => port::CONSOLE_STDERR,
+        };
         // SAFETY: the VMM reads the descriptor (below 4 GiB: the per-CPU
         // area is low memory) and the buffer it names during this exit.
         unsafe {
-            asm!("out dx, eax", in("dx") port::CONSOLE, in("eax") descriptor, options(nostack, preserves_flags));
+            asm!("out dx, eax", in("dx") console_port, in("eax") descriptor, options(nostack, preserves_flags));
         }
     }
 }
 
-/// `write(2)` to the console from user memory: the bytes of `[va, va +
+/// `write(2)` to `stream` from user memory: the bytes of `[va, va +
 /// len)` the user may read, in as few exits as their physical layout
 /// allows. Stops at the first page the user cannot read: returns the bytes
 /// written, or `EFAULT` if that was the first.
-pub fn write_user(pc: &mut PerCpu, va: u64, len: u64) -> Result<u64, Errno> {
+pub fn write_user(pc: &mut PerCpu, stream: Stream, va: u64, len: u64) -> Result<u64, Errno> {
     let space = AddressSpace { pml4: pc.pml4 };
     let mut done = 0;
     let (mut chunk_pa, mut chunk_len) = (0, 0);
@@ -83,7 +121,7 @@ pub fn write_user(pc: &mut PerCpu, va: u64, len: u64) -> Result<u64, Errno> {
         };
         let take = in_page.min(len - done).min(PAGE_SIZE);
         if chunk_len != 0 && (pa != chunk_pa + chunk_len || chunk_len + take > CONSOLE_MAX_LEN) {
-            emit_phys(pc, chunk_pa, chunk_len);
+            emit_phys_to(pc, stream, chunk_pa, chunk_len);
             chunk_len = 0;
         }
         if chunk_len == 0 {
@@ -92,7 +130,7 @@ pub fn write_user(pc: &mut PerCpu, va: u64, len: u64) -> Result<u64, Errno> {
         chunk_len += take;
         done += take;
     }
-    emit_phys(pc, chunk_pa, chunk_len);
+    emit_phys_to(pc, stream, chunk_pa, chunk_len);
     if done == 0 && len != 0 {
         return Err(EFAULT);
     }

@@ -204,7 +204,7 @@ fn sys_write_inner(pc: &mut PerCpu, fd: u64, buf: u64, len: u64) -> Result<u64, 
     if !console_fd(pc, fd, true) {
         return Err(EBADF);
     }
-    console::write_user(pc, buf, len)
+    console::write_user(pc, console::Stream::of_fd(fd), buf, len)
 }
 
 #[inline(never)]
@@ -223,7 +223,7 @@ fn sys_writev_inner(pc: &mut PerCpu, fd: u64, iov: u64, count: u64) -> Result<u6
     for i in 0..count {
         let base = uaccess::get_u64(pc, iov.wrapping_add(16 * i))?;
         let len = uaccess::get_u64(pc, iov.wrapping_add(16 * i + 8))?;
-        let written = console::write_user(pc, base, len);
+        let written = console::write_user(pc, console::Stream::of_fd(fd), base, len);
         match written {
             Ok(n) => total += n,
             Err(e) if total == 0 => return Err(e),

@@ -11,7 +11,7 @@ use std::io::{self, Write};
 
 use vm_superio::{Serial, Trigger};
 
-use crate::console::{ConsoleCapture, ConsoleLog};
+use crate::console::{ConsoleCapture, ConsoleLog, ConsoleObserver, ConsoleStream, ConsoleWrite};
 
 /// An interrupt line connected to nothing.
 #[derive(Debug, Default, Clone, Copy)]
@@ -30,6 +30,8 @@ impl Trigger for NoInterrupt {
 pub struct ConsoleSink {
     log: ConsoleLog,
     echo: bool,
+    /// Sees every transmitted byte ([`SerialConsole::observe`]).
+    observer: Option<ConsoleObserver>,
 }
 
 impl ConsoleSink {
@@ -38,12 +40,20 @@ impl ConsoleSink {
         Self {
             log: ConsoleLog::new(),
             echo,
+            observer: None,
         }
     }
 
     /// Appends `buf` (and echoes it).
     pub fn push(&mut self, buf: &[u8]) {
         self.log.push(buf);
+        if let Some(observer) = &self.observer {
+            observer.observe(ConsoleWrite {
+                vcpu: None,
+                stream: ConsoleStream::Uart,
+                bytes: buf,
+            });
+        }
         if self.echo {
             // Best effort: a closed stdout must not stop the guest.
             let _ = io::stdout().write_all(buf);
@@ -81,6 +91,11 @@ impl SerialConsole {
         Self {
             uart: Serial::new(NoInterrupt, ConsoleSink::new(echo)),
         }
+    }
+
+    /// Hand every transmitted byte to `observer` as well.
+    pub fn observe(&mut self, observer: ConsoleObserver) {
+        self.uart.writer_mut().observer = Some(observer);
     }
 
     /// An `out` to register `offset`.

@@ -8,7 +8,7 @@
 //! | `out`/`in` COM1..+8 | the 16550 UART (`devices/serial.rs`) |
 //! | `out` MARKER | event code timestamped for this vCPU |
 //! | `out` EXIT | the guest's exit status; every vCPU stops |
-//! | `out` CONSOLE | a `ConsoleDescriptor` read from guest memory; its whole buffer copied in this one exit |
+//! | `out` CONSOLE, CONSOLE_STDERR | a `ConsoleDescriptor` read from guest memory; its whole buffer copied in this one exit, to the vCPU's stdout or stderr log |
 //! | `out`/`in` PING | nothing (`in` reads 0): the bare exit round trip |
 //! | `out` SLEEP | the vCPU thread sleeps on the host (`devices/paravirt.rs`); counted as `sleep` |
 //! | `out` RANDOM | a guest buffer filled from the host's `getrandom` (`devices/paravirt.rs`); counted as `random` |
@@ -28,6 +28,7 @@ use std::time::Instant;
 use versus_abi::{CONSOLE_MAX_LEN, port};
 use vm_memory::{Bytes, GuestAddress};
 
+use crate::console::{ConsoleStream, ConsoleWrite};
 use crate::cpu::GuestRegs;
 use crate::devices::paravirt;
 use crate::memory::GuestMem;
@@ -247,18 +248,8 @@ fn io_out(vcpu: &mut VcpuState, shared: &Shared, p: u16, data: &[u8]) -> Action 
                 status: le_value(data) as u32,
             },
         ),
-        port::CONSOLE => {
-            match read_console(&shared.mem, le_value(data)) {
-                Ok(bytes) => {
-                    vcpu.console.push(&bytes);
-                    shared
-                        .pv_console
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .push(&bytes);
-                }
-                Err(_) => vcpu.console_errors += 1,
-            }
+        port::CONSOLE | port::CONSOLE_STDERR => {
+            console_write(vcpu, shared, p, le_value(data));
             Action::Continue
         }
         port::PING => Action::Continue,
@@ -282,6 +273,35 @@ fn io_out(vcpu: &mut VcpuState, shared: &Shared, p: u16, data: &[u8]) -> Action 
             );
             Action::Continue
         }
+    }
+}
+
+/// An `out` to a paravirtual console port: the buffer the descriptor at
+/// `desc` names goes to this vCPU's stdout or stderr log (stdout also to the
+/// interleaved log of every vCPU) and to the observer, if any.
+fn console_write(vcpu: &mut VcpuState, shared: &Shared, p: u16, desc: u64) {
+    let Ok(bytes) = read_console(&shared.mem, desc) else {
+        vcpu.console_errors += 1;
+        return;
+    };
+    let stream = if p == port::CONSOLE_STDERR {
+        vcpu.stderr.push(&bytes);
+        ConsoleStream::Stderr
+    } else {
+        vcpu.console.push(&bytes);
+        shared
+            .pv_console
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(&bytes);
+        ConsoleStream::Stdout
+    };
+    if let Some(observer) = &shared.console_observer {
+        observer.observe(ConsoleWrite {
+            vcpu: Some(vcpu.index),
+            stream,
+            bytes: &bytes,
+        });
     }
 }
 
@@ -542,6 +562,50 @@ mod tests {
         );
         assert_eq!(v.console_errors, 1);
         assert_eq!(s.pv_console.lock().unwrap().take().bytes, 0, "nothing more");
+    }
+
+    #[test]
+    fn stderr_has_a_console_of_its_own_and_the_observer_sees_both() {
+        let mut s = shared();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let sink = seen.clone();
+        s.console_observer = Some(crate::console::ConsoleObserver::new(move |w| {
+            sink.lock()
+                .unwrap()
+                .push((w.vcpu, w.stream, w.bytes.to_vec()));
+        }));
+        let mut v = VcpuState::new(1);
+        let mut write = |port: u16, text: &[u8]| {
+            s.mem.write_slice(text, GuestAddress(0x40_0000)).unwrap();
+            s.mem
+                .write_obj(0x40_0000u64, GuestAddress(0x30_0000))
+                .unwrap();
+            s.mem
+                .write_obj(text.len() as u64, GuestAddress(0x30_0008))
+                .unwrap();
+            out(&mut v, &s, port, &0x30_0000u32.to_le_bytes());
+        };
+        write(port::CONSOLE_STDERR, b"@versus start task=x\n");
+        write(port::CONSOLE, b"out\n");
+        let stderr = v.stderr.clone().finish();
+        assert_eq!(
+            stderr.head, "@versus start task=x\n",
+            "stderr is plain text"
+        );
+        assert!(stderr.protocol_lines.is_empty());
+        assert_eq!(v.console.clone().finish().head, "out\n");
+        assert_eq!(s.pv_console.lock().unwrap().take().head, "out\n");
+        assert_eq!(
+            *seen.lock().unwrap(),
+            [
+                (
+                    Some(1),
+                    ConsoleStream::Stderr,
+                    b"@versus start task=x\n".to_vec()
+                ),
+                (Some(1), ConsoleStream::Stdout, b"out\n".to_vec()),
+            ]
+        );
     }
 
     #[test]

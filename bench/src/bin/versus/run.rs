@@ -43,12 +43,7 @@ pub(crate) fn run_container(args: &ContainerRunArgs) -> Result<ExitCode> {
     let is_command = settings.runs_command(&args.run.task);
     let backend = ContainerBackend::with_settings(settings);
     let launch = match args.run.launch(!is_command) {
-        Ok(mut launch) => {
-            // The program's own output is printed live, as `docker run`
-            // does, unless the report is JSON.
-            launch.echo = !args.run.json;
-            launch
-        }
+        Ok(launch) => launch,
         Err(error) => return usage_error(&error_text(&error)),
     };
     report_run(&backend, &launch, args.run.json)
