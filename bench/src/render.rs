@@ -543,6 +543,7 @@ pub fn describe_exit_reason(reason: &str) -> String {
         (port::MARKER, "boot marker"),
         (port::EXIT, "exit port"),
         (port::CONSOLE, "paravirtual console"),
+        (port::CONSOLE_STDERR, "stderr console"),
         (port::PING, "ping"),
     ];
     for (number, name) in names {
@@ -585,6 +586,10 @@ mod tests {
         assert_eq!(
             describe_exit_reason("io_out 0x608"),
             "io_out 0x608 (paravirtual console)"
+        );
+        assert_eq!(
+            describe_exit_reason("io_out 0x618"),
+            "io_out 0x618 (stderr console)"
         );
         assert_eq!(
             describe_exit_reason("io_out 0x3f8"),
