@@ -37,9 +37,6 @@ const INTERRUPT_POLL: Duration = Duration::from_millis(20);
 /// SIGKILL.
 const STOP_GRACE: Duration = Duration::from_secs(2);
 
-/// The name the workload sees as `argv[0]`.
-const ARGV0: &str = "versus-workload";
-
 /// Runs the workload as an ordinary child process of versus.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct HostBackend;
@@ -61,7 +58,7 @@ impl Backend for HostBackend {
         let (stderr_read, stderr_write) = std::io::pipe().map_err(BackendError::Spawn)?;
         let stdin = File::open("/dev/null").map_err(BackendError::Spawn)?;
         let path = image.path();
-        let args: Vec<&OsStr> = std::iter::once(OsStr::new(ARGV0))
+        let args: Vec<&OsStr> = std::iter::once(OsStr::new(crate::workload::ARGV0))
             .chain(launch.argv.iter().map(OsStr::new))
             .collect();
         let pid = spawn::spawn(
@@ -160,7 +157,7 @@ impl Executable {
         match launch.workload.source() {
             WorkloadSource::File(path) => Ok(Self::Path(path.clone())),
             WorkloadSource::Embedded => {
-                let name = CString::new(ARGV0).expect("no NUL in the name");
+                let name = CString::new(crate::workload::ARGV0).expect("no NUL in the name");
                 // SAFETY: `name` is a valid NUL-terminated string that outlives
                 // the call; memfd_create has no other memory effects.
                 let fd = unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC) };

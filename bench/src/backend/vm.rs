@@ -330,7 +330,7 @@ impl Backend for VmBackend {
     }
 
     fn run(&self, launch: &Launch) -> Result<RunReport, BackendError> {
-        let argv: Vec<String> = std::iter::once("versus-workload".to_string())
+        let argv: Vec<String> = std::iter::once(crate::workload::ARGV0.to_string())
             .chain(launch.argv.iter().cloned())
             .collect();
         let mut config = self
