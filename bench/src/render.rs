@@ -28,8 +28,7 @@ pub fn run_report(report: &RunReport) -> String {
     let mut out = String::new();
     // A command of a root filesystem (`/bin/sh -c …`) is not the workload:
     // name the root it ran in, and leave out the (empty) results table.
-    let command_of_rootfs =
-        report.container.is_some() && report.argv.first().is_some_and(|a| a.starts_with('/'));
+    let command_of_rootfs = report.rootfs_command;
     let source = match (&report.container, &report.workload) {
         (Some(container), _) if command_of_rootfs => format!("in {}", container.rootfs),
         (_, crate::workload::WorkloadSource::Embedded) => "embedded workload".to_string(),
@@ -614,6 +613,7 @@ mod tests {
             backend: "host".into(),
             workload: WorkloadSource::Embedded,
             argv: vec!["getpid".into(), "1000".into()],
+            rootfs_command: false,
             startup_ns: Some(600_000),
             phases: vec![
                 Phase {

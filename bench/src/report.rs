@@ -137,6 +137,10 @@ pub struct RunReport {
     pub workload: WorkloadSource,
     /// The workload's arguments (task first).
     pub argv: Vec<String>,
+    /// `argv` is a command of the container's root filesystem
+    /// (`--rootfs`, `--busybox`), not the workload's task.
+    #[serde(default)]
+    pub rootfs_command: bool,
     /// Launch call → start marker observed by the host, if a marker came.
     pub startup_ns: Option<Nanos>,
     /// The timed phases, in order; together they cover the whole run.

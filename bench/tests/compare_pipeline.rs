@@ -394,6 +394,7 @@ impl Backend for Mock {
             backend: self.label().into(),
             workload: WorkloadSource::Embedded,
             argv: launch.argv.clone(),
+            rootfs_command: false,
             startup_ns: Some(startup_ns),
             phases,
             start: Some(StartMarker {

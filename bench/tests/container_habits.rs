@@ -602,3 +602,22 @@ fn a_prompt_shows_before_the_program_reads_its_answer() {
     assert!(seen.starts_with("Name: hi bob\n"), "{seen}");
     assert_eq!(status.code(), Some(0));
 }
+
+/// A command found on the container's PATH is reported as a command of the
+/// root filesystem, like one given by its path: no empty results table of
+/// the workload, and the root it ran in named in the header.
+#[test]
+fn a_command_by_name_is_reported_as_a_command_not_as_the_workload() {
+    if !ready("a_command_by_name_is_reported_as_a_command_not_as_the_workload") {
+        return;
+    }
+    let out = busybox(&["--", "sh", "-c", "echo hi"], "");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.starts_with("hi\n"), "{stdout}");
+    assert!(stdout.contains("· in built tmpfs"), "{stdout}");
+    assert!(!stdout.contains("no result lines"), "{stdout}");
+    let json = busybox(&["--json", "--", "sh", "-c", "echo hi"], "");
+    let report: RunReport = serde_json::from_slice(&json.stdout).unwrap();
+    assert!(report.rootfs_command);
+}

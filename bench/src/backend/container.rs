@@ -340,6 +340,7 @@ impl Backend for ContainerBackend {
         Ok(RunReport {
             backend: self.settings.label().to_string(),
             workload: launch.workload.source().clone(),
+            rootfs_command: self.settings.runs_command(&launch.argv),
             argv: launch.argv.clone(),
             startup_ns,
             phases,

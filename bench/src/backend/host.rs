@@ -125,6 +125,7 @@ impl Backend for HostBackend {
             backend: self.name().to_string(),
             workload: launch.workload.source().clone(),
             argv: launch.argv.clone(),
+            rootfs_command: false,
             startup_ns: output.marker_at.map(|at| nanos_between(launched, at)),
             phases,
             start: output.start,

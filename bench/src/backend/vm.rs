@@ -514,6 +514,7 @@ fn convert(backend: &VmBackend, launch: &Launch, vm: &VmReport) -> Result<RunRep
         backend: "vm".into(),
         workload: launch.workload.source().clone(),
         argv: launch.argv.clone(),
+        rootfs_command: false,
         startup_ns: vm.launch_to_first_marker_ns,
         phases: phase_list,
         start: first.and_then(|i| i.start.clone()),
