@@ -13,7 +13,7 @@
 //! - messages on stderr never fail the program: if stderr itself is gone,
 //!   there is nobody left to tell.
 
-use std::io::{ErrorKind, Write};
+use std::io::ErrorKind;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -35,8 +35,9 @@ pub fn write_stdout(bytes: &[u8]) -> std::io::Result<()> {
     if stdout_closed() || STDOUT_FAILURE.get().is_some() {
         return Ok(());
     }
-    let mut stdout = std::io::stdout().lock();
-    match stdout.write_all(bytes).and_then(|()| stdout.flush()) {
+    // Only one writer at a time, so that pieces of two writes never mix.
+    let _stdout = std::io::stdout().lock();
+    match write_fd(libc::STDOUT_FILENO, bytes) {
         Err(error) if error.kind() == ErrorKind::BrokenPipe => {
             STDOUT_CLOSED.store(true, Ordering::SeqCst);
             crate::interrupt::INTERRUPTED.store(true, Ordering::SeqCst);
@@ -51,6 +52,75 @@ pub fn write_stdout(bytes: &[u8]) -> std::io::Result<()> {
     }
 }
 
+/// Writes `bytes` to stderr, ignoring failure (see the module's notes).
+pub fn write_stderr(bytes: &[u8]) {
+    let _stderr = std::io::stderr().lock();
+    let _ = write_fd(libc::STDERR_FILENO, bytes);
+}
+
+/// How long one wait for a writable stdout or stderr lasts before the stop
+/// signal is looked at again.
+const WRITABLE_POLL_MS: libc::c_int = 50;
+
+/// The most bytes written at once after `poll` said the descriptor is
+/// writable: a pipe with room for one more buffer takes this many without
+/// blocking (`PIPE_BUF`, the size of an atomic pipe write).
+const WRITE_PIECE_BYTES: usize = libc::PIPE_BUF;
+
+/// Set when a stop signal came while whoever reads versus' output was not
+/// taking it: from then on output is dropped, so that a stuck reader cannot
+/// keep versus from cleaning up and ending.
+static OUTPUT_ABANDONED: AtomicBool = AtomicBool::new(false);
+
+/// Writes all of `bytes` to `fd` without ever blocking for good: it waits
+/// (in `poll`, so it costs no CPU) until the descriptor can take a piece,
+/// and gives up — dropping the rest, returning `Ok` — once a stop signal
+/// (Ctrl-C, SIGTERM) has arrived while the reader was not reading. A
+/// blocking `write` could not be interrupted: the signal handler restarts
+/// system calls, and the signal may reach any thread.
+fn write_fd(fd: libc::c_int, mut bytes: &[u8]) -> std::io::Result<()> {
+    while !bytes.is_empty() {
+        if OUTPUT_ABANDONED.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        let mut pollfd = libc::pollfd {
+            fd,
+            events: libc::POLLOUT,
+            revents: 0,
+        };
+        // SAFETY: `pollfd` is one valid, writable pollfd for the call.
+        let ready = unsafe { libc::poll(&mut pollfd, 1, WRITABLE_POLL_MS) };
+        if ready < 0 {
+            let error = std::io::Error::last_os_error();
+            if error.kind() == ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(error);
+        }
+        if ready == 0 {
+            if crate::interrupt::signal().is_some() {
+                OUTPUT_ABANDONED.store(true, Ordering::SeqCst);
+                return Ok(());
+            }
+            continue;
+        }
+        let piece = &bytes[..bytes.len().min(WRITE_PIECE_BYTES)];
+        // SAFETY: `piece` is valid for reads of `piece.len()` bytes; `fd`
+        // is one of this process's standard descriptors.
+        let written = unsafe { libc::write(fd, piece.as_ptr().cast(), piece.len()) };
+        if written < 0 {
+            let error = std::io::Error::last_os_error();
+            match error.kind() {
+                ErrorKind::Interrupted | ErrorKind::WouldBlock => continue,
+                _ => return Err(error),
+            }
+        }
+        // Non-negative here, and at most `piece.len()`.
+        bytes = &bytes[written.unsigned_abs()..];
+    }
+    Ok(())
+}
+
 /// The first error other than a closed pipe that a write to stdout met.
 pub fn stdout_failure() -> Option<&'static str> {
     STDOUT_FAILURE.get().map(String::as_str)
@@ -63,8 +133,5 @@ pub fn stdout_closed() -> bool {
 
 /// Writes one line to stderr, ignoring failure.
 pub fn stderr_line(text: &str) {
-    let mut stderr = std::io::stderr().lock();
-    let _ = stderr
-        .write_all(text.as_bytes())
-        .and_then(|()| stderr.write_all(b"\n"));
+    write_stderr(format!("{text}\n").as_bytes());
 }

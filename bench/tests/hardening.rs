@@ -482,3 +482,61 @@ fn a_fork_bomb_stops_at_the_pids_limit_and_leaves_nothing() {
     }
     assert_gone("sleep 4000000017");
 }
+
+/// A reader that stops reading (a pager left open, a stuck pipe) cannot
+/// keep versus from stopping: with its stdout full, SIGTERM still ends the
+/// run, cleans up and exits 143 on every backend. Before, every thread that
+/// printed sat in a `write` that the signal could not interrupt.
+#[test]
+fn sigterm_ends_a_run_whose_stdout_nobody_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(flood) = testkit::c_program(
+        "sigterm_ends_a_run_whose_stdout_nobody_reads",
+        "cc",
+        "-static",
+        dir.path(),
+        "flood-forever",
+        "#include <stdio.h>\nint main(void) { for (;;) puts(\"a line nobody reads\"); }\n",
+    ) else {
+        return;
+    };
+    for backend in ["host", "container", "vm"] {
+        let test = format!("sigterm_ends_a_run_whose_stdout_nobody_reads ({backend})");
+        let ready = match backend {
+            "container" => common::require_root(&test),
+            "vm" => common::require_kvm(&test),
+            _ => true,
+        };
+        if !ready {
+            continue;
+        }
+        let marker = format!("stuck-reader-{backend}");
+        let mut child = versus()
+            .args([backend, "run", "--workload"])
+            .arg(&flood)
+            .args(["--", &marker])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The pipe is never read: let the program fill it and versus block.
+        if backend != "vm" {
+            wait_for(&marker);
+        }
+        std::thread::sleep(Duration::from_secs(1));
+        signal(&child, libc::SIGTERM);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if Instant::now() > deadline {
+                signal(&child, libc::SIGKILL);
+                panic!("{backend}: versus did not end on SIGTERM with its stdout full");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        assert_eq!(status.code(), Some(143), "{backend}");
+        assert_gone(&marker);
+    }
+}

@@ -8,7 +8,6 @@
 //! fixed amount of memory (see [`super::MAX_LINE_BYTES`] and
 //! [`MAX_RESULTS`]) and is shown as `docker run` shows it.
 
-use std::io::Write;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
@@ -265,8 +264,7 @@ fn print_stdout(bytes: &[u8]) {
 /// As `crate::output` has it: writes to stderr never fail the run; if
 /// stderr itself is gone, nobody can see them.
 fn print_stderr(bytes: &[u8]) {
-    let mut stderr = std::io::stderr().lock();
-    let _ = stderr.write_all(bytes).and_then(|()| stderr.flush());
+    crate::output::write_stderr(bytes);
 }
 
 /// Reads a program's stdout on a thread of its own: every line goes into

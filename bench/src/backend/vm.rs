@@ -7,7 +7,6 @@
 //! figures (guest memory touched, VMM overhead).
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::time::Duration;
@@ -304,8 +303,7 @@ fn print_line(stream: ConsoleStream, bytes: &[u8], continued: bool) {
     match stream {
         ConsoleStream::Stderr => {
             // Like every message on stderr, best effort (see `output`).
-            let mut stderr = std::io::stderr().lock();
-            let _ = stderr.write_all(bytes).and_then(|()| stderr.flush());
+            crate::output::write_stderr(bytes);
         }
         ConsoleStream::Stdout | ConsoleStream::Uart => {
             if !continued && is_protocol_line(bytes) {
