@@ -73,6 +73,7 @@ mod elf;
 mod entry;
 mod errno;
 mod fault;
+mod fs;
 mod gdt;
 mod idt;
 mod layout;
