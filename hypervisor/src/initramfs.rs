@@ -428,15 +428,18 @@ pub fn parse<'a>(bytes: &'a [u8], path: &Path) -> Result<Vec<Entry<'a>>, InitrdE
     let mut entries = Vec::new();
     let mut offset = 0;
     loop {
+        if bytes
+            .get(offset..offset + MAGIC.len())
+            .is_some_and(|m| m != MAGIC)
+        {
+            return fail("no 070701 magic", offset);
+        }
         let Some(header) = bytes.get(offset..offset + HEADER_SIZE) else {
             return fail(
                 "the archive ends inside a header (no TRAILER!!! entry)",
                 offset,
             );
         };
-        if &header[..6] != MAGIC {
-            return fail("no 070701 magic", offset);
-        }
         let mut fields = [0u32; 13];
         for (i, field) in fields.iter_mut().enumerate() {
             let at = 6 + 8 * i;

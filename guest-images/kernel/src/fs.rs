@@ -25,6 +25,7 @@
 //! | `getdents64` | a directory's entries: `.`, `..`, then its children in archive order |
 //! | `readlink`, `readlinkat` | a symbolic link's target (`EINVAL` for anything else) |
 //! | `close` | frees the descriptor |
+//! | `fcntl` | `F_GETFD`/`F_SETFD` accepted (there is no `exec` to close on), `F_GETFL`; else `EINVAL` |
 //!
 //! Paths are resolved as Linux does: absolute, or relative to the
 //! directory of `dirfd` (`AT_FDCWD` is `/`); `.`, `..` (`/..` is `/`),
@@ -82,8 +83,14 @@ const O_DIRECTORY: u64 = 0o200_000;
 const O_NOFOLLOW: u64 = 0o400_000;
 /// `AT_FDCWD`, as the low 32 bits of the register (`dirfd` is an `int`).
 pub const AT_FDCWD: u32 = -100i32 as u32;
-/// `newfstatat` flags.
-const AT_SYMLINK_NOFOLLOW: u64 = 0x100;
+/// `newfstatat` flag: do not follow a final symbolic link.
+pub const AT_SYMLINK_NOFOLLOW: u64 = 0x100;
+/// `fcntl` commands.
+const F_GETFD: u64 = 1;
+const F_SETFD: u64 = 2;
+const F_GETFL: u64 = 3;
+/// `O_RDWR`: what `F_GETFL` says of the console.
+const O_RDWR: u64 = 0o2;
 /// `lseek` whence.
 const SEEK_SET: u64 = 0;
 const SEEK_CUR: u64 = 1;
@@ -378,10 +385,11 @@ impl FsState {
         }
     }
 
-    /// `rest` becomes `target/` followed by what was left of it.
+    /// `rest` becomes the link's target, followed by `/` and what was left
+    /// of it if anything was (a bare `/` would ask for a directory).
     fn splice_link(&mut self, target: &[u8]) -> Result<(), Errno> {
         let left = self.rest_len - self.rest_pos;
-        let total = target.len() + 1 + left;
+        let total = target.len() + usize::from(left > 0) + left;
         if total > PATH_BUF || target.is_empty() {
             return Err(if target.is_empty() {
                 ENOENT
@@ -390,8 +398,11 @@ impl FsState {
             });
         }
         self.tmp[..target.len()].copy_from_slice(target);
-        self.tmp[target.len()] = b'/';
-        self.tmp[target.len() + 1..total].copy_from_slice(&self.rest[self.rest_pos..self.rest_len]);
+        if left > 0 {
+            self.tmp[target.len()] = b'/';
+            self.tmp[target.len() + 1..total]
+                .copy_from_slice(&self.rest[self.rest_pos..self.rest_len]);
+        }
         self.rest[..total].copy_from_slice(&self.tmp[..total]);
         self.rest_pos = 0;
         self.rest_len = total;
@@ -471,6 +482,23 @@ pub fn openat(pc: &mut PerCpu, dirfd: u64, path: u64, flags: u64) -> Result<u64,
 pub fn close(pc: &mut PerCpu, fd: u64) -> Result<u64, Errno> {
     pc.fs.file_mut(fd)?.open = false;
     Ok(0)
+}
+
+/// `fcntl(fd, cmd)` on any open descriptor: the close-on-exec flag is
+/// accepted and reads as clear (nothing ever executes another program);
+/// `F_GETFL` says read-only for the initramfs's files, read-write for the
+/// console's.
+pub fn fcntl(pc: &mut PerCpu, fd: u64, cmd: u64) -> Result<u64, Errno> {
+    let console = fd < FIRST_FD && pc.open_fds & (1 << fd) != 0;
+    if !console {
+        pc.fs.file(fd)?;
+    }
+    match cmd {
+        F_GETFD | F_SETFD => Ok(0),
+        F_GETFL if console => Ok(O_RDWR),
+        F_GETFL => Ok(0),
+        _ => Err(EINVAL),
+    }
 }
 
 /// Copies up to `len` bytes of the file at `pos` to `buf`.

@@ -13,7 +13,8 @@
 //! |---|---|
 //! | `read` | fd 0: 0 (end of file); else `EBADF` |
 //! | `write`, `writev` | fd 1, 2: the console (see `console.rs`); else `EBADF` |
-//! | `read` (fds 3..), `pread64`, `lseek`, `getdents64` | the initramfs's files, see `fs.rs` |
+//! | `read` (fds 3..), `pread64`, `lseek`, `getdents64`, `fcntl` | the initramfs's files, see `fs.rs` |
+//! | `open`, `stat`, `lstat` | as `openat`, `newfstatat` from `AT_FDCWD` (musl calls them) |
 //! | `close` | fds 0–2: closed; 3..: the initramfs's (`fs.rs`); else `EBADF` |
 //! | `openat` | a file or directory of the initramfs, read-only (`fs.rs`); `ENOENT` without one; `EFAULT` for an unreadable path |
 //! | `ioctl` | fds 0–2: `ENOTTY`; else `EBADF` |
@@ -64,8 +65,11 @@ pub mod nr {
     #![allow(missing_docs)]
     pub const READ: u64 = 0;
     pub const WRITE: u64 = 1;
+    pub const OPEN: u64 = 2;
     pub const CLOSE: u64 = 3;
+    pub const STAT: u64 = 4;
     pub const FSTAT: u64 = 5;
+    pub const LSTAT: u64 = 6;
     pub const LSEEK: u64 = 8;
     pub const MMAP: u64 = 9;
     pub const MPROTECT: u64 = 10;
@@ -81,6 +85,7 @@ pub mod nr {
     pub const NANOSLEEP: u64 = 35;
     pub const GETPID: u64 = 39;
     pub const EXIT: u64 = 60;
+    pub const FCNTL: u64 = 72;
     pub const UNAME: u64 = 63;
     pub const GETCWD: u64 = 79;
     pub const READLINK: u64 = 89;
@@ -163,6 +168,11 @@ fn other(pc: &mut PerCpu, frame: &SyscallFrame, nr: u64) -> u64 {
         nr::READLINK => fs::readlinkat(pc, u64::from(fs::AT_FDCWD), a, b, c),
         nr::READLINKAT => fs::readlinkat(pc, a, b, c, d),
         nr::PREAD64 => fs::pread64(pc, a, b, c, d),
+        // The old path calls musl makes: openat, newfstatat from AT_FDCWD.
+        nr::OPEN => fs::openat(pc, u64::from(fs::AT_FDCWD), a, b),
+        nr::STAT => fs::newfstatat(pc, u64::from(fs::AT_FDCWD), a, b, 0),
+        nr::LSTAT => fs::newfstatat(pc, u64::from(fs::AT_FDCWD), a, b, fs::AT_SYMLINK_NOFOLLOW),
+        nr::FCNTL => fs::fcntl(pc, a, b),
         nr::LSEEK => fs::lseek(pc, a, b, c),
         nr::GETDENTS64 => fs::getdents64(pc, a, b, c),
         nr::FSTAT => sysinfo::fstat(pc, a, b),
