@@ -215,6 +215,10 @@ fn field(a: &[u8], at: usize, index: usize) -> Option<usize> {
 /// The entry at `at`: (name offset, name length without NUL, data offset,
 /// data size, next header). `None` at the trailer or a damaged header.
 fn entry(a: &[u8], at: usize) -> Option<(usize, usize, usize, usize, usize)> {
+    // `at` may come from the user (a directory cookie set with `lseek`).
+    if at >= a.len() {
+        return None;
+    }
     let namesize = field(a, at, F_NAMESIZE)?;
     let size = field(a, at, F_FILESIZE)?;
     let name_off = at + HEADER_SIZE;
