@@ -533,6 +533,19 @@ mod tests {
         );
         let e = plan(&layout, info, 0, 0, 0, 0, 200).unwrap_err();
         assert!(matches!(e, LoadError::NoRoom { what: "stacks", .. }), "{e}");
+        // A 16 MiB initramfs in a 4 MiB region 0: named, with the fix.
+        let e = plan(&layout, info, 0, 0, 0, 16 << 20, 1).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                LoadError::NoRoom {
+                    what: "initramfs",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        assert!(e.to_string().contains("give the VM more memory"), "{e}");
         let huge = KernelInfo {
             entry: 0x10_0000,
             start: 0x10_0000,
