@@ -1,7 +1,8 @@
 /* Reads the tree bench/tests/vm_initrd.rs builds, under the directory
  * argv[1] ("/" in the VM, where it is the initramfs; the tree's own path
- * on the host). With argv[2] = "ro" it also checks that the files cannot
- * be written (on the host root may write them, so it does not ask).
+ * on the host). With argv[2] = "ro" it also checks what only the VM
+ * promises: the files cannot be written (on the host root may write them)
+ * and an instance has 16 descriptors for files.
  * Prints each failed check on stderr; exits 3 when every check passed. */
 #include <dirent.h>
 #include <errno.h>
@@ -116,7 +117,32 @@ int main(int argc, char **argv) {
     check(open(at(root, "etc/motd/x"), O_RDONLY) == -1 && errno == ENOTDIR,
           "a file as a directory: ENOTDIR");
 
+    /* rewinddir lists the same entries again */
+    dir = opendir(at(root, "etc/sub"));
+    check(dir != NULL, "opendir etc/sub");
+    if (dir) {
+        int first = 0, second = 0;
+        while (readdir(dir) != NULL)
+            first++;
+        rewinddir(dir);
+        while (readdir(dir) != NULL)
+            second++;
+        check(first == 3 && second == 3, "rewinddir: ., .., deep.txt twice");
+        closedir(dir);
+    }
+
     if (read_only) {
+        /* The tiny kernel's 16 descriptors from fd 3, then EMFILE. */
+        int fds[16], opened = 0;
+        for (int i = 0; i < 16; i++) {
+            fds[i] = open(at(root, "etc/motd"), O_RDONLY);
+            opened += fds[i] == 3 + i;
+        }
+        check(opened == 16, "16 open files, fds 3 to 18");
+        check(open(at(root, "etc/motd"), O_RDONLY) == -1 && errno == EMFILE, "the 17th: EMFILE");
+        for (int i = 0; i < 16; i++)
+            close(fds[i]);
+
         check(open(at(root, "etc/motd"), O_WRONLY) == -1 && errno == EROFS, "O_WRONLY: EROFS");
         check(open(at(root, "etc/new"), O_WRONLY | O_CREAT, 0644) == -1 && errno == EROFS,
               "O_CREAT: EROFS");
