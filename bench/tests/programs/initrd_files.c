@@ -109,6 +109,8 @@ int main(int argc, char **argv) {
     check(fd >= 3 && read(fd, buf, 5) == 5 && memcmp(buf, "hello", 5) == 0, "read through a link");
     close(fd);
     check(open(at(root, "loop"), O_RDONLY) == -1 && errno == ELOOP, "a link loop: ELOOP");
+    check(open(at(root, "etc/link/"), O_RDONLY) == -1 && errno == ENOTDIR,
+          "a link to a file, with a slash: ENOTDIR");
     check(readlink(at(root, "etc/motd"), buf, sizeof buf) == -1 && errno == EINVAL,
           "readlink of a file: EINVAL");
 

@@ -374,7 +374,8 @@ impl FsState {
                     return Err(ELOOP);
                 }
                 self.cur_len = parent_len;
-                self.splice_link(&a[node.data_off..node.data_off + node.size])?;
+                let target = &a[node.data_off..node.data_off + node.size];
+                self.splice_link(target, trailing_slash)?;
                 continue;
             }
             if last {
@@ -390,10 +391,12 @@ impl FsState {
     }
 
     /// `rest` becomes the link's target, followed by `/` and what was left
-    /// of it if anything was (a bare `/` would ask for a directory).
-    fn splice_link(&mut self, target: &[u8]) -> Result<(), Errno> {
+    /// of it if anything was, or if the link's name ended in `/` (which
+    /// asks for a directory: `link/` to a file is `ENOTDIR`).
+    fn splice_link(&mut self, target: &[u8], slash: bool) -> Result<(), Errno> {
         let left = self.rest_len - self.rest_pos;
-        let total = target.len() + usize::from(left > 0) + left;
+        let slash = slash || left > 0;
+        let total = target.len() + usize::from(slash) + left;
         if total > PATH_BUF || target.is_empty() {
             return Err(if target.is_empty() {
                 ENOENT
@@ -402,7 +405,7 @@ impl FsState {
             });
         }
         self.tmp[..target.len()].copy_from_slice(target);
-        if left > 0 {
+        if slash {
             self.tmp[target.len()] = b'/';
             self.tmp[target.len() + 1..total]
                 .copy_from_slice(&self.rest[self.rest_pos..self.rest_len]);
