@@ -100,6 +100,8 @@ pub fn build(input: &BootInfoInput<'_>) -> BootInfo {
         first_free_addr: p.first_free,
         exit_probe_iters: input.exit_probe_iters,
         _reserved2: 0,
+        initrd_addr: if p.initrd_size == 0 { 0 } else { p.initrd_addr },
+        initrd_size: p.initrd_size,
     }
 }
 
@@ -140,7 +142,7 @@ mod tests {
     #[test]
     fn abi_layout_is_pinned() {
         // The guest kernel reads these offsets with hand-written assembly too.
-        assert_eq!(size_of::<BootInfo>(), 288);
+        assert_eq!(size_of::<BootInfo>(), 304);
         assert_eq!(offset_of!(BootInfo, magic), 0);
         assert_eq!(offset_of!(BootInfo, version), 8);
         assert_eq!(offset_of!(BootInfo, size), 12);
@@ -164,6 +166,8 @@ mod tests {
         assert_eq!(offset_of!(BootInfo, stack_size), 264);
         assert_eq!(offset_of!(BootInfo, first_free_addr), 272);
         assert_eq!(offset_of!(BootInfo, exit_probe_iters), 280);
+        assert_eq!(offset_of!(BootInfo, initrd_addr), 288);
+        assert_eq!(offset_of!(BootInfo, initrd_size), 296);
         assert_eq!(size_of::<MemRegion>(), 16);
         assert_eq!(size_of::<versus_abi::ConsoleDescriptor>(), 16);
         // Fits its page.
@@ -179,7 +183,7 @@ mod tests {
             start: 0x20_0000,
             end: 0x20_3000,
         };
-        let placement = plan(&layout, kernel, 0x2345, 12, 2, 2).unwrap();
+        let placement = plan(&layout, kernel, 0x2345, 12, 2, 0x1800, 2).unwrap();
         let tables =
             IdentityMap::build(layout.regions(), PAGE_TABLES_START, PAGE_TABLES_END).unwrap();
         let info = build(&BootInfoInput {
@@ -220,6 +224,7 @@ mod tests {
             (back.argv_addr, back.argv_len, back.argc),
             (0x20_6000, 12, 2)
         );
+        assert_eq!((back.initrd_addr, back.initrd_size), (0x20_7000, 0x1800));
         assert_eq!(back.page_tables_addr, PAGE_TABLES_START);
         assert_eq!(back.stack_top(1), back.stacks_addr + 2 * STACK_SIZE);
         assert_eq!(back.first_free_addr, back.stack_top(1));
@@ -234,20 +239,21 @@ mod tests {
         /// Whatever the memory size, image sizes and vCPU count, what the
         /// VMM writes is what the kernel will read, and the placement
         /// keeps its promises: kernel, workload, argv and stacks in that
-        /// order, without overlap, inside low RAM.
+        /// order (then the initramfs), without overlap, inside low RAM.
         #[test]
         fn every_placement_round_trips(
             pages in 1_536u64..16_384,
             workload_size in 1u64..(4 << 20),
             argv_len in 1u64..4096,
             argc in 1u32..64,
+            initrd_size in 0u64..(2 << 20),
             vcpus in 1u32..8,
             iters in 0u32..1_000_000,
             tsc_khz: u32,
         ) {
             let layout = crate::memory::MemoryLayout::split(pages * crate::layout::PAGE_SIZE).unwrap();
             let kernel = KernelInfo { entry: 0x20_0000, start: 0x20_0000, end: 0x20_3000 };
-            let Ok(placement) = plan(&layout, kernel, workload_size, argv_len, argc, vcpus) else {
+            let Ok(placement) = plan(&layout, kernel, workload_size, argv_len, argc, initrd_size, vcpus) else {
                 // Too big for this memory: refused with an error, checked elsewhere.
                 return Ok(());
             };
@@ -270,7 +276,9 @@ mod tests {
             proptest::prop_assert_eq!(BootInfo { tsc_khz: 0, ..back }, info);
             proptest::prop_assert!(back.kernel_end <= back.workload_addr);
             proptest::prop_assert!(back.workload_addr + back.workload_size <= back.argv_addr);
-            proptest::prop_assert!(back.argv_addr + back.argv_len <= back.stacks_addr);
+            proptest::prop_assert!(back.argv_addr + back.argv_len <= placement.initrd_addr);
+            proptest::prop_assert!(placement.initrd_addr + back.initrd_size <= back.stacks_addr);
+            proptest::prop_assert_eq!(back.initrd_addr == 0, initrd_size == 0);
             proptest::prop_assert_eq!(back.first_free_addr, back.stack_top(vcpus - 1));
             proptest::prop_assert!(back.first_free_addr <= layout.low().end());
         }

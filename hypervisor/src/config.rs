@@ -110,6 +110,9 @@ pub struct VmConfig {
     pub workload: Vec<u8>,
     /// The workload's argv (argv\[0\] first).
     pub argv: Vec<String>,
+    /// The initramfs: a newc cpio archive (see [`crate::initramfs`]),
+    /// placed after argv; empty for none.
+    pub initrd: Vec<u8>,
     /// Run the workload on every vCPU (else on the BSP only).
     pub run_on_every_vcpu: bool,
     /// Stop the guest after this long (reported as `Outcome::Timeout`).
@@ -146,6 +149,7 @@ impl VmConfig {
             kernel: kernel.into(),
             workload: Vec::new(),
             argv: Vec::new(),
+            initrd: Vec::new(),
             run_on_every_vcpu: false,
             timeout: None,
             trace: Trace::Off,
@@ -180,6 +184,13 @@ impl VmConfig {
     ) -> Self {
         self.workload = image.into();
         self.argv = argv.into_iter().map(Into::into).collect();
+        self
+    }
+    /// The initramfs, a newc cpio archive such as
+    /// [`crate::initramfs::from_path`] returns; the guest kernel reads it
+    /// as its root directory.
+    pub fn initrd(mut self, archive: impl Into<Vec<u8>>) -> Self {
+        self.initrd = archive.into();
         self
     }
     /// Run the workload on every vCPU.

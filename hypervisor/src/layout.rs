@@ -11,6 +11,7 @@
 //! 0x0010_0000 │ kernel ELF segments          │ KERNEL_START (1 MiB)
 //!             │ workload image  (page align) │ placed after the kernel, like an initrd
 //!             │ argv block      (page align) │
+//!             │ initramfs       (page align) │ `--initrd`, if any
 //!             │ vCPU stacks     (page align) │ STACK_SIZE each
 //!             │ free …                       │ ← BootInfo::first_free_addr
 //! 0xC000_0000 ├──────────────────────────────┤ MMIO_HOLE_START (3 GiB): no RAM
@@ -44,6 +45,14 @@ pub const KERNEL_START: u64 = 0x10_0000; // 1 MiB.
 pub const STACK_SIZE: u64 = 0x4000; // 16 KiB.
 /// Largest argv block (NUL-terminated strings) the VMM places.
 pub const ARGV_MAX_SIZE: u64 = 0x1_0000; // 64 KiB.
+/// Largest initramfs (cpio archive, `--initrd`) the VMM places: it lives
+/// in region 0 next to the kernel, and the tiny kernel scans it linearly.
+pub const INITRD_MAX_SIZE: u64 = 0x100_0000; // 16 MiB.
+/// Most entries (files, directories, links) an initramfs may hold: the
+/// tiny kernel finds a path by scanning every header in emulated ring 0
+/// (about 0.2 ms per entry on a software backend), so an `open` in a full
+/// archive costs a fraction of a second at most.
+pub const INITRD_MAX_ENTRIES: usize = 1024;
 /// Largest kernel image file the VMM accepts.
 pub const KERNEL_MAX_SIZE: u64 = 0x400_0000; // 64 MiB.
 

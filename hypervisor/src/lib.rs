@@ -76,6 +76,7 @@ pub mod devices;
 pub mod exit_probe;
 pub mod exits;
 pub mod gdt;
+pub mod initramfs;
 pub mod kvm;
 pub mod layout;
 pub mod loader;

@@ -1,6 +1,8 @@
 //! Step 3: load the kernel ELF (linux-loader puts each `PT_LOAD` segment at
 //! its `p_paddr`) and place the workload image and its argv after it, page
-//! aligned, the way an initrd is placed; then the per-vCPU stacks.
+//! aligned, the way an initrd is placed; then the initramfs (`--initrd`, a
+//! cpio archive checked by [`crate::initramfs`]), if any; then the per-vCPU
+//! stacks.
 //!
 //! The kernel's headers are checked here first, so that a wrong file gets a
 //! clear error rather than linux-loader's generic one, and so that no segment
@@ -92,7 +94,7 @@ pub enum LoadError {
         "{what} needs {needed:#x} bytes up to {end:#x} but region 0 ends at {available:#x}: give the VM more memory"
     )]
     NoRoom {
-        /// "kernel", "workload", "argv", "stacks".
+        /// "kernel", "workload", "argv", "initramfs", "stacks".
         what: &'static str,
         /// Bytes needed.
         needed: u64,
@@ -248,6 +250,11 @@ pub struct Placement {
     pub argv_len: u64,
     /// Number of argv strings.
     pub argc: u32,
+    /// Initramfs address (page aligned; where it would go when there is
+    /// none).
+    pub initrd_addr: u64,
+    /// Initramfs size in bytes (0: none).
+    pub initrd_size: u64,
     /// Stack area (page aligned): vCPU i owns `[stacks_addr + i*STACK_SIZE, +STACK_SIZE)`.
     pub stacks_addr: u64,
     /// Bytes per vCPU stack.
@@ -286,14 +293,15 @@ pub fn argv_block(argv: &[String]) -> Result<Vec<u8>, LoadError> {
     Ok(block)
 }
 
-/// Computes where kernel, workload, argv and stacks go, checking that they
-/// fit in region 0.
+/// Computes where kernel, workload, argv, initramfs and stacks go,
+/// checking that they fit in region 0.
 pub fn plan(
     layout: &MemoryLayout,
     kernel: KernelInfo,
     workload_size: u64,
     argv_len: u64,
     argc: u32,
+    initrd_size: u64,
     vcpus: u32,
 ) -> Result<Placement, LoadError> {
     let available = layout.low().end();
@@ -321,7 +329,8 @@ pub fn plan(
     fits("kernel", kernel.start, kernel.end - kernel.start)?;
     let workload_addr = page_align(kernel.end);
     let argv_addr = page_align(fits("workload", workload_addr, workload_size)?);
-    let stacks_addr = page_align(fits("argv", argv_addr, argv_len)?);
+    let initrd_addr = page_align(fits("argv", argv_addr, argv_len)?);
+    let stacks_addr = page_align(fits("initramfs", initrd_addr, initrd_size)?);
     let first_free = page_align(fits("stacks", stacks_addr, u64::from(vcpus) * STACK_SIZE)?);
     Ok(Placement {
         kernel,
@@ -330,20 +339,23 @@ pub fn plan(
         argv_addr,
         argv_len,
         argc,
+        initrd_addr,
+        initrd_size,
         stacks_addr,
         stack_size: STACK_SIZE,
         first_free,
     })
 }
 
-/// Step 3: checks and loads the kernel, writes the workload image and argv
-/// block, and returns where everything went.
+/// Step 3: checks and loads the kernel, writes the workload image, argv
+/// block and initramfs (empty: none), and returns where everything went.
 pub fn load(
     mem: &GuestMem,
     layout: &MemoryLayout,
     kernel: &[u8],
     workload: &[u8],
     argv: &[String],
+    initrd: &[u8],
     vcpus: u32,
 ) -> Result<Placement, LoadError> {
     let info = inspect_kernel(kernel)?;
@@ -354,6 +366,7 @@ pub fn load(
         workload.len() as u64,
         block.len() as u64,
         argv.len() as u32,
+        initrd.len() as u64,
         vcpus,
     )?;
     let result = Elf::load(
@@ -371,6 +384,11 @@ pub fn load(
     mem.write_slice(&block, GuestAddress(placement.argv_addr))
         .map_err(|source| LoadError::Write {
             what: "argv",
+            source,
+        })?;
+    mem.write_slice(initrd, GuestAddress(placement.initrd_addr))
+        .map_err(|source| LoadError::Write {
+            what: "initramfs",
             source,
         })?;
     Ok(placement)
@@ -399,7 +417,8 @@ mod tests {
             "10".to_string(),
         ];
         let workload = b"\x7fELF-not-really".to_vec();
-        let p = load(&mem, &layout, &elf, &workload, &argv, 2).unwrap();
+        let initrd = b"070701-archive-bytes";
+        let p = load(&mem, &layout, &elf, &workload, &argv, initrd, 2).unwrap();
         assert_eq!(p.kernel.entry, 0x20_0000);
         assert_eq!(p.kernel.start, 0x20_0000);
         assert_eq!(p.kernel.end, 0x20_1000 + 5 + 0x4000);
@@ -411,8 +430,9 @@ mod tests {
         assert_eq!(p.workload_addr, 0x20_6000);
         assert_eq!(p.argv_addr, 0x20_7000);
         assert_eq!((p.argc, p.argv_len), (3, 19));
-        assert_eq!(p.stacks_addr, 0x20_8000);
-        assert_eq!(p.first_free, 0x20_8000 + 2 * STACK_SIZE);
+        assert_eq!((p.initrd_addr, p.initrd_size), (0x20_8000, 20));
+        assert_eq!(p.stacks_addr, 0x20_9000);
+        assert_eq!(p.first_free, 0x20_9000 + 2 * STACK_SIZE);
         assert_eq!(p.stack_top(1), p.first_free);
         let mut got = vec![0u8; workload.len()];
         mem.read_slice(&mut got, GuestAddress(p.workload_addr))
@@ -422,6 +442,10 @@ mod tests {
         mem.read_slice(&mut block, GuestAddress(p.argv_addr))
             .unwrap();
         assert_eq!(&block, b"workload\0getpid\x0010\0");
+        let mut archive = vec![0u8; initrd.len()];
+        mem.read_slice(&mut archive, GuestAddress(p.initrd_addr))
+            .unwrap();
+        assert_eq!(&archive, initrd);
     }
 
     #[test]
@@ -496,7 +520,7 @@ mod tests {
             start: 0x10_0000,
             end: 0x20_0000,
         };
-        let e = plan(&layout, info, 3 << 20, 0, 0, 1).unwrap_err();
+        let e = plan(&layout, info, 3 << 20, 0, 0, 0, 1).unwrap_err();
         assert!(
             matches!(
                 e,
@@ -507,15 +531,28 @@ mod tests {
             ),
             "{e}"
         );
-        let e = plan(&layout, info, 0, 0, 0, 200).unwrap_err();
+        let e = plan(&layout, info, 0, 0, 0, 0, 200).unwrap_err();
         assert!(matches!(e, LoadError::NoRoom { what: "stacks", .. }), "{e}");
+        // A 16 MiB initramfs in a 4 MiB region 0: named, with the fix.
+        let e = plan(&layout, info, 0, 0, 0, 16 << 20, 1).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                LoadError::NoRoom {
+                    what: "initramfs",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        assert!(e.to_string().contains("give the VM more memory"), "{e}");
         let huge = KernelInfo {
             entry: 0x10_0000,
             start: 0x10_0000,
             end: 0x50_0000,
         };
         assert!(matches!(
-            plan(&layout, huge, 0, 0, 0, 1),
+            plan(&layout, huge, 0, 0, 0, 0, 1),
             Err(LoadError::NoRoom { what: "kernel", .. })
         ));
     }
@@ -528,7 +565,7 @@ mod tests {
             start: 0x2_0000_0000,
             end: 0x2_0010_0000,
         };
-        let e = plan(&layout, at_8g, 0, 0, 0, 1).unwrap_err();
+        let e = plan(&layout, at_8g, 0, 0, 0, 0, 1).unwrap_err();
         let message = e.to_string();
         assert!(
             matches!(e, LoadError::KernelOutsideRam { .. })

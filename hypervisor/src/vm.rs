@@ -107,6 +107,7 @@ impl Vm {
             &config.kernel,
             &config.workload,
             &config.argv,
+            &config.initrd,
             config.vcpus,
         )?;
 

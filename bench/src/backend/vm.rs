@@ -127,6 +127,10 @@ pub struct VmBackend {
     pub settings: VmSettings,
     /// The guest kernel.
     pub kernel: Kernel,
+    /// The initramfs, a newc cpio archive (`--initrd`, see
+    /// [`hypervisor::initramfs`]); empty for none. Bytes, like the kernel,
+    /// rather than a setting.
+    pub initrd: Vec<u8>,
 }
 
 impl VmBackend {
@@ -140,6 +144,7 @@ impl VmBackend {
         Self {
             settings,
             kernel: Kernel::embedded(),
+            initrd: Vec::new(),
         }
     }
 }
@@ -334,7 +339,8 @@ impl Backend for VmBackend {
         let mut config = self
             .settings
             .config(self.kernel.bytes.clone())
-            .workload(launch.workload.bytes().to_vec(), argv);
+            .workload(launch.workload.bytes().to_vec(), argv)
+            .initrd(self.initrd.clone());
         if let Some(timeout) = launch.timeout {
             config = config.timeout(timeout);
         }

@@ -31,7 +31,8 @@
 //! # Memory
 //!
 //! Everything in `[0, first_free_addr)` of region 0 is in use (boot info,
-//! GDT, page tables, the kernel, the workload image, argv, the stacks); the
+//! GDT, page tables, the kernel, the workload image, argv, the initramfs,
+//! the stacks); the
 //! rest of every region in [`BootInfo::mem_regions`] is free RAM, and it
 //! is **zero** when the guest starts (the VMM maps guest memory fresh and
 //! anonymous and writes nothing there). A kernel may rely on it: the tiny
@@ -49,7 +50,7 @@
 pub const BOOT_INFO_MAGIC: u64 = u64::from_le_bytes(*b"versusBI");
 
 /// `BootInfo::version`: bumped on every incompatible change of this crate.
-pub const ABI_VERSION: u32 = 2;
+pub const ABI_VERSION: u32 = 3;
 
 /// The most `out`s to [`port::PING`] the exit probe
 /// ([`BootInfo::exit_probe_iters`]) may ask for: at the 6–45 µs an exit
@@ -207,6 +208,12 @@ pub const SLEEP_MAX_US: u64 = u32::MAX as u64;
 /// physical discontinuity.
 pub const RANDOM_MAX_LEN: u64 = 4096;
 
+/// The longest path in the initramfs ([`BootInfo::initrd_addr`]), in
+/// bytes without the NUL: the VMM refuses an archive with a longer name,
+/// and the kernel resolves paths (symbolic links expanded) in buffers of
+/// this size, answering `ENAMETOOLONG` beyond it.
+pub const INITRD_PATH_MAX: usize = 255;
+
 /// What the guest points [`port::CONSOLE`] at.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -300,6 +307,14 @@ pub struct BootInfo {
     pub exit_probe_iters: u32,
     /// Zero.
     pub _reserved2: u32,
+    /// Guest-physical address of the initramfs (page aligned): an SVR4
+    /// "newc" cpio archive (`070701` headers, 4-byte alignment, ending in
+    /// `TRAILER!!!`) that the VMM checked before placing it. The kernel
+    /// reads it in place, read-only, as the root directory `/`.
+    pub initrd_addr: u64,
+    /// Size of the initramfs in bytes (0: none; every path is then
+    /// `ENOENT`).
+    pub initrd_size: u64,
 }
 
 impl BootInfo {
@@ -349,7 +364,7 @@ impl BootInfo {
 // The layout is the contract: pin it at compile time on both sides.
 const _: () = assert!(core::mem::size_of::<MemRegion>() == 16);
 const _: () = assert!(core::mem::size_of::<ConsoleDescriptor>() == 16);
-const _: () = assert!(core::mem::size_of::<BootInfo>() == 288);
+const _: () = assert!(core::mem::size_of::<BootInfo>() == 304);
 const _: () = assert!(core::mem::align_of::<BootInfo>() == 8);
 const _: () = assert!(core::mem::offset_of!(BootInfo, vcpu_count) == 16);
 const _: () = assert!(core::mem::offset_of!(BootInfo, tsc_khz) == 24);
@@ -359,3 +374,4 @@ const _: () = assert!(core::mem::offset_of!(BootInfo, argc) == 216);
 const _: () = assert!(core::mem::offset_of!(BootInfo, page_tables_addr) == 224);
 const _: () = assert!(core::mem::offset_of!(BootInfo, first_free_addr) == 272);
 const _: () = assert!(core::mem::offset_of!(BootInfo, exit_probe_iters) == 280);
+const _: () = assert!(core::mem::offset_of!(BootInfo, initrd_addr) == 288);

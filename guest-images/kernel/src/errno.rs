@@ -34,6 +34,20 @@ pub const ETIMEDOUT: Errno = 110;
 pub const ENOSYS: Errno = 38;
 /// No such device.
 pub const ENODEV: Errno = 19;
+/// Not a directory.
+pub const ENOTDIR: Errno = 20;
+/// Is a directory.
+pub const EISDIR: Errno = 21;
+/// Too many open files.
+pub const EMFILE: Errno = 24;
+/// Illegal seek (on the console).
+pub const ESPIPE: Errno = 29;
+/// Read-only file system.
+pub const EROFS: Errno = 30;
+/// File name too long.
+pub const ENAMETOOLONG: Errno = 36;
+/// Too many levels of symbolic links.
+pub const ELOOP: Errno = 40;
 
 /// The return value for `errno`: `-errno` as the register holds it.
 pub const fn neg(errno: Errno) -> u64 {

@@ -9,6 +9,7 @@
 //! | long mode, identity page tables, a GDT with Linux's selectors | its own GDT + per-CPU TSS (IST stacks) and a constant IDT |
 //! | loads this ELF at its physical addresses | the higher half: direct map of all RAM, kernel image at −2 GiB |
 //! | places the workload ELF file (as an initrd: *not* loaded) and argv | maps the workload ELF *in place*, user/supervisor separation, NX |
+//! | places the `--initrd` cpio archive, checked | serves its files read-only, in place ([`fs`]) |
 //! | one stack per vCPU, boot information (`versus_abi::BootInfo`) | per-CPU state and address spaces; one workload instance per CPU |
 //! | starts every vCPU at the entry point at once | the system-call entry (both worlds), Linux system calls, faults |
 //!
@@ -73,6 +74,7 @@ mod elf;
 mod entry;
 mod errno;
 mod fault;
+mod fs;
 mod gdt;
 mod idt;
 mod layout;

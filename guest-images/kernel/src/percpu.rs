@@ -19,6 +19,7 @@ use core::ptr::addr_of_mut;
 use versus_abi::{BootInfo, ConsoleDescriptor};
 
 use crate::console::LineBuf;
+use crate::fs::FsState;
 use crate::gdt::Tss;
 use crate::layout::{phys_to_virt, virt_to_phys};
 use crate::memory;
@@ -53,7 +54,8 @@ pub struct PerCpu {
     pub in_fault: bool,
     /// This CPU's last console output did not end with a newline.
     pub mid_line: bool,
-    /// Bit `fd` set: file descriptor `fd` (0, 1, 2) is open.
+    /// Bit `fd` set: console descriptor `fd` (0, 1, 2) is open (the
+    /// initramfs's descriptors are in `fs`).
     pub open_fds: u64,
     /// TSC → ns: multiplier (ns = tsc * mult >> 32).
     pub tsc_mult: u64,
@@ -78,6 +80,8 @@ pub struct PerCpu {
     pub random: ConsoleDescriptor,
     /// The kernel's own output line.
     pub line: LineBuf,
+    /// Open files of the initramfs and path scratch (`fs.rs`).
+    pub fs: FsState,
     /// This CPU's task-state segment.
     pub tss: Tss,
 }

@@ -1,6 +1,7 @@
 //! System calls: Linux x86-64 numbers and semantics, for one process per
-//! CPU and no files. The calls beyond the short path live in `systime.rs`
-//! (time, sleeping) and `sysinfo.rs` (what C libraries ask at startup).
+//! CPU whose files are the console and the initramfs. The calls beyond the
+//! short path live in `systime.rs` (time, sleeping), `sysinfo.rs` (what C
+//! libraries ask at startup) and `fs.rs` (the initramfs's files).
 //!
 //! [`dispatch`] is the only Rust on the system-call path. It is kept a
 //! leaf for the cheap calls (`getpid` and friends read one field and
@@ -12,8 +13,10 @@
 //! |---|---|
 //! | `read` | fd 0: 0 (end of file); else `EBADF` |
 //! | `write`, `writev` | fd 1, 2: the console (see `console.rs`); else `EBADF` |
-//! | `close` | fds 0–2: closed; else `EBADF` |
-//! | `openat` | `ENOENT` (no filesystem), `EFAULT` for an unreadable path |
+//! | `read` (fds 3..), `pread64`, `lseek`, `getdents64`, `fcntl` | the initramfs's files, see `fs.rs` |
+//! | `open`, `stat`, `lstat` | as `openat`, `newfstatat` from `AT_FDCWD` (musl calls them) |
+//! | `close` | fds 0–2: closed; 3..: the initramfs's (`fs.rs`); else `EBADF` |
+//! | `openat` | a file or directory of the initramfs, read-only (`fs.rs`); `ENOENT` without one; `EFAULT` for an unreadable path |
 //! | `ioctl` | fds 0–2: `ENOTTY`; else `EBADF` |
 //! | `mmap`, `munmap`, `brk`, `mprotect` | anonymous memory (`MAP_FIXED` too), see `mm.rs` |
 //! | `getpid`, `gettid` | 1 + CPU index |
@@ -24,8 +27,8 @@
 //! | `nanosleep`, `clock_nanosleep` | relative or `TIMER_ABSTIME`: the VMM sleeps (`paravirt.rs`) |
 //! | `getrandom` | the host's `getrandom` through the VMM (`paravirt.rs`) |
 //! | `prlimit64`, `getrlimit` | the real limits (2 MiB stack, 3 files, 1 process); setting: `EPERM` |
-//! | `fstat`, `newfstatat` | fds 0–2: a character device; `AT_FDCWD`: `/`; any path: `ENOENT` |
-//! | `readlink`, `readlinkat` | `ENOENT` (no filesystem, `/proc/self/exe` included) |
+//! | `fstat`, `newfstatat` | fds 0–2: a character device; `AT_FDCWD`: `/`; a path or fd 3..: the initramfs's (`fs.rs`) |
+//! | `readlink`, `readlinkat` | a link of the initramfs; else `ENOENT` (`/proc/self/exe` included) |
 //! | `getcwd` | `/`; `sched_getaffinity`: this CPU only |
 //! | `set_robust_list`, `madvise` | accepted |
 //! | `futex` | WAKE: 0; WAIT: `EAGAIN` if the word changed, else `ETIMEDOUT` after its timeout or `EDEADLK` without one |
@@ -45,7 +48,8 @@
 use crate::console;
 use crate::cpu::{self, MSR_FS_BASE, MSR_GS_BASE};
 use crate::entry::SyscallFrame;
-use crate::errno::{EBADF, EFAULT, EINVAL, ENOENT, ENOSYS, ENOTTY, EPERM, Errno, neg};
+use crate::errno::{EBADF, EFAULT, EINVAL, ENOSYS, ENOTTY, EPERM, Errno, neg};
+use crate::fs;
 use crate::layout::{PAGE_SIZE, USER_END, phys_to_virt};
 use crate::mm;
 use crate::paging::AddressSpace;
@@ -61,8 +65,12 @@ pub mod nr {
     #![allow(missing_docs)]
     pub const READ: u64 = 0;
     pub const WRITE: u64 = 1;
+    pub const OPEN: u64 = 2;
     pub const CLOSE: u64 = 3;
+    pub const STAT: u64 = 4;
     pub const FSTAT: u64 = 5;
+    pub const LSTAT: u64 = 6;
+    pub const LSEEK: u64 = 8;
     pub const MMAP: u64 = 9;
     pub const MPROTECT: u64 = 10;
     pub const MUNMAP: u64 = 11;
@@ -70,12 +78,14 @@ pub mod nr {
     pub const RT_SIGACTION: u64 = 13;
     pub const RT_SIGPROCMASK: u64 = 14;
     pub const IOCTL: u64 = 16;
+    pub const PREAD64: u64 = 17;
     pub const WRITEV: u64 = 20;
     pub const SCHED_YIELD: u64 = 24;
     pub const MADVISE: u64 = 28;
     pub const NANOSLEEP: u64 = 35;
     pub const GETPID: u64 = 39;
     pub const EXIT: u64 = 60;
+    pub const FCNTL: u64 = 72;
     pub const UNAME: u64 = 63;
     pub const GETCWD: u64 = 79;
     pub const READLINK: u64 = 89;
@@ -91,6 +101,7 @@ pub mod nr {
     pub const TIME: u64 = 201;
     pub const FUTEX: u64 = 202;
     pub const SCHED_GETAFFINITY: u64 = 204;
+    pub const GETDENTS64: u64 = 217;
     pub const SET_TID_ADDRESS: u64 = 218;
     pub const CLOCK_GETTIME: u64 = 228;
     pub const CLOCK_GETRES: u64 = 229;
@@ -115,13 +126,15 @@ pub extern "C" fn dispatch(frame: &mut SyscallFrame, nr: u64) -> u64 {
     match nr {
         nr::GETPID | nr::GETTID | nr::SET_TID_ADDRESS => pc.pid,
         nr::GETPPID | nr::GETUID | nr::GETGID | nr::GETEUID | nr::GETEGID | nr::SCHED_YIELD => 0,
+        // The initramfs's files; fds 0-2 take the console branch below.
+        nr::READ if frame.rdi >= fs::FIRST_FD => fs::read(pc, frame.rdi, frame.rsi, frame.rdx),
         nr::WRITE => sys_write(pc, frame.rdi, frame.rsi, frame.rdx),
         nr::CLOCK_GETTIME => sys_clock_gettime(pc, frame.rdi, frame.rsi),
         nr::READ => sys_read(pc, frame.rdi),
         nr::CLOSE => sys_close(pc, frame.rdi),
         nr::WRITEV => sys_writev(pc, frame.rdi, frame.rsi, frame.rdx),
         nr::IOCTL => sys_ioctl(pc, frame.rdi),
-        nr::OPENAT => sys_openat(pc, frame.rsi),
+        nr::OPENAT => sys_openat(pc, frame.rdi, frame.rsi, frame.rdx),
         nr::MMAP => mm::mmap(pc, frame),
         nr::MUNMAP => mm::munmap(pc, frame.rdi, frame.rsi),
         nr::MPROTECT => mm::mprotect(pc, frame.rdi, frame.rsi, frame.rdx),
@@ -152,8 +165,16 @@ fn other(pc: &mut PerCpu, frame: &SyscallFrame, nr: u64) -> u64 {
         nr::SET_ROBUST_LIST => sysinfo::set_robust_list(b),
         nr::PRLIMIT64 => sysinfo::prlimit64(pc, a, b, c, d),
         nr::GETRLIMIT => sysinfo::getrlimit(pc, a, b),
-        nr::READLINK => sysinfo::readlink(pc, a),
-        nr::READLINKAT => sysinfo::readlink(pc, b),
+        nr::READLINK => fs::readlinkat(pc, u64::from(fs::AT_FDCWD), a, b, c),
+        nr::READLINKAT => fs::readlinkat(pc, a, b, c, d),
+        nr::PREAD64 => fs::pread64(pc, a, b, c, d),
+        // The old path calls musl makes: openat, newfstatat from AT_FDCWD.
+        nr::OPEN => fs::openat(pc, u64::from(fs::AT_FDCWD), a, b),
+        nr::STAT => fs::newfstatat(pc, u64::from(fs::AT_FDCWD), a, b, 0),
+        nr::LSTAT => fs::newfstatat(pc, u64::from(fs::AT_FDCWD), a, b, fs::AT_SYMLINK_NOFOLLOW),
+        nr::FCNTL => fs::fcntl(pc, a, b),
+        nr::LSEEK => fs::lseek(pc, a, b, c),
+        nr::GETDENTS64 => fs::getdents64(pc, a, b, c),
         nr::FSTAT => sysinfo::fstat(pc, a, b),
         nr::NEWFSTATAT => sysinfo::newfstatat(pc, a, b, c, d),
         nr::GETCWD => sysinfo::getcwd(pc, a, b),
@@ -255,7 +276,9 @@ fn sys_close(pc: &mut PerCpu, fd: u64) -> u64 {
 }
 
 fn sys_close_inner(pc: &mut PerCpu, fd: u64) -> Result<u64, Errno> {
-    if fd < 3 && pc.open_fds & (1 << fd) != 0 {
+    if fd >= fs::FIRST_FD {
+        fs::close(pc, fd)
+    } else if pc.open_fds & (1 << fd) != 0 {
         pc.open_fds &= !(1 << fd);
         Ok(0)
     } else {
@@ -277,16 +300,8 @@ fn sys_ioctl_inner(pc: &mut PerCpu, fd: u64) -> Result<u64, Errno> {
 }
 
 #[inline(never)]
-fn sys_openat(pc: &mut PerCpu, path: u64) -> u64 {
-    result(sys_openat_inner(pc, path))
-}
-
-fn sys_openat_inner(pc: &mut PerCpu, path: u64) -> Result<u64, Errno> {
-    if uaccess::readable(pc, path) {
-        Err(ENOENT)
-    } else {
-        Err(EFAULT)
-    }
+fn sys_openat(pc: &mut PerCpu, dirfd: u64, path: u64, flags: u64) -> u64 {
+    result(fs::openat(pc, dirfd, path, flags))
 }
 
 #[inline(never)]

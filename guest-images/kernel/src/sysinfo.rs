@@ -1,13 +1,15 @@
 //! The system calls C libraries make at startup and in everyday use,
 //! answered truthfully for one single-threaded process per CPU with the
-//! console as its only files: random bytes, resource limits, `fstat` of
-//! the console, the working directory, CPU affinity, and the few
+//! console and the initramfs (`fs.rs`) as its files: random bytes,
+//! resource limits, `fstat` of the console, the working directory, CPU
+//! affinity, and the few
 //! bookkeeping calls (`set_robust_list`, `madvise`, `futex`) that a single
 //! thread needs only to succeed.
 
 use crate::errno::{
     EAGAIN, EBADF, EDEADLK, EFAULT, EINVAL, ENOENT, EPERM, ERANGE, ESRCH, ETIMEDOUT, Errno,
 };
+use crate::fs;
 use crate::layout::{PAGE_SIZE, USER_END, USER_STACK_SIZE};
 use crate::paravirt;
 use crate::percpu::PerCpu;
@@ -59,12 +61,16 @@ const RLIM_NLIMITS: u64 = 16;
 
 /// The limit of `resource` in this kernel, as `(soft, hard)`: the stack is
 /// the fixed 2 MiB mapping (it never grows), files are the three console
-/// descriptors, there is one process and no core dumps; the rest is
+/// descriptors and the initramfs's (`fs::MAX_FILES`), there is one
+/// process and no core dumps; the rest is
 /// unlimited (memory runs out when guest RAM does).
 fn limit(resource: u64) -> Result<(u64, u64), Errno> {
     Ok(match resource {
         RLIMIT_STACK => (USER_STACK_SIZE, USER_STACK_SIZE),
-        RLIMIT_NOFILE => (3, 3),
+        RLIMIT_NOFILE => {
+            let files = fs::FIRST_FD + fs::MAX_FILES as u64;
+            (files, files)
+        }
         RLIMIT_NPROC => (1, 1),
         RLIMIT_CORE => (0, 0),
         r if r < RLIM_NLIMITS => (RLIM_INFINITY, RLIM_INFINITY),
@@ -110,15 +116,6 @@ fn path_is_empty(pc: &PerCpu, path: u64) -> Result<bool, Errno> {
     Ok(uaccess::get_u8(pc, path)? == 0)
 }
 
-/// `readlink(path, buf, size)` and `readlinkat`: there is no filesystem,
-/// so no link — `ENOENT`, also for `/proc/self/exe` (static glibc asks for
-/// it to find its own directory and does without). `EFAULT` for an
-/// unreadable path.
-pub fn readlink(pc: &mut PerCpu, path: u64) -> Result<u64, Errno> {
-    path_is_empty(pc, path)?;
-    Err(ENOENT)
-}
-
 /// `AT_EMPTY_PATH`: `newfstatat` on the descriptor itself.
 const AT_EMPTY_PATH: u64 = 0x1000;
 /// `S_IFCHR | 0620`: a terminal-like character device, owned by root.
@@ -130,10 +127,8 @@ const CONSOLE_BLKSIZE: u64 = 1024;
 /// `struct stat` on x86-64: 18 eight-byte words (144 bytes).
 const STAT_WORDS: usize = 18;
 
-/// `S_IFDIR | 0755`: the root directory.
-const ROOT_MODE: u64 = 0o040_755;
 /// `AT_FDCWD`, as the low 32 bits of the register (`dirfd` is an `int`).
-const AT_FDCWD: u32 = -100i32 as u32;
+const AT_FDCWD: u32 = fs::AT_FDCWD;
 
 /// Writes a `struct stat` with inode `ino`, `mode` and device `rdev` (the
 /// other fields zero: owner root, size 0, times at the epoch).
@@ -149,17 +144,21 @@ fn write_stat(pc: &PerCpu, buf: u64, ino: u64, mode: u64, rdev: u64) -> Result<u
     Ok(0)
 }
 
-/// `fstat(fd, buf)`: fds 0–2 are the console, a character device.
+/// `fstat(fd, buf)`: fds 0–2 are the console, a character device; the
+/// others are the initramfs's (`fs.rs`).
 pub fn fstat(pc: &mut PerCpu, fd: u64, buf: u64) -> Result<u64, Errno> {
-    if fd >= 3 || pc.open_fds & (1 << fd) == 0 {
+    if fd >= fs::FIRST_FD {
+        return fs::fstat(pc, fd, buf);
+    }
+    if pc.open_fds & (1 << fd) == 0 {
         return Err(EBADF);
     }
     write_stat(pc, buf, fd + 2, CONSOLE_MODE, CONSOLE_RDEV)
 }
 
 /// `newfstatat(dirfd, path, buf, flags)`: with `AT_EMPTY_PATH` and an empty
-/// path, [`fstat`] of `dirfd` (the root directory for `AT_FDCWD`); any
-/// path names no file (`ENOENT`).
+/// path, [`fstat`] of `dirfd` (the root directory for `AT_FDCWD`); a path
+/// is looked up in the initramfs (`fs.rs`).
 pub fn newfstatat(
     pc: &mut PerCpu,
     dirfd: u64,
@@ -167,11 +166,14 @@ pub fn newfstatat(
     buf: u64,
     flags: u64,
 ) -> Result<u64, Errno> {
-    if !path_is_empty(pc, path)? || flags & AT_EMPTY_PATH == 0 {
+    if !path_is_empty(pc, path)? {
+        return fs::newfstatat(pc, dirfd, path, buf, flags);
+    }
+    if flags & AT_EMPTY_PATH == 0 {
         return Err(ENOENT);
     }
     if dirfd as u32 == AT_FDCWD {
-        return write_stat(pc, buf, 1, ROOT_MODE, 0);
+        return fs::stat_root(pc, buf);
     }
     fstat(pc, dirfd, buf)
 }

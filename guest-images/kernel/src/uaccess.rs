@@ -98,8 +98,3 @@ pub fn get_u8(pc: &PerCpu, va: u64) -> Result<u8, Errno> {
     // SAFETY: a user-readable byte (translated above).
     Ok(unsafe { (phys_to_virt(pa) as *const u8).read_volatile() })
 }
-
-/// Whether the user may read the byte at `va`.
-pub fn readable(pc: &PerCpu, va: u64) -> bool {
-    space(pc).translate(va, false).is_some()
-}

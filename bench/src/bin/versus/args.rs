@@ -125,6 +125,7 @@ Examples:
   versus vm run --mem-region 0:256M --mem-region 0x100000000:256M -- memtouch 64
   versus vm run --count-instructions -- startup    the guest kernel's instructions to the start
   versus vm run --exit-probe 1000 -- startup       the VM exit round trip first
+  versus vm run --initrd ./root --workload ./cat -- /etc/motd   files for the program, read-only
   versus vm run --trace -- startup 2> exits.log    every VM exit with a timestamp
   versus vm run --workload ./hello -- world        any static x86-64 program on the tiny kernel";
 
@@ -366,11 +367,25 @@ pub(crate) struct VmRunArgs {
     #[arg(long = "exit-probe", value_name = "N", value_parser = clap::value_parser!(u32).range(1..=i64::from(hypervisor::MAX_EXIT_PROBE_ITERS)))]
     pub(crate) exit_probe: Option<u32>,
 
+    /// A read-only root directory for the program: DIR is packed into a
+    /// newc cpio archive, FILE is one already (`find . | cpio -o -H newc`;
+    /// not compressed). The tiny kernel serves open, read, stat, getdents
+    /// and readlink from it.
+    #[arg(long, value_name = "DIR|FILE")]
+    pub(crate) initrd: Option<PathBuf>,
+
     #[command(flatten)]
     pub(crate) run: RunArgs,
 }
 
 impl VmRunArgs {
+    /// The `--initrd` archive's bytes (empty without the flag).
+    pub(crate) fn initrd(&self) -> Result<Vec<u8>, hypervisor::initramfs::InitrdError> {
+        self.initrd
+            .as_deref()
+            .map_or(Ok(Vec::new()), hypervisor::initramfs::from_path)
+    }
+
     /// The VM settings these flags ask for: the one place they are read.
     pub(crate) fn settings(&self) -> VmSettings {
         let defaults = VmSettings::default();

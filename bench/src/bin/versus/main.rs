@@ -123,6 +123,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
             if let Some(path) = &args.kernel {
                 backend.kernel = Kernel::from_file(path)?;
             }
+            backend.initrd = match args.initrd() {
+                Ok(archive) => archive,
+                Err(error) => return exit::usage_error(&error.to_string()),
+            };
             run_backend(&backend, &args.run)
         }
         Command::RunRequest => run_request(),
