@@ -237,7 +237,11 @@ impl HeldBackend for ContainerBackend {
 impl ContainerBackend {
     /// One run; PID 1's stdin is `held`'s pipe, else as the settings say
     /// (`-i`: versus' own stdin, forwarded; otherwise /dev/null).
-    fn run_with(&self, launch: &Launch, held: Option<HeldStdin>) -> Result<RunReport, BackendError> {
+    fn run_with(
+        &self,
+        launch: &Launch,
+        held: Option<HeldStdin>,
+    ) -> Result<RunReport, BackendError> {
         let mut builder = self.settings.builder(launch);
         // The container's output: two pipes, or one pseudo-terminal (-t).
         let streams = if self.settings.process.tty {

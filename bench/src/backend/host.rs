@@ -59,7 +59,11 @@ impl HeldBackend for HostBackend {
 
 impl HostBackend {
     /// One run; stdin is `held`'s pipe, or /dev/null (end of file at once).
-    fn run_with(&self, launch: &Launch, held: Option<HeldStdin>) -> Result<RunReport, BackendError> {
+    fn run_with(
+        &self,
+        launch: &Launch,
+        held: Option<HeldStdin>,
+    ) -> Result<RunReport, BackendError> {
         // 1. Prepare the executable.
         let prepare_start = Instant::now();
         let image = Executable::prepare(launch)?;

@@ -207,6 +207,11 @@ impl Started {
         self.started_at
     }
 
+    /// Whether the instance is still running (its run has not returned).
+    pub fn is_running(&self) -> bool {
+        !self.run.is_finished()
+    }
+
     /// Closes the instance's stdin: end of file, which finishes `park`.
     pub fn finish(&mut self) {
         self.stdin = None;

@@ -83,6 +83,7 @@ mod paravirt;
 mod percpu;
 mod probe;
 mod process;
+mod stdin;
 mod syscall;
 mod sysinfo;
 mod systime;
