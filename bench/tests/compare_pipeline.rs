@@ -416,6 +416,7 @@ impl Backend for Mock {
                 _ => None,
             },
             container: None,
+            process: None,
         })
     }
 }

@@ -379,6 +379,7 @@ impl ContainerBackend {
             stderr,
             vm: None,
             container: Some(report),
+            process: None,
         })
     }
 }

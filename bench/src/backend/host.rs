@@ -170,6 +170,7 @@ impl HostBackend {
             stderr: streams.stderr(),
             vm: None,
             container: None,
+            process: None,
         })
     }
 }

@@ -597,6 +597,7 @@ fn convert(backend: &VmBackend, launch: &Launch, vm: &VmReport) -> Result<RunRep
         stderr: kept_output(vm.per_vcpu.iter().map(|vcpu| &vcpu.stderr)),
         vm: Some(details),
         container: None,
+        process: None,
     })
 }
 
