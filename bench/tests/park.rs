@@ -159,3 +159,27 @@ fn park_without_held_stdin_ends_at_once_in_a_vm() {
     }
     run_ends_at_once("vm");
 }
+
+/// A `finish` line ends `park` before end of file; other lines do not.
+#[test]
+fn a_finish_line_ends_park() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let path = dir.path().join("versus-workload");
+    std::fs::write(&path, Workload::embedded().bytes()).expect("the workload written");
+    let mut permissions = std::fs::metadata(&path).expect("metadata").permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut permissions, 0o755);
+    std::fs::set_permissions(&path, permissions).expect("made executable");
+    let output = Command::new(&path)
+        .arg("park")
+        .write_stdin("finished\nfinis\nfinish\nnot read\n")
+        .output()
+        .expect("the workload runs");
+    assert!(output.status.success());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout
+            .lines()
+            .any(|line| line.starts_with("@versus task=park ") && line.ends_with(" by=finish")),
+        "{stdout}"
+    );
+}
