@@ -56,7 +56,7 @@ fn parked(report: &RunReport) -> (String, u64) {
 fn holds_until_finished(backend: &impl HeldBackend) {
     let mut started = backend.start(&park_launch()).expect("the instance starts");
     assert!(
-        started.started_at().is_some(),
+        started.wait_started(Duration::from_secs(60)).is_some(),
         "{}: start returned without a start marker",
         backend.name()
     );
@@ -108,7 +108,13 @@ fn a_parked_vm_waits_until_finished() {
 fn several_instances_start_from_worker_threads_and_all_finish() {
     let instances: Vec<_> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..4)
-            .map(|_| scope.spawn(|| HostBackend.start(&park_launch()).expect("starts")))
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut started = HostBackend.start(&park_launch()).expect("starts");
+                    assert!(started.wait_started(Duration::from_secs(60)).is_some());
+                    started
+                })
+            })
             .collect();
         workers
             .into_iter()

@@ -36,8 +36,11 @@ fn a_parked_vm_uses_almost_no_cpu() {
         timeout: Some(Duration::from_secs(60)),
         echo: false,
     };
-    let started = VmBackend::new().start(&launch).expect("the VM starts");
-    assert!(started.started_at().is_some(), "the workload started");
+    let mut started = VmBackend::new().start(&launch).expect("the VM starts");
+    assert!(
+        started.wait_started(Duration::from_secs(60)).is_some(),
+        "the workload started"
+    );
     let (cpu_before, wall_before) = (cpu_time(), Instant::now());
     std::thread::sleep(HOLD);
     let (cpu, wall) = (cpu_time() - cpu_before, wall_before.elapsed());

@@ -263,6 +263,13 @@ impl ContainerBackend {
         let mut stdin_write = None;
         let mut follow = None;
         if let Some(held) = held {
+            if self.settings.process.tty {
+                // The terminal is PID 1's stdin: closing a held pipe could
+                // not reach it.
+                return Err(BackendError::Prepare(std::io::Error::other(
+                    "a held instance reads a pipe versus holds, not a terminal: start it without -t",
+                )));
+            }
             let pipe = held.pipe.try_clone().map_err(BackendError::Prepare)?;
             builder = builder.stdin(OwnedFd::from(pipe));
             follow = Some(held);

@@ -162,9 +162,10 @@ pub trait HeldBackend: Backend + Clone + Send + 'static {
     fn run_held(&self, launch: &Launch, stdin: HeldStdin) -> Result<RunReport, BackendError>;
 
     /// Starts the workload on a thread of its own with stdin a pipe versus
-    /// holds, and returns once its start marker arrived (or the run ended
-    /// without one). A `park` task then waits, costing no CPU, until
-    /// [`Started::finish`] closes that pipe.
+    /// holds, and returns at once: [`Started::wait_started`] waits for its
+    /// start marker. A `park` task then waits, costing no CPU, until
+    /// [`Started::finish`] closes that pipe. Many instances can be started
+    /// from worker threads at once.
     fn start(&self, launch: &Launch) -> Result<Started, BackendError> {
         let (pipe, stdin) = std::io::pipe().map_err(BackendError::Spawn)?;
         let (started, marker) = mpsc::channel();
@@ -175,12 +176,10 @@ pub trait HeldBackend: Backend + Clone + Send + 'static {
             .name(format!("{}-instance", self.name()))
             .spawn(move || backend.run_held(&launch, held))
             .map_err(BackendError::Spawn)?;
-        // The sender goes with the run: its end (with or without a marker)
-        // ends this wait.
-        let started_at = marker.recv().ok();
         Ok(Started {
             launched_at,
-            started_at,
+            marker,
+            started_at: None,
             stdin: Some(stdin),
             run,
         })
@@ -191,6 +190,9 @@ pub trait HeldBackend: Backend + Clone + Send + 'static {
 #[derive(Debug)]
 pub struct Started {
     launched_at: Instant,
+    /// Gets the start marker's arrival; closed when the run ends without
+    /// one (the sender goes with the run).
+    marker: mpsc::Receiver<Instant>,
     started_at: Option<Instant>,
     stdin: Option<std::io::PipeWriter>,
     run: std::thread::JoinHandle<Result<RunReport, BackendError>>,
@@ -202,9 +204,20 @@ impl Started {
         self.launched_at
     }
 
-    /// When the start marker arrived (`None`: the run ended without one).
-    pub fn started_at(&self) -> Option<Instant> {
+    /// Waits at most `limit` for the start marker: when it arrived, or
+    /// `None` when it has not within `limit` or the run ended without one
+    /// (then [`Started::wait`] says why). A bound, because a program that
+    /// prints no marker and reads its stdin would otherwise wait for ever.
+    pub fn wait_started(&mut self, limit: Duration) -> Option<Instant> {
+        if self.started_at.is_none() {
+            self.started_at = self.marker.recv_timeout(limit).ok();
+        }
         self.started_at
+    }
+
+    /// When the start marker arrived, if it has (without waiting).
+    pub fn started_at(&mut self) -> Option<Instant> {
+        self.wait_started(Duration::ZERO)
     }
 
     /// Whether the instance is still running (its run has not returned).
