@@ -189,3 +189,34 @@ fn a_finish_line_ends_park() {
         "{stdout}"
     );
 }
+
+/// The VM's stop flag ends a wait on stdin: a parked VM nobody finishes
+/// stops at its timeout, reported as such.
+#[test]
+fn a_parked_vm_stops_at_its_timeout() {
+    if !common::require_kvm("a_parked_vm_stops_at_its_timeout") {
+        return;
+    }
+    let launch = Launch {
+        timeout: Some(Duration::from_millis(500)),
+        ..park_launch()
+    };
+    let mut started = VmBackend::new().start(&launch).expect("the VM starts");
+    assert!(started.wait_started(Duration::from_secs(60)).is_some());
+    // Not finished: the instance is still held while the run ends.
+    let run = std::thread::spawn(move || {
+        let report = loop {
+            if !started.is_running() {
+                break started.wait();
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        report.expect("a report")
+    });
+    let report = run.join().expect("the waiting thread");
+    assert!(
+        matches!(report.exit, bench::report::ExitOutcome::TimedOut { .. }),
+        "{:?}",
+        report.exit
+    );
+}
