@@ -328,6 +328,14 @@ pub fn phases_table(report: &RunReport) -> Table {
             Cell::new(""),
         ]);
     }
+    if let Some(process) = &report.process {
+        table.add_row(vec![
+            Cell::new("whole process (process start → run end)"),
+            Cell::new(width::glue(&fmt::duration(process.total_ns())))
+                .set_alignment(CellAlignment::Right),
+            Cell::new(""),
+        ]);
+    }
     table
 }
 
@@ -644,6 +652,7 @@ mod tests {
             stderr: String::new(),
             vm: None,
             container: None,
+            process: None,
         };
         let text = run_report(&report);
         for expected in [

@@ -172,6 +172,38 @@ pub struct RunReport {
     /// seccomp, LSM, the launch phases as the launcher measured them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub container: Option<container::Report>,
+    /// `versus … run` only: the whole versus process around the run, so
+    /// that the figure `time versus … run` shows is explained.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub process: Option<ProcessPhases>,
+}
+
+/// The versus process around one run, in order: what comes before the
+/// launch and the run itself (whose own phases are [`RunReport::phases`]).
+/// Printing the report comes after and so cannot be in it: `--trace` shows
+/// it on stderr once the report is out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcessPhases {
+    /// `process start → main` (the CPU time used before `main`: exec, the
+    /// dynamic loader, relocations — work in which a process hardly ever
+    /// waits, so that it is the wall time, to the microsecond), `arguments` (parsing the command line), `prepare image` (the
+    /// workload, kernel and backend settings), `run` (launch → teardown
+    /// done, as the backend's phases).
+    pub phases: Vec<Phase>,
+    /// The cross-check of `process start → main` on the wall clock: from
+    /// the kernel's record of the process' start (`/proc/self/stat` field
+    /// 22) to `main`. That record counts in clock ticks, so this reads up to
+    /// one tick ([`Self::start_resolution_ns`]) longer than it was.
+    pub start_to_main_by_clock_ns: Option<Nanos>,
+    /// One clock tick (10 ms at the usual 100 Hz); 0 when unknown.
+    pub start_resolution_ns: Nanos,
+}
+
+impl ProcessPhases {
+    /// The process from its start to the end of the run.
+    pub fn total_ns(&self) -> Nanos {
+        self.phases.iter().map(|phase| phase.ns).sum()
+    }
 }
 
 impl RunReport {

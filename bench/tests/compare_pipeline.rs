@@ -417,6 +417,7 @@ impl Backend for Mock {
                 _ => None,
             },
             container: None,
+            process: None,
         })
     }
 }

@@ -1,6 +1,7 @@
 //! What to run: [`VmConfig`], built step by step.
 
 use std::fmt;
+use std::os::fd::OwnedFd;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
@@ -138,6 +139,10 @@ pub struct VmConfig {
     /// milliseconds; reported as `Outcome::Interrupted`). Set it from a
     /// SIGINT/SIGTERM handler so that Ctrl-C still tears the VM down.
     pub stop_flag: Option<&'static AtomicBool>,
+    /// The workload's standard input: what the tiny kernel's `read(0, …)`
+    /// reads, the vCPU blocking on the host until it has bytes or ends
+    /// (`devices/stdin.rs`). `None`: end of file at once.
+    pub stdin: Option<Arc<OwnedFd>>,
 }
 
 impl VmConfig {
@@ -159,6 +164,7 @@ impl VmConfig {
             count_kernel_instructions: false,
             exit_probe: None,
             stop_flag: None,
+            stdin: None,
         }
     }
     /// Sets the vCPU count.
@@ -196,6 +202,12 @@ impl VmConfig {
     /// Run the workload on every vCPU.
     pub fn run_on_every_vcpu(mut self, yes: bool) -> Self {
         self.run_on_every_vcpu = yes;
+        self
+    }
+    /// Gives the workload `source` as its standard input (see
+    /// [`VmConfig::stdin`]).
+    pub fn stdin(mut self, source: OwnedFd) -> Self {
+        self.stdin = Some(Arc::new(source));
         self
     }
     /// Stop the guest when `flag` becomes true (see [`VmConfig::stop_flag`]).

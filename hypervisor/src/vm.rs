@@ -11,6 +11,7 @@ use crate::bootinfo::{self, BootInfoError, BootInfoInput};
 use crate::config::{ConfigError, VmConfig};
 use crate::cpu::EntryPoint;
 use crate::cpuid::CpuidError;
+use crate::devices::stdin::Stdin;
 use crate::exit_probe;
 use crate::exits::ExitStats;
 use crate::gdt::{self, GdtError};
@@ -174,6 +175,7 @@ impl Vm {
                 .unwrap_or_else(PoisonError::into_inner)
                 .observe(observer.clone());
         }
+        shared.stdin = Stdin::new(config.stdin.clone());
         let shared = Arc::new(shared);
         let run_start = Instant::now();
         let mut threads = VcpuThreads::spawn(vcpus, shared.clone())?;

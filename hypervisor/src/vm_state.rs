@@ -12,6 +12,7 @@ use serde::Serialize;
 
 use crate::console::ConsoleObserver;
 use crate::devices::serial::{ConsoleSink, SerialConsole};
+use crate::devices::stdin::Stdin;
 use crate::exits::{ExitKind, ExitStats, TraceFn};
 use crate::memory::GuestMem;
 use crate::report::{Marker, Outcome};
@@ -95,6 +96,8 @@ pub struct Shared {
     /// Sees every paravirtual console write (the UART's bytes reach it
     /// through the UART's own sink).
     pub console_observer: Option<ConsoleObserver>,
+    /// The workload's standard input (`port::STDIN`).
+    pub stdin: Stdin,
     stop: AtomicBool,
     outcome: Mutex<Option<Outcome>>,
 }
@@ -118,6 +121,7 @@ impl Shared {
             pv_console: Mutex::new(ConsoleSink::new(echo)),
             trace,
             console_observer: None,
+            stdin: Stdin::default(),
             stop: AtomicBool::new(false),
             outcome: Mutex::new(None),
         }

@@ -23,7 +23,7 @@ use container::tty::{Pty, RawMode, WindowSizeFollower};
 use container::{ContainerBuilder, Limits, Namespace, Outcome, RootfsSpec, SeccompMode, Volume};
 
 use super::collect::{self, Collected, KeptText};
-use super::{Backend, BackendError, Launch, nanos_between};
+use super::{Backend, BackendError, HeldBackend, HeldStdin, Launch, nanos_between};
 use crate::report::{ExitOutcome, MemoryFigures, Nanos, Phase, RunReport};
 use crate::workload;
 
@@ -224,6 +224,24 @@ impl Backend for ContainerBackend {
     }
 
     fn run(&self, launch: &Launch) -> Result<RunReport, BackendError> {
+        self.run_with(launch, None)
+    }
+}
+
+impl HeldBackend for ContainerBackend {
+    fn run_held(&self, launch: &Launch, stdin: HeldStdin) -> Result<RunReport, BackendError> {
+        self.run_with(launch, Some(stdin))
+    }
+}
+
+impl ContainerBackend {
+    /// One run; PID 1's stdin is `held`'s pipe, else as the settings say
+    /// (`-i`: versus' own stdin, forwarded; otherwise /dev/null).
+    fn run_with(
+        &self,
+        launch: &Launch,
+        held: Option<HeldStdin>,
+    ) -> Result<RunReport, BackendError> {
         let mut builder = self.settings.builder(launch);
         // The container's output: two pipes, or one pseudo-terminal (-t).
         let streams = if self.settings.process.tty {
@@ -243,7 +261,19 @@ impl Backend for ContainerBackend {
             }
         };
         let mut stdin_write = None;
-        if self.settings.process.interactive && !self.settings.process.tty {
+        let mut follow = None;
+        if let Some(held) = held {
+            if self.settings.process.tty {
+                // The terminal is PID 1's stdin: closing a held pipe could
+                // not reach it.
+                return Err(BackendError::Prepare(std::io::Error::other(
+                    "a held instance reads a pipe versus holds, not a terminal: start it without -t",
+                )));
+            }
+            let pipe = held.pipe.try_clone().map_err(BackendError::Prepare)?;
+            builder = builder.stdin(OwnedFd::from(pipe));
+            follow = Some(held);
+        } else if self.settings.process.interactive && !self.settings.process.tty {
             let (read, write) = std::io::pipe().map_err(BackendError::Prepare)?;
             builder = builder.stdin(OwnedFd::from(read));
             stdin_write = Some(write);
@@ -291,6 +321,9 @@ impl Backend for ContainerBackend {
         };
         if let Some(write) = stdin_write {
             forward_stdin(write);
+        }
+        if let Some(held) = &follow {
+            held.follow_marker(&output.collected);
         }
 
         let report = running
@@ -354,6 +387,7 @@ impl Backend for ContainerBackend {
             stderr,
             vm: None,
             container: Some(report),
+            process: None,
         })
     }
 }

@@ -22,7 +22,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use super::collect::{self, Collected, KeptText};
-use super::{Backend, BackendError, Launch, nanos_between, spawn};
+use super::{Backend, BackendError, HeldBackend, HeldStdin, Launch, nanos_between, spawn};
 use crate::report::{ExitOutcome, MemoryFigures, Nanos, Phase, RunReport};
 use crate::workload::WorkloadSource;
 
@@ -47,6 +47,23 @@ impl Backend for HostBackend {
     }
 
     fn run(&self, launch: &Launch) -> Result<RunReport, BackendError> {
+        self.run_with(launch, None)
+    }
+}
+
+impl HeldBackend for HostBackend {
+    fn run_held(&self, launch: &Launch, stdin: HeldStdin) -> Result<RunReport, BackendError> {
+        self.run_with(launch, Some(stdin))
+    }
+}
+
+impl HostBackend {
+    /// One run; stdin is `held`'s pipe, or /dev/null (end of file at once).
+    fn run_with(
+        &self,
+        launch: &Launch,
+        held: Option<HeldStdin>,
+    ) -> Result<RunReport, BackendError> {
         // 1. Prepare the executable.
         let prepare_start = Instant::now();
         let image = Executable::prepare(launch)?;
@@ -56,7 +73,16 @@ impl Backend for HostBackend {
         let launched = Instant::now();
         let (stdout_read, stdout_write) = std::io::pipe().map_err(BackendError::Spawn)?;
         let (stderr_read, stderr_write) = std::io::pipe().map_err(BackendError::Spawn)?;
-        let stdin = File::open("/dev/null").map_err(BackendError::Spawn)?;
+        let (stdin, held): (OwnedFd, _) = match held {
+            Some(held) => (
+                held.pipe.try_clone().map_err(BackendError::Spawn)?.into(),
+                Some(held),
+            ),
+            None => (
+                File::open("/dev/null").map_err(BackendError::Spawn)?.into(),
+                None,
+            ),
+        };
         let path = image.path();
         let args: Vec<&OsStr> = std::iter::once(OsStr::new(crate::workload::ARGV0))
             .chain(launch.argv.iter().map(OsStr::new))
@@ -76,6 +102,9 @@ impl Backend for HostBackend {
         let pid = u32::try_from(pid)
             .map_err(|_| BackendError::Spawn(std::io::Error::other("negative pid")))?;
         let (events, streams) = spawn_watchers(pid, stdout_read, stderr_read, launch.echo);
+        if let Some(held) = &held {
+            held.follow_marker(&streams.stdout);
+        }
 
         // 3.-4. Watch the output until the process exits (or time runs out).
         let watched = watch(pid, launched, launch.timeout, &events);
@@ -142,6 +171,7 @@ impl Backend for HostBackend {
             stderr: streams.stderr(),
             vm: None,
             container: None,
+            process: None,
         })
     }
 }

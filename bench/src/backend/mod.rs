@@ -14,6 +14,7 @@ mod spawn;
 pub mod subprocess;
 pub mod vm;
 
+use std::sync::{Arc, Mutex, PoisonError, mpsc};
 use std::time::{Duration, Instant};
 
 use crate::report::{Nanos, RunReport};
@@ -108,6 +109,136 @@ pub trait Backend {
 
     /// Runs the workload once, to completion or timeout.
     fn run(&self, launch: &Launch) -> Result<RunReport, BackendError>;
+}
+
+/// The workload's standard input held open by versus, and where to say
+/// that its start marker arrived: what [`HeldBackend::start`] hands the
+/// run it starts on a thread of its own.
+#[derive(Debug)]
+pub struct HeldStdin {
+    /// The read end: the workload's fd 0 (on the VM, what the tiny kernel's
+    /// `read(0, …)` reads through the VMM). The write end stays with
+    /// [`Started`]; closing it is end of file for the workload.
+    pub(crate) pipe: std::io::PipeReader,
+    /// Gets the instant the start marker arrived, once.
+    pub(crate) started: mpsc::Sender<Instant>,
+}
+
+/// How often a held run looks whether its start marker has arrived. The
+/// instant itself is taken by the output reader as the line arrives; this
+/// only bounds how late [`HeldBackend::start`] returns after it.
+const START_POLL: Duration = Duration::from_millis(1);
+
+impl HeldStdin {
+    /// Tells [`HeldBackend::start`] when `collected` has its start marker,
+    /// from a thread of its own that ends then, or once the run has dropped
+    /// its output (it ended without a marker).
+    pub(crate) fn follow_marker(&self, collected: &Arc<Mutex<collect::Collected>>) {
+        let collected = Arc::downgrade(collected);
+        let started = self.started.clone();
+        std::thread::spawn(move || {
+            while let Some(collected) = collected.upgrade() {
+                let marker_at = collected
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .marker_at;
+                drop(collected);
+                if let Some(at) = marker_at {
+                    let _ = started.send(at);
+                    return;
+                }
+                std::thread::sleep(START_POLL);
+            }
+        });
+    }
+}
+
+/// A backend that can start an instance, hold it running while its stdin
+/// is open, and finish it: what `versus scale` starts N of, from worker
+/// threads, to measure how many instances each backend packs.
+pub trait HeldBackend: Backend + Clone + Send + 'static {
+    /// Runs the workload once, as [`Backend::run`], with `stdin` as its
+    /// standard input.
+    fn run_held(&self, launch: &Launch, stdin: HeldStdin) -> Result<RunReport, BackendError>;
+
+    /// Starts the workload on a thread of its own with stdin a pipe versus
+    /// holds, and returns at once: [`Started::wait_started`] waits for its
+    /// start marker. A `park` task then waits, costing no CPU, until
+    /// [`Started::finish`] closes that pipe. Many instances can be started
+    /// from worker threads at once.
+    fn start(&self, launch: &Launch) -> Result<Started, BackendError> {
+        let (pipe, stdin) = std::io::pipe().map_err(BackendError::Spawn)?;
+        let (started, marker) = mpsc::channel();
+        let held = HeldStdin { pipe, started };
+        let (backend, launch) = (self.clone(), launch.clone());
+        let launched_at = Instant::now();
+        let run = std::thread::Builder::new()
+            .name(format!("{}-instance", self.name()))
+            .spawn(move || backend.run_held(&launch, held))
+            .map_err(BackendError::Spawn)?;
+        Ok(Started {
+            launched_at,
+            marker,
+            started_at: None,
+            stdin: Some(stdin),
+            run,
+        })
+    }
+}
+
+/// A running instance started by [`HeldBackend::start`].
+#[derive(Debug)]
+pub struct Started {
+    launched_at: Instant,
+    /// Gets the start marker's arrival; closed when the run ends without
+    /// one (the sender goes with the run).
+    marker: mpsc::Receiver<Instant>,
+    started_at: Option<Instant>,
+    stdin: Option<std::io::PipeWriter>,
+    run: std::thread::JoinHandle<Result<RunReport, BackendError>>,
+}
+
+impl Started {
+    /// When [`HeldBackend::start`] was called.
+    pub fn launched_at(&self) -> Instant {
+        self.launched_at
+    }
+
+    /// Waits at most `limit` for the start marker: when it arrived, or
+    /// `None` when it has not within `limit` or the run ended without one
+    /// (then [`Started::wait`] says why). A bound, because a program that
+    /// prints no marker and reads its stdin would otherwise wait for ever.
+    pub fn wait_started(&mut self, limit: Duration) -> Option<Instant> {
+        if self.started_at.is_none() {
+            self.started_at = self.marker.recv_timeout(limit).ok();
+        }
+        self.started_at
+    }
+
+    /// When the start marker arrived, if it has (without waiting).
+    pub fn started_at(&mut self) -> Option<Instant> {
+        self.wait_started(Duration::ZERO)
+    }
+
+    /// Whether the instance is still running (its run has not returned).
+    pub fn is_running(&self) -> bool {
+        !self.run.is_finished()
+    }
+
+    /// Closes the instance's stdin: end of file, which finishes `park`.
+    pub fn finish(&mut self) {
+        self.stdin = None;
+    }
+
+    /// Finishes the instance (if not yet done) and waits for its report.
+    pub fn wait(mut self) -> Result<RunReport, BackendError> {
+        self.finish();
+        self.run.join().unwrap_or_else(|_| {
+            Err(BackendError::Wait(std::io::Error::other(
+                "the instance's thread ended abnormally",
+            )))
+        })
+    }
 }
 
 /// A run that could not be carried out (as opposed to a workload that ran

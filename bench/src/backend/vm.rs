@@ -9,7 +9,8 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
-use std::time::Duration;
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use hypervisor::abi::event;
 use hypervisor::console::{
@@ -18,7 +19,7 @@ use hypervisor::console::{
 use hypervisor::{ExitKind, GuestStatus, MemoryConfig, Outcome, Trace, VmConfig, VmReport};
 use versus_protocol::line;
 
-use super::{Backend, BackendError, Launch, MAX_LINE_BYTES};
+use super::{Backend, BackendError, HeldBackend, HeldStdin, Launch, MAX_LINE_BYTES};
 use crate::report::vm::{ExitProbe, ExitRow, Instance, KernelInstructions, RegionRow, VmDetails};
 use crate::report::{ExitOutcome, MemoryFigures, Nanos, Phase, RunReport};
 use crate::workload::{self, Record};
@@ -333,6 +334,24 @@ impl Backend for VmBackend {
     }
 
     fn run(&self, launch: &Launch) -> Result<RunReport, BackendError> {
+        self.run_with(launch, None)
+    }
+}
+
+impl HeldBackend for VmBackend {
+    fn run_held(&self, launch: &Launch, stdin: HeldStdin) -> Result<RunReport, BackendError> {
+        self.run_with(launch, Some(stdin))
+    }
+}
+
+impl VmBackend {
+    /// One run; the guest's `read(0, …)` reads `held`'s pipe through the
+    /// VMM (`port::STDIN`), or end of file at once without one.
+    fn run_with(
+        &self,
+        launch: &Launch,
+        held: Option<HeldStdin>,
+    ) -> Result<RunReport, BackendError> {
         let argv: Vec<String> = std::iter::once(crate::workload::ARGV0.to_string())
             .chain(launch.argv.iter().cloned())
             .collect();
@@ -348,10 +367,18 @@ impl Backend for VmBackend {
         // handler is installed; see `crate::interrupt`).
         config = config.stop_flag(&crate::interrupt::INTERRUPTED);
         let mut printer = None;
+        let mut observer = None;
         if launch.echo {
-            let (live, observer) = LivePrinter::start();
-            config = config.console_observer(observer);
+            let (live, live_observer) = LivePrinter::start();
+            observer = Some(live_observer);
             printer = Some(live);
+        }
+        if let Some(held) = held {
+            config = config.stdin(held.pipe.into());
+            observer = Some(start_watcher(held.started, observer));
+        }
+        if let Some(observer) = observer {
+            config = config.console_observer(observer);
         }
         let vm = hypervisor::Vm::run(&config);
         // The observer's sender goes with the configuration: the printer
@@ -366,6 +393,29 @@ impl Backend for VmBackend {
         })?;
         convert(self, launch, &vm)
     }
+}
+
+/// An observer that sends the instant the guest's start marker was written
+/// (once), and passes every write on to `then` (the live printer).
+fn start_watcher(started: mpsc::Sender<Instant>, then: Option<ConsoleObserver>) -> ConsoleObserver {
+    let started = Mutex::new(Some(started));
+    ConsoleObserver::new(move |write| {
+        if write.stream == ConsoleStream::Stdout {
+            let mut pending = started.lock().unwrap_or_else(PoisonError::into_inner);
+            if pending.is_some()
+                && matches!(
+                    workload::parse_line(&String::from_utf8_lossy(write.bytes)),
+                    Ok(Some(Record::Start(_)))
+                )
+                && let Some(tx) = pending.take()
+            {
+                let _ = tx.send(Instant::now());
+            }
+        }
+        if let Some(then) = &then {
+            then.observe(write);
+        }
+    })
 }
 
 /// Turns the VMM's report into the common one.
@@ -552,6 +602,7 @@ fn convert(backend: &VmBackend, launch: &Launch, vm: &VmReport) -> Result<RunRep
         stderr: kept_output(vm.per_vcpu.iter().map(|vcpu| &vcpu.stderr)),
         vm: Some(details),
         container: None,
+        process: None,
     })
 }
 

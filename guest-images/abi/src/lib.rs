@@ -119,6 +119,16 @@ pub mod port {
     /// (as a host process's two pipes are). With
     /// [`crate::flags::CONSOLE_UART`] both streams share the one UART.
     pub const CONSOLE_STDERR: u16 = 0x618;
+    /// Paravirtual standard input (`read(0, …)`): `out` (4 bytes) the
+    /// guest-physical address of a [`crate::ConsoleDescriptor`]-shaped
+    /// `{addr, len}` pair (below 4 GiB, in RAM). The vCPU thread blocks on
+    /// the host — no spinning, no CPU — until the VMM has input for this VM
+    /// or end of file, then writes at most `len` bytes (at most
+    /// [`crate::STDIN_MAX_LEN`]) at `addr` and sets `len` to the count: 0
+    /// is end of file, [`crate::STDIN_FAILED`] a refused request. When the
+    /// VM is stopping (Ctrl-C, `--timeout`, another vCPU's exit) the wait
+    /// ends at once and this vCPU does not run again.
+    pub const STDIN: u16 = 0x61c;
     /// Reads from any port the VMM does not handle return all ones
     /// (`0xff` per byte); writes are ignored. Both are counted by the VMM.
     pub const UNHANDLED_READ_BYTE: u8 = 0xff;
@@ -213,6 +223,16 @@ pub const RANDOM_MAX_LEN: u64 = 4096;
 /// and the kernel resolves paths (symbolic links expanded) in buffers of
 /// this size, answering `ENAMETOOLONG` beyond it.
 pub const INITRD_PATH_MAX: usize = 255;
+
+/// The most bytes one `out` to [`port::STDIN`] reads: one page, as
+/// [`RANDOM_MAX_LEN`], so that a piece never crosses a physical
+/// discontinuity.
+pub const STDIN_MAX_LEN: u64 = 4096;
+
+/// The `len` the VMM writes back for a [`port::STDIN`] request it refused
+/// (descriptor or buffer outside RAM, a host read error); a count can never
+/// be this large.
+pub const STDIN_FAILED: u64 = u64::MAX;
 
 /// What the guest points [`port::CONSOLE`] at.
 #[repr(C)]

@@ -85,6 +85,7 @@ mod paravirt;
 mod percpu;
 mod probe;
 mod process;
+mod stdin;
 mod syscall;
 mod sysinfo;
 mod systime;

@@ -55,6 +55,7 @@ use crate::mm;
 use crate::paging::AddressSpace;
 use crate::percpu::{ENOSYS_SLOTS, PerCpu};
 use crate::process;
+use crate::stdin;
 use crate::sysinfo;
 use crate::systime::{self, TSC_CLOCKS};
 use crate::time::{self, NS_PER_SEC};
@@ -130,7 +131,7 @@ pub extern "C" fn dispatch(frame: &mut SyscallFrame, nr: u64) -> u64 {
         nr::READ if frame.rdi >= fs::FIRST_FD => fs::read(pc, frame.rdi, frame.rsi, frame.rdx),
         nr::WRITE => sys_write(pc, frame.rdi, frame.rsi, frame.rdx),
         nr::CLOCK_GETTIME => sys_clock_gettime(pc, frame.rdi, frame.rsi),
-        nr::READ => sys_read(pc, frame.rdi),
+        nr::READ => sys_read(pc, frame.rdi, frame.rsi, frame.rdx),
         nr::CLOSE => sys_close(pc, frame.rdi),
         nr::WRITEV => sys_writev(pc, frame.rdi, frame.rsi, frame.rdx),
         nr::IOCTL => sys_ioctl(pc, frame.rdi),
@@ -258,13 +259,15 @@ fn sys_writev_inner(pc: &mut PerCpu, fd: u64, iov: u64, count: u64) -> Result<u6
 }
 
 #[inline(never)]
-fn sys_read(pc: &mut PerCpu, fd: u64) -> u64 {
-    result(sys_read_inner(pc, fd))
+fn sys_read(pc: &mut PerCpu, fd: u64, buf: u64, len: u64) -> u64 {
+    result(sys_read_inner(pc, fd, buf, len))
 }
 
-fn sys_read_inner(pc: &mut PerCpu, fd: u64) -> Result<u64, Errno> {
+fn sys_read_inner(pc: &mut PerCpu, fd: u64, buf: u64, len: u64) -> Result<u64, Errno> {
     if console_fd(pc, fd, false) {
-        Ok(0)
+        // fd 0 reads what the VMM holds for this VM (end of file when it
+        // holds nothing), blocking on the host, not in the guest.
+        stdin::read_user(pc, buf, len)
     } else {
         Err(EBADF)
     }

@@ -114,18 +114,25 @@ pub const FUZZ: TaskSpec = TaskSpec {
     ],
     summary: "N system calls with random numbers and hostile arguments: the kernel must answer each",
 };
+/// `park`.
+pub const PARK: TaskSpec = TaskSpec {
+    name: "park",
+    params: &[],
+    summary: "print the start marker, then wait without using CPU until stdin ends or says `finish`",
+};
 /// `suite`.
 pub const SUITE: TaskSpec = TaskSpec {
     name: "suite",
     params: &[],
-    summary: "every task above but fuzz, with small defaults",
+    summary: "every task above but fuzz and park, with small defaults",
 };
 
 /// Every task, in the order `suite` runs them and usage lists them (`suite`
-/// leaves out `fuzz`, which measures nothing).
+/// leaves out `fuzz`, which measures nothing, and `park`, which waits to be
+/// told to finish).
 pub const TASKS: &[&TaskSpec] = &[
     &STARTUP, &GETPID, &COMPUTE, &MEMTOUCH, &WRITE, &UNAME, &IDS, &STATUS, &PROBE, &SPAWN, &FUZZ,
-    &SUITE,
+    &PARK, &SUITE,
 ];
 
 /// Looks a task up by name (bytes: the workload's argv is not UTF-8-checked).

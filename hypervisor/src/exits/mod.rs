@@ -12,6 +12,7 @@
 //! | `out`/`in` PING | nothing (`in` reads 0): the bare exit round trip |
 //! | `out` SLEEP | the vCPU thread sleeps on the host (`devices/paravirt.rs`); counted as `sleep` |
 //! | `out` RANDOM | a guest buffer filled from the host's `getrandom` (`devices/paravirt.rs`); counted as `random` |
+//! | `out` STDIN | the vCPU thread blocks on the host until the VM's standard input has bytes or ends (or the VM stops), then copies them into the guest buffer (`devices/stdin.rs`); counted as `stdin` |
 //! | other port, MMIO | counted and logged; reads return all ones; the guest continues |
 //! | HLT | this vCPU stops (no irqchip: nothing could wake it) |
 //! | shutdown (triple fault) | "guest reset", with registers; every vCPU stops |
@@ -116,6 +117,9 @@ impl Exit<'_> {
             Exit::IoOut {
                 port: port::RANDOM, ..
             } => ExitKind::Random,
+            Exit::IoOut {
+                port: port::STDIN, ..
+            } => ExitKind::Stdin,
             Exit::IoOut { port, .. } => ExitKind::IoOut { port: *port },
             Exit::IoIn { port, .. } => ExitKind::IoIn { port: *port },
             Exit::MmioRead { .. } => ExitKind::MmioRead,
@@ -261,6 +265,14 @@ fn io_out(vcpu: &mut VcpuState, shared: &Shared, p: u16, data: &[u8]) -> Action 
             // A refusal reaches the guest as `len = 0` in its descriptor
             // (the guest answers its caller with an error); the VM goes on.
             let _ = paravirt::fill_random(&shared.mem, le_value(data));
+            Action::Continue
+        }
+        port::STDIN => {
+            // Blocks this vCPU thread until input, end of file or a stop; a
+            // refusal reaches the guest as `STDIN_FAILED` (its read: EIO).
+            let _ = shared
+                .stdin
+                .read(&shared.mem, le_value(data), || shared.stopping());
             Action::Continue
         }
         _ => {

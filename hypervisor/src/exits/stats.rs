@@ -38,6 +38,9 @@ pub enum ExitKind {
     Sleep,
     /// `out` to the paravirtual random-bytes port.
     Random,
+    /// `out` to the paravirtual standard-input port: host time is the wait
+    /// for input.
+    Stdin,
     /// Anything else.
     Other,
 }
@@ -56,6 +59,7 @@ impl fmt::Display for ExitKind {
             ExitKind::Interrupted => f.write_str("interrupted"),
             ExitKind::Sleep => f.write_str("sleep"),
             ExitKind::Random => f.write_str("random"),
+            ExitKind::Stdin => f.write_str("stdin"),
             ExitKind::Other => f.write_str("other"),
         }
     }

@@ -84,7 +84,9 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    run::main_started();
     let cli = Cli::parse();
+    run::arguments_parsed();
     let result = run(cli);
     // A reader that went away (`versus … | head`) ends versus quietly, as it
     // ends `ls`; the run was stopped and cleaned up already.
@@ -112,7 +114,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Compare(args) => compare::compare(&args),
         Command::Host {
             action: HostAction::Run(args),
-        } => run_backend(&HostBackend, &args),
+        } => run_backend(&HostBackend, &args, false),
         Command::Container {
             action: ContainerAction::Run(args),
         } => run_container(&args),
@@ -127,7 +129,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 Ok(archive) => archive,
                 Err(error) => return exit::usage_error(&error.to_string()),
             };
-            run_backend(&backend, &args.run)
+            run_backend(&backend, &args.run, args.trace)
         }
         Command::RunRequest => run_request(),
         Command::Doctor { json } => {

@@ -5,6 +5,7 @@
 mod bench;
 mod fuzz;
 mod info;
+mod park;
 mod probe;
 mod spawn;
 mod suite;
@@ -51,6 +52,7 @@ pub static TASKS: [&Task; catalog::TASKS.len()] = [
     &probe::PROBE,
     &spawn::SPAWN,
     &fuzz::FUZZ,
+    &park::PARK,
     &suite::SUITE,
 ];
 
