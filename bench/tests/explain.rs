@@ -9,7 +9,7 @@ use assert_cmd::Command;
 use common::{host_uname, require_kvm, require_root};
 
 /// The lessons `versus explain` lists, in order.
-const LESSONS: [&str; 2] = ["two-stacks", "no-translation"];
+const LESSONS: [&str; 3] = ["two-stacks", "no-translation", "namespaces"];
 
 /// The widest band the paired container/host getpid ratio may fall in for
 /// the no-translation lesson to hold. Without seccomp the ratio is about
@@ -110,7 +110,9 @@ fn an_unknown_lesson_is_a_usage_error_naming_the_lessons() {
         .code(2)
         .stdout("")
         .stderr(predicates::str::contains("unknown lesson 'namespacez'"))
-        .stderr(predicates::str::contains("two-stacks, no-translation"));
+        .stderr(predicates::str::contains(
+            "two-stacks, no-translation, namespaces",
+        ));
     versus()
         .args(["explain", "two-stacks", "--lang", "fr"])
         .assert()
@@ -215,4 +217,46 @@ fn step_without_a_terminal_does_not_wait_and_says_so() {
         .stderr(predicates::str::contains(
             "--step pauses only when standard input is a terminal",
         ));
+}
+
+#[test]
+fn namespaces_each_kind_shows_the_container_its_own_view() {
+    if !require_root("explain namespaces") {
+        return;
+    }
+    let stdout = explain(&["namespaces", "--short"]);
+    let figures = figures(&stdout);
+    let pid = figure(&figures, "pid: inside, the workload is pid ");
+    assert!(pid.starts_with("1 (parent 0,"), "{pid}");
+    let host_pid: u32 = pid
+        .rsplit(' ')
+        .next()
+        .and_then(|pid| pid.parse().ok())
+        .unwrap_or_else(|| panic!("no host pid in {pid:?}"));
+    assert!(host_pid > 1, "{pid}");
+    let uts = figure(&figures, "uts: hostname inside ");
+    let names: Vec<&str> = uts.split('"').skip(1).step_by(2).collect();
+    assert_eq!(names.len(), 2, "{uts}");
+    assert_ne!(names[0], names[1], "{uts}");
+    let mnt = figure(&figures, "mnt: its / holds ");
+    let (inside, host) = mnt
+        .split_once("; the host's / holds ")
+        .expect("two listings");
+    assert_ne!(inside, host, "{mnt}");
+    assert!(inside.split(' ').any(|entry| entry == "proc"), "{mnt}");
+    let net = figure(&figures, "net: interfaces inside: ");
+    assert!(net.starts_with("lo; on the host:"), "{net}");
+    let ipc = figure(&figures, "ipc: message queue ");
+    assert!(
+        ipc.ends_with("visible on the host: yes; inside: no"),
+        "{ipc}"
+    );
+    let user = figure(&figures, "user (with --userns): uid ");
+    assert!(user.starts_with("0 inside is uid "), "{user}");
+    assert!(
+        !user.ends_with(" uid 0 on the host"),
+        "root inside is root outside: {user}"
+    );
+    let cgroup = figure(&figures, "cgroup: inside, its cgroup is ");
+    assert!(cgroup.starts_with("/; from the host: /versus/"), "{cgroup}");
 }

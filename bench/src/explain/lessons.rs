@@ -5,9 +5,9 @@
 use std::time::Duration;
 
 use super::catalog::Catalog;
-use super::observe::{self, Watcher};
+use super::observe::{self, HostQueue, Watcher};
 use super::{ExplainError, Line, Pace, Presenter};
-use crate::backend::container::ContainerBackend;
+use crate::backend::container::{ContainerBackend, ContainerSettings};
 use crate::backend::host::HostBackend;
 use crate::backend::vm::VmBackend;
 use crate::backend::{Backend, Launch};
@@ -20,6 +20,17 @@ use crate::workload::{TaskResult, Workload};
 pub const TWO_STACKS: &str = "two-stacks";
 /// `no-translation`: the container's getpid costs the host's.
 pub const NO_TRANSLATION: &str = "no-translation";
+/// `namespaces`: each kind of namespace shown live.
+pub const NAMESPACES: &str = "namespaces";
+
+/// The getpid calls of a container run that versus looks at from the host
+/// while it runs: long enough (a fraction of a second even on a fast
+/// machine) for the watcher to find the process and read /proc after its
+/// exec, short enough not to make the class wait.
+const WATCHED_GETPID: &str = "5000000";
+
+/// How many entries of a directory listing a lesson line shows.
+const LISTING_MAX: usize = 8;
 
 /// The longest a lesson waits for one run: far more than any lesson's
 /// task takes, even on software KVM, so that only a stuck run hits it.
@@ -176,7 +187,7 @@ pub(crate) fn no_translation(
     let argv = ["getpid", iters_text.as_str()];
     // First a run to look at from the host: the watcher scans /proc while
     // it runs, which takes CPU, so this run is not one of the measured ones.
-    let watcher = Watcher::start();
+    let watcher = Watcher::start(None);
     let watched = run(&container, "container", &argv);
     let seen = watcher.finish();
     watched?;
@@ -232,4 +243,168 @@ pub(crate) fn no_translation(
         catalog.text("no-translation.cgroup", &[("cgroup", &seen.cgroup)])?,
     ));
     Ok(lines)
+}
+
+/// The `ids` result of a run: `(pid, ppid, uid, hostname)`.
+fn ids_of(report: &RunReport, place: &str) -> Result<(u64, u64, u64, String), ExplainError> {
+    report
+        .results
+        .iter()
+        .find_map(|result| match result {
+            TaskResult::Ids {
+                pid,
+                ppid,
+                uid,
+                hostname,
+                ..
+            } => Some((*pid, *ppid, *uid, hostname.clone())),
+            _ => None,
+        })
+        .ok_or_else(|| missing(place, "ids"))
+}
+
+/// `entries` as a short list: at most [`LISTING_MAX`] names, then how many
+/// there are in all.
+fn listing(catalog: &Catalog, entries: &[String]) -> Result<String, ExplainError> {
+    if entries.len() <= LISTING_MAX {
+        return Ok(entries.join(" "));
+    }
+    let count = entries.len().to_string();
+    Ok(format!(
+        "{} … ({})",
+        entries[..LISTING_MAX].join(" "),
+        catalog.text("namespaces.more", &[("count", &count)])?
+    ))
+}
+
+/// Runs a watched container (`getpid` long enough to be looked at) and
+/// returns what the host saw, or the error saying the process was missed.
+fn watched_container(
+    backend: &ContainerBackend,
+    place: &str,
+    queue: Option<i32>,
+) -> Result<observe::Seen, ExplainError> {
+    let watcher = Watcher::start(queue);
+    let report = run(backend, place, &["getpid", WATCHED_GETPID]);
+    let seen = watcher.finish();
+    report?;
+    seen.ok_or_else(|| ExplainError::Workload {
+        place: place.to_string(),
+        what: "ended before versus could look at it in /proc (run the lesson again)".to_string(),
+    })
+}
+
+/// `namespaces`.
+pub(crate) fn namespaces(
+    catalog: &Catalog,
+    presenter: &mut dyn Presenter,
+) -> Result<Vec<Line>, ExplainError> {
+    presenter.progress(&catalog.plain("namespaces.running")?);
+    let yes_no = |value: Option<bool>| {
+        catalog.plain(match value {
+            Some(true) => "namespaces.yes",
+            Some(false) => "namespaces.no",
+            None => "namespaces.unknown",
+        })
+    };
+    let container = ContainerBackend::new();
+    let (_, _, _, host_name) = ids_of(&run(&HostBackend, "host", &["ids"])?, "host")?;
+    let (inside_pid, inside_ppid, _, inside_name) =
+        ids_of(&run(&container, "container", &["ids"])?, "container")?;
+    let queue = HostQueue::create().map_err(|source| ExplainError::Workload {
+        place: "host".to_string(),
+        what: format!("could not create a SysV message queue ({source})"),
+    })?;
+    let seen = watched_container(&container, "container", Some(queue.id()))?;
+    let userns = ContainerBackend::with_settings(ContainerSettings {
+        userns: true,
+        ..Default::default()
+    });
+    let place = "container --userns";
+    let (_, _, userns_uid, _) = ids_of(&run(&userns, place, &["ids"])?, place)?;
+    let userns_seen = watched_container(&userns, place, None)?;
+
+    let mut host_root: Vec<String> = std::fs::read_dir("/")
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|entry| entry.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    host_root.sort();
+    let host_interfaces = std::fs::read_to_string("/proc/self/net/dev")
+        .map(|text| observe::interfaces_of(&text))
+        .unwrap_or_default();
+    let inspection = &seen.inspection;
+    let unknown = catalog.plain("namespaces.unknown")?;
+    let texts: [(&str, Vec<(&str, String)>); 7] = [
+        (
+            "namespaces.pid",
+            vec![
+                ("inside", inside_pid.to_string()),
+                ("ppid", inside_ppid.to_string()),
+                ("host", seen.pid.to_string()),
+            ],
+        ),
+        (
+            "namespaces.uts",
+            vec![("inside", inside_name), ("host", host_name)],
+        ),
+        (
+            "namespaces.mnt",
+            vec![
+                ("inside", listing(catalog, &inspection.root_entries)?),
+                ("host", listing(catalog, &host_root)?),
+            ],
+        ),
+        (
+            "namespaces.net",
+            vec![
+                ("inside", inspection.interfaces.join(" ")),
+                ("host", host_interfaces.join(" ")),
+            ],
+        ),
+        (
+            "namespaces.ipc",
+            vec![
+                ("id", queue.id().to_string()),
+                ("host", yes_no(Some(queue.visible_on_host()))?),
+                ("inside", yes_no(inspection.queue_visible)?),
+            ],
+        ),
+        (
+            "namespaces.user",
+            vec![
+                ("inside", userns_uid.to_string()),
+                (
+                    "host",
+                    userns_seen
+                        .inspection
+                        .host_uid
+                        .map_or_else(|| unknown.clone(), |uid| uid.to_string()),
+                ),
+            ],
+        ),
+        (
+            "namespaces.cgroup",
+            vec![
+                (
+                    "inside",
+                    inspection
+                        .cgroup_inside
+                        .clone()
+                        .unwrap_or_else(|| unknown.clone()),
+                ),
+                ("host", seen.cgroup.clone()),
+            ],
+        ),
+    ];
+    texts
+        .iter()
+        .map(|(key, args)| {
+            let args: Vec<(&str, &str)> = args.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            Ok(Line::Figure(catalog.text(key, &args)?))
+        })
+        .collect()
 }

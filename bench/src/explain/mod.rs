@@ -96,7 +96,11 @@ pub enum ExplainError {
 }
 
 /// The lessons, in teaching order.
-pub const TOPICS: &[&str] = &[lessons::TWO_STACKS, lessons::NO_TRANSLATION];
+pub const TOPICS: &[&str] = &[
+    lessons::TWO_STACKS,
+    lessons::NO_TRANSLATION,
+    lessons::NAMESPACES,
+];
 
 /// The name of `topic` if it is a lesson, else the error that lists them.
 pub fn topic(name: &str) -> Result<&'static str, ExplainError> {
@@ -135,6 +139,7 @@ pub fn give(
     }
     let figures = match topic {
         lessons::TWO_STACKS => lessons::two_stacks(catalog, presenter)?,
+        lessons::NAMESPACES => lessons::namespaces(catalog, presenter)?,
         _ => lessons::no_translation(catalog, pace, presenter)?,
     };
     presenter.part(&Part {
@@ -169,6 +174,9 @@ mod tests {
     fn an_unknown_topic_names_the_lessons() {
         let error = topic("namespacez").unwrap_err().to_string();
         assert!(error.contains("unknown lesson 'namespacez'"), "{error}");
-        assert!(error.contains("two-stacks, no-translation"), "{error}");
+        assert!(
+            error.contains("two-stacks, no-translation, namespaces"),
+            "{error}"
+        );
     }
 }

@@ -32,6 +32,27 @@ pub(crate) struct Seen {
     pub namespaces: Vec<(String, String)>,
     /// Its cgroups: see [`cgroup_summary`].
     pub cgroup: String,
+    /// What else was looked at while it ran (see [`Inspection`]).
+    pub inspection: Inspection,
+}
+
+/// The container's own view of the namespaced resources, read from the
+/// host while it runs: through `/proc/PID/…`, and for IPC and cgroup from
+/// a short-lived thread that joins the container's namespace with `setns`
+/// (both are per-thread, so versus' other threads stay where they are).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Inspection {
+    /// Network interfaces in its network namespace (`/proc/PID/net/dev`).
+    pub interfaces: Vec<String>,
+    /// The entries of its root directory (`/proc/PID/root`).
+    pub root_entries: Vec<String>,
+    /// Its real uid as the host sees it (`Uid:` of `/proc/PID/status`).
+    pub host_uid: Option<u32>,
+    /// Whether the message queue [`Watcher::start`] was given is visible
+    /// in its IPC namespace (`None`: no queue, or the check failed).
+    pub queue_visible: Option<bool>,
+    /// Its own cgroup as it sees it, from inside its cgroup namespace.
+    pub cgroup_inside: Option<String>,
 }
 
 /// The namespaces of the process `pid` (`"self"` for versus).
@@ -55,13 +76,14 @@ pub(crate) struct Watcher {
 }
 
 impl Watcher {
-    /// Starts watching.
-    pub(crate) fn start() -> Watcher {
+    /// Starts watching; `queue` is a SysV message queue id to look for in
+    /// the container's IPC namespace.
+    pub(crate) fn start(queue: Option<i32>) -> Watcher {
         let stop = Arc::new(AtomicBool::new(false));
         let seen = Arc::new(Mutex::new(None));
         let thread = {
             let (stop, seen) = (Arc::clone(&stop), Arc::clone(&seen));
-            std::thread::spawn(move || watch(&stop, &seen))
+            std::thread::spawn(move || watch(&stop, &seen, queue))
         };
         Watcher {
             stop,
@@ -92,12 +114,13 @@ impl Drop for Watcher {
     }
 }
 
-fn watch(stop: &AtomicBool, seen: &Mutex<Option<Seen>>) {
+fn watch(stop: &AtomicBool, seen: &Mutex<Option<Seen>>, queue: Option<i32>) {
     let me = std::process::id() as i32;
     let my_exe = std::fs::read_link("/proc/self/exe").unwrap_or_default();
     let my_pid_ns = std::fs::read_link("/proc/self/ns/pid").unwrap_or_default();
     while !stop.load(Ordering::Relaxed) {
-        if let Some(found) = look(me, &my_exe, &my_pid_ns) {
+        if let Some(mut found) = look(me, &my_exe, &my_pid_ns) {
+            found.inspection = inspect(found.pid, queue);
             if let Ok(mut slot) = seen.lock() {
                 *slot = Some(found);
             }
@@ -130,9 +153,134 @@ fn look(me: i32, my_exe: &PathBuf, my_pid_ns: &PathBuf) -> Option<Seen> {
             exe: exe.display().to_string(),
             namespaces: namespaces_of(&pid.to_string()),
             cgroup: cgroup_summary(&cgroup),
+            inspection: Inspection::default(),
         });
     }
     None
+}
+
+/// Looks at the running process `pid` (see [`Inspection`]).
+fn inspect(pid: i32, queue: Option<i32>) -> Inspection {
+    let interfaces = std::fs::read_to_string(format!("/proc/{pid}/net/dev"))
+        .map(|text| interfaces_of(&text))
+        .unwrap_or_default();
+    let mut root_entries: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/root"))
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|entry| entry.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    root_entries.sort();
+    let host_uid = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|status| uid_of(&status));
+    let inside = std::thread::spawn(move || inside_view(pid, queue))
+        .join()
+        .unwrap_or_default();
+    Inspection {
+        interfaces,
+        root_entries,
+        host_uid,
+        queue_visible: inside.0,
+        cgroup_inside: inside.1,
+    }
+}
+
+/// On a fresh thread: joins `pid`'s IPC and cgroup namespaces and reads,
+/// from there, whether `queue` exists and what `pid`'s cgroup is. The
+/// thread ends afterwards, and its namespaces with it.
+fn inside_view(pid: i32, queue: Option<i32>) -> (Option<bool>, Option<String>) {
+    use nix::sched::{CloneFlags, setns};
+    let join = |kind: &str, flag: CloneFlags| {
+        std::fs::File::open(format!("/proc/{pid}/ns/{kind}"))
+            .ok()
+            .and_then(|file| setns(&file, flag).ok())
+    };
+    let queue_visible = match (queue, join("ipc", CloneFlags::CLONE_NEWIPC)) {
+        // /proc/sysvipc lists the queues of the reading thread's IPC
+        // namespace: after setns, the container's.
+        (Some(id), Some(())) => std::fs::read_to_string("/proc/sysvipc/msg")
+            .ok()
+            .map(|table| queue_listed(&table, id)),
+        _ => None,
+    };
+    // /proc/PID/cgroup shows paths relative to the reader's cgroup
+    // namespace: after setns, what the container itself reads.
+    let cgroup_inside = join("cgroup", CloneFlags::CLONE_NEWCGROUP).and_then(|()| {
+        std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
+            .ok()
+            .map(|text| cgroup_summary(&text))
+    });
+    (queue_visible, cgroup_inside)
+}
+
+/// The interface names of a `/proc/net/dev` table.
+pub(crate) fn interfaces_of(table: &str) -> Vec<String> {
+    table
+        .lines()
+        .filter_map(|line| line.split_once(':'))
+        .map(|(name, _)| name.trim().to_string())
+        .collect()
+}
+
+/// The real uid of a `/proc/PID/status` text.
+fn uid_of(status: &str) -> Option<u32> {
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("Uid:"))
+        .and_then(|ids| ids.split_whitespace().next())
+        .and_then(|uid| uid.parse().ok())
+}
+
+/// Whether message queue `id` is a row of a `/proc/sysvipc/msg` table
+/// (`key msqid perms …`).
+fn queue_listed(table: &str, id: i32) -> bool {
+    table
+        .lines()
+        .skip(1)
+        .any(|row| row.split_whitespace().nth(1) == Some(id.to_string().as_str()))
+}
+
+/// A SysV message queue made on the host for the IPC demonstration,
+/// removed when dropped.
+pub(crate) struct HostQueue {
+    id: i32,
+}
+
+impl HostQueue {
+    /// A new private queue, readable by root only.
+    pub(crate) fn create() -> std::io::Result<HostQueue> {
+        // SAFETY: msgget takes no pointers; IPC_PRIVATE always makes a new
+        // queue, owned by this HostQueue and removed in its Drop.
+        let id = unsafe { libc::msgget(libc::IPC_PRIVATE, libc::IPC_CREAT | 0o600) };
+        if id < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(HostQueue { id })
+    }
+
+    /// Its id (`msqid`).
+    pub(crate) fn id(&self) -> i32 {
+        self.id
+    }
+
+    /// Whether the host (versus' own IPC namespace) lists it.
+    pub(crate) fn visible_on_host(&self) -> bool {
+        std::fs::read_to_string("/proc/sysvipc/msg")
+            .is_ok_and(|table| queue_listed(&table, self.id))
+    }
+}
+
+impl Drop for HostQueue {
+    fn drop(&mut self) {
+        // SAFETY: IPC_RMID takes no buffer (a null pointer is allowed) and
+        // removes only the queue this value created.
+        unsafe {
+            libc::msgctl(self.id, libc::IPC_RMID, std::ptr::null_mut());
+        }
+    }
 }
 
 /// `/proc/PID/cgroup` in one short line: each path other than the root
@@ -233,6 +381,19 @@ mod tests {
             "/versus/run-2 (unified)"
         );
         assert_eq!(cgroup_summary("0::/\n"), "/");
+    }
+
+    #[test]
+    fn proc_tables_are_read() {
+        let dev = "Inter-|   Receive\n face |bytes\n    lo: 0 0\n  eth0: 1 2\n";
+        assert_eq!(interfaces_of(dev), ["lo", "eth0"]);
+        assert_eq!(
+            uid_of("Name:\tx\nUid:\t100000\t100000\t100000\t100000\n"),
+            Some(100000)
+        );
+        let msg = "       key      msqid perms\n         0          7   600\n";
+        assert!(queue_listed(msg, 7));
+        assert!(!queue_listed(msg, 70));
     }
 
     #[test]
