@@ -9,7 +9,7 @@ use assert_cmd::Command;
 use common::{host_uname, require_kvm, require_root};
 
 /// The lessons `versus explain` lists, in order.
-const LESSONS: [&str; 3] = ["two-stacks", "no-translation", "namespaces"];
+const LESSONS: [&str; 4] = ["two-stacks", "no-translation", "namespaces", "exits"];
 
 /// The widest band the paired container/host getpid ratio may fall in for
 /// the no-translation lesson to hold. Without seccomp the ratio is about
@@ -111,7 +111,7 @@ fn an_unknown_lesson_is_a_usage_error_naming_the_lessons() {
         .stdout("")
         .stderr(predicates::str::contains("unknown lesson 'namespacez'"))
         .stderr(predicates::str::contains(
-            "two-stacks, no-translation, namespaces",
+            "two-stacks, no-translation, namespaces, exits",
         ));
     versus()
         .args(["explain", "two-stacks", "--lang", "fr"])
@@ -259,4 +259,36 @@ fn namespaces_each_kind_shows_the_container_its_own_view() {
     );
     let cgroup = figure(&figures, "cgroup: inside, its cgroup is ");
     assert!(cgroup.starts_with("/; from the host: /versus/"), "{cgroup}");
+}
+
+#[test]
+fn exits_a_syscall_loop_makes_none_the_uart_one_per_byte_the_paravirtual_console_one_per_write() {
+    if !require_kvm("explain exits") {
+        return;
+    }
+    for lang in ["en", "ko"] {
+        let stdout = explain(&["exits", "--short", "--lang", lang]);
+        let figures = figures(&stdout);
+        assert_eq!(figures.len(), 4, "{stdout}");
+        if lang == "ko" {
+            assert!(figures[0].ends_with("(0 번 더)"), "{stdout}");
+            continue;
+        }
+        assert!(
+            figures[0].ends_with("(0 more)"),
+            "the getpid loop exited: {stdout}"
+        );
+        assert!(figures[1].ends_with("(1.00 per write)"), "{stdout}");
+        assert!(figures[2].ends_with("(1.00 per byte)"), "{stdout}");
+        let uart = figure(&figures, "UART console: ");
+        let bytes: u64 = uart
+            .split(" for ")
+            .nth(1)
+            .and_then(|rest| rest.split(' ').next())
+            .and_then(|bytes| bytes.parse().ok())
+            .unwrap_or_else(|| panic!("no byte count in {uart:?}"));
+        // The workload's own lines alone are hundreds of bytes.
+        assert!(bytes > 640, "{uart}");
+        assert!(figures[3].contains("over 1000 pings"), "{stdout}");
+    }
 }

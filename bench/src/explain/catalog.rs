@@ -133,6 +133,17 @@ pub const SCHEMA: &[(&str, &[&str])] = &[
     ("namespaces.more", &["count"]),
     ("namespaces.why", &[]),
     ("namespaces.dig", &[]),
+    ("exits.title", &[]),
+    ("exits.summary", &[]),
+    ("exits.idea", &[]),
+    ("exits.question", &[]),
+    ("exits.running", &[]),
+    ("exits.loop", &["few", "a", "many", "b", "delta"]),
+    ("exits.paravirt", &["writes", "size", "exits", "per"]),
+    ("exits.uart", &["exits", "bytes", "per"]),
+    ("exits.probe", &["iters", "round", "handler"]),
+    ("exits.why", &[]),
+    ("exits.dig", &[]),
 ];
 
 /// What is wrong with a resource file or a lookup.

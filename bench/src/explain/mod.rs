@@ -100,6 +100,7 @@ pub const TOPICS: &[&str] = &[
     lessons::TWO_STACKS,
     lessons::NO_TRANSLATION,
     lessons::NAMESPACES,
+    lessons::EXITS,
 ];
 
 /// The name of `topic` if it is a lesson, else the error that lists them.
@@ -140,6 +141,7 @@ pub fn give(
     let figures = match topic {
         lessons::TWO_STACKS => lessons::two_stacks(catalog, presenter)?,
         lessons::NAMESPACES => lessons::namespaces(catalog, presenter)?,
+        lessons::EXITS => lessons::exits(catalog, pace, presenter)?,
         _ => lessons::no_translation(catalog, pace, presenter)?,
     };
     presenter.part(&Part {
@@ -175,7 +177,7 @@ mod tests {
         let error = topic("namespacez").unwrap_err().to_string();
         assert!(error.contains("unknown lesson 'namespacez'"), "{error}");
         assert!(
-            error.contains("two-stacks, no-translation, namespaces"),
+            error.contains("two-stacks, no-translation, namespaces, exits"),
             "{error}"
         );
     }
