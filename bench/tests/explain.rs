@@ -164,7 +164,10 @@ fn no_translation_the_containers_getpid_costs_the_hosts_and_its_pid_1_is_a_host_
     );
     // The container's PID 1, seen from the host, is a host process with a
     // host PID that is not 1, and it is still visible in /proc terms.
-    let pid_line = figure(&figures, "the container's PID 1 is host process ");
+    let pid_line = figure(
+        &figures,
+        "the container's PID 1 inside is, on the host, the ordinary process ",
+    );
     let host_pid: u32 = pid_line
         .split_whitespace()
         .next()
