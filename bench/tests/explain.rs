@@ -295,3 +295,52 @@ fn exits_a_syscall_loop_makes_none_the_uart_one_per_byte_the_paravirtual_console
         assert!(figures[3].contains("over 1000 pings"), "{stdout}");
     }
 }
+
+#[test]
+fn compare_speaks_korean_when_asked_and_english_otherwise() {
+    let run = |lang: Option<&str>| {
+        let _live = LIVE.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut command = versus();
+        command.args([
+            "compare", "--runs", "1", "--warmup", "0", "--only", "identity",
+        ]);
+        if let Some(lang) = lang {
+            command.args(["--lang", lang]);
+        }
+        // The locale does not change compare's language: scripts read it.
+        let output = command
+            .env("LANG", "ko_KR.UTF-8")
+            .output()
+            .expect("versus runs");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    let korean = run(Some("ko"));
+    assert!(
+        korean.starts_with("versus compare — 워밍업 0번 뒤 측정 라운드"),
+        "{korean}"
+    );
+    assert!(korean.contains("커널의 정체와 격리"), "{korean}");
+    assert!(korean.contains("백엔드"), "{korean}");
+    let english = run(None);
+    assert!(
+        english.starts_with("versus compare — ") && english.contains("after 0 warm-ups"),
+        "{english}"
+    );
+    assert!(
+        english.contains("Kernel identity and isolation"),
+        "{english}"
+    );
+    let hangul = |text: &str| text.chars().any(|c| ('가'..='힣').contains(&c));
+    assert!(
+        !hangul(&english),
+        "Korean in the English output:\n{english}"
+    );
+    if !require_root("compare --lang ko conclusions") {
+        return;
+    }
+    assert!(korean.contains("\n결론\n"), "{korean}");
+    assert!(
+        korean.contains("컨테이너의 uname은 호스트 자신의 커널입니다"),
+        "{korean}"
+    );
+}

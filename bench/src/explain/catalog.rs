@@ -65,11 +65,18 @@ impl Lang {
         )
     }
 
-    /// The embedded resource file of this language.
-    fn source(self) -> &'static str {
+    /// The embedded resource files of this language: the lessons'
+    /// (`explain.txt`) and `versus compare`'s (`compare.txt`).
+    fn sources(self) -> [&'static str; 2] {
         match self {
-            Lang::En => include_str!("../../locales/en/explain.txt"),
-            Lang::Ko => include_str!("../../locales/ko/explain.txt"),
+            Lang::En => [
+                include_str!("../../locales/en/explain.txt"),
+                include_str!("../../locales/en/compare.txt"),
+            ],
+            Lang::Ko => [
+                include_str!("../../locales/ko/explain.txt"),
+                include_str!("../../locales/ko/compare.txt"),
+            ],
         }
     }
 }
@@ -144,13 +151,84 @@ pub const SCHEMA: &[(&str, &[&str])] = &[
     ("exits.probe", &["iters", "round", "handler"]),
     ("exits.why", &[]),
     ("exits.dig", &[]),
+    // `versus compare` (bench/src/compare/render.rs and conclusions.rs).
+    ("compare.title.startup", &[]),
+    ("compare.title.memory", &[]),
+    ("compare.title.syscall", &[]),
+    ("compare.title.io", &[]),
+    ("compare.title.identity", &[]),
+    ("compare.failed-runs", &[]),
+    ("compare.conclusions", &[]),
+    (
+        "compare.header.run",
+        &["rounds", "round_word", "warmup", "warmup_word"],
+    ),
+    ("compare.word.round", &[]),
+    ("compare.word.rounds", &[]),
+    ("compare.word.warmup", &[]),
+    ("compare.word.warmups", &[]),
+    ("compare.header.host-mark", &[]),
+    ("compare.header.host", &["kernel", "cpu", "backend"]),
+    ("compare.header.unknown-kernel", &[]),
+    ("compare.header.unknown-cpu", &[]),
+    ("compare.header.no-vm", &["reason"]),
+    ("compare.header.p95", &["min", "rounds"]),
+    ("compare.col.backend", &[]),
+    ("compare.col.median", &[]),
+    ("compare.col.p95", &[]),
+    ("compare.col.range", &[]),
+    ("compare.col.runs-ok", &[]),
+    ("compare.col.phase", &[]),
+    ("compare.col.figure", &[]),
+    ("compare.col.getpid", &[]),
+    ("compare.col.vs-host", &[]),
+    ("compare.col.exits", &[]),
+    ("compare.col.uname", &[]),
+    ("compare.col.ids", &[]),
+    ("compare.col.status", &[]),
+    ("compare.cell.failed", &[]),
+    ("compare.cell.no-vm", &[]),
+    ("compare.cell.ratio", &["figure"]),
+    ("compare.cell.pairs", &["count"]),
+    ("compare.stage.prepare", &[]),
+    ("compare.stage.boot", &[]),
+    ("compare.stage.run", &[]),
+    ("compare.stage.teardown", &[]),
+    ("compare.c.not-significant", &["spread"]),
+    ("compare.c.vm", &[]),
+    ("compare.c.container", &[]),
+    ("compare.c.reach", &[]),
+    ("compare.c.took", &["slow", "times", "fast", "what"]),
+    (
+        "compare.c.took-unsupported",
+        &["slow", "fast", "what", "verdict"],
+    ),
+    ("compare.c.fence", &["times"]),
+    ("compare.c.fence-unsupported", &["verdict"]),
+    ("compare.c.getpid", &["host", "vm"]),
+    ("compare.c.getpid-ratio", &["host", "vm", "times"]),
+    ("compare.c.getpid-unsupported", &["host", "vm", "verdict"]),
+    ("compare.c.seccomp", &["delta", "with", "without", "paired"]),
+    ("compare.c.seccomp-paired", &["ratio"]),
+    ("compare.c.no-exits", &[]),
+    ("compare.c.exits", &["exits"]),
+    ("compare.c.uart", &["times", "per_write"]),
+    ("compare.c.uart-unsupported", &["per_write", "verdict"]),
+    ("compare.c.uart-per-write", &["uart", "paravirt"]),
+    ("compare.c.exit", &["cost"]),
+    ("compare.c.exit-getpid", &["cost", "times"]),
+    ("compare.c.same-kernel", &[]),
+    ("compare.c.other-kernel", &["container", "host"]),
+    ("compare.c.vm-kernel", &["vm"]),
 ];
 
 /// What is wrong with a resource file or a lookup.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum CatalogError {
     /// A line that is neither a comment, blank, nor `key = text`.
-    #[error("{lang} catalog, line {line}: expected `key = text`, got {text:?}")]
+    #[error(
+        "{lang} catalog, line {line} (counted over its files in order): expected `key = text`, got {text:?}"
+    )]
     Malformed {
         /// The language's code.
         lang: &'static str,
@@ -168,7 +246,7 @@ pub enum CatalogError {
         key: String,
     },
     /// A key of the schema that the file lacks.
-    #[error("{lang} catalog: key {key:?} is missing; add it to bench/locales/{lang}/explain.txt")]
+    #[error("{lang} catalog: key {key:?} is missing; add it to bench/locales/{lang}/")]
     Missing {
         /// The language's code.
         lang: &'static str,
@@ -209,7 +287,7 @@ pub struct Catalog {
 impl Catalog {
     /// The embedded catalog of `lang`, parsed and checked against [`SCHEMA`].
     pub fn load(lang: Lang) -> Result<Catalog, CatalogError> {
-        let catalog = Catalog::parse(lang, lang.source())?;
+        let catalog = Catalog::parse(lang, &lang.sources().join("\n"))?;
         catalog.check()?;
         Ok(catalog)
     }
@@ -285,6 +363,23 @@ impl Catalog {
         Ok(())
     }
 
+    /// The catalog of `lang` for output that has no error path (`versus
+    /// compare`'s tables): [`Catalog::load`], or — only in a build whose
+    /// resource files break [`SCHEMA`], which the unit tests rule out — an
+    /// empty catalog, in which [`Catalog::say`] shows each message's key.
+    pub fn for_output(lang: Lang) -> Catalog {
+        Catalog::load(lang).unwrap_or(Catalog {
+            lang,
+            messages: BTreeMap::new(),
+        })
+    }
+
+    /// [`Catalog::text`], or the key itself when the message cannot be
+    /// filled (see [`Catalog::for_output`]).
+    pub fn say(&self, key: &str, args: &[(&str, &str)]) -> String {
+        self.text(key, args).unwrap_or_else(|_| key.to_string())
+    }
+
     /// The language of this catalog.
     pub fn lang(&self) -> Lang {
         self.lang
@@ -353,7 +448,7 @@ mod tests {
 
     #[test]
     fn a_missing_key_an_extra_key_and_a_wrong_placeholder_are_caught() {
-        let full = Lang::En.source();
+        let full = &Lang::En.sources().join("\n");
         let without = full.replace("heading.why = Why\n", "");
         assert!(matches!(
             Catalog::parse(Lang::En, &without).unwrap().check(),

@@ -30,6 +30,15 @@ pub(crate) enum LangArg {
     Ko,
 }
 
+impl From<LangArg> for Lang {
+    fn from(lang: LangArg) -> Lang {
+        match lang {
+            LangArg::En => Lang::En,
+            LangArg::Ko => Lang::Ko,
+        }
+    }
+}
+
 /// `versus explain`'s arguments.
 #[derive(Debug, Args)]
 pub(crate) struct ExplainArgs {
@@ -141,11 +150,7 @@ impl Presenter for Terminal {
 
 /// `versus explain [TOPIC] [--lang en|ko] [--step] [--short]`.
 pub(crate) fn explain(args: &ExplainArgs) -> Result<ExitCode> {
-    let lang = match args.lang {
-        Some(LangArg::En) => Lang::En,
-        Some(LangArg::Ko) => Lang::Ko,
-        None => Lang::from_env(),
-    };
+    let lang = args.lang.map_or_else(Lang::from_env, Lang::from);
     let catalog = Catalog::load(lang).context("versus was built with a broken lesson catalog")?;
     let width = width::output_width();
     let Some(name) = &args.topic else {
