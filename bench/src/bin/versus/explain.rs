@@ -192,13 +192,16 @@ pub(crate) fn explain(args: &ExplainArgs) -> Result<ExitCode> {
     } else {
         Pace::Lecture
     };
-    explain::give(topic, &catalog, pace, &mut terminal)
-        .with_context(|| format!("the lesson {topic} stopped"))?;
+    let given = explain::give(topic, &catalog, pace, &mut terminal);
+    // Ctrl-C (or SIGTERM) stopped the run under way, which cleaned up after
+    // itself: end as an interrupted command does, not with the run's error.
+    if let Some(status) = bench::interrupt::exit_status() {
+        output::stderr_line(&format!("versus: the lesson {topic} was interrupted"));
+        return Ok(ExitCode::from(status));
+    }
+    given.with_context(|| format!("the lesson {topic} stopped"))?;
     if let Some(error) = terminal.failed {
         return Err(error);
-    }
-    if let Some(status) = bench::interrupt::exit_status() {
-        return Ok(ExitCode::from(status));
     }
     Ok(ExitCode::SUCCESS)
 }
