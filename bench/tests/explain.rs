@@ -138,6 +138,14 @@ fn two_stacks_the_vm_answers_with_its_own_kernel_and_the_container_with_the_host
             !vm.starts_with(&sysname),
             "the VM named the host's kernel: {vm}"
         );
+        if lang == "en" {
+            let stack = figure(&figures, "VM stack: ");
+            assert!(stack.contains(&format!("guest kernel ({vm})")), "{stack}");
+            assert!(
+                stack.ends_with(&format!("host kernel ({host_kernel})")),
+                "{stack}"
+            );
+        }
         // The lesson's own verdicts agree with the rows.
         let yes = if lang == "en" { "yes." } else { "예." };
         let verdicts = figures.iter().filter(|line| line.ends_with(yes)).count();

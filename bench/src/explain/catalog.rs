@@ -100,6 +100,8 @@ pub const SCHEMA: &[(&str, &[&str])] = &[
     ("two-stacks.container-size", &["image"]),
     ("two-stacks.same", &["verdict"]),
     ("two-stacks.differs", &["verdict"]),
+    ("two-stacks.stack-container", &["host"]),
+    ("two-stacks.stack-vm", &["guest", "host"]),
     ("two-stacks.yes", &[]),
     ("two-stacks.no", &[]),
     ("two-stacks.why", &[]),

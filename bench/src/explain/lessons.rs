@@ -150,6 +150,16 @@ pub(crate) fn two_stacks(
         "two-stacks.differs",
         &[("verdict", &verdict(kernels[2] != kernels[0])?)],
     )?));
+    // The two stacks, drawn with the kernels that answered.
+    let name = |(sysname, release): &(String, String)| format!("{sysname} {release}");
+    let (host, guest) = (name(&kernels[0]), name(&kernels[2]));
+    lines.push(Line::Figure(
+        catalog.text("two-stacks.stack-container", &[("host", &host)])?,
+    ));
+    lines.push(Line::Figure(catalog.text(
+        "two-stacks.stack-vm",
+        &[("guest", &guest), ("host", &host)],
+    )?));
     let size = |bytes: Option<u64>| bytes.map_or_else(|| "?".to_string(), fmt::bytes);
     let guest_memory = match &vm_backend.settings.memory {
         hypervisor::config::MemoryConfig::Total(bytes) => *bytes,
