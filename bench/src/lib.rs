@@ -7,6 +7,7 @@
 //! - [`report`]: the [`report::RunReport`] every backend returns;
 //! - [`stats`]: summaries and paired ratios over repeated runs;
 //! - [`doctor`]: what this host offers (KVM backend, cgroups, namespaces…);
+//! - [`explain`]: `versus explain`, live lessons in English and Korean;
 //! - [`interrupt`]: Ctrl-C and SIGTERM as a flag, so that nothing is left behind;
 //! - [`output`]: versus' stdout and stderr, which never panic (a closed pipe ends quietly);
 //! - [`render`]: reports as tables;
@@ -16,6 +17,7 @@
 pub mod backend;
 pub mod compare;
 pub mod doctor;
+pub mod explain;
 pub mod fmt;
 pub mod interrupt;
 pub mod output;

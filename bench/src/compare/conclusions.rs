@@ -1,7 +1,10 @@
 //! The conclusions of a comparison: sentences computed from its figures,
-//! section by section, each one only when its figures exist.
+//! section by section, each one only when its figures exist. The sentences
+//! come from the catalog (`bench/locales/*/compare.txt`), so that
+//! `versus compare --lang ko` concludes in Korean.
 
 use super::model::{Comparison, Section, figure};
+use crate::explain::{Catalog, Lang};
 use crate::fmt;
 use crate::stats::{Ratio, Summary};
 
@@ -34,26 +37,36 @@ fn times(ratio: &Ratio) -> String {
 
 /// "no significant difference: the paired ratios spread ±10.6, more than
 /// the ratio itself" — said instead of a ratio the runs do not support.
-fn not_significant(ratio: &Ratio) -> String {
-    format!(
-        "no significant difference: the paired ratios spread ±{:.1}, more than the ratio \
-         itself (more --runs may settle it)",
-        ratio.spread()
+fn not_significant(t: &Catalog, ratio: &Ratio) -> String {
+    t.say(
+        "compare.c.not-significant",
+        &[("spread", &format!("{:.1}", ratio.spread()))],
     )
 }
 
 /// "The VM took 3.1× (±0.2) as long as the container to reach its
 /// workload", whichever way round the ratio `slow / fast` falls.
-fn took_as_long(ratio: &Ratio, slow: &str, fast: &str, what: &str) -> String {
+fn took_as_long(t: &Catalog, ratio: &Ratio, slow: &str, fast: &str, what: &str) -> String {
     if !ratio.is_significant() {
-        format!(
-            "The {slow} against the {fast}, {what} — {}.",
-            not_significant(ratio)
+        let verdict = not_significant(t, ratio);
+        t.say(
+            "compare.c.took-unsupported",
+            &[
+                ("slow", slow),
+                ("fast", fast),
+                ("what", what),
+                ("verdict", &verdict),
+            ],
         )
     } else if ratio.pairs.median >= 1.0 {
-        format!(
-            "The {slow} took {} as long as the {fast} {what}.",
-            times(ratio)
+        t.say(
+            "compare.c.took",
+            &[
+                ("slow", slow),
+                ("times", &times(ratio)),
+                ("fast", fast),
+                ("what", what),
+            ],
         )
     } else {
         // Invert each pair's ratio: the spread of 1/x is not 1/spread.
@@ -62,66 +75,80 @@ fn took_as_long(ratio: &Ratio, slow: &str, fast: &str, what: &str) -> String {
             iqr: ratio.pairs.iqr / (ratio.pairs.median * ratio.pairs.median),
             ..ratio.pairs.clone()
         };
-        format!(
-            "The {fast} took {} as long as the {slow} {what}.",
-            times(&Ratio { pairs: inverse })
+        t.say(
+            "compare.c.took",
+            &[
+                ("slow", fast),
+                ("times", &times(&Ratio { pairs: inverse })),
+                ("fast", slow),
+                ("what", what),
+            ],
         )
     }
 }
 
-/// Sentences computed from the figures; each one only when its figures exist.
+/// Sentences computed from the figures, in English; each one only when its
+/// figures exist.
 pub(super) fn conclusions(c: &Comparison) -> Vec<String> {
+    conclusions_in(c, &Catalog::for_output(Lang::En))
+}
+
+/// [`conclusions`] in the catalog's language.
+pub(super) fn conclusions_in(c: &Comparison, t: &Catalog) -> Vec<String> {
     let mut out = Vec::new();
-    startup_conclusions(c, &mut out);
-    syscall_conclusions(c, &mut out);
-    io_conclusions(c, &mut out);
-    identity_conclusions(c, &mut out);
+    startup_conclusions(c, t, &mut out);
+    syscall_conclusions(c, t, &mut out);
+    io_conclusions(c, t, &mut out);
+    identity_conclusions(c, t, &mut out);
     out
 }
 
 /// Startup: the VM against the container, the container against the host.
-fn startup_conclusions(c: &Comparison, out: &mut Vec<String>) {
+fn startup_conclusions(c: &Comparison, t: &Catalog, out: &mut Vec<String>) {
     if let Some(r) = ratio_of(c, figure::STARTUP, "vm", "container") {
-        out.push(took_as_long(r, "VM", "container", "to reach its workload"));
+        let (vm, container) = (
+            t.say("compare.c.vm", &[]),
+            t.say("compare.c.container", &[]),
+        );
+        let what = t.say("compare.c.reach", &[]);
+        out.push(took_as_long(t, r, &vm, &container, &what));
     }
     if let Some(r) = ratio_of(c, figure::STARTUP, "container", "host") {
         if !r.is_significant() {
-            out.push(format!(
-                "Fencing a process in (namespaces, cgroup, pivot_root, capabilities, seccomp): \
-                 the container against a plain host process, to reach its workload — {}.",
-                not_significant(r)
-            ));
+            let verdict = not_significant(t, r);
+            out.push(t.say("compare.c.fence-unsupported", &[("verdict", &verdict)]));
             return;
         }
-        out.push(format!(
-            "Fencing a process in (namespaces, cgroup, pivot_root, capabilities, seccomp): the \
-             container took {} as long as a plain host process to reach its workload.",
-            times(r)
-        ));
+        out.push(t.say("compare.c.fence", &[("times", &times(r))]));
     }
 }
 
 /// System calls: a getpid on the host and in the VM, the seccomp filter's
 /// share, the exits a VM's getpid loop caused.
-fn syscall_conclusions(c: &Comparison, out: &mut Vec<String>) {
+fn syscall_conclusions(c: &Comparison, t: &Catalog, out: &mut Vec<String>) {
     if let (Some(host), Some(vm)) = (
         median_of(c, Section::Syscall, figure::GETPID, "host"),
         median_of(c, Section::Syscall, figure::GETPID, "vm"),
     ) {
-        let ratio = ratio_of(c, figure::GETPID, "vm", "host")
-            .map(|r| {
-                if r.is_significant() {
-                    format!(" — {} the host's", times(r))
-                } else {
-                    format!(" — against the host's, {}", not_significant(r))
-                }
-            })
-            .unwrap_or_default();
-        out.push(format!(
-            "A getpid cost {} on the host and {} in the VM{ratio}.",
-            fmt::duration_f64(host),
-            fmt::duration_f64(vm)
-        ));
+        let (host, vm) = (fmt::duration_f64(host), fmt::duration_f64(vm));
+        let costs = [("host", host.as_str()), ("vm", vm.as_str())];
+        out.push(match ratio_of(c, figure::GETPID, "vm", "host") {
+            None => t.say("compare.c.getpid", &costs),
+            Some(r) if r.is_significant() => {
+                let times = times(r);
+                t.say(
+                    "compare.c.getpid-ratio",
+                    &[costs[0], costs[1], ("times", &times)],
+                )
+            }
+            Some(r) => {
+                let verdict = not_significant(t, r);
+                t.say(
+                    "compare.c.getpid-unsupported",
+                    &[costs[0], costs[1], ("verdict", &verdict)],
+                )
+            }
+        });
     }
     if let (Some(with), Some(without)) = (
         median_of(c, Section::Syscall, figure::GETPID, "container"),
@@ -134,76 +161,81 @@ fn syscall_conclusions(c: &Comparison, out: &mut Vec<String>) {
     ) {
         let paired = ratio_of(c, figure::GETPID, "container", "container (no seccomp)")
             .map(|r| {
-                if r.is_significant() {
-                    format!("; paired by round, {}", times(r))
+                let ratio = if r.is_significant() {
+                    times(r)
                 } else {
-                    format!("; paired by round, {}", not_significant(r))
-                }
+                    not_significant(t, r)
+                };
+                t.say("compare.c.seccomp-paired", &[("ratio", &ratio)])
             })
             .unwrap_or_default();
-        out.push(format!(
-            "In the container the seccomp filter changed a getpid by {} ({} with it, {} \
-             without{paired}).",
-            signed_duration(with - without),
-            fmt::duration_f64(with),
-            fmt::duration_f64(without)
+        out.push(t.say(
+            "compare.c.seccomp",
+            &[
+                ("delta", &signed_duration(with - without)),
+                ("with", &fmt::duration_f64(with)),
+                ("without", &fmt::duration_f64(without)),
+                ("paired", &paired),
+            ],
         ));
     }
     if let Some(exits) = median_of(c, Section::Syscall, figure::EXITS_PER_1000_CALLS, "vm") {
         if exits == 0.0 {
-            out.push(
-                "The VM's getpid loop caused no VM exits: a system call is answered by the \
-                 guest's own kernel, the host never sees it."
-                    .to_string(),
-            );
+            out.push(t.say("compare.c.no-exits", &[]));
         } else {
-            out.push(format!(
-                "The VM's getpid loop caused {exits:.1} exits per 1,000 calls (expected 0: \
-                 something other than the guest kernel answered)."
-            ));
+            out.push(t.say("compare.c.exits", &[("exits", &format!("{exits:.1}"))]));
         }
     }
 }
 
 /// I/O: the UART against the paravirtual console, one exit round trip.
-fn io_conclusions(c: &Comparison, out: &mut Vec<String>) {
+fn io_conclusions(c: &Comparison, t: &Catalog, out: &mut Vec<String>) {
     if let Some(r) = ratio_of(c, figure::WRITE, "vm (UART)", "vm") {
         let per_write = median_of(c, Section::Io, figure::EXITS_PER_WRITE, "vm (UART)")
             .zip(median_of(c, Section::Io, figure::EXITS_PER_WRITE, "vm"))
-            .map(|(uart, paravirt)| format!(" ({uart:.0} exits per write against {paravirt:.0})"))
+            .map(|(uart, paravirt)| {
+                let fragment = t.say(
+                    "compare.c.uart-per-write",
+                    &[
+                        ("uart", &format!("{uart:.0}")),
+                        ("paravirt", &format!("{paravirt:.0}")),
+                    ],
+                );
+                format!(" {fragment}")
+            })
             .unwrap_or_default();
         out.push(if r.is_significant() {
-            format!(
-                "Through the emulated UART every byte is an exit: a console write cost {} the \
-                 paravirtual console's{per_write}.",
-                times(r)
+            t.say(
+                "compare.c.uart",
+                &[("times", &times(r)), ("per_write", &per_write)],
             )
         } else {
-            format!(
-                "Through the emulated UART every byte is an exit{per_write}; a console write \
-                 against the paravirtual console's — {}.",
-                not_significant(r)
+            let verdict = not_significant(t, r);
+            t.say(
+                "compare.c.uart-unsupported",
+                &[("per_write", &per_write), ("verdict", &verdict)],
             )
         });
     }
     if let Some(exit) = median_of(c, Section::Io, figure::EXIT_HOST, "vm") {
-        let getpid = median_of(c, Section::Syscall, figure::GETPID, "host")
-            .map(|g| {
-                format!(
-                    ", {:.0}× a host getpid",
-                    if g > 0.0 { exit / g } else { 0.0 }
-                )
-            })
-            .unwrap_or_default();
-        out.push(format!(
-            "One VM exit round trip (guest → VMM → guest) cost {}{getpid}.",
-            fmt::duration_f64(exit)
-        ));
+        let cost = fmt::duration_f64(exit);
+        out.push(
+            match median_of(c, Section::Syscall, figure::GETPID, "host") {
+                Some(g) => {
+                    let times = format!("{:.0}", if g > 0.0 { exit / g } else { 0.0 });
+                    t.say(
+                        "compare.c.exit-getpid",
+                        &[("cost", &cost), ("times", &times)],
+                    )
+                }
+                None => t.say("compare.c.exit", &[("cost", &cost)]),
+            },
+        );
     }
 }
 
 /// Identity: which kernel answers in the container and in the VM.
-fn identity_conclusions(c: &Comparison, out: &mut Vec<String>) {
+fn identity_conclusions(c: &Comparison, t: &Catalog, out: &mut Vec<String>) {
     let kernel = |subject: &str| {
         c.identity
             .iter()
@@ -212,23 +244,18 @@ fn identity_conclusions(c: &Comparison, out: &mut Vec<String>) {
     };
     if let (Some(host), Some(container)) = (kernel("host"), kernel("container")) {
         if host == container {
-            out.push(
-                "The container's uname is the host's own kernel: one kernel serves both."
-                    .to_string(),
-            );
+            out.push(t.say("compare.c.same-kernel", &[]));
         } else {
-            out.push(format!(
-                "The container's uname ({container}) differs from the host's ({host}) — \
-                 unexpected for a container."
+            out.push(t.say(
+                "compare.c.other-kernel",
+                &[("container", &container), ("host", &host)],
             ));
         }
     }
     if let (Some(container), Some(vm)) = (kernel("container"), kernel("vm"))
         && container != vm
     {
-        out.push(format!(
-            "The VM's uname names its own guest kernel ({vm}), not the host's."
-        ));
+        out.push(t.say("compare.c.vm-kernel", &[("vm", &vm)]));
     }
 }
 

@@ -1,10 +1,14 @@
 //! A [`Comparison`] as people read it (step 4 of [`super`]): a header
 //! naming the host and its KVM backend, one comfy-table per section,
-//! failures with their reasons, and the conclusions.
+//! failures with their reasons, and the conclusions. The words come from
+//! the catalog (`bench/locales/*/compare.txt`): English by default, Korean
+//! with `versus compare --lang ko` ([`comparison_in`]). Names of backends
+//! and figures are data, not words, and stay as they are.
 
 use comfy_table::{Cell, CellAlignment, Table};
 
 use super::model::{Comparison, Section, Series, Stage, Unit, figure};
+use crate::explain::{Catalog, Lang};
 use crate::fmt;
 use crate::render::table;
 use crate::stats::MIN_SAMPLES_FOR_P95;
@@ -36,13 +40,24 @@ pub fn shows_p95(c: &Comparison) -> bool {
     c.rounds_done >= MIN_SAMPLES_FOR_P95
 }
 
-/// `header` without its "p95" title when [`shows_p95`] is false.
-fn columns_for<'a>(c: &Comparison, header: &[&'a str]) -> Vec<&'a str> {
-    header
-        .iter()
-        .copied()
-        .filter(|title| shows_p95(c) || *title != "p95")
+/// The titles of the catalog's column `keys`, without the p95 column
+/// when [`shows_p95`] is false.
+fn columns_for(c: &Comparison, t: &Catalog, keys: &[&str]) -> Vec<String> {
+    keys.iter()
+        .filter(|key| shows_p95(c) || **key != "compare.col.p95")
+        .map(|key| t.say(key, &[]))
         .collect()
+}
+
+/// A table with the catalog's column titles `keys`.
+fn titled(c: &Comparison, t: &Catalog, keys: &[&str], all: bool) -> Table {
+    let titles: Vec<String> = if all {
+        keys.iter().map(|key| t.say(key, &[])).collect()
+    } else {
+        columns_for(c, t, keys)
+    };
+    let titles: Vec<&str> = titles.iter().map(String::as_str).collect();
+    table(&titles)
 }
 
 /// The whole comparison as text, to the output width (see [`crate::width`]).
@@ -52,21 +67,28 @@ pub fn comparison(c: &Comparison) -> String {
 
 /// [`comparison`] laid out for `columns` display columns.
 pub fn comparison_at(c: &Comparison, columns: usize) -> String {
+    comparison_in(c, columns, &Catalog::for_output(Lang::En))
+}
+
+/// [`comparison_at`] in the catalog's language: headings, table titles,
+/// the header and the conclusions (recomputed from the figures in that
+/// language; English uses the ones the comparison carries).
+pub fn comparison_in(c: &Comparison, columns: usize, t: &Catalog) -> String {
     let mut out = String::new();
-    out.push_str(&header_at(c, columns));
+    out.push_str(&header_in(c, columns, t));
     for section in &c.sections {
-        let (title, body) = match section {
-            Section::Startup => ("Startup: launch → workload start", startup_tables(c)),
-            Section::Memory => ("Memory", vec![figures_table(c, Section::Memory)]),
-            Section::Syscall => (
-                "System calls: getpid, measured inside the workload",
-                vec![syscall_table(c)],
+        let (key, body) = match section {
+            Section::Startup => ("compare.title.startup", startup_tables(c, t)),
+            Section::Memory => (
+                "compare.title.memory",
+                vec![figures_table(c, t, Section::Memory)],
             ),
-            Section::Io => ("Exits and I/O", vec![figures_table(c, Section::Io)]),
-            Section::Identity => ("Kernel identity and isolation", vec![identity_table(c)]),
+            Section::Syscall => ("compare.title.syscall", vec![syscall_table(c, t)]),
+            Section::Io => ("compare.title.io", vec![figures_table(c, t, Section::Io)]),
+            Section::Identity => ("compare.title.identity", vec![identity_table(c, t)]),
         };
         out.push('\n');
-        out.push_str(&width::paragraph_to(title, "", "  ", columns));
+        out.push_str(&width::paragraph_to(&t.say(key, &[]), "", "  ", columns));
         for mut table in body {
             out.push_str(&width::table_to(&mut table, columns));
             out.push('\n');
@@ -74,14 +96,19 @@ pub fn comparison_at(c: &Comparison, columns: usize) -> String {
     }
     let failures = failures(c);
     if !failures.is_empty() {
-        out.push_str("\nFailed runs (not counted in any figure)\n");
+        out.push_str(&format!("\n{}\n", t.say("compare.failed-runs", &[])));
         for line in failures {
             out.push_str(&width::paragraph_to(&line, "  ✗ ", "    ", columns));
         }
     }
-    if !c.conclusions.is_empty() {
-        out.push_str("\nConclusions\n");
-        for line in &c.conclusions {
+    let conclusions = if t.lang() == Lang::En {
+        c.conclusions.clone()
+    } else {
+        super::conclusions::conclusions_in(c, t)
+    };
+    if !conclusions.is_empty() {
+        out.push_str(&format!("\n{}\n", t.say("compare.conclusions", &[])));
+        for line in &conclusions {
             out.push_str(&width::paragraph_to(line, "  • ", "    ", columns));
         }
     }
@@ -96,16 +123,21 @@ pub fn header(c: &Comparison) -> String {
 
 /// [`header`] laid out for `columns` display columns.
 pub fn header_at(c: &Comparison, columns: usize) -> String {
-    header_paragraphs(c)
+    header_in(c, columns, &Catalog::for_output(Lang::En))
+}
+
+/// [`header_at`] in the catalog's language.
+fn header_in(c: &Comparison, columns: usize, t: &Catalog) -> String {
+    header_paragraphs_in(c, t)
         .into_iter()
         .map(|(mark, text)| {
             // Continuation lines hang under the text, past the mark.
             let hang = if mark.is_empty() {
                 "  ".to_string()
             } else {
-                " ".repeat(width::columns(mark))
+                " ".repeat(width::columns(&mark))
             };
-            width::paragraph_to(&text, mark, &hang, columns)
+            width::paragraph_to(&text, &mark, &hang, columns)
         })
         .collect()
 }
@@ -113,48 +145,79 @@ pub fn header_at(c: &Comparison, columns: usize) -> String {
 /// The header's paragraphs, unwrapped, each with the mark that starts it
 /// (`⚠ `…): for [`header`] and for exports, which do not depend on a
 /// terminal's width.
-pub fn header_paragraphs(c: &Comparison) -> Vec<(&'static str, String)> {
+pub fn header_paragraphs(c: &Comparison) -> Vec<(String, String)> {
+    header_paragraphs_in(c, &Catalog::for_output(Lang::En))
+}
+
+/// [`header_paragraphs`] in the catalog's language.
+fn header_paragraphs_in(c: &Comparison, t: &Catalog) -> Vec<(String, String)> {
+    let word = |one: &str, many: &str, n: usize| t.say(if n == 1 { one } else { many }, &[]);
+    let host_kernel = c
+        .host
+        .kernel
+        .clone()
+        .unwrap_or_else(|| t.say("compare.header.unknown-kernel", &[]));
+    let host_cpu = c
+        .host
+        .cpu
+        .clone()
+        .unwrap_or_else(|| t.say("compare.header.unknown-cpu", &[]));
     let mut out = vec![
         (
-            "",
-            format!(
-                "versus compare — {} measured round{} after {} warm-up{}, subjects interleaved",
-                c.rounds_done,
-                if c.rounds_done == 1 { "" } else { "s" },
-                c.warmup,
-                if c.warmup == 1 { "" } else { "s" },
+            String::new(),
+            t.say(
+                "compare.header.run",
+                &[
+                    ("rounds", &c.rounds_done.to_string()),
+                    (
+                        "round_word",
+                        &word("compare.word.round", "compare.word.rounds", c.rounds_done),
+                    ),
+                    ("warmup", &c.warmup.to_string()),
+                    (
+                        "warmup_word",
+                        &word("compare.word.warmup", "compare.word.warmups", c.warmup),
+                    ),
+                ],
             ),
         ),
         (
-            "host: ",
-            format!(
-                "{} · {} · KVM: {}",
-                c.host.kernel.as_deref().unwrap_or("unknown kernel"),
-                c.host.cpu.as_deref().unwrap_or("unknown CPU"),
-                c.host.kvm_backend
+            format!("{} ", t.say("compare.header.host-mark", &[])),
+            t.say(
+                "compare.header.host",
+                &[
+                    ("kernel", &host_kernel),
+                    ("cpu", &host_cpu),
+                    ("backend", &c.host.kvm_backend),
+                ],
             ),
         ),
     ];
     if let Some(warning) = &c.host.kvm_warning {
-        out.push(("⚠ ", warning.clone()));
+        out.push(("⚠ ".to_string(), warning.clone()));
     }
     if let Some(reason) = &c.without_vm {
-        out.push(("✗ ", format!("no VM backends in this comparison: {reason}")));
+        out.push((
+            "✗ ".to_string(),
+            t.say("compare.header.no-vm", &[("reason", reason)]),
+        ));
     }
     if !shows_p95(c) {
         out.push((
-            "",
-            format!(
-                "p95 is shown from {MIN_SAMPLES_FOR_P95} runs on (--runs {MIN_SAMPLES_FOR_P95}); \
-                 with {} it would be a guess, so its column is left out.",
-                c.rounds_done
+            String::new(),
+            t.say(
+                "compare.header.p95",
+                &[
+                    ("min", &MIN_SAMPLES_FOR_P95.to_string()),
+                    ("rounds", &c.rounds_done.to_string()),
+                ],
             ),
         ));
     }
     out
 }
 
-fn summary_cells(series: &Series, p95: bool) -> Vec<Cell> {
+fn summary_cells(series: &Series, p95: bool, t: &Catalog) -> Vec<Cell> {
     let mut cells = match &series.summary {
         Some(s) => vec![
             right(value(series.unit, s.median)),
@@ -170,7 +233,7 @@ fn summary_cells(series: &Series, p95: bool) -> Vec<Cell> {
             right(format!("{}/{}", s.n, s.n + series.failures.len())),
         ],
         None => vec![
-            right("failed"),
+            right(t.say("compare.cell.failed", &[])),
             right("—"),
             right("—"),
             right(format!("0/{}", series.failures.len())),
@@ -182,11 +245,19 @@ fn summary_cells(series: &Series, p95: bool) -> Vec<Cell> {
     cells
 }
 
-fn startup_tables(c: &Comparison) -> Vec<Table> {
-    let mut summary = table(&columns_for(
+fn startup_tables(c: &Comparison, t: &Catalog) -> Vec<Table> {
+    let mut summary = titled(
         c,
-        &["backend", "median", "p95", "min – max", "runs ok"],
-    ));
+        t,
+        &[
+            "compare.col.backend",
+            "compare.col.median",
+            "compare.col.p95",
+            "compare.col.range",
+            "compare.col.runs-ok",
+        ],
+        false,
+    );
     let mut subjects = Vec::new();
     for series in c
         .series
@@ -195,13 +266,13 @@ fn startup_tables(c: &Comparison) -> Vec<Table> {
     {
         subjects.push(series.subject.clone());
         let mut row = vec![Cell::new(&series.subject)];
-        row.extend(summary_cells(series, shows_p95(c)));
+        row.extend(summary_cells(series, shows_p95(c), t));
         summary.add_row(row);
     }
     // Phases as a matrix: one row per stage · phase, one column of numbers
     // per backend ("—" where a backend has no such phase), so that the same
     // phase reads across and a narrow terminal still holds five backends.
-    let mut header = vec!["stage · phase (median)".to_string()];
+    let mut header = vec![t.say("compare.col.phase", &[])];
     header.extend(subjects.iter().cloned());
     let header: Vec<&str> = header.iter().map(String::as_str).collect();
     let mut phases = table(&header);
@@ -214,7 +285,7 @@ fn startup_tables(c: &Comparison) -> Vec<Table> {
             }
         }
         for name in names {
-            let mut row = vec![Cell::new(format!("{} · {name}", stage_name(stage)))];
+            let mut row = vec![Cell::new(format!("{} · {name}", stage_in(stage, t)))];
             for subject in &subjects {
                 let median = c
                     .phases
@@ -242,11 +313,33 @@ pub fn stage_name(stage: Stage) -> &'static str {
     }
 }
 
-fn figures_table(c: &Comparison, section: Section) -> Table {
-    let mut out = table(&columns_for(
+/// The stage's name in the catalog's language.
+fn stage_in(stage: Stage, t: &Catalog) -> String {
+    t.say(
+        match stage {
+            Stage::Prepare => "compare.stage.prepare",
+            Stage::Boot => "compare.stage.boot",
+            Stage::Run => "compare.stage.run",
+            Stage::Teardown => "compare.stage.teardown",
+        },
+        &[],
+    )
+}
+
+fn figures_table(c: &Comparison, t: &Catalog, section: Section) -> Table {
+    let mut out = titled(
         c,
-        &["figure", "backend", "median", "p95", "min – max", "runs ok"],
-    ));
+        t,
+        &[
+            "compare.col.figure",
+            "compare.col.backend",
+            "compare.col.median",
+            "compare.col.p95",
+            "compare.col.range",
+            "compare.col.runs-ok",
+        ],
+        false,
+    );
     let mut rows: Vec<&Series> = c.series.iter().filter(|s| s.section == section).collect();
     // Group by figure, keeping the order in which figures first appeared.
     let mut order: Vec<&str> = Vec::new();
@@ -258,13 +351,13 @@ fn figures_table(c: &Comparison, section: Section) -> Table {
     rows.sort_by_key(|s| order.iter().position(|f| *f == s.figure));
     for series in rows {
         let mut row = vec![Cell::new(&series.figure), Cell::new(&series.subject)];
-        row.extend(summary_cells(series, shows_p95(c)));
+        row.extend(summary_cells(series, shows_p95(c), t));
         out.add_row(row);
     }
     if section == Section::Io {
         for ratio in c.ratios.iter().filter(|r| r.section == Section::Io) {
             let mut row = vec![
-                Cell::new(format!("{} ratio", ratio.figure)),
+                Cell::new(t.say("compare.cell.ratio", &[("figure", &ratio.figure)])),
                 Cell::new(format!("{} / {}", ratio.numerator, ratio.denominator)),
                 // The spread is in the min – max column; a ratio the pairs
                 // do not support is not stated.
@@ -278,7 +371,10 @@ fn figures_table(c: &Comparison, section: Section) -> Table {
                     "{:.2}× – {:.2}×",
                     ratio.ratio.pairs.min, ratio.ratio.pairs.max
                 )),
-                right(format!("{} pairs", ratio.ratio.pairs.n)),
+                right(t.say(
+                    "compare.cell.pairs",
+                    &[("count", &ratio.ratio.pairs.n.to_string())],
+                )),
             ];
             if !shows_p95(c) {
                 row.remove(3);
@@ -289,15 +385,20 @@ fn figures_table(c: &Comparison, section: Section) -> Table {
     out
 }
 
-fn syscall_table(c: &Comparison) -> Table {
-    let mut out = table(&[
-        "backend",
-        "getpid (median)",
-        "min – max",
-        "× host (paired)",
-        "exits per 1,000 calls",
-        "runs ok",
-    ]);
+fn syscall_table(c: &Comparison, t: &Catalog) -> Table {
+    let mut out = titled(
+        c,
+        t,
+        &[
+            "compare.col.backend",
+            "compare.col.getpid",
+            "compare.col.range",
+            "compare.col.vs-host",
+            "compare.col.exits",
+            "compare.col.runs-ok",
+        ],
+        true,
+    );
     let find = |subject: &str, name: &str| {
         c.series
             .iter()
@@ -317,7 +418,7 @@ fn syscall_table(c: &Comparison) -> Table {
                     value(series.unit, s.max)
                 ),
             ),
-            None => ("failed".to_string(), "—".to_string()),
+            None => (t.say("compare.cell.failed", &[]), "—".to_string()),
         };
         let ratio = if series.subject == "host" {
             "1.00×".to_string()
@@ -336,7 +437,7 @@ fn syscall_table(c: &Comparison) -> Table {
         {
             Some(s) => value(Unit::Count, s.median),
             // No VM: the host kernel answers directly; there is nothing to exit from.
-            None => "— (no VM)".to_string(),
+            None => t.say("compare.cell.no-vm", &[]),
         };
         let ok = series.summary.as_ref().map_or(0, |s| s.n);
         out.add_row(vec![
@@ -351,8 +452,18 @@ fn syscall_table(c: &Comparison) -> Table {
     out
 }
 
-fn identity_table(c: &Comparison) -> Table {
-    let mut out = table(&["backend", "uname (kernel that answered)", "ids", "status"]);
+fn identity_table(c: &Comparison, t: &Catalog) -> Table {
+    let mut out = titled(
+        c,
+        t,
+        &[
+            "compare.col.backend",
+            "compare.col.uname",
+            "compare.col.ids",
+            "compare.col.status",
+        ],
+        true,
+    );
     for row in &c.identity {
         let show = |v: &Option<String>| v.clone().unwrap_or_else(|| "—".to_string());
         out.add_row(vec![

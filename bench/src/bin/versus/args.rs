@@ -56,6 +56,12 @@ pub(crate) struct CompareArgs {
     /// Print the comparison as JSON instead of tables.
     #[arg(long)]
     pub(crate) json: bool,
+
+    /// The language of the tables' headings and the conclusions (en, ko);
+    /// English unless asked, since scripts read this output. JSON and the
+    /// exports stay English.
+    #[arg(long, value_enum, default_value = "en")]
+    pub(crate) lang: crate::explain::LangArg,
 }
 
 /// Examples of `versus compare`, shown at the end of its `--help`.
@@ -66,7 +72,8 @@ Examples:
   versus compare --only startup,memory           only these sections
   versus compare --vcpus 4 --mem 1G              the second VM with 4 vCPUs, every VM with 1 GiB
   versus compare --export-markdown results.md --plot startup.svg
-  versus compare --json > results.json           everything as JSON";
+  versus compare --json > results.json           everything as JSON
+  versus compare --lang ko                       headings and conclusions in Korean";
 
 /// Examples of `versus doctor`.
 pub(crate) const DOCTOR_EXAMPLES: &str = "\

@@ -187,7 +187,9 @@ pub(crate) fn compare(args: &CompareArgs) -> Result<ExitCode> {
     if args.json {
         emit(&format!("{}\n", serde_json::to_string_pretty(&comparison)?))?;
     } else {
-        emit(&render::comparison(&comparison))?;
+        let catalog = bench::explain::Catalog::for_output(args.lang.into());
+        let columns = bench::width::output_width();
+        emit(&render::comparison_in(&comparison, columns, &catalog))?;
     }
     // Every file is rewritten after each round; it is named once, here.
     for path in &observer.written {

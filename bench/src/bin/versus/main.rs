@@ -3,7 +3,8 @@
 //!
 //! `main.rs` parses the command line and dispatches; `args.rs` holds the
 //! flags and their conversions to settings, `run.rs` the single runs,
-//! `compare.rs` the comparison, `exit.rs` error text and exit statuses.
+//! `compare.rs` the comparison, `explain.rs` the lessons, `exit.rs` error
+//! text and exit statuses.
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -19,6 +20,7 @@ use bench::output;
 mod args;
 mod compare;
 mod exit;
+mod explain;
 mod run;
 
 use args::{CompareArgs, ContainerAction, HostAction, VmAction};
@@ -33,6 +35,7 @@ Examples:
   versus host run -- getpid 1000000      one task as a plain host process
   versus container run -- startup        the same as PID 1 of a container
   versus vm run -- startup               the same in a KVM virtual machine
+  versus explain two-stacks              a live lesson for a class (--lang ko for Korean)
   versus vm run --help                   the options of one subcommand, with examples";
 
 /// Run the same workload on the host, in a container and in a KVM virtual
@@ -76,6 +79,10 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// A live lesson for a class: the idea, a question, the real thing run
+    /// on this machine, the figures, and why (English or Korean).
+    #[command(after_help = explain::EXPLAIN_EXAMPLES)]
+    Explain(explain::ExplainArgs),
     /// Internal: run one `bench::request::RunRequest` read as JSON on stdin
     /// and print its report as JSON — how `versus compare` runs a backend
     /// in a fresh process for its memory figures.
@@ -132,6 +139,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             run_backend(&backend, &args.run, args.trace)
         }
         Command::RunRequest => run_request(),
+        Command::Explain(args) => explain::explain(&args),
         Command::Doctor { json } => {
             let report = doctor::diagnose(&doctor::HostView::real(), &doctor::RealProbes);
             if json {

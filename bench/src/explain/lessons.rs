@@ -1,0 +1,544 @@
+//! The lessons: each runs the real thing through the library's backends
+//! and returns the figures it measured, as lines for the "on this machine"
+//! part. Every verdict printed is computed from those figures.
+
+use std::time::Duration;
+
+use super::catalog::Catalog;
+use super::observe::{self, HostQueue, Watcher};
+use super::{ExplainError, Line, Pace, Presenter};
+use crate::backend::container::{ContainerBackend, ContainerSettings};
+use crate::backend::host::HostBackend;
+use crate::backend::vm::{VmBackend, VmSettings};
+use crate::backend::{Backend, Launch};
+use crate::fmt;
+use crate::report::RunReport;
+use crate::stats::Ratio;
+use crate::workload::{TaskResult, Workload};
+
+/// `two-stacks`: uname in the VM, the container and on the host.
+pub const TWO_STACKS: &str = "two-stacks";
+/// `no-translation`: the container's getpid costs the host's.
+pub const NO_TRANSLATION: &str = "no-translation";
+/// `namespaces`: each kind of namespace shown live.
+pub const NAMESPACES: &str = "namespaces";
+
+/// `exits`: what makes a VM exit.
+pub const EXITS: &str = "exits";
+
+/// `exits`' two getpid loops, by pace: if calls made exits, the longer loop
+/// would show thousands more. Kept short because on software KVM a guest
+/// system call takes a few hundred microseconds.
+fn exits_getpid(pace: Pace) -> (u64, u64) {
+    match pace {
+        Pace::Lecture => (1_000, 20_000),
+        Pace::Short => (1_000, 5_000),
+    }
+}
+
+/// `exits`' console writes: `write WRITES SIZE`.
+const EXITS_WRITES: (u64, u64) = (10, 64);
+
+/// `exits`' ping exits for the round trip (`--exit-probe`).
+const EXITS_PINGS: u32 = 1_000;
+
+/// The getpid calls of a container run that versus looks at from the host
+/// while it runs: long enough (a fraction of a second even on a fast
+/// machine) for the watcher to find the process and read /proc after its
+/// exec, short enough not to make the class wait.
+const WATCHED_GETPID: &str = "5000000";
+
+/// How many entries of a directory listing a lesson line shows.
+const LISTING_MAX: usize = 8;
+
+/// The longest a lesson waits for one run: far more than any lesson's
+/// task takes, even on software KVM, so that only a stuck run hits it.
+const RUN_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// `no-translation`'s getpid calls per loop and paired rounds, by pace. A
+/// lecture's rounds give a steady median on a busy laptop; the short pace
+/// still pairs enough rounds for a median that a translation layer (many
+/// times a ~100 ns call) could not hide in.
+fn getpid_plan(pace: Pace) -> (u64, usize) {
+    match pace {
+        Pace::Lecture => (1_000_000, 7),
+        Pace::Short => (200_000, 5),
+    }
+}
+
+/// Runs `argv` on `backend`, which the lesson calls `place`.
+fn run(backend: &dyn Backend, place: &str, argv: &[&str]) -> Result<RunReport, ExplainError> {
+    let launch = Launch {
+        workload: Workload::embedded(),
+        argv: argv.iter().map(|arg| arg.to_string()).collect(),
+        timeout: Some(RUN_TIMEOUT),
+        echo: false,
+    };
+    let report = backend
+        .run(&launch)
+        .map_err(|source| ExplainError::Backend {
+            place: place.to_string(),
+            source,
+        })?;
+    if !report.exit.success() {
+        return Err(ExplainError::Workload {
+            place: place.to_string(),
+            what: format!("{} ({})", report.exit.describe(), report.stderr.trim()),
+        });
+    }
+    Ok(report)
+}
+
+/// The figure a run must have produced, or the error saying it did not.
+fn missing(place: &str, task: &str) -> ExplainError {
+    ExplainError::Workload {
+        place: place.to_string(),
+        what: format!("printed no {task} result"),
+    }
+}
+
+/// `two-stacks`.
+pub(crate) fn two_stacks(
+    catalog: &Catalog,
+    presenter: &mut dyn Presenter,
+) -> Result<Vec<Line>, ExplainError> {
+    presenter.progress(&catalog.plain("two-stacks.running")?);
+    let vm_backend = VmBackend::new();
+    let places: [(&str, &dyn Backend); 3] = [
+        ("host", &HostBackend),
+        ("container", &ContainerBackend::new()),
+        ("vm", &vm_backend),
+    ];
+    let mut lines = Vec::new();
+    let mut kernels = Vec::new();
+    let mut reports = Vec::new();
+    for (place, backend) in places {
+        let report = run(backend, place, &["uname"])?;
+        let (sysname, release) = report
+            .results
+            .iter()
+            .find_map(|result| match result {
+                TaskResult::Uname {
+                    sysname, release, ..
+                } => Some((sysname.clone(), release.clone())),
+                _ => None,
+            })
+            .ok_or_else(|| missing(place, "uname"))?;
+        lines.push(Line::Figure(catalog.text(
+            "two-stacks.row",
+            &[
+                ("place", place),
+                ("sysname", &sysname),
+                ("release", &release),
+            ],
+        )?));
+        kernels.push((sysname, release));
+        reports.push(report);
+    }
+    let verdict = |yes: bool| {
+        catalog.plain(if yes {
+            "two-stacks.yes"
+        } else {
+            "two-stacks.no"
+        })
+    };
+    lines.push(Line::Figure(catalog.text(
+        "two-stacks.same",
+        &[("verdict", &verdict(kernels[1] == kernels[0])?)],
+    )?));
+    lines.push(Line::Figure(catalog.text(
+        "two-stacks.differs",
+        &[("verdict", &verdict(kernels[2] != kernels[0])?)],
+    )?));
+    // The two stacks, drawn with the kernels that answered.
+    let name = |(sysname, release): &(String, String)| format!("{sysname} {release}");
+    let (host, guest) = (name(&kernels[0]), name(&kernels[2]));
+    lines.push(Line::Figure(
+        catalog.text("two-stacks.stack-container", &[("host", &host)])?,
+    ));
+    lines.push(Line::Figure(catalog.text(
+        "two-stacks.stack-vm",
+        &[("guest", &guest), ("host", &host)],
+    )?));
+    let size = |bytes: Option<u64>| bytes.map_or_else(|| "?".to_string(), fmt::bytes);
+    let guest_memory = match &vm_backend.settings.memory {
+        hypervisor::config::MemoryConfig::Total(bytes) => *bytes,
+        hypervisor::config::MemoryConfig::Regions(regions) => {
+            regions.iter().map(|(_, size)| size).sum()
+        }
+    };
+    let vm = &reports[2].memory;
+    lines.push(Line::Figure(catalog.text(
+        "two-stacks.vm-size",
+        &[
+            ("image", &size(vm.image_bytes)),
+            ("memory", &fmt::bytes(guest_memory)),
+            ("touched", &size(vm.guest_touched_bytes)),
+        ],
+    )?));
+    lines.push(Line::Figure(catalog.text(
+        "two-stacks.container-size",
+        &[("image", &size(reports[1].memory.image_bytes))],
+    )?));
+    Ok(lines)
+}
+
+/// The getpid loop's cost per call in `report`.
+fn getpid_ns(report: &RunReport, place: &str) -> Result<f64, ExplainError> {
+    report
+        .results
+        .iter()
+        .find_map(|result| match result {
+            TaskResult::Getpid { ns_per_op, .. } => Some(*ns_per_op),
+            _ => None,
+        })
+        .ok_or_else(|| missing(place, "getpid"))
+}
+
+/// `no-translation`.
+pub(crate) fn no_translation(
+    catalog: &Catalog,
+    pace: Pace,
+    presenter: &mut dyn Presenter,
+) -> Result<Vec<Line>, ExplainError> {
+    let (iters, rounds) = getpid_plan(pace);
+    let (iters_text, rounds_text) = (iters.to_string(), rounds.to_string());
+    presenter.progress(&catalog.text(
+        "no-translation.running",
+        &[("iters", &iters_text), ("rounds", &rounds_text)],
+    )?);
+    // Without the seccomp filter: the comparison is of the call itself,
+    // not of the filter a container may add (compare shows that one).
+    let container = ContainerBackend::with_settings(crate::backend::container::ContainerSettings {
+        seccomp: container::SeccompMode::Unconfined,
+        ..Default::default()
+    });
+    let argv = ["getpid", iters_text.as_str()];
+    // First a run to look at from the host: the watcher scans /proc while
+    // it runs, which takes CPU, so this run is not one of the measured ones.
+    let watcher = Watcher::start(None);
+    let watched = run(&container, "container", &argv);
+    let seen = watcher.finish();
+    watched?;
+    let (mut host_ns, mut container_ns) = (Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        host_ns.push(getpid_ns(&run(&HostBackend, "host", &argv)?, "host")?);
+        container_ns.push(getpid_ns(
+            &run(&container, "container", &argv)?,
+            "container",
+        )?);
+    }
+    let median = |samples: &[f64]| crate::stats::Summary::of(samples).map(|s| s.median);
+    let ratio = Ratio::paired(&container_ns, &host_ns)?;
+    let mut lines = vec![
+        Line::Figure(catalog.text(
+            "no-translation.cost",
+            &[
+                ("host", &fmt::duration_f64(median(&host_ns)?)),
+                ("container", &fmt::duration_f64(median(&container_ns)?)),
+            ],
+        )?),
+        Line::Figure(catalog.text(
+            "no-translation.ratio",
+            &[("rounds", &rounds_text), ("ratio", &ratio.describe())],
+        )?),
+    ];
+    let Some(seen) = seen else {
+        lines.push(Line::Prose(catalog.plain("no-translation.unseen")?));
+        return Ok(lines);
+    };
+    lines.push(Line::Figure(catalog.text(
+        "no-translation.pid",
+        &[("pid", &seen.pid.to_string()), ("exe", &seen.exe)],
+    )?));
+    let host_namespaces = observe::namespaces_of("self");
+    for ((kind, host), (_, inside)) in host_namespaces.iter().zip(&seen.namespaces) {
+        let verdict = catalog.plain(if host == inside {
+            "no-translation.ns-same"
+        } else {
+            "no-translation.ns-differs"
+        })?;
+        lines.push(Line::Figure(catalog.text(
+            "no-translation.ns",
+            &[
+                ("kind", kind),
+                ("host", host),
+                ("container", inside),
+                ("verdict", &verdict),
+            ],
+        )?));
+    }
+    lines.push(Line::Figure(
+        catalog.text("no-translation.cgroup", &[("cgroup", &seen.cgroup)])?,
+    ));
+    Ok(lines)
+}
+
+/// The `ids` result of a run: `(pid, ppid, uid, hostname)`.
+fn ids_of(report: &RunReport, place: &str) -> Result<(u64, u64, u64, String), ExplainError> {
+    report
+        .results
+        .iter()
+        .find_map(|result| match result {
+            TaskResult::Ids {
+                pid,
+                ppid,
+                uid,
+                hostname,
+                ..
+            } => Some((*pid, *ppid, *uid, hostname.clone())),
+            _ => None,
+        })
+        .ok_or_else(|| missing(place, "ids"))
+}
+
+/// `entries` as a short list: at most [`LISTING_MAX`] names, then how many
+/// there are in all.
+fn listing(catalog: &Catalog, entries: &[String]) -> Result<String, ExplainError> {
+    if entries.len() <= LISTING_MAX {
+        return Ok(entries.join(" "));
+    }
+    let count = entries.len().to_string();
+    Ok(format!(
+        "{} … ({})",
+        entries[..LISTING_MAX].join(" "),
+        catalog.text("namespaces.more", &[("count", &count)])?
+    ))
+}
+
+/// Runs a watched container (`getpid` long enough to be looked at) and
+/// returns what the host saw, or the error saying the process was missed.
+fn watched_container(
+    backend: &ContainerBackend,
+    place: &str,
+    queue: Option<i32>,
+) -> Result<observe::Seen, ExplainError> {
+    let watcher = Watcher::start(queue);
+    let report = run(backend, place, &["getpid", WATCHED_GETPID]);
+    let seen = watcher.finish();
+    report?;
+    seen.ok_or_else(|| ExplainError::Workload {
+        place: place.to_string(),
+        what: "ended before versus could look at it in /proc (run the lesson again)".to_string(),
+    })
+}
+
+/// `namespaces`.
+pub(crate) fn namespaces(
+    catalog: &Catalog,
+    presenter: &mut dyn Presenter,
+) -> Result<Vec<Line>, ExplainError> {
+    presenter.progress(&catalog.plain("namespaces.running")?);
+    let yes_no = |value: Option<bool>| {
+        catalog.plain(match value {
+            Some(true) => "namespaces.yes",
+            Some(false) => "namespaces.no",
+            None => "namespaces.unknown",
+        })
+    };
+    let container = ContainerBackend::new();
+    let (_, _, _, host_name) = ids_of(&run(&HostBackend, "host", &["ids"])?, "host")?;
+    let (inside_pid, inside_ppid, _, inside_name) =
+        ids_of(&run(&container, "container", &["ids"])?, "container")?;
+    let queue = HostQueue::create().map_err(|source| ExplainError::Workload {
+        place: "host".to_string(),
+        what: format!("could not create a SysV message queue ({source})"),
+    })?;
+    let seen = watched_container(&container, "container", Some(queue.id()))?;
+    let userns = ContainerBackend::with_settings(ContainerSettings {
+        userns: true,
+        ..Default::default()
+    });
+    let place = "container --userns";
+    let (_, _, userns_uid, _) = ids_of(&run(&userns, place, &["ids"])?, place)?;
+    let userns_seen = watched_container(&userns, place, None)?;
+
+    let mut host_root: Vec<String> = std::fs::read_dir("/")
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|entry| entry.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    host_root.sort();
+    let host_interfaces = std::fs::read_to_string("/proc/self/net/dev")
+        .map(|text| observe::interfaces_of(&text))
+        .unwrap_or_default();
+    let inspection = &seen.inspection;
+    let unknown = catalog.plain("namespaces.unknown")?;
+    let texts: [(&str, Vec<(&str, String)>); 7] = [
+        (
+            "namespaces.pid",
+            vec![
+                ("inside", inside_pid.to_string()),
+                ("ppid", inside_ppid.to_string()),
+                ("host", seen.pid.to_string()),
+            ],
+        ),
+        (
+            "namespaces.uts",
+            vec![("inside", inside_name), ("host", host_name)],
+        ),
+        (
+            "namespaces.mnt",
+            vec![
+                ("inside", listing(catalog, &inspection.root_entries)?),
+                ("host", listing(catalog, &host_root)?),
+            ],
+        ),
+        (
+            "namespaces.net",
+            vec![
+                ("inside", inspection.interfaces.join(" ")),
+                ("host", host_interfaces.join(" ")),
+            ],
+        ),
+        (
+            "namespaces.ipc",
+            vec![
+                ("id", queue.id().to_string()),
+                ("host", yes_no(Some(queue.visible_on_host()))?),
+                ("inside", yes_no(inspection.queue_visible)?),
+            ],
+        ),
+        (
+            "namespaces.user",
+            vec![
+                ("inside", userns_uid.to_string()),
+                (
+                    "host",
+                    userns_seen
+                        .inspection
+                        .host_uid
+                        .map_or_else(|| unknown.clone(), |uid| uid.to_string()),
+                ),
+            ],
+        ),
+        (
+            "namespaces.cgroup",
+            vec![
+                (
+                    "inside",
+                    inspection
+                        .cgroup_inside
+                        .clone()
+                        .unwrap_or_else(|| unknown.clone()),
+                ),
+                ("host", seen.cgroup.clone()),
+            ],
+        ),
+    ];
+    texts
+        .iter()
+        .map(|(key, args)| {
+            let args: Vec<(&str, &str)> = args.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            Ok(Line::Figure(catalog.text(key, &args)?))
+        })
+        .collect()
+}
+
+/// Exits of a VM run whose reason is `reason` (`io_out 0x608`), summed over
+/// vCPUs.
+fn exits_named(report: &RunReport, reason: &str) -> u64 {
+    report.vm.as_ref().map_or(0, |vm| {
+        vm.exits
+            .iter()
+            .filter(|row| row.reason == reason)
+            .map(|row| row.count)
+            .sum()
+    })
+}
+
+/// Every exit of a VM run.
+fn exits_total(report: &RunReport) -> u64 {
+    report
+        .vm
+        .as_ref()
+        .map_or(0, |vm| vm.exits.iter().map(|row| row.count).sum())
+}
+
+/// `exits`.
+pub(crate) fn exits(
+    catalog: &Catalog,
+    pace: Pace,
+    presenter: &mut dyn Presenter,
+) -> Result<Vec<Line>, ExplainError> {
+    use hypervisor::abi::port;
+    presenter.progress(&catalog.plain("exits.running")?);
+    let vm = |settings: VmSettings| VmBackend::with_settings(settings);
+    let paravirt = vm(VmSettings::default());
+    let uart = vm(VmSettings {
+        console_uart: true,
+        ..VmSettings::default()
+    });
+    let probe = vm(VmSettings {
+        exit_probe: Some(EXITS_PINGS),
+        ..VmSettings::default()
+    });
+    let (few, many) = exits_getpid(pace);
+    let (few, many) = (few.to_string(), many.to_string());
+    let (writes, size) = (EXITS_WRITES.0.to_string(), EXITS_WRITES.1.to_string());
+    let short = run(&paravirt, "vm", &["getpid", &few])?;
+    let long = run(&paravirt, "vm", &["getpid", &many])?;
+    let written = run(&paravirt, "vm", &["write", &writes, &size])?;
+    let uart_run = run(&uart, "vm --console uart", &["write", &writes, &size])?;
+    let probed = run(&probe, "vm --exit-probe", &["startup"])?;
+
+    let console = format!("io_out {:#x}", port::CONSOLE);
+    let com1 = format!("io_out {:#x}", port::COM1);
+    let (a, b) = (exits_total(&short), exits_total(&long));
+    let delta = b as i64 - a as i64;
+    let pv_extra = exits_named(&written, &console).saturating_sub(exits_named(&short, &console));
+    let per_write = pv_extra as f64 / EXITS_WRITES.0 as f64;
+    let uart_exits = exits_named(&uart_run, &com1);
+    let uart_bytes = uart_run.vm.as_ref().map_or(0, |vm| vm.uart_bytes);
+    let per_byte = if uart_bytes == 0 {
+        "?".to_string()
+    } else {
+        format!("{:.2}", uart_exits as f64 / uart_bytes as f64)
+    };
+    let round_trip = probed
+        .vm
+        .as_ref()
+        .and_then(|vm| vm.exit_probe.as_ref())
+        .ok_or_else(|| missing("vm --exit-probe", "exit round trip"))?;
+    let ns = |value: Option<f64>| value.map_or_else(|| "?".to_string(), fmt::duration_f64);
+    Ok(vec![
+        Line::Figure(catalog.text(
+            "exits.loop",
+            &[
+                ("few", &few),
+                ("a", &a.to_string()),
+                ("many", &many),
+                ("b", &b.to_string()),
+                ("delta", &delta.to_string()),
+            ],
+        )?),
+        Line::Figure(catalog.text(
+            "exits.paravirt",
+            &[
+                ("writes", &writes),
+                ("size", &size),
+                ("exits", &pv_extra.to_string()),
+                ("per", &format!("{per_write:.2}")),
+            ],
+        )?),
+        Line::Figure(catalog.text(
+            "exits.uart",
+            &[
+                ("exits", &uart_exits.to_string()),
+                ("bytes", &uart_bytes.to_string()),
+                ("per", &per_byte),
+            ],
+        )?),
+        Line::Figure(catalog.text(
+            "exits.probe",
+            &[
+                ("iters", &round_trip.iters.to_string()),
+                ("round", &ns(round_trip.host_ns_per_exit)),
+                ("handler", &ns(round_trip.handler_ns_per_exit)),
+            ],
+        )?),
+    ])
+}

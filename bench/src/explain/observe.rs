@@ -1,0 +1,405 @@
+//! Looking at a running container from the host, as any host tool could:
+//! through `/proc`, with no help from the launcher.
+//!
+//! A watcher thread polls `/proc` while the container runs and keeps the
+//! first process that descends from versus, lives in another PID namespace
+//! and no longer runs versus' own executable — the container's PID 1 after
+//! its exec. What it records (host PID, executable, namespaces, cgroup) is
+//! what `ls -l /proc/PID/ns` and `cat /proc/PID/cgroup` would show.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// The namespace kinds shown, in `/proc/PID/ns` names.
+pub(crate) const NAMESPACES: [&str; 7] = ["pid", "uts", "mnt", "net", "ipc", "user", "cgroup"];
+
+/// How often the watcher looks at `/proc`: often enough to catch a
+/// workload that runs for a few milliseconds, rarely enough to stay out of
+/// the measurement's way on a shared machine.
+const POLL_INTERVAL: Duration = Duration::from_micros(500);
+
+/// A process seen from the host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Seen {
+    /// Its PID on the host.
+    pub pid: i32,
+    /// Its executable, as `/proc/PID/exe` names it.
+    pub exe: String,
+    /// `(kind, link)` for each of [`NAMESPACES`]: `pid:[4026531836]`.
+    pub namespaces: Vec<(String, String)>,
+    /// Its cgroups: see [`cgroup_summary`].
+    pub cgroup: String,
+    /// What else was looked at while it ran (see [`Inspection`]).
+    pub inspection: Inspection,
+}
+
+/// The container's own view of the namespaced resources, read from the
+/// host while it runs: through `/proc/PID/…`, and for IPC and cgroup from
+/// a short-lived thread that joins the container's namespace with `setns`
+/// (both are per-thread, so versus' other threads stay where they are).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Inspection {
+    /// Network interfaces in its network namespace (`/proc/PID/net/dev`).
+    pub interfaces: Vec<String>,
+    /// The entries of its root directory (`/proc/PID/root`).
+    pub root_entries: Vec<String>,
+    /// Its real uid as the host sees it (`Uid:` of `/proc/PID/status`).
+    pub host_uid: Option<u32>,
+    /// Whether the message queue [`Watcher::start`] was given is visible
+    /// in its IPC namespace (`None`: no queue, or the check failed).
+    pub queue_visible: Option<bool>,
+    /// Its own cgroup as it sees it, from inside its cgroup namespace.
+    pub cgroup_inside: Option<String>,
+}
+
+/// The namespaces of the process `pid` (`"self"` for versus).
+pub(crate) fn namespaces_of(pid: &str) -> Vec<(String, String)> {
+    NAMESPACES
+        .iter()
+        .map(|kind| {
+            let link = std::fs::read_link(format!("/proc/{pid}/ns/{kind}"))
+                .map(|target| target.display().to_string())
+                .unwrap_or_else(|error| format!("unreadable ({error})"));
+            (kind.to_string(), link)
+        })
+        .collect()
+}
+
+/// A thread watching `/proc` for the container's PID 1.
+pub(crate) struct Watcher {
+    stop: Arc<AtomicBool>,
+    seen: Arc<Mutex<Option<Seen>>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Watcher {
+    /// Starts watching; `queue` is a SysV message queue id to look for in
+    /// the container's IPC namespace.
+    pub(crate) fn start(queue: Option<i32>) -> Watcher {
+        let stop = Arc::new(AtomicBool::new(false));
+        let seen = Arc::new(Mutex::new(None));
+        let thread = {
+            let (stop, seen) = (Arc::clone(&stop), Arc::clone(&seen));
+            std::thread::spawn(move || watch(&stop, &seen, queue))
+        };
+        Watcher {
+            stop,
+            seen,
+            thread: Some(thread),
+        }
+    }
+
+    /// What was seen so far (the watcher keeps running).
+    pub(crate) fn seen(&self) -> Option<Seen> {
+        self.seen.lock().ok().and_then(|seen| seen.clone())
+    }
+
+    /// Stops the watcher and returns what it saw.
+    pub(crate) fn finish(mut self) -> Option<Seen> {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            // A watcher that panicked saw nothing worth reporting.
+            let _ = thread.join();
+        }
+        self.seen()
+    }
+}
+
+impl Drop for Watcher {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+fn watch(stop: &AtomicBool, seen: &Mutex<Option<Seen>>, queue: Option<i32>) {
+    let me = std::process::id() as i32;
+    let my_exe = std::fs::read_link("/proc/self/exe").unwrap_or_default();
+    let my_pid_ns = std::fs::read_link("/proc/self/ns/pid").unwrap_or_default();
+    while !stop.load(Ordering::Relaxed) {
+        if let Some(mut found) = look(me, &my_exe, &my_pid_ns) {
+            found.inspection = inspect(found.pid, queue);
+            if let Ok(mut slot) = seen.lock() {
+                *slot = Some(found);
+            }
+            return;
+        }
+        std::thread::sleep(POLL_INTERVAL);
+    }
+}
+
+/// One look at `/proc`: the first descendant of `me` in another PID
+/// namespace that runs something other than `my_exe`.
+fn look(me: i32, my_exe: &PathBuf, my_pid_ns: &PathBuf) -> Option<Seen> {
+    let parents = parents()?;
+    for &pid in parents.keys() {
+        if pid == me || !descends_from(pid, me, &parents) {
+            continue;
+        }
+        let Ok(pid_ns) = std::fs::read_link(format!("/proc/{pid}/ns/pid")) else {
+            continue;
+        };
+        let Ok(exe) = std::fs::read_link(format!("/proc/{pid}/exe")) else {
+            continue;
+        };
+        if &pid_ns == my_pid_ns || &exe == my_exe {
+            continue;
+        }
+        let cgroup = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
+        return Some(Seen {
+            pid,
+            exe: exe.display().to_string(),
+            namespaces: namespaces_of(&pid.to_string()),
+            cgroup: cgroup_summary(&cgroup),
+            inspection: Inspection::default(),
+        });
+    }
+    None
+}
+
+/// Looks at the running process `pid` (see [`Inspection`]).
+fn inspect(pid: i32, queue: Option<i32>) -> Inspection {
+    let interfaces = std::fs::read_to_string(format!("/proc/{pid}/net/dev"))
+        .map(|text| interfaces_of(&text))
+        .unwrap_or_default();
+    let mut root_entries: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/root"))
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|entry| entry.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    root_entries.sort();
+    let host_uid = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|status| uid_of(&status));
+    let inside = std::thread::spawn(move || inside_view(pid, queue))
+        .join()
+        .unwrap_or_default();
+    Inspection {
+        interfaces,
+        root_entries,
+        host_uid,
+        queue_visible: inside.0,
+        cgroup_inside: inside.1,
+    }
+}
+
+/// On a fresh thread: joins `pid`'s IPC and cgroup namespaces and reads,
+/// from there, whether `queue` exists and what `pid`'s cgroup is. The
+/// thread ends afterwards, and its namespaces with it.
+fn inside_view(pid: i32, queue: Option<i32>) -> (Option<bool>, Option<String>) {
+    use nix::sched::{CloneFlags, setns};
+    let join = |kind: &str, flag: CloneFlags| {
+        std::fs::File::open(format!("/proc/{pid}/ns/{kind}"))
+            .ok()
+            .and_then(|file| setns(&file, flag).ok())
+    };
+    let queue_visible = match (queue, join("ipc", CloneFlags::CLONE_NEWIPC)) {
+        // /proc/sysvipc lists the queues of the reading thread's IPC
+        // namespace: after setns, the container's.
+        (Some(id), Some(())) => std::fs::read_to_string("/proc/sysvipc/msg")
+            .ok()
+            .map(|table| queue_listed(&table, id)),
+        _ => None,
+    };
+    // /proc/PID/cgroup shows paths relative to the reader's cgroup
+    // namespace: after setns, what the container itself reads.
+    let cgroup_inside = join("cgroup", CloneFlags::CLONE_NEWCGROUP).and_then(|()| {
+        std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
+            .ok()
+            .map(|text| cgroup_summary(&text))
+    });
+    (queue_visible, cgroup_inside)
+}
+
+/// The interface names of a `/proc/net/dev` table.
+pub(crate) fn interfaces_of(table: &str) -> Vec<String> {
+    table
+        .lines()
+        .filter_map(|line| line.split_once(':'))
+        .map(|(name, _)| name.trim().to_string())
+        .collect()
+}
+
+/// The real uid of a `/proc/PID/status` text.
+fn uid_of(status: &str) -> Option<u32> {
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("Uid:"))
+        .and_then(|ids| ids.split_whitespace().next())
+        .and_then(|uid| uid.parse().ok())
+}
+
+/// Whether message queue `id` is a row of a `/proc/sysvipc/msg` table
+/// (`key msqid perms …`).
+fn queue_listed(table: &str, id: i32) -> bool {
+    table
+        .lines()
+        .skip(1)
+        .any(|row| row.split_whitespace().nth(1) == Some(id.to_string().as_str()))
+}
+
+/// A SysV message queue made on the host for the IPC demonstration,
+/// removed when dropped.
+pub(crate) struct HostQueue {
+    id: i32,
+}
+
+impl HostQueue {
+    /// A new private queue, readable by root only.
+    pub(crate) fn create() -> std::io::Result<HostQueue> {
+        // SAFETY: msgget takes no pointers; IPC_PRIVATE always makes a new
+        // queue, owned by this HostQueue and removed in its Drop.
+        let id = unsafe { libc::msgget(libc::IPC_PRIVATE, libc::IPC_CREAT | 0o600) };
+        if id < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(HostQueue { id })
+    }
+
+    /// Its id (`msqid`).
+    pub(crate) fn id(&self) -> i32 {
+        self.id
+    }
+
+    /// Whether the host (versus' own IPC namespace) lists it.
+    pub(crate) fn visible_on_host(&self) -> bool {
+        std::fs::read_to_string("/proc/sysvipc/msg")
+            .is_ok_and(|table| queue_listed(&table, self.id))
+    }
+}
+
+impl Drop for HostQueue {
+    fn drop(&mut self) {
+        // SAFETY: IPC_RMID takes no buffer (a null pointer is allowed) and
+        // removes only the queue this value created.
+        unsafe {
+            libc::msgctl(self.id, libc::IPC_RMID, std::ptr::null_mut());
+        }
+    }
+}
+
+/// `/proc/PID/cgroup` in one short line: each path other than the root
+/// with the hierarchies (controllers) it is in — `/versus/run-1 (pids,
+/// memory, cpu)` on cgroup v1, `/versus/run-1 (unified)` on v2 — or the
+/// root `/` when the process is in no cgroup of its own.
+pub(crate) fn cgroup_summary(text: &str) -> String {
+    let mut paths: Vec<(String, Vec<String>)> = Vec::new();
+    for line in text.lines() {
+        // `hierarchy-id:controllers:path`; the path may hold ':'.
+        let mut fields = line.splitn(3, ':');
+        let (Some(_), Some(controllers), Some(path)) =
+            (fields.next(), fields.next(), fields.next())
+        else {
+            continue;
+        };
+        if path == "/" {
+            continue;
+        }
+        let name = if controllers.is_empty() {
+            "unified".to_string()
+        } else {
+            controllers.to_string()
+        };
+        match paths.iter_mut().find(|(known, _)| known == path) {
+            Some((_, names)) => names.push(name),
+            None => paths.push((path.to_string(), vec![name])),
+        }
+    }
+    if paths.is_empty() {
+        return "/".to_string();
+    }
+    paths
+        .iter()
+        .map(|(path, names)| format!("{path} ({})", names.join(", ")))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Every process' parent, from `/proc/PID/stat`.
+fn parents() -> Option<HashMap<i32, i32>> {
+    let mut parents = HashMap::new();
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        // The stat line is `pid (comm) state ppid …`; comm may hold spaces
+        // and parentheses, so the fields are counted after the last ')'.
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        let Some(after) = stat.rfind(')').map(|end| &stat[end + 1..]) else {
+            continue;
+        };
+        if let Some(ppid) = after.split_whitespace().nth(1).and_then(|f| f.parse().ok()) {
+            parents.insert(pid, ppid);
+        }
+    }
+    Some(parents)
+}
+
+fn descends_from(mut pid: i32, ancestor: i32, parents: &HashMap<i32, i32>) -> bool {
+    // A bounded walk: /proc can change under us, and a stale map must not
+    // make us loop.
+    for _ in 0..parents.len() {
+        match parents.get(&pid) {
+            Some(&parent) if parent == ancestor => return true,
+            Some(&parent) if parent > 0 => pid = parent,
+            _ => return false,
+        }
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_ancestry_walk_follows_parents_and_stops() {
+        let parents: HashMap<i32, i32> = [(10, 1), (11, 10), (12, 11), (20, 1)].into();
+        assert!(descends_from(12, 10, &parents));
+        assert!(!descends_from(20, 10, &parents));
+        let looped: HashMap<i32, i32> = [(5, 6), (6, 5)].into();
+        assert!(!descends_from(5, 99, &looped));
+    }
+
+    #[test]
+    fn cgroup_lines_are_summarised_by_path() {
+        let v1 = "9:name=systemd:/\n8:pids:/versus/run-1\n4:memory:/versus/run-1\n0::/\n";
+        assert_eq!(cgroup_summary(v1), "/versus/run-1 (pids, memory)");
+        assert_eq!(
+            cgroup_summary("0::/versus/run-2\n"),
+            "/versus/run-2 (unified)"
+        );
+        assert_eq!(cgroup_summary("0::/\n"), "/");
+    }
+
+    #[test]
+    fn proc_tables_are_read() {
+        let dev = "Inter-|   Receive\n face |bytes\n    lo: 0 0\n  eth0: 1 2\n";
+        assert_eq!(interfaces_of(dev), ["lo", "eth0"]);
+        assert_eq!(
+            uid_of("Name:\tx\nUid:\t100000\t100000\t100000\t100000\n"),
+            Some(100000)
+        );
+        let msg = "       key      msqid perms\n         0          7   600\n";
+        assert!(queue_listed(msg, 7));
+        assert!(!queue_listed(msg, 70));
+    }
+
+    #[test]
+    fn versus_own_namespaces_are_readable() {
+        let namespaces = namespaces_of("self");
+        assert_eq!(namespaces.len(), NAMESPACES.len());
+        assert!(namespaces[0].1.starts_with("pid:["), "{namespaces:?}");
+    }
+}
