@@ -78,6 +78,7 @@ pub mod exits;
 pub mod gdt;
 pub mod kvm;
 pub mod layout;
+pub mod linux;
 pub mod loader;
 pub mod memory;
 pub mod paging;
