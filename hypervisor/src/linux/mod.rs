@@ -27,8 +27,10 @@
 //! linux-loader's ELF loader (which also reports a PVH entry note).
 
 pub mod boot;
+pub mod cmdline;
 pub mod image;
 pub mod layout;
+pub mod milestones;
 pub mod mptable;
 pub mod zeropage;
 
