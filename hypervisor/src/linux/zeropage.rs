@@ -3,10 +3,15 @@
 //! boot_params`, Documentation/arch/x86/zero-page.rst) for the 64-bit
 //! entry, or `hvm_start_info` and its memory map for the PVH entry.
 
+// loadflags: LOADED_HIGH (the protected-mode code is at 1 MiB), CAN_USE_HEAP
+// (`heap_end_ptr` is valid).
 use linux_loader::loader::bootparam::{
-    E820_MAX_ENTRIES_ZEROPAGE, boot_e820_entry, boot_params, setup_header,
+    CAN_USE_HEAP, E820_MAX_ENTRIES_ZEROPAGE, LOADED_HIGH, boot_e820_entry, boot_params,
+    setup_header,
 };
-use linux_loader::loader::elf::start_info::{hvm_memmap_table_entry, hvm_start_info};
+use linux_loader::loader::elf::start_info::{
+    XEN_HVM_START_MAGIC_VALUE, hvm_memmap_table_entry, hvm_start_info,
+};
 
 use super::LinuxError;
 use super::layout::{
@@ -23,10 +28,6 @@ pub const E820_RESERVED: u32 = 2;
 /// `setup_header.type_of_loader`: 0xff, "undefined" (boot.rst: a loader
 /// without an assigned id says so).
 const LOADER_UNDEFINED: u8 = 0xff;
-/// `loadflags` bit 0, LOADED_HIGH: the protected-mode code is at 1 MiB.
-const LOADED_HIGH: u8 = 1 << 0;
-/// `loadflags` bit 7, CAN_USE_HEAP: `heap_end_ptr` is valid.
-const CAN_USE_HEAP: u8 = 1 << 7;
 /// The "HdrS" magic as `setup_header.header` holds it.
 const HDRS: u32 = u32::from_le_bytes(*b"HdrS");
 /// `boot_flag`, the 0xAA55 signature at the end of the boot sector.
@@ -37,8 +38,6 @@ const PROTOCOL_VERSION: u16 = 0x020f;
 /// Linux's x86 `COMMAND_LINE_SIZE` minus its NUL: the limit when no setup
 /// header says another (an ELF vmlinux, or a header older than 2.06).
 pub const DEFAULT_CMDLINE_MAX: usize = 2047;
-/// `hvm_start_info.magic` (Xen's `XEN_HVM_START_MAGIC_VALUE`).
-const PVH_MAGIC: u32 = 0x336e_c578;
 /// `hvm_start_info.version`: 1 has the memory map fields.
 const PVH_VERSION: u32 = 1;
 
@@ -208,7 +207,7 @@ pub fn pvh_start_info(
         });
     }
     let info = hvm_start_info {
-        magic: PVH_MAGIC,
+        magic: XEN_HVM_START_MAGIC_VALUE,
         version: PVH_VERSION,
         nr_modules: u32::from(initrd.is_some()),
         modlist_paddr: if initrd.is_some() {
@@ -421,7 +420,7 @@ mod tests {
         let map = e820_map(&MemoryLayout::split(64 << 20).unwrap());
         let (info, memmap) = pvh_start_info(&map, None).unwrap();
         assert_eq!(info.len(), std::mem::size_of::<hvm_start_info>());
-        assert_eq!(u32_at(&info, 0), PVH_MAGIC);
+        assert_eq!(u32_at(&info, 0), XEN_HVM_START_MAGIC_VALUE);
         assert_eq!(u64_at(&info, 0x18), CMDLINE_START);
         assert_eq!(u64_at(&info, 0x28), PVH_MEMMAP_START);
         assert_eq!(u32_at(&info, 0x30) as usize, map.len());
