@@ -32,10 +32,19 @@ pub mod image;
 pub mod layout;
 pub mod milestones;
 pub mod mptable;
+pub mod run;
+pub mod walk;
 pub mod zeropage;
 
 pub use boot::{EntryProtocol, LinuxBoot, load};
 pub use image::{Compression, KernelFormat, KernelImage};
+
+impl LinuxError {
+    /// Wraps a vCPU error (boxed: it is large).
+    pub fn vcpu(e: crate::vcpu::VcpuError) -> Self {
+        LinuxError::Vcpu(Box::new(e))
+    }
+}
 
 /// Errors of the Linux boot protocol.
 #[derive(Debug, thiserror::Error)]
@@ -129,6 +138,21 @@ pub enum LinuxError {
         /// What vm-memory said.
         source: vm_memory::GuestMemoryError,
     },
+    /// Guest memory could not be laid out or mapped.
+    #[error(transparent)]
+    Memory(crate::memory::MemoryError),
+    /// `/dev/kvm` could not be opened or lacks what versus needs.
+    #[error(transparent)]
+    Kvm(crate::kvm::KvmError),
+    /// A KVM ioctl failed while setting the machine up.
+    #[error("{0} failed: {1}")]
+    Ioctl(&'static str, kvm_ioctls::Error),
+    /// The GDT or the identity page tables could not be written.
+    #[error("writing the boot GDT and page tables: {0}")]
+    Setup(String),
+    /// A vCPU count KVM refuses, or the kick signal.
+    #[error(transparent)]
+    Vcpu(Box<crate::vcpu::VcpuError>),
     /// An initramfs that does not fit where the zero page can point.
     #[error(
         "the initramfs at {addr:#x}+{size:#x} ends above 4 GiB; the zero page's 32-bit fields cannot point at it"

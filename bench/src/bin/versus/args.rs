@@ -308,7 +308,10 @@ fn parse_seccomp(text: &str) -> Result<container::SeccompMode, String> {
 pub(crate) enum VmAction {
     /// Boot a VM, run one task on every vCPU, and print results, phases,
     /// exits and memory.
-    #[command(after_help = VM_RUN_EXAMPLES)]
+    #[command(
+        after_help = VM_RUN_EXAMPLES,
+        mut_arg("task", |a| a.required_unless_present_any(["workload", "linux_kernel"]))
+    )]
     Run(VmRunArgs),
 }
 
@@ -365,6 +368,21 @@ pub(crate) struct VmRunArgs {
     /// writes in a loop before the workload starts (delays the start marker).
     #[arg(long = "exit-probe", value_name = "N", value_parser = clap::value_parser!(u32).range(1..=i64::from(hypervisor::MAX_EXIT_PROBE_ITERS)))]
     pub(crate) exit_probe: Option<u32>,
+
+    /// Boot this Linux kernel (bzImage or ELF vmlinux) instead of the tiny
+    /// kernel and report how far its boot gets: console milestones, last
+    /// lines, exits, assists, and how it ended. Takes no task.
+    #[arg(
+        long = "linux-kernel",
+        value_name = "PATH",
+        conflicts_with_all = ["kernel", "workload", "mem_region", "exit_probe", "count_instructions", "task", "json"]
+    )]
+    pub(crate) linux_kernel: Option<PathBuf>,
+
+    /// Parameters for the Linux kernel, after versus' defaults (which
+    /// `--trace` shows); needs --linux-kernel.
+    #[arg(long, value_name = "TEXT", requires = "linux_kernel")]
+    pub(crate) cmdline: Option<String>,
 
     #[command(flatten)]
     pub(crate) run: RunArgs,

@@ -19,6 +19,7 @@ use bench::output;
 mod args;
 mod compare;
 mod exit;
+mod linux;
 mod run;
 
 use args::{CompareArgs, ContainerAction, HostAction, VmAction};
@@ -116,6 +117,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Container {
             action: ContainerAction::Run(args),
         } => run_container(&args),
+        Command::Vm {
+            action: VmAction::Run(args),
+        } if args.linux_kernel.is_some() => linux::run(&args),
         Command::Vm {
             action: VmAction::Run(args),
         } => {
