@@ -29,7 +29,7 @@ const REPORT_EXITS: usize = 12;
 /// reached "Run /init as init process".
 pub(crate) fn run(args: &VmRunArgs) -> Result<ExitCode> {
     let Some(path) = &args.linux_kernel else {
-        anyhow::bail!("--linux-kernel is required here");
+        anyhow::bail!("--cmdline is the Linux kernel's command line: it needs --linux-kernel PATH");
     };
     let kernel = std::fs::read(path)
         .with_context(|| format!("cannot read the Linux kernel {}", path.display()))?;

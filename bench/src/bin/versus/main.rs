@@ -119,7 +119,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         } => run_container(&args),
         Command::Vm {
             action: VmAction::Run(args),
-        } if args.linux_kernel.is_some() => linux::run(&args),
+        } if args.linux_kernel.is_some() || args.cmdline.is_some() => linux::run(&args),
         Command::Vm {
             action: VmAction::Run(args),
         } => {
