@@ -126,7 +126,9 @@ Examples:
   versus vm run --count-instructions -- startup    the guest kernel's instructions to the start
   versus vm run --exit-probe 1000 -- startup       the VM exit round trip first
   versus vm run --trace -- startup 2> exits.log    every VM exit with a timestamp
-  versus vm run --workload ./hello -- world        any static x86-64 program on the tiny kernel";
+  versus vm run --workload ./hello -- world        any static x86-64 program on the tiny kernel
+  versus vm run --linux-kernel /boot/vmlinuz-6.1.0-amd64 --timeout 5m --trace
+                                                   how far a Linux kernel's boot gets";
 
 /// `versus host`: its one action.
 #[derive(Debug, Subcommand)]
