@@ -233,6 +233,7 @@ fn tiny_config(code: &[u8], cmdline: &str) -> linux::run::LinuxRunConfig {
         memory: 64 << 20,
         timeout: std::time::Duration::from_secs(60),
         echo: false,
+        stop_flag: None,
     }
 }
 

@@ -82,6 +82,8 @@ pub struct LinuxRunConfig {
     pub timeout: Duration,
     /// Print the console live on stdout.
     pub echo: bool,
+    /// Stop the guest when this becomes true (versus' Ctrl-C/SIGTERM flag).
+    pub stop_flag: Option<&'static AtomicBool>,
 }
 
 /// How the run ended.
@@ -89,6 +91,8 @@ pub struct LinuxRunConfig {
 pub enum LinuxEnd {
     /// The timeout passed.
     Timeout,
+    /// versus was asked to stop (Ctrl-C, SIGTERM).
+    Interrupted,
     /// The kernel panicked (its lines are in the console).
     Panic,
     /// The guest reset the machine through the i8042.
@@ -129,6 +133,7 @@ impl std::fmt::Display for LinuxEnd {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             LinuxEnd::Timeout => write!(f, "the timeout passed"),
+            LinuxEnd::Interrupted => write!(f, "versus was interrupted"),
             LinuxEnd::Panic => write!(f, "the kernel panicked"),
             LinuxEnd::Reboot => write!(f, "the guest rebooted (i8042 reset)"),
             LinuxEnd::Shutdown { vcpu, rip } => match rip {
@@ -372,7 +377,7 @@ pub fn boot(config: &LinuxRunConfig) -> Result<LinuxRunReport, LinuxError> {
             }
         }
     }
-    supervise(&shared, &handles, config.timeout);
+    supervise(&shared, &handles, config.timeout, config.stop_flag);
     for h in handles {
         // A vCPU thread that panicked has nothing more to report.
         let _ = h.join();
@@ -402,9 +407,18 @@ pub fn boot(config: &LinuxRunConfig) -> Result<LinuxRunReport, LinuxError> {
 
 /// Waits for the end (a vCPU's, a panic's grace, or the timeout), then
 /// kicks every vCPU thread out of KVM_RUN until all have left.
-fn supervise(shared: &RunShared, handles: &[JoinHandle<()>], timeout: Duration) {
+fn supervise(
+    shared: &RunShared,
+    handles: &[JoinHandle<()>],
+    timeout: Duration,
+    stop_flag: Option<&AtomicBool>,
+) {
     let start = Instant::now();
     while !shared.stop.load(Ordering::SeqCst) {
+        if stop_flag.is_some_and(|f| f.load(Ordering::SeqCst)) {
+            shared.finish(LinuxEnd::Interrupted);
+            break;
+        }
         if start.elapsed() >= timeout {
             shared.finish(LinuxEnd::Timeout);
             break;

@@ -40,6 +40,7 @@ pub(crate) fn run(args: &VmRunArgs) -> Result<ExitCode> {
         memory: args.mem.unwrap_or(DEFAULT_MEM),
         timeout: args.run.timeout.unwrap_or(DEFAULT_TIMEOUT),
         echo: true,
+        stop_flag: Some(&bench::interrupt::INTERRUPTED),
     };
     let report = run::boot(&config).context("booting the Linux kernel")?;
     if args.trace {
@@ -49,6 +50,9 @@ pub(crate) fn run(args: &VmRunArgs) -> Result<ExitCode> {
         }
     }
     emit(&render(&report))?;
+    if let Some(status) = bench::interrupt::exit_status() {
+        return Ok(ExitCode::from(status));
+    }
     let reached = report
         .milestones
         .iter()
