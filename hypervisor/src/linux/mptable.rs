@@ -5,12 +5,12 @@
 //! Two structures, each summing to 0 modulo 256 over its bytes:
 //!
 //! - the **floating pointer** (16 bytes, at
-//!   [`MP_FLOATING_START`](super::layout::MP_FLOATING_START), where Linux
+//!   [`MP_FLOATING_START`], where Linux
 //!   scans for it): `"_MP_"`, the configuration table's address (u32), its
 //!   own length in 16-byte units (1), the spec revision (4), a checksum, and
 //!   five feature bytes (all 0: a configuration table is present);
 //! - the **configuration table** (at
-//!   [`MP_CONFIG_START`](super::layout::MP_CONFIG_START)): a 44-byte header
+//!   [`MP_CONFIG_START`]): a 44-byte header
 //!   (`"PCMP"`, base table length u16, revision, checksum, 8-byte OEM id,
 //!   12-byte product id, OEM table pointer and size (0), entry count u16,
 //!   local APIC address u32, extended table length and checksum (0),
