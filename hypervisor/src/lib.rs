@@ -79,6 +79,7 @@ pub mod gdt;
 pub mod initramfs;
 pub mod kvm;
 pub mod layout;
+pub mod linux;
 pub mod loader;
 pub mod memory;
 pub mod paging;

@@ -195,6 +195,28 @@ extern "C" fn kick_handler(_: c_int, _: *mut siginfo_t, _: *mut c_void) {
     }
 }
 
+/// Makes this thread's `kvm_run` the kick handler's target while it lives
+/// (the Linux boot path's own vCPU loop uses it; `run_loop` sets the
+/// target directly).
+#[derive(Debug)]
+pub struct KickTarget(());
+
+impl KickTarget {
+    /// Targets `fd`'s `kvm_run` from this thread until the guard drops; the
+    /// guard must drop before `fd` does.
+    pub fn set(fd: &mut VcpuFd) -> Self {
+        let run_ptr: *mut kvm_run = fd.get_kvm_run();
+        KICK_TARGET.with(|t| t.set(run_ptr));
+        KickTarget(())
+    }
+}
+
+impl Drop for KickTarget {
+    fn drop(&mut self) {
+        KICK_TARGET.with(|t| t.set(std::ptr::null_mut()));
+    }
+}
+
 /// The signal that kicks vCPU threads.
 pub fn kick_signal() -> c_int {
     SIGRTMIN() + KICK_SIGNAL_OFFSET

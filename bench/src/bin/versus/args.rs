@@ -134,7 +134,9 @@ Examples:
   versus vm run --exit-probe 1000 -- startup       the VM exit round trip first
   versus vm run --initrd ./root --workload ./cat -- /etc/motd   files for the program, read-only
   versus vm run --trace -- startup 2> exits.log    every VM exit with a timestamp
-  versus vm run --workload ./hello -- world        any static x86-64 program on the tiny kernel";
+  versus vm run --workload ./hello -- world        any static x86-64 program on the tiny kernel
+  versus vm run --linux-kernel /boot/vmlinuz-6.1.0-amd64 --timeout 5m --trace
+                                                   how far a Linux kernel's boot gets";
 
 /// `versus host`: its one action.
 #[derive(Debug, Subcommand)]
@@ -316,7 +318,10 @@ fn parse_seccomp(text: &str) -> Result<container::SeccompMode, String> {
 pub(crate) enum VmAction {
     /// Boot a VM, run one task on every vCPU, and print results, phases,
     /// exits and memory.
-    #[command(after_help = VM_RUN_EXAMPLES)]
+    #[command(
+        after_help = VM_RUN_EXAMPLES,
+        mut_arg("task", |a| a.required_unless_present_any(["workload", "linux_kernel"]))
+    )]
     Run(VmRunArgs),
 }
 
@@ -380,6 +385,21 @@ pub(crate) struct VmRunArgs {
     /// and readlink from it.
     #[arg(long, value_name = "DIR|FILE")]
     pub(crate) initrd: Option<PathBuf>,
+
+    /// Boot this Linux kernel (bzImage or ELF vmlinux) instead of the tiny
+    /// kernel and report how far its boot gets: console milestones, last
+    /// lines, exits, assists, and how it ended. Takes no task.
+    #[arg(
+        long = "linux-kernel",
+        value_name = "PATH",
+        conflicts_with_all = ["kernel", "workload", "mem_region", "exit_probe", "count_instructions", "initrd", "task", "json"]
+    )]
+    pub(crate) linux_kernel: Option<PathBuf>,
+
+    /// Parameters for the Linux kernel, after versus' defaults (which
+    /// `--trace` shows); needs --linux-kernel.
+    #[arg(long, value_name = "TEXT", requires = "linux_kernel")]
+    pub(crate) cmdline: Option<String>,
 
     #[command(flatten)]
     pub(crate) run: RunArgs,

@@ -21,6 +21,7 @@ mod args;
 mod compare;
 mod exit;
 mod explain;
+mod linux;
 mod run;
 
 use args::{CompareArgs, ContainerAction, HostAction, VmAction};
@@ -125,6 +126,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Container {
             action: ContainerAction::Run(args),
         } => run_container(&args),
+        Command::Vm {
+            action: VmAction::Run(args),
+        } if args.linux_kernel.is_some() || args.cmdline.is_some() => linux::run(&args),
         Command::Vm {
             action: VmAction::Run(args),
         } => {

@@ -1,0 +1,151 @@
+//! `versus vm run --linux-kernel PATH`, as a user meets it: its flag rules,
+//! a file that is not a kernel, and a hand-made 64-bit "kernel" that prints
+//! Linux's last boot line on the serial console and resets — so the
+//! milestone report and the exit status are checked through the real binary
+//! in well under a second.
+
+mod common;
+
+use assert_cmd::Command;
+use predicates::str::contains;
+
+fn versus() -> Command {
+    Command::cargo_bin("versus").expect("the versus binary is built")
+}
+
+/// Where the hand-made kernel is loaded and entered.
+const ENTRY: u64 = 0x10_0000;
+
+/// A one-segment ELF64 x86-64 executable with `code` at [`ENTRY`].
+fn elf(code: &[u8]) -> Vec<u8> {
+    let mut f = Vec::new();
+    f.extend_from_slice(b"\x7fELF\x02\x01\x01\x00");
+    f.extend_from_slice(&[0; 8]);
+    f.extend_from_slice(&2u16.to_le_bytes()); // ET_EXEC
+    f.extend_from_slice(&0x3eu16.to_le_bytes()); // EM_X86_64
+    f.extend_from_slice(&1u32.to_le_bytes());
+    f.extend_from_slice(&ENTRY.to_le_bytes());
+    f.extend_from_slice(&64u64.to_le_bytes()); // program headers after the 64-byte header
+    f.extend_from_slice(&0u64.to_le_bytes());
+    f.extend_from_slice(&0u32.to_le_bytes());
+    f.extend_from_slice(&64u16.to_le_bytes());
+    f.extend_from_slice(&56u16.to_le_bytes());
+    f.extend_from_slice(&1u16.to_le_bytes());
+    f.extend_from_slice(&[0; 6]);
+    f.extend_from_slice(&1u32.to_le_bytes()); // PT_LOAD
+    f.extend_from_slice(&5u32.to_le_bytes()); // R+X
+    f.extend_from_slice(&120u64.to_le_bytes()); // offset: 64 + 56
+    f.extend_from_slice(&ENTRY.to_le_bytes());
+    f.extend_from_slice(&ENTRY.to_le_bytes());
+    f.extend_from_slice(&(code.len() as u64).to_le_bytes());
+    f.extend_from_slice(&(code.len() as u64).to_le_bytes());
+    f.extend_from_slice(&0x1000u64.to_le_bytes());
+    f.extend_from_slice(code);
+    f
+}
+
+/// 64-bit code: `lea rbx, [rip+text]`, write the NUL-terminated text after
+/// it to COM1, reset through the i8042.
+fn printer(text: &str) -> Vec<u8> {
+    let mut code = vec![
+        0x48, 0x8d, 0x1d, 0x15, 0x00, 0x00, 0x00, // lea rbx, [rip+0x15] (the text)
+        0x66, 0xba, 0xf8, 0x03, // mov dx, 0x3f8
+        0x8a, 0x03, // loop: mov al, [rbx]
+        0x84, 0xc0, // test al, al
+        0x74, 0x06, // jz done
+        0xee, // out dx, al
+        0x48, 0xff, 0xc3, // inc rbx
+        0xeb, 0xf4, // jmp loop
+        0xb0, 0xfe, // done: mov al, 0xfe
+        0xe6, 0x64, // out 0x64, al
+        0xf4, // hlt
+    ];
+    // The lea's displacement counts from its end (byte 7) to the text.
+    assert_eq!(code.len() - 7, 0x15);
+    code.extend_from_slice(text.as_bytes());
+    code.push(0);
+    code
+}
+
+#[test]
+fn cmdline_needs_linux_kernel_and_a_task_conflicts_with_it() {
+    versus()
+        .args(["vm", "run", "--cmdline", "quiet", "getpid", "1"])
+        .assert()
+        .failure()
+        .stderr(contains("--linux-kernel"));
+    versus()
+        .args(["vm", "run", "--linux-kernel", "/nonexistent", "getpid", "1"])
+        .assert()
+        .failure()
+        .stderr(contains("cannot be used with"));
+}
+
+#[test]
+fn a_file_that_is_not_a_kernel_is_named_as_such() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("notes.txt");
+    std::fs::write(&path, b"just some text, not a kernel").unwrap();
+    versus()
+        .args(["vm", "run", "--linux-kernel"])
+        .arg(&path)
+        .assert()
+        .code(1)
+        .stderr(contains("neither an ELF vmlinux nor a bzImage"));
+    versus()
+        .args(["vm", "run", "--linux-kernel", "/nonexistent/vmlinuz"])
+        .assert()
+        .code(1)
+        .stderr(contains(
+            "cannot read the Linux kernel /nonexistent/vmlinuz",
+        ));
+}
+
+#[test]
+fn a_kernel_that_reaches_run_init_ends_with_status_0_and_its_milestones() {
+    if !common::require_kvm("a_kernel_that_reaches_run_init_ends_with_status_0_and_its_milestones")
+    {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("vmlinux");
+    let text = "[    0.000000] Linux version 0.0-hand-made\n[    1.000000] Memory: 1K/2K available\n[    2.000000] Run /init as init process\n";
+    std::fs::write(&path, elf(&printer(text))).unwrap();
+    let out = versus()
+        .args(["vm", "run", "--timeout", "60s", "--linux-kernel"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The console live, then the report.
+    assert!(
+        stdout.starts_with("[    0.000000] Linux version 0.0-hand-made\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("ended:        the guest rebooted (i8042 reset)"),
+        "{stdout}"
+    );
+    for m in [
+        "first console line",
+        "\"Memory:\"",
+        "\"Run /init as init process\"",
+    ] {
+        let line = stdout
+            .lines()
+            .find(|l| l.trim_start().starts_with(m))
+            .unwrap_or_default();
+        assert!(line.ends_with(" s"), "{m} has a time: {line:?}\n{stdout}");
+    }
+    assert!(
+        stdout.contains("\"smp: Brought up\"              not reached"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("io out 0x3f8"), "{stdout}");
+}

@@ -1,0 +1,118 @@
+//! The kernel command line versus starts from: `console=ttyS0` everywhere,
+//! and on a software KVM backend (such as `kvm_pvm`) what keeps Linux away
+//! from the instructions that backend's ring-0 emulator refuses, and from
+//! work that costs seconds when every kernel instruction is emulated.
+//! The user's `--cmdline` comes after these defaults, so for a parameter
+//! that appears twice the user's value is the one Linux keeps.
+
+use crate::kvm::KvmBackend;
+
+/// One default parameter and why versus passes it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Param {
+    /// The parameter as it goes on the command line.
+    pub text: &'static str,
+    /// Why (shown with `--trace`).
+    pub why: &'static str,
+}
+
+/// The console on the 16550 at 0x3f8 (COM1), the device versus emulates.
+const CONSOLE: Param = Param {
+    text: "console=ttyS0",
+    why: "the kernel's console on the 16550 UART at 0x3f8 that versus emulates",
+};
+
+/// CPU features to hide on a software backend. Its emulator refuses
+/// `popcnt`, `cmpxchg16b`, SSE arithmetic and the instructions behind the
+/// others, while CPUID leaves 1 and 7 still show the host's bits whatever
+/// KVM_SET_CPUID2 says — so the kernel must be told here. Linux reads only
+/// the first 127 characters of `clearcpuid=`; a unit test keeps it shorter.
+pub const CLEARCPUID: &str = "clearcpuid=smap,smep,pcid,invpcid,rdtscp,rdpid,popcnt,cx16,fsgsbase,serialize,rdrand,rdseed,umip,pku,ssse3,sse4_1,sse4_2,aes,pclmulqdq";
+
+/// Linux's limit on the value of `clearcpuid=` (its buffer of 128 bytes).
+pub const CLEARCPUID_MAX: usize = 127;
+
+/// What a software backend adds, in order.
+const SOFTWARE: &[Param] = &[
+    Param {
+        text: "noxsave",
+        why: "the emulator refuses xrstor, which Linux uses for FPU state with XSAVE",
+    },
+    Param {
+        text: "mitigations=off",
+        why: "speculation mitigations are extra ring-0 work on every entry, each instruction emulated",
+    },
+    Param {
+        text: "no_timer_check",
+        why: "emulated timer interrupts arrive late; the boot-time check would reject the timer",
+    },
+    Param {
+        text: "nohz=off",
+        why: "a periodic tick is simpler for the emulated local APIC than reprogramming it at each idle",
+    },
+    Param {
+        text: "highres=off",
+        why: "high-resolution timers reprogram the APIC timer far more often",
+    },
+    Param {
+        text: CLEARCPUID,
+        why: "CPUID leaves 1 and 7 still show the host's bits here: hide what the emulator cannot run",
+    },
+];
+
+/// The default parameters for `backend`.
+pub fn defaults(backend: &KvmBackend) -> Vec<Param> {
+    let mut params = vec![CONSOLE];
+    if backend.is_software() {
+        params.extend_from_slice(SOFTWARE);
+    }
+    params
+}
+
+/// The whole command line: the defaults for `backend`, then `user`'s.
+pub fn compose(backend: &KvmBackend, user: Option<&str>) -> String {
+    let mut line: Vec<&str> = defaults(backend).iter().map(|p| p.text).collect();
+    if let Some(user) = user.map(str::trim).filter(|u| !u.is_empty()) {
+        line.push(user);
+    }
+    line.join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kvm::CpuVendor;
+
+    fn software() -> KvmBackend {
+        KvmBackend::Software {
+            module: "kvm_pvm".into(),
+        }
+    }
+
+    #[test]
+    fn hardware_gets_the_console_only() {
+        let hw = KvmBackend::Hardware {
+            vendor: CpuVendor::Intel,
+        };
+        assert_eq!(compose(&hw, None), "console=ttyS0");
+        assert_eq!(compose(&hw, Some("  quiet ")), "console=ttyS0 quiet");
+    }
+
+    #[test]
+    fn a_software_backend_turns_off_what_its_emulator_refuses() {
+        let line = compose(&software(), Some("loglevel=7"));
+        assert!(line.starts_with("console=ttyS0 noxsave "), "{line}");
+        assert!(line.contains(" clearcpuid=") && line.contains("popcnt") && line.contains("cx16"));
+        assert!(
+            line.ends_with(" loglevel=7"),
+            "the user's parameters come last: {line}"
+        );
+        assert!(defaults(&software()).iter().all(|p| !p.why.is_empty()));
+    }
+
+    #[test]
+    fn clearcpuid_fits_the_kernels_buffer() {
+        let value = CLEARCPUID.strip_prefix("clearcpuid=").unwrap();
+        assert!(value.len() <= CLEARCPUID_MAX, "{} characters", value.len());
+    }
+}

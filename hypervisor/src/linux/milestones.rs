@@ -1,0 +1,195 @@
+//! How far a Linux boot got: the console's bytes, cut into lines as they
+//! arrive, checked for the kernel's milestone messages, each stamped with
+//! the time it was first seen, and the last lines kept for the report.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+/// Console lines kept for the report (the last ones).
+pub const KEPT_LINES: usize = 40;
+/// Longest line kept; a longer one is cut (a kernel line is under 1 KiB).
+pub const LINE_MAX: usize = 1024;
+
+/// A point of a Linux boot that the console shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Milestone {
+    /// The kernel's first console line (its banner, "Linux version …").
+    FirstLine,
+    /// "Memory: …": the memory map parsed, the page allocator up.
+    Memory,
+    /// "smp: Brought up …": the application processors are online.
+    SmpUp,
+    /// "Run /init as init process": the boot is done, user space starts.
+    RunInit,
+    /// "Kernel panic": the kernel gave up.
+    Panic,
+}
+
+impl Milestone {
+    /// Every milestone, in boot order.
+    pub const ALL: [Milestone; 5] = [
+        Milestone::FirstLine,
+        Milestone::Memory,
+        Milestone::SmpUp,
+        Milestone::RunInit,
+        Milestone::Panic,
+    ];
+
+    /// How the report names it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Milestone::FirstLine => "first console line",
+            Milestone::Memory => "\"Memory:\"",
+            Milestone::SmpUp => "\"smp: Brought up\"",
+            Milestone::RunInit => "\"Run /init as init process\"",
+            Milestone::Panic => "\"Kernel panic\"",
+        }
+    }
+
+    /// The text that marks it in a console line (none: any line).
+    fn needle(self) -> Option<&'static str> {
+        match self {
+            Milestone::FirstLine => None,
+            Milestone::Memory => Some("] Memory: "),
+            Milestone::SmpUp => Some("smp: Brought up "),
+            Milestone::RunInit => Some("Run /init as init process"),
+            Milestone::Panic => Some("Kernel panic"),
+        }
+    }
+}
+
+/// The console of a Linux guest, line by line.
+#[derive(Debug, Default)]
+pub struct BootProgress {
+    partial: Vec<u8>,
+    lines: VecDeque<String>,
+    seen: Vec<(Milestone, Duration)>,
+    total_lines: u64,
+}
+
+impl BootProgress {
+    /// Takes console bytes that arrived `at` (since launch).
+    pub fn push(&mut self, bytes: &[u8], at: Duration) {
+        for &b in bytes {
+            match b {
+                b'\n' => self.end_line(at),
+                b'\r' => {}
+                _ if self.partial.len() < LINE_MAX => self.partial.push(b),
+                _ => {}
+            }
+        }
+    }
+
+    /// Ends a run: an unfinished last line counts as a line.
+    pub fn finish(&mut self, at: Duration) {
+        if !self.partial.is_empty() {
+            self.end_line(at);
+        }
+    }
+
+    fn end_line(&mut self, at: Duration) {
+        let line = String::from_utf8_lossy(&self.partial).into_owned();
+        self.partial.clear();
+        self.total_lines += 1;
+        for m in Milestone::ALL {
+            let hit = match m.needle() {
+                None => !line.trim().is_empty(),
+                Some(needle) => line.contains(needle),
+            };
+            if hit && !self.seen.iter().any(|(s, _)| *s == m) {
+                self.seen.push((m, at));
+            }
+        }
+        if self.lines.len() == KEPT_LINES {
+            self.lines.pop_front();
+        }
+        self.lines.push_back(line);
+    }
+
+    /// When `milestone` was first seen, if it was.
+    pub fn time_of(&self, milestone: Milestone) -> Option<Duration> {
+        self.seen
+            .iter()
+            .find(|(m, _)| *m == milestone)
+            .map(|(_, t)| *t)
+    }
+
+    /// The milestones seen, in boot order, with their times.
+    pub fn milestones(&self) -> Vec<(Milestone, Duration)> {
+        let mut seen = self.seen.clone();
+        seen.sort();
+        seen
+    }
+
+    /// The furthest milestone reached (a panic counts as the end).
+    pub fn furthest(&self) -> Option<Milestone> {
+        self.seen.iter().map(|(m, _)| *m).max()
+    }
+
+    /// The last lines (at most [`KEPT_LINES`]).
+    pub fn last_lines(&self) -> impl Iterator<Item = &str> {
+        self.lines.iter().map(String::as_str)
+    }
+
+    /// Lines seen in all.
+    pub fn total_lines(&self) -> u64 {
+        self.total_lines
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(n: u64) -> Duration {
+        Duration::from_secs(n)
+    }
+
+    #[test]
+    fn milestones_are_stamped_with_the_time_they_first_appear() {
+        let mut p = BootProgress::default();
+        p.push(
+            b"[    0.000000] Linux version 6.1.0\r\n[    0.1] Mem",
+            s(25),
+        );
+        p.push(b"ory: 400000K/524288K available\n", s(60));
+        p.push(b"[    9.0] smp: Brought up 1 node, 2 CPUs\n", s(90));
+        p.push(b"[    9.9] Memory: again\n", s(95));
+        assert_eq!(p.time_of(Milestone::FirstLine), Some(s(25)));
+        assert_eq!(
+            p.time_of(Milestone::Memory),
+            Some(s(60)),
+            "the first time counts"
+        );
+        assert_eq!(p.time_of(Milestone::SmpUp), Some(s(90)));
+        assert_eq!(p.time_of(Milestone::RunInit), None);
+        assert_eq!(p.furthest(), Some(Milestone::SmpUp));
+        assert_eq!(p.total_lines(), 4);
+    }
+
+    #[test]
+    fn the_last_lines_are_kept_and_an_unfinished_one_counts_at_the_end() {
+        let mut p = BootProgress::default();
+        for i in 0..100 {
+            p.push(format!("line {i}\n").as_bytes(), s(1));
+        }
+        p.push(b"Run /init as init process", s(7));
+        assert_eq!(p.time_of(Milestone::RunInit), None, "not a line yet");
+        p.finish(s(8));
+        assert_eq!(p.time_of(Milestone::RunInit), Some(s(8)));
+        let lines: Vec<&str> = p.last_lines().collect();
+        assert_eq!(lines.len(), KEPT_LINES);
+        assert_eq!(lines[KEPT_LINES - 2], "line 99");
+        assert_eq!(*lines.last().unwrap(), "Run /init as init process");
+    }
+
+    #[test]
+    fn a_panic_is_the_furthest_point_and_long_lines_are_cut() {
+        let mut p = BootProgress::default();
+        p.push(&vec![b'x'; LINE_MAX * 3], s(1));
+        p.push(b"\nKernel panic - not syncing: VFS\n", s(2));
+        assert_eq!(p.last_lines().next().unwrap().len(), LINE_MAX);
+        assert_eq!(p.furthest(), Some(Milestone::Panic));
+        assert_eq!(p.milestones()[0].0, Milestone::FirstLine);
+    }
+}

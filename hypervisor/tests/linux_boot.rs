@@ -1,0 +1,316 @@
+//! The Linux boot protocol on a real distribution kernel: Debian's
+//! `linux-image-cloud-amd64` bzImage (LZ4 payload, PVH note), fetched with
+//! `apt-get download` into a temporary directory and unpacked with
+//! `dpkg-deb -x`, or the bzImage/vmlinux named by `VERSUS_LINUX_KERNEL`.
+//!
+//! Ignored by default: the download is about 26 MB. Run it with
+//! `cargo test -p hypervisor --test linux_boot -- --ignored`. Where neither
+//! a kernel path nor the download is available it skips with a printed
+//! reason (a failure under `VERSUS_REQUIRE_ROOT=1`).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use hypervisor::linux::{self, Compression, EntryProtocol, KernelFormat};
+use hypervisor::memory::{MemoryLayout, create_guest_memory};
+use vm_memory::{Bytes, GuestAddress};
+
+/// Debian's metapackage for its smallest x86-64 kernel.
+const PACKAGE: &str = "linux-image-cloud-amd64";
+
+fn run(cmd: &mut Command) -> Result<String, String> {
+    let out = cmd.output().map_err(|e| format!("{cmd:?}: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "{cmd:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Downloads the metapackage, then the kernel package it depends on, and
+/// unpacks it; returns the path of its `/boot/vmlinuz-*`.
+fn fetch_debian_kernel(dir: &Path) -> Result<PathBuf, String> {
+    run(Command::new("apt-get")
+        .arg("download")
+        .arg(PACKAGE)
+        .current_dir(dir))?;
+    let meta = std::fs::read_dir(dir)
+        .map_err(|e| e.to_string())?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "deb"))
+        .ok_or("apt-get download left no .deb")?;
+    let depends = run(Command::new("dpkg-deb").arg("-f").arg(&meta).arg("Depends"))?;
+    let image = depends
+        .split([',', ' '])
+        .find(|d| d.starts_with("linux-image-"))
+        .ok_or_else(|| format!("{PACKAGE} depends on no linux-image package: {depends}"))?;
+    run(Command::new("apt-get")
+        .arg("download")
+        .arg(image)
+        .current_dir(dir))?;
+    let deb = std::fs::read_dir(dir)
+        .map_err(|e| e.to_string())?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with(image))
+        })
+        .ok_or("the kernel package was not downloaded")?;
+    let root = dir.join("root");
+    run(Command::new("dpkg-deb").arg("-x").arg(&deb).arg(&root))?;
+    std::fs::read_dir(root.join("boot"))
+        .map_err(|e| e.to_string())?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("vmlinuz-"))
+        })
+        .ok_or_else(|| "the package has no /boot/vmlinuz-*".into())
+}
+
+#[test]
+#[ignore = "downloads a 26 MB Debian kernel package"]
+fn a_debian_bzimage_unpacks_and_loads_with_its_pvh_note() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = match std::env::var_os("VERSUS_LINUX_KERNEL") {
+        Some(p) => PathBuf::from(p),
+        None => match fetch_debian_kernel(dir.path()) {
+            Ok(p) => p,
+            Err(why) => {
+                testkit::skip(
+                    "a_debian_bzimage_unpacks_and_loads_with_its_pvh_note",
+                    testkit::Need::Root,
+                    &format!("no Debian kernel to try: {why}"),
+                );
+                return;
+            }
+        },
+    };
+    let bytes = std::fs::read(&path).unwrap();
+    let image = linux::image::parse(&bytes).unwrap();
+    if std::env::var_os("VERSUS_LINUX_KERNEL").is_none() {
+        // Debian builds its x86-64 kernels with CONFIG_KERNEL_LZ4.
+        assert_eq!(image.format, KernelFormat::BzImage(Compression::Lz4));
+    }
+    assert!(
+        image.vmlinux.len() > bytes.len(),
+        "the vmlinux is larger than the bzImage"
+    );
+    let header = image.setup_header.expect("a bzImage has a setup header");
+    assert!({ header.version } >= 0x020f);
+
+    let layout = MemoryLayout::split(512 << 20).unwrap();
+    let mem = create_guest_memory(&layout).unwrap();
+    let boot = linux::load(
+        &mem,
+        &layout,
+        &image,
+        "console=ttyS0 noxsave",
+        2,
+        None,
+        EntryProtocol::Pvh,
+    )
+    .unwrap();
+    // Debian's kernels have CONFIG_PVH: linux-loader finds the note.
+    assert_eq!(boot.protocol, EntryProtocol::Pvh);
+    assert!(boot.entry >= 0x10_0000 && boot.entry < boot.kernel_end);
+    let mut magic = [0u8; 4];
+    mem.read_slice(&mut magic, GuestAddress(boot.boot_params))
+        .unwrap();
+    assert_eq!(
+        u32::from_le_bytes(magic),
+        0x336e_c578,
+        "hvm_start_info magic"
+    );
+
+    // The 64-bit entry gets the zero page with the kernel's own header.
+    let boot = linux::load(
+        &mem,
+        &layout,
+        &image,
+        "console=ttyS0",
+        1,
+        None,
+        EntryProtocol::Linux64,
+    )
+    .unwrap();
+    assert_eq!(boot.protocol, EntryProtocol::Linux64);
+    let mut zp = [0u8; 4096];
+    mem.read_slice(&mut zp, GuestAddress(boot.boot_params))
+        .unwrap();
+    assert_eq!(&zp[0x202..0x206], b"HdrS");
+    assert_eq!(u16::from_le_bytes([zp[0x206], zp[0x207]]), {
+        header.version
+    });
+}
+
+/// True if /dev/kvm can be used; otherwise skips visibly (a failure under
+/// `VERSUS_REQUIRE_KVM=1`).
+fn require_kvm(test: &str) -> bool {
+    match std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/kvm")
+    {
+        Ok(_) => true,
+        Err(e) => {
+            testkit::skip(
+                test,
+                testkit::Need::Kvm,
+                &format!("/dev/kvm cannot be opened ({e})"),
+            );
+            false
+        }
+    }
+}
+
+/// Where the hand-made kernel is loaded and entered.
+const TINY_ENTRY: u64 = 0x10_0000;
+
+/// A one-segment ELF64 executable for x86-64 with `code` at [`TINY_ENTRY`].
+fn elf(code: &[u8]) -> Vec<u8> {
+    const EHDR: usize = 64;
+    const PHDR: usize = 56;
+    let mut f = Vec::new();
+    f.extend_from_slice(b"\x7fELF\x02\x01\x01\x00"); // 64-bit, little-endian, v1
+    f.extend_from_slice(&[0; 8]);
+    f.extend_from_slice(&2u16.to_le_bytes()); // ET_EXEC
+    f.extend_from_slice(&0x3eu16.to_le_bytes()); // EM_X86_64
+    f.extend_from_slice(&1u32.to_le_bytes());
+    f.extend_from_slice(&TINY_ENTRY.to_le_bytes()); // e_entry
+    f.extend_from_slice(&(EHDR as u64).to_le_bytes()); // e_phoff
+    f.extend_from_slice(&0u64.to_le_bytes()); // e_shoff
+    f.extend_from_slice(&0u32.to_le_bytes()); // e_flags
+    f.extend_from_slice(&(EHDR as u16).to_le_bytes());
+    f.extend_from_slice(&(PHDR as u16).to_le_bytes());
+    f.extend_from_slice(&1u16.to_le_bytes()); // one program header
+    f.extend_from_slice(&[0; 6]); // no section headers
+    let offset = (EHDR + PHDR) as u64;
+    f.extend_from_slice(&1u32.to_le_bytes()); // PT_LOAD
+    f.extend_from_slice(&5u32.to_le_bytes()); // R+X
+    f.extend_from_slice(&offset.to_le_bytes());
+    f.extend_from_slice(&TINY_ENTRY.to_le_bytes()); // p_vaddr
+    f.extend_from_slice(&TINY_ENTRY.to_le_bytes()); // p_paddr
+    f.extend_from_slice(&(code.len() as u64).to_le_bytes());
+    f.extend_from_slice(&(code.len() as u64).to_le_bytes());
+    f.extend_from_slice(&0x1000u64.to_le_bytes());
+    f.extend_from_slice(code);
+    f
+}
+
+/// 64-bit code that reads the zero page (RSI) as Linux would: writes
+/// `e820_entries` as a digit, then the command line at `cmd_line_ptr`, then
+/// a newline to COM1, and resets the machine through the i8042.
+const READ_ZERO_PAGE: &[u8] = &[
+    0x66, 0xba, 0xf8, 0x03, // mov dx, 0x3f8
+    0x0f, 0xb6, 0x86, 0xe8, 0x01, 0x00, 0x00, // movzx eax, byte [rsi+0x1e8]
+    0x04, 0x30, // add al, '0'
+    0xee, // out dx, al
+    0x8b, 0x9e, 0x28, 0x02, 0x00, 0x00, // mov ebx, [rsi+0x228]
+    0x8a, 0x03, // loop: mov al, [rbx]
+    0x84, 0xc0, // test al, al
+    0x74, 0x06, // jz done
+    0xee, // out dx, al
+    0x48, 0xff, 0xc3, // inc rbx
+    0xeb, 0xf4, // jmp loop
+    0xb0, 0x0a, // done: mov al, '\n'
+    0xee, // out dx, al
+    0xb0, 0xfe, // mov al, 0xfe
+    0xe6, 0x64, // out 0x64, al
+    0xf4, // hlt
+];
+
+fn tiny_config(code: &[u8], cmdline: &str) -> linux::run::LinuxRunConfig {
+    linux::run::LinuxRunConfig {
+        kernel: elf(code),
+        cmdline: Some(cmdline.into()),
+        vcpus: 1,
+        memory: 64 << 20,
+        timeout: std::time::Duration::from_secs(60),
+        echo: false,
+        stop_flag: None,
+    }
+}
+
+#[test]
+fn a_hand_made_kernel_reads_versus_zero_page_through_the_real_vm_path() {
+    if !require_kvm("a_hand_made_kernel_reads_versus_zero_page_through_the_real_vm_path") {
+        return;
+    }
+    let report = linux::run::boot(&tiny_config(READ_ZERO_PAGE, "hello=zero-page")).unwrap();
+    assert_eq!(report.end, linux::run::LinuxEnd::Reboot, "{report:#?}");
+    // A split 64 MiB layout: RAM below the MP table, the reserved legacy
+    // area, RAM from 1 MiB, RAM from 4 GiB.
+    let line = report.last_lines.first().cloned().unwrap_or_default();
+    assert!(line.starts_with("4console=ttyS0"), "{line:?}");
+    assert!(
+        line.ends_with(" hello=zero-page"),
+        "the user's part comes last: {line:?}"
+    );
+    assert_eq!(report.cmdline, line[1..]);
+    assert!(
+        report
+            .milestones
+            .iter()
+            .any(|(m, _)| *m == linux::milestones::Milestone::FirstLine)
+    );
+    assert!(report.exits.get("io out 0x3f8").copied().unwrap_or(0) >= line.len() as u64);
+}
+
+#[test]
+fn an_int3_is_assisted_on_a_software_backend_and_a_triple_fault_reports_rip() {
+    if !require_kvm("an_int3_is_assisted_on_a_software_backend_and_a_triple_fault_reports_rip") {
+        return;
+    }
+    // int3 with no IDT: the #BP cannot be delivered, so the vCPU shuts down
+    // (triple fault) — on hardware at once, on a software backend after
+    // versus injected the #BP its emulator refused to raise.
+    let report = linux::run::boot(&tiny_config(&[0xcc, 0xf4], "")).unwrap();
+    assert!(
+        matches!(report.end, linux::run::LinuxEnd::Shutdown { vcpu: 0, .. }),
+        "{report:#?}"
+    );
+    if report.backend.is_software() {
+        assert_eq!(
+            report.assists.get("int3 (#BP injected)"),
+            Some(&1),
+            "{report:#?}"
+        );
+    }
+}
+
+#[test]
+fn an_emulation_failure_reports_the_guest_rip_and_the_instruction_bytes() {
+    if !require_kvm("an_emulation_failure_reports_the_guest_rip_and_the_instruction_bytes") {
+        return;
+    }
+    // popcnt eax, ecx; then reset through the i8042. A software backend's
+    // emulator refuses popcnt; hardware runs it and resets.
+    let code = [0xf3, 0x0f, 0xb8, 0xc1, 0xb0, 0xfe, 0xe6, 0x64, 0xf4];
+    let report = linux::run::boot(&tiny_config(&code, "")).unwrap();
+    if report.backend.is_software() {
+        match &report.end {
+            linux::run::LinuxEnd::EmulationFailure { vcpu, rip, bytes } => {
+                assert_eq!((*vcpu, *rip), (0, TINY_ENTRY));
+                assert_eq!(
+                    &bytes[..4],
+                    &code[..4],
+                    "read through the guest's page tables"
+                );
+                let text = report.end.to_string();
+                assert!(
+                    text.contains("f3 0f b8 c1") && text.contains("0x100000"),
+                    "{text}"
+                );
+            }
+            other => panic!("expected an emulation failure, got {other}"),
+        }
+    } else {
+        assert_eq!(report.end, linux::run::LinuxEnd::Reboot);
+    }
+}
