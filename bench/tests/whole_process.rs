@@ -63,7 +63,12 @@ fn accounts_for_the_process(backend: &str) {
         .start_to_main_by_clock_ns
         .expect("/proc/self/stat gives the process' start");
     assert!(process.start_resolution_ns > 0);
-    assert!(by_clock <= wall_ns);
+    // The kernel records the start in clock ticks (10 ms): the reading can
+    // be late by up to one tick, more than a quick host run takes.
+    assert!(
+        by_clock <= wall_ns + process.start_resolution_ns,
+        "{backend}: start → main by the clock {by_clock} ns, the test saw {wall_ns} ns"
+    );
 }
 
 #[test]

@@ -125,7 +125,10 @@ impl HostBackend {
                 ns: nanos_between(launched, spawned),
             },
         ];
-        match output.marker_at {
+        // The waiter can see the exit before the reader thread has taken
+        // the marker line from the pipe: the phases end at the exit, so
+        // that they never overlap or add up to more than the run took.
+        match output.marker_at.map(|at| at.min(exit_seen)) {
             Some(marker_at) => {
                 phases.push(Phase {
                     name: "exec→marker".into(),
