@@ -194,7 +194,9 @@ impl Series {
     }
 }
 
-/// Where a phase belongs in design.md's definition of startup.
+/// Where a phase belongs among the four stages every backend's run is cut
+/// into: *prepare* (before anything runs) · *boot/exec* (to the workload's
+/// start) · *run* · *teardown*.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Stage {

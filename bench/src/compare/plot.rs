@@ -87,7 +87,7 @@ pub const LOG_SCALE_ABOVE: f64 = 20.0;
 /// A font every SVG viewer has.
 const FONT: &str = "sans-serif";
 
-/// The startup stages in design.md's order, with their legend names.
+/// The four stages of a run (see [`Stage`]), in order, with their legend names.
 const STAGES: [(Stage, &str); 4] = [
     (Stage::Prepare, "prepare"),
     (Stage::Boot, "boot/exec"),

@@ -303,7 +303,7 @@ fn startup_tables(c: &Comparison, t: &Catalog) -> Vec<Table> {
     vec![summary, phases]
 }
 
-/// The stage's name in tables: design.md's *prepare · boot/exec · run · teardown*.
+/// The stage's name in tables: *prepare · boot/exec · run · teardown*.
 pub fn stage_name(stage: Stage) -> &'static str {
     match stage {
         Stage::Prepare => "prepare",

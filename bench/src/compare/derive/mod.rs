@@ -41,7 +41,7 @@ pub struct Context {
     pub without_vm: Option<String>,
 }
 
-/// Which stage a phase of a backend belongs to (design.md's definition of
+/// Which stage a phase of a backend belongs to (the four stages of a run:
 /// startup: *prepare* · *boot/exec* · *run* · *teardown*).
 pub fn stage_of(kind: SubjectKind, phase: &str) -> Stage {
     match (kind, phase) {
