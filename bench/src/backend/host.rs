@@ -126,9 +126,11 @@ impl HostBackend {
             },
         ];
         // The waiter can see the exit before the reader thread has taken
-        // the marker line from the pipe: the phases end at the exit, so
-        // that they never overlap or add up to more than the run took.
-        match output.marker_at.map(|at| at.min(exit_seen)) {
+        // the marker line from the pipe: the marker was written before the
+        // exit, so it is timed no later than the exit, and the phases never
+        // overlap or add up to more than the run took.
+        let marker_at = output.marker_at.map(|at| at.min(exit_seen));
+        match marker_at {
             Some(marker_at) => {
                 phases.push(Phase {
                     name: "exec→marker".into(),
@@ -158,7 +160,7 @@ impl HostBackend {
             workload: launch.workload.source().clone(),
             argv: launch.argv.clone(),
             rootfs_command: false,
-            startup_ns: output.marker_at.map(|at| nanos_between(launched, at)),
+            startup_ns: marker_at.map(|at| nanos_between(launched, at)),
             phases,
             start: output.start,
             results: output.results,
