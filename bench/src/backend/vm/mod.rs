@@ -1,7 +1,7 @@
 //! The workload inside a KVM virtual machine, on versus' tiny kernel.
 //!
 //! The VMM (`hypervisor` crate) follows its own numbered boot path; this
-//! backend turns its [`VmReport`] into the common [`RunReport`]: the phases
+//! backend turns its [`hypervisor::VmReport`] into the common [`RunReport`]: the phases
 //! (create VM · memory · load · vCPUs · boot→marker · run · teardown), the
 //! workload's lines from every vCPU, the exit accounting, and the memory
 //! figures (guest memory touched, VMM overhead).
@@ -9,9 +9,9 @@
 //! Its parts:
 //! - this file: the settings, the kernel image and the backend, which
 //!   configures one VM per run and runs it;
-//! - [`live`]: the guest's own output printed as it arrives;
-//! - [`convert`]: the VMM's report turned into the common one;
-//! - [`outcome`]: how the VM ended, as a shell sees a process end.
+//! - `live.rs`: the guest's own output printed as it arrives;
+//! - `convert.rs`: the VMM's report turned into the common one;
+//! - `outcome.rs`: how the VM ended, as a shell sees a process end.
 
 mod convert;
 mod live;
