@@ -147,5 +147,5 @@ fn a_kernel_that_reaches_run_init_ends_with_status_0_and_its_milestones() {
         stdout.contains("\"smp: Brought up\"              not reached"),
         "{stdout}"
     );
-    assert!(stdout.contains("io out 0x3f8"), "{stdout}");
+    assert!(stdout.contains("io_out 0x3f8"), "{stdout}");
 }

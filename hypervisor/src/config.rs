@@ -120,8 +120,6 @@ pub struct VmConfig {
     pub timeout: Option<Duration>,
     /// Per-exit tracing.
     pub trace: Trace,
-    /// Echo the guest console to stdout while it runs.
-    pub echo_console: bool,
     /// Sees every console write as it happens (stdout, stderr, UART), for
     /// printing the guest's output live; see [`ConsoleObserver`].
     pub console_observer: Option<ConsoleObserver>,
@@ -158,7 +156,6 @@ impl VmConfig {
             run_on_every_vcpu: false,
             timeout: None,
             trace: Trace::Off,
-            echo_console: false,
             console_observer: None,
             console_uart: false,
             count_kernel_instructions: false,
@@ -223,11 +220,6 @@ impl VmConfig {
     /// Tracing.
     pub fn trace(mut self, t: Trace) -> Self {
         self.trace = t;
-        self
-    }
-    /// Echo the console to stdout.
-    pub fn echo_console(mut self, yes: bool) -> Self {
-        self.echo_console = yes;
         self
     }
     /// Hand every console write to `observer` while the guest runs.

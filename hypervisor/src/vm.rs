@@ -161,12 +161,7 @@ impl Vm {
 
         // 6. Run: one thread per vCPU; the supervisor kicks them when one
         //    stops the VM or the watchdog fires.
-        let mut shared = Shared::new(
-            launch,
-            mem.clone(),
-            config.echo_console,
-            config.trace.callback(),
-        );
+        let mut shared = Shared::new(launch, mem.clone(), config.trace.callback());
         if let Some(observer) = &config.console_observer {
             shared.console_observer = Some(observer.clone());
             shared

@@ -112,13 +112,14 @@ impl fmt::Debug for Shared {
 }
 
 impl Shared {
-    /// Shared state over `mem`; console echoed to stdout if `echo`.
-    pub fn new(launch: Instant, mem: GuestMem, echo: bool, trace: Option<TraceFn>) -> Self {
+    /// Shared state over `mem`. The guest's console is shown live through
+    /// [`Self::console_observer`], not here.
+    pub fn new(launch: Instant, mem: GuestMem, trace: Option<TraceFn>) -> Self {
         Self {
             launch,
             mem,
-            serial: Mutex::new(SerialConsole::new(echo)),
-            pv_console: Mutex::new(ConsoleSink::new(echo)),
+            serial: Mutex::new(SerialConsole::new()),
+            pv_console: Mutex::new(ConsoleSink::new()),
             trace,
             console_observer: None,
             stdin: Stdin::default(),

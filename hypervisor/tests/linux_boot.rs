@@ -232,7 +232,7 @@ fn tiny_config(code: &[u8], cmdline: &str) -> linux::run::LinuxRunConfig {
         vcpus: 1,
         memory: 64 << 20,
         timeout: std::time::Duration::from_secs(60),
-        echo: false,
+        console_observer: None,
         stop_flag: None,
     }
 }
@@ -259,7 +259,12 @@ fn a_hand_made_kernel_reads_versus_zero_page_through_the_real_vm_path() {
             .iter()
             .any(|(m, _)| *m == linux::milestones::Milestone::FirstLine)
     );
-    assert!(report.exits.get("io out 0x3f8").copied().unwrap_or(0) >= line.len() as u64);
+    assert!(
+        report
+            .exits
+            .count(hypervisor::ExitKind::IoOut { port: 0x3f8 })
+            >= line.len() as u64
+    );
 }
 
 #[test]

@@ -25,26 +25,24 @@ impl Trigger for NoInterrupt {
 }
 
 /// Collects what the guest transmits — bounded, see [`crate::console`] —
-/// optionally echoing all of it to stdout.
+/// and hands every write to the observer (which prints it live).
 #[derive(Debug, Default)]
 pub struct ConsoleSink {
     log: ConsoleLog,
-    echo: bool,
     /// Sees every transmitted byte ([`SerialConsole::observe`]).
     observer: Option<ConsoleObserver>,
 }
 
 impl ConsoleSink {
-    /// A sink that echoes to stdout if `echo`.
-    pub fn new(echo: bool) -> Self {
+    /// An empty sink without an observer.
+    pub fn new() -> Self {
         Self {
             log: ConsoleLog::new(),
-            echo,
             observer: None,
         }
     }
 
-    /// Appends `buf` (and echoes it).
+    /// Appends `buf` and shows it to the observer.
     pub fn push(&mut self, buf: &[u8]) {
         self.log.push(buf);
         if let Some(observer) = &self.observer {
@@ -53,10 +51,6 @@ impl ConsoleSink {
                 stream: ConsoleStream::Uart,
                 bytes: buf,
             });
-        }
-        if self.echo {
-            // Best effort: a closed stdout must not stop the guest.
-            let _ = io::stdout().write_all(buf);
         }
     }
 
@@ -72,8 +66,7 @@ impl Write for ConsoleSink {
         Ok(buf.len())
     }
     fn flush(&mut self) -> io::Result<()> {
-        // vm-superio flushes after every byte; stdout's own line buffering
-        // is the better judge. `SerialConsole::finish` flushes at the end.
+        // Nothing is buffered: every byte is in the log once written.
         Ok(())
     }
 }
@@ -85,11 +78,17 @@ pub struct SerialConsole {
     uart: Serial<NoInterrupt, vm_superio::serial::NoEvents, ConsoleSink>,
 }
 
+impl Default for SerialConsole {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl SerialConsole {
-    /// A UART whose output is collected (and echoed to stdout if `echo`).
-    pub fn new(echo: bool) -> Self {
+    /// A UART whose output is collected.
+    pub fn new() -> Self {
         Self {
-            uart: Serial::new(NoInterrupt, ConsoleSink::new(echo)),
+            uart: Serial::new(NoInterrupt, ConsoleSink::new()),
         }
     }
 
@@ -109,9 +108,8 @@ impl SerialConsole {
         self.uart.read(offset)
     }
 
-    /// Takes what was kept of the output and flushes the echo.
+    /// Takes what was kept of the output.
     pub fn finish(&mut self) -> ConsoleCapture {
-        let _ = io::stdout().flush();
         self.uart.writer_mut().take()
     }
 }
@@ -127,7 +125,7 @@ mod tests {
 
     #[test]
     fn transmits_bytes_and_reports_empty_thr() {
-        let mut s = SerialConsole::new(false);
+        let mut s = SerialConsole::new();
         for b in b"hi\n" {
             s.pio_write(THR, *b);
         }

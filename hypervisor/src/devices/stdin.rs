@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use versus_abi::{STDIN_FAILED, STDIN_MAX_LEN};
-use vm_memory::{Bytes, GuestAddress};
+use vm_memory::{Bytes, GuestAddress, GuestMemory};
 
 use crate::memory::GuestMem;
 
@@ -102,6 +102,20 @@ impl Stdin {
             .map_err(|_| StdinError::Descriptor(desc))?;
         if len > STDIN_MAX_LEN {
             return Err(StdinError::TooLong(len));
+        }
+        // A read of nothing reads nothing: it must not look like end of
+        // file (which would end stdin for good).
+        if len == 0 {
+            return Ok(0);
+        }
+        // The buffer is checked before anything is taken from the pipe, so
+        // no input is lost to a bad address.
+        if !mem.check_range(
+            GuestAddress(addr),
+            len as usize,
+            vm_memory::Permissions::Write,
+        ) {
+            return Err(StdinError::Buffer { addr, len });
         }
         let Some(source) = &self.source else {
             return Ok(0);

@@ -394,7 +394,6 @@ mod tests {
         Shared::new(
             Instant::now(),
             create_guest_memory(&two_region_layout()).unwrap(),
-            false,
             None,
         )
     }
@@ -707,7 +706,6 @@ mod tests {
         let s = Shared::new(
             Instant::now(),
             create_guest_memory(&two_region_layout()).unwrap(),
-            false,
             Some(trace),
         );
         let mut v = VcpuState::new(0);

@@ -32,7 +32,9 @@ use vm_superio::Serial;
 use super::milestones::{BootProgress, Milestone};
 use super::walk::read_virt;
 use super::{EntryProtocol, KernelFormat, LinuxError, cmdline, image};
+use crate::console::{ConsoleObserver, ConsoleStream, ConsoleWrite};
 use crate::devices::serial::NoInterrupt;
+use crate::exits::{ExitKind, ExitStats};
 use crate::kvm::{self, KvmBackend};
 use crate::layout::{PAGE_TABLES_END, PAGE_TABLES_START};
 use crate::memory::{self, GuestMem, MemoryLayout};
@@ -80,8 +82,9 @@ pub struct LinuxRunConfig {
     pub memory: u64,
     /// How long the guest may run.
     pub timeout: Duration,
-    /// Print the console live on stdout.
-    pub echo: bool,
+    /// Sees every console write as it happens (for printing it live), as
+    /// [`crate::VmConfig::console_observer`] does for the tiny kernel.
+    pub console_observer: Option<ConsoleObserver>,
     /// Stop the guest when this becomes true (versus' Ctrl-C/SIGTERM flag).
     pub stop_flag: Option<&'static AtomicBool>,
 }
@@ -184,28 +187,32 @@ pub struct LinuxRunReport {
     pub last_lines: Vec<String>,
     /// Console lines in all.
     pub console_lines: u64,
-    /// Exits by reason.
-    pub exits: BTreeMap<String, u64>,
+    /// Exits by reason, with the host time spent on them, every vCPU's
+    /// together (the tiny kernel's accounting, [`ExitStats`]).
+    pub exits: ExitStats,
     /// Assists by instruction.
     pub assists: BTreeMap<&'static str, u64>,
     /// Launch to the end of the run.
     pub elapsed: Duration,
 }
 
-/// The console writer: live echo, and the boot progress.
+/// The console writer: the boot progress, and the observer (live output).
 #[derive(Debug)]
 struct ProgressSink {
     shared: Arc<RunShared>,
-    echo: bool,
+    observer: Option<ConsoleObserver>,
 }
 
 impl Write for ProgressSink {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         let at = self.shared.launch.elapsed();
         lock(&self.shared.progress).push(buf, at);
-        if self.echo {
-            // Best effort: a closed stdout must not stop the guest.
-            let _ = std::io::stdout().write_all(buf);
+        if let Some(observer) = &self.observer {
+            observer.observe(ConsoleWrite {
+                vcpu: None,
+                stream: ConsoleStream::Uart,
+                bytes: buf,
+            });
         }
         Ok(buf.len())
     }
@@ -221,7 +228,6 @@ struct RunShared {
     stop: AtomicBool,
     end: Mutex<Option<LinuxEnd>>,
     progress: Mutex<BootProgress>,
-    exits: Mutex<BTreeMap<String, u64>>,
     assists: Mutex<BTreeMap<&'static str, u64>>,
 }
 
@@ -232,9 +238,6 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl RunShared {
-    fn count(&self, what: String) {
-        *lock(&self.exits).entry(what).or_default() += 1;
-    }
     fn finish(&self, end: LinuxEnd) {
         let mut slot = lock(&self.end);
         if slot.is_none() {
@@ -350,17 +353,16 @@ pub fn boot(config: &LinuxRunConfig) -> Result<LinuxRunReport, LinuxError> {
         stop: AtomicBool::new(false),
         end: Mutex::new(None),
         progress: Mutex::new(BootProgress::default()),
-        exits: Mutex::new(BTreeMap::new()),
         assists: Mutex::new(BTreeMap::new()),
     });
     let uart: Arc<Mutex<Uart>> = Arc::new(Mutex::new(Serial::new(
         NoInterrupt,
         ProgressSink {
             shared: shared.clone(),
-            echo: config.echo,
+            observer: config.console_observer.clone(),
         },
     )));
-    let mut handles: Vec<JoinHandle<()>> = Vec::with_capacity(fds.len());
+    let mut handles: Vec<JoinHandle<ExitStats>> = Vec::with_capacity(fds.len());
     for (index, fd) in fds.into_iter().enumerate() {
         let (run_shared, uart, mem) = (shared.clone(), uart.clone(), mem.clone());
         let spawned = std::thread::Builder::new()
@@ -378,11 +380,13 @@ pub fn boot(config: &LinuxRunConfig) -> Result<LinuxRunReport, LinuxError> {
         }
     }
     supervise(&shared, &handles, config.timeout, config.stop_flag);
+    let mut exits = ExitStats::default();
     for h in handles {
         // A vCPU thread that panicked has nothing more to report.
-        let _ = h.join();
+        if let Ok(stats) = h.join() {
+            exits.merge(&stats);
+        }
     }
-    let _ = std::io::stdout().flush();
     let elapsed = launch.elapsed();
     drop(uart);
     drop(vm);
@@ -399,7 +403,7 @@ pub fn boot(config: &LinuxRunConfig) -> Result<LinuxRunReport, LinuxError> {
         milestones: progress.milestones(),
         last_lines: progress.last_lines().map(str::to_owned).collect(),
         console_lines: progress.total_lines(),
-        exits: std::mem::take(&mut *lock(&shared.exits)),
+        exits,
         assists: std::mem::take(&mut *lock(&shared.assists)),
         elapsed,
     })
@@ -409,7 +413,7 @@ pub fn boot(config: &LinuxRunConfig) -> Result<LinuxRunReport, LinuxError> {
 /// kicks every vCPU thread out of KVM_RUN until all have left.
 fn supervise(
     shared: &RunShared,
-    handles: &[JoinHandle<()>],
+    handles: &[JoinHandle<ExitStats>],
     timeout: Duration,
     stop_flag: Option<&AtomicBool>,
 ) {
@@ -443,13 +447,22 @@ fn supervise(
 }
 
 /// One vCPU's loop.
-fn vcpu_loop(mut fd: VcpuFd, index: u32, shared: &RunShared, uart: &Mutex<Uart>, mem: &GuestMem) {
+fn vcpu_loop(
+    mut fd: VcpuFd,
+    index: u32,
+    shared: &RunShared,
+    uart: &Mutex<Uart>,
+    mem: &GuestMem,
+) -> ExitStats {
     let _kick = vcpu::KickTarget::set(&mut fd);
+    let mut stats = ExitStats::default();
     while !shared.stop.load(Ordering::SeqCst) {
         let exit = fd.run();
+        let exited = Instant::now();
+        let mut kind = ExitKind::Other;
         let end = match exit {
             Ok(VcpuExit::IoOut(port, data)) => {
-                shared.count(format!("io out {port:#x}"));
+                kind = ExitKind::IoOut { port };
                 let value = data.first().copied().unwrap_or(0);
                 if (COM1..COM1 + COM1_PORTS).contains(&port) {
                     let _ = lock(uart).write((port - COM1) as u8, value);
@@ -461,7 +474,7 @@ fn vcpu_loop(mut fd: VcpuFd, index: u32, shared: &RunShared, uart: &Mutex<Uart>,
                 }
             }
             Ok(VcpuExit::IoIn(port, data)) => {
-                shared.count(format!("io in {port:#x}"));
+                kind = ExitKind::IoIn { port };
                 if (COM1..COM1 + COM1_PORTS).contains(&port) {
                     let v = lock(uart).read((port - COM1) as u8);
                     data.fill(0);
@@ -475,44 +488,39 @@ fn vcpu_loop(mut fd: VcpuFd, index: u32, shared: &RunShared, uart: &Mutex<Uart>,
                 None
             }
             Ok(VcpuExit::MmioRead(_, data)) => {
-                shared.count("mmio read".into());
+                kind = ExitKind::MmioRead;
                 data.fill(0xff);
                 None
             }
             Ok(VcpuExit::MmioWrite(..)) => {
-                shared.count("mmio write".into());
+                kind = ExitKind::MmioWrite;
                 None
             }
             Ok(VcpuExit::Hlt) => {
-                shared.count("hlt".into());
+                kind = ExitKind::Hlt;
                 None
             }
             Ok(VcpuExit::Shutdown) => {
-                shared.count("shutdown".into());
+                kind = ExitKind::Shutdown;
                 Some(LinuxEnd::Shutdown {
                     vcpu: index,
                     rip: fd.get_regs().ok().map(|r| r.rip),
                 })
             }
             Ok(VcpuExit::InternalError) => {
-                shared.count("internal error".into());
+                kind = ExitKind::InternalError;
                 internal_error(&mut fd, index, shared, mem)
             }
-            Ok(VcpuExit::SystemEvent(kind, _)) => {
-                shared.count("system event".into());
-                Some(LinuxEnd::VcpuError {
-                    vcpu: index,
-                    message: format!("KVM system event {kind} (reset or shutdown)"),
-                })
-            }
-            Ok(other) => {
-                shared.count(format!("{other:?}"));
-                Some(LinuxEnd::VcpuError {
-                    vcpu: index,
-                    message: format!("unexpected exit {other:?}"),
-                })
-            }
+            Ok(VcpuExit::SystemEvent(kind, _)) => Some(LinuxEnd::VcpuError {
+                vcpu: index,
+                message: format!("KVM system event {kind} (reset or shutdown)"),
+            }),
+            Ok(other) => Some(LinuxEnd::VcpuError {
+                vcpu: index,
+                message: format!("unexpected exit {other:?}"),
+            }),
             Err(e) if e.errno() == libc::EINTR => {
+                kind = ExitKind::Interrupted;
                 fd.set_kvm_immediate_exit(0);
                 None
             }
@@ -522,10 +530,12 @@ fn vcpu_loop(mut fd: VcpuFd, index: u32, shared: &RunShared, uart: &Mutex<Uart>,
                 message: format!("KVM_RUN: {e}"),
             }),
         };
+        stats.record(kind, exited.elapsed().as_nanos() as u64);
         if let Some(end) = end {
             shared.finish(end);
         }
     }
+    stats
 }
 
 /// An internal error: assist with `int3` and `fwait`, or end the run with
@@ -555,10 +565,12 @@ fn internal_error(
         });
     };
     let rip = regs.rip;
-    let bytes = read_virt(mem, sregs.cr0, sregs.cr3, rip, INSN_MAX);
-    let assisted = match bytes.first() {
+    // The first byte decides an assist (the common case, on every int3 and
+    // fwait); the whole instruction is read only for a failure's report.
+    let first = read_virt(mem, sregs.cr0, sregs.cr3, rip, 1);
+    let assisted = match first.first() {
         Some(&INT3) => {
-            regs.rip += 1;
+            regs.rip = regs.rip.wrapping_add(1);
             let injected = fd.get_vcpu_events().ok().and_then(|mut events| {
                 events.exception.injected = 1;
                 events.exception.nr = BP_VECTOR;
@@ -570,7 +582,7 @@ fn internal_error(
             injected.map(|()| "int3 (#BP injected)")
         }
         Some(&FWAIT) => {
-            regs.rip += 1;
+            regs.rip = regs.rip.wrapping_add(1);
             fd.set_regs(&regs).ok().map(|()| "fwait (skipped)")
         }
         _ => None,
@@ -583,7 +595,7 @@ fn internal_error(
         None => Some(LinuxEnd::EmulationFailure {
             vcpu: index,
             rip,
-            bytes,
+            bytes: read_virt(mem, sregs.cr0, sregs.cr3, rip, INSN_MAX),
         }),
     }
 }

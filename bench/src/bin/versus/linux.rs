@@ -39,7 +39,11 @@ pub(crate) fn run(args: &VmRunArgs) -> Result<ExitCode> {
         vcpus: args.vcpus,
         memory: args.mem.unwrap_or(DEFAULT_MEM),
         timeout: args.run.timeout.unwrap_or(DEFAULT_TIMEOUT),
-        echo: true,
+        // The console live, through versus' own output (a closed or stuck
+        // stdout cannot hold the vCPU or a stop signal).
+        console_observer: Some(hypervisor::console::ConsoleObserver::new(|write| {
+            let _ = output::write_stdout(write.bytes);
+        })),
         stop_flag: Some(&bench::interrupt::INTERRUPTED),
     };
     let report = run::boot(&config).context("booting the Linux kernel")?;
@@ -110,12 +114,16 @@ fn render(r: &LinuxRunReport) -> String {
     for line in &r.last_lines[skip..] {
         let _ = writeln!(out, "  | {line}");
     }
-    let mut exits: Vec<(&String, &u64)> = r.exits.iter().collect();
-    exits.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
-    let total: u64 = r.exits.values().sum();
+    let mut exits: Vec<_> = r
+        .exits
+        .iter()
+        .filter(|(kind, _)| *kind != hypervisor::ExitKind::Interrupted)
+        .collect();
+    exits.sort_by(|a, b| b.1.count.cmp(&a.1.count).then(a.0.cmp(&b.0)));
+    let total = r.exits.total().count;
     let _ = writeln!(out, "exits by reason ({total} in all):");
-    for (what, n) in exits.iter().take(REPORT_EXITS) {
-        let _ = writeln!(out, "  {what:<24} {n}");
+    for (kind, figures) in exits.iter().take(REPORT_EXITS) {
+        let _ = writeln!(out, "  {:<24} {}", kind.to_string(), figures.count);
     }
     if r.assists.is_empty() {
         let _ = writeln!(out, "assists: none");
