@@ -52,13 +52,6 @@ fn three_digits(value: f64) -> String {
     }
 }
 
-/// Greedy word wrap at spaces to lines of at most `width` display columns
-/// (a longer word gets a line of its own) — for terminals and SVG text,
-/// which does not wrap by itself. See [`crate::width::wrap`].
-pub fn wrap(text: &str, width: usize) -> Vec<String> {
-    crate::width::wrap(text, width)
-}
-
 /// Checks, before any work is done, that [`write_atomically`] will be able
 /// to write `path`: it names a file (not a directory) in a directory where
 /// versus may create files. Nothing is left behind.
@@ -144,14 +137,5 @@ mod tests {
         assert_eq!(bytes(4096), "4.00 KiB");
         assert_eq!(bytes(3 << 19), "1.50 MiB");
         assert_eq!(bytes(5 << 30), "5.00 GiB");
-    }
-
-    #[test]
-    fn wrap_breaks_at_spaces_and_keeps_long_words_whole() {
-        assert_eq!(
-            wrap("aaa bbb ccc dddddddd e", 8),
-            ["aaa bbb", "ccc", "dddddddd", "e"]
-        );
-        assert!(wrap("", 8).is_empty());
     }
 }

@@ -304,6 +304,15 @@ mod tests {
     }
 
     #[test]
+    fn wrap_breaks_at_spaces_and_keeps_long_words_whole() {
+        assert_eq!(
+            wrap("aaa bbb ccc dddddddd e", 8),
+            ["aaa bbb", "ccc", "dddddddd", "e"]
+        );
+        assert!(wrap("", 8).is_empty());
+    }
+
+    #[test]
     fn wrap_never_splits_a_number_from_its_unit() {
         let lines = wrap("the median is 33.8 µs here", 16);
         assert_eq!(lines, ["the median is", "33.8 µs here"]);

@@ -41,7 +41,8 @@ fn build(libc: &Libc, source: &Path, dir: &Path) -> Option<PathBuf> {
     let stem = source.file_stem().unwrap().to_string_lossy();
     let name = format!("{stem}-{}", libc.name);
     let text = std::fs::read_to_string(source).unwrap();
-    testkit::c_program(&name, libc.cc, "-static", dir, &name, &text)
+    let test = format!("everyday_programs ({name})");
+    testkit::c_program(&test, libc.cc, "-static", dir, &name, &text)
 }
 
 fn everyday_source() -> PathBuf {

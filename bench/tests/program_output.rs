@@ -76,7 +76,9 @@ fn available(backend: &str, test: &str) -> bool {
 /// skips, printing why) where no static C toolchain is installed, which CI
 /// does not allow.
 fn compile(dir: &Path, name: &str, source: &str) -> Option<PathBuf> {
-    testkit::c_program(name, "cc", "-static", dir, name, source)
+    // The skip line names this test file and the program it could not build.
+    let test = format!("program_output ({name}.c)");
+    testkit::c_program(&test, "cc", "-static", dir, name, source)
 }
 
 /// Waits for `child` and returns its exit status (as a shell shows it) and

@@ -92,6 +92,12 @@ fn a_file_that_is_not_a_kernel_is_named_as_such() {
         .assert()
         .code(1)
         .stderr(contains("neither an ELF vmlinux nor a bzImage"));
+    // Not read at all: a device is no kernel file.
+    versus()
+        .args(["vm", "run", "--linux-kernel", "/dev/zero"])
+        .assert()
+        .code(1)
+        .stderr(contains("not a regular file"));
     versus()
         .args(["vm", "run", "--linux-kernel", "/nonexistent/vmlinuz"])
         .assert()

@@ -154,8 +154,8 @@ impl HeldStdin {
 }
 
 /// A backend that can start an instance, hold it running while its stdin
-/// is open, and finish it: what `versus scale` starts N of, from worker
-/// threads, to measure how many instances each backend packs.
+/// is open, and finish it — many at once, from worker threads (the `park`
+/// task waits this way; see `tests/park.rs`).
 pub trait HeldBackend: Backend + Clone + Send + 'static {
     /// Runs the workload once, as [`Backend::run`], with `stdin` as its
     /// standard input.

@@ -28,6 +28,8 @@ pub enum ImageKind {
     Workload,
     /// A `--kernel` ELF.
     Kernel,
+    /// A `--linux-kernel` bzImage or vmlinux.
+    LinuxKernel,
 }
 
 impl ImageKind {
@@ -36,6 +38,7 @@ impl ImageKind {
         match self {
             ImageKind::Workload => WORKLOAD_MAX_BYTES,
             ImageKind::Kernel => KERNEL_MAX_BYTES,
+            ImageKind::LinuxKernel => hypervisor::linux::layout::VMLINUX_MAX_SIZE,
         }
     }
 }
@@ -45,6 +48,7 @@ impl std::fmt::Display for ImageKind {
         f.write_str(match self {
             ImageKind::Workload => "workload",
             ImageKind::Kernel => "kernel",
+            ImageKind::LinuxKernel => "the Linux kernel",
         })
     }
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use bench::output;
+use bench::workload::file::{ImageKind, read_image};
 use hypervisor::linux::milestones::Milestone;
 use hypervisor::linux::run::{self, LinuxRunConfig, LinuxRunReport};
 use hypervisor::linux::{EntryProtocol, KernelFormat};
@@ -28,11 +29,14 @@ const REPORT_EXITS: usize = 12;
 /// Boots the kernel and prints the report; exit status 0 only if the boot
 /// reached "Run /init as init process".
 pub(crate) fn run(args: &VmRunArgs) -> Result<ExitCode> {
+    // clap's `requires` does not hold for a flag of a flattened group with
+    // a trailing argument: `--cmdline` alone reaches here.
     let Some(path) = &args.linux_kernel else {
         anyhow::bail!("--cmdline is the Linux kernel's command line: it needs --linux-kernel PATH");
     };
-    let kernel = std::fs::read(path)
-        .with_context(|| format!("cannot read the Linux kernel {}", path.display()))?;
+    // A regular file, and no larger than the largest kernel versus unpacks
+    // (so `/dev/zero` or a huge file is refused before it is read).
+    let kernel = read_image(path, ImageKind::LinuxKernel)?;
     let config = LinuxRunConfig {
         kernel,
         cmdline: args.cmdline.clone(),

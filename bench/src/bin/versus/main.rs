@@ -128,10 +128,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
         } => run_container(&args),
         Command::Vm {
             action: VmAction::Run(args),
-        } if args.linux_kernel.is_some() || args.cmdline.is_some() => linux::run(&args),
-        Command::Vm {
-            action: VmAction::Run(args),
         } => {
+            if args.linux_kernel.is_some() || args.cmdline.is_some() {
+                return linux::run(&args);
+            }
             let mut backend = VmBackend::with_settings(args.settings());
             if let Some(path) = &args.kernel {
                 backend.kernel = Kernel::from_file(path)?;

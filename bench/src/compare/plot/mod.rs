@@ -145,11 +145,9 @@ pub fn render_svg(comparison: &Comparison) -> Result<String, String> {
         .max()
         .unwrap_or(0) as u32;
     let timeline_row = TIMELINE_ROW + PHASE_LINE * phase_lines;
-    let warning_lines = comparison
-        .host
-        .kvm_warning
-        .as_deref()
-        .map_or(0, |w| crate::fmt::wrap(w, WARNING_LINE_CHARS).len() as u32);
+    let warning_lines = comparison.host.kvm_warning.as_deref().map_or(0, |w| {
+        crate::width::wrap(w, WARNING_LINE_CHARS).len() as u32
+    });
     let title = TITLE + WARNING * warning_lines;
     let timeline_height = PANEL + timeline_row * lines.len().max(1) as u32 + LEGEND;
     let height = title

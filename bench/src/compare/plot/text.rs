@@ -44,7 +44,7 @@ pub(super) fn draw_title<DB: DrawingBackend>(
         text_style(14, &INK, HPos::Left),
     ))?;
     if let Some(warning) = &c.host.kvm_warning {
-        for (index, line) in crate::fmt::wrap(&format!("⚠ {warning}"), WARNING_LINE_CHARS)
+        for (index, line) in crate::width::wrap(&format!("⚠ {warning}"), WARNING_LINE_CHARS)
             .into_iter()
             .enumerate()
         {

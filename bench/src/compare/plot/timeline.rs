@@ -53,7 +53,7 @@ impl Timeline {
             .map(|(name, _, ms)| format!("{name} {}", format_ms(*ms)))
             .collect::<Vec<_>>()
             .join(" · ");
-        crate::fmt::wrap(&text, PHASE_LINE_CHARS)
+        crate::width::wrap(&text, PHASE_LINE_CHARS)
     }
 }
 
