@@ -226,7 +226,8 @@ impl Executable {
 enum Event {
     StdoutClosed,
     StderrClosed,
-    Exited(Instant, std::io::Result<Reaped>),
+    /// The child has exited; it is left a zombie (see [`wait_exited`]).
+    Exited(Instant, std::io::Result<()>),
 }
 
 /// The program's output as its readers collected it. The readers parse
@@ -275,13 +276,36 @@ fn spawn_watchers(
         }),
     };
     thread::spawn(move || {
-        let reaped = reap(pid);
-        let _ = tx.send(Event::Exited(Instant::now(), reaped));
+        let exited = wait_exited(pid);
+        let _ = tx.send(Event::Exited(Instant::now(), exited));
     });
     (rx, streams)
 }
 
-/// Waits for `pid` with `wait4`, which also returns its resource usage.
+/// Waits until `pid` has exited without reaping it (`WNOWAIT`): while it
+/// is a zombie its pid cannot be given to another process, so the watcher
+/// may still signal it (a timeout or Ctrl-C racing the exit) without
+/// hitting a stranger. [`reap`] collects it once nothing signals any more.
+fn wait_exited(pid: u32) -> std::io::Result<()> {
+    let id = libc::id_t::try_from(pid).map_err(std::io::Error::other)?;
+    loop {
+        // SAFETY: an all-zero siginfo_t is a valid value of this plain C
+        // struct, and `info` is valid for writes for the call.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        // SAFETY: as above; waitid only writes `info`.
+        let ret =
+            unsafe { libc::waitid(libc::P_PID, id, &mut info, libc::WEXITED | libc::WNOWAIT) };
+        if ret == 0 {
+            return Ok(());
+        }
+        let error = std::io::Error::last_os_error();
+        if error.kind() != std::io::ErrorKind::Interrupted {
+            return Err(error);
+        }
+    }
+}
+
+/// Reaps `pid` with `wait4`, which also returns its resource usage.
 fn reap(pid: u32) -> std::io::Result<Reaped> {
     let pid = libc::pid_t::try_from(pid).map_err(std::io::Error::other)?;
     let mut status = 0;
@@ -345,6 +369,7 @@ fn watch(
     let mut stopped = None;
     let mut kill_at = None;
     let (mut stdout_open, mut stderr_open, mut exited) = (true, true, false);
+    let mut wait_error = None;
     while stdout_open || stderr_open || !exited {
         let wait_until = if exited {
             watched.exited_at + OUTPUT_DRAIN_GRACE
@@ -359,10 +384,10 @@ fn watch(
         match events.recv_timeout(wait_until.saturating_duration_since(Instant::now())) {
             Ok(Event::StdoutClosed) => stdout_open = false,
             Ok(Event::StderrClosed) => stderr_open = false,
-            Ok(Event::Exited(at, reaped)) => {
+            Ok(Event::Exited(at, waited)) => {
                 exited = true;
                 watched.exited_at = at;
-                watched.exit = reaped;
+                wait_error = waited.err();
             }
             Err(mpsc::RecvTimeoutError::Timeout) if exited => break,
             Err(mpsc::RecvTimeoutError::Timeout) => {
@@ -383,6 +408,14 @@ fn watch(
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
         }
     }
+    // Nothing signals the child any more: collect it (at once: it has
+    // exited) with its status and resource usage.
+    if exited {
+        watched.exit = match wait_error {
+            Some(error) => Err(error),
+            None => reap(pid),
+        };
+    }
     if let Ok(reaped) = &mut watched.exit {
         match (stopped, timeout) {
             (Some(Stopped::TimedOut), Some(limit)) => {
@@ -399,8 +432,9 @@ fn watch(
 
 fn signal(pid: u32, signal: libc::c_int) {
     if let Ok(pid) = libc::pid_t::try_from(pid) {
-        // SAFETY: kill has no memory effects; `pid` is our unreaped child
-        // (the waiter thread has not reported it), so it cannot be recycled.
+        // SAFETY: kill has no memory effects; `pid` is our child and is not
+        // reaped before the watcher stops signalling (see `wait_exited`), so
+        // it cannot have been given to another process.
         unsafe { libc::kill(pid, signal) };
     }
 }
