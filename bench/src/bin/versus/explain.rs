@@ -91,10 +91,43 @@ impl Terminal {
             return;
         };
         self.write(&format!("{prompt}\n"));
+        // Wait in `poll`, not in `read`: the stop handler restarts system
+        // calls, so a blocked read would keep Ctrl-C waiting for Enter.
+        if !stdin_ready_unless_interrupted() {
+            self.pause = None;
+            return;
+        }
         let mut line = String::new();
         // End of input or a read error ends the pauses, not the lesson.
         if matches!(std::io::stdin().lock().read_line(&mut line), Ok(0) | Err(_)) {
             self.pause = None;
+        }
+    }
+}
+
+/// How long one wait for the Enter key lasts before the stop flag is
+/// looked at again.
+const PAUSE_POLL_MS: libc::c_int = 50;
+
+/// Waits until stdin has input (true) or Ctrl-C/SIGTERM came (false).
+fn stdin_ready_unless_interrupted() -> bool {
+    loop {
+        if bench::interrupt::requested() {
+            return false;
+        }
+        let mut pollfd = libc::pollfd {
+            fd: libc::STDIN_FILENO,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: `pollfd` is one valid, writable pollfd for the call.
+        let ready = unsafe { libc::poll(&mut pollfd, 1, PAUSE_POLL_MS) };
+        if ready > 0 {
+            return true;
+        }
+        if ready < 0 && std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
+            // stdin cannot be waited on: no more pauses.
+            return false;
         }
     }
 }
