@@ -96,6 +96,11 @@ fn env_workdir_and_user_are_what_the_command_sees() {
     .windows(16)
     .find(|w| *w == b"0000000000000000")
     .expect("no effective capabilities");
+    // And the report says so instead of listing them as held.
+    let json = busybox(&["--json", "-u", "1000", "--", "sh", "-c", "true"], "");
+    let report: RunReport = serde_json::from_slice(&json.stdout).unwrap();
+    let notes = report.container.unwrap().notes.join("\n");
+    assert!(notes.contains("bounding set only"), "{notes}");
 }
 
 #[test]

@@ -128,7 +128,9 @@ pub struct Report {
     pub user_namespace: Option<UserNsReport>,
     /// Launched without root.
     pub rootless: bool,
-    /// Capabilities kept (bounding = permitted = effective).
+    /// Capabilities kept: the bounding set, which is also the permitted and
+    /// effective set when PID 1 runs as uid 0 (a `--user` other than 0 has
+    /// none effective; the notes say so).
     pub capabilities: Vec<String>,
     /// The kept set as the hex mask `/proc/self/status` shows (`00000000a80425fb`).
     pub capability_mask: String,

@@ -133,8 +133,15 @@ impl WindowSizeFollower {
         );
         // SAFETY: the handler only loads an atomic and calls write, both
         // async-signal-safe.
-        let previous = unsafe { sigaction(Signal::SIGWINCH, &action) }
-            .map_err(|e| Error::sys("installing a SIGWINCH handler", e))?;
+        let previous = match unsafe { sigaction(Signal::SIGWINCH, &action) } {
+            Ok(previous) => previous,
+            Err(e) => {
+                // `write` closes when this returns: the handler (never
+                // installed) must not hold on to its number.
+                WINCH_PIPE.store(-1, Ordering::SeqCst);
+                return Err(Error::sys("installing a SIGWINCH handler", e));
+            }
+        };
         Ok(WindowSizeFollower {
             wake: Some(write),
             previous,

@@ -227,7 +227,7 @@ fn oom_killed(stats: Option<&CgroupStats>, limit: Option<u64>) -> bool {
     match stats.oom_kills {
         Some(n) => n > 0,
         None => {
-            matches!((stats.memory_peak_bytes, limit), (Some(p), Some(l)) if p + (1 << 20) >= l)
+            matches!((stats.memory_peak_bytes, limit), (Some(p), Some(l)) if p.saturating_add(1 << 20) >= l)
         }
     }
 }

@@ -21,6 +21,9 @@ use crate::syscall::LinuxSyscall;
 /// The child's stack between `clone` and `execve` (only touched pages cost memory).
 const CHILD_STACK: usize = 1 << 20;
 
+/// Whether this process has swept stale cgroups yet (see `spawn`).
+static STALE_SWEPT: std::sync::Once = std::sync::Once::new();
+
 impl ContainerSpec {
     /// Launches the container: steps 1 to 5 up to the successful `execve`.
     ///
@@ -28,6 +31,16 @@ impl ContainerSpec {
     /// so far (cgroup, child process) is removed before the error is returned; the
     /// child's mounts were only ever in its own mount namespace.
     pub fn spawn(mut self) -> Result<Running> {
+        // Leftovers of launchers that were killed (`kill -9`) go first, once
+        // per process and before the clock starts: a sweep reads every
+        // sibling cgroup, which with many containers alive at once would
+        // cost each launch more the more there are, and is no part of a
+        // launch.
+        if let Some(plan) = &self.cgroup {
+            STALE_SWEPT.call_once(|| {
+                plan.sweep_stale();
+            });
+        }
         let launched_at = Instant::now();
         let anchor_ns = child::mono_ns();
         let to_instant = |ns: u64| launched_at + Duration::from_nanos(ns.saturating_sub(anchor_ns));
@@ -35,8 +48,6 @@ impl ContainerSpec {
 
         // 1. The cgroup, with its limits.
         if let Some(plan) = &self.cgroup {
-            // Leftovers of launchers that were killed (`kill -9`) go first.
-            plan.sweep_stale();
             guard.cgroup = Some(Box::new(plan.instantiate(&self.id)));
             let cg = guard.cgroup.as_mut().expect("just set");
             cg.create()?;

@@ -264,11 +264,12 @@ pub fn elf_interpreter(path: &Path) -> Option<Option<String>> {
     let mut all = head;
     f.read_to_end(&mut all).ok()?;
     for i in 0..phnum {
-        let o = phoff + i * phentsize;
-        let ph = all.get(o..o + 56)?;
+        // Offsets come from the file: checked, never wrapped.
+        let o = i.checked_mul(phentsize)?.checked_add(phoff)?;
+        let ph = all.get(o..o.checked_add(56)?)?;
         if u32::from_le_bytes(ph[0..4].try_into().unwrap()) == 3 {
             let (off, size) = (u64_at(ph, 8), u64_at(ph, 32));
-            let s = all.get(off..off + size)?;
+            let s = all.get(off..off.checked_add(size)?)?;
             let s = String::from_utf8_lossy(s)
                 .trim_end_matches('\0')
                 .to_string();

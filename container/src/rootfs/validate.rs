@@ -75,6 +75,13 @@ pub(crate) fn validate_volumes(
                 format!("{}:{}: {m}", v.host.display(), v.inside.display()),
             )
         };
+        // Both become C strings of the mount plan.
+        if [&v.host, &v.inside]
+            .iter()
+            .any(|p| p.as_os_str().as_encoded_bytes().contains(&0))
+        {
+            return Err(err("a path contains a NUL byte".into()));
+        }
         let host = fs::canonicalize(&v.host)
             .map_err(|e| err(format!("the host path cannot be used: {e}")))?;
         let is_dir = host.is_dir();
@@ -287,6 +294,10 @@ pub(crate) fn check_workdir(root: &PlannedRootfs, dir: &str, extra: &[PathBuf]) 
     let err = |m: String| Error::invalid("--workdir", format!("{dir:?}: {m}"));
     if !dir.starts_with('/') {
         return Err(err("must be an absolute path inside the container".into()));
+    }
+    // The plan turns it into a C string (chdir).
+    if dir.contains('\0') {
+        return Err(err("contains a NUL byte".into()));
     }
     match root {
         PlannedRootfs::Build { files, .. } => {
@@ -576,6 +587,11 @@ mod tests {
             .to_string();
         assert!(e.contains("no such directory"), "{e}");
         assert!(check_workdir(&root, "bin", &[]).is_err());
+        // A NUL byte would panic the plan's C string: refused here.
+        let e = check_workdir(&root, "/tmp/x\0", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("NUL"), "{e}");
         let noexec = RootfsSpec::Build {
             files: vec![RootfsFile::bytes("/bin/w", b"x".to_vec(), 0o644)],
         };
@@ -739,6 +755,10 @@ mod tests {
         std::os::unix::fs::symlink("/real", d.path().join("link")).unwrap();
         let dir_root = validate_root(&RootfsSpec::Dir(d.path().into()), &[], false).unwrap();
         assert!(validate_volumes(&dir_root, &[vol(host.path(), "/mnt")]).is_ok());
+        let e = validate_volumes(&built, &[vol(host.path(), "/data\0x")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("NUL"), "{e}");
         assert!(validate_volumes(&dir_root, &[vol(&host_file, "/file")]).is_ok());
         assert!(err(&dir_root, vec![vol(host.path(), "/missing")]).contains("must exist"));
         assert!(err(&dir_root, vec![vol(host.path(), "/link")]).contains("symbolic link"));

@@ -284,7 +284,7 @@ impl ContainerBuilder {
         let cgroup = checks::cgroup(&self.limits, ns.rootless, host)?;
         let id_maps = checks::id_maps(&ns, host);
         let env = checks::environment(&self.env)?;
-        let notes = checks::notes(&security.withheld, cgroup.is_some());
+        let notes = checks::notes(&security.withheld, cgroup.is_some(), self.user);
 
         Ok(ContainerSpec {
             id: self.id,

@@ -392,9 +392,22 @@ pub(super) fn environment(extra: &[(String, String)]) -> Result<Vec<CString>> {
 }
 
 /// What the report notes about confinement the container lacks without having asked
-/// to: capabilities versus could not give, and (rootless) no cgroup.
-pub(super) fn notes(withheld: &CapabilitySet, has_cgroup: bool) -> Vec<String> {
+/// to: capabilities versus could not give, and (rootless) no cgroup; and, with
+/// `--user` other than 0, that the capabilities listed are the bounding set only.
+pub(super) fn notes(
+    withheld: &CapabilitySet,
+    has_cgroup: bool,
+    user: Option<(u32, u32)>,
+) -> Vec<String> {
     let mut notes = Vec::new();
+    if let Some((uid, _)) = user.filter(|&(uid, _)| uid != 0) {
+        notes.push(format!(
+            "runs as uid {uid}: the kernel cleared its permitted and effective \
+             capabilities at the switch from uid 0, so the capabilities above are its \
+             bounding set only (what it could regain by executing a file with \
+             capabilities, which no_new_privs forbids)"
+        ));
+    }
     if !withheld.is_empty() {
         notes.push(format!(
             "not given (versus itself does not hold them): {}",
