@@ -67,10 +67,17 @@ const WRITABLE_POLL_MS: libc::c_int = 50;
 /// blocking (`PIPE_BUF`, the size of an atomic pipe write).
 const WRITE_PIECE_BYTES: usize = libc::PIPE_BUF;
 
-/// Set when a stop signal came while whoever reads versus' output was not
-/// taking it: from then on output is dropped, so that a stuck reader cannot
-/// keep versus from cleaning up and ending.
-static OUTPUT_ABANDONED: AtomicBool = AtomicBool::new(false);
+/// Per standard descriptor (indexed by its number: 1 stdout, 2 stderr),
+/// set when a stop signal came while whoever reads it was not taking
+/// output: from then on its output is dropped, so that a stuck reader
+/// cannot keep versus from cleaning up and ending — and a stuck stdout
+/// does not silence the last message on stderr.
+static ABANDONED: [AtomicBool; 3] = [const { AtomicBool::new(false) }; 3];
+
+/// The abandoned flag of `fd` (stdout's for anything but stderr).
+fn abandoned(fd: libc::c_int) -> &'static AtomicBool {
+    &ABANDONED[if fd == libc::STDERR_FILENO { 2 } else { 1 }]
+}
 
 /// Writes all of `bytes` to `fd` without ever blocking for good: it waits
 /// (in `poll`, so it costs no CPU) until the descriptor can take a piece,
@@ -80,7 +87,7 @@ static OUTPUT_ABANDONED: AtomicBool = AtomicBool::new(false);
 /// system calls, and the signal may reach any thread.
 fn write_fd(fd: libc::c_int, mut bytes: &[u8]) -> std::io::Result<()> {
     while !bytes.is_empty() {
-        if OUTPUT_ABANDONED.load(Ordering::SeqCst) {
+        if abandoned(fd).load(Ordering::SeqCst) {
             return Ok(());
         }
         let mut pollfd = libc::pollfd {
@@ -99,7 +106,7 @@ fn write_fd(fd: libc::c_int, mut bytes: &[u8]) -> std::io::Result<()> {
         }
         if ready == 0 {
             if crate::interrupt::signal().is_some() {
-                OUTPUT_ABANDONED.store(true, Ordering::SeqCst);
+                abandoned(fd).store(true, Ordering::SeqCst);
                 return Ok(());
             }
             continue;

@@ -246,8 +246,9 @@ pub fn run_loop(mut vcpu: Vcpu, shared: &Shared) -> (VcpuState, VcpuEnd) {
     if vcpu.count_instructions {
         state.instructions = Some(crate::report::InstructionCount::default());
     }
-    let run_ptr: *mut kvm_run = vcpu.fd.get_kvm_run();
-    KICK_TARGET.with(|t| t.set(run_ptr));
+    // Cleared when the guard drops — before `vcpu` (and the kvm_run mapping)
+    // goes, even if the loop panics.
+    let kick = KickTarget::set(&mut vcpu.fd);
     let end = loop {
         if shared.stopping() {
             break VcpuEnd::Stopped;
@@ -327,7 +328,7 @@ pub fn run_loop(mut vcpu: Vcpu, shared: &Shared) -> (VcpuState, VcpuEnd) {
             Action::StopVm => break VcpuEnd::Stopped,
         }
     };
-    KICK_TARGET.with(|t| t.set(std::ptr::null_mut()));
+    drop(kick);
     drop(vcpu);
     (state, end)
 }
