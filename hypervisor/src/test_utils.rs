@@ -19,17 +19,7 @@ pub fn two_region_layout() -> MemoryLayout {
 /// True if /dev/kvm can be used. Prints why not and returns false — unless
 /// `VERSUS_REQUIRE_KVM=1` is set (CI), in which case it panics.
 pub fn require_kvm() -> bool {
-    match kvm_ioctls::Kvm::new() {
-        Ok(_) => true,
-        Err(e) => {
-            testkit::skip(
-                "a KVM test",
-                testkit::Need::Kvm,
-                &format!("/dev/kvm cannot be opened ({e})"),
-            );
-            false
-        }
-    }
+    testkit::require_kvm("a KVM test")
 }
 
 struct Segment {

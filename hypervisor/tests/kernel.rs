@@ -13,21 +13,7 @@ use hypervisor::{ExitKind, Outcome, Vm, VmConfig, VmReport};
 /// True if /dev/kvm can be used. Prints why not and returns false — unless
 /// `VERSUS_REQUIRE_KVM=1` is set (CI), in which case it panics.
 fn require_kvm() -> bool {
-    match std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/kvm")
-    {
-        Ok(_) => true,
-        Err(e) => {
-            testkit::skip(
-                "a KVM test",
-                testkit::Need::Kvm,
-                &format!("/dev/kvm cannot be opened ({e})"),
-            );
-            false
-        }
-    }
+    testkit::require_kvm("a KVM test")
 }
 
 /// The kernel and workload with `versus-workload ARGS…` (default memory:

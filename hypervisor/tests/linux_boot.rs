@@ -152,21 +152,7 @@ fn a_debian_bzimage_unpacks_and_loads_with_its_pvh_note() {
 /// True if /dev/kvm can be used; otherwise skips visibly (a failure under
 /// `VERSUS_REQUIRE_KVM=1`).
 fn require_kvm(test: &str) -> bool {
-    match std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/kvm")
-    {
-        Ok(_) => true,
-        Err(e) => {
-            testkit::skip(
-                test,
-                testkit::Need::Kvm,
-                &format!("/dev/kvm cannot be opened ({e})"),
-            );
-            false
-        }
-    }
+    testkit::require_kvm(test)
 }
 
 /// Where the hand-made kernel is loaded and entered.

@@ -67,6 +67,41 @@ fn report(line: &str, log: Option<&std::ffi::OsStr>) {
     }
 }
 
+/// True when `/dev/kvm` can be opened for reading and writing; otherwise
+/// `test` skips (a failure under `VERSUS_REQUIRE_KVM=1`).
+pub fn require_kvm(test: &str) -> bool {
+    match std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/kvm")
+    {
+        Ok(_) => true,
+        Err(err) => {
+            skip(test, Need::Kvm, &format!("cannot open /dev/kvm ({err})"));
+            false
+        }
+    }
+}
+
+/// True when the test runs as root (uid 0); otherwise `test` skips (a
+/// failure under `VERSUS_REQUIRE_ROOT=1`).
+pub fn require_root(test: &str) -> bool {
+    // /proc/self/status's `Uid:` line: real, effective, saved, filesystem.
+    let effective_uid = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|line| line.strip_prefix("Uid:"))
+                .and_then(|ids| ids.split_whitespace().nth(1).map(str::to_owned))
+        });
+    if effective_uid.as_deref() == Some("0") {
+        return true;
+    }
+    skip(test, Need::Root, "needs root (run the tests as root)");
+    false
+}
+
 /// Compiles the C program `source` into `dir/name` with `compiler` (`cc`
 /// for glibc, `musl-gcc` for musl), linked as `link` (`-static` or
 /// `-static-pie`): programs nobody in the project wrote, built the way a

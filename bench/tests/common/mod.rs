@@ -6,21 +6,9 @@ use bench::backend::{Backend, Launch};
 use bench::report::RunReport;
 use bench::workload::{TaskInvocation, TaskResult, Workload};
 
-/// True when the test may use root-only features. Where root is missing the
-/// test skips itself, printing why — unless `VERSUS_REQUIRE_ROOT=1` (as in
-/// CI), where a skip would hide a failure, so it panics instead.
-pub fn require_root(test: &str) -> bool {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    if unsafe { libc::geteuid() } == 0 {
-        return true;
-    }
-    testkit::skip(
-        test,
-        testkit::Need::Root,
-        "needs root (run the tests as root)",
-    );
-    false
-}
+// Each test binary uses its own subset.
+#[allow(unused_imports)]
+pub use testkit::{require_kvm, require_root};
 
 /// Runs the embedded workload on the host with `argv` (validated first).
 pub fn run_host(argv: &[&str]) -> RunReport {
@@ -78,21 +66,6 @@ pub fn host_uname() -> (String, String, String) {
         field(&uts.release),
         field(&uts.version),
     )
-}
-
-/// True when `/dev/kvm` can be opened. Where it cannot, the test skips
-/// itself, printing why — unless `VERSUS_REQUIRE_KVM=1` (as in CI).
-pub fn require_kvm(test: &str) -> bool {
-    let why = match std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/kvm")
-    {
-        Ok(_) => return true,
-        Err(err) => format!("cannot open /dev/kvm ({err})"),
-    };
-    testkit::skip(test, testkit::Need::Kvm, &why);
-    false
 }
 
 /// True when the host has a static busybox (for `--busybox` runs). Where it

@@ -10,18 +10,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use container::rootfs::host_busybox;
 
-pub fn require_root(test: &str) -> bool {
-    // SAFETY: geteuid cannot fail.
-    if unsafe { libc::geteuid() } == 0 {
-        return true;
-    }
-    testkit::skip(
-        test,
-        testkit::Need::Root,
-        "needs root (run the tests as root)",
-    );
-    false
-}
+#[allow(unused_imports)]
+pub use testkit::require_root;
 
 pub fn busybox(test: &str) -> Option<PathBuf> {
     match host_busybox() {
