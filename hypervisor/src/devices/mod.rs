@@ -6,3 +6,17 @@
 pub mod paravirt;
 pub mod serial;
 pub mod stdin;
+
+use vm_memory::{Bytes, GuestAddress};
+
+use crate::memory::GuestMem;
+
+/// Reads the `{addr, len}` pair of a `ConsoleDescriptor`-shaped request at
+/// guest-physical `desc` — the shape of every paravirtual buffer request
+/// (console, random bytes, stdin): `None` when the descriptor is not in
+/// RAM. The caller bounds `len` and checks the buffer.
+pub fn read_descriptor(mem: &GuestMem, desc: u64) -> Option<(u64, u64)> {
+    let addr: u64 = mem.read_obj(GuestAddress(desc)).ok()?;
+    let len: u64 = mem.read_obj(GuestAddress(desc.wrapping_add(8))).ok()?;
+    Some((addr, len))
+}

@@ -81,12 +81,7 @@ pub fn fill_random(mem: &GuestMem, desc: u64) -> Result<u64, RandomError> {
 }
 
 fn fill(mem: &GuestMem, desc: u64) -> Result<u64, RandomError> {
-    let addr: u64 = mem
-        .read_obj(GuestAddress(desc))
-        .map_err(|_| RandomError::Descriptor(desc))?;
-    let len: u64 = mem
-        .read_obj(GuestAddress(desc.wrapping_add(8)))
-        .map_err(|_| RandomError::Descriptor(desc))?;
+    let (addr, len) = super::read_descriptor(mem, desc).ok_or(RandomError::Descriptor(desc))?;
     if len > RANDOM_MAX_LEN {
         return Err(RandomError::TooLong(len));
     }

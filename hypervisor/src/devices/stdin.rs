@@ -94,12 +94,7 @@ impl Stdin {
         desc: u64,
         stopping: impl Fn() -> bool,
     ) -> Result<u64, StdinError> {
-        let addr: u64 = mem
-            .read_obj(GuestAddress(desc))
-            .map_err(|_| StdinError::Descriptor(desc))?;
-        let len: u64 = mem
-            .read_obj(GuestAddress(desc.wrapping_add(8)))
-            .map_err(|_| StdinError::Descriptor(desc))?;
+        let (addr, len) = super::read_descriptor(mem, desc).ok_or(StdinError::Descriptor(desc))?;
         if len > STDIN_MAX_LEN {
             return Err(StdinError::TooLong(len));
         }

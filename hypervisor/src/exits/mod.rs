@@ -366,12 +366,8 @@ pub enum ConsoleError {
 
 /// Reads the buffer a `ConsoleDescriptor` at guest-physical `desc` describes.
 pub fn read_console(mem: &GuestMem, desc: u64) -> Result<Vec<u8>, ConsoleError> {
-    let addr: u64 = mem
-        .read_obj(GuestAddress(desc))
-        .map_err(|_| ConsoleError::Descriptor(desc))?;
-    let len: u64 = mem
-        .read_obj(GuestAddress(desc + 8))
-        .map_err(|_| ConsoleError::Descriptor(desc))?;
+    let (addr, len) =
+        crate::devices::read_descriptor(mem, desc).ok_or(ConsoleError::Descriptor(desc))?;
     if len > CONSOLE_MAX_LEN {
         return Err(ConsoleError::TooLong(len));
     }
