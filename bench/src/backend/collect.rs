@@ -33,6 +33,9 @@ pub(crate) struct Collected {
     pub(crate) stdout: KeptText,
     /// The first malformed `@versus` line.
     pub(crate) parse_error: Option<ParseError>,
+    /// Gets the start marker's instant when it arrives (a held run's
+    /// [`super::HeldStdin::follow_marker`]).
+    pub(crate) marker_to: Option<std::sync::mpsc::Sender<Instant>>,
 }
 
 impl Collected {
@@ -42,6 +45,9 @@ impl Collected {
             Ok(Some(Record::Start(marker))) if self.start.is_none() => {
                 self.marker_at = Some(seen);
                 self.start = Some(marker);
+                if let Some(tx) = self.marker_to.take() {
+                    let _ = tx.send(seen);
+                }
             }
             Ok(Some(Record::Result(result))) if self.results.len() < MAX_RESULTS => {
                 self.results.push(result);

@@ -124,32 +124,19 @@ pub struct HeldStdin {
     pub(crate) started: mpsc::Sender<Instant>,
 }
 
-/// How often a held run looks whether its start marker has arrived. The
-/// instant itself is taken by the output reader as the line arrives; this
-/// only bounds how late [`HeldBackend::start`] returns after it.
-const START_POLL: Duration = Duration::from_millis(1);
-
 impl HeldStdin {
-    /// Tells [`HeldBackend::start`] when `collected` has its start marker,
-    /// from a thread of its own that ends then, or once the run has dropped
-    /// its output (it ended without a marker).
+    /// Tells [`HeldBackend::start`] the instant `collected` gets its start
+    /// marker: at once if it has it, else from the reader as the line
+    /// arrives (see [`collect::Collected::line`]). A run that ends without
+    /// a marker drops the sender, which the waiting side sees.
     pub(crate) fn follow_marker(&self, collected: &Arc<Mutex<collect::Collected>>) {
-        let collected = Arc::downgrade(collected);
-        let started = self.started.clone();
-        std::thread::spawn(move || {
-            while let Some(collected) = collected.upgrade() {
-                let marker_at = collected
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .marker_at;
-                drop(collected);
-                if let Some(at) = marker_at {
-                    let _ = started.send(at);
-                    return;
-                }
-                std::thread::sleep(START_POLL);
+        let mut collected = collected.lock().unwrap_or_else(PoisonError::into_inner);
+        match collected.marker_at {
+            Some(at) => {
+                let _ = self.started.send(at);
             }
-        });
+            None => collected.marker_to = Some(self.started.clone()),
+        }
     }
 }
 
