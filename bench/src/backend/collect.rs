@@ -285,9 +285,33 @@ where
     R: std::io::Read + Send + 'static,
     D: FnOnce() + Send + 'static,
 {
+    stream_lines(pipe, echo, false, done)
+}
+
+/// [`stream_stdout`] for the master side of a pseudo-terminal (`-t`): the
+/// terminal ends its lines with `\r\n`, which are parsed as `\n` (and
+/// printed as they are); reading ends at `EIO`, when the container's last
+/// holder of the terminal has gone.
+pub(crate) fn stream_terminal<R, D>(pty: R, echo: bool, done: D) -> Arc<Mutex<Collected>>
+where
+    R: std::io::Read + Send + 'static,
+    D: FnOnce() + Send + 'static,
+{
+    stream_lines(pty, echo, true, done)
+}
+
+fn stream_lines<R, D>(pipe: R, echo: bool, crlf: bool, done: D) -> Arc<Mutex<Collected>>
+where
+    R: std::io::Read + Send + 'static,
+    D: FnOnce() + Send + 'static,
+{
     let collected = Arc::new(Mutex::new(Collected::default()));
     let sink = collected.clone();
-    let each = move |seen, line: String| {
+    let each = move |seen, mut line: String| {
+        if crlf && line.ends_with("\r\n") {
+            line.truncate(line.len() - 2);
+            line.push('\n');
+        }
         sink.lock()
             .unwrap_or_else(PoisonError::into_inner)
             .line(seen, &line);

@@ -514,55 +514,11 @@ enum Streams {
 /// Reading ends at `EIO`, once the container's last holder of the
 /// terminal has gone.
 fn stream_tty(master: OwnedFd, echo: bool) -> StreamedOutput {
-    let collected = Arc::new(Mutex::new(Collected::default()));
     let (tx, closed) = mpsc::channel();
-    let sink = collected.clone();
-    thread::spawn(move || {
-        let mut master = std::fs::File::from(master);
-        let mut buffer = vec![0u8; 16 * 1024];
-        let mut line: Vec<u8> = Vec::new();
-        let mut passthrough = collect::Passthrough::stdout();
-        // A failed write stops the run (see `output`); reading goes on so
-        // that the container never blocks.
-        let mut print = |bytes: &[u8]| {
-            if echo {
-                let _ = crate::output::write_stdout(bytes);
-            }
-        };
-        let take = |line: &mut Vec<u8>, seen: Instant| {
-            if line.ends_with(b"\r\n") {
-                line.truncate(line.len() - 2);
-                line.push(b'\n');
-            }
-            sink.lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .line(seen, &String::from_utf8_lossy(line));
-            line.clear();
-        };
-        loop {
-            let n = match master.read(&mut buffer) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(_) => break,
-            };
-            let seen = Instant::now();
-            passthrough.feed(&buffer[..n], &mut print);
-            for &byte in &buffer[..n] {
-                line.push(byte);
-                if byte == b'\n' || line.len() >= super::MAX_LINE_BYTES {
-                    take(&mut line, seen);
-                }
-            }
-        }
-        passthrough.finish(&mut print);
-        if !line.is_empty() {
-            take(&mut line, Instant::now());
-        }
-        let _ = tx.send(());
-    });
     StreamedOutput {
-        collected,
+        collected: collect::stream_terminal(std::fs::File::from(master), echo, move || {
+            let _ = tx.send(());
+        }),
         stderr: Arc::default(),
         closed,
         streams: 1,
