@@ -66,14 +66,8 @@ fn children_of(pid: u32) -> usize {
     };
     entries
         .flatten()
-        .filter_map(|e| std::fs::read_to_string(e.path().join("stat")).ok())
-        .filter(|stat| {
-            // Field 4 (ppid) follows the command name in parentheses.
-            stat.rsplit_once(')')
-                .and_then(|(_, rest)| rest.split_whitespace().nth(1))
-                .and_then(|ppid| ppid.parse::<u32>().ok())
-                == Some(pid)
-        })
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|&child| container::host::parent_pid(child) == Some(pid))
         .count()
 }
 

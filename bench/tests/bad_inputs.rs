@@ -158,17 +158,13 @@ impl Leftovers {
             }
         }
         cgroups.sort();
-        let me = std::process::id().to_string();
+        let me = std::process::id();
         let children = std::fs::read_dir("/proc")
             .into_iter()
             .flatten()
             .flatten()
-            .filter_map(|e| std::fs::read_to_string(e.path().join("stat")).ok())
-            .filter(|stat| {
-                stat.rsplit_once(')')
-                    .and_then(|(_, rest)| rest.split_whitespace().nth(1).map(str::to_owned))
-                    == Some(me.clone())
-            })
+            .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+            .filter(|&pid| container::host::parent_pid(pid) == Some(me))
             .count();
         let mut temporary_files: Vec<PathBuf> = std::fs::read_dir(scratch)
             .into_iter()

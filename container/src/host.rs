@@ -44,6 +44,28 @@ impl UsernsKnob {
     }
 }
 
+/// Field `n` (1-based, as `proc(5)` numbers them; 3 or more) of a
+/// `/proc/<pid>/stat` line. The command name (field 2) is in parentheses
+/// and may itself hold spaces and parentheses, so counting starts after the
+/// last `)`, where field 3 begins.
+pub fn stat_field(stat: &str, n: usize) -> Option<&str> {
+    let (_, rest) = stat.rsplit_once(')')?;
+    rest.split_whitespace().nth(n.checked_sub(3)?)
+}
+
+/// When process `pid` started, in clock ticks since boot (field 22 of
+/// `/proc/<pid>/stat`); `None` if there is no such process.
+pub fn process_start_ticks(pid: u32) -> Option<u64> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat_field(&stat, 22)?.parse().ok()
+}
+
+/// The parent of process `pid` (field 4 of `/proc/<pid>/stat`).
+pub fn parent_pid(pid: u32) -> Option<u32> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat_field(&stat, 4)?.parse().ok()
+}
+
 /// One reason unprivileged user namespaces are unavailable.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UsernsBlock {
@@ -210,6 +232,22 @@ impl HostInfo {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stat_fields_are_counted_after_the_command_name() {
+        let stat = "42 (a (weird) name) S 1 42 42 0 -1 4194560 100 0 0 0 0 0 0 0 20 0 1 0 \
+                    987654 1000 10 18446744073709551615";
+        assert_eq!(stat_field(stat, 22), Some("987654"));
+        assert_eq!(stat_field(stat, 4), Some("1"));
+        assert_eq!(stat_field(stat, 3), Some("S"));
+        assert_eq!(stat_field(stat, 2), None, "the name is not a counted field");
+        assert_eq!(stat_field("garbage", 22), None);
+        assert_eq!(
+            parent_pid(std::process::id()),
+            Some(std::os::unix::process::parent_id())
+        );
+        assert!(process_start_ticks(std::process::id()).is_some());
+    }
 
     fn write(root: &Path, rel: &str, text: &str) {
         let p = root.join(rel);

@@ -331,15 +331,11 @@ fn parents() -> Option<HashMap<i32, i32>> {
         else {
             continue;
         };
-        // The stat line is `pid (comm) state ppid …`; comm may hold spaces
-        // and parentheses, so the fields are counted after the last ')'.
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        let Some(after) = stat.rfind(')').map(|end| &stat[end + 1..]) else {
-            continue;
-        };
-        if let Some(ppid) = after.split_whitespace().nth(1).and_then(|f| f.parse().ok()) {
+        if let Some(ppid) = u32::try_from(pid)
+            .ok()
+            .and_then(container::host::parent_pid)
+            .and_then(|ppid| i32::try_from(ppid).ok())
+        {
             parents.insert(pid, ppid);
         }
     }

@@ -27,10 +27,11 @@ pub fn unique_id() -> String {
     // pid, so that a forked child does not reuse its parent's).
     static STARTED: OnceLock<(u32, u64)> = OnceLock::new();
     let pid = std::process::id();
-    let started = match STARTED.get_or_init(|| (pid, process_start_ticks(pid).unwrap_or(0))) {
-        &(cached_pid, started) if cached_pid == pid => started,
-        _ => process_start_ticks(pid).unwrap_or(0),
-    };
+    let started =
+        match STARTED.get_or_init(|| (pid, crate::host::process_start_ticks(pid).unwrap_or(0))) {
+            &(cached_pid, started) if cached_pid == pid => started,
+            _ => crate::host::process_start_ticks(pid).unwrap_or(0),
+        };
     format!(
         "{RUN_PREFIX}{pid}-{started}-{}",
         NEXT.fetch_add(1, Ordering::Relaxed)
@@ -46,25 +47,11 @@ fn owner_of(id: &str) -> Option<(u32, u64)> {
     parts.next().is_none().then_some((pid, started))
 }
 
-/// When process `pid` started, in clock ticks since boot (field 22 of
-/// `/proc/<pid>/stat`); `None` if there is no such process.
-fn process_start_ticks(pid: u32) -> Option<u64> {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    start_ticks_from_stat(&stat)
-}
-
-/// Field 22 of a `/proc/<pid>/stat` line. The command name (field 2) is in
-/// parentheses and may itself hold spaces and parentheses, so counting starts
-/// after the last `)`, where field 3 begins.
-fn start_ticks_from_stat(stat: &str) -> Option<u64> {
-    let (_, rest) = stat.rsplit_once(')')?;
-    rest.split_whitespace().nth(22 - 3)?.parse().ok()
-}
-
 /// True when `id` was made by [`unique_id`] for a process that no longer
 /// runs (its pid is gone, or now belongs to a process that started later).
 fn owner_is_dead(id: &str) -> bool {
-    owner_of(id).is_some_and(|(pid, started)| process_start_ticks(pid) != Some(started))
+    owner_of(id)
+        .is_some_and(|(pid, started)| crate::host::process_start_ticks(pid) != Some(started))
 }
 
 impl CgroupPlan {
@@ -142,22 +129,14 @@ mod tests {
         assert_ne!(a, b);
         let (pid, started) = owner_of(&a).expect("an id of ours");
         assert_eq!(pid, std::process::id());
-        assert_eq!(Some(started), process_start_ticks(pid));
+        assert_eq!(Some(started), crate::host::process_start_ticks(pid));
         assert!(!owner_is_dead(&a));
-    }
-
-    #[test]
-    fn the_start_time_is_read_after_the_command_name() {
-        let stat = "42 (a (weird) name) S 1 42 42 0 -1 4194560 100 0 0 0 0 0 0 0 20 0 1 0 \
-                    987654 1000 10 18446744073709551615";
-        assert_eq!(start_ticks_from_stat(stat), Some(987_654));
-        assert_eq!(start_ticks_from_stat("garbage"), None);
     }
 
     #[test]
     fn only_ids_whose_owner_is_gone_are_stale() {
         let me = std::process::id();
-        let started = process_start_ticks(me).unwrap();
+        let started = crate::host::process_start_ticks(me).unwrap();
         assert!(!owner_is_dead(&format!("run-{me}-{started}-0")));
         // Same pid, another start time: the pid was reused.
         assert!(owner_is_dead(&format!("run-{me}-{}-0", started + 1)));
@@ -186,7 +165,7 @@ mod tests {
             devices: None,
         };
         let me = std::process::id();
-        let started = process_start_ticks(me).unwrap();
+        let started = crate::host::process_start_ticks(me).unwrap();
         let live = format!("run-{me}-{started}-0");
         let dead = "run-4194304000-5-0";
         for parent in plan.parents() {

@@ -218,11 +218,7 @@ fn boottime_ns() -> Option<Nanos> {
 /// This process' start on CLOCK_BOOTTIME and the clock tick it is counted
 /// in: `/proc/self/stat` field 22 (`starttime`, in ticks since boot).
 fn process_start_boottime() -> Option<(Nanos, Nanos)> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    // The command name (field 2) is in parentheses and may hold spaces:
-    // fields are counted after its closing one, from field 3.
-    let (_, rest) = stat.rsplit_once(')')?;
-    let ticks: u64 = rest.split_whitespace().nth(22 - 3)?.parse().ok()?;
+    let ticks = container::host::process_start_ticks(std::process::id())?;
     // SAFETY: sysconf has no memory effects.
     let per_second = u64::try_from(unsafe { libc::sysconf(libc::_SC_CLK_TCK) }).ok()?;
     if per_second == 0 {
