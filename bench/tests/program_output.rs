@@ -62,6 +62,28 @@ fn versus() -> Command {
     Command::new(assert_cmd::cargo::cargo_bin("versus"))
 }
 
+/// The backends of [`BACKENDS`] that can run here; the others skip `test`
+/// visibly (or fail it where CI requires them).
+fn backends_here(test: &str) -> impl Iterator<Item = &'static str> + '_ {
+    BACKENDS
+        .iter()
+        .copied()
+        .filter(move |backend| available(backend, test))
+}
+
+/// `versus BACKEND run --workload PROGRAM`: its output and both streams
+/// decoded.
+fn run_workload(backend: &str, program: &Path) -> (std::process::Output, String, String) {
+    let output = versus()
+        .args([backend, "run", "--workload"])
+        .arg(program)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    (output, stdout, stderr)
+}
+
 /// True when `backend` can run here; where it cannot, the test skips
 /// itself, printing why (or fails when CI requires it).
 fn available(backend: &str, test: &str) -> bool {
@@ -137,22 +159,8 @@ fn a_program_output_is_printed_live_before_the_report() {
     let Some(hello) = compile(dir.path(), "hello", HELLO) else {
         return;
     };
-    for backend in BACKENDS {
-        if !available(
-            backend,
-            "a_program_output_is_printed_live_before_the_report",
-        ) {
-            continue;
-        }
-        let output = versus()
-            .args([backend, "run", "--workload"])
-            .arg(&hello)
-            .output()
-            .unwrap();
-        let (stdout, stderr) = (
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr),
-        );
+    for backend in backends_here("a_program_output_is_printed_live_before_the_report") {
+        let (output, stdout, stderr) = run_workload(backend, &hello);
         assert_eq!(output.status.code(), Some(3), "{backend}: {stderr}");
         // The program's line first, then the report, which does not count
         // it again.
@@ -188,22 +196,8 @@ int main(void) {
     let Some(program) = compile(dir.path(), "unfinished", source) else {
         return;
     };
-    for backend in BACKENDS {
-        if !available(
-            backend,
-            "a_last_line_without_its_newline_gets_one_before_the_report",
-        ) {
-            continue;
-        }
-        let output = versus()
-            .args([backend, "run", "--workload"])
-            .arg(&program)
-            .output()
-            .unwrap();
-        let (stdout, stderr) = (
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr),
-        );
+    for backend in backends_here("a_last_line_without_its_newline_gets_one_before_the_report") {
+        let (output, stdout, stderr) = run_workload(backend, &program);
         assert_eq!(output.status.code(), Some(0), "{backend}: {stderr}");
         assert!(stdout.starts_with("no newline\n"), "{backend}: {stdout}");
         assert!(stderr.contains("nor here\n"), "{backend}: {stderr}");
@@ -216,13 +210,7 @@ fn with_json_the_output_is_in_the_report_and_stdout_is_only_json() {
     let Some(hello) = compile(dir.path(), "hello", HELLO) else {
         return;
     };
-    for backend in BACKENDS {
-        if !available(
-            backend,
-            "with_json_the_output_is_in_the_report_and_stdout_is_only_json",
-        ) {
-            continue;
-        }
+    for backend in backends_here("with_json_the_output_is_in_the_report_and_stdout_is_only_json") {
         let output = versus()
             .args([backend, "run", "--json", "--workload"])
             .arg(&hello)
@@ -247,13 +235,7 @@ fn a_flood_of_output_costs_versus_a_fixed_amount_of_memory() {
     let Some(flood) = compile(dir.path(), "flood", FLOOD) else {
         return;
     };
-    for backend in BACKENDS {
-        if !available(
-            backend,
-            "a_flood_of_output_costs_versus_a_fixed_amount_of_memory",
-        ) {
-            continue;
-        }
+    for backend in backends_here("a_flood_of_output_costs_versus_a_fixed_amount_of_memory") {
         // Printed live: all 50 MiB go through versus to its stdout.
         let child = versus()
             .args([backend, "run", "--workload"])
@@ -312,13 +294,9 @@ fn a_reader_that_goes_away_ends_versus_quietly_and_the_program_with_it() {
     let Some(flood) = compile(dir.path(), &name, FLOOD) else {
         return;
     };
-    for backend in BACKENDS {
-        if !available(
-            backend,
-            "a_reader_that_goes_away_ends_versus_quietly_and_the_program_with_it",
-        ) {
-            continue;
-        }
+    for backend in
+        backends_here("a_reader_that_goes_away_ends_versus_quietly_and_the_program_with_it")
+    {
         // `versus … | head -1`: one line read, then the pipe closes. (Its
         // stderr goes to a file: a pipe nobody reads would stop it first.)
         let stderr_path = dir.path().join(format!("{backend}.stderr"));
