@@ -175,6 +175,8 @@ pub struct LinuxRunReport {
     pub backend: KvmBackend,
     /// What the kernel file was.
     pub format: KernelFormat,
+    /// The entry protocol the boot used.
+    pub entry: EntryProtocol,
     /// The command line the kernel got.
     pub cmdline: String,
     /// The defaults in it, with their reasons (for `--trace`).
@@ -397,6 +399,7 @@ pub fn boot(config: &LinuxRunConfig) -> Result<LinuxRunReport, LinuxError> {
     Ok(LinuxRunReport {
         backend,
         format: image.format,
+        entry: boot.protocol,
         cmdline: line,
         defaults,
         end,

@@ -10,7 +10,7 @@ use bench::output;
 use bench::workload::file::{ImageKind, read_image};
 use hypervisor::linux::milestones::Milestone;
 use hypervisor::linux::run::{self, LinuxRunConfig, LinuxRunReport};
-use hypervisor::linux::{EntryProtocol, KernelFormat};
+use hypervisor::linux::KernelFormat;
 
 use crate::args::VmRunArgs;
 use crate::exit::emit;
@@ -87,7 +87,7 @@ fn render(r: &LinuxRunReport) -> String {
     let _ = writeln!(
         out,
         "  kernel:       {format}, {:?} entry",
-        EntryProtocol::Linux64
+        r.entry
     );
     let _ = writeln!(out, "  command line: {}", r.cmdline);
     let _ = writeln!(out, "  ended:        {} after {}", r.end, secs(r.elapsed));
