@@ -191,25 +191,22 @@ fn trace_process(report: &RunReport, run_end: Instant) {
 
 /// The CPU time (user + system) this process has used so far.
 fn cpu_ns() -> Option<Nanos> {
-    let mut now = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `now` is valid for writes for the call.
-    if unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut now) } != 0 {
-        return None;
-    }
-    Some(u64::try_from(now.tv_sec).ok()? * 1_000_000_000 + u64::try_from(now.tv_nsec).ok()?)
+    clock_ns(libc::CLOCK_PROCESS_CPUTIME_ID)
 }
 
 /// CLOCK_BOOTTIME now, the clock the kernel's process start times count on.
 fn boottime_ns() -> Option<Nanos> {
+    clock_ns(libc::CLOCK_BOOTTIME)
+}
+
+/// `clock` now, in nanoseconds.
+fn clock_ns(clock: libc::clockid_t) -> Option<Nanos> {
     let mut now = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
     };
     // SAFETY: `now` is valid for writes for the call.
-    if unsafe { libc::clock_gettime(libc::CLOCK_BOOTTIME, &mut now) } != 0 {
+    if unsafe { libc::clock_gettime(clock, &mut now) } != 0 {
         return None;
     }
     Some(u64::try_from(now.tv_sec).ok()? * 1_000_000_000 + u64::try_from(now.tv_nsec).ok()?)
