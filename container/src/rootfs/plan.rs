@@ -87,6 +87,23 @@ impl Plan {
             what,
         );
     }
+
+    /// An empty file for a file to be bind-mounted onto.
+    fn mount_point_file(&mut self, target: &Path, what: impl Into<String>) {
+        self.push(
+            Op::WriteFile {
+                path: cp(target),
+                data: Arc::from(&[][..]),
+                mode: 0o644,
+            },
+            what,
+        );
+    }
+
+    /// Remounts the bind mount at `target` read-only (and nosuid, nodev).
+    fn remount_read_only(&mut self, target: &Path, what: impl Into<String>) {
+        self.push(Op::RemountReadOnly { target: cp(target) }, what);
+    }
 }
 
 /// The child's mount sequence, in order (see the module doc and docs/en/container.md).
@@ -172,14 +189,7 @@ fn plan_volumes(p: &mut Plan, base: &Path, rootfs: &PlannedRootfs, volumes: &[Pl
                 );
                 known.push(v.inside.clone());
             } else {
-                p.push(
-                    Op::WriteFile {
-                        path: cp(&target),
-                        data: Arc::from(&[][..]),
-                        mode: 0o644,
-                    },
-                    format!("creating the mount point {shown}"),
-                );
+                p.mount_point_file(&target, format!("creating the mount point {shown}"));
             }
         }
         p.mount(
@@ -191,12 +201,7 @@ fn plan_volumes(p: &mut Plan, base: &Path, rootfs: &PlannedRootfs, volumes: &[Pl
             format!("bind-mounting {} on {shown} (--volume)", v.host.display()),
         );
         if v.read_only {
-            p.push(
-                Op::RemountReadOnly {
-                    target: cp(&target),
-                },
-                format!("making the volume {shown} read-only"),
-            );
+            p.remount_read_only(&target, format!("making the volume {shown} read-only"));
             p.push(
                 Op::RemountNoDev {
                     target: cp(&target),
@@ -400,10 +405,7 @@ fn plan_sys(p: &mut Plan, base: &Path, new_net: bool, host: &dyn HostPaths) {
             None,
             "bind-mounting the host's /sys (network namespace shared)",
         );
-        p.push(
-            Op::RemountReadOnly { target: cp(&sys) },
-            "making /sys read-only",
-        );
+        p.remount_read_only(&sys, "making /sys read-only");
     }
     plan_masks(p, base, "/sys", host);
 }
@@ -512,14 +514,7 @@ fn plan_files(p: &mut Plan, base: &Path, files: &[PlannedFile]) {
                 format!("linking {shown} -> {}", t.display()),
             ),
             PlannedKind::Bind { host } => {
-                p.push(
-                    Op::WriteFile {
-                        path: cp(&target),
-                        data: Arc::from(&[][..]),
-                        mode: 0o644,
-                    },
-                    format!("creating the mount point {shown}"),
-                );
+                p.mount_point_file(&target, format!("creating the mount point {shown}"));
                 p.mount(
                     Some(&host.to_string_lossy()),
                     &target,
@@ -528,12 +523,7 @@ fn plan_files(p: &mut Plan, base: &Path, files: &[PlannedFile]) {
                     None,
                     format!("bind-mounting {} on {shown}", host.display()),
                 );
-                p.push(
-                    Op::RemountReadOnly {
-                        target: cp(&target),
-                    },
-                    format!("making {shown} read-only"),
-                );
+                p.remount_read_only(&target, format!("making {shown} read-only"));
             }
         }
     }
@@ -576,12 +566,7 @@ fn plan_masks(p: &mut Plan, base: &Path, under: &str, host: &dyn HostPaths) {
             None,
             format!("binding {r} onto itself"),
         );
-        p.push(
-            Op::RemountReadOnly {
-                target: cp(&target),
-            },
-            format!("making {r} read-only"),
-        );
+        p.remount_read_only(&target, format!("making {r} read-only"));
     }
 }
 

@@ -8,9 +8,9 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use bench::output;
 use bench::workload::file::{ImageKind, read_image};
+use hypervisor::linux::KernelFormat;
 use hypervisor::linux::milestones::Milestone;
 use hypervisor::linux::run::{self, LinuxRunConfig, LinuxRunReport};
-use hypervisor::linux::KernelFormat;
 
 use crate::args::VmRunArgs;
 use crate::exit::emit;
@@ -84,11 +84,7 @@ fn render(r: &LinuxRunReport) -> String {
         KernelFormat::BzImage(c) => format!("bzImage ({} payload, unpacked by versus)", c.name()),
     };
     let _ = writeln!(out, "\nLinux boot on KVM backend {}", r.backend.label());
-    let _ = writeln!(
-        out,
-        "  kernel:       {format}, {:?} entry",
-        r.entry
-    );
+    let _ = writeln!(out, "  kernel:       {format}, {:?} entry", r.entry);
     let _ = writeln!(out, "  command line: {}", r.cmdline);
     let _ = writeln!(out, "  ended:        {} after {}", r.end, secs(r.elapsed));
     let _ = writeln!(out, "milestones (time since launch):");
