@@ -55,7 +55,6 @@ pub fn parse_size(text: &str) -> Result<u64, SizeError> {
     if digits > 30 {
         return Err(malformed());
     }
-    let scale = 10u128.pow(digits);
     let fraction: u128 = if fraction.is_empty() {
         0
     } else {
@@ -63,12 +62,19 @@ pub fn parse_size(text: &str) -> Result<u64, SizeError> {
     };
     let whole_bytes = whole.checked_shl(shift).filter(|b| *b >> shift == whole);
     let whole_bytes = whole_bytes.ok_or_else(too_large)?;
-    let fraction_scaled = fraction << shift;
-    if !fraction_scaled.is_multiple_of(scale) {
+    // fraction / 10^digits << shift = fraction / (2^digits 5^digits) << shift:
+    // the powers of two cancel first, so nothing can overflow, and the
+    // bytes are whole only when the rest divides exactly.
+    let fives = 5u128.pow(digits);
+    let twos = 1u128 << digits.saturating_sub(shift);
+    let divisor = fives * twos;
+    if !fraction.is_multiple_of(divisor) {
         return Err(SizeError::Fractional(text.to_string()));
     }
+    // Below 10^digits / 5^digits = 2^digits ≤ 2^30 before the shift (≤ 40).
+    let fraction_bytes = (fraction / divisor) << shift.saturating_sub(digits);
     let bytes = whole_bytes
-        .checked_add(fraction_scaled / scale)
+        .checked_add(fraction_bytes)
         .ok_or_else(too_large)?;
     u64::try_from(bytes).map_err(|_| too_large())
 }
@@ -77,6 +83,20 @@ pub fn parse_size(text: &str) -> Result<u64, SizeError> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn a_long_exact_fraction_of_a_large_unit_is_read_exactly() {
+        // 0.000931323505938053131103515625 TiB = 1,024,001,024 bytes: its
+        // 30-digit numerator times 2^40 passes 2^128, which used to be cut.
+        assert_eq!(
+            parse_size("0.000931323505938053131103515625T"),
+            Ok(1_024_001_024)
+        );
+        assert!(matches!(
+            parse_size("1.999999999999999999999999999999T"),
+            Err(SizeError::Fractional(_))
+        ));
+    }
 
     #[test]
     fn every_spelling_of_a_unit_means_the_same() {

@@ -8,8 +8,10 @@
 //! instruction), so the archive gets no index: finding a path scans the
 //! headers from the start, comparing names (a header costs some 200
 //! instructions: two hexadecimal fields and a name comparison), once per
-//! path component. An `open` in an archive of 100 entries costs some tens
-//! of milliseconds; the VMM bounds archives to 1024 entries. An open file
+//! path component. By that estimate (not measured alone) an `open` in an
+//! archive of 100 entries costs tens of milliseconds; a whole test program
+//! of about 30 file calls on a 7-entry archive runs in about 80 ms here.
+//! The VMM bounds archives to 1024 entries. An open file
 //! keeps what its header said (offsets, size, mode), so `read`, `fstat`
 //! and `lseek` never scan; `getdents64` scans the archive once per call
 //! from where it stopped.
