@@ -187,6 +187,19 @@ mod tests {
     }
 
     #[test]
+    fn p95_is_given_from_exactly_twenty_samples_and_not_at_nineteen() {
+        let nineteen: Vec<f64> = (1..=19).map(f64::from).collect();
+        assert_eq!(Summary::of(&nineteen).unwrap().p95, None);
+        // At twenty the estimate interpolates between the 19th and 20th
+        // samples (statrs' median-unbiased quantile: position
+        // (n + 1/3)·0.95 + 1/3 = 19.65), so it is neither the maximum nor
+        // the nineteenth sample.
+        let twenty: Vec<f64> = (1..=20).map(f64::from).collect();
+        let p95 = Summary::of(&twenty).unwrap().p95.expect("twenty samples give a p95");
+        assert!((p95 - 19.65).abs() < 1e-9, "p95 {p95}");
+    }
+
+    #[test]
     fn median_of_even_count_is_the_midpoint() {
         assert_eq!(Summary::of(&[1.0, 2.0, 3.0, 10.0]).unwrap().median, 2.5);
     }
@@ -213,15 +226,19 @@ mod tests {
 
     #[test]
     fn paired_ratio_cancels_drift() {
-        // Both backends slow down together in the second half of the runs;
-        // run-by-run the ratio stays exactly 3.
-        let fast = [1.0, 1.0, 2.0, 2.0];
-        let slow = [3.0, 3.0, 6.0, 6.0];
+        // The machine slows down run after run, and both backends with it;
+        // run by run the slow one takes 2, 2, 3, 5, 2 times as long. The
+        // true paired median is 2; the ratio of the two medians (12 / 4)
+        // would say 3, and pairing the sorted samples
+        // (2, 2, 3, 4, 2.5) would say 2.5.
+        let fast = [1.0, 2.0, 4.0, 8.0, 16.0];
+        let slow = [2.0, 4.0, 12.0, 40.0, 32.0];
         let ratio = Ratio::paired(&slow, &fast).unwrap();
-        assert_eq!(ratio.pairs.median, 3.0);
-        assert_eq!(ratio.pairs.iqr, 0.0);
-        assert_eq!(ratio.describe(), "3.00× (±0.00)");
+        assert_eq!(ratio.pairs.n, 5);
+        assert_eq!(ratio.pairs.median, 2.0);
+        assert_eq!((ratio.pairs.min, ratio.pairs.max), (2.0, 5.0));
         assert!(ratio.is_significant());
+        assert!(ratio.describe().starts_with("2.00× (±"), "{}", ratio.describe());
     }
 
     #[test]
