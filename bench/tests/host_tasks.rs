@@ -13,6 +13,14 @@ fn startup_prints_the_marker_first_and_nothing_else() {
     assert_eq!(marker.task, "startup");
     assert!(marker.mono_ns > 0);
     assert_eq!(only_result(&report), &TaskResult::Startup);
+    // Nothing else: no other stdout line, nothing on stderr.
+    assert_eq!(
+        report.other_output_lines, 0,
+        "stdout besides the marker and result: {:?}",
+        report.stdout
+    );
+    assert_eq!(report.stdout, "");
+    assert_eq!(report.stderr, "");
     let startup = report.startup_ns.expect("startup was measured");
     assert_eq!(
         startup,
