@@ -168,15 +168,42 @@ fn the_workload_exit_status_becomes_versus_exit_status_on_timeout() {
 
 #[test]
 fn doctor_prints_every_check_and_json_parses() {
-    versus()
-        .arg("doctor")
-        .assert()
-        .success()
-        .stdout(predicate::str::contains("/dev/kvm"));
+    // The list of checks comes from the one place that owns it: the
+    // library's diagnosis of this same machine.
+    let expected = bench::doctor::diagnose(
+        &bench::doctor::HostView::real(),
+        &bench::doctor::RealProbes,
+    );
+    assert!(!expected.checks.is_empty());
+
+    // The table shows every check's title, in the library's order (wide
+    // enough that no title is wrapped).
+    let output = versus().arg("doctor").env("COLUMNS", "120").output().unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let text = String::from_utf8_lossy(&output.stdout);
+    let mut from = 0;
+    for check in &expected.checks {
+        let at = text[from..].find(&check.title).unwrap_or_else(|| {
+            panic!(
+                "check {} ({:?}) is missing or out of order:\n{text}",
+                check.id, check.title
+            )
+        });
+        from += at + check.title.len();
+    }
+
+    // The JSON lists the same checks, by id, in the same order.
     let output = versus().args(["doctor", "--json"]).output().unwrap();
     assert!(output.status.success());
     let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-    assert!(json["checks"].as_array().is_some_and(|c| !c.is_empty()));
+    let ids: Vec<&str> = json["checks"]
+        .as_array()
+        .expect("a checks array")
+        .iter()
+        .map(|check| check["id"].as_str().expect("every check has an id"))
+        .collect();
+    let expected_ids: Vec<&str> = expected.checks.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(ids, expected_ids);
     if std::env::var("VERSUS_REQUIRE_KVM").as_deref() == Ok("1") {
         let text = json.to_string();
         assert!(
