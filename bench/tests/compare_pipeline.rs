@@ -9,6 +9,8 @@
 //! 1` (a system call never leaves the guest), and a UART write costs one
 //! exit per byte where the paravirtual console costs one per write.
 
+mod exports_agree;
+
 use std::cell::Cell;
 use std::path::Path;
 
@@ -63,10 +65,35 @@ struct FaultAt {
     fault: Fault,
 }
 
+/// How a mock machine departs from the usual one, to reach the figures
+/// and sentences a usual run never shows.
+#[derive(Debug, Clone, Copy)]
+struct Twist {
+    /// VM exits a `getpid N` run causes per vCPU beyond the fixed set, from
+    /// N: none on the usual machine, whose guest kernel answers every call.
+    getpid_exits: fn(u64) -> u64,
+    /// A getpid's cost in ns: host, container, container without seccomp,
+    /// VM.
+    getpid_ns: [f64; 4],
+    /// The factor on every container launch phase.
+    container_phases: f64,
+}
+
+impl Default for Twist {
+    fn default() -> Self {
+        Self {
+            getpid_exits: |_| 0,
+            getpid_ns: [52.0, 61.0, 53.0, 18_500.0],
+            container_phases: 1.0,
+        }
+    }
+}
+
 /// A backend that answers every task with a fixed report.
 #[derive(Debug)]
 struct Mock {
     place: Place,
+    twist: Twist,
     /// Calls so far: the pattern of the numbers, and which call fails.
     calls: Cell<usize>,
     /// The failures to inject into this backend's runs.
@@ -115,7 +142,7 @@ impl Mock {
                 3,
             ),
             Place::Container { seccomp } => (
-                vec![
+                [
                     ("cgroup", 400e3),
                     ("clone", 600e3),
                     ("cgroup join", 150e3),
@@ -125,7 +152,10 @@ impl Mock {
                     ("exec→marker", 600e3),
                     ("run", 100e3),
                     ("teardown", 700e3),
-                ],
+                ]
+                .into_iter()
+                .map(|(name, ns)| (name, ns * self.twist.container_phases))
+                .collect(),
                 7,
             ),
             Place::Vm(vm) => {
@@ -190,11 +220,12 @@ impl Mock {
             "startup" => vec![TaskResult::Startup],
             "getpid" => {
                 let iters = number(1);
+                let [host, container, no_seccomp, vm] = self.twist.getpid_ns;
                 let ns = per_op(match self.place {
-                    Place::Host => 52.0,
-                    Place::Container { seccomp: true } => 61.0,
-                    Place::Container { seccomp: false } => 53.0,
-                    Place::Vm(_) => 18_500.0,
+                    Place::Host => host,
+                    Place::Container { seccomp: true } => container,
+                    Place::Container { seccomp: false } => no_seccomp,
+                    Place::Vm(_) => vm,
                 });
                 vec![TaskResult::Getpid {
                     iters,
@@ -308,6 +339,18 @@ impl Mock {
                 count: line_exits + write_exits,
                 host_ns: 20_000 * (line_exits + write_exits),
             });
+            let getpid_exits = match argv[0].as_str() {
+                "getpid" => (self.twist.getpid_exits)(argv[1].parse().unwrap()),
+                _ => 0,
+            };
+            if getpid_exits > 0 {
+                exits.push(ExitRow {
+                    vcpu,
+                    reason: "external interrupt".into(),
+                    count: getpid_exits,
+                    host_ns: 3_000 * getpid_exits,
+                });
+            }
             if let Some(iters) = vm.exit_probe {
                 exits.push(ExitRow {
                     vcpu,
@@ -426,12 +469,14 @@ impl Backend for Mock {
 #[derive(Debug, Default)]
 struct MockBackends {
     faults: Vec<FaultAt>,
+    twist: Twist,
 }
 
 impl MockBackends {
     fn mock(&self, place: Place, fresh: bool) -> Box<dyn Backend> {
         Box::new(Mock {
             place,
+            twist: self.twist,
             calls: Cell::new(0),
             faults: self
                 .faults
@@ -471,8 +516,12 @@ impl Backends for MockBackends {
 const RUNS: usize = 3;
 
 fn options() -> Options {
+    options_for(RUNS)
+}
+
+fn options_for(runs: usize) -> Options {
     Options {
-        runs: RUNS,
+        runs,
         warmup: 1,
         sections: Section::ALL.to_vec(),
         vcpus: 2,
@@ -483,7 +532,7 @@ fn options() -> Options {
 
 fn context(options: &Options) -> Context {
     Context {
-        command: "versus compare --runs 3 --warmup 1 --vcpus 2".into(),
+        command: format!("versus compare --runs {} --warmup 1 --vcpus 2", options.runs),
         host: HostHeader {
             kernel: Some("6.1.0-test".into()),
             cpu: Some("Mock CPU @ 2.40GHz".into()),
@@ -525,7 +574,11 @@ impl Observer for Counting {
 }
 
 fn compare(backends: &MockBackends) -> (Comparison, Counting) {
-    let options = options();
+    compare_runs(backends, RUNS)
+}
+
+fn compare_runs(backends: &MockBackends, runs: usize) -> (Comparison, Counting) {
+    let options = options_for(runs);
     let cases = plan(&options, backends);
     let comparer = Comparer::new(cases, options.clone(), context(&options));
     let mut observer = Counting::default();
@@ -577,6 +630,16 @@ fn exports(c: &Comparison) -> Vec<(&'static str, String)> {
     // Nothing but the three files: no temporaries left behind.
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 3);
     out
+}
+
+/// The figures of the JSON export, read back, are the CSV's and the
+/// Markdown's, value by value.
+fn assert_exports_hold_the_same_figures(exports: &[(&'static str, String)]) {
+    let [(_, json), (_, csv), (_, markdown)] = exports else {
+        panic!("three exports: {exports:?}");
+    };
+    let c: Comparison = serde_json::from_str(json).expect("the JSON export parses");
+    exports_agree::assert_exports_agree(&c, csv, markdown);
 }
 
 fn read(path: &Path) -> String {
@@ -633,11 +696,13 @@ fn the_whole_pipeline_matches_its_snapshots() {
     }
 
     insta::assert_snapshot!("tables", text);
-    for (format, content) in exports(&c) {
+    let written = exports(&c);
+    for (format, content) in &written {
         insta::assert_snapshot!(format!("export_{format}"), content);
     }
+    assert_exports_hold_the_same_figures(&written);
     // The Markdown export has a heading per section, too.
-    let markdown = exports(&c).remove(2).1;
+    let markdown = &written[2].1;
     for section in Section::ALL {
         let heading = format!("## {}", bench::compare::export::section_title(section));
         assert!(markdown.contains(&heading), "no {heading:?}");
@@ -663,6 +728,7 @@ fn a_failed_round_is_listed_and_left_out_of_its_figure_and_ratios() {
     };
     let container = Place::Container { seccomp: true };
     let backends = MockBackends {
+        twist: Twist::default(),
         faults: vec![
             // The container cannot start in the second measured round…
             at(container, false, "startup", 2, Fault::Backend),
@@ -779,7 +845,7 @@ fn without_kvm_the_vm_is_left_out_with_one_reason() {
         without_vm: Some("permission denied opening /dev/kvm: join the kvm group".into()),
         ..options()
     };
-    let backends = MockBackends { faults: Vec::new() };
+    let backends = MockBackends::default();
     let comparer = Comparer::new(
         plan(&options, &backends),
         options.clone(),
@@ -804,4 +870,160 @@ fn without_kvm_the_vm_is_left_out_with_one_reason() {
             .iter()
             .any(|r| r.numerator == "container" && r.denominator == "host")
     );
+}
+
+/// The conclusion that starts with `start`, which must be there.
+fn conclusion<'c>(c: &'c Comparison, start: &str) -> &'c str {
+    c.conclusions
+        .iter()
+        .find(|line| line.starts_with(start))
+        .unwrap_or_else(|| panic!("no conclusion starting {start:?}: {:#?}", c.conclusions))
+}
+
+#[test]
+fn a_guest_whose_system_calls_exit_shows_how_many_per_1000_calls() {
+    // One exit every four calls: `getpid 2000` causes 500 exits beyond the
+    // fixed set, its `getpid 1` baseline none.
+    let backends = MockBackends {
+        twist: Twist {
+            getpid_exits: |iters| iters / 4,
+            ..Twist::default()
+        },
+        ..MockBackends::default()
+    };
+    let (c, _) = compare(&backends);
+    // The 500 extra exits come from the 1,999 calls beyond the baseline's one.
+    let per_1000 = 500.0 * 1000.0 / (bench::compare::VM_GETPID_ITERS - 1) as f64;
+    let exits = series(&c, Section::Syscall, figure::EXITS_PER_1000_CALLS, "vm");
+    assert_eq!(exits.values(), vec![per_1000; RUNS]);
+    assert_eq!(
+        conclusion(&c, "The VM's getpid loop caused"),
+        "The VM's getpid loop caused 250.1 exits per 1,000 calls (expected 0: something other \
+         than the guest kernel answered)."
+    );
+    assert!(!c.conclusions.iter().any(|l| l.contains("no VM exits")));
+}
+
+#[test]
+fn a_loop_with_fewer_exits_than_its_baseline_is_shown_negative_and_explained() {
+    // Three interrupts land in the one-call baseline run and none in the
+    // loop: the loop caused no exit, and the figure must not pretend the
+    // difference is zero.
+    let backends = MockBackends {
+        twist: Twist {
+            getpid_exits: |iters| if iters == 1 { 3 } else { 0 },
+            ..Twist::default()
+        },
+        ..MockBackends::default()
+    };
+    let (c, _) = compare(&backends);
+    let per_1000 = -3.0 * 1000.0 / (bench::compare::VM_GETPID_ITERS - 1) as f64;
+    let exits = series(&c, Section::Syscall, figure::EXITS_PER_1000_CALLS, "vm");
+    assert_eq!(exits.values(), vec![per_1000; RUNS]);
+    assert_eq!(
+        conclusion(&c, "The VM's getpid loop run made"),
+        "The VM's getpid loop run made 1.5 fewer exits per 1,000 calls than its one-call \
+         baseline: these exits vary from run to run and none of them is the system calls' (a \
+         loop that caused exits would add them, not remove them)."
+    );
+    // The table shows the negative figure as it is.
+    let text = render::comparison_at(&c, SNAPSHOT_COLUMNS);
+    assert!(text.contains("-1.50"), "{text}");
+}
+
+/// A machine where the usual order flips: the container reaches its
+/// workload sooner than the host process, a getpid is cheaper in the VM
+/// than on the host and cheaper with the seccomp filter than without.
+fn flipped() -> MockBackends {
+    MockBackends {
+        twist: Twist {
+            getpid_ns: [52.0, 47.0, 53.0, 26.0],
+            container_phases: 0.1,
+            ..Twist::default()
+        },
+        ..MockBackends::default()
+    }
+}
+
+#[test]
+fn ratios_below_one_are_said_the_other_way_round() {
+    let (c, _) = compare(&flipped());
+    let below_one = |top: &str, bottom: &str, name: &str| {
+        let ratio = &c
+            .ratios
+            .iter()
+            .find(|r| r.figure == name && r.numerator == top && r.denominator == bottom)
+            .unwrap_or_else(|| panic!("no {top} / {bottom} ratio"))
+            .ratio;
+        assert!(
+            ratio.is_significant() && ratio.pairs.median < 1.0,
+            "{top} / {bottom}: {ratio:?}"
+        );
+    };
+    below_one("container", "host", figure::STARTUP);
+    below_one("vm", "host", figure::GETPID);
+    below_one("container", "container (no seccomp)", figure::GETPID);
+
+    // Startup pairs container / host: 304 / 495, 384 / 427.5, 336 / 540
+    // µs; median 0.622, said as the host's 1.6×.
+    let fence = conclusion(&c, "Fencing a process in");
+    assert!(
+        fence.contains(
+            "the container reached its workload sooner, and the plain host process took 1.6×"
+        ),
+        "{fence}"
+    );
+    // getpid pairs VM / host: 27.3 / 57.2, 26 / 49.4, 28.6 / 62.4 ns;
+    // median 0.477, said as the host's 2.1×.
+    let getpid = conclusion(&c, "A getpid cost");
+    assert!(
+        getpid.starts_with(
+            "A getpid cost 57.2 ns on the host and 27.3 ns in the VM — less in the VM: the \
+             host's took 2.1×"
+        ),
+        "{getpid}"
+    );
+    // Medians 49.35 ns with the filter and 55.65 ns without.
+    let seccomp = conclusion(&c, "In the container a getpid");
+    assert!(
+        seccomp.starts_with(
+            "In the container a getpid was 6.30 ns faster with the seccomp filter than without"
+        ),
+        "{seccomp}"
+    );
+    // No ratio below one is stated as such ("0.5× as long").
+    for line in &c.conclusions {
+        let below_one = |word: &str| word.starts_with("0.") && word.ends_with('×');
+        assert!(
+            !line.split(' ').any(below_one),
+            "a ratio below one was stated: {line}"
+        );
+    }
+}
+
+#[test]
+fn p95_is_shown_from_twenty_runs_and_not_at_nineteen() {
+    // The column title, as the table header draws it after the median's.
+    let p95_title = "┆ p95";
+    let (nineteen, _) = compare_runs(&flipped(), 19);
+    assert_eq!(nineteen.rounds_done, 19);
+    let text = render::comparison_at(&nineteen, SNAPSHOT_COLUMNS);
+    assert!(!text.contains(p95_title), "{text}");
+    assert!(text.contains("with 19 it would be a guess"), "{text}");
+    assert!(nineteen.series.iter().all(|s| s.summary.as_ref().unwrap().p95.is_none()));
+
+    let (twenty, _) = compare_runs(&flipped(), 20);
+    assert_eq!(twenty.rounds_done, 20);
+    let text = render::comparison_at(&twenty, SNAPSHOT_COLUMNS);
+    assert!(text.contains(p95_title), "{text}");
+    assert!(!text.contains("it would be a guess"), "{text}");
+    // Every figure has its p95, and every export carries it.
+    let host = series(&twenty, Section::Syscall, figure::GETPID, "host");
+    let p95 = host.summary.as_ref().unwrap().p95.expect("twenty runs give a p95");
+    assert!(twenty.series.iter().all(|s| s.summary.as_ref().unwrap().p95.is_some()));
+    let written = exports(&twenty);
+    let json = &written[0].1;
+    assert!(json.contains(&format!("\"p95\": {p95}")), "{json}");
+    assert_exports_hold_the_same_figures(&written);
+    insta::assert_snapshot!("tables_twenty_runs_flipped", text);
 }

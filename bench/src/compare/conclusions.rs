@@ -69,22 +69,33 @@ fn took_as_long(t: &Catalog, ratio: &Ratio, slow: &str, fast: &str, what: &str) 
             ],
         )
     } else {
-        // Invert each pair's ratio: the spread of 1/x is not 1/spread.
-        let inverse = Summary {
-            median: 1.0 / ratio.pairs.median,
-            iqr: ratio.pairs.iqr / (ratio.pairs.median * ratio.pairs.median),
-            ..ratio.pairs.clone()
-        };
         t.say(
             "compare.c.took",
             &[
                 ("slow", fast),
-                ("times", &times(&Ratio { pairs: inverse })),
+                ("times", &times(&inverse(ratio))),
                 ("fast", slow),
                 ("what", what),
             ],
         )
     }
+}
+
+/// The ratio the other way round (`fast / slow`), so that a ratio below one
+/// is said as "the other took N× as long", never as "0.4× as long".
+fn inverse(ratio: &Ratio) -> Ratio {
+    // The spread of 1/x is not 1/spread: near the median, d(1/x) = dx/x².
+    let inverse = Summary {
+        median: 1.0 / ratio.pairs.median,
+        iqr: ratio.pairs.iqr / (ratio.pairs.median * ratio.pairs.median),
+        ..ratio.pairs.clone()
+    };
+    Ratio { pairs: inverse }
+}
+
+/// A significant ratio below one: its figure is the smaller of the two.
+fn is_below_one(ratio: &Ratio) -> bool {
+    ratio.is_significant() && ratio.pairs.median < 1.0
 }
 
 /// Sentences computed from the figures, in English; each one only when its
@@ -119,6 +130,10 @@ fn startup_conclusions(c: &Comparison, t: &Catalog, out: &mut Vec<String>) {
             out.push(t.say("compare.c.fence-unsupported", &[("verdict", &verdict)]));
             return;
         }
+        if is_below_one(r) {
+            out.push(t.say("compare.c.fence-less", &[("times", &times(&inverse(r)))]));
+            return;
+        }
         out.push(t.say("compare.c.fence", &[("times", &times(r))]));
     }
 }
@@ -134,6 +149,13 @@ fn syscall_conclusions(c: &Comparison, t: &Catalog, out: &mut Vec<String>) {
         let costs = [("host", host.as_str()), ("vm", vm.as_str())];
         out.push(match ratio_of(c, figure::GETPID, "vm", "host") {
             None => t.say("compare.c.getpid", &costs),
+            Some(r) if is_below_one(r) => {
+                let times = times(&inverse(r));
+                t.say(
+                    "compare.c.getpid-less",
+                    &[costs[0], costs[1], ("times", &times)],
+                )
+            }
             Some(r) if r.is_significant() => {
                 let times = times(r);
                 t.say(
@@ -161,6 +183,11 @@ fn syscall_conclusions(c: &Comparison, t: &Catalog, out: &mut Vec<String>) {
     ) {
         let paired = ratio_of(c, figure::GETPID, "container", "container (no seccomp)")
             .map(|r| {
+                if is_below_one(r) {
+                    // Said from the side without the filter, which took longer.
+                    let ratio = times(&inverse(r));
+                    return t.say("compare.c.seccomp-paired-inverse", &[("ratio", &ratio)]);
+                }
                 let ratio = if r.is_significant() {
                     times(r)
                 } else {
@@ -169,19 +196,34 @@ fn syscall_conclusions(c: &Comparison, t: &Catalog, out: &mut Vec<String>) {
                 t.say("compare.c.seccomp-paired", &[("ratio", &ratio)])
             })
             .unwrap_or_default();
-        out.push(t.say(
-            "compare.c.seccomp",
-            &[
-                ("delta", &signed_duration(with - without)),
-                ("with", &fmt::duration_f64(with)),
-                ("without", &fmt::duration_f64(without)),
-                ("paired", &paired),
-            ],
-        ));
+        let (with_text, without_text) = (fmt::duration_f64(with), fmt::duration_f64(without));
+        let figures = [
+            ("with", with_text.as_str()),
+            ("without", without_text.as_str()),
+            ("paired", paired.as_str()),
+        ];
+        out.push(if with < without {
+            // Faster with the filter than without: not a cost, a difference
+            // between runs larger than what the filter costs.
+            let delta = fmt::duration_f64(without - with);
+            t.say(
+                "compare.c.seccomp-faster",
+                &[("delta", delta.as_str()), figures[0], figures[1], figures[2]],
+            )
+        } else {
+            let delta = format!("+{}", fmt::duration_f64(with - without));
+            t.say(
+                "compare.c.seccomp",
+                &[("delta", delta.as_str()), figures[0], figures[1], figures[2]],
+            )
+        });
     }
     if let Some(exits) = median_of(c, Section::Syscall, figure::EXITS_PER_1000_CALLS, "vm") {
         if exits == 0.0 {
             out.push(t.say("compare.c.no-exits", &[]));
+        } else if exits < 0.0 {
+            let fewer = format!("{:.1}", -exits);
+            out.push(t.say("compare.c.exits-fewer", &[("exits", &fewer)]));
         } else {
             out.push(t.say("compare.c.exits", &[("exits", &format!("{exits:.1}"))]));
         }
@@ -204,7 +246,12 @@ fn io_conclusions(c: &Comparison, t: &Catalog, out: &mut Vec<String>) {
                 format!(" {fragment}")
             })
             .unwrap_or_default();
-        out.push(if r.is_significant() {
+        out.push(if is_below_one(r) {
+            t.say(
+                "compare.c.uart-less",
+                &[("times", &times(&inverse(r))), ("per_write", &per_write)],
+            )
+        } else if r.is_significant() {
             t.say(
                 "compare.c.uart",
                 &[("times", &times(r)), ("per_write", &per_write)],
@@ -256,14 +303,6 @@ fn identity_conclusions(c: &Comparison, t: &Catalog, out: &mut Vec<String>) {
         && container != vm
     {
         out.push(t.say("compare.c.vm-kernel", &[("vm", &vm)]));
-    }
-}
-
-fn signed_duration(ns: f64) -> String {
-    if ns >= 0.0 {
-        format!("+{}", fmt::duration_f64(ns))
-    } else {
-        format!("−{}", fmt::duration_f64(-ns))
     }
 }
 

@@ -222,6 +222,12 @@ pub const SCHEMA: &[(&str, &[&str])] = &[
     ("compare.c.same-kernel", &[]),
     ("compare.c.other-kernel", &["container", "host"]),
     ("compare.c.vm-kernel", &["vm"]),
+    ("compare.c.fence-less", &["times"]),
+    ("compare.c.getpid-less", &["host", "vm", "times"]),
+    ("compare.c.seccomp-faster", &["delta", "with", "without", "paired"]),
+    ("compare.c.exits-fewer", &["exits"]),
+    ("compare.c.uart-less", &["times", "per_write"]),
+    ("compare.c.seccomp-paired-inverse", &["ratio"]),
 ];
 
 /// What is wrong with a resource file or a lookup.
