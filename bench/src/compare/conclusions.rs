@@ -208,13 +208,23 @@ fn syscall_conclusions(c: &Comparison, t: &Catalog, out: &mut Vec<String>) {
             let delta = fmt::duration_f64(without - with);
             t.say(
                 "compare.c.seccomp-faster",
-                &[("delta", delta.as_str()), figures[0], figures[1], figures[2]],
+                &[
+                    ("delta", delta.as_str()),
+                    figures[0],
+                    figures[1],
+                    figures[2],
+                ],
             )
         } else {
             let delta = format!("+{}", fmt::duration_f64(with - without));
             t.say(
                 "compare.c.seccomp",
-                &[("delta", delta.as_str()), figures[0], figures[1], figures[2]],
+                &[
+                    ("delta", delta.as_str()),
+                    figures[0],
+                    figures[1],
+                    figures[2],
+                ],
             )
         });
     }
@@ -359,6 +369,29 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("±11.2"), "{text}");
+    }
+
+    #[test]
+    fn a_uart_cheaper_than_the_paravirtual_console_is_said_the_other_way_round() {
+        // UART / paravirtual pairs 0.4, 0.5, 0.5: the paravirtual console's
+        // write took 2× as long.
+        let c = with_ratios(vec![RatioRow {
+            section: Section::Io,
+            figure: figure::WRITE.into(),
+            numerator: "vm (UART)".into(),
+            denominator: "vm".into(),
+            ratio: Ratio::paired(&[0.4, 0.5, 0.5], &[1.0; 3]).unwrap(),
+        }]);
+        let text = conclusions(&c).join("\n");
+        assert!(
+            text.contains(
+                "a console write cost less than through the paravirtual console: the \
+                 paravirtual console's took 2.0×"
+            ),
+            "{text}"
+        );
+        let korean = conclusions_in(&c, &Catalog::for_output(Lang::Ko)).join("\n");
+        assert!(korean.contains("반가상화 콘솔은 UART의 2.0×"), "{korean}");
     }
 
     #[test]
