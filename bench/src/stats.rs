@@ -195,7 +195,10 @@ mod tests {
         // (n + 1/3)·0.95 + 1/3 = 19.65), so it is neither the maximum nor
         // the nineteenth sample.
         let twenty: Vec<f64> = (1..=20).map(f64::from).collect();
-        let p95 = Summary::of(&twenty).unwrap().p95.expect("twenty samples give a p95");
+        let p95 = Summary::of(&twenty)
+            .unwrap()
+            .p95
+            .expect("twenty samples give a p95");
         assert!((p95 - 19.65).abs() < 1e-9, "p95 {p95}");
     }
 
@@ -238,7 +241,11 @@ mod tests {
         assert_eq!(ratio.pairs.median, 2.0);
         assert_eq!((ratio.pairs.min, ratio.pairs.max), (2.0, 5.0));
         assert!(ratio.is_significant());
-        assert!(ratio.describe().starts_with("2.00× (±"), "{}", ratio.describe());
+        assert!(
+            ratio.describe().starts_with("2.00× (±"),
+            "{}",
+            ratio.describe()
+        );
     }
 
     #[test]

@@ -170,15 +170,17 @@ fn the_workload_exit_status_becomes_versus_exit_status_on_timeout() {
 fn doctor_prints_every_check_and_json_parses() {
     // The list of checks comes from the one place that owns it: the
     // library's diagnosis of this same machine.
-    let expected = bench::doctor::diagnose(
-        &bench::doctor::HostView::real(),
-        &bench::doctor::RealProbes,
-    );
+    let expected =
+        bench::doctor::diagnose(&bench::doctor::HostView::real(), &bench::doctor::RealProbes);
     assert!(!expected.checks.is_empty());
 
     // The table shows every check's title, in the library's order (wide
     // enough that no title is wrapped).
-    let output = versus().arg("doctor").env("COLUMNS", "120").output().unwrap();
+    let output = versus()
+        .arg("doctor")
+        .env("COLUMNS", "120")
+        .output()
+        .unwrap();
     assert!(output.status.success(), "{output:?}");
     let text = String::from_utf8_lossy(&output.stdout);
     let mut from = 0;

@@ -532,7 +532,10 @@ fn options_for(runs: usize) -> Options {
 
 fn context(options: &Options) -> Context {
     Context {
-        command: format!("versus compare --runs {} --warmup 1 --vcpus 2", options.runs),
+        command: format!(
+            "versus compare --runs {} --warmup 1 --vcpus 2",
+            options.runs
+        ),
         host: HostHeader {
             kernel: Some("6.1.0-test".into()),
             cpu: Some("Mock CPU @ 2.40GHz".into()),
@@ -1010,7 +1013,12 @@ fn p95_is_shown_from_twenty_runs_and_not_at_nineteen() {
     let text = render::comparison_at(&nineteen, SNAPSHOT_COLUMNS);
     assert!(!text.contains(p95_title), "{text}");
     assert!(text.contains("with 19 it would be a guess"), "{text}");
-    assert!(nineteen.series.iter().all(|s| s.summary.as_ref().unwrap().p95.is_none()));
+    assert!(
+        nineteen
+            .series
+            .iter()
+            .all(|s| s.summary.as_ref().unwrap().p95.is_none())
+    );
 
     let (twenty, _) = compare_runs(&flipped(), 20);
     assert_eq!(twenty.rounds_done, 20);
@@ -1019,8 +1027,18 @@ fn p95_is_shown_from_twenty_runs_and_not_at_nineteen() {
     assert!(!text.contains("it would be a guess"), "{text}");
     // Every figure has its p95, and every export carries it.
     let host = series(&twenty, Section::Syscall, figure::GETPID, "host");
-    let p95 = host.summary.as_ref().unwrap().p95.expect("twenty runs give a p95");
-    assert!(twenty.series.iter().all(|s| s.summary.as_ref().unwrap().p95.is_some()));
+    let p95 = host
+        .summary
+        .as_ref()
+        .unwrap()
+        .p95
+        .expect("twenty runs give a p95");
+    assert!(
+        twenty
+            .series
+            .iter()
+            .all(|s| s.summary.as_ref().unwrap().p95.is_some())
+    );
     let written = exports(&twenty);
     let json = &written[0].1;
     assert!(json.contains(&format!("\"p95\": {p95}")), "{json}");

@@ -224,7 +224,10 @@ pub const SCHEMA: &[(&str, &[&str])] = &[
     ("compare.c.vm-kernel", &["vm"]),
     ("compare.c.fence-less", &["times"]),
     ("compare.c.getpid-less", &["host", "vm", "times"]),
-    ("compare.c.seccomp-faster", &["delta", "with", "without", "paired"]),
+    (
+        "compare.c.seccomp-faster",
+        &["delta", "with", "without", "paired"],
+    ),
     ("compare.c.exits-fewer", &["exits"]),
     ("compare.c.uart-less", &["times", "per_write"]),
     ("compare.c.seccomp-paired-inverse", &["ratio"]),

@@ -64,7 +64,10 @@ pub fn assert_exports_agree(c: &Comparison, csv: &str, markdown: &str) {
                         .parse()
                         .unwrap_or_else(|e| panic!("{name} {what} {:?}: {e}", row[column]));
                     // Three decimals in the CSV.
-                    assert!((got - expected).abs() <= 0.0005, "{name} {what}: {got} ≠ {expected}");
+                    assert!(
+                        (got - expected).abs() <= 0.0005,
+                        "{name} {what}: {got} ≠ {expected}"
+                    );
                 }
                 None => assert_eq!(row[column], "", "{name} {what}"),
             }
