@@ -1025,6 +1025,21 @@ fn p95_is_shown_from_twenty_runs_and_not_at_nineteen() {
     let text = render::comparison_at(&twenty, SNAPSHOT_COLUMNS);
     assert!(text.contains(p95_title), "{text}");
     assert!(!text.contains("it would be a guess"), "{text}");
+    // Every table with a median column has the p95 beside it, the
+    // system-call table's "getpid (median)" included. (The phase table is
+    // a grid of medians, one column per backend: it has no p95.)
+    let header_lines: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("┆ median ") || l.contains("┆ getpid "))
+        .collect();
+    assert!(
+        header_lines.iter().any(|l| l.contains("┆ getpid ")),
+        "{text}"
+    );
+    for line in &header_lines {
+        assert!(line.contains(p95_title), "no p95 beside the median: {line}");
+    }
+
     // Every figure has its p95, and every export carries it.
     let host = series(&twenty, Section::Syscall, figure::GETPID, "host");
     let p95 = host

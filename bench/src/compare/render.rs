@@ -392,12 +392,13 @@ fn syscall_table(c: &Comparison, t: &Catalog) -> Table {
         &[
             "compare.col.backend",
             "compare.col.getpid",
+            "compare.col.p95",
             "compare.col.range",
             "compare.col.vs-host",
             "compare.col.exits",
             "compare.col.runs-ok",
         ],
-        true,
+        false,
     );
     let find = |subject: &str, name: &str| {
         c.series
@@ -409,16 +410,22 @@ fn syscall_table(c: &Comparison, t: &Catalog) -> Table {
         .iter()
         .filter(|s| s.section == Section::Syscall && s.figure == figure::GETPID)
     {
-        let (median, range) = match &series.summary {
+        let (median, p95, range) = match &series.summary {
             Some(s) => (
                 value(series.unit, s.median),
+                s.p95
+                    .map_or_else(|| "—".to_string(), |p| value(series.unit, p)),
                 format!(
                     "{} – {}",
                     value(series.unit, s.min),
                     value(series.unit, s.max)
                 ),
             ),
-            None => (t.say("compare.cell.failed", &[]), "—".to_string()),
+            None => (
+                t.say("compare.cell.failed", &[]),
+                "—".to_string(),
+                "—".to_string(),
+            ),
         };
         let ratio = if series.subject == "host" {
             "1.00×".to_string()
@@ -440,14 +447,19 @@ fn syscall_table(c: &Comparison, t: &Catalog) -> Table {
             None => t.say("compare.cell.no-vm", &[]),
         };
         let ok = series.summary.as_ref().map_or(0, |s| s.n);
-        out.add_row(vec![
+        let mut row = vec![
             Cell::new(&series.subject),
             right(median),
+            right(p95),
             right(range),
             right(ratio),
             right(exits),
             right(format!("{ok}/{}", ok + series.failures.len())),
-        ]);
+        ];
+        if !shows_p95(c) {
+            row.remove(2);
+        }
+        out.add_row(row);
     }
     out
 }
