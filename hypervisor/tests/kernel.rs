@@ -623,6 +623,257 @@ fn a_file_that_is_not_a_static_executable_is_refused() {
     assert_eq!(field(line(&r, "@kernel error "), "reason"), Some("not-elf"));
 }
 
+/// One program header of a hand-made workload image.
+#[derive(Clone, Copy)]
+struct ProgramHeader {
+    kind: u32,
+    offset: u64,
+    vaddr: u64,
+    filesz: u64,
+    memsz: u64,
+}
+
+const PT_LOAD: u32 = 1;
+const PT_INTERP: u32 = 3;
+const PT_NOTE: u32 = 4;
+/// Size of the images [`elf_with`] makes: two pages, the code on the second.
+const IMAGE_SIZE: u64 = 0x2000;
+/// The tiny kernel's lowest user address (`layout::USER_MIN` of
+/// guest-images/kernel): no segment may start below it.
+const GUEST_USER_MIN: u64 = 0x1_0000;
+/// The tiny kernel's mmap area (`layout::MMAP_BASE`): segments end below it.
+const GUEST_MMAP_BASE: u64 = 0x0000_7f00_0000_0000;
+
+impl ProgramHeader {
+    /// A `PT_LOAD` of `len` file bytes from `offset`, mapped at `vaddr`.
+    fn load(offset: u64, vaddr: u64, len: u64) -> Self {
+        ProgramHeader {
+            kind: PT_LOAD,
+            offset,
+            vaddr,
+            filesz: len,
+            memsz: len,
+        }
+    }
+}
+
+/// A 64-bit x86-64 `ET_EXEC` of [`IMAGE_SIZE`] bytes with `headers` at
+/// offset 64 and, at offset 0x1000 (entry `TINY_BASE + 0x1000`),
+/// `exit_group(0)`.
+fn elf_with(headers: &[ProgramHeader]) -> Vec<u8> {
+    let mut out = Vec::new();
+    out.extend_from_slice(b"\x7fELF\x02\x01\x01\x00");
+    out.extend_from_slice(&[0; 8]);
+    out.extend_from_slice(&2u16.to_le_bytes()); // ET_EXEC
+    out.extend_from_slice(&62u16.to_le_bytes()); // x86-64
+    out.extend_from_slice(&1u32.to_le_bytes());
+    out.extend_from_slice(&(TINY_BASE + 0x1000).to_le_bytes()); // e_entry
+    out.extend_from_slice(&64u64.to_le_bytes()); // e_phoff
+    out.extend_from_slice(&0u64.to_le_bytes()); // e_shoff
+    out.extend_from_slice(&0u32.to_le_bytes()); // e_flags
+    let count = u16::try_from(headers.len()).expect("a handful of headers");
+    for v in [64u16, 56, count, 64, 0, 0] {
+        out.extend_from_slice(&v.to_le_bytes()); // ehsize phentsize phnum shentsize shnum shstrndx
+    }
+    for h in headers {
+        out.extend_from_slice(&h.kind.to_le_bytes());
+        out.extend_from_slice(&5u32.to_le_bytes()); // R-X
+        for v in [h.offset, h.vaddr, h.vaddr, h.filesz, h.memsz, 0x1000] {
+            out.extend_from_slice(&v.to_le_bytes()); // offset vaddr paddr filesz memsz align
+        }
+    }
+    out.resize(0x1000, 0);
+    // mov eax, 231 (exit_group); xor edi, edi; syscall
+    out.extend_from_slice(&[0xb8, 0xe7, 0, 0, 0, 0x31, 0xff, 0x0f, 0x05]);
+    out.resize(IMAGE_SIZE as usize, 0);
+    out
+}
+
+/// [`elf_with`] one `PT_LOAD` of the whole file at `TINY_BASE`, with
+/// `patch` applied: a header field changed in place.
+fn patched(patch: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
+    let mut elf = elf_with(&[ProgramHeader::load(0, TINY_BASE, IMAGE_SIZE)]);
+    patch(&mut elf);
+    elf
+}
+
+/// Every reason the tiny kernel's ELF loader (guest-images/kernel/src/elf.rs)
+/// has to refuse an image, each met by the one defect that should cause it:
+/// the kernel ends the VM with the bad-workload status and names the reason.
+#[test]
+fn every_malformed_workload_image_is_refused_with_its_reason() {
+    if !require_kvm() {
+        return;
+    }
+    // The unchanged image runs: each case below fails by its one defect.
+    run_expect(
+        &image(elf_with(&[ProgramHeader::load(0, TINY_BASE, IMAGE_SIZE)])),
+        0,
+    );
+    let set_u16 =
+        |at: usize, v: u16| move |e: &mut Vec<u8>| e[at..at + 2].copy_from_slice(&v.to_le_bytes());
+    let set_u64 =
+        |at: usize, v: u64| move |e: &mut Vec<u8>| e[at..at + 8].copy_from_slice(&v.to_le_bytes());
+    let load = ProgramHeader::load;
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        (
+            "32-bit class",
+            patched(|e| e[4] = 1),
+            "not-x86-64-executable",
+        ),
+        ("big-endian", patched(|e| e[5] = 2), "not-x86-64-executable"),
+        (
+            "relocatable object",
+            patched(set_u16(16, 1)),
+            "not-x86-64-executable",
+        ),
+        (
+            "aarch64",
+            patched(set_u16(18, 183)),
+            "not-x86-64-executable",
+        ),
+        (
+            "64-byte program headers",
+            patched(set_u16(54, 64)),
+            "not-x86-64-executable",
+        ),
+        (
+            "65 program headers",
+            patched(set_u16(56, 65)),
+            "bad-program-headers",
+        ),
+        (
+            "table past the end",
+            patched(set_u64(32, IMAGE_SIZE - 8)),
+            "bad-program-headers",
+        ),
+        (
+            "table offset past the end",
+            patched(set_u64(32, IMAGE_SIZE + 8)),
+            "bad-program-headers",
+        ),
+        (
+            "an interpreter",
+            elf_with(&[
+                ProgramHeader {
+                    kind: PT_INTERP,
+                    ..load(0x200, 0, 28)
+                },
+                load(0, TINY_BASE, IMAGE_SIZE),
+            ]),
+            "dynamically-linked",
+        ),
+        (
+            "file size above memory size",
+            elf_with(&[ProgramHeader {
+                memsz: 0x1000,
+                ..load(0, TINY_BASE, IMAGE_SIZE)
+            }]),
+            "bad-segment",
+        ),
+        (
+            "data past the end of the file",
+            elf_with(&[load(0x1000, TINY_BASE + 0x1000, IMAGE_SIZE)]),
+            "bad-segment",
+        ),
+        (
+            "offset past the end of the file",
+            elf_with(&[ProgramHeader {
+                memsz: 0x1000,
+                ..load(IMAGE_SIZE + 0x1000, TINY_BASE, 0)
+            }]),
+            "bad-segment",
+        ),
+        (
+            "address and offset disagree within the page",
+            elf_with(&[load(0, TINY_BASE + 0x10, IMAGE_SIZE)]),
+            "bad-segment",
+        ),
+        (
+            "below the lowest user address",
+            elf_with(&[load(0, GUEST_USER_MIN - 0x1000, IMAGE_SIZE)]),
+            "bad-segment",
+        ),
+        (
+            "in the mmap area",
+            elf_with(&[load(0, GUEST_MMAP_BASE, IMAGE_SIZE)]),
+            "bad-segment",
+        ),
+        (
+            "reaching into the mmap area",
+            elf_with(&[ProgramHeader {
+                memsz: GUEST_MMAP_BASE,
+                ..load(0, TINY_BASE, IMAGE_SIZE)
+            }]),
+            "bad-segment",
+        ),
+        (
+            "memory size that wraps the address space",
+            elf_with(&[ProgramHeader {
+                memsz: u64::MAX,
+                ..load(0, TINY_BASE, IMAGE_SIZE)
+            }]),
+            "bad-segment",
+        ),
+        (
+            "segments out of order",
+            elf_with(&[
+                load(0x1000, TINY_BASE + 0x10_1000, 0x1000),
+                load(0, TINY_BASE, 0x1000),
+            ]),
+            "bad-segment",
+        ),
+        (
+            "a segment inside another",
+            elf_with(&[
+                load(0, TINY_BASE, IMAGE_SIZE),
+                load(0x1000, TINY_BASE + 0x1000, 0x1000),
+            ]),
+            "overlapping-segments",
+        ),
+        (
+            "two segments sharing a page",
+            elf_with(&[
+                load(0, TINY_BASE, 0x1800),
+                load(0x1800, TINY_BASE + 0x1800, 0x800),
+            ]),
+            "overlapping-segments",
+        ),
+        ("no program headers", elf_with(&[]), "no-segment"),
+        (
+            "only a note",
+            elf_with(&[ProgramHeader {
+                kind: PT_NOTE,
+                ..load(0x200, 0, 16)
+            }]),
+            "no-segment",
+        ),
+        (
+            "only an empty segment",
+            elf_with(&[ProgramHeader {
+                memsz: 0,
+                ..load(0, TINY_BASE, 0)
+            }]),
+            "no-segment",
+        ),
+    ];
+    for (defect, elf, reason) in cases {
+        let r = run(&image(elf));
+        assert_eq!(
+            r.exit_status(),
+            Some(status::KERNEL_BAD_WORKLOAD),
+            "{defect}: {:?}\n{}",
+            r.outcome,
+            r.console.paravirt
+        );
+        assert_eq!(
+            field(line(&r, "@kernel error "), "reason"),
+            Some(reason),
+            "{defect}"
+        );
+    }
+}
+
 /// Builds a static C program with `cc -static` (CI installs a static
 /// libc); `None` (after saying why) where that is impossible outside CI.
 fn static_c_program(source: &str) -> Option<Vec<u8>> {
