@@ -8,7 +8,8 @@
 use std::time::Duration;
 
 use hypervisor::abi::{event, port, status};
-use hypervisor::{ExitKind, Outcome, Vm, VmConfig, VmReport};
+use hypervisor::status::bad_workload_reason;
+use hypervisor::{ExitKind, GuestStatus, Outcome, Vm, VmConfig, VmReport};
 
 /// True if /dev/kvm can be used. Prints why not and returns false — unless
 /// `VERSUS_REQUIRE_KVM=1` is set (CI), in which case it panics.
@@ -899,6 +900,100 @@ fn every_malformed_workload_image_is_refused_with_its_reason() {
             Some(reason),
             "{defect}"
         );
+    }
+}
+
+/// Where a mutation of a workload image writes, as (offset, width in
+/// bytes): every ELF header field the tiny kernel reads, and every field of
+/// both program headers it reads (type, flags, offset, address, sizes).
+const WORKLOAD_FIELDS: &[(usize, usize)] = &[
+    (4, 1),  // EI_CLASS
+    (5, 1),  // EI_DATA
+    (16, 2), // e_type
+    (18, 2), // e_machine
+    (24, 8), // e_entry
+    (32, 8), // e_phoff
+    (54, 2), // e_phentsize
+    (56, 2), // e_phnum
+    (64, 4),
+    (68, 4),
+    (72, 8),
+    (80, 8),
+    (96, 8),
+    (104, 8),
+    (120, 4),
+    (124, 4),
+    (128, 8),
+    (136, 8),
+    (152, 8),
+    (160, 8),
+];
+
+/// Values a mutated field takes: the edges where the loader's checks sit,
+/// page-sized steps around the image's addresses, and anything at all.
+fn workload_field_value() -> impl proptest::strategy::Strategy<Value = u64> {
+    use proptest::prelude::*;
+    prop_oneof![
+        Just(0u64),
+        (0u64..0x80).prop_map(|d| u64::MAX - d),
+        0u64..0x100,
+        (0u64..0x20).prop_map(|k| k * 0x1000),
+        (0u64..0x3000).prop_map(|d| TINY_BASE + d),
+        (0u64..0x20).prop_map(|k| GUEST_MMAP_BASE - 0x10_0000 + k * 0x1000),
+        any::<u64>(),
+    ]
+}
+
+/// The tiny kernel against header fields set to anything: the image runs
+/// (its own exit status, or a signal's when its code faults in user mode),
+/// runs on until stopped (an entry into a loop), or is refused with a
+/// reason the VMM knows, or memory runs out — the kernel itself never takes
+/// an exception, panics or brings the VM down.
+#[test]
+fn a_mutated_workload_image_never_brings_the_kernel_down() {
+    if !require_kvm() {
+        return;
+    }
+    use proptest::test_runner::{Config, TestCaseError, TestRunner};
+    let base = elf_with(&[
+        ProgramHeader::load(0, TINY_BASE, 0x1000),
+        ProgramHeader {
+            memsz: 0x3000,
+            ..ProgramHeader::load(0x1000, TINY_BASE + 0x1000, 0x1000)
+        },
+    ]);
+    run_expect(&image(base.clone()), 0);
+    let mutations =
+        proptest::collection::vec((0..WORKLOAD_FIELDS.len(), workload_field_value()), 1..4);
+    let mut runner = TestRunner::new(Config::with_cases(64));
+    let result = runner.run(&mutations, |mutations| {
+        let mut elf = base.clone();
+        for &(field, value) in &mutations {
+            let (at, width) = WORKLOAD_FIELDS[field];
+            elf[at..at + width].copy_from_slice(&value.to_le_bytes()[..width]);
+        }
+        // Small memory and a short timeout: an image that asks for all of
+        // RAM, or loops, ends soon.
+        let config = image(elf)
+            .memory_size(32 << 20)
+            .timeout(Duration::from_secs(3));
+        let r = run(&config);
+        let fail = |why: String| TestCaseError::fail(format!("{why}\n{}", r.console.paravirt));
+        match (&r.outcome, r.exit_status().map(GuestStatus::decode)) {
+            (Outcome::Timeout { .. }, _) => {}
+            (_, Some(GuestStatus::Workload(_) | GuestStatus::OutOfMemory)) => {}
+            (_, Some(GuestStatus::BadWorkload)) => {
+                let reason = field(line(&r, "@kernel error "), "reason").unwrap_or("");
+                if bad_workload_reason(reason) == bad_workload_reason("") {
+                    return Err(fail(format!("an unknown reason {reason:?}")));
+                }
+            }
+            (outcome, _) => return Err(fail(format!("the kernel went down: {outcome:?}"))),
+        }
+        Ok(())
+    });
+    if let Err(e) = result {
+        panic!("{e}");
     }
 }
 
