@@ -214,6 +214,117 @@ fn a_static_pie_workload_runs_in_the_vm() {
     assert_eq!(report.other_output_lines, 1, "its one line of output");
 }
 
+/// A static x86-64 `ET_EXEC` workload of two pages whose `PT_LOAD`
+/// segments are `(file offset, address, file size, memory size)`, with
+/// `exit_group(0)` at offset 0x1000, entered at 0x401000.
+fn workload_with(segments: &[(u64, u64, u64, u64)]) -> Vec<u8> {
+    const EHDR: usize = 64;
+    const PHDR: usize = 56;
+    let mut elf = vec![0u8; 0x2000];
+    elf[..4].copy_from_slice(b"\x7fELF");
+    elf[4] = 2; // 64-bit
+    elf[5] = 1; // little-endian
+    elf[6] = 1; // version
+    elf[16..18].copy_from_slice(&2u16.to_le_bytes()); // ET_EXEC
+    elf[18..20].copy_from_slice(&62u16.to_le_bytes()); // x86-64
+    elf[20..24].copy_from_slice(&1u32.to_le_bytes());
+    elf[24..32].copy_from_slice(&0x40_1000u64.to_le_bytes()); // entry
+    elf[32..40].copy_from_slice(&(EHDR as u64).to_le_bytes()); // phoff
+    elf[52..54].copy_from_slice(&(EHDR as u16).to_le_bytes());
+    elf[54..56].copy_from_slice(&(PHDR as u16).to_le_bytes());
+    let count = u16::try_from(segments.len()).unwrap();
+    elf[56..58].copy_from_slice(&count.to_le_bytes()); // phnum
+    for (i, &(offset, vaddr, filesz, memsz)) in segments.iter().enumerate() {
+        let ph = &mut elf[EHDR + i * PHDR..EHDR + (i + 1) * PHDR];
+        ph[..4].copy_from_slice(&1u32.to_le_bytes()); // PT_LOAD
+        ph[4..8].copy_from_slice(&5u32.to_le_bytes()); // R+X
+        for (at, v) in [
+            (8, offset),
+            (16, vaddr),
+            (24, vaddr),
+            (32, filesz),
+            (40, memsz),
+        ] {
+            ph[at..at + 8].copy_from_slice(&v.to_le_bytes());
+        }
+    }
+    // mov eax, 231 (exit_group); xor edi, edi; syscall
+    elf[0x1000..0x1009].copy_from_slice(&[0xb8, 0xe7, 0, 0, 0, 0x31, 0xff, 0x0f, 0x05]);
+    elf
+}
+
+/// Workloads that pass versus' up-front check (static x86-64 ELF
+/// executables) but that the tiny kernel cannot map: the VM run fails with
+/// the kernel's reason in words, and versus exits with the VM-failure
+/// status, not a panic.
+#[test]
+fn a_workload_the_tiny_kernel_cannot_map_is_named() {
+    if !common::require_kvm("a_workload_the_tiny_kernel_cannot_map_is_named") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let good = (0, 0x40_0000, 0x2000, 0x2000);
+    let mut too_many_headers = workload_with(&[good]);
+    too_many_headers[56..58].copy_from_slice(&65u16.to_le_bytes());
+    let cases = [
+        ("good", workload_with(&[good]), None),
+        (
+            "overlapping",
+            workload_with(&[good, (0x1000, 0x40_1000, 0x1000, 0x1000)]),
+            Some("two loadable segments overlap"),
+        ),
+        (
+            "file-larger-than-memory",
+            workload_with(&[(0, 0x40_0000, 0x2000, 0x1000)]),
+            Some("a loadable segment is malformed"),
+        ),
+        (
+            "no-segment",
+            workload_with(&[]),
+            Some("it has no loadable segment"),
+        ),
+        (
+            "too-many-headers",
+            too_many_headers,
+            Some("its program headers are malformed"),
+        ),
+    ];
+    for (name, image, why) in cases {
+        let path = dir.path().join(name);
+        std::fs::write(&path, image).unwrap();
+        let output = versus()
+            .args([
+                "vm",
+                "run",
+                "--json",
+                "--workload",
+                path.to_str().unwrap(),
+                "--",
+                "x",
+            ])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!stderr.contains("panicked"), "{name}: {stderr}");
+        let report: RunReport = serde_json::from_slice(&output.stdout)
+            .unwrap_or_else(|err| panic!("{name}: no JSON report ({err}); stderr:\n{stderr}"));
+        match why {
+            None => assert!(report.exit.success(), "{name}: {:?}\n{stderr}", report.exit),
+            Some(why) => {
+                let bench::report::ExitOutcome::VmFailed { reason } = &report.exit else {
+                    panic!("{name}: {:?}\n{stderr}", report.exit);
+                };
+                assert_mentions(reason, &["cannot run the workload image", why]);
+                assert_eq!(
+                    output.status.code(),
+                    Some(report.exit.shell_status()),
+                    "{name}"
+                );
+            }
+        }
+    }
+}
+
 /// A minimal x86-64 `ET_EXEC` kernel: one `hlt` loaded and entered at `addr`.
 fn kernel_at(addr: u64) -> Vec<u8> {
     const EHDR: usize = 64;

@@ -589,4 +589,303 @@ mod tests {
         ));
         assert_eq!(argv_block(&[]).unwrap(), b"");
     }
+
+    // Byte offsets of the header fields the malformed-input tests change:
+    // the ELF header's, and (from a program header's start) a program
+    // header's, as the System V ABI lays them out.
+    const E_TYPE: usize = 16;
+    const E_MACHINE: usize = 18;
+    const E_ENTRY: usize = 24;
+    const E_PHOFF: usize = 32;
+    const E_PHENTSIZE: usize = 54;
+    const E_PHNUM: usize = 56;
+    const P_TYPE: usize = 0;
+    const P_OFFSET: usize = 8;
+    const P_PADDR: usize = 24;
+    const P_FILESZ: usize = 32;
+    const P_MEMSZ: usize = 40;
+
+    /// A good kernel of two `PT_LOAD` segments: code at 2 MiB, then data
+    /// with a bss.
+    fn two_segment_kernel() -> Vec<u8> {
+        ElfBuilder::new(0x20_0000)
+            .code(&[0xf4, 0xeb, 0xfd]) // hlt; jmp back
+            .data(0x20_1000, b"hello")
+            .bss(0x100)
+            .build()
+    }
+
+    /// Where program header `index`'s field `field` is in the file.
+    fn ph(index: usize, field: usize) -> usize {
+        EHDR_SIZE + index * PHDR_SIZE + field
+    }
+
+    fn put_u16(elf: &mut [u8], at: usize, v: u16) {
+        elf[at..at + 2].copy_from_slice(&v.to_le_bytes());
+    }
+
+    fn put_u64(elf: &mut [u8], at: usize, v: u64) {
+        elf[at..at + 8].copy_from_slice(&v.to_le_bytes());
+    }
+
+    /// `inspect_kernel` of the good kernel with `patch` applied.
+    fn inspect_patched(patch: impl FnOnce(&mut Vec<u8>)) -> Result<KernelInfo, LoadError> {
+        let mut elf = two_segment_kernel();
+        patch(&mut elf);
+        inspect_kernel(&elf)
+    }
+
+    fn malformed(r: Result<KernelInfo, LoadError>) -> &'static str {
+        match r {
+            Err(LoadError::Malformed(why)) => why,
+            other => panic!("expected a malformed-ELF error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn every_malformed_header_is_named() {
+        assert!(inspect_patched(|_| {}).is_ok());
+        assert_eq!(
+            malformed(inspect_patched(|e| put_u16(e, E_PHENTSIZE, 64))),
+            "program header size is not 56"
+        );
+        // The table starts inside the ELF header, or runs past the end.
+        for phoff in [0, 8, 63] {
+            assert_eq!(
+                malformed(inspect_patched(|e| put_u64(e, E_PHOFF, phoff))),
+                "program headers outside the file",
+                "phoff {phoff}"
+            );
+        }
+        assert_eq!(
+            malformed(inspect_patched(|e| put_u16(e, E_PHNUM, 3))),
+            "program headers outside the file"
+        );
+        assert_eq!(
+            malformed(inspect_patched(|e| put_u64(e, E_PHOFF, u64::MAX - 8))),
+            "program headers overflow"
+        );
+        // Segment data: one byte past the end, and an offset that wraps.
+        assert_eq!(
+            malformed(inspect_patched(|e| {
+                let len = e.len() as u64;
+                put_u64(e, ph(1, P_OFFSET), len - 4);
+            })),
+            "segment data outside the file"
+        );
+        assert_eq!(
+            malformed(inspect_patched(|e| put_u64(e, ph(0, P_OFFSET), u64::MAX))),
+            "segment data outside the file"
+        );
+        assert_eq!(
+            malformed(inspect_patched(|e| put_u64(e, ph(1, P_MEMSZ), 4))),
+            "segment file size exceeds its memory size"
+        );
+        assert_eq!(
+            malformed(inspect_patched(|e| {
+                put_u64(e, ph(1, P_PADDR), u64::MAX - 0x10);
+            })),
+            "segment address overflows"
+        );
+        // No PT_LOAD at all, and only empty ones.
+        assert!(matches!(
+            inspect_patched(|e| {
+                e[ph(0, P_TYPE)] = 4; // PT_NOTE
+                e[ph(1, P_TYPE)] = 4;
+            }),
+            Err(LoadError::NoSegments)
+        ));
+        assert!(matches!(
+            inspect_patched(|e| {
+                for i in 0..2 {
+                    put_u64(e, ph(i, P_FILESZ), 0);
+                    put_u64(e, ph(i, P_MEMSZ), 0);
+                }
+            }),
+            Err(LoadError::NoSegments)
+        ));
+        assert!(matches!(
+            inspect_patched(|e| put_u16(e, E_PHNUM, 0)),
+            Err(LoadError::NoSegments)
+        ));
+    }
+
+    /// Values a mutated header field takes: the edges where checks sit, and
+    /// anything at all.
+    fn field_value() -> impl proptest::strategy::Strategy<Value = u64> {
+        use proptest::prelude::*;
+        prop_oneof![
+            Just(0u64),
+            Just(u64::MAX),
+            (0u64..0x40).prop_map(|d| u64::MAX - d),
+            (0u64..0x100),
+            (0u64..0x40).prop_map(|d| KERNEL_START - 0x20 + d),
+            (0x20_0000u64..0x20_2000),
+            any::<u64>(),
+        ]
+    }
+
+    /// Where a mutation writes, as (offset, width in bytes): every ELF
+    /// header field the loader reads and every field of both program
+    /// headers.
+    const MUTABLE_FIELDS: &[(usize, usize)] = &[
+        (4, 1), // EI_CLASS
+        (5, 1), // EI_DATA
+        (E_TYPE, 2),
+        (E_MACHINE, 2),
+        (E_ENTRY, 8),
+        (E_PHOFF, 8),
+        (E_PHENTSIZE, 2),
+        (E_PHNUM, 2),
+        (EHDR_SIZE + P_TYPE, 4),
+        (EHDR_SIZE + P_OFFSET, 8),
+        (EHDR_SIZE + P_PADDR, 8),
+        (EHDR_SIZE + P_FILESZ, 8),
+        (EHDR_SIZE + P_MEMSZ, 8),
+        (EHDR_SIZE + PHDR_SIZE + P_TYPE, 4),
+        (EHDR_SIZE + PHDR_SIZE + P_OFFSET, 8),
+        (EHDR_SIZE + PHDR_SIZE + P_PADDR, 8),
+        (EHDR_SIZE + PHDR_SIZE + P_FILESZ, 8),
+        (EHDR_SIZE + PHDR_SIZE + P_MEMSZ, 8),
+    ];
+
+    /// The loadable segments of `elf` as (offset, paddr, filesz, memsz),
+    /// read straight from the bytes (the table's place is given: the
+    /// caller only asks once `inspect_kernel` accepted it).
+    fn load_segments(elf: &[u8]) -> Vec<(u64, u64, u64, u64)> {
+        let phoff = u64_at(elf, E_PHOFF) as usize;
+        let phnum = usize::from(u16_at(elf, E_PHNUM));
+        (0..phnum)
+            .map(|i| phoff + i * PHDR_SIZE)
+            .filter(|&at| u32_at(elf, at) == PT_LOAD)
+            .map(|at| {
+                (
+                    u64_at(elf, at + P_OFFSET),
+                    u64_at(elf, at + P_PADDR),
+                    u64_at(elf, at + P_FILESZ),
+                    u64_at(elf, at + P_MEMSZ),
+                )
+            })
+            .collect()
+    }
+
+    proptest::proptest! {
+        /// Any header field set to any value, the file cut anywhere: the
+        /// kernel is refused with an error (never a panic), or accepted with
+        /// an extent that holds every loadable segment whole, inside the
+        /// file and at or above 1 MiB — and then loading it either fails
+        /// with an error or puts every segment's file bytes at its address.
+        #[test]
+        fn mutated_kernels_are_loaded_whole_or_refused(
+            mutations in proptest::collection::vec(
+                (0..MUTABLE_FIELDS.len(), field_value()),
+                1..4,
+            ),
+            cut in proptest::option::of(0usize..0x1100),
+        ) {
+            let mut elf = two_segment_kernel();
+            for (field, value) in mutations {
+                let (at, width) = MUTABLE_FIELDS[field];
+                elf[at..at + width].copy_from_slice(&value.to_le_bytes()[..width]);
+            }
+            if let Some(cut) = cut {
+                elf.truncate(cut);
+            }
+            let Ok(info) = inspect_kernel(&elf) else {
+                return Ok(());
+            };
+            proptest::prop_assert!(info.entry >= KERNEL_START);
+            proptest::prop_assert!(KERNEL_START <= info.start && info.start < info.end);
+            let segments: Vec<_> = load_segments(&elf)
+                .into_iter()
+                .filter(|&(_, _, _, memsz)| memsz != 0)
+                .collect();
+            proptest::prop_assert!(!segments.is_empty());
+            for &(offset, paddr, filesz, memsz) in &segments {
+                proptest::prop_assert!(filesz <= memsz);
+                proptest::prop_assert!(offset + filesz <= elf.len() as u64);
+                proptest::prop_assert!(info.start <= paddr && paddr + memsz <= info.end);
+            }
+            proptest::prop_assert!(segments.iter().any(|s| s.1 == info.start));
+            proptest::prop_assert!(segments.iter().any(|s| s.1 + s.3 == info.end));
+
+            let layout = two_region_layout();
+            let mem = create_guest_memory(&layout).unwrap();
+            if load(&mem, &layout, &elf, b"", &[], b"", 1).is_ok() {
+                for &(offset, paddr, filesz, _) in &segments {
+                    let mut got = vec![0u8; filesz as usize];
+                    mem.read_slice(&mut got, GuestAddress(paddr)).unwrap();
+                    proptest::prop_assert_eq!(
+                        &got[..],
+                        &elf[offset as usize..(offset + filesz) as usize]
+                    );
+                }
+            }
+        }
+
+        /// A segment's file size decides its fate on its own: above its
+        /// memory size, or past the end of the file, it is refused with
+        /// that reason; otherwise the kernel is accepted.
+        #[test]
+        fn a_segments_file_size_is_checked_against_memory_and_file(filesz in field_value()) {
+            let mut elf = two_segment_kernel();
+            put_u64(&mut elf, ph(1, P_FILESZ), filesz);
+            let (offset, memsz) = (u64_at(&elf, ph(1, P_OFFSET)), u64_at(&elf, ph(1, P_MEMSZ)));
+            let result = inspect_kernel(&elf);
+            if filesz > memsz {
+                proptest::prop_assert_eq!(malformed(result), "segment file size exceeds its memory size");
+            } else if offset + filesz > elf.len() as u64 {
+                proptest::prop_assert_eq!(malformed(result), "segment data outside the file");
+            } else {
+                proptest::prop_assert!(result.is_ok());
+            }
+        }
+
+        /// A segment's address: below 1 MiB it is named as too low, where
+        /// its end would pass 2^64 the overflow is named, anywhere else it
+        /// is accepted and the extent reaches its end.
+        #[test]
+        fn a_segments_address_is_refused_low_or_overflowing(paddr in field_value()) {
+            let mut elf = two_segment_kernel();
+            put_u64(&mut elf, ph(1, P_PADDR), paddr);
+            let memsz = u64_at(&elf, ph(1, P_MEMSZ));
+            match inspect_kernel(&elf) {
+                Err(LoadError::SegmentTooLow { paddr: named, min }) => {
+                    proptest::prop_assert!(paddr < KERNEL_START);
+                    proptest::prop_assert_eq!((named, min), (paddr, KERNEL_START));
+                }
+                Err(LoadError::Malformed(why)) => {
+                    proptest::prop_assert!(paddr >= KERNEL_START && paddr.checked_add(memsz).is_none());
+                    proptest::prop_assert_eq!(why, "segment address overflows");
+                }
+                Ok(info) => {
+                    proptest::prop_assert!(paddr >= KERNEL_START);
+                    proptest::prop_assert_eq!(info.end, (paddr + memsz).max(0x20_0003));
+                    proptest::prop_assert_eq!(info.start, paddr.min(0x20_0000));
+                }
+                Err(other) => proptest::prop_assert!(false, "{other:?}"),
+            }
+        }
+
+        /// The file cut short anywhere: each length gets the error of the
+        /// first thing missing.
+        #[test]
+        fn a_truncated_kernel_names_what_is_missing(len in 0usize..0x1100) {
+            let mut elf = two_segment_kernel();
+            let whole = elf.len();
+            elf.truncate(len);
+            let result = inspect_kernel(&elf);
+            if len < 4 {
+                proptest::prop_assert!(matches!(result, Err(LoadError::NotElf)));
+            } else if len < EHDR_SIZE {
+                proptest::prop_assert_eq!(malformed(result), "shorter than an ELF header");
+            } else if len < EHDR_SIZE + 2 * PHDR_SIZE {
+                proptest::prop_assert_eq!(malformed(result), "program headers outside the file");
+            } else if len < whole {
+                proptest::prop_assert_eq!(malformed(result), "segment data outside the file");
+            } else {
+                proptest::prop_assert!(result.is_ok());
+            }
+        }
+    }
 }

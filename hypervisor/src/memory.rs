@@ -217,6 +217,14 @@ impl MemoryLayout {
     /// capped below the MMIO hole at 3 GiB) as low RAM at 0, the rest as high
     /// RAM at 4 GiB.
     pub fn split(total: u64) -> Result<Self, MemoryError> {
+        Self::split_with_limit(total, max_guest_phys_addr())
+    }
+
+    /// [`MemoryLayout::split`] for a host whose guests can address
+    /// `limit` bytes of physical memory: the host's own limit is a fact of
+    /// the machine, so tests give one to reach layouts (a low region capped
+    /// at the hole, a total too large) on any host.
+    fn split_with_limit(total: u64, limit: u64) -> Result<Self, MemoryError> {
         // Too small first: `--mem 1K` or `--mem 0` need the minimum, not a
         // remark about alignment.
         if total < MIN_MEM_SIZE {
@@ -230,12 +238,14 @@ impl MemoryLayout {
         }
         let low =
             ((total / 2) / LARGE_PAGE_SIZE * LARGE_PAGE_SIZE).min(MMIO_HOLE_START - LOW_RAM_START);
-        let limit = max_guest_phys_addr();
         let max = low + limit.saturating_sub(HIGH_RAM_START);
         if total > max {
             return Err(MemoryError::TotalTooLarge { size: total, max });
         }
-        Self::explicit(&[(LOW_RAM_START, low), (HIGH_RAM_START, total - low)])
+        Self::explicit_with_limit(
+            &[(LOW_RAM_START, low), (HIGH_RAM_START, total - low)],
+            limit,
+        )
     }
 
     /// An explicit layout from `(base, size)` pairs, in any order.
@@ -498,8 +508,8 @@ mod tests {
             ]
         );
         assert_eq!(l.total(), 512 * MIB);
-        // Low RAM is capped below the hole.
-        let l = MemoryLayout::split_with_limit_for_test(16 * GIB);
+        // Low RAM is capped below the hole: half of 16 GiB would run into it.
+        let l = MemoryLayout::split_with_limit(16 * GIB, LIMIT).unwrap();
         assert_eq!(
             l.regions()[0],
             Region {
@@ -516,13 +526,6 @@ mod tests {
         );
     }
 
-    impl MemoryLayout {
-        fn split_with_limit_for_test(total: u64) -> Self {
-            let low = ((total / 2) / LARGE_PAGE_SIZE * LARGE_PAGE_SIZE).min(MMIO_HOLE_START);
-            Self::explicit_with_limit(&[(0, low), (HIGH_RAM_START, total - low)], LIMIT).unwrap()
-        }
-    }
-
     #[test]
     fn split_errors() {
         assert!(matches!(
@@ -537,6 +540,18 @@ mod tests {
             MemoryLayout::split(512 * MIB + 1),
             Err(MemoryError::TotalUnaligned { .. })
         ));
+        // Above what the guest can address: 3 GiB low plus 60 GiB from 4 GiB
+        // up to a 64 GiB limit.
+        assert!(matches!(
+            MemoryLayout::split_with_limit(128 * GIB, LIMIT),
+            Err(MemoryError::TotalTooLarge { size, max }) if size == 128 * GIB && max == 63 * GIB
+        ));
+        assert_eq!(
+            MemoryLayout::split_with_limit(63 * GIB, LIMIT)
+                .unwrap()
+                .total(),
+            63 * GIB
+        );
     }
 
     #[test]

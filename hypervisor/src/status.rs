@@ -98,7 +98,7 @@ pub fn bad_workload_reason(word: &str) -> &'static str {
         "dynamically-linked" => "it is dynamically linked (link it with -static)",
         "bad-program-headers" => "its program headers are malformed",
         "bad-segment" => {
-            "a loadable segment is malformed, misaligned, below 64 KiB or overlaps another"
+            "a loadable segment is malformed, misaligned, below 64 KiB or out of order"
         }
         "overlapping-segments" => "two loadable segments overlap",
         "no-segment" => "it has no loadable segment",

@@ -144,6 +144,8 @@ pub fn load(
         end: 0,
     };
     let mut mapper = Mapper::new(*space);
+    // Page range of the last segment mapped: nothing yet.
+    let mut previous_pages = (0, 0);
     for i in 0..phnum {
         let ph = phoff + i * PHDR_SIZE;
         let kind = bytes.u32(ph);
@@ -179,10 +181,25 @@ pub fn load(
             || segment.vaddr < USER_MIN
             || segment.vaddr >= MMAP_BASE
             || segment.memsz > MMAP_BASE - segment.vaddr
-            || align_down(segment.vaddr, PAGE_SIZE) < align_up(image.end, PAGE_SIZE)
         {
             return Err(ElfError::Invalid("bad-segment"));
         }
+        // Segments come in ascending, page-disjoint order (as the ELF
+        // specification asks and `map_segment` relies on). One that shares a
+        // page with the segment before it is named as an overlap; one that
+        // lies wholly below it is out of order, a malformed segment table.
+        let pages = (
+            align_down(segment.vaddr, PAGE_SIZE),
+            align_up(segment.vaddr + segment.memsz, PAGE_SIZE),
+        );
+        if pages.0 < previous_pages.1 {
+            return Err(ElfError::Invalid(if pages.1 > previous_pages.0 {
+                "overlapping-segments"
+            } else {
+                "bad-segment"
+            }));
+        }
+        previous_pages = pages;
         if image.phdr == 0 && segment.offset <= phoff && phoff - segment.offset < segment.filesz {
             image.phdr = segment.vaddr + (phoff - segment.offset);
         }
