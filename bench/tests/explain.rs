@@ -9,7 +9,13 @@ use assert_cmd::Command;
 use common::{host_uname, require_kvm, require_root};
 
 /// The lessons `versus explain` lists, in order.
-const LESSONS: [&str; 4] = ["two-stacks", "no-translation", "namespaces", "exits"];
+const LESSONS: [&str; 5] = [
+    "two-stacks",
+    "no-translation",
+    "namespaces",
+    "chroot-vs-pivot_root",
+    "exits",
+];
 
 /// The widest band the paired container/host getpid ratio may fall in for
 /// the no-translation lesson to hold. Without seccomp the ratio is about
@@ -111,7 +117,7 @@ fn an_unknown_lesson_is_a_usage_error_naming_the_lessons() {
         .stdout("")
         .stderr(predicates::str::contains("unknown lesson 'namespacez'"))
         .stderr(predicates::str::contains(
-            "two-stacks, no-translation, namespaces, exits",
+            "two-stacks, no-translation, namespaces, chroot-vs-pivot_root, exits",
         ));
     versus()
         .args(["explain", "two-stacks", "--lang", "fr"])
@@ -270,6 +276,57 @@ fn namespaces_each_kind_shows_the_container_its_own_view() {
     );
     let cgroup = figure(&figures, "cgroup: inside, its cgroup is ");
     assert!(cgroup.starts_with("/; from the host: /versus/"), "{cgroup}");
+}
+
+/// The `device:inode` ids (`65024:2`) in `line`, in order.
+fn dir_ids(line: &str) -> Vec<&str> {
+    line.split(|c: char| c.is_whitespace() || ";,()".contains(c))
+        .filter(|word| {
+            word.split_once(':').is_some_and(|(dev, ino)| {
+                [dev, ino]
+                    .iter()
+                    .all(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
+            })
+        })
+        .collect()
+}
+
+#[test]
+fn chroot_vs_pivot_root_the_chroot_is_escaped_to_the_hosts_root_and_the_container_is_not() {
+    if !require_root("explain chroot-vs-pivot_root") {
+        return;
+    }
+    use std::os::unix::fs::MetadataExt;
+    let root = std::fs::metadata("/").expect("/ is there");
+    let host_root = format!("{}:{}", root.dev(), root.ino());
+    for lang in ["en", "ko"] {
+        let stdout = explain(&["chroot-vs-pivot_root", "--short", "--lang", lang]);
+        let figures = figures(&stdout);
+        assert_eq!(figures.len(), 5, "{stdout}");
+        // The figures' own ids, checked against the host's / read here,
+        // not only the lesson's verdict words.
+        let ids: Vec<Vec<&str>> = figures.iter().map(|line| dir_ids(line)).collect();
+        assert_eq!(ids[0], [host_root.as_str()], "{stdout}");
+        assert_eq!(ids[1].len(), 1, "{stdout}");
+        assert_ne!(ids[1][0], host_root, "the chroot did not jail: {stdout}");
+        assert_eq!(ids[2], [host_root.as_str()], "the chroot held: {stdout}");
+        let (container_root, container_end) = (ids[3][0], ids[4][0]);
+        assert_ne!(
+            container_end, host_root,
+            "the container was escaped: {stdout}"
+        );
+        assert_eq!(
+            container_end, container_root,
+            "the container's walk left its root: {stdout}"
+        );
+        let (yes, no) = if lang == "en" {
+            ("yes", "no")
+        } else {
+            ("예", "아니요")
+        };
+        assert!(figures[2].ends_with(yes), "{stdout}");
+        assert!(figures[4].ends_with(no), "{stdout}");
+    }
 }
 
 #[test]

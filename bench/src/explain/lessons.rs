@@ -5,7 +5,8 @@
 use std::time::Duration;
 
 use super::catalog::Catalog;
-use super::observe::{self, HostQueue, Watcher};
+use super::escape;
+use super::observe::{self, HostQueue, Look, Watcher};
 use super::{ExplainError, Line, Pace, Presenter};
 use crate::backend::container::{ContainerBackend, ContainerSettings};
 use crate::backend::host::HostBackend;
@@ -22,6 +23,9 @@ pub const TWO_STACKS: &str = "two-stacks";
 pub const NO_TRANSLATION: &str = "no-translation";
 /// `namespaces`: each kind of namespace shown live.
 pub const NAMESPACES: &str = "namespaces";
+
+/// `chroot-vs-pivot_root`: the classic chroot escape, tried live.
+pub const CHROOT_VS_PIVOT_ROOT: &str = "chroot-vs-pivot_root";
 
 /// `exits`: what makes a VM exit.
 pub const EXITS: &str = "exits";
@@ -216,7 +220,7 @@ pub(crate) fn no_translation(
     let argv = ["getpid", iters_text.as_str()];
     // First a run to look at from the host: the watcher scans /proc while
     // it runs, which takes CPU, so this run is not one of the measured ones.
-    let watcher = Watcher::start(None);
+    let watcher = Watcher::start(Look::default());
     let watched = run(&container, "container", &argv);
     let seen = watcher.finish();
     watched?;
@@ -311,9 +315,9 @@ fn listing(catalog: &Catalog, entries: &[String]) -> Result<String, ExplainError
 fn watched_container(
     backend: &ContainerBackend,
     place: &str,
-    queue: Option<i32>,
+    look: Look,
 ) -> Result<observe::Seen, ExplainError> {
-    let watcher = Watcher::start(queue);
+    let watcher = Watcher::start(look);
     let report = run(backend, place, &["getpid", WATCHED_GETPID]);
     let seen = watcher.finish();
     report?;
@@ -344,14 +348,21 @@ pub(crate) fn namespaces(
         place: "host".to_string(),
         what: format!("could not create a SysV message queue ({source})"),
     })?;
-    let seen = watched_container(&container, "container", Some(queue.id()))?;
+    let seen = watched_container(
+        &container,
+        "container",
+        Look {
+            queue: Some(queue.id()),
+            ..Look::default()
+        },
+    )?;
     let userns = ContainerBackend::with_settings(ContainerSettings {
         userns: true,
         ..Default::default()
     });
     let place = "container --userns";
     let (_, _, userns_uid, _) = ids_of(&run(&userns, place, &["ids"])?, place)?;
-    let userns_seen = watched_container(&userns, place, None)?;
+    let userns_seen = watched_container(&userns, place, Look::default())?;
 
     let mut host_root: Vec<String> = std::fs::read_dir("/")
         .map(|entries| {
@@ -436,6 +447,101 @@ pub(crate) fn namespaces(
             Ok(Line::Figure(catalog.text(key, &args)?))
         })
         .collect()
+}
+
+/// The directory inside `chroot-vs-pivot_root`'s throwaway chroot that the
+/// escape chroots into.
+const JAIL_FOOTHOLD: &str = "inner";
+
+/// `chroot-vs-pivot_root`.
+pub(crate) fn chroot_vs_pivot_root(
+    catalog: &Catalog,
+    presenter: &mut dyn Presenter,
+) -> Result<Vec<Line>, ExplainError> {
+    presenter.progress(&catalog.plain("chroot-vs-pivot_root.running")?);
+    let scratch = |source| ExplainError::Scratch {
+        dir: std::env::temp_dir().display().to_string(),
+        source,
+    };
+    // Removed when dropped, whatever happens below.
+    let jail = escape::Jail::new(JAIL_FOOTHOLD).map_err(scratch)?;
+    let host_root = escape::DirId::of(std::path::Path::new("/")).map_err(scratch)?;
+    let jail_id = escape::DirId::of(jail.path()).map_err(scratch)?;
+    let from_chroot = escape::from_chroot(jail.path(), JAIL_FOOTHOLD)?;
+
+    let place = "container";
+    let seen = watched_container(
+        &ContainerBackend::new(),
+        place,
+        Look {
+            walk_out: true,
+            ..Look::default()
+        },
+    )?;
+    let inspection = &seen.inspection;
+    let container_root = inspection.root.ok_or_else(|| ExplainError::Workload {
+        place: place.to_string(),
+        what: format!("has no root versus could read (/proc/{}/root)", seen.pid),
+    })?;
+    let (foothold, from_container) = match &inspection.walk_out {
+        Some((foothold, Ok(walk))) => (foothold.clone(), *walk),
+        Some((_, Err(why))) => {
+            return Err(ExplainError::Workload {
+                place: place.to_string(),
+                what: format!("could not be walked out of: {why}"),
+            });
+        }
+        None => return Err(missing(place, "chroot escape")),
+    };
+
+    let yes_no = |yes: bool| {
+        catalog.plain(if yes {
+            "chroot-vs-pivot_root.yes"
+        } else {
+            "chroot-vs-pivot_root.no"
+        })
+    };
+    let steps = escape::WALK_STEPS.to_string();
+    Ok(vec![
+        Line::Figure(catalog.text(
+            "chroot-vs-pivot_root.host-root",
+            &[("root", &host_root.to_string())],
+        )?),
+        Line::Figure(catalog.text(
+            "chroot-vs-pivot_root.jailed",
+            &[
+                ("jail", &jail.path().display().to_string()),
+                ("start", &from_chroot.start.to_string()),
+                ("verdict", &yes_no(from_chroot.start == jail_id)?),
+            ],
+        )?),
+        Line::Figure(catalog.text(
+            "chroot-vs-pivot_root.chroot-walk",
+            &[
+                ("foothold", JAIL_FOOTHOLD),
+                ("steps", &steps),
+                ("end", &from_chroot.end.to_string()),
+                ("verdict", &yes_no(from_chroot.end == host_root)?),
+            ],
+        )?),
+        Line::Figure(catalog.text(
+            "chroot-vs-pivot_root.container-root",
+            &[
+                ("root", &container_root.to_string()),
+                ("start", &from_container.start.to_string()),
+            ],
+        )?),
+        Line::Figure(catalog.text(
+            "chroot-vs-pivot_root.container-walk",
+            &[
+                ("foothold", &foothold),
+                ("steps", &steps),
+                ("end", &from_container.end.to_string()),
+                ("verdict", &yes_no(from_container.end == container_root)?),
+                ("host", &yes_no(from_container.end == host_root)?),
+            ],
+        )?),
+    ])
 }
 
 /// Exits of a VM run whose reason is `reason` (`io_out 0x608`), summed over

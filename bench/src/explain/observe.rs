@@ -13,6 +13,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use super::escape::{self, DirId, Walk};
+
 /// The namespace kinds shown, in `/proc/PID/ns` names.
 pub(crate) const NAMESPACES: [&str; 7] = ["pid", "uts", "mnt", "net", "ipc", "user", "cgroup"];
 
@@ -53,6 +55,21 @@ pub(crate) struct Inspection {
     pub queue_visible: Option<bool>,
     /// Its own cgroup as it sees it, from inside its cgroup namespace.
     pub cgroup_inside: Option<String>,
+    /// Its root directory, as the host names it (`/proc/PID/root`).
+    pub root: Option<DirId>,
+    /// The classic chroot escape tried from inside its mount namespace,
+    /// when [`Look::walk_out`] asked for it: the directory of its root it
+    /// started from, and the walk or why it could not be made.
+    pub walk_out: Option<(String, Result<Walk, String>)>,
+}
+
+/// What the watcher does besides finding the process.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Look {
+    /// A SysV message queue id to look for in its IPC namespace.
+    pub queue: Option<i32>,
+    /// Try the classic chroot escape from inside its mount namespace.
+    pub walk_out: bool,
 }
 
 /// The namespaces of the process `pid` (`"self"` for versus).
@@ -76,14 +93,13 @@ pub(crate) struct Watcher {
 }
 
 impl Watcher {
-    /// Starts watching; `queue` is a SysV message queue id to look for in
-    /// the container's IPC namespace.
-    pub(crate) fn start(queue: Option<i32>) -> Watcher {
+    /// Starts watching, and looks at the process as `look` says.
+    pub(crate) fn start(look: Look) -> Watcher {
         let stop = Arc::new(AtomicBool::new(false));
         let seen = Arc::new(Mutex::new(None));
         let thread = {
             let (stop, seen) = (Arc::clone(&stop), Arc::clone(&seen));
-            std::thread::spawn(move || watch(&stop, &seen, queue))
+            std::thread::spawn(move || watch(&stop, &seen, look))
         };
         Watcher {
             stop,
@@ -114,13 +130,13 @@ impl Drop for Watcher {
     }
 }
 
-fn watch(stop: &AtomicBool, seen: &Mutex<Option<Seen>>, queue: Option<i32>) {
+fn watch(stop: &AtomicBool, seen: &Mutex<Option<Seen>>, look: Look) {
     let me = std::process::id() as i32;
     let my_exe = std::fs::read_link("/proc/self/exe").unwrap_or_default();
     let my_pid_ns = std::fs::read_link("/proc/self/ns/pid").unwrap_or_default();
     while !stop.load(Ordering::Relaxed) {
-        if let Some(mut found) = look(me, &my_exe, &my_pid_ns) {
-            found.inspection = inspect(found.pid, queue);
+        if let Some(mut found) = find(me, &my_exe, &my_pid_ns) {
+            found.inspection = inspect(found.pid, look);
             if let Ok(mut slot) = seen.lock() {
                 *slot = Some(found);
             }
@@ -132,7 +148,7 @@ fn watch(stop: &AtomicBool, seen: &Mutex<Option<Seen>>, queue: Option<i32>) {
 
 /// One look at `/proc`: the first descendant of `me` in another PID
 /// namespace that runs something other than `my_exe`.
-fn look(me: i32, my_exe: &PathBuf, my_pid_ns: &PathBuf) -> Option<Seen> {
+fn find(me: i32, my_exe: &PathBuf, my_pid_ns: &PathBuf) -> Option<Seen> {
     let parents = parents()?;
     for &pid in parents.keys() {
         if pid == me || !descends_from(pid, me, &parents) {
@@ -160,7 +176,7 @@ fn look(me: i32, my_exe: &PathBuf, my_pid_ns: &PathBuf) -> Option<Seen> {
 }
 
 /// Looks at the running process `pid` (see [`Inspection`]).
-fn inspect(pid: i32, queue: Option<i32>) -> Inspection {
+fn inspect(pid: i32, look: Look) -> Inspection {
     let interfaces = std::fs::read_to_string(format!("/proc/{pid}/net/dev"))
         .map(|text| interfaces_of(&text))
         .unwrap_or_default();
@@ -176,15 +192,33 @@ fn inspect(pid: i32, queue: Option<i32>) -> Inspection {
     let host_uid = std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|status| uid_of(&status));
+    let queue = look.queue;
     let inside = std::thread::spawn(move || inside_view(pid, queue))
         .join()
         .unwrap_or_default();
+    let root_dir = format!("/proc/{pid}/root");
+    let walk_out = look.walk_out.then(|| {
+        // A directory of its root to chroot into: the first, by name.
+        let foothold = root_entries.iter().find(|name| {
+            std::fs::symlink_metadata(format!("{root_dir}/{name}"))
+                .is_ok_and(|metadata| metadata.is_dir())
+        });
+        let Some(foothold) = foothold else {
+            let why = "its root holds no directory to chroot into".to_string();
+            return (String::new(), Err(why));
+        };
+        let walk = escape::from_mount_namespace(pid, foothold).map_err(|error| error.to_string());
+        let foothold = foothold.clone();
+        (foothold, walk)
+    });
     Inspection {
         interfaces,
         root_entries,
         host_uid,
         queue_visible: inside.0,
         cgroup_inside: inside.1,
+        root: DirId::of(std::path::Path::new(&root_dir)).ok(),
+        walk_out,
     }
 }
 
