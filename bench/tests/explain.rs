@@ -9,11 +9,12 @@ use assert_cmd::Command;
 use common::{host_uname, require_kvm, require_root};
 
 /// The lessons `versus explain` lists, in order.
-const LESSONS: [&str; 5] = [
+const LESSONS: [&str; 6] = [
     "two-stacks",
     "no-translation",
     "namespaces",
     "chroot-vs-pivot_root",
+    "capabilities",
     "exits",
 ];
 
@@ -117,7 +118,7 @@ fn an_unknown_lesson_is_a_usage_error_naming_the_lessons() {
         .stdout("")
         .stderr(predicates::str::contains("unknown lesson 'namespacez'"))
         .stderr(predicates::str::contains(
-            "two-stacks, no-translation, namespaces, chroot-vs-pivot_root, exits",
+            "two-stacks, no-translation, namespaces, chroot-vs-pivot_root, capabilities, exits",
         ));
     versus()
         .args(["explain", "two-stacks", "--lang", "fr"])
@@ -326,6 +327,41 @@ fn chroot_vs_pivot_root_the_chroot_is_escaped_to_the_hosts_root_and_the_containe
         };
         assert!(figures[2].ends_with(yes), "{stdout}");
         assert!(figures[4].ends_with(no), "{stdout}");
+    }
+}
+
+#[test]
+fn capabilities_the_containers_root_is_refused_what_the_hosts_root_may_do_until_the_capability_is_added()
+ {
+    if !require_root("explain capabilities") {
+        return;
+    }
+    let docker = format!("{:#x}", container::DOCKER_DEFAULT_MASK);
+    for lang in ["en", "ko"] {
+        let stdout = explain(&["capabilities", "--short", "--lang", lang]);
+        let figures = figures(&stdout);
+        let (sets, call) = if lang == "en" {
+            (
+                format!("container: effective {docker} (14 capabilities), bounding {docker} (14)"),
+                "{call}: host EINVAL, container EPERM; container with {cap} added: EINVAL",
+            )
+        } else {
+            (
+                format!(
+                    "container: 유효 집합 {docker} (capability 14개), 경계 집합 {docker} (14개)"
+                ),
+                "{call}: 호스트 EINVAL, 컨테이너 EPERM, 컨테이너에 {cap} 추가 시 EINVAL",
+            )
+        };
+        assert!(figures.contains(&sets), "{stdout}");
+        for (name, cap) in [
+            ("sethostname", "CAP_SYS_ADMIN"),
+            ("mount", "CAP_SYS_ADMIN"),
+            ("reboot", "CAP_SYS_BOOT"),
+        ] {
+            let expected = call.replace("{call}", name).replace("{cap}", cap);
+            assert!(figures.contains(&expected), "{expected}:\n{stdout}");
+        }
     }
 }
 

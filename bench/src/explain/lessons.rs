@@ -15,7 +15,7 @@ use crate::backend::{Backend, Launch};
 use crate::fmt;
 use crate::report::RunReport;
 use crate::stats::Ratio;
-use crate::workload::{TaskResult, Workload};
+use crate::workload::{ProcStatus, TaskResult, Workload};
 
 /// `two-stacks`: uname in the VM, the container and on the host.
 pub const TWO_STACKS: &str = "two-stacks";
@@ -26,6 +26,9 @@ pub const NAMESPACES: &str = "namespaces";
 
 /// `chroot-vs-pivot_root`: the classic chroot escape, tried live.
 pub const CHROOT_VS_PIVOT_ROOT: &str = "chroot-vs-pivot_root";
+
+/// `capabilities`: what root in a container may still do.
+pub const CAPABILITIES: &str = "capabilities";
 
 /// `exits`: what makes a VM exit.
 pub const EXITS: &str = "exits";
@@ -542,6 +545,150 @@ pub(crate) fn chroot_vs_pivot_root(
             ],
         )?),
     ])
+}
+
+/// The privileged calls of the workload's `probe` task that `capabilities`
+/// shows, each with the capability the kernel checks for it (in the UTS or
+/// mount namespace's owning user namespace, which is the host's here). The
+/// probe's other calls are left out: on a kernel built without kexec or
+/// modules they answer ENOSYS whoever asks.
+const PRIVILEGED_CALLS: [(&str, &str); 3] = [
+    ("sethostname", "CAP_SYS_ADMIN"),
+    ("mount", "CAP_SYS_ADMIN"),
+    ("reboot", "CAP_SYS_BOOT"),
+];
+
+/// The capability sets (effective, bounding) a `status` run read from the
+/// workload's own `/proc/self/status`.
+fn capability_sets(report: &RunReport, place: &str) -> Result<(u64, u64), ExplainError> {
+    let mask = |field: &Option<String>| {
+        field
+            .as_deref()
+            .and_then(|hex| u64::from_str_radix(hex, 16).ok())
+    };
+    report
+        .results
+        .iter()
+        .find_map(|result| match result {
+            TaskResult::Status(ProcStatus::Available {
+                cap_eff, cap_bnd, ..
+            }) => mask(cap_eff).zip(mask(cap_bnd)),
+            _ => None,
+        })
+        .ok_or_else(|| missing(place, "status with CapEff and CapBnd"))
+}
+
+/// The capabilities whose bits are set in `mask`, by name.
+fn capability_names(mask: u64) -> Vec<String> {
+    container::CapabilitySet::all()
+        .iter()
+        .filter(|cap| mask >> cap.index() & 1 == 1)
+        .collect::<container::CapabilitySet>()
+        .names()
+}
+
+/// The `probe` outcomes of `report`: call → `EPERM`, `EINVAL`, `ok`…
+fn probe_outcomes(
+    report: &RunReport,
+    place: &str,
+) -> Result<std::collections::BTreeMap<String, String>, ExplainError> {
+    report
+        .results
+        .iter()
+        .find_map(|result| match result {
+            TaskResult::Probe { outcomes } => Some(outcomes.clone()),
+            _ => None,
+        })
+        .ok_or_else(|| missing(place, "probe"))
+}
+
+/// `capabilities`.
+pub(crate) fn capabilities(
+    catalog: &Catalog,
+    presenter: &mut dyn Presenter,
+) -> Result<Vec<Line>, ExplainError> {
+    presenter.progress(&catalog.plain("capabilities.running")?);
+    // Without the seccomp filter, so that a refusal can only come from the
+    // capabilities (Docker's profile refuses mount and reboot too).
+    let plain = ContainerBackend::with_settings(ContainerSettings {
+        seccomp: container::SeccompMode::Unconfined,
+        ..Default::default()
+    });
+    let mut needed: Vec<String> = PRIVILEGED_CALLS
+        .iter()
+        .map(|(_, cap)| cap.to_string())
+        .collect();
+    needed.dedup();
+    let granted = ContainerBackend::with_settings(ContainerSettings {
+        seccomp: container::SeccompMode::Unconfined,
+        cap_add: needed.clone(),
+        ..Default::default()
+    });
+    let granted_place = format!("container --cap-add {}", needed.join(","));
+
+    let mut lines = Vec::new();
+    let mut dropped_from = 0;
+    for (place, backend) in [
+        ("host", &HostBackend as &dyn Backend),
+        ("container", &plain),
+    ] {
+        let (effective, bounding) = capability_sets(&run(backend, place, &["status"])?, place)?;
+        let count = |mask: u64| capability_names(mask).len().to_string();
+        lines.push(Line::Figure(catalog.text(
+            "capabilities.sets",
+            &[
+                ("place", place),
+                ("eff", &format!("{effective:#x}")),
+                ("eff_count", &count(effective)),
+                ("bnd", &format!("{bounding:#x}")),
+                ("bnd_count", &count(bounding)),
+            ],
+        )?));
+        if place == "host" {
+            dropped_from = effective;
+            continue;
+        }
+        lines.push(Line::Figure(catalog.text(
+            "capabilities.kept",
+            &[("names", &capability_names(effective).join(" "))],
+        )?));
+        let dropped = dropped_from & !effective;
+        let shown: Vec<&str> = needed
+            .iter()
+            .map(String::as_str)
+            .filter(|name| capability_names(dropped).iter().any(|known| known == name))
+            .collect();
+        lines.push(Line::Figure(catalog.text(
+            "capabilities.dropped",
+            &[
+                ("count", &capability_names(dropped).len().to_string()),
+                ("names", &shown.join(" ")),
+            ],
+        )?));
+    }
+    let host = probe_outcomes(&run(&HostBackend, "host", &["probe"])?, "host")?;
+    let inside = probe_outcomes(&run(&plain, "container", &["probe"])?, "container")?;
+    let added = probe_outcomes(&run(&granted, &granted_place, &["probe"])?, &granted_place)?;
+    let unknown = catalog.plain("capabilities.unknown")?;
+    let outcome = |outcomes: &std::collections::BTreeMap<String, String>, call: &str| {
+        outcomes
+            .get(call)
+            .cloned()
+            .unwrap_or_else(|| unknown.clone())
+    };
+    for (call, cap) in PRIVILEGED_CALLS {
+        lines.push(Line::Figure(catalog.text(
+            "capabilities.call",
+            &[
+                ("call", call),
+                ("host", &outcome(&host, call)),
+                ("container", &outcome(&inside, call)),
+                ("cap", cap),
+                ("added", &outcome(&added, call)),
+            ],
+        )?));
+    }
+    Ok(lines)
 }
 
 /// Exits of a VM run whose reason is `reason` (`io_out 0x608`), summed over

@@ -115,6 +115,7 @@ pub const TOPICS: &[&str] = &[
     lessons::NO_TRANSLATION,
     lessons::NAMESPACES,
     lessons::CHROOT_VS_PIVOT_ROOT,
+    lessons::CAPABILITIES,
     lessons::EXITS,
 ];
 
@@ -158,6 +159,7 @@ pub fn give(
         lessons::NAMESPACES => lessons::namespaces(catalog, presenter)?,
         lessons::EXITS => lessons::exits(catalog, pace, presenter)?,
         lessons::CHROOT_VS_PIVOT_ROOT => lessons::chroot_vs_pivot_root(catalog, presenter)?,
+        lessons::CAPABILITIES => lessons::capabilities(catalog, presenter)?,
         _ => lessons::no_translation(catalog, pace, presenter)?,
     };
     presenter.part(&Part {
@@ -193,7 +195,9 @@ mod tests {
         let error = topic("namespacez").unwrap_err().to_string();
         assert!(error.contains("unknown lesson 'namespacez'"), "{error}");
         assert!(
-            error.contains("two-stacks, no-translation, namespaces, chroot-vs-pivot_root, exits"),
+            error.contains(
+                "two-stacks, no-translation, namespaces, chroot-vs-pivot_root, capabilities, exits"
+            ),
             "{error}"
         );
     }
