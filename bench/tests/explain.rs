@@ -6,15 +6,16 @@ mod common;
 
 use assert_cmd::Command;
 
-use common::{host_uname, require_kvm, require_root};
+use common::{host_uname, require_busybox, require_kvm, require_root};
 
 /// The lessons `versus explain` lists, in order.
-const LESSONS: [&str; 6] = [
+const LESSONS: [&str; 7] = [
     "two-stacks",
     "no-translation",
     "namespaces",
     "chroot-vs-pivot_root",
     "capabilities",
+    "seccomp",
     "exits",
 ];
 
@@ -118,7 +119,7 @@ fn an_unknown_lesson_is_a_usage_error_naming_the_lessons() {
         .stdout("")
         .stderr(predicates::str::contains("unknown lesson 'namespacez'"))
         .stderr(predicates::str::contains(
-            "two-stacks, no-translation, namespaces, chroot-vs-pivot_root, capabilities, exits",
+            "two-stacks, no-translation, namespaces, chroot-vs-pivot_root, capabilities, seccomp, exits",
         ));
     versus()
         .args(["explain", "two-stacks", "--lang", "fr"])
@@ -362,6 +363,47 @@ fn capabilities_the_containers_root_is_refused_what_the_hosts_root_may_do_until_
             let expected = call.replace("{call}", name).replace("{cap}", cap);
             assert!(figures.contains(&expected), "{expected}:\n{stdout}");
         }
+    }
+}
+
+#[test]
+fn seccomp_the_filter_alone_refuses_a_call_no_capability_is_needed_for() {
+    if !require_root("explain seccomp") || !require_busybox("explain seccomp") {
+        return;
+    }
+    for lang in ["en", "ko"] {
+        let stdout = explain(&["seccomp", "--short", "--lang", lang]);
+        let figures = figures(&stdout);
+        assert_eq!(figures.len(), 4, "{stdout}");
+        let (filtered, no_admin, refused, allowed) = if lang == "en" {
+            (
+                "container: Seccomp mode 2 (0 = none, 2 = filter), 1 filter(s)",
+                "CAP_SYS_ADMIN held: no",
+                "with the filter, busybox unshare -U id succeeded: no (",
+                "without the filter, busybox unshare -U id succeeded: yes (uid=",
+            )
+        } else {
+            (
+                "container: Seccomp 모드 2 (0 = 없음, 2 = 필터), 필터 1개",
+                "CAP_SYS_ADMIN 보유: 아니요",
+                "필터가 있을 때 busybox unshare -U id 성공: 아니요 (",
+                "필터가 없을 때 busybox unshare -U id 성공: 예 (uid=",
+            )
+        };
+        assert!(figures[0].starts_with(filtered), "{stdout}");
+        // Neither run holds the capability: only the filter differs.
+        assert!(figures[0].ends_with(no_admin), "{stdout}");
+        assert!(figures[2].ends_with(no_admin), "{stdout}");
+        assert!(
+            figures[2].contains(" 0 "),
+            "a filter without --seccomp: {stdout}"
+        );
+        assert!(figures[1].starts_with(refused), "{stdout}");
+        assert!(
+            figures[1].contains("Operation not permitted"),
+            "not refused with EPERM: {stdout}"
+        );
+        assert!(figures[3].starts_with(allowed), "{stdout}");
     }
 }
 

@@ -30,6 +30,9 @@ pub const CHROOT_VS_PIVOT_ROOT: &str = "chroot-vs-pivot_root";
 /// `capabilities`: what root in a container may still do.
 pub const CAPABILITIES: &str = "capabilities";
 
+/// `seccomp`: a call only the filter refuses.
+pub const SECCOMP: &str = "seccomp";
+
 /// `exits`: what makes a VM exit.
 pub const EXITS: &str = "exits";
 
@@ -73,8 +76,22 @@ fn getpid_plan(pace: Pace) -> (u64, usize) {
     }
 }
 
-/// Runs `argv` on `backend`, which the lesson calls `place`.
+/// Runs `argv` on `backend`, which the lesson calls `place`; it must
+/// succeed.
 fn run(backend: &dyn Backend, place: &str, argv: &[&str]) -> Result<RunReport, ExplainError> {
+    let report = run_any(backend, place, argv)?;
+    if !report.exit.success() {
+        return Err(ExplainError::Workload {
+            place: place.to_string(),
+            what: format!("{} ({})", report.exit.describe(), report.stderr.trim()),
+        });
+    }
+    Ok(report)
+}
+
+/// Runs `argv` on `backend` however the program ends: for a lesson whose
+/// figure is a refusal.
+fn run_any(backend: &dyn Backend, place: &str, argv: &[&str]) -> Result<RunReport, ExplainError> {
     let launch = Launch {
         workload: Workload::embedded(),
         argv: argv.iter().map(|arg| arg.to_string()).collect(),
@@ -87,12 +104,6 @@ fn run(backend: &dyn Backend, place: &str, argv: &[&str]) -> Result<RunReport, E
             place: place.to_string(),
             source,
         })?;
-    if !report.exit.success() {
-        return Err(ExplainError::Workload {
-            place: place.to_string(),
-            what: format!("{} ({})", report.exit.describe(), report.stderr.trim()),
-        });
-    }
     Ok(report)
 }
 
@@ -685,6 +696,94 @@ pub(crate) fn capabilities(
                 ("container", &outcome(&inside, call)),
                 ("cap", cap),
                 ("added", &outcome(&added, call)),
+            ],
+        )?));
+    }
+    Ok(lines)
+}
+
+/// `seccomp`'s call: busybox's `unshare -U` makes `unshare(CLONE_NEWUSER)`
+/// and then runs `id` in the new user namespace. Creating a user namespace
+/// needs no capability, and Docker's profile refuses `unshare` to a
+/// container without CAP_SYS_ADMIN: only the filter can stop it.
+const SECCOMP_COMMAND: [&str; 4] = ["busybox", "unshare", "-U", "id"];
+
+/// The bit of CAP_SYS_ADMIN in a capability mask.
+const CAP_SYS_ADMIN_BIT: u32 = 21;
+
+/// The seccomp fields of a `status` run: (mode, filters).
+fn seccomp_state(report: &RunReport, place: &str) -> Result<(String, String), ExplainError> {
+    report
+        .results
+        .iter()
+        .find_map(|result| match result {
+            TaskResult::Status(ProcStatus::Available {
+                seccomp,
+                seccomp_filters,
+                ..
+            }) => Some((
+                seccomp.clone().unwrap_or_else(|| "?".to_string()),
+                seccomp_filters.clone().unwrap_or_else(|| "?".to_string()),
+            )),
+            _ => None,
+        })
+        .ok_or_else(|| missing(place, "status"))
+}
+
+/// `seccomp`.
+pub(crate) fn seccomp(
+    catalog: &Catalog,
+    presenter: &mut dyn Presenter,
+) -> Result<Vec<Line>, ExplainError> {
+    presenter.progress(&catalog.plain("seccomp.running")?);
+    let busybox = container::rootfs::host_busybox().ok_or_else(|| ExplainError::Workload {
+        place: "container".to_string(),
+        what: "needs a static busybox on the host (/bin/busybox or /usr/bin/busybox) to run \
+               `unshare -U` inside; install it (Debian: apt install busybox-static)"
+            .to_string(),
+    })?;
+    let yes_no = |yes: bool| catalog.plain(if yes { "seccomp.yes" } else { "seccomp.no" });
+    let mut lines = Vec::new();
+    for (mode, place, key) in [
+        (
+            container::SeccompMode::Default,
+            "container",
+            "seccomp.filtered",
+        ),
+        (
+            container::SeccompMode::Unconfined,
+            "container --seccomp unconfined",
+            "seccomp.unconfined",
+        ),
+    ] {
+        let backend = ContainerBackend::with_settings(ContainerSettings {
+            rootfs: crate::backend::container::Rootfs::WorkloadWithBusybox(busybox.clone()),
+            seccomp: mode,
+            ..Default::default()
+        });
+        let status = run(&backend, place, &["status"])?;
+        let (effective, _) = capability_sets(&status, place)?;
+        let (seccomp_mode, filters) = seccomp_state(&status, place)?;
+        let attempt = run_any(&backend, place, &SECCOMP_COMMAND)?;
+        let said = match (attempt.stdout.trim(), attempt.stderr.trim()) {
+            (out, "") => out.to_string(),
+            (_, err) => err.to_string(),
+        };
+        lines.push(Line::Figure(catalog.text(
+            "seccomp.state",
+            &[
+                ("place", place),
+                ("mode", &seccomp_mode),
+                ("filters", &filters),
+                ("admin", &yes_no(effective >> CAP_SYS_ADMIN_BIT & 1 == 1)?),
+            ],
+        )?));
+        lines.push(Line::Figure(catalog.text(
+            key,
+            &[
+                ("command", &SECCOMP_COMMAND.join(" ")),
+                ("verdict", &yes_no(attempt.exit.success())?),
+                ("said", &said),
             ],
         )?));
     }

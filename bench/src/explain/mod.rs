@@ -116,6 +116,7 @@ pub const TOPICS: &[&str] = &[
     lessons::NAMESPACES,
     lessons::CHROOT_VS_PIVOT_ROOT,
     lessons::CAPABILITIES,
+    lessons::SECCOMP,
     lessons::EXITS,
 ];
 
@@ -160,6 +161,7 @@ pub fn give(
         lessons::EXITS => lessons::exits(catalog, pace, presenter)?,
         lessons::CHROOT_VS_PIVOT_ROOT => lessons::chroot_vs_pivot_root(catalog, presenter)?,
         lessons::CAPABILITIES => lessons::capabilities(catalog, presenter)?,
+        lessons::SECCOMP => lessons::seccomp(catalog, presenter)?,
         _ => lessons::no_translation(catalog, pace, presenter)?,
     };
     presenter.part(&Part {
@@ -196,7 +198,7 @@ mod tests {
         assert!(error.contains("unknown lesson 'namespacez'"), "{error}");
         assert!(
             error.contains(
-                "two-stacks, no-translation, namespaces, chroot-vs-pivot_root, capabilities, exits"
+                "two-stacks, no-translation, namespaces, chroot-vs-pivot_root, capabilities, seccomp, exits"
             ),
             "{error}"
         );
