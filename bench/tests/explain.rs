@@ -9,13 +9,14 @@ use assert_cmd::Command;
 use common::{host_uname, require_busybox, require_kvm, require_root};
 
 /// The lessons `versus explain` lists, in order.
-const LESSONS: [&str; 7] = [
+const LESSONS: [&str; 8] = [
     "two-stacks",
     "no-translation",
     "namespaces",
     "chroot-vs-pivot_root",
     "capabilities",
     "seccomp",
+    "cgroups",
     "exits",
 ];
 
@@ -119,7 +120,7 @@ fn an_unknown_lesson_is_a_usage_error_naming_the_lessons() {
         .stdout("")
         .stderr(predicates::str::contains("unknown lesson 'namespacez'"))
         .stderr(predicates::str::contains(
-            "two-stacks, no-translation, namespaces, chroot-vs-pivot_root, capabilities, seccomp, exits",
+            "two-stacks, no-translation, namespaces, chroot-vs-pivot_root, capabilities, seccomp, cgroups, exits",
         ));
     versus()
         .args(["explain", "two-stacks", "--lang", "fr"])
@@ -404,6 +405,61 @@ fn seccomp_the_filter_alone_refuses_a_call_no_capability_is_needed_for() {
             "not refused with EPERM: {stdout}"
         );
         assert!(figures[3].starts_with(allowed), "{stdout}");
+    }
+}
+
+/// The most of one CPU a loop limited to `--cpus 0.5` may be seen to use:
+/// the quota is 50 ms per 100 ms period, and the figure's CPU time also
+/// holds the launch and one period's rounding, never more.
+const HALF_CPU_MOST: f64 = 0.6;
+
+#[test]
+fn cgroups_the_live_limits_hold_a_busy_loop_to_half_a_cpu_and_end_in_an_oom_kill() {
+    if !require_root("explain cgroups") {
+        return;
+    }
+    for lang in ["en", "ko"] {
+        let stdout = explain(&["cgroups", "--short", "--lang", lang]);
+        let figures = figures(&stdout);
+        assert_eq!(figures.len(), 5, "{stdout}");
+        // The limit files, read from the live cgroup: v1 or v2 spelling.
+        let files = &figures[0];
+        assert!(
+            (files.contains("cpu.cfs_quota_us = 50000")
+                && files.contains("cpu.cfs_period_us = 100000"))
+                || files.contains("cpu.max = 50000 100000"),
+            "no half-CPU quota in the live cgroup: {stdout}"
+        );
+        assert!(
+            files.contains("memory.limit_in_bytes = 33554432")
+                || files.contains("memory.max = 33554432"),
+            "no 32 MiB limit in the live cgroup: {stdout}"
+        );
+        let share: f64 = figures[1]
+            .rsplit(if lang == "en" {
+                "a share of "
+            } else {
+                "CPU 하나의 "
+            })
+            .next()
+            .and_then(|rest| rest.split(' ').next())
+            .and_then(|share| share.parse().ok())
+            .unwrap_or_else(|| panic!("no share in {:?}", figures[1]));
+        assert!(
+            share <= HALF_CPU_MOST,
+            "the loop used {share} of a CPU under --cpus 0.5: {stdout}"
+        );
+        let oom = &figures[4];
+        assert!(
+            oom.contains("killed by the OOM killer"),
+            "not OOM-killed: {stdout}"
+        );
+        let kills = if lang == "en" {
+            "OOM kills counted by the cgroup: 1,"
+        } else {
+            "cgroup이 센 OOM kill 1번,"
+        };
+        assert!(oom.contains(kills), "{stdout}");
     }
 }
 

@@ -117,6 +117,7 @@ pub const TOPICS: &[&str] = &[
     lessons::CHROOT_VS_PIVOT_ROOT,
     lessons::CAPABILITIES,
     lessons::SECCOMP,
+    lessons::CGROUPS,
     lessons::EXITS,
 ];
 
@@ -162,6 +163,7 @@ pub fn give(
         lessons::CHROOT_VS_PIVOT_ROOT => lessons::chroot_vs_pivot_root(catalog, presenter)?,
         lessons::CAPABILITIES => lessons::capabilities(catalog, presenter)?,
         lessons::SECCOMP => lessons::seccomp(catalog, presenter)?,
+        lessons::CGROUPS => lessons::cgroups(catalog, pace, presenter)?,
         _ => lessons::no_translation(catalog, pace, presenter)?,
     };
     presenter.part(&Part {
@@ -198,7 +200,7 @@ mod tests {
         assert!(error.contains("unknown lesson 'namespacez'"), "{error}");
         assert!(
             error.contains(
-                "two-stacks, no-translation, namespaces, chroot-vs-pivot_root, capabilities, seccomp, exits"
+                "two-stacks, no-translation, namespaces, chroot-vs-pivot_root, capabilities, seccomp, cgroups, exits"
             ),
             "{error}"
         );
