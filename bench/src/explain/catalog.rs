@@ -203,6 +203,7 @@ pub const SCHEMA: &[(&str, &[&str])] = &[
     ("cgroups.free", &["cpu", "wall", "share"]),
     ("cgroups.oom", &["mib", "limit", "exit", "kills", "peak"]),
     ("cgroups.unknown", &[]),
+    ("cgroups.oom-killed", &[]),
     ("cgroups.why", &[]),
     ("cgroups.dig", &[]),
     ("exits.title", &[]),

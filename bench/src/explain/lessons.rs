@@ -906,6 +906,12 @@ pub(crate) fn cgroups(
         .as_ref()
         .and_then(|stats| stats.oom_kills)
         .map_or_else(|| unknown.clone(), |kills| kills.to_string());
+    // Said in the lesson's language when it is the expected end; any other
+    // end is shown as versus reports it.
+    let memory_exit = match memory_run.exit {
+        crate::report::ExitOutcome::OomKilled => catalog.plain("cgroups.oom-killed")?,
+        ref other => other.describe(),
+    };
     let peak = stats
         .as_ref()
         .and_then(|stats| stats.memory_peak_bytes)
@@ -941,7 +947,7 @@ pub(crate) fn cgroups(
             &[
                 ("mib", &CGROUPS_MEMTOUCH_MIB.to_string()),
                 ("limit", &fmt::bytes(memory_bytes)),
-                ("exit", &memory_run.exit.describe()),
+                ("exit", &memory_exit),
                 ("kills", &oom_kills),
                 ("peak", &peak),
             ],
