@@ -621,6 +621,13 @@ pub(crate) fn capabilities(
     catalog: &Catalog,
     presenter: &mut dyn Presenter,
 ) -> Result<Vec<Line>, ExplainError> {
+    // As any other user the host's sets are empty and every call is
+    // refused on the host too: there would be nothing to compare.
+    if !nix::unistd::geteuid().is_root() {
+        return Err(ExplainError::NeedsRoot {
+            topic: CAPABILITIES,
+        });
+    }
     presenter.progress(&catalog.plain("capabilities.running")?);
     // Without the seccomp filter, so that a refusal can only come from the
     // capabilities (Docker's profile refuses mount and reboot too).

@@ -92,6 +92,14 @@ pub enum ExplainError {
         /// What went wrong.
         what: String,
     },
+    /// The lesson compares root on the host with root in a container.
+    #[error(
+        "the lesson {topic} compares root on the host with root in a container; run it as root (sudo versus explain {topic})"
+    )]
+    NeedsRoot {
+        /// The lesson.
+        topic: &'static str,
+    },
     /// The chroot escape could not be tried.
     #[error(transparent)]
     Escape(#[from] EscapeError),
