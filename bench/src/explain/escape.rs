@@ -42,6 +42,15 @@ pub enum EscapeError {
     /// The pipe or the fork for the child failed.
     #[error("could not start the process that tries the escape: {0}")]
     Start(#[source] nix::Error),
+    /// The container's mount namespace could not be opened (it ended).
+    #[error("could not open the mount namespace of process {pid}: {source}")]
+    Namespace {
+        /// The container's PID 1, as the host knows it.
+        pid: i32,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
     /// A path handed to the child holds a NUL byte.
     #[error("the path {0} holds a NUL byte and cannot be handed to chroot")]
     Path(String),
@@ -166,7 +175,7 @@ pub(crate) fn from_chroot(jail: &Path, foothold: &str) -> Result<Walk, EscapeErr
 /// `foothold` (a name in the root of that namespace).
 pub(crate) fn from_mount_namespace(pid: i32, foothold: &str) -> Result<Walk, EscapeError> {
     let namespace = std::fs::File::open(format!("/proc/{pid}/ns/mnt"))
-        .map_err(|error| EscapeError::Report(format!("/proc/{pid}/ns/mnt: {error}")))?;
+        .map_err(|source| EscapeError::Namespace { pid, source })?;
     let foothold = c_path(foothold.as_bytes())?;
     walk(Entry::MountNamespace(namespace.as_raw_fd()), &foothold)
 }
