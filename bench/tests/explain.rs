@@ -414,14 +414,14 @@ fn seccomp_the_filter_alone_refuses_a_call_no_capability_is_needed_for() {
 const HALF_CPU_MOST: f64 = 0.6;
 
 #[test]
-fn cgroups_the_live_limits_hold_a_busy_loop_to_half_a_cpu_and_end_in_an_oom_kill() {
+fn cgroups_the_live_limits_hold_a_busy_loop_to_half_a_cpu_refuse_a_fork_and_end_in_an_oom_kill() {
     if !require_root("explain cgroups") {
         return;
     }
     for lang in ["en", "ko"] {
         let stdout = explain(&["cgroups", "--short", "--lang", lang]);
         let figures = figures(&stdout);
-        assert_eq!(figures.len(), 5, "{stdout}");
+        assert_eq!(figures.len(), 6, "{stdout}");
         // The limit files, read from the live cgroup: v1 or v2 spelling.
         let files = &figures[0];
         assert!(
@@ -449,7 +449,15 @@ fn cgroups_the_live_limits_hold_a_busy_loop_to_half_a_cpu_and_end_in_an_oom_kill
             share <= HALF_CPU_MOST,
             "the loop used {share} of a CPU under --cpus 0.5: {stdout}"
         );
-        let oom = &figures[4];
+        assert!(files.contains("pids.max = 8"), "{stdout}");
+        // PID 1 counts against the limit: 7 children, then fork refused.
+        let pids = if lang == "en" {
+            "spawn 16 under --pids-limit 8: 7 children made, then EAGAIN"
+        } else {
+            "--pids-limit 8 아래에서 spawn 16: 자식 7개를 만든 뒤 EAGAIN"
+        };
+        assert_eq!(figures[4], pids, "{stdout}");
+        let oom = &figures[5];
         let (killed, kills) = if lang == "en" {
             (
                 "under a 32.0 MiB limit: killed by the OOM killer;",

@@ -201,6 +201,7 @@ pub const SCHEMA: &[(&str, &[&str])] = &[
     ("cgroups.limited", &["cpus", "cpu", "wall", "share"]),
     ("cgroups.throttled", &["throttled", "periods"]),
     ("cgroups.free", &["cpu", "wall", "share"]),
+    ("cgroups.pids", &["asked", "limit", "spawned", "errno"]),
     ("cgroups.oom", &["mib", "limit", "exit", "kills", "peak"]),
     ("cgroups.unknown", &[]),
     ("cgroups.oom-killed", &[]),

@@ -809,6 +809,12 @@ const CGROUPS_CPUS: f64 = 0.5;
 const CGROUPS_MEMORY_MIB: u64 = 32;
 const CGROUPS_MEMTOUCH_MIB: u64 = 2 * CGROUPS_MEMORY_MIB;
 
+/// `cgroups`' process limit (`--pids-limit`), and the children `spawn`
+/// asks for under it: twice as many, so the refusal is certain. PID 1
+/// counts too, so it gets one fewer child than the limit.
+const CGROUPS_PIDS: u64 = 8;
+const CGROUPS_SPAWN: u64 = 2 * CGROUPS_PIDS;
+
 /// `cgroups`' busy loop (`compute` rounds), by pace: about a second of CPU
 /// at a few ns a round, so that the 100 ms CFS periods are many and the
 /// share is steady.
@@ -848,7 +854,7 @@ pub(crate) fn cgroups(
         limits: container::Limits {
             cpus: Some(CGROUPS_CPUS),
             memory: Some(memory_bytes),
-            ..Default::default()
+            pids: Some(CGROUPS_PIDS),
         },
         ..Default::default()
     });
@@ -870,6 +876,15 @@ pub(crate) fn cgroups(
                 .to_string(),
         })?;
     let free_run = run(&ContainerBackend::new(), "container", &argv)?;
+    let spawn_run = run(&limited, place, &["spawn", &CGROUPS_SPAWN.to_string()])?;
+    let (spawned, spawn_errno) = spawn_run
+        .results
+        .iter()
+        .find_map(|result| match result {
+            TaskResult::Spawn { spawned, errno, .. } => Some((*spawned, errno.clone())),
+            _ => None,
+        })
+        .ok_or_else(|| missing(place, "spawn"))?;
     let memory_run = run_any(
         &limited,
         place,
@@ -947,6 +962,15 @@ pub(crate) fn cgroups(
                 ("cpu", &free_cpu),
                 ("wall", &free_wall),
                 ("share", &free_share),
+            ],
+        )?),
+        Line::Figure(catalog.text(
+            "cgroups.pids",
+            &[
+                ("asked", &CGROUPS_SPAWN.to_string()),
+                ("limit", &CGROUPS_PIDS.to_string()),
+                ("spawned", &spawned.to_string()),
+                ("errno", &spawn_errno.unwrap_or_else(|| unknown.clone())),
             ],
         )?),
         Line::Figure(catalog.text(

@@ -80,9 +80,9 @@ pub(crate) struct Look {
 /// A running process' cgroup files, read from the host.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct CgroupFiles {
-    /// `(file, content)` of its CPU and memory limit files (cgroup v1
-    /// `cpu.cfs_quota_us`, `cpu.cfs_period_us`, `memory.limit_in_bytes`;
-    /// v2 `cpu.max`, `memory.max`), as read while it ran.
+    /// `(file, content)` of its CPU, memory and pids limit files (cgroup
+    /// v1 `cpu.cfs_quota_us`, `cpu.cfs_period_us`, `memory.limit_in_bytes`;
+    /// v2 `cpu.max`, `memory.max`; both `pids.max`), as read while it ran.
     pub limits: Vec<(String, String)>,
     /// `(key, value)` of its `cpu.stat` at the last read before it ended.
     pub cpu_stat: Vec<(String, u64)>,
@@ -223,14 +223,16 @@ fn cgroup_dir(pid: i32, controller: &str) -> Option<PathBuf> {
     }
 }
 
-/// The limit files of `pid`'s CPU and memory cgroups, those that exist.
+/// The limit files of `pid`'s CPU, memory and pids cgroups, those that
+/// exist.
 fn cgroup_limits(pid: i32) -> Vec<(String, String)> {
-    const FILES: [(&str, &str); 5] = [
+    const FILES: [(&str, &str); 6] = [
         ("cpu", "cpu.cfs_quota_us"),
         ("cpu", "cpu.cfs_period_us"),
         ("cpu", "cpu.max"),
         ("memory", "memory.limit_in_bytes"),
         ("memory", "memory.max"),
+        ("pids", "pids.max"),
     ];
     FILES
         .iter()
