@@ -368,6 +368,31 @@ fn capabilities_the_containers_root_is_refused_what_the_hosts_root_may_do_until_
 }
 
 #[test]
+fn capabilities_as_another_user_than_root_is_refused_with_the_fix() {
+    if !require_root("explain capabilities as nobody") {
+        return;
+    }
+    use std::os::unix::process::CommandExt;
+    /// The conventional uid and gid of `nobody`.
+    const NOBODY: u32 = 65534;
+    let _live = LIVE.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let output = std::process::Command::new(assert_cmd::cargo::cargo_bin("versus"))
+        .args(["explain", "capabilities", "--short"])
+        .env_remove("LANG")
+        .env_remove("LC_ALL")
+        .uid(NOBODY)
+        .gid(NOBODY)
+        .output()
+        .expect("versus runs as nobody");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("run it as root (sudo versus explain capabilities)"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn seccomp_the_filter_alone_refuses_a_call_no_capability_is_needed_for() {
     if !require_root("explain seccomp") || !require_busybox("explain seccomp") {
         return;
