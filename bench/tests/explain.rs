@@ -6,10 +6,19 @@ mod common;
 
 use assert_cmd::Command;
 
-use common::{host_uname, require_kvm, require_root};
+use common::{host_uname, require_busybox, require_kvm, require_root};
 
 /// The lessons `versus explain` lists, in order.
-const LESSONS: [&str; 4] = ["two-stacks", "no-translation", "namespaces", "exits"];
+const LESSONS: [&str; 8] = [
+    "two-stacks",
+    "no-translation",
+    "namespaces",
+    "chroot-vs-pivot_root",
+    "capabilities",
+    "seccomp",
+    "cgroups",
+    "exits",
+];
 
 /// The widest band the paired container/host getpid ratio may fall in for
 /// the no-translation lesson to hold. Without seccomp the ratio is about
@@ -111,7 +120,7 @@ fn an_unknown_lesson_is_a_usage_error_naming_the_lessons() {
         .stdout("")
         .stderr(predicates::str::contains("unknown lesson 'namespacez'"))
         .stderr(predicates::str::contains(
-            "two-stacks, no-translation, namespaces, exits",
+            "two-stacks, no-translation, namespaces, chroot-vs-pivot_root, capabilities, seccomp, cgroups, exits",
         ));
     versus()
         .args(["explain", "two-stacks", "--lang", "fr"])
@@ -270,6 +279,224 @@ fn namespaces_each_kind_shows_the_container_its_own_view() {
     );
     let cgroup = figure(&figures, "cgroup: inside, its cgroup is ");
     assert!(cgroup.starts_with("/; from the host: /versus/"), "{cgroup}");
+}
+
+/// The `device:inode` ids (`65024:2`) in `line`, in order.
+fn dir_ids(line: &str) -> Vec<&str> {
+    line.split(|c: char| c.is_whitespace() || ";,()".contains(c))
+        .filter(|word| {
+            word.split_once(':').is_some_and(|(dev, ino)| {
+                [dev, ino]
+                    .iter()
+                    .all(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
+            })
+        })
+        .collect()
+}
+
+#[test]
+fn chroot_vs_pivot_root_the_chroot_is_escaped_to_the_hosts_root_and_the_container_is_not() {
+    if !require_root("explain chroot-vs-pivot_root") {
+        return;
+    }
+    use std::os::unix::fs::MetadataExt;
+    let root = std::fs::metadata("/").expect("/ is there");
+    let host_root = format!("{}:{}", root.dev(), root.ino());
+    for lang in ["en", "ko"] {
+        let stdout = explain(&["chroot-vs-pivot_root", "--short", "--lang", lang]);
+        let figures = figures(&stdout);
+        assert_eq!(figures.len(), 5, "{stdout}");
+        // The figures' own ids, checked against the host's / read here,
+        // not only the lesson's verdict words.
+        let ids: Vec<Vec<&str>> = figures.iter().map(|line| dir_ids(line)).collect();
+        assert_eq!(ids[0], [host_root.as_str()], "{stdout}");
+        assert_eq!(ids[1].len(), 1, "{stdout}");
+        assert_ne!(ids[1][0], host_root, "the chroot did not jail: {stdout}");
+        assert_eq!(ids[2], [host_root.as_str()], "the chroot held: {stdout}");
+        let (container_root, container_end) = (ids[3][0], ids[4][0]);
+        assert_ne!(
+            container_end, host_root,
+            "the container was escaped: {stdout}"
+        );
+        assert_eq!(
+            container_end, container_root,
+            "the container's walk left its root: {stdout}"
+        );
+        let (yes, no) = if lang == "en" {
+            ("yes", "no")
+        } else {
+            ("예", "아니요")
+        };
+        assert!(figures[2].ends_with(yes), "{stdout}");
+        assert!(figures[4].ends_with(no), "{stdout}");
+    }
+}
+
+#[test]
+fn capabilities_the_containers_root_is_refused_what_the_hosts_root_may_do_until_the_capability_is_added()
+ {
+    if !require_root("explain capabilities") {
+        return;
+    }
+    let docker = format!("{:#x}", container::DOCKER_DEFAULT_MASK);
+    for lang in ["en", "ko"] {
+        let stdout = explain(&["capabilities", "--short", "--lang", lang]);
+        let figures = figures(&stdout);
+        let (sets, call) = if lang == "en" {
+            (
+                format!("container: effective {docker} (14 capabilities), bounding {docker} (14)"),
+                "{call}: host EINVAL, container EPERM; container with {cap} added: EINVAL",
+            )
+        } else {
+            (
+                format!(
+                    "container: 유효 집합 {docker} (capability 14개), 경계 집합 {docker} (14개)"
+                ),
+                "{call}: 호스트 EINVAL, 컨테이너 EPERM, 컨테이너에 {cap} 추가 시 EINVAL",
+            )
+        };
+        assert!(figures.contains(&sets), "{stdout}");
+        for (name, cap) in [
+            ("sethostname", "CAP_SYS_ADMIN"),
+            ("mount", "CAP_SYS_ADMIN"),
+            ("reboot", "CAP_SYS_BOOT"),
+        ] {
+            let expected = call.replace("{call}", name).replace("{cap}", cap);
+            assert!(figures.contains(&expected), "{expected}:\n{stdout}");
+        }
+    }
+}
+
+#[test]
+fn capabilities_as_another_user_than_root_is_refused_with_the_fix() {
+    if !require_root("explain capabilities as nobody") {
+        return;
+    }
+    use std::os::unix::process::CommandExt;
+    /// The conventional uid and gid of `nobody`.
+    const NOBODY: u32 = 65534;
+    let _live = LIVE.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let output = std::process::Command::new(assert_cmd::cargo::cargo_bin("versus"))
+        .args(["explain", "capabilities", "--short"])
+        .env_remove("LANG")
+        .env_remove("LC_ALL")
+        .uid(NOBODY)
+        .gid(NOBODY)
+        .output()
+        .expect("versus runs as nobody");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("run it as root (sudo versus explain capabilities)"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn seccomp_the_filter_alone_refuses_a_call_no_capability_is_needed_for() {
+    if !require_root("explain seccomp") || !require_busybox("explain seccomp") {
+        return;
+    }
+    for lang in ["en", "ko"] {
+        let stdout = explain(&["seccomp", "--short", "--lang", lang]);
+        let figures = figures(&stdout);
+        assert_eq!(figures.len(), 4, "{stdout}");
+        let (filtered, no_admin, refused, allowed) = if lang == "en" {
+            (
+                "container: Seccomp mode 2 (0 = none, 2 = filter), 1 filter(s)",
+                "CAP_SYS_ADMIN held: no",
+                "with the filter, busybox unshare -U id succeeded: no (",
+                "without the filter, busybox unshare -U id succeeded: yes (uid=",
+            )
+        } else {
+            (
+                "container: Seccomp 모드 2 (0 = 없음, 2 = 필터), 필터 1개",
+                "CAP_SYS_ADMIN 보유: 아니요",
+                "필터가 있을 때 busybox unshare -U id 성공: 아니요 (",
+                "필터가 없을 때 busybox unshare -U id 성공: 예 (uid=",
+            )
+        };
+        assert!(figures[0].starts_with(filtered), "{stdout}");
+        // Neither run holds the capability: only the filter differs.
+        assert!(figures[0].ends_with(no_admin), "{stdout}");
+        assert!(figures[2].ends_with(no_admin), "{stdout}");
+        assert!(
+            figures[2].contains(" 0 "),
+            "a filter without --seccomp: {stdout}"
+        );
+        assert!(figures[1].starts_with(refused), "{stdout}");
+        assert!(
+            figures[1].contains("Operation not permitted"),
+            "not refused with EPERM: {stdout}"
+        );
+        assert!(figures[3].starts_with(allowed), "{stdout}");
+    }
+}
+
+/// The most of one CPU a loop limited to `--cpus 0.5` may be seen to use:
+/// the quota is 50 ms per 100 ms period, and the figure's CPU time also
+/// holds the launch and one period's rounding, never more.
+const HALF_CPU_MOST: f64 = 0.6;
+
+#[test]
+fn cgroups_the_live_limits_hold_a_busy_loop_to_half_a_cpu_refuse_a_fork_and_end_in_an_oom_kill() {
+    if !require_root("explain cgroups") {
+        return;
+    }
+    for lang in ["en", "ko"] {
+        let stdout = explain(&["cgroups", "--short", "--lang", lang]);
+        let figures = figures(&stdout);
+        assert_eq!(figures.len(), 6, "{stdout}");
+        // The limit files, read from the live cgroup: v1 or v2 spelling.
+        let files = &figures[0];
+        assert!(
+            (files.contains("cpu.cfs_quota_us = 50000")
+                && files.contains("cpu.cfs_period_us = 100000"))
+                || files.contains("cpu.max = 50000 100000"),
+            "no half-CPU quota in the live cgroup: {stdout}"
+        );
+        assert!(
+            files.contains("memory.limit_in_bytes = 33554432")
+                || files.contains("memory.max = 33554432"),
+            "no 32 MiB limit in the live cgroup: {stdout}"
+        );
+        let share: f64 = figures[1]
+            .rsplit(if lang == "en" {
+                "a share of "
+            } else {
+                "CPU 하나의 "
+            })
+            .next()
+            .and_then(|rest| rest.split(' ').next())
+            .and_then(|share| share.parse().ok())
+            .unwrap_or_else(|| panic!("no share in {:?}", figures[1]));
+        assert!(
+            share <= HALF_CPU_MOST,
+            "the loop used {share} of a CPU under --cpus 0.5: {stdout}"
+        );
+        assert!(files.contains("pids.max = 8"), "{stdout}");
+        // PID 1 counts against the limit: 7 children, then fork refused.
+        let pids = if lang == "en" {
+            "spawn 16 under --pids-limit 8: 7 children made, then EAGAIN"
+        } else {
+            "--pids-limit 8 아래에서 spawn 16: 자식 7개를 만든 뒤 EAGAIN"
+        };
+        assert_eq!(figures[4], pids, "{stdout}");
+        let oom = &figures[5];
+        let (killed, kills) = if lang == "en" {
+            (
+                "under a 32.0 MiB limit: killed by the OOM killer;",
+                "OOM kills counted by the cgroup: 1,",
+            )
+        } else {
+            (
+                "memtouch 64: OOM killer가 종료시킴,",
+                "cgroup이 센 OOM kill 1번,",
+            )
+        };
+        assert!(oom.contains(killed), "not OOM-killed: {stdout}");
+        assert!(oom.contains(kills), "{stdout}");
+    }
 }
 
 #[test]

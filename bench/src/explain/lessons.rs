@@ -5,7 +5,8 @@
 use std::time::Duration;
 
 use super::catalog::Catalog;
-use super::observe::{self, HostQueue, Watcher};
+use super::escape;
+use super::observe::{self, HostQueue, Look, Watcher};
 use super::{ExplainError, Line, Pace, Presenter};
 use crate::backend::container::{ContainerBackend, ContainerSettings};
 use crate::backend::host::HostBackend;
@@ -14,7 +15,7 @@ use crate::backend::{Backend, Launch};
 use crate::fmt;
 use crate::report::RunReport;
 use crate::stats::Ratio;
-use crate::workload::{TaskResult, Workload};
+use crate::workload::{ProcStatus, TaskResult, Workload};
 
 /// `two-stacks`: uname in the VM, the container and on the host.
 pub const TWO_STACKS: &str = "two-stacks";
@@ -22,6 +23,18 @@ pub const TWO_STACKS: &str = "two-stacks";
 pub const NO_TRANSLATION: &str = "no-translation";
 /// `namespaces`: each kind of namespace shown live.
 pub const NAMESPACES: &str = "namespaces";
+
+/// `chroot-vs-pivot_root`: the classic chroot escape, tried live.
+pub const CHROOT_VS_PIVOT_ROOT: &str = "chroot-vs-pivot_root";
+
+/// `capabilities`: what root in a container may still do.
+pub const CAPABILITIES: &str = "capabilities";
+
+/// `seccomp`: a call only the filter refuses.
+pub const SECCOMP: &str = "seccomp";
+
+/// `cgroups`: limits that the kernel enforces, measured.
+pub const CGROUPS: &str = "cgroups";
 
 /// `exits`: what makes a VM exit.
 pub const EXITS: &str = "exits";
@@ -66,8 +79,22 @@ fn getpid_plan(pace: Pace) -> (u64, usize) {
     }
 }
 
-/// Runs `argv` on `backend`, which the lesson calls `place`.
+/// Runs `argv` on `backend`, which the lesson calls `place`; it must
+/// succeed.
 fn run(backend: &dyn Backend, place: &str, argv: &[&str]) -> Result<RunReport, ExplainError> {
+    let report = run_any(backend, place, argv)?;
+    if !report.exit.success() {
+        return Err(ExplainError::Workload {
+            place: place.to_string(),
+            what: format!("{} ({})", report.exit.describe(), report.stderr.trim()),
+        });
+    }
+    Ok(report)
+}
+
+/// Runs `argv` on `backend` however the program ends: for a lesson whose
+/// figure is a refusal.
+fn run_any(backend: &dyn Backend, place: &str, argv: &[&str]) -> Result<RunReport, ExplainError> {
     let launch = Launch {
         workload: Workload::embedded(),
         argv: argv.iter().map(|arg| arg.to_string()).collect(),
@@ -80,12 +107,6 @@ fn run(backend: &dyn Backend, place: &str, argv: &[&str]) -> Result<RunReport, E
             place: place.to_string(),
             source,
         })?;
-    if !report.exit.success() {
-        return Err(ExplainError::Workload {
-            place: place.to_string(),
-            what: format!("{} ({})", report.exit.describe(), report.stderr.trim()),
-        });
-    }
     Ok(report)
 }
 
@@ -216,7 +237,7 @@ pub(crate) fn no_translation(
     let argv = ["getpid", iters_text.as_str()];
     // First a run to look at from the host: the watcher scans /proc while
     // it runs, which takes CPU, so this run is not one of the measured ones.
-    let watcher = Watcher::start(None);
+    let watcher = Watcher::start(Look::default());
     let watched = run(&container, "container", &argv);
     let seen = watcher.finish();
     watched?;
@@ -311,9 +332,9 @@ fn listing(catalog: &Catalog, entries: &[String]) -> Result<String, ExplainError
 fn watched_container(
     backend: &ContainerBackend,
     place: &str,
-    queue: Option<i32>,
+    look: Look,
 ) -> Result<observe::Seen, ExplainError> {
-    let watcher = Watcher::start(queue);
+    let watcher = Watcher::start(look);
     let report = run(backend, place, &["getpid", WATCHED_GETPID]);
     let seen = watcher.finish();
     report?;
@@ -344,14 +365,21 @@ pub(crate) fn namespaces(
         place: "host".to_string(),
         what: format!("could not create a SysV message queue ({source})"),
     })?;
-    let seen = watched_container(&container, "container", Some(queue.id()))?;
+    let seen = watched_container(
+        &container,
+        "container",
+        Look {
+            queue: Some(queue.id()),
+            ..Look::default()
+        },
+    )?;
     let userns = ContainerBackend::with_settings(ContainerSettings {
         userns: true,
         ..Default::default()
     });
     let place = "container --userns";
     let (_, _, userns_uid, _) = ids_of(&run(&userns, place, &["ids"])?, place)?;
-    let userns_seen = watched_container(&userns, place, None)?;
+    let userns_seen = watched_container(&userns, place, Look::default())?;
 
     let mut host_root: Vec<String> = std::fs::read_dir("/")
         .map(|entries| {
@@ -436,6 +464,526 @@ pub(crate) fn namespaces(
             Ok(Line::Figure(catalog.text(key, &args)?))
         })
         .collect()
+}
+
+/// The directory inside `chroot-vs-pivot_root`'s throwaway chroot that the
+/// escape chroots into.
+const JAIL_FOOTHOLD: &str = "inner";
+
+/// `chroot-vs-pivot_root`.
+pub(crate) fn chroot_vs_pivot_root(
+    catalog: &Catalog,
+    presenter: &mut dyn Presenter,
+) -> Result<Vec<Line>, ExplainError> {
+    presenter.progress(&catalog.plain("chroot-vs-pivot_root.running")?);
+    let scratch = |source| ExplainError::Scratch {
+        dir: std::env::temp_dir().display().to_string(),
+        source,
+    };
+    // Removed when dropped, whatever happens below.
+    let jail = escape::Jail::new(JAIL_FOOTHOLD).map_err(scratch)?;
+    let host_root = escape::DirId::of(std::path::Path::new("/")).map_err(scratch)?;
+    let jail_id = escape::DirId::of(jail.path()).map_err(scratch)?;
+    let from_chroot = escape::from_chroot(jail.path(), JAIL_FOOTHOLD)?;
+
+    let place = "container";
+    let seen = watched_container(
+        &ContainerBackend::new(),
+        place,
+        Look {
+            walk_out: true,
+            ..Look::default()
+        },
+    )?;
+    let inspection = &seen.inspection;
+    let container_root = inspection.root.ok_or_else(|| ExplainError::Workload {
+        place: place.to_string(),
+        what: format!("has no root versus could read (/proc/{}/root)", seen.pid),
+    })?;
+    let (foothold, from_container) = match &inspection.walk_out {
+        Some((foothold, Ok(walk))) => (foothold.clone(), *walk),
+        Some((_, Err(why))) => {
+            return Err(ExplainError::Workload {
+                place: place.to_string(),
+                what: format!("could not be walked out of: {why}"),
+            });
+        }
+        None => return Err(missing(place, "chroot escape")),
+    };
+
+    let yes_no = |yes: bool| {
+        catalog.plain(if yes {
+            "chroot-vs-pivot_root.yes"
+        } else {
+            "chroot-vs-pivot_root.no"
+        })
+    };
+    let steps = escape::WALK_STEPS.to_string();
+    Ok(vec![
+        Line::Figure(catalog.text(
+            "chroot-vs-pivot_root.host-root",
+            &[("root", &host_root.to_string())],
+        )?),
+        Line::Figure(catalog.text(
+            "chroot-vs-pivot_root.jailed",
+            &[
+                ("jail", &jail.path().display().to_string()),
+                ("start", &from_chroot.start.to_string()),
+                ("verdict", &yes_no(from_chroot.start == jail_id)?),
+            ],
+        )?),
+        Line::Figure(catalog.text(
+            "chroot-vs-pivot_root.chroot-walk",
+            &[
+                ("foothold", JAIL_FOOTHOLD),
+                ("steps", &steps),
+                ("end", &from_chroot.end.to_string()),
+                ("verdict", &yes_no(from_chroot.end == host_root)?),
+            ],
+        )?),
+        Line::Figure(catalog.text(
+            "chroot-vs-pivot_root.container-root",
+            &[
+                ("root", &container_root.to_string()),
+                ("start", &from_container.start.to_string()),
+            ],
+        )?),
+        Line::Figure(catalog.text(
+            "chroot-vs-pivot_root.container-walk",
+            &[
+                ("foothold", &foothold),
+                ("steps", &steps),
+                ("end", &from_container.end.to_string()),
+                ("verdict", &yes_no(from_container.end == container_root)?),
+                ("host", &yes_no(from_container.end == host_root)?),
+            ],
+        )?),
+    ])
+}
+
+/// The privileged calls of the workload's `probe` task that `capabilities`
+/// shows, each with the capability the kernel checks for it (in the UTS or
+/// mount namespace's owning user namespace, which is the host's here). The
+/// probe's other calls are left out: on a kernel built without kexec or
+/// modules they answer ENOSYS whoever asks.
+const PRIVILEGED_CALLS: [(&str, &str); 3] = [
+    ("sethostname", "CAP_SYS_ADMIN"),
+    ("mount", "CAP_SYS_ADMIN"),
+    ("reboot", "CAP_SYS_BOOT"),
+];
+
+/// The capability sets (effective, bounding) a `status` run read from the
+/// workload's own `/proc/self/status`.
+fn capability_sets(report: &RunReport, place: &str) -> Result<(u64, u64), ExplainError> {
+    let mask = |field: &Option<String>| {
+        field
+            .as_deref()
+            .and_then(|hex| u64::from_str_radix(hex, 16).ok())
+    };
+    report
+        .results
+        .iter()
+        .find_map(|result| match result {
+            TaskResult::Status(ProcStatus::Available {
+                cap_eff, cap_bnd, ..
+            }) => mask(cap_eff).zip(mask(cap_bnd)),
+            _ => None,
+        })
+        .ok_or_else(|| missing(place, "status with CapEff and CapBnd"))
+}
+
+/// The capabilities whose bits are set in `mask`, by name.
+fn capability_names(mask: u64) -> Vec<String> {
+    container::CapabilitySet::all()
+        .iter()
+        .filter(|cap| mask >> cap.index() & 1 == 1)
+        .collect::<container::CapabilitySet>()
+        .names()
+}
+
+/// The `probe` outcomes of `report`: call → `EPERM`, `EINVAL`, `ok`…
+fn probe_outcomes(
+    report: &RunReport,
+    place: &str,
+) -> Result<std::collections::BTreeMap<String, String>, ExplainError> {
+    report
+        .results
+        .iter()
+        .find_map(|result| match result {
+            TaskResult::Probe { outcomes } => Some(outcomes.clone()),
+            _ => None,
+        })
+        .ok_or_else(|| missing(place, "probe"))
+}
+
+/// `capabilities`.
+pub(crate) fn capabilities(
+    catalog: &Catalog,
+    presenter: &mut dyn Presenter,
+) -> Result<Vec<Line>, ExplainError> {
+    // As any other user the host's sets are empty and every call is
+    // refused on the host too: there would be nothing to compare.
+    if !nix::unistd::geteuid().is_root() {
+        return Err(ExplainError::NeedsRoot {
+            topic: CAPABILITIES,
+        });
+    }
+    presenter.progress(&catalog.plain("capabilities.running")?);
+    // Without the seccomp filter, so that a refusal can only come from the
+    // capabilities (Docker's profile refuses mount and reboot too).
+    let plain = ContainerBackend::with_settings(ContainerSettings {
+        seccomp: container::SeccompMode::Unconfined,
+        ..Default::default()
+    });
+    let mut needed: Vec<String> = PRIVILEGED_CALLS
+        .iter()
+        .map(|(_, cap)| cap.to_string())
+        .collect();
+    needed.dedup();
+    let granted = ContainerBackend::with_settings(ContainerSettings {
+        seccomp: container::SeccompMode::Unconfined,
+        cap_add: needed.clone(),
+        ..Default::default()
+    });
+    let granted_place = format!("container --cap-add {}", needed.join(","));
+
+    let mut lines = Vec::new();
+    let mut dropped_from = 0;
+    for (place, backend) in [
+        ("host", &HostBackend as &dyn Backend),
+        ("container", &plain),
+    ] {
+        let (effective, bounding) = capability_sets(&run(backend, place, &["status"])?, place)?;
+        let count = |mask: u64| capability_names(mask).len().to_string();
+        lines.push(Line::Figure(catalog.text(
+            "capabilities.sets",
+            &[
+                ("place", place),
+                ("eff", &format!("{effective:#x}")),
+                ("eff_count", &count(effective)),
+                ("bnd", &format!("{bounding:#x}")),
+                ("bnd_count", &count(bounding)),
+            ],
+        )?));
+        if place == "host" {
+            dropped_from = effective;
+            continue;
+        }
+        lines.push(Line::Figure(catalog.text(
+            "capabilities.kept",
+            &[("names", &capability_names(effective).join(" "))],
+        )?));
+        let dropped = dropped_from & !effective;
+        let shown: Vec<&str> = needed
+            .iter()
+            .map(String::as_str)
+            .filter(|name| capability_names(dropped).iter().any(|known| known == name))
+            .collect();
+        lines.push(Line::Figure(catalog.text(
+            "capabilities.dropped",
+            &[
+                ("count", &capability_names(dropped).len().to_string()),
+                ("names", &shown.join(" ")),
+            ],
+        )?));
+    }
+    let host = probe_outcomes(&run(&HostBackend, "host", &["probe"])?, "host")?;
+    let inside = probe_outcomes(&run(&plain, "container", &["probe"])?, "container")?;
+    let added = probe_outcomes(&run(&granted, &granted_place, &["probe"])?, &granted_place)?;
+    let unknown = catalog.plain("capabilities.unknown")?;
+    let outcome = |outcomes: &std::collections::BTreeMap<String, String>, call: &str| {
+        outcomes
+            .get(call)
+            .cloned()
+            .unwrap_or_else(|| unknown.clone())
+    };
+    for (call, cap) in PRIVILEGED_CALLS {
+        lines.push(Line::Figure(catalog.text(
+            "capabilities.call",
+            &[
+                ("call", call),
+                ("host", &outcome(&host, call)),
+                ("container", &outcome(&inside, call)),
+                ("cap", cap),
+                ("added", &outcome(&added, call)),
+            ],
+        )?));
+    }
+    Ok(lines)
+}
+
+/// `seccomp`'s call: busybox's `unshare -U` makes `unshare(CLONE_NEWUSER)`
+/// and then runs `id` in the new user namespace. Creating a user namespace
+/// needs no capability, and Docker's profile refuses `unshare` to a
+/// container without CAP_SYS_ADMIN: only the filter can stop it.
+const SECCOMP_COMMAND: [&str; 4] = ["busybox", "unshare", "-U", "id"];
+
+/// The bit of CAP_SYS_ADMIN in a capability mask.
+const CAP_SYS_ADMIN_BIT: u32 = 21;
+
+/// The seccomp fields of a `status` run: (mode, filters).
+fn seccomp_state(report: &RunReport, place: &str) -> Result<(String, String), ExplainError> {
+    report
+        .results
+        .iter()
+        .find_map(|result| match result {
+            TaskResult::Status(ProcStatus::Available {
+                seccomp,
+                seccomp_filters,
+                ..
+            }) => Some((
+                seccomp.clone().unwrap_or_else(|| "?".to_string()),
+                seccomp_filters.clone().unwrap_or_else(|| "?".to_string()),
+            )),
+            _ => None,
+        })
+        .ok_or_else(|| missing(place, "status"))
+}
+
+/// `seccomp`.
+pub(crate) fn seccomp(
+    catalog: &Catalog,
+    presenter: &mut dyn Presenter,
+) -> Result<Vec<Line>, ExplainError> {
+    presenter.progress(&catalog.plain("seccomp.running")?);
+    let busybox = container::rootfs::host_busybox().ok_or_else(|| ExplainError::Workload {
+        place: "container".to_string(),
+        what: "needs a static busybox on the host (/bin/busybox or /usr/bin/busybox) to run \
+               `unshare -U` inside; install it (Debian: apt install busybox-static)"
+            .to_string(),
+    })?;
+    let yes_no = |yes: bool| catalog.plain(if yes { "seccomp.yes" } else { "seccomp.no" });
+    let mut lines = Vec::new();
+    for (mode, place, key) in [
+        (
+            container::SeccompMode::Default,
+            "container",
+            "seccomp.filtered",
+        ),
+        (
+            container::SeccompMode::Unconfined,
+            "container --seccomp unconfined",
+            "seccomp.unconfined",
+        ),
+    ] {
+        let backend = ContainerBackend::with_settings(ContainerSettings {
+            rootfs: crate::backend::container::Rootfs::WorkloadWithBusybox(busybox.clone()),
+            seccomp: mode,
+            ..Default::default()
+        });
+        let status = run(&backend, place, &["status"])?;
+        let (effective, _) = capability_sets(&status, place)?;
+        let (seccomp_mode, filters) = seccomp_state(&status, place)?;
+        let attempt = run_any(&backend, place, &SECCOMP_COMMAND)?;
+        let said = match (attempt.stdout.trim(), attempt.stderr.trim()) {
+            (out, "") => out.to_string(),
+            (_, err) => err.to_string(),
+        };
+        lines.push(Line::Figure(catalog.text(
+            "seccomp.state",
+            &[
+                ("place", place),
+                ("mode", &seccomp_mode),
+                ("filters", &filters),
+                ("admin", &yes_no(effective >> CAP_SYS_ADMIN_BIT & 1 == 1)?),
+            ],
+        )?));
+        lines.push(Line::Figure(catalog.text(
+            key,
+            &[
+                ("command", &SECCOMP_COMMAND.join(" ")),
+                ("verdict", &yes_no(attempt.exit.success())?),
+                ("said", &said),
+            ],
+        )?));
+    }
+    Ok(lines)
+}
+
+/// `cgroups`' CPU limit, as `--cpus`: half of one CPU, Docker's classic
+/// example.
+const CGROUPS_CPUS: f64 = 0.5;
+
+/// `cgroups`' memory limit (`--memory`), and the MiB `memtouch` tries to
+/// touch under it: twice the limit, so the kill is certain.
+const CGROUPS_MEMORY_MIB: u64 = 32;
+const CGROUPS_MEMTOUCH_MIB: u64 = 2 * CGROUPS_MEMORY_MIB;
+
+/// `cgroups`' process limit (`--pids-limit`), and the children `spawn`
+/// asks for under it: twice as many, so the refusal is certain. PID 1
+/// counts too, so it gets one fewer child than the limit.
+const CGROUPS_PIDS: u64 = 8;
+const CGROUPS_SPAWN: u64 = 2 * CGROUPS_PIDS;
+
+/// `cgroups`' busy loop (`compute` rounds), by pace: about a second of CPU
+/// at a few ns a round, so that the 100 ms CFS periods are many and the
+/// share is steady.
+fn cgroups_compute(pace: Pace) -> u64 {
+    match pace {
+        Pace::Lecture => 400_000_000,
+        Pace::Short => 150_000_000,
+    }
+}
+
+/// A busy loop's share of one CPU: the cgroup's CPU time over the loop's
+/// own wall time, or `None` when either is missing.
+fn cpu_share(report: &RunReport) -> Option<(u64, u64)> {
+    let cpu = report
+        .container
+        .as_ref()?
+        .cgroup
+        .as_ref()?
+        .stats
+        .cpu_usage_ns?;
+    let wall = report.results.iter().find_map(|result| match result {
+        TaskResult::Compute { total_ns, .. } => Some(*total_ns),
+        _ => None,
+    })?;
+    Some((cpu, wall))
+}
+
+/// `cgroups`.
+pub(crate) fn cgroups(
+    catalog: &Catalog,
+    pace: Pace,
+    presenter: &mut dyn Presenter,
+) -> Result<Vec<Line>, ExplainError> {
+    presenter.progress(&catalog.plain("cgroups.running")?);
+    let memory_bytes = CGROUPS_MEMORY_MIB << 20;
+    let limited = ContainerBackend::with_settings(ContainerSettings {
+        limits: container::Limits {
+            cpus: Some(CGROUPS_CPUS),
+            memory: Some(memory_bytes),
+            pids: Some(CGROUPS_PIDS),
+        },
+        ..Default::default()
+    });
+    let rounds = cgroups_compute(pace).to_string();
+    let argv = ["compute", rounds.as_str()];
+    let place = "container --cpus --memory";
+    let watcher = Watcher::start(Look {
+        cgroup_files: true,
+        ..Look::default()
+    });
+    let limited_run = run(&limited, place, &argv);
+    let seen = watcher.finish();
+    let limited_run = limited_run?;
+    let files = seen
+        .and_then(|seen| seen.inspection.cgroup_files)
+        .ok_or_else(|| ExplainError::Workload {
+            place: place.to_string(),
+            what: "ended before versus could read its cgroup files (run the lesson again)"
+                .to_string(),
+        })?;
+    let free_run = run(&ContainerBackend::new(), "container", &argv)?;
+    let spawn_run = run(&limited, place, &["spawn", &CGROUPS_SPAWN.to_string()])?;
+    let (spawned, spawn_errno) = spawn_run
+        .results
+        .iter()
+        .find_map(|result| match result {
+            TaskResult::Spawn { spawned, errno, .. } => Some((*spawned, errno.clone())),
+            _ => None,
+        })
+        .ok_or_else(|| missing(place, "spawn"))?;
+    let memory_run = run_any(
+        &limited,
+        place,
+        &["memtouch", &CGROUPS_MEMTOUCH_MIB.to_string()],
+    )?;
+
+    let unknown = catalog.plain("cgroups.unknown")?;
+    let share_text = |report: &RunReport| {
+        cpu_share(report).map_or_else(
+            || (unknown.clone(), unknown.clone(), unknown.clone()),
+            |(cpu, wall)| {
+                (
+                    fmt::duration_f64(cpu as f64),
+                    fmt::duration_f64(wall as f64),
+                    format!("{:.2}", cpu as f64 / wall as f64),
+                )
+            },
+        )
+    };
+    let stat = |key: &str| {
+        files
+            .cpu_stat
+            .iter()
+            .find(|(known, _)| known == key)
+            .map_or_else(|| unknown.clone(), |(_, value)| value.to_string())
+    };
+    let limits = files
+        .limits
+        .iter()
+        .map(|(file, content)| format!("{file} = {content}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let (cpu, wall, share) = share_text(&limited_run);
+    let (free_cpu, free_wall, free_share) = share_text(&free_run);
+    let stats = memory_run
+        .container
+        .as_ref()
+        .and_then(|report| report.cgroup.as_ref())
+        .map(|cgroup| cgroup.stats.clone());
+    let oom_kills = stats
+        .as_ref()
+        .and_then(|stats| stats.oom_kills)
+        .map_or_else(|| unknown.clone(), |kills| kills.to_string());
+    // Said in the lesson's language when it is the expected end; any other
+    // end is shown as versus reports it.
+    let memory_exit = match memory_run.exit {
+        crate::report::ExitOutcome::OomKilled => catalog.plain("cgroups.oom-killed")?,
+        ref other => other.describe(),
+    };
+    let peak = stats
+        .as_ref()
+        .and_then(|stats| stats.memory_peak_bytes)
+        .map_or_else(|| unknown.clone(), fmt::bytes);
+    Ok(vec![
+        Line::Figure(catalog.text("cgroups.files", &[("files", &limits)])?),
+        Line::Figure(catalog.text(
+            "cgroups.limited",
+            &[
+                ("cpus", &CGROUPS_CPUS.to_string()),
+                ("cpu", &cpu),
+                ("wall", &wall),
+                ("share", &share),
+            ],
+        )?),
+        Line::Figure(catalog.text(
+            "cgroups.throttled",
+            &[
+                ("throttled", &stat("nr_throttled")),
+                ("periods", &stat("nr_periods")),
+            ],
+        )?),
+        Line::Figure(catalog.text(
+            "cgroups.free",
+            &[
+                ("cpu", &free_cpu),
+                ("wall", &free_wall),
+                ("share", &free_share),
+            ],
+        )?),
+        Line::Figure(catalog.text(
+            "cgroups.pids",
+            &[
+                ("asked", &CGROUPS_SPAWN.to_string()),
+                ("limit", &CGROUPS_PIDS.to_string()),
+                ("spawned", &spawned.to_string()),
+                ("errno", &spawn_errno.unwrap_or_else(|| unknown.clone())),
+            ],
+        )?),
+        Line::Figure(catalog.text(
+            "cgroups.oom",
+            &[
+                ("mib", &CGROUPS_MEMTOUCH_MIB.to_string()),
+                ("limit", &fmt::bytes(memory_bytes)),
+                ("exit", &memory_exit),
+                ("kills", &oom_kills),
+                ("peak", &peak),
+            ],
+        )?),
+    ])
 }
 
 /// Exits of a VM run whose reason is `reason` (`io_out 0x608`), summed over

@@ -12,10 +12,12 @@
 //! - [`lessons`]: the lessons themselves.
 
 pub mod catalog;
+mod escape;
 pub mod lessons;
 mod observe;
 
 pub use catalog::{Catalog, CatalogError, Lang};
+pub use escape::EscapeError;
 
 /// What kind of line of a part.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,6 +92,26 @@ pub enum ExplainError {
         /// What went wrong.
         what: String,
     },
+    /// The lesson compares root on the host with root in a container.
+    #[error(
+        "the lesson {topic} compares root on the host with root in a container; run it as root (sudo versus explain {topic})"
+    )]
+    NeedsRoot {
+        /// The lesson.
+        topic: &'static str,
+    },
+    /// The chroot escape could not be tried.
+    #[error(transparent)]
+    Escape(#[from] EscapeError),
+    /// The lesson's throwaway directory could not be made.
+    #[error("could not make the lesson's throwaway directory under {dir}: {source}")]
+    Scratch {
+        /// Where.
+        dir: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
     /// The measured figures could not be summarised.
     #[error("cannot summarise the measurements")]
     Stats(#[from] crate::stats::StatsError),
@@ -100,6 +122,10 @@ pub const TOPICS: &[&str] = &[
     lessons::TWO_STACKS,
     lessons::NO_TRANSLATION,
     lessons::NAMESPACES,
+    lessons::CHROOT_VS_PIVOT_ROOT,
+    lessons::CAPABILITIES,
+    lessons::SECCOMP,
+    lessons::CGROUPS,
     lessons::EXITS,
 ];
 
@@ -142,6 +168,10 @@ pub fn give(
         lessons::TWO_STACKS => lessons::two_stacks(catalog, presenter)?,
         lessons::NAMESPACES => lessons::namespaces(catalog, presenter)?,
         lessons::EXITS => lessons::exits(catalog, pace, presenter)?,
+        lessons::CHROOT_VS_PIVOT_ROOT => lessons::chroot_vs_pivot_root(catalog, presenter)?,
+        lessons::CAPABILITIES => lessons::capabilities(catalog, presenter)?,
+        lessons::SECCOMP => lessons::seccomp(catalog, presenter)?,
+        lessons::CGROUPS => lessons::cgroups(catalog, pace, presenter)?,
         _ => lessons::no_translation(catalog, pace, presenter)?,
     };
     presenter.part(&Part {
@@ -177,7 +207,9 @@ mod tests {
         let error = topic("namespacez").unwrap_err().to_string();
         assert!(error.contains("unknown lesson 'namespacez'"), "{error}");
         assert!(
-            error.contains("two-stacks, no-translation, namespaces, exits"),
+            error.contains(
+                "two-stacks, no-translation, namespaces, chroot-vs-pivot_root, capabilities, seccomp, cgroups, exits"
+            ),
             "{error}"
         );
     }

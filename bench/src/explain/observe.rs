@@ -13,6 +13,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use super::escape::{self, DirId, Walk};
+
 /// The namespace kinds shown, in `/proc/PID/ns` names.
 pub(crate) const NAMESPACES: [&str; 7] = ["pid", "uts", "mnt", "net", "ipc", "user", "cgroup"];
 
@@ -53,7 +55,44 @@ pub(crate) struct Inspection {
     pub queue_visible: Option<bool>,
     /// Its own cgroup as it sees it, from inside its cgroup namespace.
     pub cgroup_inside: Option<String>,
+    /// Its root directory, as the host names it (`/proc/PID/root`).
+    pub root: Option<DirId>,
+    /// The classic chroot escape tried from inside its mount namespace,
+    /// when [`Look::walk_out`] asked for it: the directory of its root it
+    /// started from, and the walk or why it could not be made.
+    pub walk_out: Option<(String, Result<Walk, String>)>,
+    /// Its cgroup files, when [`Look::cgroup_files`] asked for them.
+    pub cgroup_files: Option<CgroupFiles>,
 }
+
+/// What the watcher does besides finding the process.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Look {
+    /// A SysV message queue id to look for in its IPC namespace.
+    pub queue: Option<i32>,
+    /// Try the classic chroot escape from inside its mount namespace.
+    pub walk_out: bool,
+    /// Read its cgroup's limit files once, and its `cpu.stat` until it
+    /// ends (see [`CgroupFiles`]).
+    pub cgroup_files: bool,
+}
+
+/// A running process' cgroup files, read from the host.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct CgroupFiles {
+    /// `(file, content)` of its CPU, memory and pids limit files (cgroup
+    /// v1 `cpu.cfs_quota_us`, `cpu.cfs_period_us`, `memory.limit_in_bytes`;
+    /// v2 `cpu.max`, `memory.max`; both `pids.max`), as read while it ran.
+    pub limits: Vec<(String, String)>,
+    /// `(key, value)` of its `cpu.stat` at the last read before it ended.
+    pub cpu_stat: Vec<(String, u64)>,
+}
+
+/// How often the watcher rereads `cpu.stat` once it found the process:
+/// the counts only grow, so the last read before the cgroup goes is what
+/// matters, and a read every few periods of the CPU limit (100 ms) keeps
+/// the loss small.
+const CPU_STAT_INTERVAL: Duration = Duration::from_millis(20);
 
 /// The namespaces of the process `pid` (`"self"` for versus).
 pub(crate) fn namespaces_of(pid: &str) -> Vec<(String, String)> {
@@ -76,14 +115,13 @@ pub(crate) struct Watcher {
 }
 
 impl Watcher {
-    /// Starts watching; `queue` is a SysV message queue id to look for in
-    /// the container's IPC namespace.
-    pub(crate) fn start(queue: Option<i32>) -> Watcher {
+    /// Starts watching, and looks at the process as `look` says.
+    pub(crate) fn start(look: Look) -> Watcher {
         let stop = Arc::new(AtomicBool::new(false));
         let seen = Arc::new(Mutex::new(None));
         let thread = {
             let (stop, seen) = (Arc::clone(&stop), Arc::clone(&seen));
-            std::thread::spawn(move || watch(&stop, &seen, queue))
+            std::thread::spawn(move || watch(&stop, &seen, look))
         };
         Watcher {
             stop,
@@ -114,15 +152,19 @@ impl Drop for Watcher {
     }
 }
 
-fn watch(stop: &AtomicBool, seen: &Mutex<Option<Seen>>, queue: Option<i32>) {
+fn watch(stop: &AtomicBool, seen: &Mutex<Option<Seen>>, look: Look) {
     let me = std::process::id() as i32;
     let my_exe = std::fs::read_link("/proc/self/exe").unwrap_or_default();
     let my_pid_ns = std::fs::read_link("/proc/self/ns/pid").unwrap_or_default();
     while !stop.load(Ordering::Relaxed) {
-        if let Some(mut found) = look(me, &my_exe, &my_pid_ns) {
-            found.inspection = inspect(found.pid, queue);
+        if let Some(mut found) = find(me, &my_exe, &my_pid_ns) {
+            found.inspection = inspect(found.pid, look);
+            let pid = found.pid;
             if let Ok(mut slot) = seen.lock() {
                 *slot = Some(found);
+            }
+            if look.cgroup_files {
+                follow_cpu_stat(pid, stop, seen);
             }
             return;
         }
@@ -132,7 +174,7 @@ fn watch(stop: &AtomicBool, seen: &Mutex<Option<Seen>>, queue: Option<i32>) {
 
 /// One look at `/proc`: the first descendant of `me` in another PID
 /// namespace that runs something other than `my_exe`.
-fn look(me: i32, my_exe: &PathBuf, my_pid_ns: &PathBuf) -> Option<Seen> {
+fn find(me: i32, my_exe: &PathBuf, my_pid_ns: &PathBuf) -> Option<Seen> {
     let parents = parents()?;
     for &pid in parents.keys() {
         if pid == me || !descends_from(pid, me, &parents) {
@@ -159,8 +201,81 @@ fn look(me: i32, my_exe: &PathBuf, my_pid_ns: &PathBuf) -> Option<Seen> {
     None
 }
 
+/// The directory of `pid`'s cgroup for `controller` on this host, from its
+/// `/proc/PID/cgroup` and where the hierarchy is mounted.
+fn cgroup_dir(pid: i32, controller: &str) -> Option<PathBuf> {
+    use container::cgroup::{Layout, Place};
+    let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
+    let layout = Layout::detect(std::path::Path::new("/"));
+    let path_of = |wanted: &dyn Fn(&str) -> bool| {
+        text.lines().find_map(|line| {
+            let mut fields = line.splitn(3, ':');
+            let (_, controllers, path) = (fields.next()?, fields.next()?, fields.next()?);
+            wanted(controllers).then(|| path.trim_start_matches('/').to_string())
+        })
+    };
+    match layout.locate(controller)? {
+        Place::V1(mount) => {
+            let path = path_of(&|controllers| controllers.split(',').any(|c| c == controller))?;
+            Some(mount.join(path))
+        }
+        Place::V2(mount) => Some(mount.join(path_of(&|controllers| controllers.is_empty())?)),
+    }
+}
+
+/// The limit files of `pid`'s CPU, memory and pids cgroups, those that
+/// exist.
+fn cgroup_limits(pid: i32) -> Vec<(String, String)> {
+    const FILES: [(&str, &str); 6] = [
+        ("cpu", "cpu.cfs_quota_us"),
+        ("cpu", "cpu.cfs_period_us"),
+        ("cpu", "cpu.max"),
+        ("memory", "memory.limit_in_bytes"),
+        ("memory", "memory.max"),
+        ("pids", "pids.max"),
+    ];
+    FILES
+        .iter()
+        .filter_map(|(controller, file)| {
+            let content = std::fs::read_to_string(cgroup_dir(pid, controller)?.join(file)).ok()?;
+            Some((file.to_string(), content.trim().to_string()))
+        })
+        .collect()
+}
+
+/// The `key value` lines of a `cpu.stat`.
+pub(crate) fn cpu_stat_of(text: &str) -> Vec<(String, u64)> {
+    text.lines()
+        .filter_map(|line| {
+            let (key, value) = line.split_once(' ')?;
+            Some((key.to_string(), value.trim().parse().ok()?))
+        })
+        .collect()
+}
+
+/// Rereads `pid`'s `cpu.stat` into `seen` until told to stop or the
+/// cgroup is gone.
+fn follow_cpu_stat(pid: i32, stop: &AtomicBool, seen: &Mutex<Option<Seen>>) {
+    let Some(file) = cgroup_dir(pid, "cpu").map(|dir| dir.join("cpu.stat")) else {
+        return;
+    };
+    while !stop.load(Ordering::Relaxed) {
+        let Ok(text) = std::fs::read_to_string(&file) else {
+            return;
+        };
+        if let Ok(mut slot) = seen.lock()
+            && let Some(files) = slot
+                .as_mut()
+                .and_then(|found| found.inspection.cgroup_files.as_mut())
+        {
+            files.cpu_stat = cpu_stat_of(&text);
+        }
+        std::thread::sleep(CPU_STAT_INTERVAL);
+    }
+}
+
 /// Looks at the running process `pid` (see [`Inspection`]).
-fn inspect(pid: i32, queue: Option<i32>) -> Inspection {
+fn inspect(pid: i32, look: Look) -> Inspection {
     let interfaces = std::fs::read_to_string(format!("/proc/{pid}/net/dev"))
         .map(|text| interfaces_of(&text))
         .unwrap_or_default();
@@ -176,15 +291,37 @@ fn inspect(pid: i32, queue: Option<i32>) -> Inspection {
     let host_uid = std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|status| uid_of(&status));
+    let queue = look.queue;
     let inside = std::thread::spawn(move || inside_view(pid, queue))
         .join()
         .unwrap_or_default();
+    let root_dir = format!("/proc/{pid}/root");
+    let walk_out = look.walk_out.then(|| {
+        // A directory of its root to chroot into: the first, by name.
+        let foothold = root_entries.iter().find(|name| {
+            std::fs::symlink_metadata(format!("{root_dir}/{name}"))
+                .is_ok_and(|metadata| metadata.is_dir())
+        });
+        let Some(foothold) = foothold else {
+            let why = "its root holds no directory to chroot into".to_string();
+            return (String::new(), Err(why));
+        };
+        let walk = escape::from_mount_namespace(pid, foothold).map_err(|error| error.to_string());
+        let foothold = foothold.clone();
+        (foothold, walk)
+    });
     Inspection {
         interfaces,
         root_entries,
         host_uid,
         queue_visible: inside.0,
         cgroup_inside: inside.1,
+        root: DirId::of(std::path::Path::new(&root_dir)).ok(),
+        walk_out,
+        cgroup_files: look.cgroup_files.then(|| CgroupFiles {
+            limits: cgroup_limits(pid),
+            cpu_stat: Vec::new(),
+        }),
     }
 }
 
@@ -377,6 +514,20 @@ mod tests {
             "/versus/run-2 (unified)"
         );
         assert_eq!(cgroup_summary("0::/\n"), "/");
+    }
+
+    #[test]
+    fn cpu_stat_lines_are_read() {
+        let v1 = "nr_periods 12\nnr_throttled 9\nthrottled_time 453000000\n";
+        assert_eq!(
+            cpu_stat_of(v1),
+            [
+                ("nr_periods".to_string(), 12),
+                ("nr_throttled".to_string(), 9),
+                ("throttled_time".to_string(), 453_000_000),
+            ]
+        );
+        assert!(cpu_stat_of("garbage\n").is_empty());
     }
 
     #[test]
