@@ -340,8 +340,16 @@ mod tests {
             std::thread::sleep(std::time::Duration::from_millis(1));
         };
         cg.kill_all().unwrap();
-        let status = sleeper.wait().unwrap();
         let left = super::super::read_pids(&dir.join("cgroup.procs"));
+        // Should kill_all have missed anyone, end them here, so that a failure does not
+        // leave a sleeping process (and the wait below does not hang).
+        for pid in &left {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(*pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+        let status = sleeper.wait().unwrap();
         cg.remove().unwrap();
         assert_eq!(populated.len(), 2, "shell and sleep in {}", dir.display());
         assert!(left.is_empty(), "still in the cgroup: {left:?}");
