@@ -200,9 +200,9 @@ fn ctrl_c_stops_the_container_and_removes_its_cgroup() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    // Long enough for the container to be running.
-    std::thread::sleep(std::time::Duration::from_millis(500));
     let pid = i32::try_from(child.id()).unwrap();
+    // The container is running once versus' child has become the workload.
+    wait_for_workload_child(pid);
     // SAFETY: kill has no memory effects; `pid` is our unreaped child.
     assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
     let output = child.wait_with_output().unwrap();
@@ -219,4 +219,45 @@ fn ctrl_c_stops_the_container_and_removes_its_cgroup() {
     for path in cgroup.paths {
         assert!(!path.exists(), "{} was left behind", path.display());
     }
+}
+
+/// Waits until a descendant of process `ancestor` runs the workload (its `comm`,
+/// the executable's name cut to 15 bytes, is `versus-workload`: the container's
+/// `execve` succeeded). A minute without it fails the test.
+fn wait_for_workload_child(ancestor: i32) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let descendants = descendants_of(ancestor);
+        if descendants.iter().any(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .is_ok_and(|comm| comm.trim() == "versus-workload")
+        }) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "versus ({ancestor}) never started the workload; below it: {descendants:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
+/// Every process below `pid`, from each thread's `children` list.
+fn descendants_of(pid: i32) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut queue = vec![pid.to_string()];
+    while let Some(next) = queue.pop() {
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{next}/task")) else {
+            continue;
+        };
+        for task in tasks.flatten() {
+            if let Ok(children) = std::fs::read_to_string(task.path().join("children")) {
+                for child in children.split_whitespace() {
+                    found.push(child.to_owned());
+                    queue.push(child.to_owned());
+                }
+            }
+        }
+    }
+    found
 }

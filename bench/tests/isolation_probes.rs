@@ -158,3 +158,117 @@ fn a_container_cannot_reach_its_host() {
         false,
     );
 }
+
+/// Calls that no capability guards, so that only a seccomp filter can refuse
+/// them: adding a key to the process keyring and looking a keyring up
+/// (`add_key`, `keyctl`), and a vsock socket (the host's hypervisor channel);
+/// and `clone3` with no arguments, which the kernel itself answers EINVAL.
+/// Each line is `NAME ok` or `NAME ERRNO-NAME`.
+const FILTER_ONLY_CALLS: &str = r#"
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define KEY_SPEC_PROCESS_KEYRING (-2)
+#define KEYCTL_GET_KEYRING_ID 0
+
+static void report(const char *name, long result) {
+    if (result >= 0)
+        printf("%s ok\n", name);
+    else
+        printf("%s %s\n", name, strerrorname_np(errno));
+}
+
+int main(void) {
+    report("add_key", syscall(SYS_add_key, "user", "versus-seccomp-probe", "x", 1,
+                              KEY_SPEC_PROCESS_KEYRING));
+    report("keyctl", syscall(SYS_keyctl, KEYCTL_GET_KEYRING_ID, KEY_SPEC_PROCESS_KEYRING, 0));
+    report("socket_vsock", socket(AF_VSOCK, SOCK_STREAM, 0));
+    report("clone3", syscall(SYS_clone3, NULL, 0));
+    return 0;
+}
+"#;
+
+/// Each call's answer from the output of [`FILTER_ONLY_CALLS`].
+fn answers(stdout: &str) -> BTreeMap<String, String> {
+    stdout
+        .lines()
+        .filter_map(|line| line.split_once(' '))
+        .map(|(name, answer)| (name.to_string(), answer.to_string()))
+        .collect()
+}
+
+#[test]
+fn the_seccomp_filter_alone_refuses_what_capabilities_allow() {
+    let test = "the_seccomp_filter_alone_refuses_what_capabilities_allow";
+    if !common::require_root(test) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let Some(binary) = testkit::c_program(
+        test,
+        "cc",
+        "-static",
+        dir.path(),
+        "filter_only",
+        FILTER_ONLY_CALLS,
+    ) else {
+        return;
+    };
+    let in_container = |flags: &[&str]| {
+        let output = Command::new(assert_cmd::cargo::cargo_bin("versus"))
+            .args(["container", "run", "--json", "--timeout", "60s"])
+            .args(flags)
+            .arg("--workload")
+            .arg(&binary)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{flags:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let report: bench::report::RunReport = serde_json::from_slice(&output.stdout).unwrap();
+        answers(&report.stdout)
+    };
+    let expect = |pairs: [(&str, &str); 4]| -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(name, answer)| (name.to_string(), answer.to_string()))
+            .collect()
+    };
+    // On the host, as any user may, the calls go through (clone3 to the kernel's own
+    // argument check; a vsock socket where the host has the vsock module, else the
+    // kernel's EAFNOSUPPORT — never a refusal).
+    let host = Command::new(&binary).output().unwrap();
+    let host = answers(&String::from_utf8_lossy(&host.stdout));
+    assert_eq!(
+        (host["add_key"].as_str(), host["keyctl"].as_str()),
+        ("ok", "ok"),
+        "on the host: {host:?}"
+    );
+    assert_eq!(host["clone3"], "EINVAL", "on the host: {host:?}");
+    assert_ne!(host["socket_vsock"], "EPERM", "on the host: {host:?}");
+    // The same container without the filter, capabilities unchanged: as on the host.
+    assert_eq!(
+        in_container(&["--seccomp", "unconfined"]),
+        host,
+        "--seccomp unconfined"
+    );
+    // With Docker's profile: EPERM, and ENOSYS for clone3 (so a C library falls back
+    // to clone, whose flags the filter can read).
+    assert_eq!(
+        in_container(&[]),
+        expect([
+            ("add_key", "EPERM"),
+            ("keyctl", "EPERM"),
+            ("socket_vsock", "EPERM"),
+            ("clone3", "ENOSYS"),
+        ]),
+        "the default profile"
+    );
+}

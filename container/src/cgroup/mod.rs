@@ -539,13 +539,25 @@ pub(crate) fn ensure_parent(dir: &Path) -> Result<()> {
     }
 }
 
-/// Removes a cgroup directory, retrying `EBUSY` for up to two seconds while the kernel
-/// finishes releasing exited tasks. A missing directory counts as removed.
+/// How long [`remove_dir_retrying`] keeps retrying `EBUSY`.
+const REMOVE_BUSY_FOR: Duration = Duration::from_secs(2);
+
+/// Removes a cgroup directory, retrying `EBUSY` for up to [`REMOVE_BUSY_FOR`] while
+/// the kernel finishes releasing exited tasks. A missing directory counts as removed.
 pub(crate) fn remove_dir_retrying(dir: &Path) -> Result<()> {
-    let deadline = Instant::now() + Duration::from_secs(2);
+    remove_dir_retrying_with(dir, |d| fs::remove_dir(d))
+}
+
+/// [`remove_dir_retrying`] with the `rmdir` as a parameter, so that the tests can make
+/// the kernel's `EBUSY` happen when they choose.
+fn remove_dir_retrying_with(
+    dir: &Path,
+    mut rmdir: impl FnMut(&Path) -> io::Result<()>,
+) -> Result<()> {
+    let deadline = Instant::now() + REMOVE_BUSY_FOR;
     let mut pause = Duration::from_micros(200);
     loop {
-        match fs::remove_dir(dir) {
+        match rmdir(dir) {
             Ok(()) => return Ok(()),
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
             Err(e) if e.raw_os_error() == Some(libc::EBUSY) && Instant::now() < deadline => {
@@ -845,6 +857,141 @@ pub(crate) mod tests {
             .to_string();
         assert!(e.contains("cannot apply --pids-limit 4"), "{e}");
         assert!(e.contains("no cgroup v2 hierarchy"), "{e}");
+    }
+
+    #[test]
+    fn a_busy_cgroup_directory_is_removed_once_the_kernel_lets_go() {
+        let d = tempfile::tempdir().unwrap();
+        let dir = d.path().join("busy");
+        fs::create_dir(&dir).unwrap();
+        let mut attempts = 0;
+        remove_dir_retrying_with(&dir, |p| {
+            attempts += 1;
+            if attempts <= 2 {
+                return Err(io::Error::from_raw_os_error(libc::EBUSY));
+            }
+            fs::remove_dir(p)
+        })
+        .unwrap();
+        assert_eq!(attempts, 3);
+        assert!(!dir.exists());
+        // Any other error is not retried, and names the directory.
+        let mut attempts = 0;
+        let e = remove_dir_retrying_with(d.path(), |_| {
+            attempts += 1;
+            Err(io::Error::from_raw_os_error(libc::ENOTEMPTY))
+        })
+        .unwrap_err()
+        .to_string();
+        assert_eq!(attempts, 1);
+        assert!(e.contains(&d.path().display().to_string()), "{e}");
+    }
+
+    #[test]
+    fn a_cgroup_directory_busy_for_good_is_an_error_naming_it() {
+        let d = tempfile::tempdir().unwrap();
+        let e =
+            remove_dir_retrying_with(d.path(), |_| Err(io::Error::from_raw_os_error(libc::EBUSY)))
+                .unwrap_err()
+                .to_string();
+        assert!(e.contains("remove"), "{e}");
+        assert!(e.contains(&d.path().display().to_string()), "{e}");
+        assert!(e.contains("busy"), "{e}");
+    }
+
+    #[test]
+    fn the_kernels_own_ebusy_is_retried() {
+        if !testkit::require_root("the_kernels_own_ebusy_is_retried") {
+            return;
+        }
+        // rmdir of a mount point fails with EBUSY, as a cgroup that still holds a
+        // dying task does; the first failed attempt unmounts, the retry succeeds.
+        let d = tempfile::tempdir().unwrap();
+        let dir = d.path().join("mounted");
+        fs::create_dir(&dir).unwrap();
+        nix::mount::mount(
+            Some("tmpfs"),
+            &dir,
+            Some("tmpfs"),
+            nix::mount::MsFlags::empty(),
+            None::<&str>,
+        )
+        .unwrap();
+        let mut errors = Vec::new();
+        let result = remove_dir_retrying_with(&dir, |p| {
+            let r = fs::remove_dir(p);
+            if let Err(e) = &r {
+                errors.push(e.raw_os_error());
+                let _ = nix::mount::umount(p);
+            }
+            r
+        });
+        let _ = nix::mount::umount(&dir);
+        result.unwrap();
+        assert_eq!(errors, [Some(libc::EBUSY)]);
+        assert!(!dir.exists());
+    }
+
+    #[test]
+    fn a_create_that_fails_half_way_on_the_hybrid_layout_leaves_nothing() {
+        let controllers = ["memory", "pids", "cpu", "cpuacct", "devices"];
+        let v1_dir = |d: &Path, c: &str| d.join(format!("sys/fs/cgroup/{c}/versus"));
+        let assert_nothing_left = |d: &Path, except: &str| {
+            for c in controllers.iter().filter(|c| **c != except) {
+                assert!(!v1_dir(d, c).exists(), "{c}: {}", v1_dir(d, c).display());
+            }
+        };
+
+        // The fourth of five v1 hierarchies fails: its `versus` parent is a file.
+        let (d, l) = fixture(HYBRID_MOUNTINFO, "");
+        let mut cg = plan(
+            &l,
+            d.path(),
+            &limits(Some(1 << 25), None, None),
+            &Launcher::Root,
+        )
+        .unwrap()
+        .unwrap()
+        .instantiate("half");
+        fs::write(v1_dir(d.path(), "cpuacct"), "not a directory").unwrap();
+        let e = cg.create().unwrap_err().to_string();
+        assert!(e.contains("cpuacct/versus/half"), "{e}");
+        assert!(
+            v1_dir(d.path(), "memory").join("half").is_dir(),
+            "made before the failure"
+        );
+        cg.kill_all().unwrap();
+        cg.remove().unwrap();
+        assert_nothing_left(d.path(), "cpuacct");
+
+        // Every v1 hierarchy done, then the v2 part (pids lives only there) fails.
+        let mi = HYBRID_MOUNTINFO
+            .lines()
+            .filter(|l| !l.contains(" rw,pids"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let (d, l) = fixture(&mi, "pids");
+        let mut cg = plan(&l, d.path(), &limits(None, Some(5), None), &Launcher::Root)
+            .unwrap()
+            .unwrap()
+            .instantiate("half");
+        assert_eq!(cg.version(), CgroupVersion::Hybrid);
+        fs::write(
+            d.path().join("sys/fs/cgroup/unified/versus"),
+            "not a directory",
+        )
+        .unwrap();
+        let e = cg.create().unwrap_err().to_string();
+        assert!(e.contains("unified/versus"), "{e}");
+        // The device allow-list went into the v1 devices directory as plain files,
+        // which cgroupfs would not hold; empty it so that rmdir works as there.
+        let devices = v1_dir(d.path(), "devices").join("half");
+        for entry in fs::read_dir(&devices).unwrap() {
+            fs::remove_file(entry.unwrap().path()).unwrap();
+        }
+        cg.kill_all().unwrap();
+        cg.remove().unwrap();
+        assert_nothing_left(d.path(), "pids");
     }
 
     #[test]

@@ -299,6 +299,65 @@ mod tests {
         assert_eq!(s.oom_kills, None);
     }
 
+    /// The cgroup v2 mount of this host (`/sys/fs/cgroup`, or `/sys/fs/cgroup/unified`
+    /// in the hybrid layout), if any.
+    fn host_unified_mount() -> Option<PathBuf> {
+        let scan = crate::cgroup::layout::Scan::detect(Path::new("/"));
+        scan.layout.unified_mount().map(Path::to_path_buf)
+    }
+
+    #[test]
+    fn kill_all_empties_a_live_cgroup_and_remove_leaves_nothing() {
+        let test = "kill_all_empties_a_live_cgroup_and_remove_leaves_nothing";
+        if !testkit::require_root(test) {
+            return;
+        }
+        let Some(mount) = host_unified_mount() else {
+            testkit::skip(test, testkit::Need::Root, "no cgroup v2 mount on this host");
+            return;
+        };
+        // A parent of this test's own, so that nothing else's cgroups are touched.
+        let parent = mount.join(format!("versus-killtest-{}", std::process::id()));
+        let mut cg = V2Cgroup::new(parent.clone(), Vec::new(), "c");
+        cg.create().unwrap();
+        let dir = cg.paths().remove(0);
+        // Two processes in it, the second a child of the first, as a container's
+        // PID 1 and a daemon it left would be: the shell joins before it forks.
+        let script = format!(
+            "echo $$ > {}/cgroup.procs || exit 9; sleep 1000 & wait",
+            dir.display()
+        );
+        let mut sleeper = std::process::Command::new("sh")
+            .args(["-c", &script])
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        let populated = loop {
+            let pids = super::super::read_pids(&dir.join("cgroup.procs"));
+            if pids.len() >= 2 || std::time::Instant::now() > deadline {
+                break pids;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        };
+        cg.kill_all().unwrap();
+        let left = super::super::read_pids(&dir.join("cgroup.procs"));
+        // Should kill_all have missed anyone, end them here, so that a failure does not
+        // leave a sleeping process (and the wait below does not hang).
+        for pid in &left {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(*pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+        let status = sleeper.wait().unwrap();
+        cg.remove().unwrap();
+        assert_eq!(populated.len(), 2, "shell and sleep in {}", dir.display());
+        assert!(left.is_empty(), "still in the cgroup: {left:?}");
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(status.signal(), Some(libc::SIGKILL));
+        assert!(!dir.exists() && !parent.exists());
+    }
+
     #[test]
     fn a_failed_device_program_fails_creation_and_leaves_nothing() {
         let (d, l) = fixture(V2_MOUNTINFO, "memory");
