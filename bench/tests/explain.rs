@@ -120,6 +120,7 @@ fn an_unknown_lesson_is_a_usage_error_naming_the_lessons() {
         .stderr(predicates::str::contains("'fr'"));
 }
 
+#[testkit::needs(root, kvm)]
 #[test]
 fn two_stacks_the_vm_answers_with_its_own_kernel_and_the_container_with_the_hosts() {
     if !require_root("explain two-stacks") || !require_kvm("explain two-stacks") {
@@ -153,6 +154,7 @@ fn two_stacks_the_vm_answers_with_its_own_kernel_and_the_container_with_the_host
     }
 }
 
+#[testkit::needs(root)]
 #[test]
 fn no_translation_the_containers_getpid_costs_the_hosts_and_its_pid_1_is_a_host_process() {
     if !require_root("explain no-translation") {
@@ -195,6 +197,7 @@ fn no_translation_the_containers_getpid_costs_the_hosts_and_its_pid_1_is_a_host_
     assert!(cgroup.contains("/versus/"), "{cgroup}");
 }
 
+#[testkit::needs(root)]
 #[test]
 fn no_translation_runs_in_korean_with_the_same_figures() {
     if !require_root("explain no-translation --lang ko") {
@@ -207,6 +210,7 @@ fn no_translation_runs_in_korean_with_the_same_figures() {
     assert!(figure(&figures, "pid 네임스페이스: ").ends_with("(다름)"));
 }
 
+#[testkit::needs(root)]
 #[test]
 fn step_without_a_terminal_does_not_wait_and_says_so() {
     // Piped stdin: --step must not block the lesson waiting for Enter. The
@@ -230,6 +234,7 @@ fn step_without_a_terminal_does_not_wait_and_says_so() {
         ));
 }
 
+#[testkit::needs(root)]
 #[test]
 fn namespaces_each_kind_shows_the_container_its_own_view() {
     if !require_root("explain namespaces") {
@@ -272,6 +277,7 @@ fn namespaces_each_kind_shows_the_container_its_own_view() {
     assert!(cgroup.starts_with("/; from the host: /versus/"), "{cgroup}");
 }
 
+#[testkit::needs(kvm)]
 #[test]
 fn exits_a_syscall_loop_makes_none_the_uart_one_per_byte_the_paravirtual_console_one_per_write() {
     if !require_kvm("explain exits") {
@@ -304,6 +310,7 @@ fn exits_a_syscall_loop_makes_none_the_uart_one_per_byte_the_paravirtual_console
     }
 }
 
+#[testkit::needs(root)]
 #[test]
 fn compare_speaks_korean_when_asked_and_english_otherwise() {
     let run = |lang: Option<&str>| {

@@ -150,16 +150,19 @@ fn boots_smp(vcpus: u32) {
     eprintln!("{vcpus} vCPU(s): phases {:?}", report.phases);
 }
 
+#[testkit::needs(kvm)]
 #[test]
 fn boots_one_vcpu_over_two_regions() {
     boots_smp(1);
 }
 
+#[testkit::needs(kvm)]
 #[test]
 fn boots_two_vcpus_over_two_regions() {
     boots_smp(2);
 }
 
+#[testkit::needs(kvm)]
 #[test]
 fn report_serializes() {
     if !require_kvm() {
@@ -179,6 +182,7 @@ fn report_serializes() {
     );
 }
 
+#[testkit::needs(kvm)]
 #[test]
 fn infinite_loop_is_stopped_by_the_timeout() {
     if !require_kvm() {
@@ -209,6 +213,7 @@ fn infinite_loop_is_stopped_by_the_timeout() {
     assert!(report.phases.run_ns >= 300_000_000);
 }
 
+#[testkit::needs(kvm)]
 #[test]
 fn emulation_failure_is_an_internal_error_with_rip() {
     if !require_kvm() {
@@ -240,6 +245,7 @@ fn emulation_failure_is_an_internal_error_with_rip() {
     );
 }
 
+#[testkit::needs(kvm)]
 #[test]
 fn int3_without_idt_is_reported_not_hung() {
     if !require_kvm() {
@@ -261,6 +267,7 @@ fn int3_without_idt_is_reported_not_hung() {
     );
 }
 
+#[testkit::needs(kvm)]
 #[test]
 fn triple_fault_is_a_guest_reset() {
     if !require_kvm() {
@@ -280,6 +287,7 @@ fn triple_fault_is_a_guest_reset() {
     assert_eq!(report.exits.count(ExitKind::Shutdown), 1);
 }
 
+#[testkit::needs(kvm)]
 #[test]
 fn paravirt_console_delivers_a_buffer_in_one_exit() {
     if !require_kvm() {
@@ -334,6 +342,7 @@ fn paravirt_console_delivers_a_buffer_in_one_exit() {
 /// A kernel that floods the paravirtual console — `FLOOD_WRITES` buffers
 /// of 64 KiB, a few instructions and one exit each, no copying in the guest
 /// — leaves a bounded log: head and tail only, every byte counted.
+#[testkit::needs(kvm)]
 #[test]
 fn a_console_flood_is_kept_bounded() {
     if !require_kvm() {
@@ -373,6 +382,7 @@ fn a_console_flood_is_kept_bounded() {
     assert_eq!(report.console.paravirt_bytes, total);
 }
 
+#[testkit::needs(kvm)]
 #[test]
 fn unknown_port_reads_all_ones() {
     if !require_kvm() {
@@ -390,6 +400,7 @@ fn unknown_port_reads_all_ones() {
     assert_eq!(report.exits.count(ExitKind::IoIn { port: 0x1234 }), 2);
 }
 
+#[testkit::needs(kvm)]
 #[test]
 fn all_halted_without_exit_is_reported() {
     if !require_kvm() {
@@ -402,6 +413,7 @@ fn all_halted_without_exit_is_reported() {
     assert_eq!(report.exits.count(ExitKind::Hlt), 2);
 }
 
+#[testkit::needs(kvm)]
 #[test]
 fn vcpu_count_errors_are_named() {
     if !require_kvm() {
@@ -428,6 +440,7 @@ fn vcpu_count_errors_are_named() {
     ));
 }
 
+#[testkit::needs(kvm)]
 #[test]
 fn workload_and_argv_are_placed_for_the_guest() {
     if !require_kvm() {
@@ -451,6 +464,7 @@ fn workload_and_argv_are_placed_for_the_guest() {
     assert_eq!(report.exit_status(), Some(3));
 }
 
+#[testkit::needs(kvm)]
 #[test]
 fn cpuid_shows_versus_leaf_and_apic_ids() {
     if !require_kvm() {
@@ -497,6 +511,7 @@ fn cpuid_shows_versus_leaf_and_apic_ids() {
 
 /// Launch → first marker with 1 vCPU, and the ping-port round trip.
 /// Printed, not asserted (shared, noisy machines).
+#[testkit::needs(kvm)]
 #[test]
 fn measure_startup_and_exit_round_trip() {
     if !require_kvm() {
