@@ -17,8 +17,13 @@ pub enum Requirement {
     /// `/dev/kvm` openable for reading and writing (the VM backend).
     Kvm,
     /// A busybox in `/bin` or `/usr/bin` (the container tests' shell).
+    /// Whether it is statically linked is `container::rootfs::host_busybox`'s
+    /// check, made by the tests' run-time guard: the product owns that
+    /// fact, and this crate cannot depend on the product.
     Busybox,
-    /// `cc` on `PATH` (C programs built `-static` against glibc).
+    /// `cc` on `PATH` (C programs built `-static` against glibc). Whether
+    /// its static C library is installed shows when `testkit::c_program`
+    /// builds, whose failure skips the test at run time.
     Cc,
     /// `musl-gcc` on `PATH` (the same C programs against musl).
     Musl,
