@@ -1,8 +1,9 @@
 # versus — build, test, benchmark.
 #
 #   make build         release build of versus (guest images are built and embedded)
-#   make test          formatting, lints, then every test, then the tests that skipped
-#                      themselves (see .ci/run for CI's settings)
+#   make test          formatting, lints, then every test, then the tests ignored for
+#                      what this machine lacks and the parts skipped at run time
+#                      (see .ci/run for CI's settings)
 #   make bench         criterion benchmarks (cargo bench)
 #   make soak          1000 launches per backend, then fds, threads, cgroups, mounts compared
 #   make demo          a short tour: doctor, then host, container and VM, then compare
@@ -14,9 +15,14 @@
 CARGO ?= cargo
 VERSUS := target/release/versus
 SOAK_LAUNCHES ?= 1000
-# Tests that skip themselves (no /dev/kvm, not root, no busybox or static
-# libc) append one line here; `make test` prints them at the end, since
-# cargo's summary counts a skipped test as passed.
+# A test that cannot run here at all (no /dev/kvm, not root, no busybox or
+# C compiler) is compiled as ignored with the reason (#[testkit::needs]);
+# `make test` keeps the run's output here and counts those reasons at the end.
+TEST_LOG := $(CURDIR)/target/test-output.log
+TEST_STATUS := $(CURDIR)/target/test-status
+# A test that skips a part of itself at run time (one backend of several) or
+# whose guard found the machine changed since the build appends one line
+# here; cargo's summary counts such a test as passed, so it is listed too.
 SKIP_LOG := $(CURDIR)/target/test-skips.log
 
 .PHONY: build test lint bench soak demo doc guest-images clean toolchain
@@ -42,15 +48,25 @@ lint: toolchain
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	cd guest-images && $(CARGO) clippy --release -- -D warnings
 
+# The status of `cargo test` is kept in a file, not lost in the pipe to
+# tee (make's /bin/sh has no pipefail), and is make's own status at the end.
 test: lint
-	@mkdir -p target && rm -f $(SKIP_LOG)
-	VERSUS_SKIP_LOG=$(SKIP_LOG) $(CARGO) test --workspace
+	@mkdir -p target && rm -f $(SKIP_LOG) $(TEST_LOG) $(TEST_STATUS)
+	@{ VERSUS_SKIP_LOG=$(SKIP_LOG) $(CARGO) test --workspace 2>&1; echo $$? > $(TEST_STATUS); } | tee $(TEST_LOG)
+	@ignored=$$(grep -c ' \.\.\. ignored' $(TEST_LOG)); \
+	if [ "$$ignored" -gt 0 ]; then \
+		echo "$$ignored test(s) ignored, by reason:"; \
+		grep ' \.\.\. ignored' $(TEST_LOG) | sed -e 's/^.* \.\.\. ignored, //' -e 's/^.* \.\.\. ignored$$/(no reason given)/' | sort | uniq -c; \
+	else \
+		echo "no test ignored"; \
+	fi
 	@if [ -s $(SKIP_LOG) ]; then \
-		echo "$$(wc -l < $(SKIP_LOG)) test(s) skipped themselves (counted as passed above):"; \
+		echo "$$(wc -l < $(SKIP_LOG)) part(s) of tests skipped at run time (their tests count as passed above):"; \
 		sort $(SKIP_LOG) | uniq -c; \
 	else \
-		echo "no test skipped itself"; \
+		echo "no test skipped a part of itself"; \
 	fi
+	@exit $$(cat $(TEST_STATUS))
 
 bench:
 	$(CARGO) bench --workspace

@@ -184,6 +184,7 @@ impl Leftovers {
     }
 }
 
+#[testkit::needs(root)]
 #[test]
 fn bad_input_is_named_and_leaves_nothing_behind() {
     // Root is needed for the container cases to reach their checks.

@@ -112,6 +112,7 @@ fn a_dynamic_workload_is_refused_with_the_fix() {
         .stderr(predicate::str::contains("-static"));
 }
 
+#[testkit::needs(cc)]
 #[test]
 fn a_foreign_static_binary_runs_and_its_status_comes_through() {
     // A program nobody in the project wrote, linked statically against libc.

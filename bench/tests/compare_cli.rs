@@ -30,6 +30,7 @@ fn series(c: &Comparison, section: Section, name: &str, subject: &str) -> Vec<f6
     found.values()
 }
 
+#[testkit::needs(root, kvm)]
 #[test]
 fn a_real_comparison_shows_every_section_and_its_lessons() {
     if !common::require_root("a_real_comparison_shows_every_section_and_its_lessons")

@@ -39,6 +39,7 @@ fn container_json(args: &[&str], status: i32) -> RunReport {
     report
 }
 
+#[testkit::needs(root)]
 #[test]
 fn ids_show_pid_1_and_the_chosen_hostname() {
     if !common::require_root("ids_show_pid_1_and_the_chosen_hostname") {
@@ -75,6 +76,7 @@ fn ids_show_pid_1_and_the_chosen_hostname() {
     assert!(report.memory.cgroup_memory_peak_bytes.is_some());
 }
 
+#[testkit::needs(root)]
 #[test]
 fn uname_in_a_container_is_the_hosts_own_kernel() {
     if !common::require_root("uname_in_a_container_is_the_hosts_own_kernel") {
@@ -95,6 +97,7 @@ fn uname_in_a_container_is_the_hosts_own_kernel() {
     }
 }
 
+#[testkit::needs(root)]
 #[test]
 fn seccomp_unconfined_shows_in_status_and_the_label() {
     if !common::require_root("seccomp_unconfined_shows_in_status_and_the_label") {
@@ -111,6 +114,7 @@ fn seccomp_unconfined_shows_in_status_and_the_label() {
     assert_eq!(unconfined.backend, "container (no seccomp)");
 }
 
+#[testkit::needs(root)]
 #[test]
 fn a_memory_limit_is_reported_as_an_oom_kill() {
     if !common::require_root("a_memory_limit_is_reported_as_an_oom_kill") {
@@ -120,6 +124,7 @@ fn a_memory_limit_is_reported_as_an_oom_kill() {
     assert_eq!(report.exit, ExitOutcome::OomKilled);
 }
 
+#[testkit::needs(root, busybox)]
 #[test]
 fn a_busybox_command_prints_its_own_output() {
     if !common::require_root("a_busybox_command_prints_its_own_output") {
@@ -170,6 +175,7 @@ fn bad_container_options_are_named() {
         .stderr(predicate::str::contains("unknown task 'nosuchtask'"));
 }
 
+#[testkit::needs(root)]
 #[test]
 fn bad_rootfs_and_capabilities_fail_before_anything_is_created() {
     if !common::require_root("bad_rootfs_and_capabilities_fail_before_anything_is_created") {
@@ -188,6 +194,7 @@ fn bad_rootfs_and_capabilities_fail_before_anything_is_created() {
         .stderr(predicate::str::contains("/nonexistent/rootfs"));
 }
 
+#[testkit::needs(root)]
 #[test]
 fn ctrl_c_stops_the_container_and_removes_its_cgroup() {
     if !common::require_root("ctrl_c_stops_the_container_and_removes_its_cgroup") {

@@ -40,6 +40,7 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+#[testkit::needs(root, busybox)]
 #[test]
 fn a_script_on_stdin_runs_with_i_and_its_status_is_versus_status() {
     if !ready("a_script_on_stdin_runs_with_i_and_its_status_is_versus_status") {
@@ -62,6 +63,7 @@ fn a_script_on_stdin_runs_with_i_and_its_status_is_versus_status() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
 }
 
+#[testkit::needs(root, busybox)]
 #[test]
 fn env_workdir_and_user_are_what_the_command_sees() {
     if !ready("env_workdir_and_user_are_what_the_command_sees") {
@@ -103,6 +105,7 @@ fn env_workdir_and_user_are_what_the_command_sees() {
     assert!(notes.contains("bounding set only"), "{notes}");
 }
 
+#[testkit::needs(root, busybox)]
 #[test]
 fn a_command_name_is_found_on_the_containers_path() {
     if !ready("a_command_name_is_found_on_the_containers_path") {
@@ -136,6 +139,7 @@ fn a_command_name_is_found_on_the_containers_path() {
         .stderr(predicate::str::contains("PATH (/nowhere)"));
 }
 
+#[testkit::needs(root, busybox)]
 #[test]
 fn volumes_bind_host_paths_and_ro_refuses_writes() {
     if !ready("volumes_bind_host_paths_and_ro_refuses_writes") {
@@ -185,6 +189,7 @@ fn volumes_bind_host_paths_and_ro_refuses_writes() {
         .stderr(predicate::str::contains("must be absolute"));
 }
 
+#[testkit::needs(root, busybox)]
 #[test]
 fn stderr_of_a_command_comes_live_before_the_tables() {
     if !ready("stderr_of_a_command_comes_live_before_the_tables") {
@@ -210,6 +215,7 @@ fn stderr_of_a_command_comes_live_before_the_tables() {
     assert!(first < table && second < table, "{all}");
 }
 
+#[testkit::needs(root, busybox)]
 #[test]
 fn the_output_of_a_command_is_kept_in_the_json_report() {
     if !ready("the_output_of_a_command_is_kept_in_the_json_report") {
@@ -227,6 +233,7 @@ fn the_output_of_a_command_is_kept_in_the_json_report() {
     assert_eq!(report.other_output_lines, 1);
 }
 
+#[testkit::needs(root, busybox)]
 #[test]
 fn network_host_shares_the_network_namespace() {
     if !ready("network_host_shares_the_network_namespace") {
@@ -272,6 +279,7 @@ fn bad_habits_are_named() {
         .stderr(predicate::str::contains("drop -t"));
 }
 
+#[testkit::needs(root, busybox)]
 #[test]
 fn a_missing_workdir_is_refused_before_launch() {
     if !ready("a_missing_workdir_is_refused_before_launch") {
@@ -312,6 +320,7 @@ fn mounts_naming(path: &Path) -> usize {
         .count()
 }
 
+#[testkit::needs(root, busybox)]
 #[test]
 fn the_rootfs_overlay_keeps_the_directory_unchanged_and_leaves_nothing() {
     if !ready("the_rootfs_overlay_keeps_the_directory_unchanged_and_leaves_nothing") {
@@ -463,6 +472,7 @@ fn signals_on(terminal: &std::os::fd::OwnedFd) -> bool {
     settings.c_lflag & libc::ISIG != 0
 }
 
+#[testkit::needs(root, busybox)]
 #[test]
 fn an_interactive_shell_on_a_terminal_gets_ctrl_c_and_its_exit_status() {
     if !ready("an_interactive_shell_on_a_terminal_gets_ctrl_c_and_its_exit_status") {
@@ -515,6 +525,7 @@ fn an_interactive_shell_on_a_terminal_gets_ctrl_c_and_its_exit_status() {
     assert!(signals_on(&s.terminal), "the terminal was left in raw mode");
 }
 
+#[testkit::needs(root, busybox)]
 #[test]
 fn sigterm_to_versus_during_an_interactive_shell_restores_the_terminal() {
     if !ready("sigterm_to_versus_during_an_interactive_shell_restores_the_terminal") {
@@ -545,6 +556,7 @@ fn sigterm_to_versus_during_an_interactive_shell_restores_the_terminal() {
 /// for the answer: versus prints a program's own bytes as they arrive, not
 /// line by line. The answer is only written once the prompt was seen, so a
 /// prompt held back would leave the shell waiting until its timeout.
+#[testkit::needs(root, busybox)]
 #[test]
 fn a_prompt_shows_before_the_program_reads_its_answer() {
     if !ready("a_prompt_shows_before_the_program_reads_its_answer") {
@@ -598,6 +610,7 @@ fn a_prompt_shows_before_the_program_reads_its_answer() {
 /// A command found on the container's PATH is reported as a command of the
 /// root filesystem, like one given by its path: no empty results table of
 /// the workload, and the root it ran in named in the header.
+#[testkit::needs(root, busybox)]
 #[test]
 fn a_command_by_name_is_reported_as_a_command_not_as_the_workload() {
     if !ready("a_command_by_name_is_reported_as_a_command_not_as_the_workload") {

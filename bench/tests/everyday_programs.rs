@@ -128,11 +128,13 @@ fn everyday_on_every_backend(libc: &Libc) {
     }
 }
 
+#[testkit::needs(cc)]
 #[test]
 fn a_glibc_everyday_program_behaves_the_same_on_every_backend() {
     everyday_on_every_backend(&GLIBC);
 }
 
+#[testkit::needs(musl)]
 #[test]
 fn a_musl_everyday_program_behaves_the_same_on_every_backend() {
     everyday_on_every_backend(&MUSL);
@@ -140,6 +142,7 @@ fn a_musl_everyday_program_behaves_the_same_on_every_backend() {
 
 /// A guest asleep for an hour still ends at `--timeout`: the VMM's sleep
 /// looks at the VM's stop flag (were it not to, this test would hang).
+#[testkit::needs(kvm, cc)]
 #[test]
 fn a_sleeping_guest_still_stops_at_the_timeout() {
     if !common::require_kvm("a_sleeping_guest_still_stops_at_the_timeout") {
@@ -167,6 +170,7 @@ fn a_sleeping_guest_still_stops_at_the_timeout() {
 /// files, one thread, fixed limits, rseq refused on purpose — as
 /// `docs/en/workload.md` documents them (`tests/programs/tiny_kernel_answers.c`,
 /// raw system calls; exit status 3 when every answer matched).
+#[testkit::needs(kvm, cc)]
 #[test]
 fn the_tiny_kernel_answers_as_documented() {
     if !common::require_kvm("the_tiny_kernel_answers_as_documented") {

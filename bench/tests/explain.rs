@@ -129,6 +129,7 @@ fn an_unknown_lesson_is_a_usage_error_naming_the_lessons() {
         .stderr(predicates::str::contains("'fr'"));
 }
 
+#[testkit::needs(root, kvm)]
 #[test]
 fn two_stacks_the_vm_answers_with_its_own_kernel_and_the_container_with_the_hosts() {
     if !require_root("explain two-stacks") || !require_kvm("explain two-stacks") {
@@ -162,6 +163,7 @@ fn two_stacks_the_vm_answers_with_its_own_kernel_and_the_container_with_the_host
     }
 }
 
+#[testkit::needs(root)]
 #[test]
 fn no_translation_the_containers_getpid_costs_the_hosts_and_its_pid_1_is_a_host_process() {
     if !require_root("explain no-translation") {
@@ -204,6 +206,7 @@ fn no_translation_the_containers_getpid_costs_the_hosts_and_its_pid_1_is_a_host_
     assert!(cgroup.contains("/versus/"), "{cgroup}");
 }
 
+#[testkit::needs(root)]
 #[test]
 fn no_translation_runs_in_korean_with_the_same_figures() {
     if !require_root("explain no-translation --lang ko") {
@@ -216,6 +219,7 @@ fn no_translation_runs_in_korean_with_the_same_figures() {
     assert!(figure(&figures, "pid 네임스페이스: ").ends_with("(다름)"));
 }
 
+#[testkit::needs(root)]
 #[test]
 fn step_without_a_terminal_does_not_wait_and_says_so() {
     // Piped stdin: --step must not block the lesson waiting for Enter. The
@@ -239,6 +243,7 @@ fn step_without_a_terminal_does_not_wait_and_says_so() {
         ));
 }
 
+#[testkit::needs(root)]
 #[test]
 fn namespaces_each_kind_shows_the_container_its_own_view() {
     if !require_root("explain namespaces") {
@@ -294,6 +299,7 @@ fn dir_ids(line: &str) -> Vec<&str> {
         .collect()
 }
 
+#[testkit::needs(root)]
 #[test]
 fn chroot_vs_pivot_root_the_chroot_is_escaped_to_the_hosts_root_and_the_container_is_not() {
     if !require_root("explain chroot-vs-pivot_root") {
@@ -332,6 +338,7 @@ fn chroot_vs_pivot_root_the_chroot_is_escaped_to_the_hosts_root_and_the_containe
     }
 }
 
+#[testkit::needs(root)]
 #[test]
 fn capabilities_the_containers_root_is_refused_what_the_hosts_root_may_do_until_the_capability_is_added()
  {
@@ -367,6 +374,7 @@ fn capabilities_the_containers_root_is_refused_what_the_hosts_root_may_do_until_
     }
 }
 
+#[testkit::needs(root)]
 #[test]
 fn capabilities_as_another_user_than_root_is_refused_with_the_fix() {
     if !require_root("explain capabilities as nobody") {
@@ -392,6 +400,7 @@ fn capabilities_as_another_user_than_root_is_refused_with_the_fix() {
     );
 }
 
+#[testkit::needs(root, busybox)]
 #[test]
 fn seccomp_the_filter_alone_refuses_a_call_no_capability_is_needed_for() {
     if !require_root("explain seccomp") || !require_busybox("explain seccomp") {
@@ -438,6 +447,7 @@ fn seccomp_the_filter_alone_refuses_a_call_no_capability_is_needed_for() {
 /// holds the launch and one period's rounding, never more.
 const HALF_CPU_MOST: f64 = 0.6;
 
+#[testkit::needs(root)]
 #[test]
 fn cgroups_the_live_limits_hold_a_busy_loop_to_half_a_cpu_refuse_a_fork_and_end_in_an_oom_kill() {
     if !require_root("explain cgroups") {
@@ -499,6 +509,7 @@ fn cgroups_the_live_limits_hold_a_busy_loop_to_half_a_cpu_refuse_a_fork_and_end_
     }
 }
 
+#[testkit::needs(kvm)]
 #[test]
 fn exits_a_syscall_loop_makes_none_the_uart_one_per_byte_the_paravirtual_console_one_per_write() {
     if !require_kvm("explain exits") {
@@ -531,6 +542,7 @@ fn exits_a_syscall_loop_makes_none_the_uart_one_per_byte_the_paravirtual_console
     }
 }
 
+#[testkit::needs(root)]
 #[test]
 fn compare_speaks_korean_when_asked_and_english_otherwise() {
     let run = |lang: Option<&str>| {

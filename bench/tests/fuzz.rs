@@ -45,6 +45,7 @@ fn fuzz(backend: &str, seed: u64, calls: u64) {
     assert_eq!(answered, [calls], "{what}: every call answered, once");
 }
 
+#[testkit::needs(kvm)]
 #[test]
 fn the_tiny_kernel_answers_hostile_system_calls() {
     if !common::require_kvm("the_tiny_kernel_answers_hostile_system_calls") {

@@ -137,6 +137,7 @@ fn a_full_stdout_is_an_error_not_a_panic() {
     assert_status(&output, 1, "host run > /dev/full");
 }
 
+#[testkit::needs(kvm)]
 #[test]
 fn a_full_stdout_fails_a_vm_run_cleanly() {
     if !common::require_kvm("a_full_stdout_fails_a_vm_run_cleanly") {
@@ -151,6 +152,7 @@ fn a_full_stdout_fails_a_vm_run_cleanly() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("cannot write to standard output"));
 }
 
+#[testkit::needs(root, busybox)]
 #[test]
 fn a_closed_pipe_ends_a_container_run_quietly_and_cleans_up() {
     let test = "a_closed_pipe_ends_a_container_run_quietly_and_cleans_up";
@@ -239,6 +241,7 @@ fn kill_9_of_versus_takes_the_host_workload_with_it() {
     assert_gone("compute 4000000014");
 }
 
+#[testkit::needs(kvm)]
 #[test]
 fn vm_run_stops_the_guest_on_sigint_and_sigterm() {
     if !common::require_kvm("vm_run_stops_the_guest_on_sigint_and_sigterm") {
@@ -261,6 +264,7 @@ fn vm_run_stops_the_guest_on_sigint_and_sigterm() {
     }
 }
 
+#[testkit::needs(root)]
 #[test]
 fn container_run_exits_143_on_sigterm_and_kill_9_leaves_nothing_for_long() {
     if !common::require_root("container_run_exits_143_on_sigterm_and_kill_9_leaves_nothing") {
@@ -395,6 +399,7 @@ fn contradictory_or_misplaced_flags_are_named() {
     }
 }
 
+#[testkit::needs(kvm)]
 #[test]
 fn every_size_flag_reads_the_same_grammar() {
     if !common::require_kvm("every_size_flag_reads_the_same_grammar") {
@@ -459,6 +464,7 @@ fn an_output_flood_does_not_grow_versus() {
     }
 }
 
+#[testkit::needs(root, busybox)]
 #[test]
 fn a_fork_bomb_stops_at_the_pids_limit_and_leaves_nothing() {
     let test = "a_fork_bomb_stops_at_the_pids_limit_and_leaves_nothing";
@@ -487,6 +493,7 @@ fn a_fork_bomb_stops_at_the_pids_limit_and_leaves_nothing() {
 /// keep versus from stopping: with its stdout full, SIGTERM still ends the
 /// run, cleans up and exits 143 on every backend. Before, every thread that
 /// printed sat in a `write` that the signal could not interrupt.
+#[testkit::needs(cc)]
 #[test]
 fn sigterm_ends_a_run_whose_stdout_nobody_reads() {
     let dir = tempfile::tempdir().unwrap();

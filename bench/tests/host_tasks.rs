@@ -167,6 +167,7 @@ fn status_reads_proc_self_status() {
     assert_eq!(seccomp.as_deref(), own_field("Seccomp:").as_deref());
 }
 
+#[testkit::needs(root)]
 #[test]
 fn probe_as_root_passes_every_permission_check_harmlessly() {
     if !require_root("probe_as_root_passes_every_permission_check_harmlessly") {
@@ -233,6 +234,7 @@ fn suite_runs_every_task_once() {
     );
 }
 
+#[testkit::needs(root)]
 #[test]
 fn probe_without_privileges_gets_eperm_everywhere() {
     use std::os::unix::fs::PermissionsExt;

@@ -141,6 +141,7 @@ fn assert_isolated(answers: &BTreeMap<String, String>, mode: &str, with_seccomp:
     assert_eq!(answers["no-new-privs"], "value 1", "{mode}");
 }
 
+#[testkit::needs(root)]
 #[test]
 fn a_container_cannot_reach_its_host() {
     if !common::require_root("a_container_cannot_reach_its_host") {
@@ -202,6 +203,7 @@ fn answers(stdout: &str) -> BTreeMap<String, String> {
         .collect()
 }
 
+#[testkit::needs(root, cc)]
 #[test]
 fn the_seccomp_filter_alone_refuses_what_capabilities_allow() {
     let test = "the_seccomp_filter_alone_refuses_what_capabilities_allow";

@@ -71,6 +71,7 @@ fn doctor_answers_what_the_crates_answer() {
     );
 }
 
+#[testkit::needs(kvm)]
 #[test]
 fn doctor_and_the_vmm_name_the_same_kvm_backend() {
     if !common::require_kvm("doctor_and_the_vmm_name_the_same_kvm_backend") {
@@ -91,6 +92,7 @@ fn doctor_and_the_vmm_name_the_same_kvm_backend() {
     assert_eq!(vm.software_backend, !report.kvm.backend.is_hardware());
 }
 
+#[testkit::needs(root)]
 #[test]
 fn doctor_and_a_container_run_see_the_same_cgroups_and_lsms() {
     if !common::require_root("doctor_and_a_container_run_see_the_same_cgroups_and_lsms") {

@@ -141,6 +141,7 @@ fn host_run_fits_80_columns() {
     assert_fits(&text, 80, "versus host run -- getpid 1000");
 }
 
+#[testkit::needs(root)]
 #[test]
 fn container_run_fits_80_columns() {
     if !common::require_root("container_run_fits_80_columns") {
@@ -155,6 +156,7 @@ fn container_run_fits_80_columns() {
     assert!(text.contains("--memory 32 MiB"), "{text}");
 }
 
+#[testkit::needs(kvm)]
 #[test]
 fn vm_run_fits_80_columns() {
     if !common::require_kvm("vm_run_fits_80_columns") {

@@ -88,6 +88,7 @@ fn a_parked_host_process_waits_until_finished() {
     holds_until_finished(&HostBackend);
 }
 
+#[testkit::needs(root)]
 #[test]
 fn a_parked_container_waits_until_finished() {
     if !common::require_root("a_parked_container_waits_until_finished") {
@@ -96,6 +97,7 @@ fn a_parked_container_waits_until_finished() {
     holds_until_finished(&ContainerBackend::new());
 }
 
+#[testkit::needs(kvm)]
 #[test]
 fn a_parked_vm_waits_until_finished() {
     if !common::require_kvm("a_parked_vm_waits_until_finished") {
@@ -150,6 +152,7 @@ fn park_without_held_stdin_ends_at_once_on_the_host() {
     run_ends_at_once("host");
 }
 
+#[testkit::needs(root)]
 #[test]
 fn park_without_held_stdin_ends_at_once_in_a_container() {
     if !common::require_root("park_without_held_stdin_ends_at_once_in_a_container") {
@@ -158,6 +161,7 @@ fn park_without_held_stdin_ends_at_once_in_a_container() {
     run_ends_at_once("container");
 }
 
+#[testkit::needs(kvm)]
 #[test]
 fn park_without_held_stdin_ends_at_once_in_a_vm() {
     if !common::require_kvm("park_without_held_stdin_ends_at_once_in_a_vm") {
@@ -192,6 +196,7 @@ fn a_finish_line_ends_park() {
 
 /// The VM's stop flag ends a wait on stdin: a parked VM nobody finishes
 /// stops at its timeout, reported as such.
+#[testkit::needs(kvm)]
 #[test]
 fn a_parked_vm_stops_at_its_timeout() {
     if !common::require_kvm("a_parked_vm_stops_at_its_timeout") {

@@ -25,6 +25,7 @@ fn cpu_time() -> Duration {
     of(usage.ru_utime) + of(usage.ru_stime)
 }
 
+#[testkit::needs(kvm)]
 #[test]
 fn a_parked_vm_uses_almost_no_cpu() {
     if !common::require_kvm("a_parked_vm_uses_almost_no_cpu") {

@@ -153,6 +153,7 @@ fn processes_named(name: &str) -> Vec<String> {
         .collect()
 }
 
+#[testkit::needs(cc)]
 #[test]
 fn a_program_output_is_printed_live_before_the_report() {
     let dir = tempfile::tempdir().unwrap();
@@ -181,6 +182,7 @@ fn a_program_output_is_printed_live_before_the_report() {
     }
 }
 
+#[testkit::needs(cc)]
 #[test]
 fn a_last_line_without_its_newline_gets_one_before_the_report() {
     let dir = tempfile::tempdir().unwrap();
@@ -204,6 +206,7 @@ int main(void) {
     }
 }
 
+#[testkit::needs(cc)]
 #[test]
 fn with_json_the_output_is_in_the_report_and_stdout_is_only_json() {
     let dir = tempfile::tempdir().unwrap();
@@ -229,6 +232,7 @@ fn with_json_the_output_is_in_the_report_and_stdout_is_only_json() {
     }
 }
 
+#[testkit::needs(cc)]
 #[test]
 fn a_flood_of_output_costs_versus_a_fixed_amount_of_memory() {
     let dir = tempfile::tempdir().unwrap();
@@ -286,6 +290,7 @@ fn a_flood_of_output_costs_versus_a_fixed_amount_of_memory() {
     }
 }
 
+#[testkit::needs(cc)]
 #[test]
 fn a_reader_that_goes_away_ends_versus_quietly_and_the_program_with_it() {
     let dir = tempfile::tempdir().unwrap();

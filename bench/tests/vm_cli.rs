@@ -39,6 +39,7 @@ fn total_exits(report: &RunReport) -> u64 {
         .sum()
 }
 
+#[testkit::needs(kvm)]
 #[test]
 fn every_vcpu_reports_its_own_result() {
     if !common::require_kvm("every_vcpu_reports_its_own_result") {
@@ -70,6 +71,7 @@ fn every_vcpu_reports_its_own_result() {
     );
 }
 
+#[testkit::needs(kvm)]
 #[test]
 fn on_bsp_runs_one_instance() {
     if !common::require_kvm("on_bsp_runs_one_instance") {
@@ -80,6 +82,7 @@ fn on_bsp_runs_one_instance() {
     assert_eq!(report.vm.unwrap().instances.len(), 1);
 }
 
+#[testkit::needs(kvm)]
 #[test]
 fn uname_names_the_guest_kernel_not_the_hosts() {
     if !common::require_kvm("uname_names_the_guest_kernel_not_the_hosts") {
@@ -97,6 +100,7 @@ fn uname_names_the_guest_kernel_not_the_hosts() {
     assert_ne!(release, &host_release);
 }
 
+#[testkit::needs(kvm)]
 #[test]
 fn getpid_in_the_guest_causes_no_vm_exits() {
     if !common::require_kvm("getpid_in_the_guest_causes_no_vm_exits") {
@@ -113,6 +117,7 @@ fn getpid_in_the_guest_causes_no_vm_exits() {
     assert_eq!(iters, 220);
 }
 
+#[testkit::needs(kvm)]
 #[test]
 fn compute_gives_the_same_answer_as_on_the_host() {
     if !common::require_kvm("compute_gives_the_same_answer_as_on_the_host") {
@@ -125,6 +130,7 @@ fn compute_gives_the_same_answer_as_on_the_host() {
     assert_eq!(checksum, common::expected_checksum(5000));
 }
 
+#[testkit::needs(kvm)]
 #[test]
 fn a_guest_that_never_finishes_is_stopped_by_the_timeout() {
     if !common::require_kvm("a_guest_that_never_finishes_is_stopped_by_the_timeout") {
@@ -184,6 +190,7 @@ fn bad_vm_options_are_named() {
         .stderr(predicate::str::contains("/nonexistent/kernel"));
 }
 
+#[testkit::needs(kvm)]
 #[test]
 fn bad_layouts_and_images_are_refused_by_the_vmm() {
     if !common::require_kvm("bad_layouts_and_images_are_refused_by_the_vmm") {

@@ -111,11 +111,13 @@ fn files_alike(test: &str, cc: &str) {
     }
 }
 
+#[testkit::needs(cc)]
 #[test]
 fn glibc_reads_files_alike_on_the_host_and_in_the_vm() {
     files_alike("glibc_reads_files_alike_on_the_host_and_in_the_vm", "cc");
 }
 
+#[testkit::needs(musl)]
 #[test]
 fn musl_reads_files_alike_on_the_host_and_in_the_vm() {
     files_alike(

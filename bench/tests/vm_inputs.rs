@@ -161,6 +161,7 @@ fn vm_report(args: &[&str]) -> (RunReport, String) {
     (report, stderr)
 }
 
+#[testkit::needs(kvm)]
 #[test]
 fn the_minimum_boots_and_out_of_memory_is_named() {
     if !common::require_kvm("the_minimum_boots_and_out_of_memory_is_named") {
@@ -186,6 +187,7 @@ fn the_minimum_boots_and_out_of_memory_is_named() {
 /// A static-PIE (`cc -static-pie`: `ET_DYN`, no interpreter) passes the
 /// up-front check and runs on the host; the tiny kernel maps it at a load
 /// base and it relocates itself, so it runs in the VM too.
+#[testkit::needs(kvm, cc)]
 #[test]
 fn a_static_pie_workload_runs_in_the_vm() {
     if !common::require_kvm("a_static_pie_workload_runs_in_the_vm") {
@@ -257,6 +259,7 @@ fn workload_with(segments: &[(u64, u64, u64, u64)]) -> Vec<u8> {
 /// executables) but that the tiny kernel cannot map: the VM run fails with
 /// the kernel's reason in words, and versus exits with the VM-failure
 /// status, not a panic.
+#[testkit::needs(kvm)]
 #[test]
 fn a_workload_the_tiny_kernel_cannot_map_is_named() {
     if !common::require_kvm("a_workload_the_tiny_kernel_cannot_map_is_named") {
@@ -354,6 +357,7 @@ fn kernel_at(addr: u64) -> Vec<u8> {
     elf
 }
 
+#[testkit::needs(kvm)]
 #[test]
 fn a_kernel_linked_outside_ram_says_where() {
     if !common::require_kvm("a_kernel_linked_outside_ram_says_where") {
@@ -385,6 +389,7 @@ fn a_kernel_linked_outside_ram_says_where() {
 /// below reached well over 100 MiB in the same two seconds.
 const FLOOD_RSS_MAX: u64 = 64 << 20;
 
+#[testkit::needs(kvm)]
 #[test]
 fn a_console_flood_keeps_memory_flat() {
     if !common::require_kvm("a_console_flood_keeps_memory_flat") {

@@ -107,6 +107,7 @@ fn a_file_that_is_not_a_kernel_is_named_as_such() {
         ));
 }
 
+#[testkit::needs(kvm)]
 #[test]
 fn a_kernel_that_reaches_run_init_ends_with_status_0_and_its_milestones() {
     if !common::require_kvm("a_kernel_that_reaches_run_init_ends_with_status_0_and_its_milestones")

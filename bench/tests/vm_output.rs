@@ -73,6 +73,7 @@ fn json_run(backend: &str, program: &Path) -> (RunReport, Option<i32>) {
     (report, output.status.code())
 }
 
+#[testkit::needs(kvm)]
 #[test]
 fn the_programs_stdout_and_stderr_are_printed_live_and_apart() {
     if !common::require_kvm("the_programs_stdout_and_stderr_are_printed_live_and_apart") {
@@ -102,6 +103,7 @@ fn the_programs_stdout_and_stderr_are_printed_live_and_apart() {
     assert!(!stderr.contains(OUT), "stdout stays off stderr: {stderr}");
 }
 
+#[testkit::needs(kvm)]
 #[test]
 fn the_json_report_keeps_both_streams_and_nothing_else_is_printed() {
     if !common::require_kvm("the_json_report_keeps_both_streams_and_nothing_else_is_printed") {
@@ -129,6 +131,7 @@ fn the_json_report_keeps_both_streams_and_nothing_else_is_printed() {
     assert!(!report.output_echoed);
 }
 
+#[testkit::needs(kvm)]
 #[test]
 fn every_vcpus_lines_are_printed_whole() {
     if !common::require_kvm("every_vcpus_lines_are_printed_whole") {
@@ -164,6 +167,7 @@ fn every_vcpus_lines_are_printed_whole() {
     );
 }
 
+#[testkit::needs(kvm)]
 #[test]
 fn protocol_records_are_not_printed() {
     if !common::require_kvm("protocol_records_are_not_printed") {
@@ -213,6 +217,7 @@ fn same_signal_as_on_the_host(name: &str, source: &str, signal: i32, signal_name
         )));
 }
 
+#[testkit::needs(kvm)]
 #[test]
 fn a_null_dereference_is_sigsegv_as_on_the_host() {
     if !common::require_kvm("a_null_dereference_is_sigsegv_as_on_the_host") {
@@ -226,6 +231,7 @@ fn a_null_dereference_is_sigsegv_as_on_the_host() {
     );
 }
 
+#[testkit::needs(kvm)]
 #[test]
 fn an_invalid_instruction_is_sigill_as_on_the_host() {
     if !common::require_kvm("an_invalid_instruction_is_sigill_as_on_the_host") {
@@ -239,6 +245,7 @@ fn an_invalid_instruction_is_sigill_as_on_the_host() {
     );
 }
 
+#[testkit::needs(kvm)]
 #[test]
 fn a_program_that_exits_139_is_not_a_signal() {
     if !common::require_kvm("a_program_that_exits_139_is_not_a_signal") {

@@ -76,6 +76,7 @@ fn a_host_run_accounts_for_the_whole_process() {
     accounts_for_the_process("host");
 }
 
+#[testkit::needs(kvm)]
 #[test]
 fn a_vm_run_accounts_for_the_whole_process() {
     if !common::require_kvm("a_vm_run_accounts_for_the_whole_process") {
@@ -84,6 +85,7 @@ fn a_vm_run_accounts_for_the_whole_process() {
     accounts_for_the_process("vm");
 }
 
+#[testkit::needs(root)]
 #[test]
 fn a_container_run_accounts_for_the_whole_process() {
     if !common::require_root("a_container_run_accounts_for_the_whole_process") {
@@ -107,6 +109,7 @@ fn the_run_report_has_a_whole_process_line() {
         .stdout(predicates::str::contains("whole process"));
 }
 
+#[testkit::needs(kvm)]
 #[test]
 fn trace_shows_every_process_phase_and_the_report_on_stderr() {
     if !common::require_kvm("trace_shows_every_process_phase_and_the_report_on_stderr") {

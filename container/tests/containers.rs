@@ -165,6 +165,7 @@ fn base(id: &str, args: &[&str]) -> ContainerBuilder {
         .command(workload_cmd(args))
 }
 
+#[testkit::needs(root)]
 #[test]
 fn ids_show_pid_1_and_the_hostname() {
     if !require_root("ids_show_pid_1_and_the_hostname") {
@@ -212,6 +213,7 @@ fn ids_show_pid_1_and_the_hostname() {
     assert_eq!(back, r.report);
 }
 
+#[testkit::needs(root)]
 #[test]
 fn uname_shows_the_hosts_own_kernel() {
     if !require_root("uname_shows_the_hosts_own_kernel") {
@@ -229,6 +231,7 @@ fn uname_shows_the_hosts_own_kernel() {
     assert_eq!(u["nodename"], "versus");
 }
 
+#[testkit::needs(root)]
 #[test]
 fn status_shows_docker_caps_no_new_privs_and_seccomp() {
     if !require_root("status_shows_docker_caps_no_new_privs_and_seccomp") {
@@ -264,6 +267,7 @@ fn status_shows_docker_caps_no_new_privs_and_seccomp() {
     );
 }
 
+#[testkit::needs(root)]
 #[test]
 fn probe_is_refused_privileged_operations() {
     if !require_root("probe_is_refused_privileged_operations") {
@@ -292,6 +296,7 @@ fn busybox_root(bb: &Path) -> RootfsSpec {
     workload().with_busybox(bb)
 }
 
+#[testkit::needs(root, busybox)]
 #[test]
 fn only_lo_in_the_network_namespace_and_only_own_processes_in_proc() {
     let test = "only_lo_in_the_network_namespace_and_only_own_processes_in_proc";
@@ -344,6 +349,7 @@ fn only_lo_in_the_network_namespace_and_only_own_processes_in_proc() {
     );
 }
 
+#[testkit::needs(root)]
 #[test]
 fn a_memory_limit_ends_in_an_oom_kill() {
     if !require_root("a_memory_limit_ends_in_an_oom_kill") {
@@ -367,6 +373,7 @@ fn a_memory_limit_ends_in_an_oom_kill() {
     assert!(stats.memory_peak_bytes.unwrap() <= 33 << 20, "{stats:?}");
 }
 
+#[testkit::needs(root)]
 #[test]
 fn a_pids_limit_stops_spawn() {
     if !require_root("a_pids_limit_stops_spawn") {
@@ -387,6 +394,7 @@ fn a_pids_limit_stops_spawn() {
     assert_eq!(r.report.outcome, Outcome::Exited(0));
 }
 
+#[testkit::needs(root)]
 #[test]
 fn a_cpu_limit_is_accepted_and_applied() {
     if !require_root("a_cpu_limit_is_accepted_and_applied") {
@@ -513,6 +521,7 @@ impl CpuBandwidth {
     }
 }
 
+#[testkit::needs(root, busybox)]
 #[test]
 fn an_external_busybox_rootfs_runs_a_shell() {
     let test = "an_external_busybox_rootfs_runs_a_shell";
@@ -568,6 +577,7 @@ fn an_external_busybox_rootfs_runs_a_shell() {
     assert_eq!(entries, ["bin", "dev", "proc", "sys", "tmp"]);
 }
 
+#[testkit::needs(root)]
 #[test]
 fn a_setup_failure_is_explained_and_leaves_nothing() {
     if !require_root("a_setup_failure_is_explained_and_leaves_nothing") {
@@ -598,6 +608,7 @@ fn a_setup_failure_is_explained_and_leaves_nothing() {
     assert!(msg.contains("dynamic loader"), "{msg}");
 }
 
+#[testkit::needs(root)]
 #[test]
 fn a_timeout_kills_and_cleans_up() {
     if !require_root("a_timeout_kills_and_cleans_up") {
@@ -629,6 +640,7 @@ fn a_timeout_kills_and_cleans_up() {
     );
 }
 
+#[testkit::needs(root)]
 #[test]
 fn an_interrupt_stops_pid_1_then_kills_it_and_cleans_up() {
     let test = "an_interrupt_stops_pid_1_then_kills_it_and_cleans_up";
@@ -707,6 +719,7 @@ int main(void) {
 }
 "#;
 
+#[testkit::needs(root)]
 #[test]
 fn dropping_a_running_container_cleans_up() {
     if !require_root("dropping_a_running_container_cleans_up") {
@@ -730,6 +743,7 @@ fn dropping_a_running_container_cleans_up() {
     assert_clean(&id, Some(pid), &before);
 }
 
+#[testkit::needs(root, busybox)]
 #[test]
 fn a_process_left_behind_by_pid_1_is_killed_and_its_cgroup_removed() {
     let test = "a_process_left_behind_by_pid_1_is_killed_and_its_cgroup_removed";
@@ -769,6 +783,7 @@ fn a_process_left_behind_by_pid_1_is_killed_and_its_cgroup_removed() {
     );
 }
 
+#[testkit::needs(root)]
 #[test]
 fn the_start_marker_can_be_timed_from_the_pipe() {
     if !require_root("the_start_marker_can_be_timed_from_the_pipe") {
@@ -813,6 +828,7 @@ fn the_start_marker_can_be_timed_from_the_pipe() {
     assert_eq!(report.outcome, Outcome::Exited(0));
 }
 
+#[testkit::needs(root)]
 #[test]
 fn a_user_namespace_as_root_maps_to_an_unprivileged_range() {
     if !require_root("a_user_namespace_as_root_maps_to_an_unprivileged_range") {
@@ -949,6 +965,7 @@ fn rootless_helper() {
     println!("ROOTLESS-HELPER-OK");
 }
 
+#[testkit::needs(root)]
 #[test]
 fn rootless_works_for_an_unprivileged_user() {
     if !require_root("rootless_works_for_an_unprivileged_user") {

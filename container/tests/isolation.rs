@@ -83,6 +83,7 @@ fn sh(id: &str, bb: &Path, script: &str) -> Run {
     .unwrap_or_else(|e| panic!("container {id} failed: {e}"))
 }
 
+#[testkit::needs(root, busybox)]
 #[test]
 fn a_host_device_cannot_be_made_or_opened() {
     let test = "a_host_device_cannot_be_made_or_opened";
@@ -125,6 +126,7 @@ fn a_host_device_cannot_be_made_or_opened() {
     assert!(r.stderr.contains("Operation not permitted"), "{}", r.stderr);
 }
 
+#[testkit::needs(root, busybox)]
 #[test]
 fn an_external_rootfs_mount_does_not_allow_device_nodes() {
     let test = "an_external_rootfs_mount_does_not_allow_device_nodes";
@@ -187,6 +189,7 @@ fn compile_probe(test: &str, dir: &Path) -> Option<PathBuf> {
     testkit::c_program(test, "cc", "-static", dir, "probe", IO_URING_PROBE)
 }
 
+#[testkit::needs(root, cc)]
 #[test]
 fn io_uring_is_refused_by_the_default_seccomp_profile() {
     let test = "io_uring_is_refused_by_the_default_seccomp_profile";
@@ -223,6 +226,7 @@ fn io_uring_is_refused_by_the_default_seccomp_profile() {
     }
 }
 
+#[testkit::needs(root, busybox)]
 #[test]
 fn a_symlinked_mount_point_in_an_external_rootfs_is_refused() {
     let test = "a_symlinked_mount_point_in_an_external_rootfs_is_refused";
@@ -271,6 +275,7 @@ fn cgroup2_mount() -> Option<PathBuf> {
         .map(|l| PathBuf::from(l.split(' ').nth(4).unwrap()))
 }
 
+#[testkit::needs(root, busybox)]
 #[test]
 fn the_cgroup_v2_device_program_refuses_what_the_list_does_not_hold() {
     let test = "the_cgroup_v2_device_program_refuses_what_the_list_does_not_hold";

@@ -390,6 +390,7 @@ mod tests {
         assert!(matches!(open_error(e), KvmError::Missing));
     }
 
+    #[testkit::needs(kvm)]
     #[test]
     fn opens_and_describes_the_backend() {
         if !require_kvm() {

@@ -152,16 +152,19 @@ fn boots_smp(vcpus: u32) {
     eprintln!("{vcpus} vCPU(s): phases {:?}", report.phases);
 }
 
+#[testkit::needs(kvm)]
 #[test]
 fn boots_one_vcpu_over_two_regions() {
     boots_smp(1);
 }
 
+#[testkit::needs(kvm)]
 #[test]
 fn boots_two_vcpus_over_two_regions() {
     boots_smp(2);
 }
 
+#[testkit::needs(kvm)]
 #[test]
 fn report_serializes() {
     if !require_kvm() {
@@ -181,6 +184,7 @@ fn report_serializes() {
     );
 }
 
+#[testkit::needs(kvm)]
 #[test]
 fn infinite_loop_is_stopped_by_the_timeout() {
     if !require_kvm() {
@@ -258,6 +262,7 @@ fn on_backend(test: &str, software: bool) -> bool {
     false
 }
 
+#[testkit::needs(kvm)]
 #[test]
 fn emulation_failure_is_an_internal_error_with_rip() {
     if !require_kvm() {
@@ -285,6 +290,7 @@ fn emulation_failure_is_an_internal_error_with_rip() {
     assert_eq!(report.exits.count(ExitKind::IoOut { port: port::EXIT }), 0);
 }
 
+#[testkit::needs(kvm)]
 #[test]
 fn hardware_kvm_runs_what_software_kvm_cannot_emulate() {
     if !require_kvm() {
@@ -300,6 +306,7 @@ fn hardware_kvm_runs_what_software_kvm_cannot_emulate() {
     assert_eq!(report.exits.count(ExitKind::InternalError), 0);
 }
 
+#[testkit::needs(kvm)]
 #[test]
 fn int3_without_idt_is_reported_not_hung() {
     if !require_kvm() {
@@ -332,6 +339,7 @@ fn int3_without_idt_is_reported_not_hung() {
     }
 }
 
+#[testkit::needs(kvm)]
 #[test]
 fn triple_fault_is_a_guest_reset() {
     if !require_kvm() {
@@ -363,6 +371,7 @@ fn triple_fault_is_a_guest_reset() {
     assert_eq!(report.exits.count(ExitKind::Shutdown), 1);
 }
 
+#[testkit::needs(kvm)]
 #[test]
 fn paravirt_console_delivers_a_buffer_in_one_exit() {
     if !require_kvm() {
@@ -417,6 +426,7 @@ fn paravirt_console_delivers_a_buffer_in_one_exit() {
 /// A kernel that floods the paravirtual console — `FLOOD_WRITES` buffers
 /// of 64 KiB, a few instructions and one exit each, no copying in the guest
 /// — leaves a bounded log: head and tail only, every byte counted.
+#[testkit::needs(kvm)]
 #[test]
 fn a_console_flood_is_kept_bounded() {
     if !require_kvm() {
@@ -456,6 +466,7 @@ fn a_console_flood_is_kept_bounded() {
     assert_eq!(report.console.paravirt_bytes, total);
 }
 
+#[testkit::needs(kvm)]
 #[test]
 fn unknown_port_reads_all_ones() {
     if !require_kvm() {
@@ -473,6 +484,7 @@ fn unknown_port_reads_all_ones() {
     assert_eq!(report.exits.count(ExitKind::IoIn { port: 0x1234 }), 2);
 }
 
+#[testkit::needs(kvm)]
 #[test]
 fn all_halted_without_exit_is_reported() {
     if !require_kvm() {
@@ -485,6 +497,7 @@ fn all_halted_without_exit_is_reported() {
     assert_eq!(report.exits.count(ExitKind::Hlt), 2);
 }
 
+#[testkit::needs(kvm)]
 #[test]
 fn vcpu_count_errors_are_named() {
     if !require_kvm() {
@@ -511,6 +524,7 @@ fn vcpu_count_errors_are_named() {
     ));
 }
 
+#[testkit::needs(kvm)]
 #[test]
 fn workload_and_argv_are_placed_for_the_guest() {
     if !require_kvm() {
@@ -534,6 +548,7 @@ fn workload_and_argv_are_placed_for_the_guest() {
     assert_eq!(report.exit_status(), Some(3));
 }
 
+#[testkit::needs(kvm)]
 #[test]
 fn cpuid_shows_versus_leaf_and_apic_ids() {
     if !require_kvm() {
@@ -580,6 +595,7 @@ fn cpuid_shows_versus_leaf_and_apic_ids() {
 
 /// Launch → first marker with 1 vCPU, and the ping-port round trip.
 /// Printed, not asserted (shared, noisy machines).
+#[testkit::needs(kvm)]
 #[test]
 fn measure_startup_and_exit_round_trip() {
     if !require_kvm() {

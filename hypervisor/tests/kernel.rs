@@ -101,6 +101,7 @@ fn high_resident(report: &VmReport) -> u64 {
     high.resident_bytes
 }
 
+#[testkit::needs(kvm)]
 #[test]
 fn startup_on_one_vcpu() {
     if !require_kvm() {
@@ -136,6 +137,7 @@ fn startup_on_one_vcpu() {
     );
 }
 
+#[testkit::needs(kvm)]
 #[test]
 fn startup_on_every_vcpu_of_two() {
     if !require_kvm() {
@@ -159,6 +161,7 @@ fn startup_on_every_vcpu_of_two() {
     }
 }
 
+#[testkit::needs(kvm)]
 #[test]
 fn second_vcpu_idles_without_run_on_every_vcpu() {
     if !require_kvm() {
@@ -175,6 +178,7 @@ fn second_vcpu_idles_without_run_on_every_vcpu() {
     );
 }
 
+#[testkit::needs(kvm)]
 #[test]
 fn uname_names_the_guest_kernel() {
     if !require_kvm() {
@@ -208,6 +212,7 @@ fn uname_names_the_guest_kernel() {
 
 /// The lesson: a system call stays inside the guest kernel. A thousand
 /// more `getpid`s cost the VMM not a single exit.
+#[testkit::needs(kvm)]
 #[test]
 fn getpid_causes_no_vm_exits() {
     if !require_kvm() {
@@ -241,6 +246,7 @@ fn getpid_causes_no_vm_exits() {
     }
 }
 
+#[testkit::needs(kvm)]
 #[test]
 fn memtouch_uses_the_high_region() {
     if !require_kvm() {
@@ -259,6 +265,7 @@ fn memtouch_uses_the_high_region() {
     );
 }
 
+#[testkit::needs(kvm)]
 #[test]
 fn unknown_system_calls_are_enosys_and_counted() {
     if !require_kvm() {
@@ -288,6 +295,7 @@ fn unknown_system_calls_are_enosys_and_counted() {
     );
 }
 
+#[testkit::needs(kvm)]
 #[test]
 fn timeout_stops_a_workload_that_never_exits() {
     if !require_kvm() {
@@ -302,6 +310,7 @@ fn timeout_stops_a_workload_that_never_exits() {
     assert!(r.first_marker(event::WORKLOAD_START).is_some());
 }
 
+#[testkit::needs(kvm)]
 #[test]
 fn suite_completes() {
     if !require_kvm() {
@@ -316,6 +325,7 @@ fn suite_completes() {
     assert_eq!(field(compute, "checksum"), Some("1f43bb15f14621e8"));
 }
 
+#[testkit::needs(kvm)]
 #[test]
 fn the_uart_console_carries_the_same_lines() {
     if !require_kvm() {
@@ -333,6 +343,7 @@ fn the_uart_console_carries_the_same_lines() {
 
 /// The exit probe: before the workload, the bootstrap CPU makes exactly N
 /// ping exits between two markers, and both sides time them.
+#[testkit::needs(kvm)]
 #[test]
 fn exit_probe_makes_exactly_n_ping_exits_then_runs_the_workload() {
     if !require_kvm() {
@@ -407,6 +418,7 @@ fn exit_probe_makes_exactly_n_ping_exits_then_runs_the_workload() {
     );
 }
 
+#[testkit::needs(kvm)]
 #[test]
 fn without_the_exit_probe_there_are_no_ping_exits() {
     if !require_kvm() {
@@ -419,6 +431,7 @@ fn without_the_exit_probe_there_are_no_ping_exits() {
 }
 
 /// Only the bootstrap CPU probes, and every instance still runs.
+#[testkit::needs(kvm)]
 #[test]
 fn the_exit_probe_runs_on_the_bootstrap_cpu_only() {
     if !require_kvm() {
@@ -509,6 +522,7 @@ fn syscall_then_exit_with_errno(nr: u32, a1: u64, a2: u64, a3: u32) -> Vec<u8> {
 
 const EFAULT: u32 = 14;
 
+#[testkit::needs(kvm)]
 #[test]
 fn bad_user_pointers_are_efault() {
     if !require_kvm() {
@@ -555,6 +569,7 @@ fn bad_user_pointers_are_efault() {
 
 /// The Linux system-call ABI: every register but RAX, RCX and R11 survives
 /// a system call, and the user's RFLAGS (here DF, set with `std`) come back.
+#[testkit::needs(kvm)]
 #[test]
 fn system_calls_keep_registers_and_flags() {
     if !require_kvm() {
@@ -599,6 +614,7 @@ fn system_calls_keep_registers_and_flags() {
     run_expect(&image(tiny_elf(&c)), 101);
 }
 
+#[testkit::needs(kvm)]
 #[test]
 fn a_user_fault_ends_the_instance_with_its_signal() {
     if !require_kvm() {
@@ -640,6 +656,7 @@ fn a_user_fault_ends_the_instance_with_its_signal() {
     assert_eq!(field(line(&r, "@kernel fault "), "vector"), Some("13"));
 }
 
+#[testkit::needs(kvm)]
 #[test]
 fn a_file_that_is_not_a_static_executable_is_refused() {
     if !require_kvm() {
@@ -729,6 +746,7 @@ fn patched(patch: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
 /// Every reason the tiny kernel's ELF loader (guest-images/kernel/src/elf.rs)
 /// has to refuse an image, each met by the one defect that should cause it:
 /// the kernel ends the VM with the bad-workload status and names the reason.
+#[testkit::needs(kvm)]
 #[test]
 fn every_malformed_workload_image_is_refused_with_its_reason() {
     if !require_kvm() {
@@ -948,6 +966,7 @@ fn workload_field_value() -> impl proptest::strategy::Strategy<Value = u64> {
 /// runs on until stopped (an entry into a loop), or is refused with a
 /// reason the VMM knows, or memory runs out — the kernel itself never takes
 /// an exception, panics or brings the VM down.
+#[testkit::needs(kvm)]
 #[test]
 fn a_mutated_workload_image_never_brings_the_kernel_down() {
     if !require_kvm() {
@@ -1013,6 +1032,7 @@ fn c_program(source: &str, link: &str) -> Option<Vec<u8>> {
 /// (AT_RANDOM, AT_PHDR), `arch_prctl` for thread-local storage, `brk` and
 /// `mmap` for `malloc`, and answers the calls the kernel lacks with
 /// `ENOSYS` gracefully.
+#[testkit::needs(kvm, cc)]
 #[test]
 fn a_static_glibc_program_runs() {
     if !require_kvm() {
@@ -1053,6 +1073,7 @@ int main(int argc, char **argv) {
 /// A static-PIE (`ET_DYN`, no interpreter): the kernel maps it at its load
 /// base and it relocates itself — globals, TLS and `malloc` included, the
 /// program's own addresses at that base.
+#[testkit::needs(kvm, cc)]
 #[test]
 fn a_static_pie_glibc_program_runs() {
     if !require_kvm() {
@@ -1089,6 +1110,7 @@ int main(int argc, char **argv) {
 
 /// `munmap` in the middle of a 2 MiB page splits it; `PROT_NONE` memory
 /// comes back with `mprotect`; a read-only page and an unmapped hole fault.
+#[testkit::needs(kvm, cc)]
 #[test]
 fn munmap_and_mprotect_change_mappings() {
     if !require_kvm() {
@@ -1147,6 +1169,7 @@ fn kernel_instructions(report: &VmReport) -> (u64, u64) {
     (at_start, count.kernel)
 }
 
+#[testkit::needs(kvm)]
 #[test]
 fn single_stepping_counts_the_kernels_work() {
     if !require_kvm() {

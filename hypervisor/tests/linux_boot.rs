@@ -223,6 +223,7 @@ fn tiny_config(code: &[u8], cmdline: &str) -> linux::run::LinuxRunConfig {
     }
 }
 
+#[testkit::needs(kvm)]
 #[test]
 fn a_hand_made_kernel_reads_versus_zero_page_through_the_real_vm_path() {
     if !require_kvm("a_hand_made_kernel_reads_versus_zero_page_through_the_real_vm_path") {
@@ -253,6 +254,7 @@ fn a_hand_made_kernel_reads_versus_zero_page_through_the_real_vm_path() {
     );
 }
 
+#[testkit::needs(kvm)]
 #[test]
 fn an_int3_is_assisted_on_a_software_backend_and_a_triple_fault_reports_rip() {
     if !require_kvm("an_int3_is_assisted_on_a_software_backend_and_a_triple_fault_reports_rip") {
@@ -275,6 +277,7 @@ fn an_int3_is_assisted_on_a_software_backend_and_a_triple_fault_reports_rip() {
     }
 }
 
+#[testkit::needs(kvm)]
 #[test]
 fn an_emulation_failure_reports_the_guest_rip_and_the_instruction_bytes() {
     if !require_kvm("an_emulation_failure_reports_the_guest_rip_and_the_instruction_bytes") {

@@ -186,6 +186,7 @@ fn objdump(args: &[&str]) -> Option<String> {
     }
 }
 
+#[testkit::needs(objdump)]
 #[test]
 fn the_kernel_has_no_instruction_the_ring0_emulator_rejects() {
     let Some(listing) = objdump(&[

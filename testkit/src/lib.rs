@@ -1,42 +1,35 @@
 //! How a versus test skips itself where the machine lacks what it needs
-//! (`/dev/kvm`, root, a static busybox, a C compiler).
+//! (`/dev/kvm`, root, a static busybox, a C compiler, objdump).
 //!
-//! `cargo test` captures what a passing test prints with `eprintln!`, so a
-//! skipped test would read as passed. [`skip`] therefore writes its line to
-//! the process's stderr directly (outside the capture, so it shows in the
-//! run) and appends it to the file named by `VERSUS_SKIP_LOG`, from which
-//! `make test` prints a final count. Where the environment variable that
-//! guards the need is `1` (`VERSUS_REQUIRE_KVM`, `VERSUS_REQUIRE_ROOT`, as
-//! CI sets them), a skip would hide a failure, so it panics instead.
+//! Two lines of defence, both asking `testkit-probe` what is missing:
+//!
+//! - [`needs`], an attribute written above `#[test]`
+//!   (`#[testkit::needs(root, kvm)]`), compiles the test as
+//!   `#[ignore = "why, and how to get it"]` where something is missing, so
+//!   `cargo test` reports it as ignored with the reason instead of passed.
+//!   Under `VERSUS_REQUIRE_KVM=1` / `VERSUS_REQUIRE_ROOT=1` (as CI sets
+//!   them) it never ignores.
+//! - The guards in the test bodies ([`require_kvm`], [`require_root`],
+//!   [`c_program`], [`skip`]) catch what the attribute cannot: a machine
+//!   that changed after the build, a test that needs something for only a
+//!   part of it, and CI. `cargo test` captures what a passing test prints
+//!   with `eprintln!`, so [`skip`] writes its line to the process's stderr
+//!   directly (outside the capture, so it shows in the run) and appends it
+//!   to the file named by `VERSUS_SKIP_LOG`, from which `make test` prints a
+//!   final count. Where the variable that guards the need is `1`, a skip
+//!   would hide a failure, so it panics instead.
 
 use std::io::Write;
+
+pub use testkit_macros::needs;
+pub use testkit_probe::{Need, Requirement};
 
 /// The variable `make test` sets to the file collecting skip lines.
 pub const SKIP_LOG_VAR: &str = "VERSUS_SKIP_LOG";
 
-/// What a skipped test lacked: the variable that forbids skipping for it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Need {
-    /// `/dev/kvm`: forbidden to skip under `VERSUS_REQUIRE_KVM=1`.
-    Kvm,
-    /// Root, or a host tool the container and foreign-program tests use
-    /// (busybox, a static C library): forbidden under `VERSUS_REQUIRE_ROOT=1`.
-    Root,
-}
-
-impl Need {
-    /// The environment variable that turns this skip into a failure.
-    pub fn require_var(self) -> &'static str {
-        match self {
-            Need::Kvm => "VERSUS_REQUIRE_KVM",
-            Need::Root => "VERSUS_REQUIRE_ROOT",
-        }
-    }
-}
-
 /// True when skipping for `need` is forbidden here (CI).
 pub fn required(need: Need) -> bool {
-    std::env::var(need.require_var()).as_deref() == Ok("1")
+    need.required()
 }
 
 /// Skips `test` because of `why`: panics where `need` is required, else
@@ -70,36 +63,25 @@ fn report(line: &str, log: Option<&std::ffi::OsStr>) {
 /// True when `/dev/kvm` can be opened for reading and writing; otherwise
 /// `test` skips (a failure under `VERSUS_REQUIRE_KVM=1`).
 pub fn require_kvm(test: &str) -> bool {
-    match std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/kvm")
-    {
-        Ok(_) => true,
-        Err(err) => {
-            skip(test, Need::Kvm, &format!("cannot open /dev/kvm ({err})"));
+    require(test, Requirement::Kvm)
+}
+
+/// True when the test runs as root (effective uid 0); otherwise `test`
+/// skips (a failure under `VERSUS_REQUIRE_ROOT=1`).
+pub fn require_root(test: &str) -> bool {
+    require(test, Requirement::Root)
+}
+
+/// True when the machine has `requirement`; otherwise `test` skips with
+/// the probe's reason (a failure where its variable is `1`).
+fn require(test: &str, requirement: Requirement) -> bool {
+    match requirement.missing() {
+        None => true,
+        Some(why) => {
+            skip(test, requirement.need(), &why);
             false
         }
     }
-}
-
-/// True when the test runs as root (uid 0); otherwise `test` skips (a
-/// failure under `VERSUS_REQUIRE_ROOT=1`).
-pub fn require_root(test: &str) -> bool {
-    // /proc/self/status's `Uid:` line: real, effective, saved, filesystem.
-    let effective_uid = std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find_map(|line| line.strip_prefix("Uid:"))
-                .and_then(|ids| ids.split_whitespace().nth(1).map(str::to_owned))
-        });
-    if effective_uid.as_deref() == Some("0") {
-        return true;
-    }
-    skip(test, Need::Root, "needs root (run the tests as root)");
-    false
 }
 
 /// Compiles the C program `source` into `dir/name` with `compiler` (`cc`
@@ -143,12 +125,6 @@ pub fn c_program(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn each_need_names_the_variable_ci_sets() {
-        assert_eq!(Need::Kvm.require_var(), "VERSUS_REQUIRE_KVM");
-        assert_eq!(Need::Root.require_var(), "VERSUS_REQUIRE_ROOT");
-    }
 
     #[test]
     fn skips_are_appended_to_the_log_one_line_each() {

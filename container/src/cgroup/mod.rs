@@ -899,6 +899,7 @@ pub(crate) mod tests {
         assert!(e.contains("busy"), "{e}");
     }
 
+    #[testkit::needs(root)]
     #[test]
     fn the_kernels_own_ebusy_is_retried() {
         if !testkit::require_root("the_kernels_own_ebusy_is_retried") {

@@ -306,6 +306,7 @@ mod tests {
         scan.layout.unified_mount().map(Path::to_path_buf)
     }
 
+    #[testkit::needs(root)]
     #[test]
     fn kill_all_empties_a_live_cgroup_and_remove_leaves_nothing() {
         let test = "kill_all_empties_a_live_cgroup_and_remove_leaves_nothing";

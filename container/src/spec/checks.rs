@@ -447,6 +447,7 @@ mod tests {
             .to_string()
     }
 
+    #[testkit::needs(root)]
     #[test]
     fn a_plain_spec_builds_with_every_namespace_and_docker_defaults() {
         let s = base().build_with(&facts(0, HYBRID_MOUNTINFO)).unwrap();
