@@ -273,3 +273,46 @@ fn an_unwritable_export_is_refused_before_anything_starts() {
         "{stderr}"
     );
 }
+
+/// Ctrl-C while instances are starting: versus stops starting more, tears
+/// down the ones it started, says how far it got, and exits 130.
+#[test]
+fn ctrl_c_while_starting_tears_everything_down() {
+    reap_orphans();
+    let child = Command::new(versus())
+        .args(["scale", "--count", "1000", "--backends", "host"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("versus starts");
+    let pid = child.id();
+    // The probe instance comes and goes first; wait until the instances of
+    // the count itself are starting (more than one child at once).
+    let children_of_versus = || {
+        std::fs::read_dir("/proc")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+            .filter(|&child| container::host::parent_pid(child) == Some(pid))
+            .count()
+    };
+    while children_of_versus() < 2 {
+        assert!(
+            std::fs::metadata(format!("/proc/{pid}")).is_ok(),
+            "versus ended before its instances started"
+        );
+        std::thread::yield_now();
+    }
+    let pid_t = libc::pid_t::try_from(pid).expect("a pid");
+    // SAFETY: kill has no memory effects; `pid` is our child, not yet reaped.
+    unsafe { libc::kill(pid_t, libc::SIGINT) };
+    let output = child.wait_with_output().expect("versus ends");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    assert!(
+        stderr.contains("interrupted after") && stderr.contains("nothing left behind"),
+        "{stderr}"
+    );
+    assert_eq!(orphaned_instances(), Vec::<u32>::new(), "no instance left");
+}

@@ -176,7 +176,8 @@ pub enum ScaleError {
     },
     /// An instance failed; everything was torn down.
     #[error(
-        "{backend} instance {failed_at} of {count} failed ({problem}); {started} had started; all were torn down"
+        "{backend} instance {failed_at} of {count} failed ({problem}); {started} had started; {}",
+        torn_down(.left)
     )]
     InstanceFailed {
         /// The backend.
@@ -189,10 +190,13 @@ pub enum ScaleError {
         failed_at: usize,
         /// What happened.
         problem: String,
+        /// What the teardown left (empty: nothing).
+        left: Vec<String>,
     },
     /// Ctrl-C or SIGTERM: everything was torn down.
     #[error(
-        "interrupted after {started} of {count} {backend} instances had started; all were torn down"
+        "interrupted after {started} of {count} {backend} instances had started; {}",
+        torn_down(.left)
     )]
     Interrupted {
         /// The backend.
@@ -201,10 +205,21 @@ pub enum ScaleError {
         count: usize,
         /// How many had started.
         started: usize,
+        /// What the teardown left (empty: nothing).
+        left: Vec<String>,
     },
     /// Reading /proc failed.
     #[error("cannot read the host's memory counters")]
     MemInfo(#[source] std::io::Error),
+}
+
+/// How a stop after a failure ended: all torn down, or what was left.
+fn torn_down(left: &[String]) -> String {
+    if left.is_empty() {
+        "all were torn down, nothing left behind".to_string()
+    } else {
+        format!("the teardown left {}", left.join("; "))
+    }
 }
 
 /// Runs the whole plan; `progress` hears a line per point.
@@ -293,6 +308,16 @@ fn measure_backend<B: HeldBackend + Sync>(
     capacities.push(capacity);
     for &count in &plan.counts {
         let point = measure(backend, which, count, plan.parallelism)?;
+        // The instances stop themselves on Ctrl-C too; the point measured
+        // them, but no further count starts.
+        if crate::interrupt::requested() {
+            return Err(ScaleError::Interrupted {
+                backend: which.name(),
+                count,
+                started: point.started,
+                left: point.leftovers,
+            });
+        }
         progress(&format!(
             "{}: {} instances started and torn down",
             which.name(),
@@ -547,13 +572,20 @@ fn measure<B: HeldBackend + Sync>(
                     }
                     let fail = |problem: String| {
                         stop.store(true, Ordering::SeqCst);
+                        // An instance that Ctrl-C stopped before its marker
+                        // did not fail: the interrupt is the reason.
+                        let why = if crate::interrupt::requested() {
+                            StartStop::Interrupted
+                        } else {
+                            StartStop::Failed {
+                                at: index + 1,
+                                problem,
+                            }
+                        };
                         stopped
                             .lock()
                             .unwrap_or_else(PoisonError::into_inner)
-                            .get_or_insert(StartStop::Failed {
-                                at: index + 1,
-                                problem,
-                            });
+                            .get_or_insert(why);
                     };
                     match backend.start(&launch) {
                         Ok(mut started) => {
@@ -588,7 +620,7 @@ fn measure<B: HeldBackend + Sync>(
         for (started, _) in held {
             let _ = started.wait();
         }
-        let _ = baseline.leftovers(&cgroups);
+        let left = baseline.leftovers(&cgroups);
         return Err(match why {
             StartStop::Failed { at, problem } => ScaleError::InstanceFailed {
                 backend: which.name(),
@@ -596,11 +628,13 @@ fn measure<B: HeldBackend + Sync>(
                 started: started_count,
                 failed_at: at,
                 problem,
+                left,
             },
             StartStop::Interrupted => ScaleError::Interrupted {
                 backend: which.name(),
                 count,
                 started: started_count,
+                left,
             },
         });
     }
@@ -657,6 +691,7 @@ fn measure<B: HeldBackend + Sync>(
             started: started_count,
             failed_at: at + 1,
             problem: error_chain(error),
+            left: leftovers,
         });
     }
 

@@ -125,11 +125,21 @@ pub(crate) fn scale(args: &ScaleArgs) -> Result<ExitCode> {
         parallelism: std::thread::available_parallelism().map_or(1, usize::from),
     };
     let show_progress = std::io::stderr().is_terminal();
-    let report = bench::scale::run(&plan, |line| {
+    let result = bench::scale::run(&plan, |line| {
         if show_progress {
             output::stderr_line(&format!("versus scale: {line}"));
         }
-    })?;
+    });
+    let report = match result {
+        Ok(report) => report,
+        // Ctrl-C: the error says how far it got; the status is the
+        // signal's, as after an interrupted run.
+        Err(error) if bench::interrupt::exit_status().is_some() => {
+            output::stderr_line(&format!("versus: {error}"));
+            return Ok(ExitCode::from(bench::interrupt::exit_status().unwrap_or(1)));
+        }
+        Err(error) => return Err(error.into()),
+    };
     if let Some(path) = &args.export_json {
         let text = format!("{}\n", serde_json::to_string_pretty(&report)?);
         bench::fmt::write_atomically(path, &text)
