@@ -8,8 +8,11 @@
 //! is not: its vCPU threads and guest memory live inside versus' own
 //! process (as Firecracker's would live in its VMM process). So every
 //! instance is charged its own process's PSS (none for a VM) plus an equal
-//! share of how much versus' own PSS grew while the instances were alive —
-//! the same rule for every backend, and for a VM the whole of its cost.
+//! share of how much versus' own anonymous PSS grew while the instances
+//! were alive — the same rule for every backend, and for a VM the whole of
+//! its cost. (Anonymous: versus' file pages are its binary, whose share
+//! moves with every other versus process on the host, not with the
+//! instances; see `procfs::anon_pss_bytes`.)
 //! What no process shows (namespaces, cgroups, page tables, kernel stacks,
 //! KVM's structures) is the growth of `Slab`, `PageTables` and
 //! `KernelStack`; the drop in `MemAvailable` is the whole set's cost.
@@ -105,8 +108,9 @@ pub struct ScalePoint {
     /// Per instance: its own process's PSS (mean; 0 for a VM, which has
     /// no process of its own).
     pub own_pss_bytes: u64,
-    /// Growth of versus' own PSS while the instances were alive (the VMs'
-    /// guest memory and vCPU threads, the launchers' threads and buffers).
+    /// Growth of versus' own anonymous PSS while the instances were alive
+    /// (the VMs' guest memory and vCPU threads, the launchers' threads and
+    /// buffers).
     pub versus_pss_growth_bytes: i64,
     /// Per instance: own PSS plus an equal share of versus' growth.
     pub pss_per_instance_bytes: i64,
@@ -347,7 +351,7 @@ fn probe<B: HeldBackend>(backend: &B, which: ScaleBackend) -> Result<InstanceCos
     };
     let fds_before = procfs::own_entries("fd");
     let tasks_before = procfs::own_entries("task");
-    let pss_before = procfs::pss_bytes("self").unwrap_or(0);
+    let pss_before = procfs::anon_pss_bytes("self").unwrap_or(0);
     let mut started = backend
         .start(&park_launch())
         .map_err(|error| problem(error_chain(&error)))?;
@@ -359,7 +363,7 @@ fn probe<B: HeldBackend>(backend: &B, which: ScaleBackend) -> Result<InstanceCos
     let own_pss = own_pid
         .and_then(|pid| procfs::pss_bytes(&pid.to_string()))
         .unwrap_or(0);
-    let growth = procfs::pss_bytes("self")
+    let growth = procfs::anon_pss_bytes("self")
         .unwrap_or(0)
         .saturating_sub(pss_before);
     let report = started.wait();
@@ -545,7 +549,7 @@ fn measure<B: HeldBackend + Sync>(
 ) -> Result<ScalePoint, ScaleError> {
     let baseline = Baseline::now();
     let memory_before = procfs::MemInfo::read().map_err(ScaleError::MemInfo)?;
-    let pss_before = procfs::pss_bytes("self").unwrap_or(0);
+    let pss_before = procfs::anon_pss_bytes("self").unwrap_or(0);
     let launch = park_launch();
     let next = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
@@ -641,7 +645,7 @@ fn measure<B: HeldBackend + Sync>(
 
     // All alive: measure.
     let memory_alive = procfs::MemInfo::read().map_err(ScaleError::MemInfo)?;
-    let pss_alive = procfs::pss_bytes("self").unwrap_or(0);
+    let pss_alive = procfs::anon_pss_bytes("self").unwrap_or(0);
     let mut own_pss = Vec::new();
     let mut cgroup_memory = Vec::new();
     for (started, _) in &mut held {

@@ -25,6 +25,17 @@ pub fn pss_bytes(pid: &str) -> Option<u64> {
     kib_field(&text, "Pss")
 }
 
+/// The anonymous part of process `pid`'s proportional set size
+/// (`Pss_Anon`: heap, thread stacks, a VM's guest memory), or its whole PSS
+/// on kernels older than 5.14 that lack the split. versus' growth is read
+/// this way: its file pages are the versus binary, shared with every other
+/// versus process, so their share moves whenever another one starts or ends
+/// while the instances themselves do not change it.
+pub fn anon_pss_bytes(pid: &str) -> Option<u64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok()?;
+    kib_field(&text, "Pss_Anon").or_else(|| kib_field(&text, "Pss"))
+}
+
 /// The host-wide memory counters the density figures are deltas of.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct MemInfo {
@@ -177,7 +188,9 @@ mod tests {
     }
 
     #[test]
-    fn the_own_process_has_a_pss() {
-        assert!(pss_bytes("self").is_some_and(|pss| pss > 0));
+    fn the_own_process_has_a_pss_and_an_anonymous_part_of_it() {
+        let pss = pss_bytes("self").expect("a PSS");
+        let anon = anon_pss_bytes("self").expect("an anonymous PSS");
+        assert!(anon > 0 && anon <= pss, "{anon} of {pss}");
     }
 }

@@ -81,7 +81,7 @@ pub fn render(report: &ScaleReport) -> String {
     }
     let mut out = format!(
         "{table}\nInstances started {} at a time. PSS / instance: its own process's \
-         proportional set size plus an equal share of versus' own growth (a VM has no \
+         proportional set size plus an equal share of versus' own anonymous growth (a VM has no \
          process of its own: its guest memory and vCPU threads are in versus). Kernel: \
          growth of Slab + PageTables + KernelStack. Host memory: the drop in MemAvailable.\n",
         report.parallelism
