@@ -14,8 +14,8 @@
 //! moves with every other versus process on the host, not with the
 //! instances; see `procfs::anon_pss_bytes`.)
 //! What no process shows (namespaces, cgroups, page tables, kernel stacks,
-//! KVM's structures) is the growth of `Slab`, `PageTables` and
-//! `KernelStack`; the drop in `MemAvailable` is the whole set's cost.
+//! KVM's structures) is the growth of `Slab`, `PageTables`,
+//! `SecPageTables`, `KernelStack` and `VmallocUsed`; the drop in `MemAvailable` is the whole set's cost.
 
 mod fit;
 mod procfs;
@@ -118,7 +118,7 @@ pub struct ScalePoint {
     pub guest_touched_bytes: Option<u64>,
     /// Per container: memory charged to its cgroup (mean).
     pub cgroup_memory_bytes: Option<u64>,
-    /// Growth of Slab + PageTables + KernelStack over the whole set.
+    /// Growth of Slab + PageTables + SecPageTables + KernelStack + VmallocUsed over the whole set.
     pub kernel_growth_bytes: i64,
     /// Drop in MemAvailable over the whole set: what the N cost the host.
     pub host_memory_bytes: i64,

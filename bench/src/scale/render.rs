@@ -83,7 +83,7 @@ pub fn render(report: &ScaleReport) -> String {
         "{table}\nInstances started {} at a time. PSS / instance: its own process's \
          proportional set size plus an equal share of versus' own anonymous growth (a VM has no \
          process of its own: its guest memory and vCPU threads are in versus). Kernel: \
-         growth of Slab + PageTables + KernelStack. Host memory: the drop in MemAvailable.\n",
+         growth of Slab + PageTables + SecPageTables + KernelStack + VmallocUsed. Host memory: the drop in MemAvailable.\n",
         report.parallelism
     );
     for capacity in &report.capacities {
