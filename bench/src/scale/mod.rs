@@ -339,7 +339,7 @@ struct InstanceCost {
     fds: u64,
     /// Tasks it adds: versus' threads for it and its own process.
     tasks: u64,
-    /// Memory: its own PSS plus the growth of versus' own.
+    /// Memory: its own PSS, the growth of versus' own, and the kernel's.
     memory: u64,
 }
 
@@ -352,6 +352,7 @@ fn probe<B: HeldBackend>(backend: &B, which: ScaleBackend) -> Result<InstanceCos
     let fds_before = procfs::own_entries("fd");
     let tasks_before = procfs::own_entries("task");
     let pss_before = procfs::anon_pss_bytes("self").unwrap_or(0);
+    let kernel_before = procfs::MemInfo::read().map_err(ScaleError::MemInfo)?.kernel();
     let mut started = backend
         .start(&park_launch())
         .map_err(|error| problem(error_chain(&error)))?;
@@ -366,6 +367,12 @@ fn probe<B: HeldBackend>(backend: &B, which: ScaleBackend) -> Result<InstanceCos
     let growth = procfs::anon_pss_bytes("self")
         .unwrap_or(0)
         .saturating_sub(pss_before);
+    // One instance's kernel growth is within the host's noise; it is
+    // counted when it shows (KVM's vmalloc'd structures do), never below 0.
+    let kernel = procfs::MemInfo::read()
+        .map_err(ScaleError::MemInfo)?
+        .kernel()
+        .saturating_sub(kernel_before);
     let report = started.wait();
     if marker.is_none() {
         return Err(problem(match report {
@@ -376,7 +383,7 @@ fn probe<B: HeldBackend>(backend: &B, which: ScaleBackend) -> Result<InstanceCos
     Ok(InstanceCost {
         fds: fds.max(1),
         tasks: tasks.max(1),
-        memory: own_pss + growth,
+        memory: own_pss + growth + kernel,
     })
 }
 
@@ -390,7 +397,8 @@ pub struct Capacity {
     pub fds_per_instance: u64,
     /// Tasks (threads and processes) per instance (measured on the probe).
     pub tasks_per_instance: u64,
-    /// Memory per instance (the probe's PSS, its own and versus' growth).
+    /// Memory per instance (the probe's PSS, its own and versus' growth,
+    /// and the kernel's growth).
     pub memory_per_instance_bytes: u64,
     /// The most this host can hold at once, by the tightest limit.
     pub can_hold: u64,
