@@ -125,6 +125,12 @@ fn scale_holds_and_tears_down(backends: &[ScaleBackend]) {
         }
     }
     assert_eq!(report.fits.len(), backends.len(), "a fit per backend");
+    for fit in &report.fits {
+        assert!(
+            fit.accounted.is_some() && fit.pss.is_some() && fit.host_memory.is_some(),
+            "{fit:?}"
+        );
+    }
     assert_eq!(cgroups_of(pid), Vec::<PathBuf>::new(), "no cgroup left");
     assert_eq!(orphaned_instances(), Vec::<u32>::new(), "no instance left");
 }

@@ -138,6 +138,11 @@ pub struct BackendFit {
     pub host_memory: Option<Fit>,
     /// The instances' summed PSS against N.
     pub pss: Option<Fit>,
+    /// Summed PSS plus the kernel's growth against N: the memory versus
+    /// can account for, steadier than MemAvailable on a shared host, where
+    /// page cache and other work move MemAvailable by more than a parked
+    /// instance costs.
+    pub accounted: Option<Fit>,
 }
 
 /// Everything one `versus scale` measured.
@@ -273,10 +278,16 @@ pub fn run(plan: &ScalePlan, mut progress: impl FnMut(&str)) -> Result<ScaleRepo
                 .iter()
                 .map(|p| (p.pss_per_instance_bytes * p.count as i64) as f64)
                 .collect();
+            let accounted: Vec<f64> = mine
+                .iter()
+                .zip(&pss)
+                .map(|(p, pss)| pss + p.kernel_growth_bytes as f64)
+                .collect();
             (mine.len() >= 2).then(|| BackendFit {
                 backend,
                 host_memory: least_squares(&counts, &host),
                 pss: least_squares(&counts, &pss),
+                accounted: least_squares(&counts, &accounted),
             })
         })
         .collect();
@@ -352,7 +363,9 @@ fn probe<B: HeldBackend>(backend: &B, which: ScaleBackend) -> Result<InstanceCos
     let fds_before = procfs::own_entries("fd");
     let tasks_before = procfs::own_entries("task");
     let pss_before = procfs::anon_pss_bytes("self").unwrap_or(0);
-    let kernel_before = procfs::MemInfo::read().map_err(ScaleError::MemInfo)?.kernel();
+    let kernel_before = procfs::MemInfo::read()
+        .map_err(ScaleError::MemInfo)?
+        .kernel();
     let mut started = backend
         .start(&park_launch())
         .map_err(|error| problem(error_chain(&error)))?;

@@ -116,10 +116,11 @@ fn conclusions(report: &ScaleReport) -> String {
             None => "no fit".to_string(),
         };
         out.push_str(&format!(
-            "Each extra {name} cost {} of host memory (slope of MemAvailable's drop against N) \
-             and {} of PSS.\n",
-            described(&fit.host_memory),
-            described(&fit.pss)
+            "Each extra {name} cost {} of PSS and kernel memory ({} of PSS); MemAvailable \
+             dropped by {} per extra {name}.\n",
+            described(&fit.accounted),
+            described(&fit.pss),
+            described(&fit.host_memory)
         ));
     }
     if report.fits.is_empty() {
