@@ -322,3 +322,52 @@ fn ctrl_c_while_starting_tears_everything_down() {
     );
     assert_eq!(orphaned_instances(), Vec::<u32>::new(), "no instance left");
 }
+
+/// An instance that fails mid-way (here: versus' open-file limit lowered
+/// under it while instances start) stops the run: everything started is
+/// torn down, and the error says which one failed and how far it got.
+#[test]
+fn an_instance_failing_mid_way_stops_and_tears_everything_down() {
+    reap_orphans();
+    let child = Command::new(versus())
+        .args(["scale", "--count", "1000", "--backends", "host"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("versus starts");
+    let pid = child.id();
+    let children_of_versus = || {
+        std::fs::read_dir("/proc")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+            .filter(|&child| container::host::parent_pid(child) == Some(pid))
+            .count()
+    };
+    while children_of_versus() < 2 {
+        assert!(
+            std::fs::metadata(format!("/proc/{pid}")).is_ok(),
+            "versus ended before its instances started"
+        );
+        std::thread::yield_now();
+    }
+    let limited = Command::new("prlimit")
+        .args(["--pid", &pid.to_string(), "--nofile=16:16"])
+        .status()
+        .expect("prlimit runs");
+    assert!(limited.success(), "prlimit --pid");
+    let output = child.wait_with_output().expect("versus ends");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        output.stdout.is_empty(),
+        "no table after a failure: {stderr}"
+    );
+    assert!(
+        stderr.contains("host instance ") && stderr.contains(" of 1000 failed"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("had started"), "{stderr}");
+    assert_eq!(orphaned_instances(), Vec::<u32>::new(), "no instance left");
+}
