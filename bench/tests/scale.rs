@@ -239,7 +239,7 @@ fn scale_exports_json_csv_and_a_plot() {
     let svg = std::fs::read_to_string(&plot).expect("the plot");
     assert!(svg.starts_with("<svg"), "{svg}");
     assert!(
-        svg.contains("host memory (MemAvailable drop) against N")
+        svg.contains("memory (PSS + kernel) against N")
             && svg.contains("start latency (median) against N"),
         "both charts: {svg}"
     );

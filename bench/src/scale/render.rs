@@ -1,6 +1,6 @@
 //! A [`ScaleReport`] for people (one table and the conclusions), as CSV,
-//! and as an SVG plot: memory against N and start latency against N, one
-//! line per backend.
+//! and as an SVG plot: memory (PSS and kernel growth) against N and start
+//! latency against N, one line per backend.
 
 use std::path::Path;
 
@@ -236,14 +236,15 @@ fn plot(report: &ScaleReport) -> Result<String, String> {
         let root = SVGBackend::with_string(&mut svg, PLOT_SIZE).into_drawing_area();
         root.fill(&WHITE).map_err(|e| e.to_string())?;
         let (left, right) = root.split_horizontally(PLOT_SIZE.0 / 2);
-        let memory = series(report, |point| point.host_memory_bytes.max(0) as f64 / MIB);
+        // The accounted memory (PSS and kernel growth), the steadiest of
+        // the three sums the fits use (see `BackendFit::accounted`).
+        let memory = series(report, |point| {
+            let accounted =
+                point.pss_per_instance_bytes * point.count as i64 + point.kernel_growth_bytes;
+            accounted.max(0) as f64 / MIB
+        });
         let latency = series(report, |point| point.start_latency.median / MS);
-        chart(
-            &left,
-            "host memory (MemAvailable drop) against N",
-            "MiB",
-            &memory,
-        )?;
+        chart(&left, "memory (PSS + kernel) against N", "MiB", &memory)?;
         chart(&right, "start latency (median) against N", "ms", &latency)?;
         root.present().map_err(|e| e.to_string())?;
     }
