@@ -124,7 +124,8 @@ pub struct HeldStdin {
     /// Gets the instant the start marker arrived, once.
     pub(crate) started: mpsc::Sender<Instant>,
     /// Where the run says which host process holds the instance, once it
-    /// exists (before its start marker can arrive).
+    /// exists (before its start marker can arrive). Each run sets it once,
+    /// so the runs ignore `set`'s "already set", which cannot happen.
     pub(crate) process: Arc<OnceLock<InstanceProcess>>,
 }
 
