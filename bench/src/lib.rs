@@ -24,6 +24,7 @@ pub mod output;
 pub mod render;
 pub mod report;
 pub mod request;
+pub mod scale;
 pub mod stats;
 pub mod units;
 pub mod width;

@@ -323,6 +323,10 @@ impl ContainerBackend {
             forward_stdin(write);
         }
         if let Some(held) = &follow {
+            let _ = held.process.set(super::InstanceProcess {
+                pid: u32::try_from(running.pid()).ok().filter(|&pid| pid > 0),
+                cgroup_paths: running.cgroup_paths(),
+            });
             held.follow_marker(&output.collected);
         }
 

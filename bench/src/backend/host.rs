@@ -103,6 +103,10 @@ impl HostBackend {
             .map_err(|_| BackendError::Spawn(std::io::Error::other("negative pid")))?;
         let (events, streams) = spawn_watchers(pid, stdout_read, stderr_read, launch.echo);
         if let Some(held) = &held {
+            let _ = held.process.set(super::InstanceProcess {
+                pid: Some(pid),
+                cgroup_paths: Vec::new(),
+            });
             held.follow_marker(&streams.stdout);
         }
 

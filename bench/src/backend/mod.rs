@@ -14,7 +14,8 @@ mod spawn;
 pub mod subprocess;
 pub mod vm;
 
-use std::sync::{Arc, Mutex, PoisonError, mpsc};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, mpsc};
 use std::time::{Duration, Instant};
 
 use crate::report::{Nanos, RunReport};
@@ -122,6 +123,22 @@ pub struct HeldStdin {
     pub(crate) pipe: std::io::PipeReader,
     /// Gets the instant the start marker arrived, once.
     pub(crate) started: mpsc::Sender<Instant>,
+    /// Where the run says which host process holds the instance, once it
+    /// exists (before its start marker can arrive). Each run sets it once,
+    /// so the runs ignore `set`'s "already set", which cannot happen.
+    pub(crate) process: Arc<OnceLock<InstanceProcess>>,
+}
+
+/// Which host process holds a held instance and which cgroups it is
+/// charged to: what `versus scale` reads its memory from.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InstanceProcess {
+    /// The instance's own process (the host process, the container's
+    /// PID 1); `None` when it runs inside versus' own process, as a VM's
+    /// vCPU threads do.
+    pub pid: Option<u32>,
+    /// The host paths of the container's cgroup directories (empty: none).
+    pub cgroup_paths: Vec<PathBuf>,
 }
 
 impl HeldStdin {
@@ -156,7 +173,12 @@ pub trait HeldBackend: Backend + Clone + Send + 'static {
     fn start(&self, launch: &Launch) -> Result<Started, BackendError> {
         let (pipe, stdin) = std::io::pipe().map_err(BackendError::Spawn)?;
         let (started, marker) = mpsc::channel();
-        let held = HeldStdin { pipe, started };
+        let process = Arc::new(OnceLock::new());
+        let held = HeldStdin {
+            pipe,
+            started,
+            process: Arc::clone(&process),
+        };
         let (backend, launch) = (self.clone(), launch.clone());
         let launched_at = Instant::now();
         let run = std::thread::Builder::new()
@@ -168,6 +190,7 @@ pub trait HeldBackend: Backend + Clone + Send + 'static {
             marker,
             started_at: None,
             stdin: Some(stdin),
+            process,
             run,
         })
     }
@@ -182,6 +205,7 @@ pub struct Started {
     marker: mpsc::Receiver<Instant>,
     started_at: Option<Instant>,
     stdin: Option<std::io::PipeWriter>,
+    process: Arc<OnceLock<InstanceProcess>>,
     run: std::thread::JoinHandle<Result<RunReport, BackendError>>,
 }
 
@@ -205,6 +229,12 @@ impl Started {
     /// When the start marker arrived, if it has (without waiting).
     pub fn started_at(&mut self) -> Option<Instant> {
         self.wait_started(Duration::ZERO)
+    }
+
+    /// The host process holding the instance and its cgroups, once the run
+    /// has created it (always by the time its start marker arrived).
+    pub fn process(&self) -> Option<&InstanceProcess> {
+        self.process.get()
     }
 
     /// Whether the instance is still running (its run has not returned).

@@ -211,6 +211,9 @@ impl VmBackend {
             printer = Some(live);
         }
         if let Some(held) = held {
+            // The VM lives in versus' own process: its vCPU threads and
+            // guest memory have no process of their own.
+            let _ = held.process.set(super::InstanceProcess::default());
             config = config.stdin(held.pipe.into());
             observer = Some(start_watcher(held.started, observer));
         }

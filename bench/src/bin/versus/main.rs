@@ -23,6 +23,7 @@ mod exit;
 mod explain;
 mod linux;
 mod run;
+mod scale;
 
 use args::{CompareArgs, ContainerAction, HostAction, VmAction};
 use exit::{emit, error_text};
@@ -36,6 +37,7 @@ Examples:
   versus host run -- getpid 1000000      one task as a plain host process
   versus container run -- startup        the same as PID 1 of a container
   versus vm run -- startup               the same in a KVM virtual machine
+  versus scale --counts 1,10,100        N VMs against N containers alive at once
   versus explain two-stacks              a live lesson for a class (--lang ko for Korean)
   versus vm run --help                   the options of one subcommand, with examples";
 
@@ -72,6 +74,11 @@ enum Command {
         #[command(subcommand)]
         action: VmAction,
     },
+    /// Hold N instances of each backend alive at once: start throughput and
+    /// latency, memory per instance, kernel growth, teardown, and the
+    /// marginal cost of one more.
+    #[command(after_help = scale::SCALE_EXAMPLES)]
+    Scale(scale::ScaleArgs),
     /// Check what this host offers: KVM and its backend, cgroups, namespaces,
     /// seccomp, LSMs, privileges — each with a one-line fix.
     #[command(after_help = args::DOCTOR_EXAMPLES)]
@@ -142,6 +149,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             };
             run_backend(&backend, &args.run, args.trace)
         }
+        Command::Scale(args) => scale::scale(&args),
         Command::RunRequest => run_request(),
         Command::Explain(args) => explain::explain(&args),
         Command::Doctor { json } => {
