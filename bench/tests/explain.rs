@@ -9,7 +9,7 @@ use assert_cmd::Command;
 use common::{host_uname, require_busybox, require_kvm, require_root};
 
 /// The lessons `versus explain` lists, in order.
-const LESSONS: [&str; 8] = [
+const LESSONS: [&str; 9] = [
     "two-stacks",
     "no-translation",
     "namespaces",
@@ -17,6 +17,7 @@ const LESSONS: [&str; 8] = [
     "capabilities",
     "seccomp",
     "cgroups",
+    "lsm",
     "exits",
 ];
 
@@ -120,7 +121,7 @@ fn an_unknown_lesson_is_a_usage_error_naming_the_lessons() {
         .stdout("")
         .stderr(predicates::str::contains("unknown lesson 'namespacez'"))
         .stderr(predicates::str::contains(
-            "two-stacks, no-translation, namespaces, chroot-vs-pivot_root, capabilities, seccomp, cgroups, exits",
+            "two-stacks, no-translation, namespaces, chroot-vs-pivot_root, capabilities, seccomp, cgroups, lsm, exits",
         ));
     versus()
         .args(["explain", "two-stacks", "--lang", "fr"])
@@ -430,6 +431,80 @@ fn seccomp_the_filter_alone_refuses_a_call_no_capability_is_needed_for() {
             "not refused with EPERM: {stdout}"
         );
         assert!(figures[3].starts_with(allowed), "{stdout}");
+    }
+}
+
+/// This process' security label in `attr/FILE` as the lsm lesson shows
+/// it, read here independently: the label, or the errno the kernel
+/// answered with by name (`EINVAL` when no labelling module is active).
+fn own_label(file: &str) -> Result<String, String> {
+    std::fs::read_to_string(format!("/proc/self/{file}"))
+        .map(|label| label.trim_end_matches(['\n', '\0']).to_string())
+        .map_err(|error| {
+            format!(
+                "{:?}",
+                nix::errno::Errno::from_raw(error.raw_os_error().unwrap_or(0))
+            )
+        })
+}
+
+#[test]
+fn lsm_the_container_carries_the_hosts_label_because_versus_applies_no_profile() {
+    if !require_root("explain lsm") {
+        return;
+    }
+    // versus is this test's child: it carries this process' label.
+    let labels = [
+        own_label("attr/current"),
+        own_label("attr/apparmor/current"),
+    ];
+    let modules = std::fs::read_to_string("/sys/kernel/security/lsm").ok();
+    for lang in ["en", "ko"] {
+        let stdout = explain(&["lsm", "--short", "--lang", lang]);
+        let figures = figures(&stdout);
+        assert_eq!(figures.len(), 5, "{stdout}");
+        let (no_label, host, container, same) = if lang == "en" {
+            (
+                "no label",
+                "host, versus itself (pid ",
+                "container's PID 1 (host pid ",
+                "the container's PID 1 carries exactly the host's label: yes",
+            )
+        } else {
+            (
+                "레이블 없음",
+                "호스트의 versus 자신(pid ",
+                "컨테이너의 PID 1(호스트 pid ",
+                "컨테이너의 PID 1이 호스트와 똑같은 레이블을 달고 있음: 예",
+            )
+        };
+        match &modules {
+            Some(list) => assert!(figures[0].ends_with(list.trim()), "{stdout}"),
+            None => assert!(figures[0].contains("securityfs"), "{stdout}"),
+        }
+        let shown: Vec<String> = labels
+            .iter()
+            .map(|label| match label {
+                Ok(label) => label.clone(),
+                Err(errno) => format!("{no_label} ({errno})"),
+            })
+            .collect();
+        let expected = format!(
+            "attr/current {}; attr/apparmor/current {}",
+            shown[0], shown[1]
+        );
+        let host_pid = figure(&figures, host);
+        let container_pid = figure(&figures, container);
+        assert!(host_pid.ends_with(&expected), "{stdout}");
+        assert!(container_pid.ends_with(&expected), "{stdout}");
+        // Two processes: versus, and the container's PID 1 as the host
+        // numbers it — not versus read twice.
+        assert_ne!(
+            host_pid.split(')').next(),
+            container_pid.split(')').next(),
+            "{stdout}"
+        );
+        assert_eq!(figures[4], same, "{stdout}");
     }
 }
 

@@ -36,6 +36,9 @@ pub const SECCOMP: &str = "seccomp";
 /// `cgroups`: limits that the kernel enforces, measured.
 pub const CGROUPS: &str = "cgroups";
 
+/// `lsm`: the security modules of the host, and the container's label.
+pub const LSM: &str = "lsm";
+
 /// `exits`: what makes a VM exit.
 pub const EXITS: &str = "exits";
 
@@ -984,6 +987,91 @@ pub(crate) fn cgroups(
             ],
         )?),
     ])
+}
+
+/// A label read as the lesson shows it: the label, or the errno the
+/// kernel answered, named (`EINVAL`), since that is what a student can
+/// look up.
+fn label_text(catalog: &Catalog, read: &observe::LabelRead) -> Result<String, ExplainError> {
+    Ok(match read {
+        Ok(label) => label.clone(),
+        Err(errno) => catalog.text("lsm.no-label", &[("errno", &format!("{errno:?}"))])?,
+    })
+}
+
+/// `lsm`.
+pub(crate) fn lsm(
+    catalog: &Catalog,
+    presenter: &mut dyn Presenter,
+) -> Result<Vec<Line>, ExplainError> {
+    presenter.progress(&catalog.plain("lsm.running")?);
+    let host = container::LsmInfo::detect(std::path::Path::new("/"));
+    let modules = if host.securityfs {
+        host.modules.join(",")
+    } else {
+        catalog.plain("lsm.no-securityfs")?
+    };
+    let apparmor = catalog.plain(match host.apparmor_state() {
+        container::lsm::AppArmorState::Enabled => "lsm.enabled",
+        container::lsm::AppArmorState::Disabled => "lsm.disabled",
+        container::lsm::AppArmorState::Absent => "lsm.absent",
+    })?;
+    let selinux = catalog.plain(match host.selinux_state() {
+        container::lsm::SelinuxState::Enforcing => "lsm.enforcing",
+        container::lsm::SelinuxState::Permissive => "lsm.permissive",
+        container::lsm::SelinuxState::Absent => "lsm.absent",
+    })?;
+    let host_labels = observe::labels_of("self");
+    let seen = watched_container(
+        &ContainerBackend::new(),
+        "container",
+        Look {
+            labels: true,
+            ..Look::default()
+        },
+    )?;
+    let container_labels = seen.inspection.labels.unwrap_or_default();
+    let mut lines = vec![
+        Line::Figure(catalog.text("lsm.modules", &[("modules", &modules)])?),
+        Line::Figure(catalog.text(
+            "lsm.state",
+            &[("apparmor", &apparmor), ("selinux", &selinux)],
+        )?),
+    ];
+    let host_pid = std::process::id().to_string();
+    for (key, pid, labels) in [
+        ("lsm.host-label", host_pid.as_str(), &host_labels),
+        (
+            "lsm.container-label",
+            &seen.pid.to_string(),
+            &container_labels,
+        ),
+    ] {
+        let [(_, current), (_, apparmor)] = labels.as_slice() else {
+            return Err(ExplainError::Workload {
+                place: "container".to_string(),
+                what: "ended before versus could read its security labels (run the lesson again)"
+                    .to_string(),
+            });
+        };
+        lines.push(Line::Figure(catalog.text(
+            key,
+            &[
+                ("pid", pid),
+                ("current", &label_text(catalog, current)?),
+                ("apparmor", &label_text(catalog, apparmor)?),
+            ],
+        )?));
+    }
+    let same = host_labels == container_labels;
+    lines.push(Line::Figure(catalog.text(
+        "lsm.same",
+        &[(
+            "verdict",
+            &catalog.plain(if same { "lsm.yes" } else { "lsm.no" })?,
+        )],
+    )?));
+    Ok(lines)
 }
 
 /// Exits of a VM run whose reason is `reason` (`io_out 0x608`), summed over

@@ -126,6 +126,7 @@ pub const TOPICS: &[&str] = &[
     lessons::CAPABILITIES,
     lessons::SECCOMP,
     lessons::CGROUPS,
+    lessons::LSM,
     lessons::EXITS,
 ];
 
@@ -172,6 +173,7 @@ pub fn give(
         lessons::CAPABILITIES => lessons::capabilities(catalog, presenter)?,
         lessons::SECCOMP => lessons::seccomp(catalog, presenter)?,
         lessons::CGROUPS => lessons::cgroups(catalog, pace, presenter)?,
+        lessons::LSM => lessons::lsm(catalog, presenter)?,
         _ => lessons::no_translation(catalog, pace, presenter)?,
     };
     presenter.part(&Part {
@@ -208,7 +210,7 @@ mod tests {
         assert!(error.contains("unknown lesson 'namespacez'"), "{error}");
         assert!(
             error.contains(
-                "two-stacks, no-translation, namespaces, chroot-vs-pivot_root, capabilities, seccomp, cgroups, exits"
+                "two-stacks, no-translation, namespaces, chroot-vs-pivot_root, capabilities, seccomp, cgroups, lsm, exits"
             ),
             "{error}"
         );

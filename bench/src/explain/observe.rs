@@ -63,6 +63,9 @@ pub(crate) struct Inspection {
     pub walk_out: Option<(String, Result<Walk, String>)>,
     /// Its cgroup files, when [`Look::cgroup_files`] asked for them.
     pub cgroup_files: Option<CgroupFiles>,
+    /// Its security labels, when [`Look::labels`] asked for them (see
+    /// [`labels_of`]).
+    pub labels: Option<Vec<(String, LabelRead)>>,
 }
 
 /// What the watcher does besides finding the process.
@@ -75,6 +78,34 @@ pub(crate) struct Look {
     /// Read its cgroup's limit files once, and its `cpu.stat` until it
     /// ends (see [`CgroupFiles`]).
     pub cgroup_files: bool,
+    /// Read its security labels (see [`labels_of`]).
+    pub labels: bool,
+}
+
+/// The files of `/proc/PID/` that name a process' security label: the
+/// label of whichever major LSM is active (AppArmor's profile, SELinux's
+/// context, Smack's label), and AppArmor's own interface, which answers
+/// even when another module owns `attr/current`.
+pub(crate) const LABEL_FILES: [&str; 2] = ["attr/current", "attr/apparmor/current"];
+
+/// A label file's content, or the error the kernel answered: `EINVAL`
+/// from `attr/current` when no module keeps labels, `ENOENT` for
+/// `attr/apparmor` when AppArmor is not in the kernel.
+pub(crate) type LabelRead = Result<String, nix::errno::Errno>;
+
+/// The security labels of the process `pid` (`"self"` for versus): one
+/// read of each of [`LABEL_FILES`].
+pub(crate) fn labels_of(pid: &str) -> Vec<(String, LabelRead)> {
+    LABEL_FILES
+        .iter()
+        .map(|file| {
+            let read = std::fs::read_to_string(format!("/proc/{pid}/{file}"))
+                // The kernel ends a label with a newline or a NUL.
+                .map(|text| text.trim_end_matches(['\n', '\0']).to_string())
+                .map_err(|error| nix::errno::Errno::from_raw(error.raw_os_error().unwrap_or(0)));
+            (file.to_string(), read)
+        })
+        .collect()
 }
 
 /// A running process' cgroup files, read from the host.
@@ -322,6 +353,7 @@ fn inspect(pid: i32, look: Look) -> Inspection {
             limits: cgroup_limits(pid),
             cpu_stat: Vec::new(),
         }),
+        labels: look.labels.then(|| labels_of(&pid.to_string())),
     }
 }
 
