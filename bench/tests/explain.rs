@@ -9,7 +9,7 @@ use assert_cmd::Command;
 use common::{host_uname, require_busybox, require_kvm, require_root};
 
 /// The lessons `versus explain` lists, in order.
-const LESSONS: [&str; 9] = [
+const LESSONS: [&str; 10] = [
     "two-stacks",
     "no-translation",
     "namespaces",
@@ -18,6 +18,7 @@ const LESSONS: [&str; 9] = [
     "seccomp",
     "cgroups",
     "lsm",
+    "images",
     "exits",
 ];
 
@@ -121,7 +122,7 @@ fn an_unknown_lesson_is_a_usage_error_naming_the_lessons() {
         .stdout("")
         .stderr(predicates::str::contains("unknown lesson 'namespacez'"))
         .stderr(predicates::str::contains(
-            "two-stacks, no-translation, namespaces, chroot-vs-pivot_root, capabilities, seccomp, cgroups, lsm, exits",
+            "two-stacks, no-translation, namespaces, chroot-vs-pivot_root, capabilities, seccomp, cgroups, lsm, images, exits",
         ));
     versus()
         .args(["explain", "two-stacks", "--lang", "fr"])
@@ -505,6 +506,59 @@ fn lsm_the_container_carries_the_hosts_label_because_versus_applies_no_profile()
             "{stdout}"
         );
         assert_eq!(figures[4], same, "{stdout}");
+    }
+}
+
+#[test]
+fn images_the_containers_root_holds_no_kernel_and_its_writes_stay_out_of_the_image() {
+    if !require_root("explain images")
+        || !require_kvm("explain images")
+        || !require_busybox("explain images")
+    {
+        return;
+    }
+    let exact = |count: usize| format!("{} ({count} B)", bench::fmt::bytes(count as u64));
+    let workload = exact(versus_images::WORKLOAD.len());
+    let kernel = exact(versus_images::KERNEL.len());
+    for lang in ["en", "ko"] {
+        let stdout = explain(&["images", "--short", "--lang", lang]);
+        let figures = figures(&stdout);
+        assert_eq!(figures.len(), 7, "{stdout}");
+        let (root, vm, image, overlay, cow) = if lang == "en" {
+            (
+                format!("holds 1 file(s), {workload}; kernel images among them: 0"),
+                format!("VM: kernel image {kernel} (embedded tiny kernel) + workload {workload}"),
+                "an image versus was pointed at (--rootfs ",
+                "with --rootfs-overlay the container's / is an overlay (its /proc/self/mountinfo): lower ",
+                "it reads it back: yes; it is in the image on the host: no",
+            )
+        } else {
+            (
+                format!("파일 1개, {workload}가 있고, 그중 커널 이미지는 0개입니다"),
+                format!("VM: 커널 이미지 {kernel} (embedded tiny kernel) + 워크로드 {workload}"),
+                "versus에 넘긴 이미지(--rootfs ",
+                "--rootfs-overlay를 주면 컨테이너의 /는 오버레이입니다(컨테이너의 /proc/self/mountinfo): lower ",
+                "컨테이너 안에서 다시 읽힘: 예; 호스트의 이미지에 생김: 아니요",
+            )
+        };
+        // The container's root is the workload alone: no kernel.
+        assert!(figures[0].ends_with(&root), "{stdout}");
+        // The VM loads the embedded kernel besides the same workload.
+        assert!(figures[1].starts_with(&vm), "{stdout}");
+        // The overlay's lower layer is the image the lesson made, which is
+        // gone afterwards, and the container's write is not in it.
+        let dir = figure(&figures, image)
+            .split([',', ' '])
+            .next()
+            .expect("a directory")
+            .to_string();
+        let lower = figure(&figures, overlay);
+        assert!(lower.starts_with(&format!("{dir} ")), "{stdout}");
+        assert!(figures[6].ends_with(cow), "{stdout}");
+        assert!(
+            !std::path::Path::new(&dir).exists(),
+            "the lesson left {dir} behind"
+        );
     }
 }
 

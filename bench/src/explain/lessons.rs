@@ -39,6 +39,9 @@ pub const CGROUPS: &str = "cgroups";
 /// `lsm`: the security modules of the host, and the container's label.
 pub const LSM: &str = "lsm";
 
+/// `images`: what a container image holds next to a VM's.
+pub const IMAGES: &str = "images";
+
 /// `exits`: what makes a VM exit.
 pub const EXITS: &str = "exits";
 
@@ -1074,6 +1077,168 @@ pub(crate) fn lsm(
     Ok(lines)
 }
 
+/// `images`' throwaway image: the directories a `--rootfs` must have to
+/// mount on, and `bin` for busybox.
+const IMAGE_DIRS: [&str; 3] = ["bin", "proc", "dev"];
+
+/// The file the `images` container writes into its overlaid root.
+const IMAGE_NOTE: &str = "/written-in-the-container";
+
+/// What the `images` container runs: it writes [`IMAGE_NOTE`], reads it
+/// back and prints its own mount table, whose `/` line is the overlay.
+fn image_script() -> String {
+    format!(
+        "echo yes > {IMAGE_NOTE} && /bin/busybox cat {IMAGE_NOTE} && /bin/busybox cat /proc/self/mountinfo"
+    )
+}
+
+/// The `lowerdir` and `upperdir` of the overlay mounted on `/` in a
+/// `/proc/PID/mountinfo` table.
+pub(crate) fn overlay_dirs(mountinfo: &str) -> Option<(String, String)> {
+    mountinfo.lines().find_map(|line| {
+        let (mount, fs) = line.split_once(" - ")?;
+        let mount_point = mount.split(' ').nth(4)?;
+        let mut fs = fs.split(' ');
+        if mount_point != "/" || fs.next()? != "overlay" {
+            return None;
+        }
+        let options = fs.nth(1)?;
+        let option = |name: &str| {
+            options
+                .split(',')
+                .find_map(|option| option.strip_prefix(name))
+                .map(str::to_string)
+        };
+        Some((option("lowerdir=")?, option("upperdir=")?))
+    })
+}
+
+/// `images`' overlay part: a busybox image the lesson makes, run with
+/// `--rootfs-overlay`; a file written in the container is read back inside
+/// and looked for in the image on the host.
+fn image_overlay(catalog: &Catalog, busybox: &std::path::Path) -> Result<Vec<Line>, ExplainError> {
+    let scratch = |source| ExplainError::Scratch {
+        dir: std::env::temp_dir().display().to_string(),
+        source,
+    };
+    // Removed when dropped, whatever happens below.
+    let image = escape::Jail::with_dirs("versus-image", &IMAGE_DIRS).map_err(scratch)?;
+    std::fs::copy(busybox, image.path().join("bin/busybox")).map_err(scratch)?;
+    let tree = observe::tree_of(image.path());
+    let backend = ContainerBackend::with_settings(ContainerSettings {
+        rootfs: crate::backend::container::Rootfs::Dir(image.path().to_path_buf()),
+        rootfs_overlay: true,
+        ..Default::default()
+    });
+    let place = "container --rootfs-overlay";
+    let script = image_script();
+    let report = run(&backend, place, &["/bin/busybox", "sh", "-c", &script])?;
+    let (lower, upper) = overlay_dirs(&report.stdout).ok_or_else(|| ExplainError::Workload {
+        place: place.to_string(),
+        what: "printed no overlay mounted on / in its /proc/self/mountinfo".to_string(),
+    })?;
+    let inside = report.stdout.lines().next() == Some("yes");
+    let in_image = image
+        .path()
+        .join(IMAGE_NOTE.trim_start_matches('/'))
+        .exists();
+    let yes_no = |yes: bool| catalog.plain(if yes { "images.yes" } else { "images.no" });
+    Ok(vec![
+        Line::Figure(catalog.text(
+            "images.lower-tree",
+            &[
+                ("dir", &image.path().display().to_string()),
+                ("files", &tree.files.to_string()),
+                ("bytes", &fmt::bytes(tree.bytes)),
+                ("kernels", &tree.kernels.to_string()),
+            ],
+        )?),
+        Line::Figure(catalog.text("images.overlay", &[("lower", &lower), ("upper", &upper)])?),
+        Line::Figure(catalog.text(
+            "images.cow",
+            &[
+                ("file", IMAGE_NOTE),
+                ("inside", &yes_no(inside)?),
+                ("image", &yes_no(in_image)?),
+            ],
+        )?),
+    ])
+}
+
+/// `images`.
+pub(crate) fn images(
+    catalog: &Catalog,
+    presenter: &mut dyn Presenter,
+) -> Result<Vec<Line>, ExplainError> {
+    presenter.progress(&catalog.plain("images.running")?);
+    let seen = watched_container(
+        &ContainerBackend::new(),
+        "container",
+        Look {
+            root_tree: true,
+            ..Look::default()
+        },
+    )?;
+    let tree = seen
+        .inspection
+        .root_tree
+        .ok_or_else(|| ExplainError::Workload {
+            place: "container".to_string(),
+            what: "ended before versus could count its root filesystem (run the lesson again)"
+                .to_string(),
+        })?;
+    let vm_backend = VmBackend::new();
+    let vm = run(&vm_backend, "vm", &["uname"])?;
+    let kernel = vm_backend.kernel.bytes.len() as u64;
+    let workload = Workload::embedded().bytes().len() as u64;
+    let initrd = vm_backend.initrd.len() as u64;
+    let loaded = vm.memory.image_bytes.unwrap_or(kernel + workload + initrd);
+    let touched = vm
+        .memory
+        .guest_touched_bytes
+        .map_or_else(|| "?".to_string(), fmt::bytes);
+    // The exact count too, so that a student can check it with `stat`.
+    let exact = |count: u64| match fmt::bytes(count) {
+        short if count < 1024 => short,
+        short => format!("{short} ({count} B)"),
+    };
+    let times = if tree.bytes == 0 {
+        "?".to_string()
+    } else {
+        format!("{:.1}×", loaded as f64 / tree.bytes as f64)
+    };
+    let mut lines = vec![
+        Line::Figure(catalog.text(
+            "images.container",
+            &[
+                ("pid", &seen.pid.to_string()),
+                ("files", &tree.files.to_string()),
+                ("bytes", &exact(tree.bytes)),
+                ("kernels", &tree.kernels.to_string()),
+            ],
+        )?),
+        Line::Figure(catalog.text(
+            "images.vm",
+            &[
+                ("source", &vm_backend.kernel.source),
+                ("kernel", &exact(kernel)),
+                ("workload", &exact(workload)),
+                ("initrd", &exact(initrd)),
+            ],
+        )?),
+        Line::Figure(catalog.text(
+            "images.vm-loaded",
+            &[("loaded", &exact(loaded)), ("touched", &touched)],
+        )?),
+        Line::Figure(catalog.text("images.times", &[("times", &times)])?),
+    ];
+    match container::rootfs::host_busybox() {
+        Some(busybox) => lines.extend(image_overlay(catalog, &busybox)?),
+        None => lines.push(Line::Prose(catalog.plain("images.no-busybox")?)),
+    }
+    Ok(lines)
+}
+
 /// Exits of a VM run whose reason is `reason` (`io_out 0x608`), summed over
 /// vCPUs.
 fn exits_named(report: &RunReport, reason: &str) -> u64 {
@@ -1177,4 +1342,25 @@ pub(crate) fn exits(
             ],
         )?),
     ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_overlay_on_root_is_found_in_a_mount_table_and_other_mounts_are_not() {
+        let table = "\
+67 42 0:41 / / rw,relatime - overlay overlay rw,lowerdir=/tmp/image,upperdir=/mnt/upper,workdir=/mnt/work
+68 67 0:44 / /proc rw - proc proc rw
+69 67 0:45 / /data rw - overlay overlay rw,lowerdir=/a,upperdir=/b,workdir=/c
+";
+        assert_eq!(
+            overlay_dirs(table),
+            Some(("/tmp/image".to_string(), "/mnt/upper".to_string()))
+        );
+        // An overlay elsewhere, or a root that is not one, is not the image.
+        assert_eq!(overlay_dirs(&table[table.find("68 ").unwrap()..]), None);
+        assert_eq!(overlay_dirs("1 0 0:1 / / rw - tmpfs tmpfs rw\n"), None);
+    }
 }

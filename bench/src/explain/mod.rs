@@ -127,6 +127,7 @@ pub const TOPICS: &[&str] = &[
     lessons::SECCOMP,
     lessons::CGROUPS,
     lessons::LSM,
+    lessons::IMAGES,
     lessons::EXITS,
 ];
 
@@ -174,6 +175,7 @@ pub fn give(
         lessons::SECCOMP => lessons::seccomp(catalog, presenter)?,
         lessons::CGROUPS => lessons::cgroups(catalog, pace, presenter)?,
         lessons::LSM => lessons::lsm(catalog, presenter)?,
+        lessons::IMAGES => lessons::images(catalog, presenter)?,
         _ => lessons::no_translation(catalog, pace, presenter)?,
     };
     presenter.part(&Part {
@@ -210,7 +212,7 @@ mod tests {
         assert!(error.contains("unknown lesson 'namespacez'"), "{error}");
         assert!(
             error.contains(
-                "two-stacks, no-translation, namespaces, chroot-vs-pivot_root, capabilities, seccomp, cgroups, lsm, exits"
+                "two-stacks, no-translation, namespaces, chroot-vs-pivot_root, capabilities, seccomp, cgroups, lsm, images, exits"
             ),
             "{error}"
         );

@@ -66,6 +66,63 @@ pub(crate) struct Inspection {
     /// Its security labels, when [`Look::labels`] asked for them (see
     /// [`labels_of`]).
     pub labels: Option<Vec<(String, LabelRead)>>,
+    /// What its root filesystem holds, when [`Look::root_tree`] asked for
+    /// it.
+    pub root_tree: Option<Tree>,
+}
+
+/// What a directory tree holds on its own filesystem: the file systems
+/// mounted inside it (a container's `/proc`, `/dev`, `/sys`) are not its
+/// content and are left out.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Tree {
+    /// Regular files.
+    pub files: u64,
+    /// Their sizes, added up.
+    pub bytes: u64,
+    /// Files named as a Linux kernel image is (see [`is_kernel_image`]).
+    pub kernels: u64,
+}
+
+/// Whether a file's name is one a Linux kernel image goes by on a
+/// distribution (`/boot/vmlinuz-6.1.0-18-amd64`, `vmlinux`, `bzImage`).
+fn is_kernel_image(name: &str) -> bool {
+    name.starts_with("vmlinuz") || name.starts_with("vmlinux") || name == "bzImage"
+}
+
+/// Walks `root` (without following symbolic links) and counts what it
+/// holds; what cannot be read is left out of the count.
+pub(crate) fn tree_of(root: &std::path::Path) -> Tree {
+    use std::os::unix::fs::MetadataExt;
+    let mut tree = Tree::default();
+    // Followed: `/proc/PID/root` is itself a link to the process' root.
+    let Ok(top) = std::fs::metadata(root) else {
+        return tree;
+    };
+    let mut pending = vec![root.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let Ok(metadata) = entry.metadata() else {
+                continue;
+            };
+            if metadata.dev() != top.dev() {
+                continue;
+            }
+            if metadata.is_dir() {
+                pending.push(entry.path());
+            } else if metadata.is_file() {
+                tree.files += 1;
+                tree.bytes += metadata.len();
+                if is_kernel_image(&entry.file_name().to_string_lossy()) {
+                    tree.kernels += 1;
+                }
+            }
+        }
+    }
+    tree
 }
 
 /// What the watcher does besides finding the process.
@@ -80,6 +137,8 @@ pub(crate) struct Look {
     pub cgroup_files: bool,
     /// Read its security labels (see [`labels_of`]).
     pub labels: bool,
+    /// Count what its root filesystem holds (see [`tree_of`]).
+    pub root_tree: bool,
 }
 
 /// The files of `/proc/PID/` that name a process' security label: the
@@ -354,6 +413,9 @@ fn inspect(pid: i32, look: Look) -> Inspection {
             cpu_stat: Vec::new(),
         }),
         labels: look.labels.then(|| labels_of(&pid.to_string())),
+        root_tree: look
+            .root_tree
+            .then(|| tree_of(std::path::Path::new(&root_dir))),
     }
 }
 
