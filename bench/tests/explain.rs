@@ -9,7 +9,7 @@ use assert_cmd::Command;
 use common::{host_uname, require_busybox, require_kvm, require_root};
 
 /// The lessons `versus explain` lists, in order.
-const LESSONS: [&str; 10] = [
+const LESSONS: [&str; 11] = [
     "two-stacks",
     "no-translation",
     "namespaces",
@@ -20,6 +20,7 @@ const LESSONS: [&str; 10] = [
     "lsm",
     "images",
     "exits",
+    "lxc-docker-history",
 ];
 
 /// The widest band the paired container/host getpid ratio may fall in for
@@ -122,7 +123,7 @@ fn an_unknown_lesson_is_a_usage_error_naming_the_lessons() {
         .stdout("")
         .stderr(predicates::str::contains("unknown lesson 'namespacez'"))
         .stderr(predicates::str::contains(
-            "two-stacks, no-translation, namespaces, chroot-vs-pivot_root, capabilities, seccomp, cgroups, lsm, images, exits",
+            "two-stacks, no-translation, namespaces, chroot-vs-pivot_root, capabilities, seccomp, cgroups, lsm, images, exits, lxc-docker-history",
         ));
     versus()
         .args(["explain", "two-stacks", "--lang", "fr"])
@@ -559,6 +560,82 @@ fn images_the_containers_root_holds_no_kernel_and_its_writes_stay_out_of_the_ima
             !std::path::Path::new(&dir).exists(),
             "the lesson left {dir} behind"
         );
+    }
+}
+
+#[test]
+fn lxc_docker_history_dates_each_piece_and_checks_it_on_this_host() {
+    if !require_root("explain lxc-docker-history") {
+        return;
+    }
+    let (_, release, _) = host_uname();
+    let mounted = std::fs::read_to_string("/proc/self/mountinfo").expect("mountinfo");
+    let mounted = |fs_type: &str| mounted.contains(&format!(" - {fs_type} "));
+    let namespaces = [
+        ("mnt", "2002, Linux 2.4.19"),
+        ("uts", "2006, Linux 2.6.19"),
+        ("ipc", "2006, Linux 2.6.19"),
+        ("pid", "2008, Linux 2.6.24"),
+        ("net", "2009, Linux 2.6.29"),
+        ("user", "2013, Linux 3.8"),
+        ("cgroup", "2016, Linux 4.6"),
+        ("time", "2020, Linux 5.6"),
+    ];
+    let steps = [
+        "cgroup",
+        "clone",
+        "cgroup join",
+        "mounts+pivot_root",
+        "security",
+        "exec",
+    ];
+    for lang in ["en", "ko"] {
+        let stdout = explain(&["lxc-docker-history", "--short", "--lang", lang]);
+        let figures = figures(&stdout);
+        assert_eq!(figures.len(), 1 + 8 + 2 + 6, "{stdout}");
+        let (yes, no) = if lang == "en" {
+            ("yes", "no")
+        } else {
+            ("예", "아니요")
+        };
+        let verdict = |present: bool| if present { yes } else { no };
+        assert!(
+            figures[0].ends_with(&format!("Linux {release}")),
+            "{stdout}"
+        );
+        for (line, (kind, when)) in figures[1..9].iter().zip(namespaces) {
+            let (year, version) = when.split_once(", ").unwrap();
+            let dated = if lang == "en" {
+                format!("{when}: the {kind} namespace; ")
+            } else {
+                format!("{year}년, {version}: {kind} 네임스페이스; ")
+            };
+            assert!(line.starts_with(&dated), "{line}");
+            let present = std::path::Path::new("/proc/self/ns").join(kind).exists();
+            assert!(line.ends_with(&format!(": {}", verdict(present))), "{line}");
+        }
+        for (line, (fs_type, when)) in figures[9..11].iter().zip([
+            ("cgroup", "2008, Linux 2.6.24"),
+            ("cgroup2", "2016, Linux 4.5"),
+        ]) {
+            let (year, version) = when.split_once(", ").unwrap();
+            assert!(line.starts_with(year), "{line}");
+            assert!(line.contains(version), "{line}");
+            assert!(line.contains(&format!(" {fs_type})")), "{line}");
+            assert!(
+                line.ends_with(&format!(": {}", verdict(mounted(fs_type)))),
+                "{line}"
+            );
+        }
+        // versus' launch steps, each measured, in order, beside runc's.
+        for (line, step) in figures[11..].iter().zip(steps) {
+            assert!(line.starts_with(&format!("versus {step} (")), "{line}");
+            assert!(line.contains(" ↔ runc: "), "{line}");
+            assert!(
+                !line.contains("not measured") && !line.contains("측정되지 않음"),
+                "{line}"
+            );
+        }
     }
 }
 

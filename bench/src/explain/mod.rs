@@ -129,6 +129,7 @@ pub const TOPICS: &[&str] = &[
     lessons::LSM,
     lessons::IMAGES,
     lessons::EXITS,
+    lessons::HISTORY,
 ];
 
 /// The name of `topic` if it is a lesson, else the error that lists them.
@@ -176,6 +177,7 @@ pub fn give(
         lessons::CGROUPS => lessons::cgroups(catalog, pace, presenter)?,
         lessons::LSM => lessons::lsm(catalog, presenter)?,
         lessons::IMAGES => lessons::images(catalog, presenter)?,
+        lessons::HISTORY => lessons::history(catalog, presenter)?,
         _ => lessons::no_translation(catalog, pace, presenter)?,
     };
     presenter.part(&Part {
@@ -212,7 +214,7 @@ mod tests {
         assert!(error.contains("unknown lesson 'namespacez'"), "{error}");
         assert!(
             error.contains(
-                "two-stacks, no-translation, namespaces, chroot-vs-pivot_root, capabilities, seccomp, cgroups, lsm, images, exits"
+                "two-stacks, no-translation, namespaces, chroot-vs-pivot_root, capabilities, seccomp, cgroups, lsm, images, exits, lxc-docker-history"
             ),
             "{error}"
         );

@@ -586,6 +586,17 @@ fn descends_from(mut pid: i32, ancestor: i32, parents: &HashMap<i32, i32>) -> bo
     false
 }
 
+/// The file system types mounted in a `/proc/PID/mountinfo` table
+/// (`cgroup`, `cgroup2`, `overlay`, …), each once.
+pub(crate) fn mounted_types(mountinfo: &str) -> std::collections::BTreeSet<String> {
+    mountinfo
+        .lines()
+        .filter_map(|line| line.split_once(" - "))
+        .filter_map(|(_, fs)| fs.split(' ').next())
+        .map(str::to_string)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -597,6 +608,17 @@ mod tests {
         assert!(!descends_from(20, 10, &parents));
         let looped: HashMap<i32, i32> = [(5, 6), (6, 5)].into();
         assert!(!descends_from(5, 99, &looped));
+    }
+
+    #[test]
+    fn the_mounted_file_system_types_are_read_from_the_field_after_the_dash() {
+        let table = "\
+32 31 0:29 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu
+33 31 0:30 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw
+34 1 0:31 / /cgroup-looking rw shared:1 - ext4 /dev/sda1 rw
+";
+        let types: Vec<String> = mounted_types(table).into_iter().collect();
+        assert_eq!(types, ["cgroup", "cgroup2", "ext4"]);
     }
 
     #[test]
