@@ -9,7 +9,7 @@ use assert_cmd::Command;
 use common::{host_uname, require_busybox, require_kvm, require_root};
 
 /// The lessons `versus explain` lists, in order.
-const LESSONS: [&str; 11] = [
+const LESSONS: [&str; 12] = [
     "two-stacks",
     "no-translation",
     "namespaces",
@@ -21,6 +21,7 @@ const LESSONS: [&str; 11] = [
     "images",
     "exits",
     "lxc-docker-history",
+    "windows-and-mac",
 ];
 
 /// The widest band the paired container/host getpid ratio may fall in for
@@ -123,7 +124,7 @@ fn an_unknown_lesson_is_a_usage_error_naming_the_lessons() {
         .stdout("")
         .stderr(predicates::str::contains("unknown lesson 'namespacez'"))
         .stderr(predicates::str::contains(
-            "two-stacks, no-translation, namespaces, chroot-vs-pivot_root, capabilities, seccomp, cgroups, lsm, images, exits, lxc-docker-history",
+            "two-stacks, no-translation, namespaces, chroot-vs-pivot_root, capabilities, seccomp, cgroups, lsm, images, exits, lxc-docker-history, windows-and-mac",
         ));
     versus()
         .args(["explain", "two-stacks", "--lang", "fr"])
@@ -636,6 +637,60 @@ fn lxc_docker_history_dates_each_piece_and_checks_it_on_this_host() {
                 "{line}"
             );
         }
+    }
+}
+
+#[test]
+fn windows_and_mac_the_workload_is_a_linux_x86_64_elf_that_only_a_linux_abi_kernel_answers() {
+    if !require_root("explain windows-and-mac") || !require_kvm("explain windows-and-mac") {
+        return;
+    }
+    // The header read here, by its System V ABI offsets.
+    let elf = versus_images::WORKLOAD;
+    let machine = u16::from_le_bytes([elf[18], elf[19]]);
+    let header = format!(
+        "ELF class {} (2 = 64-bit), data {} (1 = little-endian), OS ABI {}",
+        elf[4], elf[5], elf[7]
+    );
+    assert_eq!((elf[4], elf[5], machine), (2, 1, 62), "not x86-64 Linux");
+    let (sysname, release, _) = host_uname();
+    let host_kernel = format!("{sysname} {release}");
+    for lang in ["en", "ko"] {
+        let stdout = explain(&["windows-and-mac", "--short", "--lang", lang]);
+        let figures = figures(&stdout);
+        assert_eq!(figures.len(), 4, "{stdout}");
+        if lang == "en" {
+            assert!(figures[0].contains(&header), "{stdout}");
+            assert!(
+                figures[0].contains(", machine 62 = EM_X86_64, static: yes"),
+                "{stdout}"
+            );
+        } else {
+            assert!(
+                figures[0].contains(&format!("OS ABI {} ", elf[7])),
+                "{stdout}"
+            );
+            assert!(
+                figures[0].contains("machine 62 = EM_X86_64, 정적 링크: 예"),
+                "{stdout}"
+            );
+        }
+        let kernel = |line: &str| {
+            let line = line.strip_suffix("입니다").unwrap_or(line);
+            line.rsplit_once(if lang == "en" {
+                "answered by "
+            } else {
+                "커널은 "
+            })
+            .map(|(_, kernel)| kernel.to_string())
+            .unwrap_or_else(|| panic!("no kernel in {line}"))
+        };
+        assert!(figures[1].starts_with("host: "), "{stdout}");
+        assert_eq!(kernel(&figures[1]), host_kernel, "{stdout}");
+        assert!(figures[2].starts_with("container: "), "{stdout}");
+        assert_eq!(kernel(&figures[2]), host_kernel, "{stdout}");
+        assert!(figures[3].starts_with("vm: "), "{stdout}");
+        assert!(!kernel(&figures[3]).starts_with(&sysname), "{stdout}");
     }
 }
 

@@ -45,6 +45,9 @@ pub const IMAGES: &str = "images";
 /// `lxc-docker-history`: chroot to OCI, each step checked on this host.
 pub const HISTORY: &str = "lxc-docker-history";
 
+/// `windows-and-mac`: why Docker Desktop runs a Linux VM.
+pub const WINDOWS_AND_MAC: &str = "windows-and-mac";
+
 /// `exits`: what makes a VM exit.
 pub const EXITS: &str = "exits";
 
@@ -1337,6 +1340,115 @@ pub(crate) fn history(
                 ("phase", phase),
                 ("time", &took),
                 ("runc", &catalog.plain(runc)?),
+            ],
+        )?));
+    }
+    Ok(lines)
+}
+
+// The fields of an ELF header that say which system and machine a program
+// is for (System V ABI, "ELF Header"): offsets into the file, and the
+// values the lesson names.
+/// `e_ident[EI_CLASS]`: 1 = 32-bit, 2 = 64-bit.
+const ELF_CLASS_AT: usize = 4;
+/// `e_ident[EI_DATA]`: 1 = little-endian, 2 = big-endian.
+const ELF_DATA_AT: usize = 5;
+/// `e_ident[EI_OSABI]`: the operating system's ABI the file is for.
+const ELF_OSABI_AT: usize = 7;
+/// `e_machine`, a little-endian u16: the instruction set.
+const ELF_MACHINE_AT: usize = 18;
+/// `EI_OSABI` values, by name: Linux linkers leave 0 (System V) unless a
+/// GNU extension needs 3; the BSDs and Solaris mark theirs.
+const ELF_OSABIS: [(u8, &str); 5] = [
+    (0, "ELFOSABI_NONE (System V)"),
+    (3, "ELFOSABI_GNU (Linux)"),
+    (6, "ELFOSABI_SOLARIS"),
+    (9, "ELFOSABI_FREEBSD"),
+    (12, "ELFOSABI_OPENBSD"),
+];
+/// `e_machine` values, by name.
+const ELF_MACHINES: [(u16, &str); 3] = [(3, "EM_386"), (62, "EM_X86_64"), (183, "EM_AARCH64")];
+
+/// `windows-and-mac`.
+pub(crate) fn windows_and_mac(
+    catalog: &Catalog,
+    presenter: &mut dyn Presenter,
+) -> Result<Vec<Line>, ExplainError> {
+    presenter.progress(&catalog.plain("windows-and-mac.running")?);
+    let workload = Workload::embedded();
+    let bytes = workload.bytes();
+    let byte = |at: usize| bytes.get(at).copied();
+    let (Some(class), Some(data), Some(osabi), Some(machine)) = (
+        byte(ELF_CLASS_AT),
+        byte(ELF_DATA_AT),
+        byte(ELF_OSABI_AT),
+        bytes
+            .get(ELF_MACHINE_AT..ELF_MACHINE_AT + 2)
+            .map(|pair| u16::from_le_bytes([pair[0], pair[1]])),
+    ) else {
+        return Err(ExplainError::Workload {
+            place: "host".to_string(),
+            what: "has an embedded workload too short for an ELF header (rebuild versus)"
+                .to_string(),
+        });
+    };
+    let named = |value: u64, names: &[(u64, &str)]| {
+        names.iter().find(|(known, _)| *known == value).map_or_else(
+            || format!("{value}"),
+            |(_, name)| format!("{value} = {name}"),
+        )
+    };
+    let osabis: Vec<(u64, &str)> = ELF_OSABIS
+        .iter()
+        .map(|(v, n)| (u64::from(*v), *n))
+        .collect();
+    let machines: Vec<(u64, &str)> = ELF_MACHINES
+        .iter()
+        .map(|(v, n)| (u64::from(*v), *n))
+        .collect();
+    let is_static = crate::workload::elf::check_static_elf(bytes).is_ok();
+    let yes_no = |yes: bool| {
+        catalog.plain(if yes {
+            "windows-and-mac.yes"
+        } else {
+            "windows-and-mac.no"
+        })
+    };
+    let mut lines = vec![Line::Figure(catalog.text(
+        "windows-and-mac.elf",
+        &[
+            ("size", &fmt::bytes(bytes.len() as u64)),
+            ("class", &class.to_string()),
+            ("data", &data.to_string()),
+            ("osabi", &named(u64::from(osabi), &osabis)),
+            ("machine", &named(u64::from(machine), &machines)),
+            ("static", &yes_no(is_static)?),
+        ],
+    )?)];
+    let vm_backend = VmBackend::new();
+    let places: [(&str, &dyn Backend); 3] = [
+        ("host", &HostBackend),
+        ("container", &ContainerBackend::new()),
+        ("vm", &vm_backend),
+    ];
+    for (place, backend) in places {
+        let report = run(backend, place, &["uname"])?;
+        let (sysname, release) = report
+            .results
+            .iter()
+            .find_map(|result| match result {
+                TaskResult::Uname {
+                    sysname, release, ..
+                } => Some((sysname.clone(), release.clone())),
+                _ => None,
+            })
+            .ok_or_else(|| missing(place, "uname"))?;
+        lines.push(Line::Figure(catalog.text(
+            "windows-and-mac.answered",
+            &[
+                ("place", place),
+                ("size", &fmt::bytes(bytes.len() as u64)),
+                ("kernel", &format!("{sysname} {release}")),
             ],
         )?));
     }

@@ -130,6 +130,7 @@ pub const TOPICS: &[&str] = &[
     lessons::IMAGES,
     lessons::EXITS,
     lessons::HISTORY,
+    lessons::WINDOWS_AND_MAC,
 ];
 
 /// The name of `topic` if it is a lesson, else the error that lists them.
@@ -178,6 +179,7 @@ pub fn give(
         lessons::LSM => lessons::lsm(catalog, presenter)?,
         lessons::IMAGES => lessons::images(catalog, presenter)?,
         lessons::HISTORY => lessons::history(catalog, presenter)?,
+        lessons::WINDOWS_AND_MAC => lessons::windows_and_mac(catalog, presenter)?,
         _ => lessons::no_translation(catalog, pace, presenter)?,
     };
     presenter.part(&Part {
@@ -214,7 +216,7 @@ mod tests {
         assert!(error.contains("unknown lesson 'namespacez'"), "{error}");
         assert!(
             error.contains(
-                "two-stacks, no-translation, namespaces, chroot-vs-pivot_root, capabilities, seccomp, cgroups, lsm, images, exits, lxc-docker-history"
+                "two-stacks, no-translation, namespaces, chroot-vs-pivot_root, capabilities, seccomp, cgroups, lsm, images, exits, lxc-docker-history, windows-and-mac"
             ),
             "{error}"
         );
