@@ -99,6 +99,22 @@ fn without_a_topic_every_lesson_is_listed_with_one_line_in_each_language() {
 }
 
 #[test]
+fn make_docs_figures_runs_every_lesson_in_order() {
+    let makefile = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../Makefile"))
+        .expect("the workspace's Makefile");
+    let listed: Vec<&str> = makefile
+        .lines()
+        .find_map(|line| line.strip_prefix("DOCS_LESSONS := "))
+        .expect("DOCS_LESSONS in the Makefile")
+        .split_whitespace()
+        .collect();
+    assert_eq!(
+        listed, LESSONS,
+        "make docs-figures would miss or misorder a lesson"
+    );
+}
+
+#[test]
 fn the_language_follows_the_locale_unless_lang_is_given() {
     let korean = versus()
         .args(["explain"])
