@@ -11,6 +11,8 @@
 #   make lint          cargo fmt --check and clippy -D warnings, host and guest workspaces
 #                      (adds the rustfmt and clippy components through rustup if missing)
 #   make guest-images  build the freestanding guest images on their own
+#   make docs-figures  rerun every command the docs quote (compare, each explain lesson)
+#                      into docs/figures/{en,ko}/, stamped with the run (needs root, /dev/kvm)
 
 CARGO ?= cargo
 VERSUS := target/release/versus
@@ -25,7 +27,7 @@ TEST_STATUS := $(CURDIR)/target/test-status
 # here; cargo's summary counts such a test as passed, so it is listed too.
 SKIP_LOG := $(CURDIR)/target/test-skips.log
 
-.PHONY: build test lint bench soak demo doc guest-images clean toolchain
+.PHONY: build test lint bench soak demo doc guest-images clean toolchain docs-figures
 
 build:
 	$(CARGO) build --release
@@ -83,6 +85,45 @@ demo: build
 
 doc:
 	$(CARGO) doc --workspace --no-deps
+
+# The figures the docs quote, all from one invocation: `versus compare` with
+# a fixed, small number of rounds and every `versus explain` lesson, in
+# English and Korean, one file per command in docs/figures/{en,ko}/. Every
+# file starts with the same stamp (date, host kernel, KVM backend, which
+# versus), and docs/figures/RUN.txt keeps it, so a page can say which run
+# its excerpt is from. Kept out of `make test`: it measures, and it needs
+# root and /dev/kvm as the lessons do. The release build unless
+# DOCS_FIGURES_VERSUS names another binary. The lessons are those `versus
+# explain` lists (bench/tests/explain.rs checks the two lists agree). A
+# command that fails stops the run and leaves no half-written file.
+DOCS_FIGURES := docs/figures
+DOCS_FIGURES_RUNS := 5
+DOCS_FIGURES_VERSUS ?= $(VERSUS)
+DOCS_FIGURES_WIDTH := 100
+DOCS_LESSONS := two-stacks no-translation namespaces chroot-vs-pivot_root capabilities seccomp cgroups lsm images exits lxc-docker-history windows-and-mac
+
+docs-figures: $(if $(filter $(VERSUS),$(DOCS_FIGURES_VERSUS)),build)
+	@set -e; \
+	figure() { \
+		out=$(DOCS_FIGURES)/$$1; shift; \
+		echo "$$*"; \
+		{ echo "\$$ versus $$*"; echo "# $$stamp"; echo; \
+		  env -u LC_ALL -u LC_MESSAGES -u LANG COLUMNS=$(DOCS_FIGURES_WIDTH) \
+		      $(DOCS_FIGURES_VERSUS) "$$@" 2>&1; } > "$$out.tmp" \
+		  || { rm -f "$$out.tmp"; echo "failed: versus $$*" >&2; exit 1; }; \
+		mv "$$out.tmp" "$$out"; \
+	}; \
+	backend="$$($(DOCS_FIGURES_VERSUS) doctor 2>/dev/null | grep -m1 '^KVM backend:' || echo 'KVM backend: unknown')"; \
+	stamp="$$(date -u '+%Y-%m-%d %H:%M UTC'); Linux $$(uname -r); $$backend; $(DOCS_FIGURES_VERSUS) at $$(git rev-parse --short HEAD 2>/dev/null || echo 'no git')"; \
+	mkdir -p $(DOCS_FIGURES)/en $(DOCS_FIGURES)/ko; \
+	for lang in en ko; do \
+		figure $$lang/compare.txt compare --runs $(DOCS_FIGURES_RUNS) --lang $$lang; \
+		for lesson in $(DOCS_LESSONS); do \
+			figure $$lang/explain-$$lesson.txt explain $$lesson --lang $$lang; \
+		done; \
+	done; \
+	echo "$$stamp" > $(DOCS_FIGURES)/RUN.txt; \
+	echo "docs figures written to $(DOCS_FIGURES)/ ($$stamp)"
 
 clean:
 	$(CARGO) clean

@@ -9,7 +9,7 @@ use assert_cmd::Command;
 use common::{host_uname, require_busybox, require_kvm, require_root};
 
 /// The lessons `versus explain` lists, in order.
-const LESSONS: [&str; 8] = [
+const LESSONS: [&str; 12] = [
     "two-stacks",
     "no-translation",
     "namespaces",
@@ -17,7 +17,11 @@ const LESSONS: [&str; 8] = [
     "capabilities",
     "seccomp",
     "cgroups",
+    "lsm",
+    "images",
     "exits",
+    "lxc-docker-history",
+    "windows-and-mac",
 ];
 
 /// The widest band the paired container/host getpid ratio may fall in for
@@ -96,6 +100,22 @@ fn without_a_topic_every_lesson_is_listed_with_one_line_in_each_language() {
 }
 
 #[test]
+fn make_docs_figures_runs_every_lesson_in_order() {
+    let makefile = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../Makefile"))
+        .expect("the workspace's Makefile");
+    let listed: Vec<&str> = makefile
+        .lines()
+        .find_map(|line| line.strip_prefix("DOCS_LESSONS := "))
+        .expect("DOCS_LESSONS in the Makefile")
+        .split_whitespace()
+        .collect();
+    assert_eq!(
+        listed, LESSONS,
+        "make docs-figures would miss or misorder a lesson"
+    );
+}
+
+#[test]
 fn the_language_follows_the_locale_unless_lang_is_given() {
     let korean = versus()
         .args(["explain"])
@@ -121,7 +141,7 @@ fn an_unknown_lesson_is_a_usage_error_naming_the_lessons() {
         .stdout("")
         .stderr(predicates::str::contains("unknown lesson 'namespacez'"))
         .stderr(predicates::str::contains(
-            "two-stacks, no-translation, namespaces, chroot-vs-pivot_root, capabilities, seccomp, cgroups, exits",
+            "two-stacks, no-translation, namespaces, chroot-vs-pivot_root, capabilities, seccomp, cgroups, lsm, images, exits, lxc-docker-history, windows-and-mac",
         ));
     versus()
         .args(["explain", "two-stacks", "--lang", "fr"])
@@ -440,6 +460,267 @@ fn seccomp_the_filter_alone_refuses_a_call_no_capability_is_needed_for() {
             "not refused with EPERM: {stdout}"
         );
         assert!(figures[3].starts_with(allowed), "{stdout}");
+    }
+}
+
+/// This process' security label in `attr/FILE` as the lsm lesson shows
+/// it, read here independently: the label, or the errno the kernel
+/// answered with by name (`EINVAL` when no labelling module is active).
+fn own_label(file: &str) -> Result<String, String> {
+    std::fs::read_to_string(format!("/proc/self/{file}"))
+        .map(|label| label.trim_end_matches(['\n', '\0']).to_string())
+        .map_err(|error| {
+            format!(
+                "{:?}",
+                nix::errno::Errno::from_raw(error.raw_os_error().unwrap_or(0))
+            )
+        })
+}
+
+#[testkit::needs(root)]
+#[test]
+fn lsm_the_container_carries_the_hosts_label_because_versus_applies_no_profile() {
+    if !require_root("explain lsm") {
+        return;
+    }
+    // versus is this test's child: it carries this process' label.
+    let labels = [
+        own_label("attr/current"),
+        own_label("attr/apparmor/current"),
+    ];
+    let modules = std::fs::read_to_string("/sys/kernel/security/lsm").ok();
+    for lang in ["en", "ko"] {
+        let stdout = explain(&["lsm", "--short", "--lang", lang]);
+        let figures = figures(&stdout);
+        assert_eq!(figures.len(), 5, "{stdout}");
+        let (no_label, host, container, same) = if lang == "en" {
+            (
+                "no label",
+                "host, versus itself (pid ",
+                "container's PID 1 (host pid ",
+                "the container's PID 1 carries exactly the host's label: yes",
+            )
+        } else {
+            (
+                "레이블 없음",
+                "호스트의 versus 자신(pid ",
+                "컨테이너의 PID 1(호스트 pid ",
+                "컨테이너의 PID 1이 호스트와 똑같은 레이블을 달고 있음: 예",
+            )
+        };
+        match &modules {
+            Some(list) => assert!(figures[0].ends_with(list.trim()), "{stdout}"),
+            None => assert!(figures[0].contains("securityfs"), "{stdout}"),
+        }
+        let shown: Vec<String> = labels
+            .iter()
+            .map(|label| match label {
+                Ok(label) => label.clone(),
+                Err(errno) => format!("{no_label} ({errno})"),
+            })
+            .collect();
+        let expected = format!(
+            "attr/current {}; attr/apparmor/current {}",
+            shown[0], shown[1]
+        );
+        let host_pid = figure(&figures, host);
+        let container_pid = figure(&figures, container);
+        assert!(host_pid.ends_with(&expected), "{stdout}");
+        assert!(container_pid.ends_with(&expected), "{stdout}");
+        // Two processes: versus, and the container's PID 1 as the host
+        // numbers it — not versus read twice.
+        assert_ne!(
+            host_pid.split(')').next(),
+            container_pid.split(')').next(),
+            "{stdout}"
+        );
+        assert_eq!(figures[4], same, "{stdout}");
+    }
+}
+
+#[testkit::needs(root, kvm, busybox)]
+#[test]
+fn images_the_containers_root_holds_no_kernel_and_its_writes_stay_out_of_the_image() {
+    if !require_root("explain images")
+        || !require_kvm("explain images")
+        || !require_busybox("explain images")
+    {
+        return;
+    }
+    let exact = |count: usize| format!("{} ({count} B)", bench::fmt::bytes(count as u64));
+    let workload = exact(versus_images::WORKLOAD.len());
+    let kernel = exact(versus_images::KERNEL.len());
+    for lang in ["en", "ko"] {
+        let stdout = explain(&["images", "--short", "--lang", lang]);
+        let figures = figures(&stdout);
+        assert_eq!(figures.len(), 7, "{stdout}");
+        let (root, vm, image, overlay, cow) = if lang == "en" {
+            (
+                format!("holds 1 file(s), {workload}; kernel images among them: 0"),
+                format!("VM: kernel image {kernel} (embedded tiny kernel) + workload {workload}"),
+                "an image versus was pointed at (--rootfs ",
+                "with --rootfs-overlay the container's / is an overlay (its /proc/self/mountinfo): lower ",
+                "it reads it back: yes; it is in the image on the host: no",
+            )
+        } else {
+            (
+                format!("파일 1개, {workload}가 있고, 그중 커널 이미지는 0개입니다"),
+                format!("VM: 커널 이미지 {kernel} (embedded tiny kernel) + 워크로드 {workload}"),
+                "versus에 넘긴 이미지(--rootfs ",
+                "--rootfs-overlay를 주면 컨테이너의 /는 오버레이입니다(컨테이너의 /proc/self/mountinfo): lower ",
+                "컨테이너 안에서 다시 읽힘: 예; 호스트의 이미지에 생김: 아니요",
+            )
+        };
+        // The container's root is the workload alone: no kernel.
+        assert!(figures[0].ends_with(&root), "{stdout}");
+        // The VM loads the embedded kernel besides the same workload.
+        assert!(figures[1].starts_with(&vm), "{stdout}");
+        // The overlay's lower layer is the image the lesson made, which is
+        // gone afterwards, and the container's write is not in it.
+        let dir = figure(&figures, image)
+            .split([',', ' '])
+            .next()
+            .expect("a directory")
+            .to_string();
+        let lower = figure(&figures, overlay);
+        assert!(lower.starts_with(&format!("{dir} ")), "{stdout}");
+        assert!(figures[6].ends_with(cow), "{stdout}");
+        assert!(
+            !std::path::Path::new(&dir).exists(),
+            "the lesson left {dir} behind"
+        );
+    }
+}
+
+#[testkit::needs(root)]
+#[test]
+fn lxc_docker_history_dates_each_piece_and_checks_it_on_this_host() {
+    if !require_root("explain lxc-docker-history") {
+        return;
+    }
+    let (_, release, _) = host_uname();
+    let mounted = std::fs::read_to_string("/proc/self/mountinfo").expect("mountinfo");
+    let mounted = |fs_type: &str| mounted.contains(&format!(" - {fs_type} "));
+    let namespaces = [
+        ("mnt", "2002, Linux 2.4.19"),
+        ("uts", "2006, Linux 2.6.19"),
+        ("ipc", "2006, Linux 2.6.19"),
+        ("pid", "2008, Linux 2.6.24"),
+        ("net", "2009, Linux 2.6.29"),
+        ("user", "2013, Linux 3.8"),
+        ("cgroup", "2016, Linux 4.6"),
+        ("time", "2020, Linux 5.6"),
+    ];
+    let steps = [
+        "cgroup",
+        "clone",
+        "cgroup join",
+        "mounts+pivot_root",
+        "security",
+        "exec",
+    ];
+    for lang in ["en", "ko"] {
+        let stdout = explain(&["lxc-docker-history", "--short", "--lang", lang]);
+        let figures = figures(&stdout);
+        assert_eq!(figures.len(), 1 + 8 + 2 + 6, "{stdout}");
+        let (yes, no) = if lang == "en" {
+            ("yes", "no")
+        } else {
+            ("예", "아니요")
+        };
+        let verdict = |present: bool| if present { yes } else { no };
+        assert!(
+            figures[0].ends_with(&format!("Linux {release}")),
+            "{stdout}"
+        );
+        for (line, (kind, when)) in figures[1..9].iter().zip(namespaces) {
+            let (year, version) = when.split_once(", ").unwrap();
+            let dated = if lang == "en" {
+                format!("{when}: the {kind} namespace; ")
+            } else {
+                format!("{year}년, {version}: {kind} 네임스페이스; ")
+            };
+            assert!(line.starts_with(&dated), "{line}");
+            let present = std::path::Path::new("/proc/self/ns").join(kind).exists();
+            assert!(line.ends_with(&format!(": {}", verdict(present))), "{line}");
+        }
+        for (line, (fs_type, when)) in figures[9..11].iter().zip([
+            ("cgroup", "2008, Linux 2.6.24"),
+            ("cgroup2", "2016, Linux 4.5"),
+        ]) {
+            let (year, version) = when.split_once(", ").unwrap();
+            assert!(line.starts_with(year), "{line}");
+            assert!(line.contains(version), "{line}");
+            assert!(line.contains(&format!(" {fs_type})")), "{line}");
+            assert!(
+                line.ends_with(&format!(": {}", verdict(mounted(fs_type)))),
+                "{line}"
+            );
+        }
+        // versus' launch steps, each measured, in order, beside runc's.
+        for (line, step) in figures[11..].iter().zip(steps) {
+            assert!(line.starts_with(&format!("versus {step} (")), "{line}");
+            assert!(line.contains(" ↔ runc: "), "{line}");
+            assert!(
+                !line.contains("not measured") && !line.contains("측정되지 않음"),
+                "{line}"
+            );
+        }
+    }
+}
+
+#[testkit::needs(root, kvm)]
+#[test]
+fn windows_and_mac_the_workload_is_a_linux_x86_64_elf_that_only_a_linux_abi_kernel_answers() {
+    if !require_root("explain windows-and-mac") || !require_kvm("explain windows-and-mac") {
+        return;
+    }
+    // The header read here, by its System V ABI offsets.
+    let elf = versus_images::WORKLOAD;
+    let machine = u16::from_le_bytes([elf[18], elf[19]]);
+    let header = format!(
+        "ELF class {} (2 = 64-bit), data {} (1 = little-endian), OS ABI {}",
+        elf[4], elf[5], elf[7]
+    );
+    assert_eq!((elf[4], elf[5], machine), (2, 1, 62), "not x86-64 Linux");
+    let (sysname, release, _) = host_uname();
+    let host_kernel = format!("{sysname} {release}");
+    for lang in ["en", "ko"] {
+        let stdout = explain(&["windows-and-mac", "--short", "--lang", lang]);
+        let figures = figures(&stdout);
+        assert_eq!(figures.len(), 4, "{stdout}");
+        if lang == "en" {
+            assert!(figures[0].contains(&header), "{stdout}");
+            assert!(
+                figures[0].contains(", machine 62 = EM_X86_64, static: yes"),
+                "{stdout}"
+            );
+        } else {
+            assert!(
+                figures[0].contains(&format!("OS ABI {} ", elf[7])),
+                "{stdout}"
+            );
+            assert!(
+                figures[0].contains("machine 62 = EM_X86_64, 정적 링크: 예"),
+                "{stdout}"
+            );
+        }
+        let kernel = |line: &str| {
+            let line = line.strip_suffix("입니다").unwrap_or(line);
+            line.rsplit_once(if lang == "en" {
+                "answered by "
+            } else {
+                "커널은 "
+            })
+            .map(|(_, kernel)| kernel.to_string())
+            .unwrap_or_else(|| panic!("no kernel in {line}"))
+        };
+        assert!(figures[1].starts_with("host: "), "{stdout}");
+        assert_eq!(kernel(&figures[1]), host_kernel, "{stdout}");
+        assert!(figures[2].starts_with("container: "), "{stdout}");
+        assert_eq!(kernel(&figures[2]), host_kernel, "{stdout}");
+        assert!(figures[3].starts_with("vm: "), "{stdout}");
+        assert!(!kernel(&figures[3]).starts_with(&sysname), "{stdout}");
     }
 }
 

@@ -77,17 +77,25 @@ impl Jail {
     /// Makes `versus-chroot-PID-N` under the temporary directory, with the
     /// directory `foothold` in it. Fails rather than reuse one that exists.
     pub(crate) fn new(foothold: &str) -> std::io::Result<Jail> {
+        Jail::with_dirs("versus-chroot", &[foothold])
+    }
+
+    /// Makes `PREFIX-PID-N` under the temporary directory, with the
+    /// directories `dirs` in it. Fails rather than reuse one that exists.
+    pub(crate) fn with_dirs(prefix: &str, dirs: &[&str]) -> std::io::Result<Jail> {
         static NEXT: AtomicU64 = AtomicU64::new(0);
         let name = format!(
-            "versus-chroot-{}-{}",
+            "{prefix}-{}-{}",
             std::process::id(),
             NEXT.fetch_add(1, Ordering::Relaxed)
         );
         let path = std::env::temp_dir().join(name);
         std::fs::create_dir(&path)?;
-        // From here on Drop removes it, also when the foothold fails.
+        // From here on Drop removes it, also when a directory fails.
         let jail = Jail { path };
-        std::fs::create_dir(jail.path.join(foothold))?;
+        for dir in dirs {
+            std::fs::create_dir(jail.path.join(dir))?;
+        }
         Ok(jail)
     }
 
@@ -100,7 +108,7 @@ impl Jail {
 impl Drop for Jail {
     fn drop(&mut self) {
         // Nothing else can be done about a directory that will not go; it
-        // is empty but for the foothold and names its owner's pid.
+        // holds only what the lesson put there and names its owner's pid.
         let _ = std::fs::remove_dir_all(&self.path);
     }
 }

@@ -36,6 +36,18 @@ pub const SECCOMP: &str = "seccomp";
 /// `cgroups`: limits that the kernel enforces, measured.
 pub const CGROUPS: &str = "cgroups";
 
+/// `lsm`: the security modules of the host, and the container's label.
+pub const LSM: &str = "lsm";
+
+/// `images`: what a container image holds next to a VM's.
+pub const IMAGES: &str = "images";
+
+/// `lxc-docker-history`: chroot to OCI, each step checked on this host.
+pub const HISTORY: &str = "lxc-docker-history";
+
+/// `windows-and-mac`: why Docker Desktop runs a Linux VM.
+pub const WINDOWS_AND_MAC: &str = "windows-and-mac";
+
 /// `exits`: what makes a VM exit.
 pub const EXITS: &str = "exits";
 
@@ -986,6 +998,463 @@ pub(crate) fn cgroups(
     ])
 }
 
+/// A label read as the lesson shows it: the label, or the errno the
+/// kernel answered, named (`EINVAL`), since that is what a student can
+/// look up.
+fn label_text(catalog: &Catalog, read: &observe::LabelRead) -> Result<String, ExplainError> {
+    Ok(match read {
+        Ok(label) => label.clone(),
+        Err(errno) => catalog.text("lsm.no-label", &[("errno", &format!("{errno:?}"))])?,
+    })
+}
+
+/// `lsm`.
+pub(crate) fn lsm(
+    catalog: &Catalog,
+    presenter: &mut dyn Presenter,
+) -> Result<Vec<Line>, ExplainError> {
+    presenter.progress(&catalog.plain("lsm.running")?);
+    let host = container::LsmInfo::detect(std::path::Path::new("/"));
+    let modules = if host.securityfs {
+        host.modules.join(",")
+    } else {
+        catalog.plain("lsm.no-securityfs")?
+    };
+    let apparmor = catalog.plain(match host.apparmor_state() {
+        container::lsm::AppArmorState::Enabled => "lsm.enabled",
+        container::lsm::AppArmorState::Disabled => "lsm.disabled",
+        container::lsm::AppArmorState::Absent => "lsm.absent",
+    })?;
+    let selinux = catalog.plain(match host.selinux_state() {
+        container::lsm::SelinuxState::Enforcing => "lsm.enforcing",
+        container::lsm::SelinuxState::Permissive => "lsm.permissive",
+        container::lsm::SelinuxState::Absent => "lsm.absent",
+    })?;
+    let host_labels = observe::labels_of("self");
+    let seen = watched_container(
+        &ContainerBackend::new(),
+        "container",
+        Look {
+            labels: true,
+            ..Look::default()
+        },
+    )?;
+    let container_labels = seen.inspection.labels.unwrap_or_default();
+    let mut lines = vec![
+        Line::Figure(catalog.text("lsm.modules", &[("modules", &modules)])?),
+        Line::Figure(catalog.text(
+            "lsm.state",
+            &[("apparmor", &apparmor), ("selinux", &selinux)],
+        )?),
+    ];
+    let host_pid = std::process::id().to_string();
+    for (key, pid, labels) in [
+        ("lsm.host-label", host_pid.as_str(), &host_labels),
+        (
+            "lsm.container-label",
+            &seen.pid.to_string(),
+            &container_labels,
+        ),
+    ] {
+        let [(_, current), (_, apparmor)] = labels.as_slice() else {
+            return Err(ExplainError::Workload {
+                place: "container".to_string(),
+                what: "ended before versus could read its security labels (run the lesson again)"
+                    .to_string(),
+            });
+        };
+        lines.push(Line::Figure(catalog.text(
+            key,
+            &[
+                ("pid", pid),
+                ("current", &label_text(catalog, current)?),
+                ("apparmor", &label_text(catalog, apparmor)?),
+            ],
+        )?));
+    }
+    let same = host_labels == container_labels;
+    lines.push(Line::Figure(catalog.text(
+        "lsm.same",
+        &[(
+            "verdict",
+            &catalog.plain(if same { "lsm.yes" } else { "lsm.no" })?,
+        )],
+    )?));
+    Ok(lines)
+}
+
+/// `images`' throwaway image: the directories a `--rootfs` must have to
+/// mount on, and `bin` for busybox.
+const IMAGE_DIRS: [&str; 3] = ["bin", "proc", "dev"];
+
+/// The file the `images` container writes into its overlaid root.
+const IMAGE_NOTE: &str = "/written-in-the-container";
+
+/// What the `images` container runs: it writes [`IMAGE_NOTE`], reads it
+/// back and prints its own mount table, whose `/` line is the overlay.
+fn image_script() -> String {
+    format!(
+        "echo yes > {IMAGE_NOTE} && /bin/busybox cat {IMAGE_NOTE} && /bin/busybox cat /proc/self/mountinfo"
+    )
+}
+
+/// The `lowerdir` and `upperdir` of the overlay mounted on `/` in a
+/// `/proc/PID/mountinfo` table.
+pub(crate) fn overlay_dirs(mountinfo: &str) -> Option<(String, String)> {
+    mountinfo.lines().find_map(|line| {
+        let (mount, fs) = line.split_once(" - ")?;
+        let mount_point = mount.split(' ').nth(4)?;
+        let mut fs = fs.split(' ');
+        if mount_point != "/" || fs.next()? != "overlay" {
+            return None;
+        }
+        let options = fs.nth(1)?;
+        let option = |name: &str| {
+            options
+                .split(',')
+                .find_map(|option| option.strip_prefix(name))
+                .map(str::to_string)
+        };
+        Some((option("lowerdir=")?, option("upperdir=")?))
+    })
+}
+
+/// `images`' overlay part: a busybox image the lesson makes, run with
+/// `--rootfs-overlay`; a file written in the container is read back inside
+/// and looked for in the image on the host.
+fn image_overlay(catalog: &Catalog, busybox: &std::path::Path) -> Result<Vec<Line>, ExplainError> {
+    let scratch = |source| ExplainError::Scratch {
+        dir: std::env::temp_dir().display().to_string(),
+        source,
+    };
+    // Removed when dropped, whatever happens below.
+    let image = escape::Jail::with_dirs("versus-image", &IMAGE_DIRS).map_err(scratch)?;
+    std::fs::copy(busybox, image.path().join("bin/busybox")).map_err(scratch)?;
+    let tree = observe::tree_of(image.path());
+    let backend = ContainerBackend::with_settings(ContainerSettings {
+        rootfs: crate::backend::container::Rootfs::Dir(image.path().to_path_buf()),
+        rootfs_overlay: true,
+        ..Default::default()
+    });
+    let place = "container --rootfs-overlay";
+    let script = image_script();
+    let report = run(&backend, place, &["/bin/busybox", "sh", "-c", &script])?;
+    let (lower, upper) = overlay_dirs(&report.stdout).ok_or_else(|| ExplainError::Workload {
+        place: place.to_string(),
+        what: "printed no overlay mounted on / in its /proc/self/mountinfo".to_string(),
+    })?;
+    let inside = report.stdout.lines().next() == Some("yes");
+    let in_image = image
+        .path()
+        .join(IMAGE_NOTE.trim_start_matches('/'))
+        .exists();
+    let yes_no = |yes: bool| catalog.plain(if yes { "images.yes" } else { "images.no" });
+    Ok(vec![
+        Line::Figure(catalog.text(
+            "images.lower-tree",
+            &[
+                ("dir", &image.path().display().to_string()),
+                ("files", &tree.files.to_string()),
+                ("bytes", &fmt::bytes(tree.bytes)),
+                ("kernels", &tree.kernels.to_string()),
+            ],
+        )?),
+        Line::Figure(catalog.text("images.overlay", &[("lower", &lower), ("upper", &upper)])?),
+        Line::Figure(catalog.text(
+            "images.cow",
+            &[
+                ("file", IMAGE_NOTE),
+                ("inside", &yes_no(inside)?),
+                ("image", &yes_no(in_image)?),
+            ],
+        )?),
+    ])
+}
+
+/// `images`.
+pub(crate) fn images(
+    catalog: &Catalog,
+    presenter: &mut dyn Presenter,
+) -> Result<Vec<Line>, ExplainError> {
+    presenter.progress(&catalog.plain("images.running")?);
+    let seen = watched_container(
+        &ContainerBackend::new(),
+        "container",
+        Look {
+            root_tree: true,
+            ..Look::default()
+        },
+    )?;
+    let tree = seen
+        .inspection
+        .root_tree
+        .ok_or_else(|| ExplainError::Workload {
+            place: "container".to_string(),
+            what: "ended before versus could count its root filesystem (run the lesson again)"
+                .to_string(),
+        })?;
+    let vm_backend = VmBackend::new();
+    let vm = run(&vm_backend, "vm", &["uname"])?;
+    let kernel = vm_backend.kernel.bytes.len() as u64;
+    let workload = Workload::embedded().bytes().len() as u64;
+    let initrd = vm_backend.initrd.len() as u64;
+    let loaded = vm.memory.image_bytes.unwrap_or(kernel + workload + initrd);
+    let touched = vm
+        .memory
+        .guest_touched_bytes
+        .map_or_else(|| "?".to_string(), fmt::bytes);
+    // The exact count too, so that a student can check it with `stat`.
+    let exact = |count: u64| match fmt::bytes(count) {
+        short if count < 1024 => short,
+        short => format!("{short} ({count} B)"),
+    };
+    let times = if tree.bytes == 0 {
+        "?".to_string()
+    } else {
+        format!("{:.1}×", loaded as f64 / tree.bytes as f64)
+    };
+    let mut lines = vec![
+        Line::Figure(catalog.text(
+            "images.container",
+            &[
+                ("pid", &seen.pid.to_string()),
+                ("files", &tree.files.to_string()),
+                ("bytes", &exact(tree.bytes)),
+                ("kernels", &tree.kernels.to_string()),
+            ],
+        )?),
+        Line::Figure(catalog.text(
+            "images.vm",
+            &[
+                ("source", &vm_backend.kernel.source),
+                ("kernel", &exact(kernel)),
+                ("workload", &exact(workload)),
+                ("initrd", &exact(initrd)),
+            ],
+        )?),
+        Line::Figure(catalog.text(
+            "images.vm-loaded",
+            &[("loaded", &exact(loaded)), ("touched", &touched)],
+        )?),
+        Line::Figure(catalog.text("images.times", &[("times", &times)])?),
+    ];
+    match container::rootfs::host_busybox() {
+        Some(busybox) => lines.extend(image_overlay(catalog, &busybox)?),
+        None => lines.push(Line::Prose(catalog.plain("images.no-busybox")?)),
+    }
+    Ok(lines)
+}
+
+/// The namespaces in the order Linux gained them: `(file in
+/// /proc/PID/ns, kernel release, year)`. The dates are the mainline
+/// releases that merged each kind (user namespaces: the release that
+/// completed them and let an unprivileged process make one).
+const NAMESPACE_HISTORY: [(&str, &str, u16); 8] = [
+    ("mnt", "2.4.19", 2002),
+    ("uts", "2.6.19", 2006),
+    ("ipc", "2.6.19", 2006),
+    ("pid", "2.6.24", 2008),
+    ("net", "2.6.29", 2009),
+    ("user", "3.8", 2013),
+    ("cgroup", "4.6", 2016),
+    ("time", "5.6", 2020),
+];
+
+/// The two cgroup versions: `(name, file system type, kernel release,
+/// year)`.
+const CGROUP_HISTORY: [(&str, &str, &str, u16); 2] = [
+    ("cgroup v1", "cgroup", "2.6.24", 2008),
+    ("cgroup v2", "cgroup2", "4.5", 2016),
+];
+
+/// versus' launch phases (as its container reports name them), each with
+/// the catalog key of what runc does at that step.
+const LAUNCH_STEPS: [(&str, &str); 6] = [
+    ("cgroup", "lxc-docker-history.runc-cgroup"),
+    ("clone", "lxc-docker-history.runc-clone"),
+    ("cgroup join", "lxc-docker-history.runc-join"),
+    ("mounts+pivot_root", "lxc-docker-history.runc-mounts"),
+    ("security", "lxc-docker-history.runc-security"),
+    ("exec", "lxc-docker-history.runc-exec"),
+];
+
+/// `lxc-docker-history`.
+pub(crate) fn history(
+    catalog: &Catalog,
+    presenter: &mut dyn Presenter,
+) -> Result<Vec<Line>, ExplainError> {
+    presenter.progress(&catalog.plain("lxc-docker-history.running")?);
+    let yes_no = |yes: bool| {
+        catalog.plain(if yes {
+            "lxc-docker-history.yes"
+        } else {
+            "lxc-docker-history.no"
+        })
+    };
+    let release = nix::sys::utsname::uname()
+        .map(|uts| uts.release().to_string_lossy().into_owned())
+        .unwrap_or_else(|_| "?".to_string());
+    let mut lines = vec![Line::Figure(
+        catalog.text("lxc-docker-history.kernel", &[("release", &release)])?,
+    )];
+    for (kind, version, year) in NAMESPACE_HISTORY {
+        let present = std::path::Path::new("/proc/self/ns").join(kind).exists();
+        lines.push(Line::Figure(catalog.text(
+            "lxc-docker-history.ns",
+            &[
+                ("year", &year.to_string()),
+                ("version", version),
+                ("kind", kind),
+                ("verdict", &yes_no(present)?),
+            ],
+        )?));
+    }
+    let mounted = std::fs::read_to_string("/proc/self/mountinfo")
+        .map(|table| observe::mounted_types(&table))
+        .unwrap_or_default();
+    for (name, fs_type, version, year) in CGROUP_HISTORY {
+        lines.push(Line::Figure(catalog.text(
+            "lxc-docker-history.cgroup",
+            &[
+                ("year", &year.to_string()),
+                ("version", version),
+                ("name", name),
+                ("fs", fs_type),
+                ("verdict", &yes_no(mounted.contains(fs_type))?),
+            ],
+        )?));
+    }
+    let report = run(&ContainerBackend::new(), "container", &["startup"])?;
+    for (phase, runc) in LAUNCH_STEPS {
+        let took = report
+            .phases
+            .iter()
+            .find(|measured| measured.name == phase)
+            .map_or_else(
+                || catalog.plain("lxc-docker-history.unmeasured"),
+                |measured| Ok(fmt::duration(measured.ns)),
+            )?;
+        lines.push(Line::Figure(catalog.text(
+            "lxc-docker-history.step",
+            &[
+                ("phase", phase),
+                ("time", &took),
+                ("runc", &catalog.plain(runc)?),
+            ],
+        )?));
+    }
+    Ok(lines)
+}
+
+// The fields of an ELF header that say which system and machine a program
+// is for (System V ABI, "ELF Header"): offsets into the file, and the
+// values the lesson names.
+/// `e_ident[EI_CLASS]`: 1 = 32-bit, 2 = 64-bit.
+const ELF_CLASS_AT: usize = 4;
+/// `e_ident[EI_DATA]`: 1 = little-endian, 2 = big-endian.
+const ELF_DATA_AT: usize = 5;
+/// `e_ident[EI_OSABI]`: the operating system's ABI the file is for.
+const ELF_OSABI_AT: usize = 7;
+/// `e_machine`, a little-endian u16: the instruction set.
+const ELF_MACHINE_AT: usize = 18;
+/// `EI_OSABI` values, by name: Linux linkers leave 0 (System V) unless a
+/// GNU extension needs 3; the BSDs and Solaris mark theirs.
+const ELF_OSABIS: [(u8, &str); 5] = [
+    (0, "ELFOSABI_NONE (System V)"),
+    (3, "ELFOSABI_GNU (Linux)"),
+    (6, "ELFOSABI_SOLARIS"),
+    (9, "ELFOSABI_FREEBSD"),
+    (12, "ELFOSABI_OPENBSD"),
+];
+/// `e_machine` values, by name.
+const ELF_MACHINES: [(u16, &str); 3] = [(3, "EM_386"), (62, "EM_X86_64"), (183, "EM_AARCH64")];
+
+/// `windows-and-mac`.
+pub(crate) fn windows_and_mac(
+    catalog: &Catalog,
+    presenter: &mut dyn Presenter,
+) -> Result<Vec<Line>, ExplainError> {
+    presenter.progress(&catalog.plain("windows-and-mac.running")?);
+    let workload = Workload::embedded();
+    let bytes = workload.bytes();
+    let byte = |at: usize| bytes.get(at).copied();
+    let (Some(class), Some(data), Some(osabi), Some(machine)) = (
+        byte(ELF_CLASS_AT),
+        byte(ELF_DATA_AT),
+        byte(ELF_OSABI_AT),
+        bytes
+            .get(ELF_MACHINE_AT..ELF_MACHINE_AT + 2)
+            .map(|pair| u16::from_le_bytes([pair[0], pair[1]])),
+    ) else {
+        return Err(ExplainError::Workload {
+            place: "host".to_string(),
+            what: "has an embedded workload too short for an ELF header (rebuild versus)"
+                .to_string(),
+        });
+    };
+    let named = |value: u64, names: &[(u64, &str)]| {
+        names.iter().find(|(known, _)| *known == value).map_or_else(
+            || format!("{value}"),
+            |(_, name)| format!("{value} = {name}"),
+        )
+    };
+    let osabis: Vec<(u64, &str)> = ELF_OSABIS
+        .iter()
+        .map(|(v, n)| (u64::from(*v), *n))
+        .collect();
+    let machines: Vec<(u64, &str)> = ELF_MACHINES
+        .iter()
+        .map(|(v, n)| (u64::from(*v), *n))
+        .collect();
+    let is_static = crate::workload::elf::check_static_elf(bytes).is_ok();
+    let yes_no = |yes: bool| {
+        catalog.plain(if yes {
+            "windows-and-mac.yes"
+        } else {
+            "windows-and-mac.no"
+        })
+    };
+    let mut lines = vec![Line::Figure(catalog.text(
+        "windows-and-mac.elf",
+        &[
+            ("size", &fmt::bytes(bytes.len() as u64)),
+            ("class", &class.to_string()),
+            ("data", &data.to_string()),
+            ("osabi", &named(u64::from(osabi), &osabis)),
+            ("machine", &named(u64::from(machine), &machines)),
+            ("static", &yes_no(is_static)?),
+        ],
+    )?)];
+    let vm_backend = VmBackend::new();
+    let places: [(&str, &dyn Backend); 3] = [
+        ("host", &HostBackend),
+        ("container", &ContainerBackend::new()),
+        ("vm", &vm_backend),
+    ];
+    for (place, backend) in places {
+        let report = run(backend, place, &["uname"])?;
+        let (sysname, release) = report
+            .results
+            .iter()
+            .find_map(|result| match result {
+                TaskResult::Uname {
+                    sysname, release, ..
+                } => Some((sysname.clone(), release.clone())),
+                _ => None,
+            })
+            .ok_or_else(|| missing(place, "uname"))?;
+        lines.push(Line::Figure(catalog.text(
+            "windows-and-mac.answered",
+            &[
+                ("place", place),
+                ("size", &fmt::bytes(bytes.len() as u64)),
+                ("kernel", &format!("{sysname} {release}")),
+            ],
+        )?));
+    }
+    Ok(lines)
+}
+
 /// Exits of a VM run whose reason is `reason` (`io_out 0x608`), summed over
 /// vCPUs.
 fn exits_named(report: &RunReport, reason: &str) -> u64 {
@@ -1089,4 +1558,25 @@ pub(crate) fn exits(
             ],
         )?),
     ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_overlay_on_root_is_found_in_a_mount_table_and_other_mounts_are_not() {
+        let table = "\
+67 42 0:41 / / rw,relatime - overlay overlay rw,lowerdir=/tmp/image,upperdir=/mnt/upper,workdir=/mnt/work
+68 67 0:44 / /proc rw - proc proc rw
+69 67 0:45 / /data rw - overlay overlay rw,lowerdir=/a,upperdir=/b,workdir=/c
+";
+        assert_eq!(
+            overlay_dirs(table),
+            Some(("/tmp/image".to_string(), "/mnt/upper".to_string()))
+        );
+        // An overlay elsewhere, or a root that is not one, is not the image.
+        assert_eq!(overlay_dirs(&table[table.find("68 ").unwrap()..]), None);
+        assert_eq!(overlay_dirs("1 0 0:1 / / rw - tmpfs tmpfs rw\n"), None);
+    }
 }

@@ -126,7 +126,11 @@ pub const TOPICS: &[&str] = &[
     lessons::CAPABILITIES,
     lessons::SECCOMP,
     lessons::CGROUPS,
+    lessons::LSM,
+    lessons::IMAGES,
     lessons::EXITS,
+    lessons::HISTORY,
+    lessons::WINDOWS_AND_MAC,
 ];
 
 /// The name of `topic` if it is a lesson, else the error that lists them.
@@ -172,6 +176,10 @@ pub fn give(
         lessons::CAPABILITIES => lessons::capabilities(catalog, presenter)?,
         lessons::SECCOMP => lessons::seccomp(catalog, presenter)?,
         lessons::CGROUPS => lessons::cgroups(catalog, pace, presenter)?,
+        lessons::LSM => lessons::lsm(catalog, presenter)?,
+        lessons::IMAGES => lessons::images(catalog, presenter)?,
+        lessons::HISTORY => lessons::history(catalog, presenter)?,
+        lessons::WINDOWS_AND_MAC => lessons::windows_and_mac(catalog, presenter)?,
         _ => lessons::no_translation(catalog, pace, presenter)?,
     };
     presenter.part(&Part {
@@ -208,7 +216,7 @@ mod tests {
         assert!(error.contains("unknown lesson 'namespacez'"), "{error}");
         assert!(
             error.contains(
-                "two-stacks, no-translation, namespaces, chroot-vs-pivot_root, capabilities, seccomp, cgroups, exits"
+                "two-stacks, no-translation, namespaces, chroot-vs-pivot_root, capabilities, seccomp, cgroups, lsm, images, exits, lxc-docker-history, windows-and-mac"
             ),
             "{error}"
         );

@@ -63,6 +63,66 @@ pub(crate) struct Inspection {
     pub walk_out: Option<(String, Result<Walk, String>)>,
     /// Its cgroup files, when [`Look::cgroup_files`] asked for them.
     pub cgroup_files: Option<CgroupFiles>,
+    /// Its security labels, when [`Look::labels`] asked for them (see
+    /// [`labels_of`]).
+    pub labels: Option<Vec<(String, LabelRead)>>,
+    /// What its root filesystem holds, when [`Look::root_tree`] asked for
+    /// it.
+    pub root_tree: Option<Tree>,
+}
+
+/// What a directory tree holds on its own filesystem: the file systems
+/// mounted inside it (a container's `/proc`, `/dev`, `/sys`) are not its
+/// content and are left out.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Tree {
+    /// Regular files.
+    pub files: u64,
+    /// Their sizes, added up.
+    pub bytes: u64,
+    /// Files named as a Linux kernel image is (see [`is_kernel_image`]).
+    pub kernels: u64,
+}
+
+/// Whether a file's name is one a Linux kernel image goes by on a
+/// distribution (`/boot/vmlinuz-6.1.0-18-amd64`, `vmlinux`, `bzImage`).
+fn is_kernel_image(name: &str) -> bool {
+    name.starts_with("vmlinuz") || name.starts_with("vmlinux") || name == "bzImage"
+}
+
+/// Walks `root` (without following symbolic links) and counts what it
+/// holds; what cannot be read is left out of the count.
+pub(crate) fn tree_of(root: &std::path::Path) -> Tree {
+    use std::os::unix::fs::MetadataExt;
+    let mut tree = Tree::default();
+    // Followed: `/proc/PID/root` is itself a link to the process' root.
+    let Ok(top) = std::fs::metadata(root) else {
+        return tree;
+    };
+    let mut pending = vec![root.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let Ok(metadata) = entry.metadata() else {
+                continue;
+            };
+            if metadata.dev() != top.dev() {
+                continue;
+            }
+            if metadata.is_dir() {
+                pending.push(entry.path());
+            } else if metadata.is_file() {
+                tree.files += 1;
+                tree.bytes += metadata.len();
+                if is_kernel_image(&entry.file_name().to_string_lossy()) {
+                    tree.kernels += 1;
+                }
+            }
+        }
+    }
+    tree
 }
 
 /// What the watcher does besides finding the process.
@@ -75,6 +135,36 @@ pub(crate) struct Look {
     /// Read its cgroup's limit files once, and its `cpu.stat` until it
     /// ends (see [`CgroupFiles`]).
     pub cgroup_files: bool,
+    /// Read its security labels (see [`labels_of`]).
+    pub labels: bool,
+    /// Count what its root filesystem holds (see [`tree_of`]).
+    pub root_tree: bool,
+}
+
+/// The files of `/proc/PID/` that name a process' security label: the
+/// label of whichever major LSM is active (AppArmor's profile, SELinux's
+/// context, Smack's label), and AppArmor's own interface, which answers
+/// even when another module owns `attr/current`.
+pub(crate) const LABEL_FILES: [&str; 2] = ["attr/current", "attr/apparmor/current"];
+
+/// A label file's content, or the error the kernel answered: `EINVAL`
+/// from `attr/current` when no module keeps labels, `ENOENT` for
+/// `attr/apparmor` when AppArmor is not in the kernel.
+pub(crate) type LabelRead = Result<String, nix::errno::Errno>;
+
+/// The security labels of the process `pid` (`"self"` for versus): one
+/// read of each of [`LABEL_FILES`].
+pub(crate) fn labels_of(pid: &str) -> Vec<(String, LabelRead)> {
+    LABEL_FILES
+        .iter()
+        .map(|file| {
+            let read = std::fs::read_to_string(format!("/proc/{pid}/{file}"))
+                // The kernel ends a label with a newline or a NUL.
+                .map(|text| text.trim_end_matches(['\n', '\0']).to_string())
+                .map_err(|error| nix::errno::Errno::from_raw(error.raw_os_error().unwrap_or(0)));
+            (file.to_string(), read)
+        })
+        .collect()
 }
 
 /// A running process' cgroup files, read from the host.
@@ -322,6 +412,10 @@ fn inspect(pid: i32, look: Look) -> Inspection {
             limits: cgroup_limits(pid),
             cpu_stat: Vec::new(),
         }),
+        labels: look.labels.then(|| labels_of(&pid.to_string())),
+        root_tree: look
+            .root_tree
+            .then(|| tree_of(std::path::Path::new(&root_dir))),
     }
 }
 
@@ -492,6 +586,17 @@ fn descends_from(mut pid: i32, ancestor: i32, parents: &HashMap<i32, i32>) -> bo
     false
 }
 
+/// The file system types mounted in a `/proc/PID/mountinfo` table
+/// (`cgroup`, `cgroup2`, `overlay`, …), each once.
+pub(crate) fn mounted_types(mountinfo: &str) -> std::collections::BTreeSet<String> {
+    mountinfo
+        .lines()
+        .filter_map(|line| line.split_once(" - "))
+        .filter_map(|(_, fs)| fs.split(' ').next())
+        .map(str::to_string)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -503,6 +608,17 @@ mod tests {
         assert!(!descends_from(20, 10, &parents));
         let looped: HashMap<i32, i32> = [(5, 6), (6, 5)].into();
         assert!(!descends_from(5, 99, &looped));
+    }
+
+    #[test]
+    fn the_mounted_file_system_types_are_read_from_the_field_after_the_dash() {
+        let table = "\
+32 31 0:29 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu
+33 31 0:30 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw
+34 1 0:31 / /cgroup-looking rw shared:1 - ext4 /dev/sda1 rw
+";
+        let types: Vec<String> = mounted_types(table).into_iter().collect();
+        assert_eq!(types, ["cgroup", "cgroup2", "ext4"]);
     }
 
     #[test]
