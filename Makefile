@@ -10,6 +10,9 @@
 #   make lint          cargo fmt --check and clippy -D warnings, host and guest workspaces
 #                      (adds the rustfmt and clippy components through rustup if missing)
 #   make guest-images  build the freestanding guest images on their own
+#   make linux-guest   build the minimal Linux kernel of `versus vm run --linux`
+#                      (Debian's linux-source-6.1 + guest-images/linux/versus.config;
+#                      skipped when guest-images/linux/out/bzImage is up to date)
 
 CARGO ?= cargo
 VERSUS := target/release/versus
@@ -19,13 +22,22 @@ SOAK_LAUNCHES ?= 1000
 # cargo's summary counts a skipped test as passed.
 SKIP_LOG := $(CURDIR)/target/test-skips.log
 
-.PHONY: build test lint bench soak demo doc guest-images clean toolchain
+.PHONY: build test lint bench soak demo doc guest-images linux-guest clean toolchain
 
 build:
 	$(CARGO) build --release
 
 guest-images:
 	cd guest-images && $(CARGO) build --release
+
+LINUX_GUEST := guest-images/linux/out/bzImage
+
+linux-guest: $(LINUX_GUEST)
+
+# Rebuilt when the fragment or the recipe changes; apt-get download needs a
+# Debian 12 package source (the kernel is not built by `make test` or CI).
+$(LINUX_GUEST): guest-images/linux/versus.config guest-images/linux/build.sh
+	guest-images/linux/build.sh
 
 # rustfmt and clippy, which `make lint` needs; rustup adds them where they
 # are missing (a toolchain without rustup must bring them itself).

@@ -220,6 +220,8 @@ fn tiny_config(code: &[u8], cmdline: &str) -> linux::run::LinuxRunConfig {
         timeout: std::time::Duration::from_secs(60),
         console_observer: None,
         stop_flag: None,
+        initrd: None,
+        init_args: Vec::new(),
     }
 }
 
