@@ -191,3 +191,39 @@ fn a_kernel_that_reaches_run_init_ends_with_status_0_and_its_milestones() {
     );
     assert!(stdout.contains("io_out 0x3f8"), "{stdout}");
 }
+
+#[test]
+fn the_minimal_kernel_without_an_init_panics_and_versus_ends_with_status_1() {
+    let test = "the_minimal_kernel_without_an_init_panics_and_versus_ends_with_status_1";
+    if !common::require_kvm(test) {
+        return;
+    }
+    // Built by `make linux-guest`, not by `make test` or CI: a missing
+    // kernel skips with the reason, even under VERSUS_REQUIRE_KVM=1.
+    if !std::path::Path::new(hypervisor::linux::MINIMAL_KERNEL_PATH).is_file() {
+        eprintln!(
+            "SKIPPED {test}: no minimal Linux kernel at {}: `make linux-guest` builds it",
+            hypervisor::linux::MINIMAL_KERNEL_PATH
+        );
+        return;
+    }
+    // No task, so no initramfs: the kernel finds no root filesystem to
+    // mount and panics.
+    let out = versus()
+        .args(["vm", "run", "--linux", "--mem", "128M", "--timeout", "30m"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("ended:        the kernel panicked"),
+        "{stdout}"
+    );
+    // The panic's own line, in the report's last console lines.
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("  | ") && l.contains("Kernel panic - not syncing")),
+        "{stdout}"
+    );
+}

@@ -307,3 +307,86 @@ fn an_emulation_failure_reports_the_guest_rip_and_the_instruction_bytes() {
         assert_eq!(report.end, linux::run::LinuxEnd::Reboot);
     }
 }
+
+/// The minimal kernel `make linux-guest` builds, if it is there. It is not
+/// built by `make test` or CI (a kernel build takes minutes), so a missing
+/// kernel skips with a printed reason, even under `VERSUS_REQUIRE_KVM=1`.
+fn minimal_kernel(test: &str) -> Option<Vec<u8>> {
+    match std::fs::read(linux::MINIMAL_KERNEL_PATH) {
+        Ok(bytes) => Some(bytes),
+        Err(e) => {
+            eprintln!(
+                "SKIPPED {test}: no minimal Linux kernel at {} ({e}): `make linux-guest` builds it",
+                linux::MINIMAL_KERNEL_PATH
+            );
+            None
+        }
+    }
+}
+
+/// How the e820 map versus writes appears on Linux's console
+/// (`e820__print_table`: inclusive end, `usable` or `reserved`).
+fn e820_console_line(entry: &linux::zeropage::E820Entry) -> String {
+    let kind = if entry.kind == linux::zeropage::E820_RAM {
+        "usable"
+    } else {
+        "reserved"
+    };
+    format!(
+        "BIOS-e820: [mem {:#018x}-{:#018x}] {kind}",
+        entry.addr,
+        entry.addr + entry.size - 1
+    )
+}
+
+#[test]
+fn the_minimal_kernel_boots_to_run_init_on_two_vcpus_with_versus_e820_map() {
+    let test = "the_minimal_kernel_boots_to_run_init_on_two_vcpus_with_versus_e820_map";
+    if !require_kvm(test) {
+        return;
+    }
+    let Some(kernel) = minimal_kernel(test) else {
+        return;
+    };
+    let console = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = console.clone();
+    let memory = 256 << 20;
+    let config = linux::run::LinuxRunConfig {
+        kernel,
+        cmdline: None,
+        vcpus: 2,
+        memory,
+        timeout: std::time::Duration::from_secs(1800),
+        console_observer: Some(hypervisor::console::ConsoleObserver::new(move |w| {
+            sink.lock().unwrap().extend_from_slice(w.bytes)
+        })),
+        stop_flag: None,
+        initrd: Some(linux::initrd::workload_archive(versus_images::WORKLOAD)),
+        init_args: vec!["uname".into()],
+    };
+    let report = linux::run::boot(&config).unwrap();
+    let console = String::from_utf8_lossy(&console.lock().unwrap()).into_owned();
+    if report.backend.is_software() {
+        assert_eq!(
+            report.end,
+            linux::run::LinuxEnd::InitReached,
+            "{report:#?}\n{console}"
+        );
+    } else {
+        assert_eq!(
+            report.end,
+            linux::run::LinuxEnd::InitEnded(linux::milestones::InitStatus::Exited(0)),
+            "{report:#?}\n{console}"
+        );
+    }
+    assert!(
+        console.contains("smp: Brought up 1 node, 2 CPUs"),
+        "Linux found both vCPUs in versus' MP table:\n{console}"
+    );
+    let layout = MemoryLayout::split(memory).unwrap();
+    for entry in linux::zeropage::e820_map(&layout) {
+        let line = e820_console_line(&entry);
+        assert!(console.contains(&line), "{line} missing:\n{console}");
+    }
+    assert!(report.memory_touched > 0, "{report:#?}");
+}

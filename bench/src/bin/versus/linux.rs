@@ -24,12 +24,16 @@ use hypervisor::linux::{KernelFormat, MINIMAL_KERNEL_PATH, initrd};
 use crate::args::VmRunArgs;
 use crate::exit::emit;
 
-/// Guest RAM when `--mem` is not given: a distribution kernel wants well
-/// over 128 MiB before its initcalls are done.
-const DEFAULT_MEM: u64 = 512 << 20;
-/// How long the boot may take when `--timeout` is not given: a software
-/// backend needs about a minute to reach "Memory:" with a distribution kernel.
-const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
+/// Guest RAM for the minimal kernel when `--mem` is not given: it boots in
+/// 40 MiB, and every page more is set up by emulated instructions on a
+/// software backend.
+const MINIMAL_KERNEL_MEM: u64 = 64 << 20;
+/// Guest RAM for a `--linux-kernel` when `--mem` is not given: a
+/// distribution kernel wants well over 128 MiB before its initcalls are done.
+const OTHER_KERNEL_MEM: u64 = 512 << 20;
+/// How long the boot may take when `--timeout` is not given: the minimal
+/// kernel needs minutes to reach "Run /init" on a busy software backend.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(900);
 /// Console lines repeated in the report.
 const REPORT_LINES: usize = 12;
 /// Exit reasons listed in the report (the most frequent).
@@ -87,7 +91,11 @@ pub(crate) fn run(args: &VmRunArgs) -> Result<ExitCode> {
         kernel,
         cmdline: args.cmdline.clone(),
         vcpus: args.vcpus,
-        memory: args.mem.unwrap_or(DEFAULT_MEM),
+        memory: args.mem.unwrap_or(if args.linux_kernel.is_some() {
+            OTHER_KERNEL_MEM
+        } else {
+            MINIMAL_KERNEL_MEM
+        }),
         timeout: args.run.timeout.unwrap_or(DEFAULT_TIMEOUT),
         // The console live, through versus' own output (a closed or stuck
         // stdout cannot hold the vCPU or a stop signal).
