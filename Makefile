@@ -13,6 +13,9 @@
 #   make guest-images  build the freestanding guest images on their own
 #   make docs-figures  rerun every command the docs quote (compare, each explain lesson)
 #                      into docs/figures/{en,ko}/, stamped with the run (needs root, /dev/kvm)
+#   make linux-guest   build the minimal Linux kernel of `versus vm run --linux`
+#                      (Debian's linux-source-6.1 + guest-images/linux/versus.config;
+#                      skipped when guest-images/linux/out/bzImage is up to date)
 
 CARGO ?= cargo
 VERSUS := target/release/versus
@@ -27,13 +30,22 @@ TEST_STATUS := $(CURDIR)/target/test-status
 # here; cargo's summary counts such a test as passed, so it is listed too.
 SKIP_LOG := $(CURDIR)/target/test-skips.log
 
-.PHONY: build test lint bench soak demo doc guest-images clean toolchain docs-figures
+.PHONY: build test lint bench soak demo doc guest-images linux-guest clean toolchain docs-figures
 
 build:
 	$(CARGO) build --release
 
 guest-images:
 	cd guest-images && $(CARGO) build --release
+
+LINUX_GUEST := guest-images/linux/out/bzImage
+
+linux-guest: $(LINUX_GUEST)
+
+# Rebuilt when the fragment or the recipe changes; apt-get download needs a
+# Debian 12 package source (the kernel is not built by `make test` or CI).
+$(LINUX_GUEST): guest-images/linux/versus.config guest-images/linux/build.sh
+	guest-images/linux/build.sh
 
 # rustfmt and clippy, which `make lint` needs; rustup adds them where they
 # are missing (a toolchain without rustup must bring them itself).

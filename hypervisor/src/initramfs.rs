@@ -64,6 +64,9 @@ pub const S_IFDIR: u32 = 0o040_000;
 pub const S_IFREG: u32 = 0o100_000;
 /// A symbolic link (its data is the target).
 pub const S_IFLNK: u32 = 0o120_000;
+/// A character device (written for a Linux guest's `/dev/console`; the
+/// tiny kernel's reader refuses it).
+pub const S_IFCHR: u32 = 0o020_000;
 /// Permission bits kept from a file (set-id, sticky, rwx).
 const PERMISSION_BITS: u32 = 0o7777;
 
@@ -197,11 +200,27 @@ impl Writer {
     pub fn push(&mut self, name: &[u8], mode: u32, nlink: u32, data: &[u8]) -> u32 {
         self.next_ino += 1;
         let ino = self.next_ino;
-        self.raw(name, ino, mode, nlink, data);
+        self.raw(name, ino, mode, nlink, data, (0, 0));
         ino
     }
 
-    fn raw(&mut self, name: &[u8], ino: u32, mode: u32, nlink: u32, data: &[u8]) {
+    /// Appends a character device node `major:minor` (for a Linux guest's
+    /// `/dev/console`, which its kernel opens for `/init` before running
+    /// it); returns its inode number.
+    pub fn push_char_device(
+        &mut self,
+        name: &[u8],
+        permissions: u32,
+        major: u32,
+        minor: u32,
+    ) -> u32 {
+        self.next_ino += 1;
+        let ino = self.next_ino;
+        self.raw(name, ino, S_IFCHR | permissions, 1, &[], (major, minor));
+        ino
+    }
+
+    fn raw(&mut self, name: &[u8], ino: u32, mode: u32, nlink: u32, data: &[u8], rdev: (u32, u32)) {
         let fields = [
             ino,
             mode,
@@ -212,8 +231,8 @@ impl Writer {
             data.len() as u32,
             0, // devmajor
             0, // devminor
-            0, // rdevmajor
-            0, // rdevminor
+            rdev.0,
+            rdev.1,
             name.len() as u32 + 1,
             0, // check (newc: unused)
         ];
@@ -241,7 +260,7 @@ impl Writer {
 
     /// The archive: everything pushed, then the trailer.
     pub fn finish(mut self) -> Vec<u8> {
-        self.raw(TRAILER, 0, 0, 1, &[]);
+        self.raw(TRAILER, 0, 0, 1, &[], (0, 0));
         self.bytes
     }
 }

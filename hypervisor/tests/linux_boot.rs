@@ -220,6 +220,8 @@ fn tiny_config(code: &[u8], cmdline: &str) -> linux::run::LinuxRunConfig {
         timeout: std::time::Duration::from_secs(60),
         console_observer: None,
         stop_flag: None,
+        initrd: None,
+        init_args: Vec::new(),
     }
 }
 
@@ -307,4 +309,109 @@ fn an_emulation_failure_reports_the_guest_rip_and_the_instruction_bytes() {
     } else {
         assert_eq!(report.end, linux::run::LinuxEnd::Reboot);
     }
+}
+
+/// The minimal kernel `make linux-guest` builds, if it is there. It is not
+/// built by `make test` or CI (a kernel build takes minutes), so a missing
+/// kernel skips with a printed reason, even under `VERSUS_REQUIRE_KVM=1`.
+fn minimal_kernel(test: &str) -> Option<Vec<u8>> {
+    match std::fs::read(linux::MINIMAL_KERNEL_PATH) {
+        Ok(bytes) => Some(bytes),
+        Err(e) => {
+            eprintln!(
+                "SKIPPED {test}: no minimal Linux kernel at {} ({e}): `make linux-guest` builds it",
+                linux::MINIMAL_KERNEL_PATH
+            );
+            None
+        }
+    }
+}
+
+/// How the e820 map versus writes appears on Linux's console
+/// (`e820__print_table`: inclusive end, `usable` or `reserved`).
+fn e820_console_line(entry: &linux::zeropage::E820Entry) -> String {
+    let kind = if entry.kind == linux::zeropage::E820_RAM {
+        "usable"
+    } else {
+        "reserved"
+    };
+    format!(
+        "BIOS-e820: [mem {:#018x}-{:#018x}] {kind}",
+        entry.addr,
+        entry.addr + entry.size - 1
+    )
+}
+
+/// The minimal kernel boots to "Run /init" and reads versus' e820 map and
+/// MP table. On hardware KVM with 2 vCPUs, which Linux brings up; on a
+/// software backend with 1: there the second CPU's start (INIT/SIPI into
+/// the real-mode trampoline) never completes and the boot waits for it
+/// (see "Booting Linux" in docs/en/hypervisor.md).
+#[testkit::needs(kvm)]
+#[test]
+#[ignore = "boots the minimal kernel: a minute on a lightly loaded software backend, and on a loaded one the boot can stall after kvm-clock (docs/en/hypervisor.md)"]
+fn the_minimal_kernel_boots_to_run_init_with_versus_e820_map_and_mp_table() {
+    let test = "the_minimal_kernel_boots_to_run_init_with_versus_e820_map_and_mp_table";
+    if !require_kvm(test) {
+        return;
+    }
+    let Some(kernel) = minimal_kernel(test) else {
+        return;
+    };
+    let kvm = hypervisor::kvm::open().unwrap();
+    let software = hypervisor::kvm::host_info(&kvm).backend_kind.is_software();
+    drop(kvm);
+    let vcpus = if software { 1 } else { 2 };
+    let console = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = console.clone();
+    let memory = 64 << 20;
+    let config = linux::run::LinuxRunConfig {
+        kernel,
+        cmdline: None,
+        vcpus,
+        memory,
+        timeout: std::time::Duration::from_secs(1800),
+        console_observer: Some(hypervisor::console::ConsoleObserver::new(move |w| {
+            sink.lock().unwrap().extend_from_slice(w.bytes)
+        })),
+        stop_flag: None,
+        initrd: Some(linux::initrd::workload_archive(versus_images::WORKLOAD)),
+        init_args: vec!["uname".into()],
+    };
+    let report = linux::run::boot(&config).unwrap();
+    let console = String::from_utf8_lossy(&console.lock().unwrap()).into_owned();
+    if report.backend.is_software() {
+        assert_eq!(
+            report.end,
+            linux::run::LinuxEnd::InitReached,
+            "{report:#?}\n{console}"
+        );
+    } else {
+        assert_eq!(
+            report.end,
+            linux::run::LinuxEnd::InitEnded(linux::milestones::InitStatus::Exited(0)),
+            "{report:#?}\n{console}"
+        );
+    }
+    // versus' MP table, found where versus put it, with its OEM id.
+    assert!(
+        console.contains("found SMP MP-table at [mem 0x0009fc00-0x0009fc0f]")
+            && console.contains("MPTABLE: OEM ID: VERSUS"),
+        "{console}"
+    );
+    assert!(
+        console.contains(&format!("smpboot: Allowing {vcpus} CPUs")),
+        "{console}"
+    );
+    let up = if vcpus == 1 { "1 CPU" } else { "2 CPUs" };
+    assert!(
+        console.contains(&format!("smp: Brought up 1 node, {up}")),
+        "{console}"
+    );
+    let layout = MemoryLayout::split(memory).unwrap();
+    for entry in linux::zeropage::e820_map(&layout) {
+        let line = e820_console_line(&entry);
+        assert!(console.contains(&line), "{line} missing:\n{console}");
+    }
+    assert!(report.memory_touched > 0, "{report:#?}");
 }

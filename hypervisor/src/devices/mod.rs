@@ -1,9 +1,11 @@
-//! Step 6: the emulated devices — a 16550 UART and the paravirtual
-//! services (sleep, random bytes, standard input); the versus ports are dispatched in
+//! Step 6: the emulated devices — a 16550 UART, the paravirtual
+//! services (sleep, random bytes, standard input) and, for a Linux guest,
+//! the CMOS real-time clock; the versus ports are dispatched in
 //! `exits/mod.rs` (marker, exit, paravirtual console and ping handled
 //! there).
 
 pub mod paravirt;
+pub mod rtc;
 pub mod serial;
 pub mod stdin;
 

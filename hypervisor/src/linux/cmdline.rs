@@ -22,22 +22,32 @@ const CONSOLE: Param = Param {
     why: "the kernel's console on the 16550 UART at 0x3f8 that versus emulates",
 };
 
+/// No bounce buffer for DMA: versus' machine has no device that does DMA,
+/// and the buffer would take 64 MiB of guest RAM (on a small `--mem` Linux
+/// searches for room, fails, retries smaller: seconds of emulated work on
+/// a software backend).
+const NO_SWIOTLB: Param = Param {
+    text: "swiotlb=noforce",
+    why: "no device does DMA in versus' machine: no 64 MiB bounce buffer",
+};
+
 /// CPU features to hide on a software backend. Its emulator refuses
 /// `popcnt`, `cmpxchg16b`, SSE arithmetic and the instructions behind the
 /// others, while CPUID leaves 1 and 7 still show the host's bits whatever
 /// KVM_SET_CPUID2 says — so the kernel must be told here. Linux reads only
 /// the first 127 characters of `clearcpuid=`; a unit test keeps it shorter.
-pub const CLEARCPUID: &str = "clearcpuid=smap,smep,pcid,invpcid,rdtscp,rdpid,popcnt,cx16,fsgsbase,serialize,rdrand,rdseed,umip,pku,ssse3,sse4_1,sse4_2,aes,pclmulqdq";
+/// AES-NI and PCLMULQDQ are left out for that room: only crypto modules use
+/// them, and a guest of versus loads no module.
+pub const CLEARCPUID: &str = "clearcpuid=smap,smep,pcid,invpcid,rdtscp,rdpid,popcnt,cx16,xsave,fsgsbase,serialize,rdrand,rdseed,umip,pku,ssse3,sse4_1,sse4_2";
 
 /// Linux's limit on the value of `clearcpuid=` (its buffer of 128 bytes).
 pub const CLEARCPUID_MAX: usize = 127;
 
-/// What a software backend adds, in order.
+/// What a software backend adds, in order. Every one is a parameter Linux
+/// 6.1 knows or one with a `=`: a word the kernel does not know is passed
+/// to `/init` as an argument (before the task's), so `noxsave` (gone from
+/// 6.1) is `xsave` in `clearcpuid=` instead.
 const SOFTWARE: &[Param] = &[
-    Param {
-        text: "noxsave",
-        why: "the emulator refuses xrstor, which Linux uses for FPU state with XSAVE",
-    },
     Param {
         text: "mitigations=off",
         why: "speculation mitigations are extra ring-0 work on every entry, each instruction emulated",
@@ -56,13 +66,13 @@ const SOFTWARE: &[Param] = &[
     },
     Param {
         text: CLEARCPUID,
-        why: "CPUID leaves 1 and 7 still show the host's bits here: hide what the emulator cannot run",
+        why: "CPUID leaves 1 and 7 still show the host's bits here: hide what the emulator cannot run (xsave: it refuses xrstor)",
     },
 ];
 
 /// The default parameters for `backend`.
 pub fn defaults(backend: &KvmBackend) -> Vec<Param> {
-    let mut params = vec![CONSOLE];
+    let mut params = vec![CONSOLE, NO_SWIOTLB];
     if backend.is_software() {
         params.extend_from_slice(SOFTWARE);
     }
@@ -94,15 +104,31 @@ mod tests {
         let hw = KvmBackend::Hardware {
             vendor: CpuVendor::Intel,
         };
-        assert_eq!(compose(&hw, None), "console=ttyS0");
-        assert_eq!(compose(&hw, Some("  quiet ")), "console=ttyS0 quiet");
+        assert_eq!(compose(&hw, None), "console=ttyS0 swiotlb=noforce");
+        assert_eq!(
+            compose(&hw, Some("  quiet ")),
+            "console=ttyS0 swiotlb=noforce quiet"
+        );
     }
 
     #[test]
     fn a_software_backend_turns_off_what_its_emulator_refuses() {
         let line = compose(&software(), Some("loglevel=7"));
-        assert!(line.starts_with("console=ttyS0 noxsave "), "{line}");
+        assert!(line.starts_with("console=ttyS0 swiotlb=noforce "), "{line}");
         assert!(line.contains(" clearcpuid=") && line.contains("popcnt") && line.contains("cx16"));
+        assert!(
+            line.contains(",xsave,"),
+            "the emulator refuses xrstor: {line}"
+        );
+        // Linux hands a word it does not know to /init as an argument,
+        // ahead of the task's: every default has a `=` or is one 6.1 knows.
+        for param in defaults(&software()) {
+            assert!(
+                param.text.contains('=') || param.text == "no_timer_check",
+                "{} would reach /init's arguments",
+                param.text
+            );
+        }
         assert!(
             line.ends_with(" loglevel=7"),
             "the user's parameters come last: {line}"

@@ -164,7 +164,10 @@ fn detect(payload: &[u8]) -> Result<Compression, LinuxError> {
     }
 }
 
-/// Unpacks a payload whose last 4 bytes are its uncompressed size.
+/// Unpacks a payload whose last 4 bytes are its uncompressed size: for
+/// gzip the stream's own ISIZE field (the kernel's build appends nothing to
+/// a gzip payload), for the others a trailer the build appends after the
+/// stream (`size_append` in the kernel's `scripts/Makefile.lib`).
 fn decompress(compression: Compression, payload: &[u8]) -> Result<Vec<u8>, LinuxError> {
     let format = compression.name();
     let fail = |reason: String| LinuxError::Decompress { format, reason };
@@ -172,7 +175,11 @@ fn decompress(compression: Compression, payload: &[u8]) -> Result<Vec<u8>, Linux
         .len()
         .checked_sub(4)
         .ok_or_else(|| fail("the payload is shorter than its 4-byte size trailer".into()))?;
-    let (data, trailer) = payload.split_at(split);
+    let (stream, trailer) = payload.split_at(split);
+    let data = match compression {
+        Compression::Gzip => payload,
+        Compression::Zstd | Compression::Lz4 => stream,
+    };
     let size = u64::from(u32::from_le_bytes([
         trailer[0], trailer[1], trailer[2], trailer[3],
     ]));
@@ -287,7 +294,9 @@ mod tests {
     fn gzip(data: &[u8]) -> Vec<u8> {
         let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         enc.write_all(data).unwrap();
-        with_size(enc.finish().unwrap(), data.len())
+        // As the kernel's build makes it: gzip's own trailer ends in the
+        // size, nothing is appended.
+        enc.finish().unwrap()
     }
 
     fn lz4(data: &[u8]) -> Vec<u8> {

@@ -9,6 +9,10 @@ use std::time::Duration;
 pub const KEPT_LINES: usize = 40;
 /// Longest line kept; a longer one is cut (a kernel line is under 1 KiB).
 pub const LINE_MAX: usize = 1024;
+/// What Linux prints when PID 1 exits (`kernel/exit.c`), followed by the
+/// init's wait status as `0x%08x`: the panic that ends a guest whose
+/// `/init` is the workload, and how the workload's exit status comes back.
+const INIT_EXITED: &str = "Attempted to kill init! exitcode=0x";
 
 /// A point of a Linux boot that the console shows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -65,6 +69,31 @@ pub struct BootProgress {
     lines: VecDeque<String>,
     seen: Vec<(Milestone, Duration)>,
     total_lines: u64,
+    init_status: Option<InitStatus>,
+}
+
+/// How `/init` ended, from its wait status in the kernel's panic line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InitStatus {
+    /// It exited with this code.
+    Exited(u8),
+    /// A signal killed it.
+    Signaled(u8),
+}
+
+/// The `/init` status a console line announces, if it is the kernel's
+/// "Attempted to kill init!" panic: its wait status holds the exit code in
+/// bits 8–15, or the killing signal in bits 0–6.
+pub fn init_status(line: &str) -> Option<InitStatus> {
+    let (_, rest) = line.split_once(INIT_EXITED)?;
+    let hex: String = rest.chars().take_while(char::is_ascii_hexdigit).collect();
+    let wait_status = u32::from_str_radix(&hex, 16).ok()?;
+    let signal = (wait_status & 0x7f) as u8;
+    Some(if signal == 0 {
+        InitStatus::Exited((wait_status >> 8) as u8)
+    } else {
+        InitStatus::Signaled(signal)
+    })
 }
 
 impl BootProgress {
@@ -91,6 +120,9 @@ impl BootProgress {
         let line = String::from_utf8_lossy(&self.partial).into_owned();
         self.partial.clear();
         self.total_lines += 1;
+        if self.init_status.is_none() {
+            self.init_status = init_status(&line);
+        }
         for m in Milestone::ALL {
             let hit = match m.needle() {
                 None => !line.trim().is_empty(),
@@ -134,6 +166,11 @@ impl BootProgress {
     /// Lines seen in all.
     pub fn total_lines(&self) -> u64 {
         self.total_lines
+    }
+
+    /// How `/init` ended, once the kernel said so.
+    pub fn init_status(&self) -> Option<InitStatus> {
+        self.init_status
     }
 }
 
@@ -191,5 +228,29 @@ mod tests {
         assert_eq!(p.last_lines().next().unwrap().len(), LINE_MAX);
         assert_eq!(p.furthest(), Some(Milestone::Panic));
         assert_eq!(p.milestones()[0].0, Milestone::FirstLine);
+    }
+
+    #[test]
+    fn the_init_status_comes_from_the_kernels_panic_line() {
+        let mut p = BootProgress::default();
+        p.push(b"[    3.0] Run /init as init process\n", s(3));
+        assert_eq!(p.init_status(), None);
+        p.push(
+            b"[    4.0] Kernel panic - not syncing: Attempted to kill init! exitcode=0x00000300\n",
+            s(4),
+        );
+        assert_eq!(p.init_status(), Some(InitStatus::Exited(3)));
+        assert_eq!(
+            init_status("Kernel panic - not syncing: Attempted to kill init! exitcode=0x00000009"),
+            Some(InitStatus::Signaled(9))
+        );
+        assert_eq!(
+            init_status("Attempted to kill init! exitcode=0x00000000"),
+            Some(InitStatus::Exited(0))
+        );
+        assert_eq!(
+            init_status("Kernel panic - not syncing: VFS: Unable to mount root"),
+            None
+        );
     }
 }

@@ -29,6 +29,7 @@
 pub mod boot;
 pub mod cmdline;
 pub mod image;
+pub mod initrd;
 pub mod layout;
 pub mod milestones;
 pub mod mptable;
@@ -37,6 +38,14 @@ pub mod walk;
 pub mod zeropage;
 
 pub use boot::{EntryProtocol, LinuxBoot, load};
+
+/// Where `make linux-guest` leaves the minimal kernel (a bzImage built from
+/// Debian's linux-source with `guest-images/linux/versus.config`):
+/// `versus vm run --linux` boots it when no `--linux-kernel` is given.
+pub const MINIMAL_KERNEL_PATH: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../guest-images/linux/out/bzImage"
+);
 pub use image::{Compression, KernelFormat, KernelImage};
 
 impl LinuxError {
@@ -163,4 +172,20 @@ pub enum LinuxError {
         /// Its size.
         size: u64,
     },
+    /// An initramfs larger than the room between the kernel and the
+    /// highest address the kernel takes one at.
+    #[error(
+        "the initramfs is {size} bytes; only {room} fit between the kernel and the highest address it accepts (initrd_addr_max, or the end of low RAM): give more --mem or a smaller initramfs"
+    )]
+    InitrdTooLarge {
+        /// Its size.
+        size: u64,
+        /// The room there is.
+        room: u64,
+    },
+    /// An argument for `/init` that Linux's command line cannot carry.
+    #[error(
+        "the argument {0:?} cannot reach /init: Linux passes init's arguments as words of its command line, so none may be empty or hold whitespace, a quote or a control character"
+    )]
+    InitArgument(String),
 }

@@ -4,14 +4,24 @@
 //! failure the guest RIP and the instruction bytes there).
 //!
 //! The machine: KVM's in-kernel irqchip (PIC, I/O APIC, local APICs) and
-//! PIT (`KVM_CREATE_IRQCHIP`, `KVM_CREATE_PIT2`), the 16550 on 0x3f8 (the
-//! kernel's console polls it, so its IRQ 4 is not wired: the console needs
-//! none, and no input is offered), the i8042's reset line (an `out` of
-//! 0xfe to port 0x64 ends the run as a reboot), CPUID from
+//! PIT (`KVM_CREATE_IRQCHIP`, `KVM_CREATE_PIT2`), the 16550 on 0x3f8 with
+//! its IRQ 4 raised through an irqfd (the kernel's own console polls the
+//! UART, but the tty `/init` writes to waits for the transmit interrupt;
+//! no input is offered), the CMOS clock on 0x70/0x71 ([`Rtc`]), the
+//! i8042's reset line (an `out` of 0xfe to port 0x64 ends the run as a
+//! reboot), CPUID from
 //! `KVM_GET_SUPPORTED_CPUID` with per-vCPU APIC ids, and on a software
 //! backend CX16 and XSAVE hidden. vCPU 0 starts at the kernel's 64-bit
 //! entry (long mode, identity page tables, RSI = the zero page); the
 //! others wait, as on a PC, for the INIT/SIPI Linux sends them.
+//!
+//! The initramfs (the workload as `/init`, or the user's) goes high in low
+//! RAM ([`initrd::place`]); the task's words follow `--` on the command
+//! line, which Linux hands to `/init` as its arguments. On a software
+//! backend the run stops when the console says "Run /init as init
+//! process": the boot is done, and user space could not make a system call
+//! there. Elsewhere `/init` runs to its end, and its exit status comes back
+//! from the kernel's "Attempted to kill init! exitcode=…" panic line.
 //!
 //! Assists (each counted): an `int3` the emulator refuses becomes the
 //! `#BP` it would raise (injected with RIP past the `int3`, as the trap
@@ -27,16 +37,17 @@ use std::time::{Duration, Instant};
 
 use kvm_bindings::{CpuId, KVM_MAX_CPUID_ENTRIES, KVM_PIT_SPEAKER_DUMMY, kvm_pit_config};
 use kvm_ioctls::{VcpuExit, VcpuFd};
-use vm_superio::Serial;
+use vm_superio::{Serial, Trigger};
+use vmm_sys_util::eventfd::EventFd;
 
-use super::milestones::{BootProgress, Milestone};
+use super::milestones::{BootProgress, InitStatus, Milestone};
 use super::walk::read_virt;
-use super::{EntryProtocol, KernelFormat, LinuxError, cmdline, image};
+use super::{EntryProtocol, KernelFormat, LinuxError, cmdline, image, initrd};
 use crate::console::{ConsoleObserver, ConsoleStream, ConsoleWrite};
-use crate::devices::serial::NoInterrupt;
+use crate::devices::rtc::Rtc;
 use crate::exits::{ExitKind, ExitStats};
 use crate::kvm::{self, KvmBackend};
-use crate::layout::{PAGE_TABLES_END, PAGE_TABLES_START};
+use crate::layout::{KERNEL_START, PAGE_TABLES_END, PAGE_TABLES_START};
 use crate::memory::{self, GuestMem, MemoryLayout};
 use crate::paging::IdentityMap;
 use crate::{cpu, gdt, vcpu};
@@ -44,6 +55,9 @@ use crate::{cpu, gdt, vcpu};
 /// COM1's first port and its 8 registers.
 const COM1: u16 = 0x3f8;
 const COM1_PORTS: u16 = 8;
+/// COM1's interrupt line: ISA IRQ 4, which KVM's in-kernel irqchip routes
+/// to GSI 4 (the MP table's interrupt entries say the same to Linux).
+const COM1_GSI: u32 = 4;
 /// The i8042 command port; 0xfe pulses the CPU reset line.
 const I8042_COMMAND: u16 = 0x64;
 const I8042_RESET: u8 = 0xfe;
@@ -87,6 +101,12 @@ pub struct LinuxRunConfig {
     pub console_observer: Option<ConsoleObserver>,
     /// Stop the guest when this becomes true (versus' Ctrl-C/SIGTERM flag).
     pub stop_flag: Option<&'static AtomicBool>,
+    /// The initramfs archive (versus' [`initrd::workload_archive`] or the
+    /// user's, compressed or not: the kernel unpacks it).
+    pub initrd: Option<Vec<u8>>,
+    /// Arguments for `/init` (the task and its arguments), passed after
+    /// `--` on the command line.
+    pub init_args: Vec<String>,
 }
 
 /// How the run ended.
@@ -100,6 +120,11 @@ pub enum LinuxEnd {
     Panic,
     /// The guest reset the machine through the i8042.
     Reboot,
+    /// The console said "Run /init as init process" on a backend where
+    /// Linux user space cannot make system calls: versus stops there.
+    InitReached,
+    /// `/init` ended (the kernel's "Attempted to kill init!" panic line).
+    InitEnded(InitStatus),
     /// Shutdown (triple fault).
     Shutdown {
         /// The vCPU.
@@ -139,6 +164,13 @@ impl std::fmt::Display for LinuxEnd {
             LinuxEnd::Interrupted => write!(f, "versus was interrupted"),
             LinuxEnd::Panic => write!(f, "the kernel panicked"),
             LinuxEnd::Reboot => write!(f, "the guest rebooted (i8042 reset)"),
+            LinuxEnd::InitReached => write!(f, "the boot reached \"Run /init as init process\""),
+            LinuxEnd::InitEnded(InitStatus::Exited(code)) => {
+                write!(f, "/init exited with status {code}")
+            }
+            LinuxEnd::InitEnded(InitStatus::Signaled(signal)) => {
+                write!(f, "/init was killed by signal {signal}")
+            }
             LinuxEnd::Shutdown { vcpu, rip } => match rip {
                 Some(rip) => write!(f, "vCPU {vcpu} shut down (triple fault) at RIP {rip:#x}"),
                 None => write!(f, "vCPU {vcpu} shut down (triple fault)"),
@@ -196,6 +228,10 @@ pub struct LinuxRunReport {
     pub assists: BTreeMap<&'static str, u64>,
     /// Launch to the end of the run.
     pub elapsed: Duration,
+    /// Guest memory the run touched (resident in the host), in bytes.
+    pub memory_touched: u64,
+    /// The initramfs' size in bytes (0 without one).
+    pub initrd_size: u64,
 }
 
 /// The console writer: the boot progress, and the observer (live output).
@@ -208,7 +244,20 @@ struct ProgressSink {
 impl Write for ProgressSink {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         let at = self.shared.launch.elapsed();
-        lock(&self.shared.progress).push(buf, at);
+        let end = {
+            let mut progress = lock(&self.shared.progress);
+            progress.push(buf, at);
+            if let Some(status) = progress.init_status() {
+                Some(LinuxEnd::InitEnded(status))
+            } else if self.shared.stop_at_init && progress.time_of(Milestone::RunInit).is_some() {
+                Some(LinuxEnd::InitReached)
+            } else {
+                None
+            }
+        };
+        if let Some(end) = end {
+            self.shared.finish(end);
+        }
         if let Some(observer) = &self.observer {
             observer.observe(ConsoleWrite {
                 vcpu: None,
@@ -231,9 +280,24 @@ struct RunShared {
     end: Mutex<Option<LinuxEnd>>,
     progress: Mutex<BootProgress>,
     assists: Mutex<BTreeMap<&'static str, u64>>,
+    /// End the run at "Run /init" (a software backend).
+    stop_at_init: bool,
 }
 
-type Uart = Serial<NoInterrupt, vm_superio::serial::NoEvents, ProgressSink>;
+/// The UART's interrupt line: an eventfd KVM's irqchip listens on
+/// (`KVM_IRQFD`), so a write raises COM1's GSI without a trip through the
+/// VM file descriptor.
+#[derive(Debug)]
+struct IrqLine(EventFd);
+
+impl Trigger for IrqLine {
+    type E = std::io::Error;
+    fn trigger(&self) -> std::io::Result<()> {
+        self.0.write(1)
+    }
+}
+
+type Uart = Serial<IrqLine, vm_superio::serial::NoEvents, ProgressSink>;
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
@@ -283,7 +347,11 @@ pub fn boot(config: &LinuxRunConfig) -> Result<LinuxRunReport, LinuxError> {
     let kvm = kvm::open().map_err(LinuxError::Kvm)?;
     let host = kvm::host_info(&kvm);
     let backend = host.backend_kind.clone();
-    let line = cmdline::compose(&backend, config.cmdline.as_deref());
+    let mut line = cmdline::compose(&backend, config.cmdline.as_deref());
+    if config.initrd.is_some() {
+        line.push(' ');
+        line.push_str(&initrd::init_arguments(&config.init_args)?);
+    }
     let defaults = cmdline::defaults(&backend);
     vcpu::check_count(config.vcpus, host.max_vcpus).map_err(LinuxError::vcpu)?;
     let mem;
@@ -303,15 +371,42 @@ pub fn boot(config: &LinuxRunConfig) -> Result<LinuxRunReport, LinuxError> {
         .map_err(|e| LinuxError::Ioctl("KVM_CREATE_PIT2", e))?;
     mem = memory::create_guest_memory(&layout).map_err(LinuxError::Memory)?;
     memory::register_slots(&vm, &mem).map_err(LinuxError::Memory)?;
+    // Placed before the kernel is loaded (the zero page points at it), and
+    // checked against the kernel's end once that is known.
+    let ramdisk = match &config.initrd {
+        Some(archive) => {
+            let placed = initrd::place(
+                &layout,
+                image.setup_header.as_ref(),
+                KERNEL_START,
+                archive.len() as u64,
+            )?;
+            vm_memory::Bytes::write_slice(&mem, archive, vm_memory::GuestAddress(placed.addr))
+                .map_err(|source| LinuxError::GuestWrite {
+                    addr: placed.addr,
+                    source,
+                })?;
+            Some(placed)
+        }
+        None => None,
+    };
     let boot = super::load(
         &mem,
         &layout,
         &image,
         &line,
         config.vcpus,
-        None,
+        ramdisk,
         EntryProtocol::Linux64,
     )?;
+    if let Some(placed) = ramdisk
+        && placed.addr < boot.kernel_end
+    {
+        return Err(LinuxError::InitrdTooLarge {
+            size: placed.size,
+            room: (placed.addr + placed.size).saturating_sub(boot.kernel_end),
+        });
+    }
     gdt::write_gdt(&mem).map_err(|e| LinuxError::Setup(e.to_string()))?;
     let tables = IdentityMap::build(layout.regions(), PAGE_TABLES_START, PAGE_TABLES_END)
         .map_err(|e| LinuxError::Setup(e.to_string()))?;
@@ -356,9 +451,15 @@ pub fn boot(config: &LinuxRunConfig) -> Result<LinuxRunReport, LinuxError> {
         end: Mutex::new(None),
         progress: Mutex::new(BootProgress::default()),
         assists: Mutex::new(BTreeMap::new()),
+        stop_at_init: backend.is_software(),
     });
+    let irq = EventFd::new(libc::EFD_NONBLOCK)
+        .map_err(|e| LinuxError::Setup(format!("the UART's eventfd: {e}")))?;
+    vm.register_irqfd(&irq, COM1_GSI)
+        .map_err(|e| LinuxError::Ioctl("KVM_IRQFD", e))?;
+    let rtc = Arc::new(Mutex::new(Rtc::default()));
     let uart: Arc<Mutex<Uart>> = Arc::new(Mutex::new(Serial::new(
-        NoInterrupt,
+        IrqLine(irq),
         ProgressSink {
             shared: shared.clone(),
             observer: config.console_observer.clone(),
@@ -366,10 +467,14 @@ pub fn boot(config: &LinuxRunConfig) -> Result<LinuxRunReport, LinuxError> {
     )));
     let mut handles: Vec<JoinHandle<ExitStats>> = Vec::with_capacity(fds.len());
     for (index, fd) in fds.into_iter().enumerate() {
-        let (run_shared, uart, mem) = (shared.clone(), uart.clone(), mem.clone());
+        let devices = Devices {
+            uart: uart.clone(),
+            rtc: rtc.clone(),
+        };
+        let (run_shared, mem) = (shared.clone(), mem.clone());
         let spawned = std::thread::Builder::new()
             .name(format!("linux-vcpu{index}"))
-            .spawn(move || vcpu_loop(fd, index as u32, &run_shared, &uart, &mem));
+            .spawn(move || vcpu_loop(fd, index as u32, &run_shared, &devices, &mem));
         match spawned {
             Ok(h) => handles.push(h),
             Err(e) => {
@@ -390,6 +495,11 @@ pub fn boot(config: &LinuxRunConfig) -> Result<LinuxRunReport, LinuxError> {
         }
     }
     let elapsed = launch.elapsed();
+    // Whatever the kernel touched, as resident host pages; an unreadable
+    // figure (no /proc/self/pagemap) counts as none.
+    let memory_touched = memory::resident_bytes(&mem)
+        .map(|per_region| per_region.iter().sum())
+        .unwrap_or(0);
     drop(uart);
     drop(vm);
     drop(mem);
@@ -409,6 +519,8 @@ pub fn boot(config: &LinuxRunConfig) -> Result<LinuxRunReport, LinuxError> {
         exits,
         assists: std::mem::take(&mut *lock(&shared.assists)),
         elapsed,
+        memory_touched,
+        initrd_size: config.initrd.as_ref().map_or(0, |a| a.len() as u64),
     })
 }
 
@@ -449,12 +561,18 @@ fn supervise(
     }
 }
 
+/// The devices every vCPU reaches by port I/O.
+struct Devices {
+    uart: Arc<Mutex<Uart>>,
+    rtc: Arc<Mutex<Rtc>>,
+}
+
 /// One vCPU's loop.
 fn vcpu_loop(
     mut fd: VcpuFd,
     index: u32,
     shared: &RunShared,
-    uart: &Mutex<Uart>,
+    devices: &Devices,
     mem: &GuestMem,
 ) -> ExitStats {
     let _kick = vcpu::KickTarget::set(&mut fd);
@@ -468,7 +586,12 @@ fn vcpu_loop(
                 kind = ExitKind::IoOut { port };
                 let value = data.first().copied().unwrap_or(0);
                 if (COM1..COM1 + COM1_PORTS).contains(&port) {
-                    let _ = lock(uart).write((port - COM1) as u8, value);
+                    // The sink never fails; a failed interrupt write (the
+                    // eventfd's counter full) only delays the guest's tty.
+                    let _ = lock(&devices.uart).write((port - COM1) as u8, value);
+                    None
+                } else if Rtc::handles(port) {
+                    lock(&devices.rtc).pio_write(port, value);
                     None
                 } else if port == I8042_COMMAND && value == I8042_RESET {
                     Some(LinuxEnd::Reboot)
@@ -478,8 +601,14 @@ fn vcpu_loop(
             }
             Ok(VcpuExit::IoIn(port, data)) => {
                 kind = ExitKind::IoIn { port };
-                if (COM1..COM1 + COM1_PORTS).contains(&port) {
-                    let v = lock(uart).read((port - COM1) as u8);
+                let device = if (COM1..COM1 + COM1_PORTS).contains(&port) {
+                    Some(lock(&devices.uart).read((port - COM1) as u8))
+                } else if Rtc::handles(port) {
+                    Some(lock(&devices.rtc).pio_read(port))
+                } else {
+                    None
+                };
+                if let Some(v) = device {
                     data.fill(0);
                     if let Some(b) = data.first_mut() {
                         *b = v;

@@ -135,6 +135,7 @@ Examples:
   versus vm run --initrd ./root --workload ./cat -- /etc/motd   files for the program, read-only
   versus vm run --trace -- startup 2> exits.log    every VM exit with a timestamp
   versus vm run --workload ./hello -- world        any static x86-64 program on the tiny kernel
+  versus vm run --linux -- uname                   the workload as /init of the minimal Linux kernel
   versus vm run --linux-kernel /boot/vmlinuz-6.1.0-amd64 --timeout 5m --trace
                                                    how far a Linux kernel's boot gets";
 
@@ -320,7 +321,7 @@ pub(crate) enum VmAction {
     /// exits and memory.
     #[command(
         after_help = VM_RUN_EXAMPLES,
-        mut_arg("task", |a| a.required_unless_present_any(["workload", "linux_kernel"]))
+        mut_arg("task", |a| a.required_unless_present_any(["workload", "linux_kernel", "linux"]))
     )]
     Run(VmRunArgs),
 }
@@ -386,19 +387,28 @@ pub(crate) struct VmRunArgs {
     #[arg(long, value_name = "DIR|FILE")]
     pub(crate) initrd: Option<PathBuf>,
 
-    /// Boot this Linux kernel (bzImage or ELF vmlinux) instead of the tiny
-    /// kernel and report how far its boot gets: console milestones, last
-    /// lines, exits, assists, and how it ended. Takes no task.
+    /// Boot a real Linux kernel instead of the tiny kernel — the minimal
+    /// one `make linux-guest` builds, or --linux-kernel's — with the task as
+    /// /init (the same workload binary, in an initramfs versus writes), or
+    /// --initrd's archive; report how far the boot gets: console
+    /// milestones, last lines, exits, assists, guest memory, how it ended.
+    #[arg(
+        long,
+        conflicts_with_all = ["kernel", "mem_region", "exit_probe", "count_instructions", "json"]
+    )]
+    pub(crate) linux: bool,
+
+    /// The Linux kernel to boot (bzImage or ELF vmlinux); implies --linux.
     #[arg(
         long = "linux-kernel",
         value_name = "PATH",
-        conflicts_with_all = ["kernel", "workload", "mem_region", "exit_probe", "count_instructions", "initrd", "task", "json"]
+        conflicts_with_all = ["kernel", "mem_region", "exit_probe", "count_instructions", "json"]
     )]
     pub(crate) linux_kernel: Option<PathBuf>,
 
     /// Parameters for the Linux kernel, after versus' defaults (which
-    /// `--trace` shows); needs --linux-kernel.
-    #[arg(long, value_name = "TEXT", requires = "linux_kernel")]
+    /// `--trace` shows); needs --linux or --linux-kernel.
+    #[arg(long, value_name = "TEXT")]
     pub(crate) cmdline: Option<String>,
 
     #[command(flatten)]

@@ -1,47 +1,101 @@
-//! `versus vm run --linux-kernel PATH`: a first boot of a real Linux kernel
-//! in versus' VMM (`hypervisor::linux::run`), reported as how far it got.
+//! `versus vm run --linux [--linux-kernel PATH] [-- TASK ARGS]`: a real
+//! Linux kernel booted in versus' VMM (`hypervisor::linux::run`), the task
+//! as its `/init`, reported as how far the boot got.
+//!
+//! The exit status: 0 when the boot reached "Run /init as init process"
+//! and stopped there (a software KVM backend, where Linux user space cannot
+//! make system calls); `/init`'s own status when it ran to its end (hardware
+//! KVM); 1 for anything else (a panic, a timeout, an emulation failure);
+//! 130/143 when versus was interrupted.
 
 use std::fmt::Write as _;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use bench::output;
+use bench::workload::Workload;
 use bench::workload::file::{ImageKind, read_image};
-use hypervisor::linux::KernelFormat;
-use hypervisor::linux::milestones::Milestone;
-use hypervisor::linux::run::{self, LinuxRunConfig, LinuxRunReport};
+use hypervisor::linux::milestones::{InitStatus, Milestone};
+use hypervisor::linux::run::{self, LinuxEnd, LinuxRunConfig, LinuxRunReport};
+use hypervisor::linux::{KernelFormat, MINIMAL_KERNEL_PATH, initrd};
 
 use crate::args::VmRunArgs;
 use crate::exit::emit;
 
-/// Guest RAM when `--mem` is not given: a distribution kernel wants well
-/// over 128 MiB before its initcalls are done.
-const DEFAULT_MEM: u64 = 512 << 20;
-/// How long the boot may take when `--timeout` is not given: a software
-/// backend needs about a minute to reach "Memory:" with a distribution kernel.
-const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
+/// Guest RAM for the minimal kernel when `--mem` is not given: it boots in
+/// 40 MiB, and every page more is set up by emulated instructions on a
+/// software backend.
+const MINIMAL_KERNEL_MEM: u64 = 64 << 20;
+/// Guest RAM for a `--linux-kernel` when `--mem` is not given: a
+/// distribution kernel wants well over 128 MiB before its initcalls are done.
+const OTHER_KERNEL_MEM: u64 = 512 << 20;
+/// How long the boot may take when `--timeout` is not given: the minimal
+/// kernel needs minutes to reach "Run /init" on a busy software backend.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(900);
 /// Console lines repeated in the report.
 const REPORT_LINES: usize = 12;
 /// Exit reasons listed in the report (the most frequent).
 const REPORT_EXITS: usize = 12;
 
-/// Boots the kernel and prints the report; exit status 0 only if the boot
-/// reached "Run /init as init process".
+/// The initramfs for the run: the user's `--initrd`, or versus' own with
+/// the workload (embedded or `--workload`) as `/init` when there is a task
+/// or a workload file, or none (the kernel then has no `/init` to run).
+fn initramfs(args: &VmRunArgs) -> Result<Option<Vec<u8>>> {
+    if let Some(path) = &args.initrd {
+        if !args.run.task.is_empty() || args.run.workload.is_some() {
+            anyhow::bail!(
+                "--initrd {} is your own initramfs with its own /init; a task or --workload runs as versus' /init instead: give one or the other",
+                path.display()
+            );
+        }
+        return Ok(Some(args.initrd()?));
+    }
+    let program = match &args.run.workload {
+        Some(path) => Workload::from_file(path)?,
+        None if args.run.task.is_empty() => return Ok(None),
+        None => Workload::embedded(),
+    };
+    Ok(Some(initrd::workload_archive(program.bytes())))
+}
+
+/// Boots the kernel and prints the report; the exit status as the module
+/// documentation says.
 pub(crate) fn run(args: &VmRunArgs) -> Result<ExitCode> {
-    // clap's `requires` does not hold for a flag of a flattened group with
-    // a trailing argument: `--cmdline` alone reaches here.
-    let Some(path) = &args.linux_kernel else {
-        anyhow::bail!("--cmdline is the Linux kernel's command line: it needs --linux-kernel PATH");
+    // `--cmdline` is a flag of its own for clap (a `requires` does not hold
+    // beside a trailing argument), so it alone reaches here.
+    if !args.linux && args.linux_kernel.is_none() {
+        anyhow::bail!(
+            "--cmdline is the Linux kernel's command line: it needs --linux (or --linux-kernel PATH)"
+        );
+    }
+    let path = match &args.linux_kernel {
+        Some(path) => path.clone(),
+        None => {
+            let path = PathBuf::from(MINIMAL_KERNEL_PATH);
+            if !path.is_file() {
+                anyhow::bail!(
+                    "the minimal Linux kernel is not built ({} is missing): run `make linux-guest` (it fetches Debian's linux-source and builds it), or give --linux-kernel PATH",
+                    path.display()
+                );
+            }
+            path
+        }
     };
     // A regular file, and no larger than the largest kernel versus unpacks
     // (so `/dev/zero` or a huge file is refused before it is read).
-    let kernel = read_image(path, ImageKind::LinuxKernel)?;
+    let kernel = read_image(&path, ImageKind::LinuxKernel)?;
+    let initrd = initramfs(args)?;
     let config = LinuxRunConfig {
         kernel,
         cmdline: args.cmdline.clone(),
         vcpus: args.vcpus,
-        memory: args.mem.unwrap_or(DEFAULT_MEM),
+        memory: args.mem.unwrap_or(if args.linux_kernel.is_some() {
+            OTHER_KERNEL_MEM
+        } else {
+            MINIMAL_KERNEL_MEM
+        }),
         timeout: args.run.timeout.unwrap_or(DEFAULT_TIMEOUT),
         // The console live, through versus' own output (a closed or stuck
         // stdout cannot hold the vCPU or a stop signal).
@@ -49,6 +103,8 @@ pub(crate) fn run(args: &VmRunArgs) -> Result<ExitCode> {
             let _ = output::write_stdout(write.bytes);
         })),
         stop_flag: Some(&bench::interrupt::INTERRUPTED),
+        initrd,
+        init_args: args.run.task.clone(),
     };
     let report = run::boot(&config).context("booting the Linux kernel")?;
     if args.trace {
@@ -61,14 +117,27 @@ pub(crate) fn run(args: &VmRunArgs) -> Result<ExitCode> {
     if let Some(status) = bench::interrupt::exit_status() {
         return Ok(ExitCode::from(status));
     }
-    let reached = report
-        .milestones
-        .iter()
-        .any(|(m, _)| *m == Milestone::RunInit);
-    Ok(if reached {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
+    Ok(match report.end {
+        LinuxEnd::InitReached => ExitCode::SUCCESS,
+        LinuxEnd::InitEnded(InitStatus::Exited(code)) => ExitCode::from(code),
+        // A shell's convention for a process killed by a signal.
+        LinuxEnd::InitEnded(InitStatus::Signaled(signal)) => {
+            ExitCode::from(128u8.saturating_add(signal))
+        }
+        // A kernel that only prints its boot (the hand-made test kernels)
+        // and resets has still reached its milestone.
+        _ if report
+            .milestones
+            .iter()
+            .any(|(m, _)| *m == Milestone::RunInit)
+            && !report
+                .milestones
+                .iter()
+                .any(|(m, _)| *m == Milestone::Panic) =>
+        {
+            ExitCode::SUCCESS
+        }
+        _ => ExitCode::from(1),
     })
 }
 
@@ -87,6 +156,19 @@ fn render(r: &LinuxRunReport) -> String {
     let _ = writeln!(out, "  kernel:       {format}, {:?} entry", r.entry);
     let _ = writeln!(out, "  command line: {}", r.cmdline);
     let _ = writeln!(out, "  ended:        {} after {}", r.end, secs(r.elapsed));
+    let _ = writeln!(
+        out,
+        "  guest memory: {} touched{}",
+        hypervisor::memory::fmt_size(r.memory_touched),
+        if r.initrd_size > 0 {
+            format!(
+                ", initramfs {}",
+                hypervisor::memory::fmt_size(r.initrd_size)
+            )
+        } else {
+            String::new()
+        }
+    );
     let _ = writeln!(out, "milestones (time since launch):");
     for m in Milestone::ALL {
         match r.milestones.iter().find(|(s, _)| *s == m) {
@@ -99,10 +181,10 @@ fn render(r: &LinuxRunReport) -> String {
             None => {}
         }
     }
-    if r.milestones.iter().any(|(m, _)| *m == Milestone::RunInit) && r.backend.is_software() {
+    if r.end == LinuxEnd::InitReached {
         let _ = writeln!(
             out,
-            "The boot is done; Linux user space cannot make system calls on this software KVM backend (a user-mode syscall does not enter guest ring 0), so versus stops here."
+            "versus stops at \"Run /init\": the boot is done, and on this software KVM backend a user-mode system call does not enter the guest kernel, so /init could not run."
         );
     }
     let skip = r.last_lines.len().saturating_sub(REPORT_LINES);

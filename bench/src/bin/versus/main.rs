@@ -136,7 +136,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Vm {
             action: VmAction::Run(args),
         } => {
-            if args.linux_kernel.is_some() || args.cmdline.is_some() {
+            if args.linux || args.linux_kernel.is_some() || args.cmdline.is_some() {
                 return linux::run(&args);
             }
             let mut backend = VmBackend::with_settings(args.settings());
