@@ -108,9 +108,7 @@ fn svg_texts(svg: &str) -> Result<Vec<String>, String> {
             Some(tag) => (tag, true),
             None => (tag, false),
         };
-        let name_end = tag
-            .find(|c: char| c.is_whitespace())
-            .unwrap_or(tag.len());
+        let name_end = tag.find(|c: char| c.is_whitespace()).unwrap_or(tag.len());
         let name = &tag[..name_end];
         if name.is_empty()
             || !name
@@ -199,9 +197,9 @@ fn check_entities(characters: &str) -> Result<(), String> {
             || name
                 .strip_prefix("#x")
                 .is_some_and(|hex| !hex.is_empty() && hex.chars().all(|c| c.is_ascii_hexdigit()))
-            || name
-                .strip_prefix('#')
-                .is_some_and(|digits| !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit()));
+            || name.strip_prefix('#').is_some_and(|digits| {
+                !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit())
+            });
         if !known {
             return Err(format!("unknown entity &{name}; in {characters:?}"));
         }
@@ -346,7 +344,10 @@ fn every_versus_command_the_popular_notes_quote_names_a_real_subcommand_and_less
         .expect("a Commands: section in versus --help");
     let subcommands = listed_names(commands_section);
     let lessons = listed_names(&versus_stdout(&["explain"]));
-    assert!(lessons.contains("two-stacks"), "lessons parsed: {lessons:?}");
+    assert!(
+        lessons.contains("two-stacks"),
+        "lessons parsed: {lessons:?}"
+    );
     for language in LANGUAGES {
         let page = popular_notes(language);
         let commands = quoted_commands(&page);
@@ -419,7 +420,11 @@ fn each_popular_claim_names_one_lesson_and_quotes_its_figures_from_the_docs_figu
             "{language}: the page does not name the run of docs/figures/RUN.txt ({when}, {commit})"
         );
         let claims = claims(&page);
-        assert!(claims.len() >= 10, "{language}: only {} claims", claims.len());
+        assert!(
+            claims.len() >= 10,
+            "{language}: only {} claims",
+            claims.len()
+        );
         for claim in claims {
             assert_eq!(
                 claim.lessons.len(),
