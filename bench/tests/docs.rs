@@ -455,3 +455,46 @@ fn each_popular_claim_names_one_lesson_and_quotes_its_figures_from_the_docs_figu
         }
     }
 }
+
+/// The anchor GitHub gives a heading: lower case, spaces as `-`, and
+/// nothing but letters, digits, `-` and `_` kept.
+fn heading_anchor(heading: &str) -> String {
+    heading
+        .trim()
+        .to_lowercase()
+        .chars()
+        .filter_map(|c| match c {
+            ' ' => Some('-'),
+            c if c.is_alphanumeric() || c == '-' || c == '_' => Some(c),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn every_claim_the_popular_notes_table_links_to_is_a_heading_of_the_page() {
+    for language in LANGUAGES {
+        let page = popular_notes(language);
+        let anchors: BTreeSet<String> = page
+            .lines()
+            .filter_map(|line| line.strip_prefix("## "))
+            .map(heading_anchor)
+            .collect();
+        let links: Vec<&str> = page
+            .split("](#")
+            .skip(1)
+            .filter_map(|rest| rest.split(')').next())
+            .collect();
+        assert_eq!(
+            links.len(),
+            anchors.len(),
+            "{language}: the table should link each claim once"
+        );
+        for link in links {
+            assert!(
+                anchors.contains(link),
+                "{language}: the table links to #{link}, which no heading makes ({anchors:?})"
+            );
+        }
+    }
+}
