@@ -12,6 +12,8 @@
 //! [`super::stale::unique_id`], so a doctor killed in between leaves a directory the
 //! next launch removes.
 
+use std::fs::OpenOptions;
+use std::io::Write;
 use std::path::Path;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -53,8 +55,19 @@ fn move_a_thread_into(dir: &Path) -> Result<Duration> {
         path: dir.to_owned(),
         source: std::io::Error::other("the probe thread ended before reporting its id"),
     })?;
+    let tasks = dir.join("tasks");
     let started = Instant::now();
-    let written = super::write_file(&dir.join("tasks"), &tid.to_string());
+    // Opened without O_CREAT: where `dir` is not in a cgroup file system, the write
+    // fails instead of leaving a file that would keep the directory from going.
+    let written = OpenOptions::new()
+        .write(true)
+        .open(&tasks)
+        .and_then(|mut file| file.write_all(tid.to_string().as_bytes()))
+        .map_err(|source| Error::Cgroup {
+            action: format!("write {tid} to"),
+            path: tasks.clone(),
+            source,
+        });
     let took = started.elapsed();
     drop(done_tx);
     let _ = waiter.join();
@@ -86,6 +99,18 @@ mod tests {
             .filter(|name| name.starts_with(&ours))
             .collect();
         assert!(left.is_empty(), "probe cgroup left behind: {left:?}");
+    }
+
+    #[test]
+    fn a_probe_outside_a_cgroup_file_system_fails_and_leaves_nothing() {
+        let not_a_hierarchy = tempfile::tempdir().unwrap();
+        let err = time_v1_join(not_a_hierarchy.path()).unwrap_err();
+        assert!(err.to_string().contains("tasks"), "{err}");
+        assert!(
+            list(not_a_hierarchy.path()).is_empty(),
+            "left behind: {:?}",
+            list(not_a_hierarchy.path())
+        );
     }
 
     fn list(dir: &Path) -> Vec<String> {
