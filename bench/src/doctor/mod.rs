@@ -20,8 +20,8 @@
 //!
 //! Detection reads files through a [`HostView`] (a root prefix, passed as the root to
 //! the crates' functions), so it runs unchanged against fixture trees in tests; the few
-//! facts that cannot come from files (opening `/dev/kvm`, the effective uid, CPUID)
-//! come from a [`LiveProbes`] implementation. Nothing here fails: what cannot be
+//! facts that cannot come from files (opening `/dev/kvm`, the effective uid, CPUID,
+//! the timed cgroup join) come from a [`LiveProbes`] implementation. Nothing here fails: what cannot be
 //! determined is reported as unknown, with a detail.
 //!
 //! # JSON (`versus doctor --json`)
@@ -32,7 +32,9 @@
 //! "mount"}]}`), `cgroup_limits` holds [`container::host::Place`]s (`{"v1":
 //! "/sys/fs/cgroup/memory"}`), `lsm` is a [`container::LsmInfo`] (`modules`,
 //! `apparmor`, `selinux`, `launcher_label`, `securityfs`, `apparmor_in_kernel`), and
-//! `kvm.backend` a [`hypervisor::kvm::KvmBackend`].
+//! `kvm.backend` a [`hypervisor::kvm::KvmBackend`]. `cgroup_join_us` is one timed
+//! join of a throwaway cgroup in the v1 pids hierarchy
+//! ([`container::cgroup::join_probe`]), as root on a v1 host; `null` elsewhere.
 
 mod checks;
 mod render;
