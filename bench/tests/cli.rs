@@ -168,6 +168,57 @@ fn the_workload_exit_status_becomes_versus_exit_status_on_timeout() {
 }
 
 #[test]
+fn doctor_times_a_cgroup_join_on_a_v1_host_and_leaves_no_cgroup() {
+    if !common::require_root("doctor_times_a_cgroup_join_on_a_v1_host_and_leaves_no_cgroup") {
+        return;
+    }
+    let pids = std::path::Path::new("/sys/fs/cgroup/pids");
+    if !pids.join("tasks").exists() {
+        // A cgroup v2 host: doctor has no v1 join to time (its unit tests cover that).
+        eprintln!("no v1 pids hierarchy here: nothing to probe");
+        return;
+    }
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("versus"))
+        .args(["doctor", "--json"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let doctor_pid = child.id();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert!(
+        json["cgroup_join_us"].as_u64().is_some(),
+        "root on a v1 host: the join is timed: {}",
+        json["cgroup_join_us"]
+    );
+    let join = json["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|check| check["id"] == "cgroup.join")
+        .expect("a cgroup.join check");
+    assert!(
+        join["detail"]
+            .as_str()
+            .unwrap()
+            .contains("joining a new cgroup")
+    );
+    // The throwaway cgroup is named after doctor's pid, as every launcher's is.
+    let ours = format!("run-{doctor_pid}-");
+    let left: Vec<String> = std::fs::read_dir(pids.join("versus"))
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|name| name.starts_with(&ours))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(left.is_empty(), "doctor left its probe cgroup: {left:?}");
+}
+
+#[test]
 fn doctor_prints_every_check_and_json_parses() {
     // The list of checks comes from the one place that owns it: the
     // library's diagnosis of this same machine.

@@ -20,8 +20,8 @@
 //!
 //! Detection reads files through a [`HostView`] (a root prefix, passed as the root to
 //! the crates' functions), so it runs unchanged against fixture trees in tests; the few
-//! facts that cannot come from files (opening `/dev/kvm`, the effective uid, CPUID)
-//! come from a [`LiveProbes`] implementation. Nothing here fails: what cannot be
+//! facts that cannot come from files (opening `/dev/kvm`, the effective uid, CPUID,
+//! the timed cgroup join) come from a [`LiveProbes`] implementation. Nothing here fails: what cannot be
 //! determined is reported as unknown, with a detail.
 //!
 //! # JSON (`versus doctor --json`)
@@ -32,7 +32,9 @@
 //! "mount"}]}`), `cgroup_limits` holds [`container::host::Place`]s (`{"v1":
 //! "/sys/fs/cgroup/memory"}`), `lsm` is a [`container::LsmInfo`] (`modules`,
 //! `apparmor`, `selinux`, `launcher_label`, `securityfs`, `apparmor_in_kernel`), and
-//! `kvm.backend` a [`hypervisor::kvm::KvmBackend`].
+//! `kvm.backend` a [`hypervisor::kvm::KvmBackend`]. `cgroup_join_us` is one timed
+//! join of a throwaway cgroup in the v1 pids hierarchy
+//! ([`container::cgroup::join_probe`]), as root on a v1 host; `null` elsewhere.
 
 mod checks;
 mod render;
@@ -142,6 +144,10 @@ pub trait LiveProbes {
     /// Cgroup directories left by container launchers that were killed
     /// (`container::cgroup::stale`).
     fn stale_cgroups(&self) -> Vec<String>;
+    /// One timed migration of a thread into a throwaway cgroup of the v1 hierarchy
+    /// mounted at `hierarchy` (`container::cgroup::join_probe`), in microseconds;
+    /// `None` where it cannot be done (not root, or the kernel refused).
+    fn cgroup_join_us(&self, hierarchy: &Path) -> Option<u64>;
 }
 
 /// The probes of the real host: the VMM's `/dev/kvm` check, `geteuid(2)`, the
@@ -178,6 +184,15 @@ impl LiveProbes for RealProbes {
             .iter()
             .map(|path| path.display().to_string())
             .collect()
+    }
+
+    fn cgroup_join_us(&self, hierarchy: &Path) -> Option<u64> {
+        if !nix::unistd::geteuid().is_root() {
+            return None;
+        }
+        container::cgroup::join_probe::time_v1_join(hierarchy)
+            .ok()
+            .map(|took| u64::try_from(took.as_micros()).unwrap_or(u64::MAX))
     }
 }
 
@@ -342,6 +357,10 @@ pub struct DoctorReport {
     /// (removed by the next `versus container run`).
     #[serde(default)]
     pub stale_cgroups: Vec<String>,
+    /// On a cgroup v1 host, as root: how long one migration into a new cgroup took
+    /// here (µs), the `cgroup join` step every container launch pays.
+    #[serde(default)]
+    pub cgroup_join_us: Option<u64>,
     /// Host tools that some features need (busybox, a C compiler).
     #[serde(default)]
     pub tools: Tools,
@@ -546,6 +565,14 @@ pub fn diagnose(view: &HostView, probes: &dyn LiveProbes) -> DoctorReport {
     let seccomp = SeccompInfo::detect(root);
     let lsm = LsmInfo::detect(root);
     let euid = probes.euid();
+    // The pids hierarchy: every launch joins it, and nothing else on the host
+    // depends on its layout.
+    let cgroup_join_us = match cgroup.layout.locate("pids") {
+        Some(Place::V1(hierarchy)) => {
+            probes.cgroup_join_us(&view.path(&hierarchy.to_string_lossy()))
+        }
+        _ => None,
+    };
 
     let mut report = DoctorReport {
         kernel_release,
@@ -569,6 +596,7 @@ pub fn diagnose(view: &HostView, probes: &dyn LiveProbes) -> DoctorReport {
         euid,
         is_root: euid == 0,
         stale_cgroups: probes.stale_cgroups(),
+        cgroup_join_us,
         tools: Tools::detect(
             view,
             &std::env::var("PATH").unwrap_or_else(|_| DEFAULT_PATH.to_owned()),
@@ -713,6 +741,9 @@ mod tests {
         euid: u32,
         hypervisor: Option<String>,
         stale: Vec<String>,
+        /// What the join probe answers, and the hierarchy it was asked about.
+        join_us: Option<u64>,
+        join_asked: std::cell::RefCell<Option<PathBuf>>,
     }
 
     impl FakeProbes {
@@ -722,6 +753,8 @@ mod tests {
                 euid: 0,
                 hypervisor: None,
                 stale: Vec::new(),
+                join_us: None,
+                join_asked: Default::default(),
             }
         }
 
@@ -745,6 +778,10 @@ mod tests {
         }
         fn stale_cgroups(&self) -> Vec<String> {
             self.stale.clone()
+        }
+        fn cgroup_join_us(&self, hierarchy: &Path) -> Option<u64> {
+            *self.join_asked.borrow_mut() = Some(hierarchy.to_owned());
+            self.join_us
         }
     }
 
@@ -921,6 +958,52 @@ mod tests {
     }
 
     #[test]
+    fn cgroup_join_cost_is_measured_on_the_pids_hierarchy_of_a_v1_host() {
+        let f = Fixture::host(BASE_FLAGS);
+        f.mountinfo(HYBRID_MOUNTINFO);
+        let probes = FakeProbes {
+            join_us: Some(8_700),
+            ..FakeProbes::root()
+        };
+        let r = diagnose(&f.view(), &probes);
+        assert_eq!(
+            probes.join_asked.borrow().as_deref(),
+            Some(f.view().path("/sys/fs/cgroup/pids").as_path())
+        );
+        assert_eq!(r.cgroup_join_us, Some(8_700));
+        assert_eq!(status_of(&r, "cgroup.join"), Status::Warn);
+        let detail = &r.check("cgroup.join").unwrap().detail;
+        assert!(detail.contains("8.70 ms"), "{detail}");
+        assert!(detail.contains("grace period"), "{detail}");
+        assert!(fix_of(&r, "cgroup.join").contains("favordynmods"));
+
+        let fast = FakeProbes {
+            join_us: Some(100),
+            ..FakeProbes::root()
+        };
+        let r = diagnose(&f.view(), &fast);
+        assert_eq!(status_of(&r, "cgroup.join"), Status::Pass);
+
+        let unmeasured = diagnose(&f.view(), &FakeProbes::root());
+        assert_eq!(status_of(&unmeasured, "cgroup.join"), Status::Info);
+        assert!(fix_of(&unmeasured, "cgroup.join").contains("cgroup v2"));
+    }
+
+    #[test]
+    fn cgroup_join_is_not_probed_on_a_v2_host() {
+        let f = Fixture::host(BASE_FLAGS);
+        f.mountinfo(V2_MOUNTINFO);
+        let probes = FakeProbes {
+            join_us: Some(8_700),
+            ..FakeProbes::root()
+        };
+        let r = diagnose(&f.view(), &probes);
+        assert_eq!(*probes.join_asked.borrow(), None);
+        assert_eq!(r.cgroup_join_us, None);
+        assert!(r.check("cgroup.join").is_none());
+    }
+
+    #[test]
     fn stale_cgroups_are_a_warning_that_says_what_removes_them() {
         let f = Fixture::host(BASE_FLAGS);
         let clean = diagnose(&f.view(), &FakeProbes::root());
@@ -948,6 +1031,8 @@ mod tests {
             euid: 1000,
             hypervisor: None,
             stale: Vec::new(),
+            join_us: None,
+            join_asked: Default::default(),
         };
         let r = diagnose(&f.view(), &probes);
         assert!(r.kvm.device_present);
@@ -1484,6 +1569,8 @@ mod tests {
             euid: 1000,
             hypervisor: None,
             stale: Vec::new(),
+            join_us: None,
+            join_asked: Default::default(),
         };
         let r = diagnose(&f.view(), &probes);
         assert_eq!(r.kernel_release, None);

@@ -20,6 +20,7 @@
 //! runs against temp-dir fixture trees in the unit tests.
 
 pub mod devices;
+pub mod join_probe;
 pub mod layout;
 mod limits;
 pub mod stale;
