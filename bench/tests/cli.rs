@@ -167,6 +167,7 @@ fn the_workload_exit_status_becomes_versus_exit_status_on_timeout() {
         ));
 }
 
+#[testkit::needs(root)]
 #[test]
 fn doctor_times_a_cgroup_join_on_a_v1_host_and_leaves_no_cgroup() {
     if !common::require_root("doctor_times_a_cgroup_join_on_a_v1_host_and_leaves_no_cgroup") {

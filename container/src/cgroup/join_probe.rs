@@ -79,6 +79,7 @@ mod tests {
     use super::*;
     use crate::cgroup::{Layout, Place};
 
+    #[testkit::needs(root)]
     #[test]
     fn a_probe_join_is_timed_and_leaves_no_cgroup() {
         const TEST: &str = "a_probe_join_is_timed_and_leaves_no_cgroup";
