@@ -16,6 +16,8 @@
 #   make linux-guest   build the minimal Linux kernel of `versus vm run --linux`
 #                      (Debian's linux-source-6.1 + guest-images/linux/versus.config;
 #                      skipped when guest-images/linux/out/bzImage is up to date)
+#   make test-linux-guest  build it, then run the tests that boot it (ignored by
+#                      `make test`: a boot takes 20–60 s on a software KVM backend)
 
 CARGO ?= cargo
 VERSUS := target/release/versus
@@ -30,7 +32,7 @@ TEST_STATUS := $(CURDIR)/target/test-status
 # here; cargo's summary counts such a test as passed, so it is listed too.
 SKIP_LOG := $(CURDIR)/target/test-skips.log
 
-.PHONY: build test lint bench soak demo doc guest-images linux-guest clean toolchain docs-figures
+.PHONY: build test lint bench soak demo doc guest-images linux-guest test-linux-guest clean toolchain docs-figures
 
 build:
 	$(CARGO) build --release
@@ -46,6 +48,13 @@ linux-guest: $(LINUX_GUEST)
 # Debian 12 package source (the kernel is not built by `make test` or CI).
 $(LINUX_GUEST): guest-images/linux/versus.config guest-images/linux/build.sh
 	guest-images/linux/build.sh
+
+# The two tests that boot the minimal kernel: to "Run /init" with versus'
+# e820 map and MP table on the console, and a boot without /init that
+# panics and ends `versus vm run` with status 1.
+test-linux-guest: linux-guest
+	$(CARGO) test -p hypervisor --test linux_boot -- --ignored the_minimal_kernel
+	$(CARGO) test -p bench --test vm_linux -- --ignored the_minimal_kernel
 
 # rustfmt and clippy, which `make lint` needs; rustup adds them where they
 # are missing (a toolchain without rustup must bring them itself).
