@@ -281,11 +281,10 @@ fn an_unwritable_export_is_refused_before_anything_starts() {
     );
 }
 
-/// Ctrl-C while instances are starting: versus stops starting more, tears
-/// down the ones it started, says how far it got, and exits 130.
-#[test]
-fn ctrl_c_while_starting_tears_everything_down() {
-    reap_orphans();
+/// `versus scale --count 1000 --backends host`, returned once the
+/// instances of the count itself are starting (the probe instance comes and
+/// goes first, so: more than one child at once), with versus' pid.
+fn scale_a_thousand_host_processes() -> (std::process::Child, u32) {
     let child = Command::new(versus())
         .args(["scale", "--count", "1000", "--backends", "host"])
         .stdout(std::process::Stdio::piped())
@@ -293,8 +292,6 @@ fn ctrl_c_while_starting_tears_everything_down() {
         .spawn()
         .expect("versus starts");
     let pid = child.id();
-    // The probe instance comes and goes first; wait until the instances of
-    // the count itself are starting (more than one child at once).
     let children_of_versus = || {
         std::fs::read_dir("/proc")
             .into_iter()
@@ -311,6 +308,15 @@ fn ctrl_c_while_starting_tears_everything_down() {
         );
         std::thread::yield_now();
     }
+    (child, pid)
+}
+
+/// Ctrl-C while instances are starting: versus stops starting more, tears
+/// down the ones it started, says how far it got, and exits 130.
+#[test]
+fn ctrl_c_while_starting_tears_everything_down() {
+    reap_orphans();
+    let (child, pid) = scale_a_thousand_host_processes();
     let pid_t = libc::pid_t::try_from(pid).expect("a pid");
     // SAFETY: kill has no memory effects; `pid` is our child, not yet reaped.
     unsafe { libc::kill(pid_t, libc::SIGINT) };
@@ -330,29 +336,7 @@ fn ctrl_c_while_starting_tears_everything_down() {
 #[test]
 fn an_instance_failing_mid_way_stops_and_tears_everything_down() {
     reap_orphans();
-    let child = Command::new(versus())
-        .args(["scale", "--count", "1000", "--backends", "host"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("versus starts");
-    let pid = child.id();
-    let children_of_versus = || {
-        std::fs::read_dir("/proc")
-            .into_iter()
-            .flatten()
-            .flatten()
-            .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
-            .filter(|&child| container::host::parent_pid(child) == Some(pid))
-            .count()
-    };
-    while children_of_versus() < 2 {
-        assert!(
-            std::fs::metadata(format!("/proc/{pid}")).is_ok(),
-            "versus ended before its instances started"
-        );
-        std::thread::yield_now();
-    }
+    let (child, pid) = scale_a_thousand_host_processes();
     let limited = Command::new("prlimit")
         .args(["--pid", &pid.to_string(), "--nofile=16:16"])
         .status()

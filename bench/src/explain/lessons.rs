@@ -123,6 +123,21 @@ fn run_any(backend: &dyn Backend, place: &str, argv: &[&str]) -> Result<RunRepor
 }
 
 /// The figure a run must have produced, or the error saying it did not.
+/// The kernel name and release the workload's `uname` printed in `report`
+/// (run at `place`).
+fn uname_in(report: &RunReport, place: &str) -> Result<(String, String), ExplainError> {
+    report
+        .results
+        .iter()
+        .find_map(|result| match result {
+            TaskResult::Uname {
+                sysname, release, ..
+            } => Some((sysname.clone(), release.clone())),
+            _ => None,
+        })
+        .ok_or_else(|| missing(place, "uname"))
+}
+
 fn missing(place: &str, task: &str) -> ExplainError {
     ExplainError::Workload {
         place: place.to_string(),
@@ -147,16 +162,7 @@ pub(crate) fn two_stacks(
     let mut reports = Vec::new();
     for (place, backend) in places {
         let report = run(backend, place, &["uname"])?;
-        let (sysname, release) = report
-            .results
-            .iter()
-            .find_map(|result| match result {
-                TaskResult::Uname {
-                    sysname, release, ..
-                } => Some((sysname.clone(), release.clone())),
-                _ => None,
-            })
-            .ok_or_else(|| missing(place, "uname"))?;
+        let (sysname, release) = uname_in(&report, place)?;
         lines.push(Line::Figure(catalog.text(
             "two-stacks.row",
             &[
@@ -1433,16 +1439,7 @@ pub(crate) fn windows_and_mac(
     ];
     for (place, backend) in places {
         let report = run(backend, place, &["uname"])?;
-        let (sysname, release) = report
-            .results
-            .iter()
-            .find_map(|result| match result {
-                TaskResult::Uname {
-                    sysname, release, ..
-                } => Some((sysname.clone(), release.clone())),
-                _ => None,
-            })
-            .ok_or_else(|| missing(place, "uname"))?;
+        let (sysname, release) = uname_in(&report, place)?;
         lines.push(Line::Figure(catalog.text(
             "windows-and-mac.answered",
             &[
