@@ -100,6 +100,18 @@ impl Plan {
         );
     }
 
+    /// Creates the directory `inside` (absolute, as the container sees it)
+    /// under the new root `base`, with `mode`.
+    fn mkdir_in_root(&mut self, base: &Path, inside: &str, mode: u32) {
+        self.push(
+            Op::Mkdir {
+                path: cp(&join(base, inside)),
+                mode,
+            },
+            format!("creating {inside} in the new root"),
+        );
+    }
+
     /// Remounts the bind mount at `target` read-only (and nosuid, nodev).
     fn remount_read_only(&mut self, target: &Path, what: impl Into<String>) {
         self.push(Op::RemountReadOnly { target: cp(target) }, what);
@@ -168,13 +180,7 @@ fn plan_volumes(p: &mut Plan, base: &Path, rootfs: &PlannedRootfs, volumes: &[Pl
                 .collect();
             missing.reverse();
             for dir in missing {
-                p.push(
-                    Op::Mkdir {
-                        path: cp(&join(base, &dir.to_string_lossy())),
-                        mode: 0o755,
-                    },
-                    format!("creating {} in the new root", dir.display()),
-                );
+                p.mkdir_in_root(base, &dir.to_string_lossy(), 0o755);
                 known.push(dir.to_path_buf());
             }
             if v.is_dir && known.contains(&v.inside) {
@@ -268,13 +274,7 @@ fn plan_root(p: &mut Plan, rootfs: &PlannedRootfs) -> PathBuf {
             plan_files(p, base, files);
             for d in SYSTEM_DIRS {
                 let mode = if d == "/tmp" { 0o1777 } else { 0o755 };
-                p.push(
-                    Op::Mkdir {
-                        path: cp(&join(base, d)),
-                        mode,
-                    },
-                    format!("creating {d} in the new root"),
-                );
+                p.mkdir_in_root(base, d, mode);
             }
             base.clone()
         }
@@ -486,13 +486,7 @@ fn plan_files(p: &mut Plan, base: &Path, files: &[PlannedFile]) {
     }
     dirs.sort();
     for d in dirs {
-        p.push(
-            Op::Mkdir {
-                path: cp(&join(base, &d.to_string_lossy())),
-                mode: 0o755,
-            },
-            format!("creating {} in the new root", d.display()),
-        );
+        p.mkdir_in_root(base, &d.to_string_lossy(), 0o755);
     }
     for f in files {
         let target = join(base, &f.path.to_string_lossy());
