@@ -2,12 +2,9 @@
 
 mod common;
 
-use assert_cmd::Command;
-use predicates::prelude::*;
+use common::versus;
 
-fn versus() -> Command {
-    Command::cargo_bin("versus").expect("the versus binary is built")
-}
+use predicates::prelude::*;
 
 #[test]
 fn host_run_prints_a_table_of_results() {

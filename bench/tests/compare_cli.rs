@@ -2,14 +2,11 @@
 //! and the lessons the comparison exists to show.
 
 mod common;
+
+use common::versus;
 mod exports_agree;
 
-use assert_cmd::Command;
 use bench::compare::model::{Comparison, Section, figure};
-
-fn versus() -> Command {
-    Command::cargo_bin("versus").expect("the versus binary is built")
-}
 
 /// The samples of one series, which must have no failed run.
 fn series(c: &Comparison, section: Section, name: &str, subject: &str) -> Vec<f64> {

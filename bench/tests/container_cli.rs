@@ -3,14 +3,11 @@
 
 mod common;
 
-use assert_cmd::Command;
+use common::versus;
+
 use bench::report::{ExitOutcome, RunReport};
 use bench::workload::{ProcStatus, TaskResult};
 use predicates::prelude::*;
-
-fn versus() -> Command {
-    Command::cargo_bin("versus").expect("the versus binary is built")
-}
 
 /// Runs `versus container run --json ARGS`, expects `status`, parses the report.
 fn container_json(args: &[&str], status: i32) -> RunReport {

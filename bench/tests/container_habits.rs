@@ -6,6 +6,8 @@
 
 mod common;
 
+use common::versus;
+
 use std::io::{Read, Write};
 use std::os::fd::AsRawFd;
 use std::path::Path;
@@ -13,13 +15,8 @@ use std::process::{Command as StdCommand, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use assert_cmd::Command;
 use bench::report::RunReport;
 use predicates::prelude::*;
-
-fn versus() -> Command {
-    Command::cargo_bin("versus").expect("the versus binary is built")
-}
 
 /// Root and a static busybox, or a printed reason to skip.
 fn ready(test: &str) -> bool {

@@ -5,16 +5,13 @@
 
 mod common;
 
+use common::versus;
+
 use std::path::Path;
 
-use assert_cmd::Command;
 use bench::doctor::{self, DoctorReport, HostView, RealProbes};
 use bench::report::RunReport;
 use container::host::{LsmInfo, Scan, UsernsStatus};
-
-fn versus() -> Command {
-    Command::cargo_bin("versus").expect("the versus binary is built")
-}
 
 fn doctor_here() -> DoctorReport {
     doctor::diagnose(&HostView::real(), &RealProbes)

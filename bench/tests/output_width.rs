@@ -5,12 +5,9 @@
 
 mod common;
 
-use assert_cmd::Command;
-use bench::width::columns;
+use common::versus;
 
-fn versus() -> Command {
-    Command::cargo_bin("versus").expect("the versus binary is built")
-}
+use bench::width::columns;
 
 /// Units versus prints after a number.
 const UNITS: [&str; 8] = ["ns", "µs", "ms", "s", "B", "KiB", "MiB", "GiB"];

@@ -2,14 +2,11 @@
 
 mod common;
 
-use assert_cmd::Command;
+use common::versus;
+
 use bench::report::{ExitOutcome, RunReport};
 use bench::workload::TaskResult;
 use predicates::prelude::*;
-
-fn versus() -> Command {
-    Command::cargo_bin("versus").expect("the versus binary is built")
-}
 
 /// Runs `versus vm run --json ARGS` and parses the report.
 fn vm_json(args: &[&str]) -> RunReport {

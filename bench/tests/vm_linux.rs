@@ -6,12 +6,9 @@
 
 mod common;
 
-use assert_cmd::Command;
-use predicates::str::contains;
+use common::versus;
 
-fn versus() -> Command {
-    Command::cargo_bin("versus").expect("the versus binary is built")
-}
+use predicates::str::contains;
 
 /// Where the hand-made kernel is loaded and entered.
 const ENTRY: u64 = 0x10_0000;

@@ -5,19 +5,16 @@
 
 mod common;
 
+use common::versus;
+
 use std::path::{Path, PathBuf};
 
-use assert_cmd::Command;
 use bench::report::{ExitOutcome, RunReport};
 
 /// What the test program writes to stdout (text nothing else prints).
 const OUT: &str = "to-stdout-from-the-guest";
 /// What it writes to stderr.
 const ERR: &str = "to-stderr-from-the-guest";
-
-fn versus() -> Command {
-    Command::cargo_bin("versus").expect("the versus binary is built")
-}
 
 /// Builds `source` with `cc -static` in `dir`; `None` (skip, printed) where
 /// no static C toolchain is installed — outside CI, where it must work.

@@ -10,6 +10,11 @@ use bench::workload::{TaskInvocation, TaskResult, Workload};
 #[allow(unused_imports)]
 pub use testkit::{require_kvm, require_root};
 
+/// The `versus` binary of this build, as an assert_cmd command.
+pub fn versus() -> assert_cmd::Command {
+    assert_cmd::Command::cargo_bin("versus").expect("the versus binary is built")
+}
+
 /// Runs the embedded workload on the host with `argv` (validated first).
 pub fn run_host(argv: &[&str]) -> RunReport {
     let invocation = TaskInvocation::parse(argv).expect("a valid task");
