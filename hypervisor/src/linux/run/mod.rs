@@ -43,7 +43,6 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use kvm_bindings::{KVM_MAX_CPUID_ENTRIES, KVM_PIT_SPEAKER_DUMMY, kvm_pit_config};
 use vm_superio::Serial;
 use vmm_sys_util::eventfd::EventFd;
 
@@ -53,12 +52,9 @@ use crate::console::ConsoleObserver;
 use crate::devices::rtc::Rtc;
 use crate::exits::ExitStats;
 use crate::kvm;
-use crate::layout::{KERNEL_START, PAGE_TABLES_END, PAGE_TABLES_START};
 use crate::memory::{self, MemoryLayout};
-use crate::paging::IdentityMap;
-use crate::{cpu, gdt, vcpu};
+use crate::vcpu;
 use devices::{COM1_GSI, Devices, IrqLine, ProgressSink, Uart};
-use setup::KVM_TSS_ADDRESS;
 use supervise::{RunShared, lock, supervise};
 use vcpu_loop::vcpu_loop;
 
@@ -90,9 +86,12 @@ pub struct LinuxRunConfig {
 
 /// Boots `config`'s kernel until it ends, panics, fails or times out.
 pub fn boot(config: &LinuxRunConfig) -> Result<LinuxRunReport, LinuxError> {
+    // 1. The kernel and the memory layout, checked before KVM is touched.
     let layout = MemoryLayout::split(config.memory).map_err(LinuxError::Memory)?;
     let image = image::parse(&config.kernel)?;
     let launch = Instant::now();
+    // 2. KVM, its backend, and the command line chosen for that backend
+    //    (with `/init`'s arguments after `--`).
     let kvm = kvm::open().map_err(LinuxError::Kvm)?;
     let host = kvm::host_info(&kvm);
     let backend = host.backend_kind.clone();
@@ -103,40 +102,21 @@ pub fn boot(config: &LinuxRunConfig) -> Result<LinuxRunReport, LinuxError> {
     }
     let defaults = cmdline::defaults(&backend);
     vcpu::check_count(config.vcpus, host.max_vcpus).map_err(LinuxError::vcpu)?;
+    // 3. Guest memory, then the VM with its irqchip and PIT. `mem` is
+    //    declared first so that the VM (and its memory slots) goes first.
     let mem;
-    let vm = kvm
-        .create_vm()
-        .map_err(|e| LinuxError::Ioctl("KVM_CREATE_VM", e))?;
-    // VMX runs the other CPUs' real-mode start through this TSS; other
-    // backends do not need it and may refuse it, which is harmless.
-    let _ = vm.set_tss_address(KVM_TSS_ADDRESS);
-    vm.create_irq_chip()
-        .map_err(|e| LinuxError::Ioctl("KVM_CREATE_IRQCHIP", e))?;
-    let pit = kvm_pit_config {
-        flags: KVM_PIT_SPEAKER_DUMMY,
-        ..Default::default()
-    };
-    vm.create_pit2(pit)
-        .map_err(|e| LinuxError::Ioctl("KVM_CREATE_PIT2", e))?;
+    let vm = setup::create_vm(&kvm)?;
     mem = memory::create_guest_memory(&layout).map_err(LinuxError::Memory)?;
     memory::register_slots(&vm, &mem).map_err(LinuxError::Memory)?;
-    // Placed before the kernel is loaded (the zero page points at it), and
-    // checked against the kernel's end once that is known.
+    // 4. The initramfs, the kernel, the command line, the MP table and the
+    //    zero page with versus' e820 map.
     let ramdisk = match &config.initrd {
-        Some(archive) => {
-            let placed = initrd::place(
-                &layout,
-                image.setup_header.as_ref(),
-                KERNEL_START,
-                archive.len() as u64,
-            )?;
-            vm_memory::Bytes::write_slice(&mem, archive, vm_memory::GuestAddress(placed.addr))
-                .map_err(|source| LinuxError::GuestWrite {
-                    addr: placed.addr,
-                    source,
-                })?;
-            Some(placed)
-        }
+        Some(archive) => Some(setup::place_initrd(
+            &mem,
+            &layout,
+            image.setup_header.as_ref(),
+            archive,
+        )?),
         None => None,
     };
     let boot = super::load(
@@ -148,50 +128,18 @@ pub fn boot(config: &LinuxRunConfig) -> Result<LinuxRunReport, LinuxError> {
         ramdisk,
         EntryProtocol::Linux64,
     )?;
-    if let Some(placed) = ramdisk
-        && placed.addr < boot.kernel_end
-    {
-        return Err(LinuxError::InitrdTooLarge {
-            size: placed.size,
-            room: (placed.addr + placed.size).saturating_sub(boot.kernel_end),
-        });
-    }
-    gdt::write_gdt(&mem).map_err(|e| LinuxError::Setup(e.to_string()))?;
-    let tables = IdentityMap::build(layout.regions(), PAGE_TABLES_START, PAGE_TABLES_END)
-        .map_err(|e| LinuxError::Setup(e.to_string()))?;
-    tables
-        .write(&mem)
-        .map_err(|e| LinuxError::Setup(e.to_string()))?;
-
-    let supported = kvm
-        .get_supported_cpuid(KVM_MAX_CPUID_ENTRIES)
-        .map_err(|e| LinuxError::Ioctl("KVM_GET_SUPPORTED_CPUID", e))?;
-    let mut fds = Vec::with_capacity(config.vcpus as usize);
-    for index in 0..config.vcpus {
-        let fd = vm
-            .create_vcpu(u64::from(index))
-            .map_err(|e| LinuxError::Ioctl("KVM_CREATE_VCPU", e))?;
-        fd.set_cpuid2(&linux_cpuid(&supported, index, backend.is_software()))
-            .map_err(|e| LinuxError::Ioctl("KVM_SET_CPUID2", e))?;
-        if index == 0 {
-            let sregs = fd
-                .get_sregs()
-                .map_err(|e| LinuxError::Ioctl("KVM_GET_SREGS", e))?;
-            fd.set_sregs(&cpu::long_mode_sregs(sregs, tables.base))
-                .map_err(|e| LinuxError::Ioctl("KVM_SET_SREGS", e))?;
-            let regs = kvm_bindings::kvm_regs {
-                rip: boot.entry,
-                rsi: boot.boot_params,
-                rflags: 0x2, // bit 1 is reserved and always 1; IF clear
-                ..Default::default()
-            };
-            fd.set_regs(&regs)
-                .map_err(|e| LinuxError::Ioctl("KVM_SET_REGS", e))?;
-            fd.set_fpu(&cpu::entry_fpu())
-                .map_err(|e| LinuxError::Ioctl("KVM_SET_FPU", e))?;
-        }
-        fds.push(fd);
-    }
+    setup::check_initrd(ramdisk, &boot)?;
+    // 5. The GDT and identity page tables of the 64-bit entry, and the
+    //    vCPUs (vCPU 0 at the entry; the others wait for INIT/SIPI).
+    let page_tables = setup::write_long_mode_tables(&mem, &layout)?;
+    let fds = setup::create_vcpus(
+        &kvm,
+        &vm,
+        config.vcpus,
+        backend.is_software(),
+        &boot,
+        page_tables,
+    )?;
     vcpu::install_kick_handler().map_err(LinuxError::vcpu)?;
 
     let shared = Arc::new(RunShared {
@@ -202,6 +150,7 @@ pub fn boot(config: &LinuxRunConfig) -> Result<LinuxRunReport, LinuxError> {
         assists: Mutex::new(BTreeMap::new()),
         stop_at_init: backend.is_software(),
     });
+    // 6. The devices: the 16550 (its IRQ 4 through an irqfd) and the RTC.
     let irq = EventFd::new(libc::EFD_NONBLOCK)
         .map_err(|e| LinuxError::Setup(format!("the UART's eventfd: {e}")))?;
     vm.register_irqfd(&irq, COM1_GSI)
@@ -214,6 +163,7 @@ pub fn boot(config: &LinuxRunConfig) -> Result<LinuxRunReport, LinuxError> {
             observer: config.console_observer.clone(),
         },
     )));
+    // 7. One thread per vCPU, watched by the supervisor until the run ends.
     let mut handles: Vec<JoinHandle<ExitStats>> = Vec::with_capacity(fds.len());
     for (index, fd) in fds.into_iter().enumerate() {
         let devices = Devices {
@@ -236,6 +186,8 @@ pub fn boot(config: &LinuxRunConfig) -> Result<LinuxRunReport, LinuxError> {
         }
     }
     supervise(&shared, &handles, config.timeout, config.stop_flag);
+    // 8. The exits of every vCPU, the memory the guest touched, then
+    //    teardown (the UART's irqfd before the VM, the VM before its memory).
     let mut exits = ExitStats::default();
     for h in handles {
         // A vCPU thread that panicked has nothing more to report.

@@ -1,12 +1,23 @@
-//! The machine's fixed set-up: where KVM's real-mode TSS goes, and the
-//! CPUID each vCPU gets.
+//! The machine before it runs: the VM with its in-kernel irqchip and PIT,
+//! the initramfs and the identity page tables in guest memory, and the
+//! vCPUs with their CPUID (vCPU 0 at the kernel's 64-bit entry).
 
-use kvm_bindings::CpuId;
+use kvm_bindings::{CpuId, KVM_MAX_CPUID_ENTRIES, KVM_PIT_SPEAKER_DUMMY, kvm_pit_config};
+use kvm_ioctls::{Kvm, VcpuFd, VmFd};
+use linux_loader::loader::bootparam::setup_header;
+use vm_memory::{Bytes, GuestAddress};
+
+use super::super::zeropage::Initrd;
+use super::super::{LinuxBoot, LinuxError, initrd};
+use crate::cpu;
+use crate::layout::{KERNEL_START, PAGE_TABLES_END, PAGE_TABLES_START};
+use crate::memory::{GuestMem, MemoryLayout};
+use crate::paging::IdentityMap;
 
 /// Where KVM's VMX wants its real-mode TSS (three pages just below the
 /// BIOS at the top of 4 GiB, as QEMU and Firecracker place it): the other
 /// CPUs start in real mode.
-pub(super) const KVM_TSS_ADDRESS: usize = 0xfffb_d000;
+const KVM_TSS_ADDRESS: usize = 0xfffb_d000;
 /// CPUID.1:ECX bits hidden on a software backend: CX16 (cmpxchg16b) and
 /// XSAVE/OSXSAVE (xrstor), which its emulator refuses.
 const CPUID1_ECX_HIDE: u32 = (1 << 13) | (1 << 26) | (1 << 27);
@@ -35,4 +46,109 @@ pub fn linux_cpuid(supported: &CpuId, index: u32, software: bool) -> CpuId {
         }
     }
     table
+}
+
+/// A VM with KVM's in-kernel irqchip (PIC, I/O APIC, local APICs) and PIT.
+pub(super) fn create_vm(kvm: &Kvm) -> Result<VmFd, LinuxError> {
+    let vm = kvm
+        .create_vm()
+        .map_err(|e| LinuxError::Ioctl("KVM_CREATE_VM", e))?;
+    // VMX runs the other CPUs' real-mode start through this TSS; other
+    // backends do not need it and may refuse it, which is harmless.
+    let _ = vm.set_tss_address(KVM_TSS_ADDRESS);
+    vm.create_irq_chip()
+        .map_err(|e| LinuxError::Ioctl("KVM_CREATE_IRQCHIP", e))?;
+    let pit = kvm_pit_config {
+        flags: KVM_PIT_SPEAKER_DUMMY,
+        ..Default::default()
+    };
+    vm.create_pit2(pit)
+        .map_err(|e| LinuxError::Ioctl("KVM_CREATE_PIT2", e))?;
+    Ok(vm)
+}
+
+/// Writes `archive` where the boot protocol allows an initramfs: placed
+/// before the kernel is loaded (the zero page points at it) and checked
+/// against the kernel's end by [`check_initrd`] once that is known.
+pub(super) fn place_initrd(
+    mem: &GuestMem,
+    layout: &MemoryLayout,
+    header: Option<&setup_header>,
+    archive: &[u8],
+) -> Result<Initrd, LinuxError> {
+    let placed = initrd::place(layout, header, KERNEL_START, archive.len() as u64)?;
+    mem.write_slice(archive, GuestAddress(placed.addr))
+        .map_err(|source| LinuxError::GuestWrite {
+            addr: placed.addr,
+            source,
+        })?;
+    Ok(placed)
+}
+
+/// Refuses an initramfs the loaded kernel reaches into.
+pub(super) fn check_initrd(ramdisk: Option<Initrd>, boot: &LinuxBoot) -> Result<(), LinuxError> {
+    match ramdisk {
+        Some(placed) if placed.addr < boot.kernel_end => Err(LinuxError::InitrdTooLarge {
+            size: placed.size,
+            room: (placed.addr + placed.size).saturating_sub(boot.kernel_end),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// The GDT and the identity page tables the 64-bit entry runs on; returns
+/// the tables' base (CR3).
+pub(super) fn write_long_mode_tables(
+    mem: &GuestMem,
+    layout: &MemoryLayout,
+) -> Result<u64, LinuxError> {
+    crate::gdt::write_gdt(mem).map_err(|e| LinuxError::Setup(e.to_string()))?;
+    let tables = IdentityMap::build(layout.regions(), PAGE_TABLES_START, PAGE_TABLES_END)
+        .map_err(|e| LinuxError::Setup(e.to_string()))?;
+    tables
+        .write(mem)
+        .map_err(|e| LinuxError::Setup(e.to_string()))?;
+    Ok(tables.base)
+}
+
+/// `count` vCPUs with their CPUID; vCPU 0 in long mode at `boot.entry` with
+/// RSI = the zero page, the others left in reset until Linux's INIT/SIPI.
+pub(super) fn create_vcpus(
+    kvm: &Kvm,
+    vm: &VmFd,
+    count: u32,
+    software: bool,
+    boot: &LinuxBoot,
+    page_tables: u64,
+) -> Result<Vec<VcpuFd>, LinuxError> {
+    let supported = kvm
+        .get_supported_cpuid(KVM_MAX_CPUID_ENTRIES)
+        .map_err(|e| LinuxError::Ioctl("KVM_GET_SUPPORTED_CPUID", e))?;
+    let mut fds = Vec::with_capacity(count as usize);
+    for index in 0..count {
+        let fd = vm
+            .create_vcpu(u64::from(index))
+            .map_err(|e| LinuxError::Ioctl("KVM_CREATE_VCPU", e))?;
+        fd.set_cpuid2(&linux_cpuid(&supported, index, software))
+            .map_err(|e| LinuxError::Ioctl("KVM_SET_CPUID2", e))?;
+        if index == 0 {
+            let sregs = fd
+                .get_sregs()
+                .map_err(|e| LinuxError::Ioctl("KVM_GET_SREGS", e))?;
+            fd.set_sregs(&cpu::long_mode_sregs(sregs, page_tables))
+                .map_err(|e| LinuxError::Ioctl("KVM_SET_SREGS", e))?;
+            let regs = kvm_bindings::kvm_regs {
+                rip: boot.entry,
+                rsi: boot.boot_params,
+                rflags: 0x2, // bit 1 is reserved and always 1; IF clear
+                ..Default::default()
+            };
+            fd.set_regs(&regs)
+                .map_err(|e| LinuxError::Ioctl("KVM_SET_REGS", e))?;
+            fd.set_fpu(&cpu::entry_fpu())
+                .map_err(|e| LinuxError::Ioctl("KVM_SET_FPU", e))?;
+        }
+        fds.push(fd);
+    }
+    Ok(fds)
 }
