@@ -196,6 +196,35 @@ impl LiveProbes for RealProbes {
     }
 }
 
+/// The real probes except the timed cgroup join, for the host header of a
+/// measurement (`versus compare`): a join moments before the first
+/// container's would let that container skip its grace-period wait and
+/// make its start-up look cheaper than a lone launch's.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HeaderProbes;
+
+impl LiveProbes for HeaderProbes {
+    fn kvm_open(&self) -> KvmOpen {
+        RealProbes.kvm_open()
+    }
+
+    fn euid(&self) -> u32 {
+        RealProbes.euid()
+    }
+
+    fn cpuid_hypervisor(&self) -> Option<String> {
+        RealProbes.cpuid_hypervisor()
+    }
+
+    fn stale_cgroups(&self) -> Vec<String> {
+        RealProbes.stale_cgroups()
+    }
+
+    fn cgroup_join_us(&self, _hierarchy: &Path) -> Option<u64> {
+        None
+    }
+}
+
 /// The friendly name of a CPUID hypervisor signature (leaf `0x4000_0000`).
 pub fn hypervisor_name(signature: &str) -> String {
     let name = match signature.trim() {

@@ -18,7 +18,7 @@ use crate::exit::emit;
 /// `kvm_backend` (`hypervisor::kvm::host_info`) and doctor use, so the header and
 /// the runs below it name the same backend.
 fn host_header() -> bench::compare::model::HostHeader {
-    let report = doctor::diagnose(&doctor::HostView::real(), &doctor::RealProbes);
+    let report = doctor::diagnose(&doctor::HostView::real(), &doctor::HeaderProbes);
     let backend = hypervisor::kvm::detect_backend(std::path::Path::new("/"));
     let bare_metal = matches!(backend, hypervisor::kvm::KvmBackend::Hardware { .. });
     // The explanation names the backend and says what it means for the
