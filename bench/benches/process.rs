@@ -63,8 +63,8 @@ fn process_bench(c: &mut Criterion, backend: &str, needs: &[Requirement]) {
         b.iter_custom(|iters| {
             let mut total = Duration::ZERO;
             for _ in 0..iters {
-                total += whole_process(backend)
-                    .unwrap_or_else(|why| panic!("process/{backend}: {why}"));
+                total +=
+                    whole_process(backend).unwrap_or_else(|why| panic!("process/{backend}: {why}"));
             }
             total
         });
