@@ -74,16 +74,17 @@ pub enum LinuxKernelError {
 /// linux-guest` builds when `path` is `None` — checked to exist, with the
 /// fix named when it does not.
 pub fn kernel_path(path: Option<&Path>) -> Result<PathBuf, LinuxKernelError> {
+    kernel_path_or(path, Path::new(MINIMAL_KERNEL_PATH))
+}
+
+/// [`kernel_path`] with the minimal kernel at `minimal`.
+fn kernel_path_or(path: Option<&Path>, minimal: &Path) -> Result<PathBuf, LinuxKernelError> {
     match path {
         Some(path) => Ok(path.to_path_buf()),
-        None => {
-            let path = PathBuf::from(MINIMAL_KERNEL_PATH);
-            if path.is_file() {
-                Ok(path)
-            } else {
-                Err(LinuxKernelError::NotBuilt { path })
-            }
-        }
+        None if minimal.is_file() => Ok(minimal.to_path_buf()),
+        None => Err(LinuxKernelError::NotBuilt {
+            path: minimal.to_path_buf(),
+        }),
     }
 }
 
@@ -403,5 +404,154 @@ impl Backend for LinuxProcessBackend {
                 },
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use hypervisor::ExitKind;
+    use hypervisor::ExitStats;
+    use hypervisor::kvm::KvmBackend;
+    use hypervisor::linux::{Compression, EntryProtocol};
+
+    use super::*;
+    use crate::workload::Workload;
+
+    const SECOND: Duration = Duration::from_secs(1);
+
+    fn backend() -> LinuxBackend {
+        LinuxBackend {
+            kernel_path: PathBuf::from("bzImage"),
+            kernel: vec![0; 1000],
+            initramfs: Initramfs::Workload,
+            cmdline: None,
+            vcpus: 1,
+            memory: None,
+        }
+    }
+
+    fn launch() -> Launch {
+        Launch {
+            workload: Workload::embedded(),
+            argv: vec!["startup".into()],
+            timeout: Some(60 * SECOND),
+            echo: false,
+        }
+    }
+
+    /// A boot that reached "Run /init" at 20 s and stopped there.
+    fn raw(end: LinuxEnd, milestones: Vec<(Milestone, Duration)>) -> LinuxRunReport {
+        let mut exits = ExitStats::default();
+        for _ in 0..3 {
+            exits.record(ExitKind::IoOut { port: 0x3f8 }, 10);
+        }
+        exits.record(ExitKind::Hlt, 5);
+        LinuxRunReport {
+            backend: KvmBackend::Software {
+                module: "kvm_pvm".into(),
+            },
+            format: KernelFormat::BzImage(Compression::Gzip),
+            entry: EntryProtocol::Linux64,
+            cmdline: "console=ttyS0 -- startup".into(),
+            defaults: Vec::new(),
+            end,
+            milestones,
+            last_lines: vec!["[ 1.0] Run /init as init process".into()],
+            console_lines: 100,
+            exits,
+            assists: BTreeMap::from([("int3 (#BP injected)", 1)]),
+            elapsed: 21 * SECOND,
+            setup: SECOND / 50,
+            teardown: SECOND / 40,
+            process_rss: Some(40 << 20),
+            memory_touched: 18 << 20,
+            initrd_size: 500,
+        }
+    }
+
+    #[test]
+    fn a_boot_stopped_at_init_is_timed_to_run_init_and_claims_no_workload_figure() {
+        let raw = raw(
+            LinuxEnd::InitReached,
+            vec![
+                (Milestone::FirstLine, 2 * SECOND),
+                (Milestone::RunInit, 20 * SECOND),
+            ],
+        );
+        let report = backend().convert(&raw, &launch());
+        assert_eq!(report.backend, LABEL);
+        assert_eq!(report.startup_ns, Some(20_000_000_000));
+        let names: Vec<&str> = report.phases.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["VMM set-up", "boot→/init", "run", "teardown"]);
+        // Set-up and boot together are launch → "Run /init"; the run is
+        // the rest of the elapsed time.
+        assert_eq!(
+            report.phases[0].ns + report.phases[1].ns,
+            report.startup_ns.unwrap()
+        );
+        assert_eq!(report.phases[2].ns, 1_000_000_000);
+        assert!(matches!(report.exit, ExitOutcome::StoppedAtInit { .. }));
+        assert!(report.exit.measured() && !report.exit.success());
+        assert_eq!(report.memory.image_bytes, Some(1500));
+        assert_eq!(report.memory.guest_touched_bytes, Some(18 << 20));
+        assert_eq!(report.memory.vmm_overhead_rss_bytes, Some(22 << 20));
+        assert_eq!(report.memory.workload_peak_rss_bytes, None);
+        assert!(report.start.is_none() && report.results.is_empty());
+        let linux = report.linux.expect("Linux details");
+        let why = |field: &str| {
+            linux
+                .not_measured
+                .iter()
+                .find(|n| n.field == field)
+                .map(|n| n.reason.clone())
+        };
+        assert_eq!(why("results").as_deref(), Some(NO_USER_SPACE));
+        assert_eq!(why("start").as_deref(), Some(NO_USER_SPACE));
+        assert!(why("memory.workload_peak_rss_bytes").is_some());
+        assert_eq!(why("startup_ns"), None);
+        assert_eq!(linux.stopped_because.as_deref(), Some(STOP_AT_INIT));
+        // The busiest exit first, as the text report lists them.
+        assert_eq!(linux.exits[0].reason, ExitKind::IoOut { port: 0x3f8 }.to_string());
+        assert_eq!((linux.exits[0].count, linux.exits[0].host_ns), (3, 30));
+        assert_eq!(linux.assists[0].count, 1);
+        assert_eq!(linux.milestones[1].name, "Run /init as init process");
+    }
+
+    #[test]
+    fn a_boot_that_panicked_before_init_has_no_startup_and_says_why() {
+        let raw = raw(LinuxEnd::Panic, vec![(Milestone::FirstLine, 2 * SECOND)]);
+        let report = backend().convert(&raw, &launch());
+        assert_eq!(report.startup_ns, None);
+        assert!(!report.exit.measured());
+        assert!(matches!(&report.exit, ExitOutcome::VmFailed { reason } if reason == "the kernel panicked"));
+        // The whole boot is the boot phase; there was no run.
+        assert_eq!(report.phases[2].ns, 0);
+        let linux = report.linux.expect("Linux details");
+        assert!(
+            linux
+                .not_measured
+                .iter()
+                .any(|n| n.field == "startup_ns" && n.reason.contains("did not reach")),
+            "{:?}",
+            linux.not_measured
+        );
+        assert_eq!(linux.stopped_because, None);
+    }
+
+    #[test]
+    fn a_missing_minimal_kernel_names_make_linux_guest() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("bzImage");
+        let error = kernel_path_or(None, &missing).unwrap_err().to_string();
+        assert!(error.contains("run `make linux-guest`"), "{error}");
+        assert!(error.contains(&missing.display().to_string()), "{error}");
+        // A kernel the user names is taken as given (read, and refused if
+        // need be, by the image reader).
+        assert_eq!(
+            kernel_path_or(Some(Path::new("/k")), &missing).unwrap(),
+            PathBuf::from("/k")
+        );
     }
 }
