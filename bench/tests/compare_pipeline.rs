@@ -1154,6 +1154,15 @@ fn the_linux_subject_boots_in_the_first_measured_rounds_only_and_joins_startup_a
     let mut counting = Counting::default();
     let c = comparer.run(&mut counting, &|| false);
     let linux = bench::backend::linux::LABEL;
+    // The boots that ran: rounds 1 and 2 (round 0 is the warm-up).
+    let boots: Vec<(usize, bool)> = counting
+        .ran
+        .iter()
+        .filter(|r| r.subject.label == linux)
+        .map(|r| (r.round, r.warmup))
+        .collect();
+    assert_eq!(boots, [(1, false), (2, false)]);
+    assert_eq!(counting.ran.len(), counting.announced);
     let samples = |section: Section, name: &str| {
         c.series
             .iter()
