@@ -165,7 +165,5 @@ fn a_linux_kernel_that_cannot_be_read_is_refused_before_the_first_round() {
         .args(["compare", "--linux", "--only", "syscall,io"])
         .assert()
         .code(1)
-        .stderr(predicates::str::contains(
-            "add startup or memory to --only",
-        ));
+        .stderr(predicates::str::contains("add startup or memory to --only"));
 }

@@ -199,7 +199,8 @@ fn json_gives_the_common_report_with_the_boot_figures_and_no_console_on_stdout()
     }
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("vmlinux");
-    let text = "[    0.000000] Linux version 0.0-hand-made\n[    2.000000] Run /init as init process\n";
+    let text =
+        "[    0.000000] Linux version 0.0-hand-made\n[    2.000000] Run /init as init process\n";
     let kernel = elf(&printer(text));
     std::fs::write(&path, &kernel).unwrap();
     let out = versus()
@@ -272,7 +273,16 @@ fn the_minimal_kernel_json_report_has_its_startup_and_memory() {
         return;
     }
     let out = versus()
-        .args(["vm", "run", "--linux", "--json", "--timeout", "30m", "--", "startup"])
+        .args([
+            "vm",
+            "run",
+            "--linux",
+            "--json",
+            "--timeout",
+            "30m",
+            "--",
+            "startup",
+        ])
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -289,7 +299,11 @@ fn the_minimal_kernel_json_report_has_its_startup_and_memory() {
     assert_eq!(run_init["since_launch_ns"].as_u64(), Some(startup));
     // A real kernel touches megabytes, and its VMM overhead is measured.
     assert!(report["memory"]["guest_touched_bytes"].as_u64().unwrap() > 1 << 20);
-    assert!(report["memory"]["vmm_overhead_rss_bytes"].as_u64().is_some());
+    assert!(
+        report["memory"]["vmm_overhead_rss_bytes"]
+            .as_u64()
+            .is_some()
+    );
 }
 
 #[testkit::needs(kvm)]
@@ -320,7 +334,10 @@ fn the_minimal_kernel_in_compare_gives_vm_linux_startup_and_memory() {
     let c: bench::compare::Comparison = serde_json::from_str(&stdout).expect("the comparison");
     let linux = bench::backend::linux::LABEL;
     for (section, figure) in [
-        (bench::compare::Section::Startup, bench::compare::model::figure::STARTUP),
+        (
+            bench::compare::Section::Startup,
+            bench::compare::model::figure::STARTUP,
+        ),
         (
             bench::compare::Section::Memory,
             bench::compare::model::figure::GUEST_TOUCHED,

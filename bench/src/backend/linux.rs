@@ -513,7 +513,10 @@ mod tests {
         assert_eq!(why("startup_ns"), None);
         assert_eq!(linux.stopped_because.as_deref(), Some(STOP_AT_INIT));
         // The busiest exit first, as the text report lists them.
-        assert_eq!(linux.exits[0].reason, ExitKind::IoOut { port: 0x3f8 }.to_string());
+        assert_eq!(
+            linux.exits[0].reason,
+            ExitKind::IoOut { port: 0x3f8 }.to_string()
+        );
         assert_eq!((linux.exits[0].count, linux.exits[0].host_ns), (3, 30));
         assert_eq!(linux.assists[0].count, 1);
         assert_eq!(linux.milestones[1].name, "Run /init as init process");
@@ -525,7 +528,9 @@ mod tests {
         let report = backend().convert(&raw, &launch());
         assert_eq!(report.startup_ns, None);
         assert!(!report.exit.measured());
-        assert!(matches!(&report.exit, ExitOutcome::VmFailed { reason } if reason == "the kernel panicked"));
+        assert!(
+            matches!(&report.exit, ExitOutcome::VmFailed { reason } if reason == "the kernel panicked")
+        );
         // The whole boot is the boot phase; there was no run.
         assert_eq!(report.phases[2].ns, 0);
         let linux = report.linux.expect("Linux details");
