@@ -153,6 +153,7 @@ Examples:
   versus vm run --trace -- startup 2> exits.log    every VM exit with a timestamp
   versus vm run --workload ./hello -- world        any static x86-64 program on the tiny kernel
   versus vm run --linux -- uname                   the workload as /init of the minimal Linux kernel
+  versus vm run --linux --json -- startup          its boot figures as the report every backend gives
   versus vm run --linux-kernel /boot/vmlinuz-6.1.0-amd64 --timeout 5m --trace
                                                    how far a Linux kernel's boot gets";
 
