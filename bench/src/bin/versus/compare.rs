@@ -143,7 +143,9 @@ pub(crate) fn compare(args: &CompareArgs) -> Result<ExitCode> {
     // Without a usable /dev/kvm every VM run would fail the same way: say
     // it once and compare what can be compared.
     let without_vm = hypervisor::kvm::open().err().map(|error| error.to_string());
-    let linux = linux_subject(args, &sections)?;
+    // The kernel is checked even without KVM (a wrong path is refused
+    // all the same); without KVM the subject is left out with the other VMs.
+    let linux = linux_subject(args, &sections)?.filter(|_| without_vm.is_none());
     let options = Options {
         linux: linux.as_ref().map(|(options, _)| options.clone()),
         without_vm: without_vm.clone(),
