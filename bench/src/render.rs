@@ -651,6 +651,7 @@ mod tests {
             output_echoed: false,
             stderr: String::new(),
             vm: None,
+            linux: None,
             container: None,
             process: None,
         };

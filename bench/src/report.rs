@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::workload::{StartMarker, TaskResult, WorkloadSource};
 
+pub mod linux;
 pub mod vm;
 
 /// Nanoseconds, as measured by the host's monotonic clock.
@@ -63,12 +64,27 @@ pub enum ExitOutcome {
     OomKilled,
     /// versus stopped it because it was interrupted (Ctrl-C, SIGTERM).
     Interrupted,
+    /// A Linux guest booted to "Run /init as init process" and versus
+    /// stopped it there on purpose: the boot is measured, the workload did
+    /// not run (on a software KVM backend Linux user space cannot make
+    /// system calls).
+    StoppedAtInit {
+        /// Why versus stopped there, in one sentence.
+        reason: String,
+    },
 }
 
 impl ExitOutcome {
     /// True for a clean exit with status 0.
     pub fn success(&self) -> bool {
         matches!(self, Self::Exited { code: 0 })
+    }
+
+    /// True when the run gave what it was asked for: a clean exit, or a
+    /// Linux boot stopped on purpose at "Run /init" (its boot figures are
+    /// whole, and no workload figure is claimed).
+    pub fn measured(&self) -> bool {
+        self.success() || matches!(self, Self::StoppedAtInit { .. })
     }
 
     /// The status a shell would show: the code, 128 + signal, or 124 for a
@@ -81,6 +97,8 @@ impl ExitOutcome {
             Self::VmFailed { .. } => 125,
             Self::OomKilled => 128 + libc::SIGKILL,
             Self::Interrupted => 128 + libc::SIGINT,
+            // The boot did what this backend can do: as `vm run --linux`.
+            Self::StoppedAtInit { .. } => 0,
         }
     }
 
@@ -98,6 +116,7 @@ impl ExitOutcome {
                 "killed by the OOM killer (the memory limit was reached)".to_string()
             }
             Self::Interrupted => "stopped by versus on an interrupt".to_string(),
+            Self::StoppedAtInit { reason } => format!("stopped at \"Run /init\": {reason}"),
         }
     }
 }
@@ -168,6 +187,10 @@ pub struct RunReport {
     /// VM only: exits, per-vCPU instances, regions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vm: Option<vm::VmDetails>,
+    /// Linux guest only: the kernel, its boot milestones, exits, assists
+    /// and the figures the run could not have.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub linux: Option<linux::LinuxDetails>,
     /// Container only: namespaces, cgroup and its statistics, capabilities,
     /// seccomp, LSM, the launch phases as the launcher measured them.
     #[serde(default, skip_serializing_if = "Option::is_none")]

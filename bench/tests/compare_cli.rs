@@ -138,3 +138,32 @@ fn bad_compare_options_are_named() {
         .failure()
         .stderr(predicates::str::contains("--mem"));
 }
+
+#[test]
+fn a_linux_kernel_that_cannot_be_read_is_refused_before_the_first_round() {
+    let dir = tempfile::tempdir().unwrap();
+    let json_path = dir.path().join("compare.json");
+    versus()
+        .args([
+            "compare",
+            "--linux-kernel",
+            "/nonexistent/vmlinuz",
+            "--only",
+            "startup",
+            "--export-json",
+        ])
+        .arg(&json_path)
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains(
+            "cannot read the Linux kernel /nonexistent/vmlinuz",
+        ));
+    // Nothing ran, so nothing was written.
+    assert!(!json_path.exists());
+    // Without startup and memory the Linux subject would have nothing to show.
+    versus()
+        .args(["compare", "--linux", "--only", "syscall,io"])
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains("add startup or memory to --only"));
+}

@@ -19,8 +19,8 @@ use bench::compare::derive::Context;
 use bench::compare::export::{CsvExporter, Export, Exporter, JsonExporter, MarkdownExporter};
 use bench::compare::model::{HostHeader, figure};
 use bench::compare::{
-    Backends, Comparer, Comparison, Observer, Options, RunRecord, Section, SubjectKind, VmVariant,
-    plan, render,
+    Backends, Comparer, Comparison, LinuxOptions, LinuxSubject, Observer, Options, RunRecord,
+    Section, SubjectKind, VmVariant, plan, render,
 };
 use bench::report::vm::{ExitProbe, ExitRow, Instance, RegionRow, VmDetails};
 use bench::report::{ExitOutcome, MemoryFigures, Phase, RunReport};
@@ -459,6 +459,63 @@ impl Backend for Mock {
                 Place::Vm(vm) => Some(self.vm_details(vm, &launch.argv, w)),
                 _ => None,
             },
+            linux: None,
+            container: None,
+            process: None,
+        })
+    }
+}
+
+/// Guest memory the mock Linux boot touches: far more than the tiny
+/// kernel's 2 MiB, as a real boot does.
+const LINUX_TOUCHED: u64 = 18 << 20;
+
+/// A Linux boot stopped at "Run /init", as on a software KVM backend: a
+/// start-up of about 90 s, no workload figures.
+#[derive(Debug, Default)]
+struct MockLinux {
+    calls: Cell<usize>,
+}
+
+impl Backend for MockLinux {
+    fn name(&self) -> &str {
+        bench::backend::linux::LABEL
+    }
+
+    fn run(&self, launch: &Launch) -> Result<RunReport, BackendError> {
+        let call = self.calls.get();
+        self.calls.set(call + 1);
+        let w = wobble(call, 2);
+        let boot = (90e9 * w) as u64;
+        Ok(RunReport {
+            backend: bench::backend::linux::LABEL.into(),
+            workload: WorkloadSource::Embedded,
+            argv: launch.argv.clone(),
+            rootfs_command: false,
+            startup_ns: Some(20_000_000 + boot),
+            phases: vec![
+                Phase::new("VMM set-up", 20_000_000),
+                Phase::new("boot→/init", boot),
+                Phase::new("run", 3_000_000),
+                Phase::new("teardown", 22_000_000),
+            ],
+            start: None,
+            results: Vec::new(),
+            exit: ExitOutcome::StoppedAtInit {
+                reason: bench::backend::linux::STOP_AT_INIT.into(),
+            },
+            memory: MemoryFigures {
+                image_bytes: Some(1_198_056),
+                guest_touched_bytes: Some(LINUX_TOUCHED),
+                vmm_overhead_rss_bytes: Some(28 << 20),
+                ..MemoryFigures::default()
+            },
+            other_output_lines: 0,
+            stdout: String::new(),
+            output_echoed: false,
+            stderr: String::new(),
+            vm: None,
+            linux: None,
             container: None,
             process: None,
         })
@@ -501,6 +558,10 @@ impl Backends for MockBackends {
         self.mock(Place::Vm(vm), false)
     }
 
+    fn linux(&self, _kernel: Option<&Path>) -> Box<dyn Backend> {
+        Box::new(MockLinux::default())
+    }
+
     fn fresh_process(&self, label: &str, kind: SubjectKind, vm: VmVariant) -> Box<dyn Backend> {
         let place = match kind {
             SubjectKind::Host => Place::Host,
@@ -527,6 +588,7 @@ fn options_for(runs: usize) -> Options {
         vcpus: 2,
         mem: None,
         without_vm: None,
+        linux: None,
     }
 }
 
@@ -551,6 +613,12 @@ fn context(options: &Options) -> Context {
         warmup: options.warmup,
         sections: options.sections.clone(),
         without_vm: options.without_vm.clone(),
+        linux: options.linux.as_ref().map(|linux| LinuxSubject {
+            kernel: "guest-images/linux/out/bzImage".into(),
+            runs: linux.runs,
+            software_backend: true,
+            why_only_startup_and_memory: bench::compare::LINUX_SOFTWARE_ONLY_BOOT.into(),
+        }),
     }
 }
 
@@ -1059,4 +1127,97 @@ fn p95_is_shown_from_twenty_runs_and_not_at_nineteen() {
     assert!(json.contains(&format!("\"p95\": {p95}")), "{json}");
     assert_exports_hold_the_same_figures(&written);
     insta::assert_snapshot!("tables_twenty_runs_flipped", text);
+}
+
+#[test]
+fn the_linux_subject_boots_in_the_first_measured_rounds_only_and_joins_startup_and_memory() {
+    let options = Options {
+        linux: Some(LinuxOptions {
+            kernel: None,
+            runs: 2,
+        }),
+        ..options()
+    };
+    let backends = MockBackends::default();
+    let comparer = Comparer::new(
+        plan(&options, &backends),
+        options.clone(),
+        context(&options),
+    );
+    let without_linux = Comparer::new(
+        plan(&options_for(RUNS), &backends),
+        options_for(RUNS),
+        context(&options_for(RUNS)),
+    );
+    // Two boots in all: none in the warm-up, none after the second round.
+    assert_eq!(comparer.total_runs(), without_linux.total_runs() + 2);
+    let mut counting = Counting::default();
+    let c = comparer.run(&mut counting, &|| false);
+    let linux = bench::backend::linux::LABEL;
+    // The boots that ran: rounds 1 and 2 (round 0 is the warm-up).
+    let boots: Vec<(usize, bool)> = counting
+        .ran
+        .iter()
+        .filter(|r| r.subject.label == linux)
+        .map(|r| (r.round, r.warmup))
+        .collect();
+    assert_eq!(boots, [(1, false), (2, false)]);
+    assert_eq!(counting.ran.len(), counting.announced);
+    let samples = |section: Section, name: &str| {
+        c.series
+            .iter()
+            .find(|s| s.section == section && s.subject == linux && s.figure == name)
+            .map(|s| s.samples.iter().map(|x| x.round).collect::<Vec<_>>())
+    };
+    assert_eq!(samples(Section::Startup, figure::STARTUP), Some(vec![0, 1]));
+    assert_eq!(
+        samples(Section::Memory, figure::GUEST_TOUCHED),
+        Some(vec![0, 1])
+    );
+    // Nothing of it in the sections it has no figures in.
+    assert!(
+        c.series
+            .iter()
+            .filter(|s| s.subject == linux)
+            .all(|s| matches!(s.section, Section::Startup | Section::Memory)),
+        "{:?}",
+        c.series
+    );
+    // Its boot is the boot stage; a full kernel against the tiny one.
+    assert!(
+        c.phases.iter().any(|p| p.subject == linux
+            && p.phase == "boot→/init"
+            && p.stage == bench::compare::model::Stage::Boot),
+        "{:?}",
+        c.phases
+    );
+    assert!(
+        c.ratios
+            .iter()
+            .any(|r| r.numerator == linux && r.denominator == "vm"),
+        "{:?}",
+        c.ratios
+    );
+    assert!(
+        c.conclusions
+            .iter()
+            .any(|l| l.starts_with("The Linux guest took") && l.contains("VM on the tiny kernel")),
+        "{:?}",
+        c.conclusions
+    );
+    assert!(
+        c.conclusions
+            .iter()
+            .any(|l| l.starts_with("A full Linux kernel touched 18.0 MiB")),
+        "{:?}",
+        c.conclusions
+    );
+    let text = render::comparison(&c);
+    assert!(
+        text.contains("vm (Linux) has no figures here: Linux user space cannot make system calls"),
+        "{text}"
+    );
+    assert!(text.contains("2 boots"), "{text}");
+    let json = serde_json::to_value(&c).unwrap();
+    assert_eq!(json["linux"]["runs"], 2);
 }

@@ -192,6 +192,170 @@ fn a_kernel_that_reaches_run_init_ends_with_status_0_and_its_milestones() {
 
 #[testkit::needs(kvm)]
 #[test]
+fn json_gives_the_common_report_with_the_boot_figures_and_no_console_on_stdout() {
+    let test = "json_gives_the_common_report_with_the_boot_figures_and_no_console_on_stdout";
+    if !common::require_kvm(test) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("vmlinux");
+    let text =
+        "[    0.000000] Linux version 0.0-hand-made\n[    2.000000] Run /init as init process\n";
+    let kernel = elf(&printer(text));
+    std::fs::write(&path, &kernel).unwrap();
+    let out = versus()
+        .args(["vm", "run", "--json", "--timeout", "60s", "--linux-kernel"])
+        .arg(&path)
+        .args(["--", "startup"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    // Nothing but the report on stdout: the console is not echoed.
+    let report: serde_json::Value = serde_json::from_str(&stdout).expect("one JSON report");
+    assert_eq!(report["backend"], "vm (Linux)");
+    let phases: Vec<&str> = report["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(phases, ["VMM set-up", "boot→/init", "run", "teardown"]);
+    assert!(report["startup_ns"].as_u64().unwrap() > 0, "{report}");
+    let memory = &report["memory"];
+    assert!(memory["guest_touched_bytes"].as_u64().unwrap() > 0);
+    assert!(memory["workload_peak_rss_bytes"].is_null());
+    let linux = &report["linux"];
+    // Kernel + initramfs, as the tiny VM's image is kernel + workload.
+    assert_eq!(linux["kernel_bytes"].as_u64(), Some(kernel.len() as u64));
+    assert_eq!(
+        memory["image_bytes"].as_u64(),
+        Some(kernel.len() as u64 + linux["initramfs_bytes"].as_u64().unwrap())
+    );
+    assert_eq!(linux["exits"][0]["reason"], "io_out 0x3f8");
+    assert_eq!(linux["exits"][0]["count"].as_u64(), Some(text.len() as u64));
+    let not_measured: Vec<&str> = linux["not_measured"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["field"].as_str().unwrap())
+        .collect();
+    assert!(not_measured.contains(&"results"), "{not_measured:?}");
+    // On a software backend versus stops at "Run /init"; elsewhere the
+    // hand-made kernel's reset ends the run.
+    let kvm = hypervisor::kvm::open().expect("/dev/kvm opens");
+    let expected = if hypervisor::kvm::host_info(&kvm).backend_kind.is_software() {
+        "stopped_at_init"
+    } else {
+        "vm_failed"
+    };
+    assert_eq!(report["exit"]["kind"], expected, "{report}");
+}
+
+/// Skips (with the reason) when the minimal kernel is not built.
+fn minimal_kernel_built(test: &str) -> bool {
+    if std::path::Path::new(hypervisor::linux::MINIMAL_KERNEL_PATH).is_file() {
+        return true;
+    }
+    eprintln!(
+        "SKIPPED {test}: no minimal Linux kernel at {}: `make linux-guest` builds it",
+        hypervisor::linux::MINIMAL_KERNEL_PATH
+    );
+    false
+}
+
+#[testkit::needs(kvm)]
+#[test]
+#[ignore = "boots the minimal Linux kernel (make test-linux-guest)"]
+fn the_minimal_kernel_json_report_has_its_startup_and_memory() {
+    let test = "the_minimal_kernel_json_report_has_its_startup_and_memory";
+    if !common::require_kvm(test) || !minimal_kernel_built(test) {
+        return;
+    }
+    let out = versus()
+        .args([
+            "vm",
+            "run",
+            "--linux",
+            "--json",
+            "--timeout",
+            "30m",
+            "--",
+            "startup",
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).expect("one JSON report");
+    assert_eq!(report["backend"], "vm (Linux)");
+    let startup = report["startup_ns"].as_u64().expect("launch → Run /init");
+    let run_init = report["linux"]["milestones"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == "Run /init as init process")
+        .expect("the milestone");
+    assert_eq!(run_init["since_launch_ns"].as_u64(), Some(startup));
+    // A real kernel touches megabytes, and its VMM overhead is measured.
+    assert!(report["memory"]["guest_touched_bytes"].as_u64().unwrap() > 1 << 20);
+    assert!(
+        report["memory"]["vmm_overhead_rss_bytes"]
+            .as_u64()
+            .is_some()
+    );
+}
+
+#[testkit::needs(kvm)]
+#[test]
+#[ignore = "boots the minimal Linux kernel (make test-linux-guest)"]
+fn the_minimal_kernel_in_compare_gives_vm_linux_startup_and_memory() {
+    let test = "the_minimal_kernel_in_compare_gives_vm_linux_startup_and_memory";
+    if !common::require_kvm(test) || !minimal_kernel_built(test) {
+        return;
+    }
+    let out = versus()
+        .args([
+            "compare",
+            "--linux",
+            "--linux-runs",
+            "1",
+            "--only",
+            "startup,memory",
+            "--runs",
+            "1",
+            "--warmup",
+            "0",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let c: bench::compare::Comparison = serde_json::from_str(&stdout).expect("the comparison");
+    let linux = bench::backend::linux::LABEL;
+    for (section, figure) in [
+        (
+            bench::compare::Section::Startup,
+            bench::compare::model::figure::STARTUP,
+        ),
+        (
+            bench::compare::Section::Memory,
+            bench::compare::model::figure::GUEST_TOUCHED,
+        ),
+    ] {
+        let series = c
+            .series
+            .iter()
+            .find(|s| s.section == section && s.subject == linux && s.figure == figure)
+            .unwrap_or_else(|| panic!("no {figure} for {linux}: {stdout}"));
+        assert!(series.failures.is_empty(), "{:?}", series.failures);
+        assert_eq!(series.samples.len(), 1, "{stdout}");
+    }
+    assert_eq!(c.linux.as_ref().map(|l| l.runs), Some(1));
+}
+
+#[testkit::needs(kvm)]
+#[test]
 #[ignore = "boots the minimal kernel: a minute on a lightly loaded software backend, and on a loaded one the boot can stall after kvm-clock (docs/en/hypervisor.md)"]
 fn the_minimal_kernel_without_an_init_panics_and_versus_ends_with_status_1() {
     let test = "the_minimal_kernel_without_an_init_panics_and_versus_ends_with_status_1";

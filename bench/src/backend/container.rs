@@ -390,6 +390,7 @@ impl ContainerBackend {
             output_echoed: launch.echo,
             stderr,
             vm: None,
+            linux: None,
             container: Some(report),
             process: None,
         })

@@ -179,6 +179,7 @@ impl HostBackend {
             output_echoed: launch.echo,
             stderr: streams.stderr(),
             vm: None,
+            linux: None,
             container: None,
             process: None,
         })

@@ -5,11 +5,14 @@
 //!   figure is compared with;
 //! - [`container::ContainerBackend`]: PID 1 of a Linux container on the
 //!   host's own kernel;
-//! - [`vm::VmBackend`]: a KVM virtual machine running versus' tiny kernel.
+//! - [`vm::VmBackend`]: a KVM virtual machine running versus' tiny kernel;
+//! - [`linux::LinuxBackend`]: the same VMM booting a real Linux kernel, the
+//!   workload as its `/init`.
 
 pub(crate) mod collect;
 pub mod container;
 pub mod host;
+pub mod linux;
 mod spawn;
 pub mod subprocess;
 pub mod vm;
@@ -279,6 +282,15 @@ pub enum BackendError {
         kernel: String,
         /// What the VMM said.
         source: Box<hypervisor::Error>,
+    },
+    /// The VMM could not boot the Linux kernel (not a kernel, bad memory
+    /// size, no /dev/kvm, …).
+    #[error("cannot boot the Linux kernel {kernel}")]
+    Linux {
+        /// The kernel file.
+        kernel: String,
+        /// What the VMM said.
+        source: Box<hypervisor::linux::LinuxError>,
     },
     /// The container could not be set up or cleaned up (bad rootfs, missing
     /// cgroup controller, no root and no user namespaces, …).

@@ -108,6 +108,7 @@ pub(super) fn conclusions(c: &Comparison) -> Vec<String> {
 pub(super) fn conclusions_in(c: &Comparison, t: &Catalog) -> Vec<String> {
     let mut out = Vec::new();
     startup_conclusions(c, t, &mut out);
+    linux_conclusions(c, t, &mut out);
     syscall_conclusions(c, t, &mut out);
     io_conclusions(c, t, &mut out);
     identity_conclusions(c, t, &mut out);
@@ -135,6 +136,50 @@ fn startup_conclusions(c: &Comparison, t: &Catalog, out: &mut Vec<String>) {
             return;
         }
         out.push(t.say("compare.c.fence", &[("times", &times(r))]));
+    }
+}
+
+/// The Linux guest (`--linux`): how much a full kernel adds over the tiny
+/// one and over a container — start-up (paired by round) and memory
+/// (medians).
+fn linux_conclusions(c: &Comparison, t: &Catalog, out: &mut Vec<String>) {
+    let linux = crate::backend::linux::LABEL;
+    let what = t.say("compare.c.linux-ready", &[]);
+    let linux_name = t.say("compare.c.linux", &[]);
+    for (other, name_key) in [
+        ("vm", "compare.c.tiny-vm"),
+        ("container", "compare.c.container"),
+    ] {
+        if let Some(r) = ratio_of(c, figure::STARTUP, linux, other) {
+            let other_name = t.say(name_key, &[]);
+            out.push(took_as_long(t, r, &linux_name, &other_name, &what));
+        }
+    }
+    let touched = |subject| median_of(c, Section::Memory, figure::GUEST_TOUCHED, subject);
+    let bytes = |v: f64| super::render::value(super::model::Unit::Bytes, v);
+    if let (Some(full), Some(tiny)) = (touched(linux), touched("vm"))
+        && tiny > 0.0
+    {
+        out.push(t.say(
+            "compare.c.linux-memory",
+            &[
+                ("linux", &bytes(full)),
+                ("tiny", &bytes(tiny)),
+                ("times", &format!("{:.1}×", full / tiny)),
+            ],
+        ));
+    }
+    let container = median_of(c, Section::Memory, figure::CGROUP_PEAK, "container");
+    if let (Some(full), Some(container)) = (touched(linux), container)
+        && container > 0.0
+    {
+        out.push(t.say(
+            "compare.c.linux-memory-container",
+            &[
+                ("container", &bytes(container)),
+                ("times", &format!("{:.1}×", full / container)),
+            ],
+        ));
     }
 }
 
@@ -336,6 +381,7 @@ mod tests {
             rounds_done: 5,
             sections: vec![Section::Startup],
             without_vm: None,
+            linux: None,
             series: Vec::new(),
             phases: Vec::new(),
             ratios,

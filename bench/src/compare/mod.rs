@@ -35,7 +35,7 @@ use crate::backend::vm::{VmBackend, VmSettings};
 use crate::backend::{Backend, Launch};
 use crate::request::BackendSettings;
 use crate::workload::Workload;
-pub use model::{Comparison, Probe, RunRecord, Section, Subject, SubjectKind};
+pub use model::{Comparison, LinuxSubject, Probe, RunRecord, Section, Subject, SubjectKind};
 
 /// Calls per `getpid` run on the host and in containers (a few tens of ms).
 pub const NATIVE_GETPID_ITERS: u64 = 200_000;
@@ -51,6 +51,18 @@ pub const WRITE_BYTES: u64 = 16;
 pub const EXIT_PROBE_ITERS: u32 = 1_000;
 /// Longest any single run may take before it is stopped and reported.
 pub const RUN_TIMEOUT: Duration = Duration::from_secs(120);
+/// Longest a Linux boot may take: about 20 s to "Run /init" on an idle
+/// software KVM backend, several times that on a busy one.
+pub const LINUX_RUN_TIMEOUT: Duration = Duration::from_secs(600);
+/// Linux boots `versus compare --linux` makes unless `--linux-runs` says.
+pub const DEFAULT_LINUX_RUNS: usize = 3;
+/// The sentence that says why the Linux subject has only startup and
+/// memory figures on a software KVM backend.
+pub const LINUX_SOFTWARE_ONLY_BOOT: &str = "Linux user space cannot make system calls on a software KVM backend, so the workload never runs past \"Run /init\" and vm (Linux) has no system-call, I/O or identity figures";
+/// The same on hardware KVM, where the workload would run: compare boots
+/// Linux for its start-up and memory only.
+pub const LINUX_HARDWARE_ONLY_BOOT: &str =
+    "versus compare boots vm (Linux) for its start-up and memory figures only";
 
 /// What to compare, and how often.
 #[derive(Debug, Clone)]
@@ -68,6 +80,18 @@ pub struct Options {
     /// Leave every VM subject out, for this reason (e.g. /dev/kvm cannot
     /// be opened: one clear line instead of a failure in every round).
     pub without_vm: Option<String>,
+    /// The `vm (Linux)` subject (`--linux`); `None`: left out.
+    pub linux: Option<LinuxOptions>,
+}
+
+/// How `versus compare --linux` boots its Linux subject.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinuxOptions {
+    /// The kernel file (`None`: the minimal kernel `make linux-guest` builds).
+    pub kernel: Option<std::path::PathBuf>,
+    /// Boots: one in each of the first this-many measured rounds (a boot
+    /// takes about 20 s on a software KVM backend), none in warm-ups.
+    pub runs: usize,
 }
 
 impl Options {
@@ -86,6 +110,9 @@ pub trait Backends {
     fn container(&self, seccomp: bool) -> Box<dyn Backend>;
     /// A VM on the tiny kernel.
     fn vm(&self, vm: VmVariant) -> Box<dyn Backend>;
+    /// A real Linux kernel (`None`: the minimal one) with the workload as
+    /// `/init`, in a fresh `versus` process.
+    fn linux(&self, kernel: Option<&std::path::Path>) -> Box<dyn Backend>;
     /// The subject in a fresh `versus` process, for memory figures: the
     /// host, a default-hardened container or a VM (`vm` is used for VMs
     /// only).
@@ -151,6 +178,13 @@ impl Backends for RealBackends {
         Box::new(VmBackend::with_settings(vm.settings()))
     }
 
+    fn linux(&self, kernel: Option<&std::path::Path>) -> Box<dyn Backend> {
+        Box::new(crate::backend::linux::LinuxProcessBackend {
+            program: self.versus.clone(),
+            kernel: kernel.map(std::path::Path::to_path_buf),
+        })
+    }
+
     fn fresh_process(&self, label: &str, kind: SubjectKind, vm: VmVariant) -> Box<dyn Backend> {
         let backend = match kind {
             SubjectKind::Host => BackendSettings::Host,
@@ -180,6 +214,11 @@ pub struct Case {
     pub argv: Vec<String>,
     /// Run in measured rounds (false: once, after the warm-up).
     pub every_round: bool,
+    /// Run only in the first this-many measured rounds and in no warm-up
+    /// (`None`: in every round): the Linux boot, which is slow.
+    pub measured_rounds: Option<usize>,
+    /// Longest the run may take.
+    pub timeout: Duration,
 }
 
 impl std::fmt::Debug for Case {
@@ -219,6 +258,8 @@ pub fn plan(options: &Options, backends: &dyn Backends) -> Vec<Case> {
     let case =
         |probe: Probe, subject: Subject, backend: Box<dyn Backend>, argv: Vec<String>| Case {
             every_round: !matches!(probe, Probe::Identity { .. }),
+            measured_rounds: None,
+            timeout: RUN_TIMEOUT,
             probe,
             subject,
             backend,
@@ -267,6 +308,19 @@ pub fn plan(options: &Options, backends: &dyn Backends) -> Vec<Case> {
                 startup(),
             ));
         }
+    }
+    if let Some(linux) = &options.linux
+        && (options.has(Section::Startup) || options.has(Section::Memory))
+    {
+        cases.push(Case {
+            probe: Probe::LinuxBoot,
+            subject: subject(crate::backend::linux::LABEL, SubjectKind::Vm),
+            backend: backends.linux(linux.kernel.as_deref()),
+            argv: argv(&["startup"]),
+            every_round: true,
+            measured_rounds: Some(linux.runs),
+            timeout: LINUX_RUN_TIMEOUT,
+        });
     }
     if options.has(Section::Syscall) {
         let native = NATIVE_GETPID_ITERS.to_string();
@@ -419,7 +473,11 @@ impl Comparer {
         let rounds = self.options.warmup + self.options.runs;
         self.cases
             .iter()
-            .map(|c| if c.every_round { rounds } else { 1 })
+            .map(|c| match (c.every_round, c.measured_rounds) {
+                (false, _) => 1,
+                (true, Some(limit)) => limit.min(self.options.runs),
+                (true, None) => rounds,
+            })
             .sum()
     }
 
@@ -434,6 +492,11 @@ impl Comparer {
             for case in rotated(&self.cases, round) {
                 if stop() {
                     break 'rounds;
+                }
+                if let Some(limit) = case.measured_rounds
+                    && (warmup || round - self.options.warmup >= limit)
+                {
+                    continue;
                 }
                 let record = self.run_case(case, round, warmup);
                 observer.ran(&record);
@@ -464,11 +527,11 @@ impl Comparer {
         let launch = Launch {
             workload: self.workload.clone(),
             argv: case.argv.clone(),
-            timeout: Some(RUN_TIMEOUT),
+            timeout: Some(case.timeout),
             echo: false,
         };
         let outcome = match case.backend.run(&launch) {
-            Ok(report) if report.exit.success() => Ok(report),
+            Ok(report) if report.exit.measured() => Ok(report),
             Ok(report) => Err(format!(
                 "{} {}: {}",
                 case.subject.label,
@@ -546,6 +609,8 @@ mod tests {
                 backend: Box::new(HostBackend),
                 argv: argv(&["startup"]),
                 every_round: true,
+                measured_rounds: None,
+                timeout: RUN_TIMEOUT,
             })
             .collect()
     }

@@ -93,6 +93,11 @@ pub enum Probe {
         /// Port writes in the loop.
         iters: u32,
     },
+    /// `startup` as `/init` of a real Linux kernel, in a fresh `versus vm
+    /// run --linux --json` process: the Linux subject's startup (launch →
+    /// "Run /init") and memory figures, both from the one boot, since each
+    /// boot takes tens of seconds on a software KVM backend.
+    LinuxBoot,
     /// `uname`, `ids` or `status`, run once, not timed.
     Identity {
         /// The task.
@@ -288,6 +293,9 @@ pub struct Comparison {
     /// Why the VM subjects were left out, if they were.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub without_vm: Option<String>,
+    /// The Linux guest subject (`--linux`), when it was asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub linux: Option<LinuxSubject>,
     /// Every figure.
     pub series: Vec<Series>,
     /// Startup phases, per subject.
@@ -298,6 +306,21 @@ pub struct Comparison {
     pub identity: Vec<IdentityRow>,
     /// Sentences a student can read, computed from the figures above.
     pub conclusions: Vec<String>,
+}
+
+/// The `vm (Linux)` subject as `versus compare --linux` ran it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinuxSubject {
+    /// The kernel file booted.
+    pub kernel: String,
+    /// Boots asked for (`--linux-runs`): one in each of the first measured
+    /// rounds, none in warm-ups.
+    pub runs: usize,
+    /// The host's KVM backend emulates guest kernel mode in software (so
+    /// the boot stops at "Run /init").
+    pub software_backend: bool,
+    /// Why its syscall, I/O and identity figures are empty, in one sentence.
+    pub why_only_startup_and_memory: String,
 }
 
 /// Figure names, shared by the derivation, the tables and the exports.

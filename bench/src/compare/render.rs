@@ -93,6 +93,9 @@ pub fn comparison_in(c: &Comparison, columns: usize, t: &Catalog) -> String {
             out.push_str(&width::table_to(&mut table, columns));
             out.push('\n');
         }
+        if let Some(note) = linux_note(c, *section, t) {
+            out.push_str(&width::paragraph_to(&note, "  ", "  ", columns));
+        }
     }
     let failures = failures(c);
     if !failures.is_empty() {
@@ -113,6 +116,28 @@ pub fn comparison_in(c: &Comparison, columns: usize, t: &Catalog) -> String {
         }
     }
     out
+}
+
+/// Under each section, one sentence about the `vm (Linux)` subject when
+/// `--linux` added it: in startup what its figure times, in the sections
+/// it has no figures in why they are empty.
+pub fn linux_note(c: &Comparison, section: Section, t: &Catalog) -> Option<String> {
+    let linux = c.linux.as_ref()?;
+    Some(match section {
+        Section::Startup => t.say(
+            "compare.linux.startup",
+            &[("runs", &linux.runs.to_string())],
+        ),
+        Section::Memory => return None,
+        Section::Syscall | Section::Io | Section::Identity => t.say(
+            if linux.software_backend {
+                "compare.linux.empty-software"
+            } else {
+                "compare.linux.empty-hardware"
+            },
+            &[],
+        ),
+    })
 }
 
 /// The header: what ran, where, and whether VM numbers are hardware numbers,
@@ -195,6 +220,15 @@ fn header_paragraphs_in(c: &Comparison, t: &Catalog) -> Vec<(String, String)> {
     ];
     if let Some(warning) = &c.host.kvm_warning {
         out.push(("⚠ ".to_string(), warning.clone()));
+    }
+    if let Some(linux) = &c.linux {
+        out.push((
+            String::new(),
+            t.say(
+                "compare.header.linux",
+                &[("kernel", &linux.kernel), ("runs", &linux.runs.to_string())],
+            ),
+        ));
     }
     if let Some(reason) = &c.without_vm {
         out.push((

@@ -374,6 +374,16 @@ pub const SCHEMA: &[(&str, &[&str])] = &[
     ("compare.c.exits-fewer", &["exits"]),
     ("compare.c.uart-less", &["times", "per_write"]),
     ("compare.c.seccomp-paired-inverse", &["ratio"]),
+    // The vm (Linux) subject of `versus compare --linux`.
+    ("compare.header.linux", &["kernel", "runs"]),
+    ("compare.linux.startup", &["runs"]),
+    ("compare.linux.empty-software", &[]),
+    ("compare.linux.empty-hardware", &[]),
+    ("compare.c.linux", &[]),
+    ("compare.c.tiny-vm", &[]),
+    ("compare.c.linux-ready", &[]),
+    ("compare.c.linux-memory", &["linux", "tiny", "times"]),
+    ("compare.c.linux-memory-container", &["container", "times"]),
 ];
 
 /// What is wrong with a resource file or a lookup.

@@ -212,6 +212,7 @@ pub(super) fn convert(
         output_echoed: launch.echo,
         stderr: kept_output(vm.per_vcpu.iter().map(|vcpu| &vcpu.stderr)),
         vm: Some(details),
+        linux: None,
         container: None,
         process: None,
     })

@@ -88,6 +88,45 @@ impl bench::compare::Observer for CompareObserver {
     }
 }
 
+/// The `vm (Linux)` subject `--linux`/`--linux-kernel` ask for, its kernel
+/// checked now (a missing one names `make linux-guest`), or `None`.
+fn linux_subject(
+    args: &CompareArgs,
+    sections: &[bench::compare::Section],
+) -> Result<Option<(bench::compare::LinuxOptions, bench::compare::LinuxSubject)>> {
+    use bench::compare::Section;
+    if !args.linux && args.linux_kernel.is_none() {
+        return Ok(None);
+    }
+    if !sections.contains(&Section::Startup) && !sections.contains(&Section::Memory) {
+        anyhow::bail!(
+            "--linux adds vm (Linux) to the startup and memory sections, and --only leaves both out: add startup or memory to --only"
+        );
+    }
+    // The file is read once here, so that a wrong path or a non-kernel is
+    // refused before the first round rather than in every Linux run.
+    let backend = bench::backend::linux::LinuxBackend::new(args.linux_kernel.as_deref())?;
+    let software = hypervisor::kvm::detect_backend(std::path::Path::new("/")).is_software();
+    let runs = usize::try_from(args.linux_runs.min(args.runs))?;
+    Ok(Some((
+        bench::compare::LinuxOptions {
+            kernel: args.linux_kernel.clone(),
+            runs,
+        },
+        bench::compare::LinuxSubject {
+            kernel: backend.kernel_path.display().to_string(),
+            runs,
+            software_backend: software,
+            why_only_startup_and_memory: if software {
+                bench::compare::LINUX_SOFTWARE_ONLY_BOOT
+            } else {
+                bench::compare::LINUX_HARDWARE_ONLY_BOOT
+            }
+            .to_string(),
+        },
+    )))
+}
+
 /// `versus compare`: plan, run interleaved, show.
 pub(crate) fn compare(args: &CompareArgs) -> Result<ExitCode> {
     use bench::compare::export::{CsvExporter, Export, JsonExporter, MarkdownExporter};
@@ -104,7 +143,11 @@ pub(crate) fn compare(args: &CompareArgs) -> Result<ExitCode> {
     // Without a usable /dev/kvm every VM run would fail the same way: say
     // it once and compare what can be compared.
     let without_vm = hypervisor::kvm::open().err().map(|error| error.to_string());
+    // The kernel is checked even without KVM (a wrong path is refused
+    // all the same); without KVM the subject is left out with the other VMs.
+    let linux = linux_subject(args, &sections)?.filter(|_| without_vm.is_none());
     let options = Options {
+        linux: linux.as_ref().map(|(options, _)| options.clone()),
         without_vm: without_vm.clone(),
         runs: usize::try_from(args.runs)?,
         warmup: usize::try_from(args.warmup)?,
@@ -160,6 +203,7 @@ pub(crate) fn compare(args: &CompareArgs) -> Result<ExitCode> {
         warmup: options.warmup,
         sections,
         without_vm,
+        linux: linux.map(|(_, subject)| subject),
     };
     let comparer = Comparer::new(
         plan(

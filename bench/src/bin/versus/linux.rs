@@ -1,6 +1,8 @@
-//! `versus vm run --linux [--linux-kernel PATH] [-- TASK ARGS]`: a real
-//! Linux kernel booted in versus' VMM (`hypervisor::linux::run`), the task
-//! as its `/init`, reported as how far the boot got.
+//! `versus vm run --linux [--linux-kernel PATH] [--json] [-- TASK ARGS]`: a
+//! real Linux kernel booted in versus' VMM through the Linux backend
+//! (`bench::backend::linux`), the task as its `/init`, reported as how far
+//! the boot got — or, with `--json`, as the common report every backend
+//! gives.
 //!
 //! The exit status: 0 when the boot reached "Run /init as init process"
 //! and stopped there (a software KVM backend, where Linux user space cannot
@@ -9,59 +11,28 @@
 //! 130/143 when versus was interrupted.
 
 use std::fmt::Write as _;
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use bench::backend::Launch;
+use bench::backend::linux::{self, Initramfs, LinuxBackend};
 use bench::output;
 use bench::workload::Workload;
-use bench::workload::file::{ImageKind, read_image};
 use hypervisor::linux::milestones::{InitStatus, Milestone};
-use hypervisor::linux::run::{self, LinuxEnd, LinuxRunConfig, LinuxRunReport};
-use hypervisor::linux::{KernelFormat, MINIMAL_KERNEL_PATH, initrd};
+use hypervisor::linux::run::{LinuxEnd, LinuxRunReport};
 
 use crate::args::VmRunArgs;
 use crate::exit::emit;
 
-/// Guest RAM for the minimal kernel when `--mem` is not given: it boots in
-/// 40 MiB, and every page more is set up by emulated instructions on a
-/// software backend.
-const MINIMAL_KERNEL_MEM: u64 = 64 << 20;
-/// Guest RAM for a `--linux-kernel` when `--mem` is not given: a
-/// distribution kernel wants well over 128 MiB before its initcalls are done.
-const OTHER_KERNEL_MEM: u64 = 512 << 20;
-/// How long the boot may take when `--timeout` is not given: the minimal
-/// kernel needs minutes to reach "Run /init" on a busy software backend.
-const DEFAULT_TIMEOUT: Duration = Duration::from_secs(900);
 /// Console lines repeated in the report.
 const REPORT_LINES: usize = 12;
 /// Exit reasons listed in the report (the most frequent).
 const REPORT_EXITS: usize = 12;
 
-/// The initramfs for the run: the user's `--initrd`, or versus' own with
-/// the workload (embedded or `--workload`) as `/init` when there is a task
-/// or a workload file, or none (the kernel then has no `/init` to run).
-fn initramfs(args: &VmRunArgs) -> Result<Option<Vec<u8>>> {
-    if let Some(path) = &args.initrd {
-        if !args.run.task.is_empty() || args.run.workload.is_some() {
-            anyhow::bail!(
-                "--initrd {} is your own initramfs with its own /init; a task or --workload runs as versus' /init instead: give one or the other",
-                path.display()
-            );
-        }
-        return Ok(Some(args.initrd()?));
-    }
-    let program = match &args.run.workload {
-        Some(path) => Workload::from_file(path)?,
-        None if args.run.task.is_empty() => return Ok(None),
-        None => Workload::embedded(),
-    };
-    Ok(Some(initrd::workload_archive(program.bytes())))
-}
-
-/// Boots the kernel and prints the report; the exit status as the module
-/// documentation says.
+/// Boots the kernel and prints the report (`--json`: the common report,
+/// as every backend's, with the console kept out of stdout); the exit
+/// status as the module documentation says.
 pub(crate) fn run(args: &VmRunArgs) -> Result<ExitCode> {
     // `--cmdline` is a flag of its own for clap (a `requires` does not hold
     // beside a trailing argument), so it alone reaches here.
@@ -70,54 +41,57 @@ pub(crate) fn run(args: &VmRunArgs) -> Result<ExitCode> {
             "--cmdline is the Linux kernel's command line: it needs --linux (or --linux-kernel PATH)"
         );
     }
-    let path = match &args.linux_kernel {
-        Some(path) => path.clone(),
-        None => {
-            let path = PathBuf::from(MINIMAL_KERNEL_PATH);
-            if !path.is_file() {
-                anyhow::bail!(
-                    "the minimal Linux kernel is not built ({} is missing): run `make linux-guest` (it fetches Debian's linux-source and builds it), or give --linux-kernel PATH",
-                    path.display()
-                );
-            }
-            path
+    let mut backend = LinuxBackend::new(args.linux_kernel.as_deref())?;
+    if let Some(path) = &args.initrd {
+        if !args.run.task.is_empty() || args.run.workload.is_some() {
+            anyhow::bail!(
+                "--initrd {} is your own initramfs with its own /init; a task or --workload runs as versus' /init instead: give one or the other",
+                path.display()
+            );
         }
+        backend.initramfs = Initramfs::User(args.initrd()?);
+    } else if args.run.task.is_empty() && args.run.workload.is_none() {
+        backend.initramfs = Initramfs::None;
+    }
+    backend.cmdline = args.cmdline.clone();
+    backend.vcpus = args.vcpus;
+    backend.memory = args.mem;
+    let workload = match &args.run.workload {
+        Some(path) => Workload::from_file(path)?,
+        None => Workload::embedded(),
     };
-    // A regular file, and no larger than the largest kernel versus unpacks
-    // (so `/dev/zero` or a huge file is refused before it is read).
-    let kernel = read_image(&path, ImageKind::LinuxKernel)?;
-    let initrd = initramfs(args)?;
-    let config = LinuxRunConfig {
-        kernel,
-        cmdline: args.cmdline.clone(),
-        vcpus: args.vcpus,
-        memory: args.mem.unwrap_or(if args.linux_kernel.is_some() {
-            OTHER_KERNEL_MEM
-        } else {
-            MINIMAL_KERNEL_MEM
-        }),
-        timeout: args.run.timeout.unwrap_or(DEFAULT_TIMEOUT),
-        // The console live, through versus' own output (a closed or stuck
-        // stdout cannot hold the vCPU or a stop signal).
-        console_observer: Some(hypervisor::console::ConsoleObserver::new(|write| {
+    let launch = Launch {
+        workload,
+        argv: args.run.task.clone(),
+        timeout: Some(args.run.timeout.unwrap_or(linux::DEFAULT_TIMEOUT)),
+        echo: !args.run.json,
+    };
+    // The console live, through versus' own output (a closed or stuck
+    // stdout cannot hold the vCPU or a stop signal) — unless stdout is for
+    // the JSON alone.
+    let observer = (!args.run.json).then(|| {
+        hypervisor::console::ConsoleObserver::new(|write| {
             let _ = output::write_stdout(write.bytes);
-        })),
-        stop_flag: Some(&bench::interrupt::INTERRUPTED),
-        initrd,
-        init_args: args.run.task.clone(),
-    };
-    let report = run::boot(&config).context("booting the Linux kernel")?;
+        })
+    });
+    let (raw, report) = backend
+        .boot(&launch, observer, Some(&bench::interrupt::INTERRUPTED))
+        .context("booting the Linux kernel")?;
     if args.trace {
-        output::stderr_line(&format!("versus: Linux command line: {}", report.cmdline));
-        for p in &report.defaults {
+        output::stderr_line(&format!("versus: Linux command line: {}", raw.cmdline));
+        for p in &raw.defaults {
             output::stderr_line(&format!("versus:   {} — {}", p.text, p.why));
         }
     }
-    emit(&render(&report))?;
+    if args.run.json {
+        emit(&format!("{}\n", serde_json::to_string_pretty(&report)?))?;
+    } else {
+        emit(&render(&raw))?;
+    }
     if let Some(status) = bench::interrupt::exit_status() {
         return Ok(ExitCode::from(status));
     }
-    Ok(match report.end {
+    Ok(match raw.end {
         LinuxEnd::InitReached => ExitCode::SUCCESS,
         LinuxEnd::InitEnded(InitStatus::Exited(code)) => ExitCode::from(code),
         // A shell's convention for a process killed by a signal.
@@ -126,14 +100,8 @@ pub(crate) fn run(args: &VmRunArgs) -> Result<ExitCode> {
         }
         // A kernel that only prints its boot (the hand-made test kernels)
         // and resets has still reached its milestone.
-        _ if report
-            .milestones
-            .iter()
-            .any(|(m, _)| *m == Milestone::RunInit)
-            && !report
-                .milestones
-                .iter()
-                .any(|(m, _)| *m == Milestone::Panic) =>
+        _ if raw.milestones.iter().any(|(m, _)| *m == Milestone::RunInit)
+            && !raw.milestones.iter().any(|(m, _)| *m == Milestone::Panic) =>
         {
             ExitCode::SUCCESS
         }
@@ -148,10 +116,7 @@ fn secs(d: Duration) -> String {
 /// The report as text.
 fn render(r: &LinuxRunReport) -> String {
     let mut out = String::new();
-    let format = match r.format {
-        KernelFormat::Elf => "ELF vmlinux".to_owned(),
-        KernelFormat::BzImage(c) => format!("bzImage ({} payload, unpacked by versus)", c.name()),
-    };
+    let format = linux::format_name(r.format);
     let _ = writeln!(out, "\nLinux boot on KVM backend {}", r.backend.label());
     let _ = writeln!(out, "  kernel:       {format}, {:?} entry", r.entry);
     let _ = writeln!(out, "  command line: {}", r.cmdline);
@@ -184,7 +149,8 @@ fn render(r: &LinuxRunReport) -> String {
     if r.end == LinuxEnd::InitReached {
         let _ = writeln!(
             out,
-            "versus stops at \"Run /init\": the boot is done, and on this software KVM backend a user-mode system call does not enter the guest kernel, so /init could not run."
+            "versus stops at \"Run /init\": {}.",
+            linux::STOP_AT_INIT
         );
     }
     let skip = r.last_lines.len().saturating_sub(REPORT_LINES);

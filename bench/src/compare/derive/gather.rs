@@ -49,7 +49,13 @@ impl Place<'_> {
 
 impl Gathered {
     /// Files one measured record under its section.
-    pub(super) fn add(&mut self, record: &RunRecord, measured: &[&RunRecord], warmup: usize) {
+    pub(super) fn add(
+        &mut self,
+        record: &RunRecord,
+        measured: &[&RunRecord],
+        warmup: usize,
+        sections: &[Section],
+    ) {
         let subject = record.subject.label.as_str();
         if !self.subject_order.iter().any(|s| s == subject) {
             self.subject_order.push(subject.to_string());
@@ -64,6 +70,15 @@ impl Gathered {
         match (&record.probe, &record.outcome) {
             (Probe::Startup, outcome) => self.startup(at, record.subject.kind, outcome),
             (Probe::Memory, outcome) => self.memory(at, outcome),
+            // One Linux boot gives both sections' figures.
+            (Probe::LinuxBoot, outcome) => {
+                if sections.contains(&Section::Startup) {
+                    self.startup(at, record.subject.kind, outcome);
+                }
+                if sections.contains(&Section::Memory) {
+                    self.memory(at, outcome);
+                }
+            }
             (Probe::Getpid { iters }, outcome) => {
                 let base = baseline(&Probe::GetpidBaseline);
                 self.timed_loop(at, &GETPID_LOOP, *iters, outcome, base);

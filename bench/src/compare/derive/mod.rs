@@ -39,6 +39,8 @@ pub struct Context {
     pub sections: Vec<Section>,
     /// Why the VM subjects were left out, if they were.
     pub without_vm: Option<String>,
+    /// The Linux subject, when `--linux` asked for it.
+    pub linux: Option<super::model::LinuxSubject>,
 }
 
 /// Which stage a phase of a backend belongs to (the four stages of a run:
@@ -49,7 +51,8 @@ pub fn stage_of(kind: SubjectKind, phase: &str) -> Stage {
         (_, "teardown") => Stage::Teardown,
         (SubjectKind::Host, "spawn" | "exec→marker") => Stage::Boot,
         (SubjectKind::Container, "exec" | "exec→marker") => Stage::Boot,
-        (SubjectKind::Vm, "boot→marker") => Stage::Boot,
+        // The tiny kernel's boot to its workload, Linux's to "Run /init".
+        (SubjectKind::Vm, "boot→marker" | "boot→/init") => Stage::Boot,
         _ => Stage::Prepare,
     }
 }
@@ -61,7 +64,7 @@ pub fn build(records: &[RunRecord], context: &Context) -> Comparison {
     let measured: Vec<&RunRecord> = records.iter().filter(|r| !r.warmup).collect();
     let mut gathered = Gathered::default();
     for record in &measured {
-        gathered.add(record, &measured, context.warmup);
+        gathered.add(record, &measured, context.warmup, &context.sections);
     }
     gathered.file_memory_failures();
     let rank = subject_rank(&measured);
@@ -96,6 +99,7 @@ pub fn build(records: &[RunRecord], context: &Context) -> Comparison {
         rounds_done: rounds_done.saturating_sub(context.warmup),
         sections: context.sections.clone(),
         without_vm: context.without_vm.clone(),
+        linux: context.linux.clone(),
         series,
         phases: phase_rows,
         ratios,

@@ -10,6 +10,9 @@ const RATIO_PAIRS: &[(Section, &str, &str, &str)] = &[
     (Section::Startup, figure::STARTUP, "vm", "container"),
     (Section::Startup, figure::STARTUP, "container", "host"),
     (Section::Startup, figure::STARTUP, "vm", "host"),
+    // A full kernel against the tiny one and a container (`--linux`).
+    (Section::Startup, figure::STARTUP, "vm (Linux)", "vm"),
+    (Section::Startup, figure::STARTUP, "vm (Linux)", "container"),
     (Section::Syscall, figure::GETPID, "container", "host"),
     (
         Section::Syscall,

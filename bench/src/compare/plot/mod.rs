@@ -236,6 +236,7 @@ mod tests {
             rounds_done: 3,
             sections: vec![Section::Startup],
             without_vm: None,
+            linux: None,
             series: vec![
                 startup("host", &[0.4, 0.5, 0.45], 0),
                 startup("container", &[3.0, 3.5, 3.2], 0),

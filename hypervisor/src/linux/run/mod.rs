@@ -164,6 +164,7 @@ pub fn boot(config: &LinuxRunConfig) -> Result<LinuxRunReport, LinuxError> {
         },
     )));
     // 7. One thread per vCPU, watched by the supervisor until the run ends.
+    let setup = launch.elapsed();
     let mut handles: Vec<JoinHandle<ExitStats>> = Vec::with_capacity(fds.len());
     for (index, fd) in fds.into_iter().enumerate() {
         let devices = Devices {
@@ -201,9 +202,12 @@ pub fn boot(config: &LinuxRunConfig) -> Result<LinuxRunReport, LinuxError> {
     let memory_touched = memory::resident_bytes(&mem)
         .map(|per_region| per_region.iter().sum())
         .unwrap_or(0);
+    let process_rss = memory::process_rss();
+    let teardown_start = Instant::now();
     drop(uart);
     drop(vm);
     drop(mem);
+    let teardown = teardown_start.elapsed();
     let end = lock(&shared.end).clone().unwrap_or(LinuxEnd::Timeout);
     let mut progress = std::mem::take(&mut *lock(&shared.progress));
     progress.finish(elapsed);
@@ -220,6 +224,9 @@ pub fn boot(config: &LinuxRunConfig) -> Result<LinuxRunReport, LinuxError> {
         exits,
         assists: std::mem::take(&mut *lock(&shared.assists)),
         elapsed,
+        setup,
+        teardown,
+        process_rss,
         memory_touched,
         initrd_size: config.initrd.as_ref().map_or(0, |a| a.len() as u64),
     })

@@ -128,6 +128,14 @@ pub struct LinuxRunReport {
     pub assists: BTreeMap<&'static str, u64>,
     /// Launch to the end of the run.
     pub elapsed: Duration,
+    /// Launch to the vCPU threads started: the VMM's set-up (KVM, guest
+    /// memory, the kernel and initramfs loaded, the vCPUs created).
+    pub setup: Duration,
+    /// The end of the run to the VM and its memory released.
+    pub teardown: Duration,
+    /// Resident set of the whole process with the guest memory still
+    /// mapped (`VmRSS`), for the VMM's overhead beside the guest's pages.
+    pub process_rss: Option<u64>,
     /// Guest memory the run touched (resident in the host), in bytes.
     pub memory_touched: u64,
     /// The initramfs' size in bytes (0 without one).
