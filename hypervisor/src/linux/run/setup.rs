@@ -2,7 +2,10 @@
 //! the initramfs and the identity page tables in guest memory, and the
 //! vCPUs with their CPUID (vCPU 0 at the kernel's 64-bit entry).
 
-use kvm_bindings::{CpuId, KVM_MAX_CPUID_ENTRIES, KVM_PIT_SPEAKER_DUMMY, kvm_pit_config};
+use kvm_bindings::{
+    CpuId, KVM_MAX_CPUID_ENTRIES, KVM_PIT_SPEAKER_DUMMY, KVMIO, kvm_pit_config,
+    kvm_reinject_control,
+};
 use kvm_ioctls::{Kvm, VcpuFd, VmFd};
 use linux_loader::loader::bootparam::setup_header;
 use vm_memory::{Bytes, GuestAddress};
@@ -21,6 +24,10 @@ const KVM_TSS_ADDRESS: usize = 0xfffb_d000;
 /// CPUID.1:ECX bits hidden on a software backend: CX16 (cmpxchg16b) and
 /// XSAVE/OSXSAVE (xrstor), which its emulator refuses.
 const CPUID1_ECX_HIDE: u32 = (1 << 13) | (1 << 26) | (1 << 27);
+// KVM_REINJECT_CONTROL, which kvm-ioctls does not wrap: `_IO(KVMIO, 0x71)`
+// with a `struct kvm_reinject_control` argument (Documentation/virt/kvm/api.rst).
+vmm_sys_util::ioctl_io_nr!(KVM_REINJECT_CONTROL, KVMIO, 0x71);
+
 /// KVM's feature leaf (`KVM_CPUID_FEATURES`): EAX lists the paravirtual
 /// features the guest may use.
 const KVM_CPUID_FEATURES: u32 = 0x4000_0001;
@@ -61,8 +68,9 @@ pub fn linux_cpuid(supported: &CpuId, index: u32, software: bool) -> CpuId {
     table
 }
 
-/// A VM with KVM's in-kernel irqchip (PIC, I/O APIC, local APICs) and PIT.
-pub(super) fn create_vm(kvm: &Kvm) -> Result<VmFd, LinuxError> {
+/// A VM with KVM's in-kernel irqchip (PIC, I/O APIC, local APICs) and PIT
+/// (on a software backend without the reinjection of missed PIT ticks).
+pub(super) fn create_vm(kvm: &Kvm, software: bool) -> Result<VmFd, LinuxError> {
     let vm = kvm
         .create_vm()
         .map_err(|e| LinuxError::Ioctl("KVM_CREATE_VM", e))?;
@@ -77,6 +85,26 @@ pub(super) fn create_vm(kvm: &Kvm) -> Result<VmFd, LinuxError> {
     };
     vm.create_pit2(pit)
         .map_err(|e| LinuxError::Ioctl("KVM_CREATE_PIT2", e))?;
+    if software {
+        // The PIT's ticks that the guest missed (its vCPU not running, as
+        // on a loaded host) are not delivered later in a burst: a software
+        // backend, which emulates every instruction of the tick handler,
+        // would spend its time catching up instead of booting.
+        let control = kvm_reinject_control {
+            pit_reinject: 0,
+            ..Default::default()
+        };
+        // SAFETY: KVM_REINJECT_CONTROL reads one `kvm_reinject_control`,
+        // which `control` is and outlives the call; `vm` is a VM fd.
+        let ret =
+            unsafe { vmm_sys_util::ioctl::ioctl_with_ref(&vm, KVM_REINJECT_CONTROL(), &control) };
+        if ret < 0 {
+            return Err(LinuxError::Ioctl(
+                "KVM_REINJECT_CONTROL",
+                kvm_ioctls::Error::last(),
+            ));
+        }
+    }
     Ok(vm)
 }
 
@@ -211,7 +239,11 @@ mod tests {
     fn a_software_backend_hides_kvms_hypercalls_and_keeps_kvm_clock() {
         let table = linux_cpuid(&supported(), 1, true);
         let features = find(&table, KVM_CPUID_FEATURES, 0).unwrap().eax;
-        for (bit, name) in [(7, "PV_UNHALT"), (11, "PV_SEND_IPI"), (13, "PV_SCHED_YIELD")] {
+        for (bit, name) in [
+            (7, "PV_UNHALT"),
+            (11, "PV_SEND_IPI"),
+            (13, "PV_SCHED_YIELD"),
+        ] {
             assert_eq!(features & (1 << bit), 0, "{name} is a vmcall");
         }
         assert_eq!(
