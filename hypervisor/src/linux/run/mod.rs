@@ -11,7 +11,9 @@
 //! i8042's reset line (an `out` of 0xfe to port 0x64 ends the run as a
 //! reboot), CPUID from
 //! `KVM_GET_SUPPORTED_CPUID` with per-vCPU APIC ids, and on a software
-//! backend CX16 and XSAVE hidden. vCPU 0 starts at the kernel's 64-bit
+//! backend CX16, XSAVE and KVM's hypercall features hidden (a `vmcall`
+//! never returns there) and the PIT's missed ticks not reinjected.
+//! vCPU 0 starts at the kernel's 64-bit
 //! entry (long mode, identity page tables, RSI = the zero page); the
 //! others wait, as on a PC, for the INIT/SIPI Linux sends them.
 //!
@@ -105,7 +107,7 @@ pub fn boot(config: &LinuxRunConfig) -> Result<LinuxRunReport, LinuxError> {
     // 3. Guest memory, then the VM with its irqchip and PIT. `mem` is
     //    declared first so that the VM (and its memory slots) goes first.
     let mem;
-    let vm = setup::create_vm(&kvm)?;
+    let vm = setup::create_vm(&kvm, backend.is_software())?;
     mem = memory::create_guest_memory(&layout).map_err(LinuxError::Memory)?;
     memory::register_slots(&vm, &mem).map_err(LinuxError::Memory)?;
     // 4. The initramfs, the kernel, the command line, the MP table and the
