@@ -49,12 +49,14 @@ linux-guest: $(LINUX_GUEST)
 $(LINUX_GUEST): guest-images/linux/versus.config guest-images/linux/build.sh
 	guest-images/linux/build.sh
 
-# The two tests that boot the minimal kernel: to "Run /init" with versus'
-# e820 map and MP table on the console, and a boot without /init that
-# panics and ends `versus vm run` with status 1.
+# The tests that boot the minimal kernel (all named the_minimal_kernel…): to
+# "Run /init" with 1 and 2 vCPUs and versus' e820 map and MP table on the
+# console, a boot without /init that panics and ends `versus vm run` with
+# status 1, and its JSON report and `compare --linux` subject. One at a
+# time: each boot is emulated ring-0 work that a second boot would slow.
 test-linux-guest: linux-guest
-	$(CARGO) test -p hypervisor --test linux_boot -- --ignored the_minimal_kernel
-	$(CARGO) test -p bench --test vm_linux -- --ignored the_minimal_kernel
+	$(CARGO) test -p hypervisor --test linux_boot -- --ignored --test-threads=1 the_minimal_kernel
+	$(CARGO) test -p bench --test vm_linux -- --ignored --test-threads=1 the_minimal_kernel
 
 # rustfmt and clippy, which `make lint` needs; rustup adds them where they
 # are missing (a toolchain without rustup must bring them itself).
