@@ -150,6 +150,17 @@ fn an_unknown_lesson_is_a_usage_error_naming_the_lessons() {
         .stderr(predicates::str::contains("'fr'"));
 }
 
+/// How a lesson's figure lines begin for the host, the container and the
+/// VM in `lang`: Korean output names them in Korean (the catalogs' display
+/// names), English keeps `host`, `container`, `vm`.
+fn subjects(lang: &str) -> [&'static str; 3] {
+    if lang == "ko" {
+        ["호스트: ", "컨테이너: ", "VM: "]
+    } else {
+        ["host: ", "container: ", "vm: "]
+    }
+}
+
 #[testkit::needs(root, kvm)]
 #[test]
 fn two_stacks_the_vm_answers_with_its_own_kernel_and_the_container_with_the_hosts() {
@@ -161,9 +172,10 @@ fn two_stacks_the_vm_answers_with_its_own_kernel_and_the_container_with_the_host
     for lang in ["en", "ko"] {
         let stdout = explain(&["two-stacks", "--short", "--lang", lang]);
         let figures = figures(&stdout);
-        assert_eq!(figure(&figures, "host: "), host_kernel, "{stdout}");
-        assert_eq!(figure(&figures, "container: "), host_kernel, "{stdout}");
-        let vm = figure(&figures, "vm: ");
+        let [host, container, vm] = subjects(lang);
+        assert_eq!(figure(&figures, host), host_kernel, "{stdout}");
+        assert_eq!(figure(&figures, container), host_kernel, "{stdout}");
+        let vm = figure(&figures, vm);
         assert_ne!(vm, host_kernel, "{stdout}");
         assert!(
             !vm.starts_with(&sysname),
@@ -378,7 +390,7 @@ fn capabilities_the_containers_root_is_refused_what_the_hosts_root_may_do_until_
         } else {
             (
                 format!(
-                    "container: 유효 집합 {docker} (capability 14개), 경계 집합 {docker} (14개)"
+                    "컨테이너: 유효 집합 {docker} (capability 14개), 경계 집합 {docker} (14개)"
                 ),
                 "{call}: 호스트 EINVAL, 컨테이너 EPERM, 컨테이너에 {cap} 추가 시 EINVAL",
             )
@@ -440,7 +452,7 @@ fn seccomp_the_filter_alone_refuses_a_call_no_capability_is_needed_for() {
             )
         } else {
             (
-                "container: Seccomp 모드 2 (0 = 없음, 2 = 필터), 필터 1개",
+                "컨테이너: Seccomp 모드 2 (0 = 없음, 2 = 필터), 필터 1개",
                 "CAP_SYS_ADMIN 보유: 아니요",
                 "필터가 있을 때 busybox unshare -U id 성공: 아니요 (",
                 "필터가 없을 때 busybox unshare -U id 성공: 예 (uid=",
@@ -715,11 +727,12 @@ fn windows_and_mac_the_workload_is_a_linux_x86_64_elf_that_only_a_linux_abi_kern
             .map(|(_, kernel)| kernel.to_string())
             .unwrap_or_else(|| panic!("no kernel in {line}"))
         };
-        assert!(figures[1].starts_with("host: "), "{stdout}");
+        let [host, container, vm] = subjects(lang);
+        assert!(figures[1].starts_with(host), "{stdout}");
         assert_eq!(kernel(&figures[1]), host_kernel, "{stdout}");
-        assert!(figures[2].starts_with("container: "), "{stdout}");
+        assert!(figures[2].starts_with(container), "{stdout}");
         assert_eq!(kernel(&figures[2]), host_kernel, "{stdout}");
-        assert!(figures[3].starts_with("vm: "), "{stdout}");
+        assert!(figures[3].starts_with(vm), "{stdout}");
         assert!(!kernel(&figures[3]).starts_with(&sysname), "{stdout}");
     }
 }
@@ -850,6 +863,10 @@ fn compare_speaks_korean_when_asked_and_english_otherwise() {
     );
     assert!(korean.contains("커널의 정체와 격리"), "{korean}");
     assert!(korean.contains("백엔드"), "{korean}");
+    // Backends are named in Korean in the tables, in English in English.
+    assert!(korean.contains("│ 호스트 "), "{korean}");
+    assert!(korean.contains("│ 컨테이너 "), "{korean}");
+    assert!(!korean.contains("│ host "), "{korean}");
     let english = run(None);
     assert!(
         english.starts_with("versus compare — ") && english.contains("after 0 warm-ups"),
@@ -859,6 +876,7 @@ fn compare_speaks_korean_when_asked_and_english_otherwise() {
         english.contains("Kernel identity and isolation"),
         "{english}"
     );
+    assert!(english.contains("│ host "), "{english}");
     let hangul = |text: &str| text.chars().any(|c| ('가'..='힣').contains(&c));
     assert!(
         !hangul(&english),

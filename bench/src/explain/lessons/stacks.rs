@@ -37,7 +37,7 @@ pub(crate) fn two_stacks(
         lines.push(Line::Figure(catalog.text(
             "two-stacks.row",
             &[
-                ("place", place),
+                ("place", &catalog.subject(place)),
                 ("sysname", &sysname),
                 ("release", &release),
             ],
@@ -184,7 +184,7 @@ pub(crate) fn windows_and_mac(
         lines.push(Line::Figure(catalog.text(
             "windows-and-mac.answered",
             &[
-                ("place", place),
+                ("place", &catalog.subject(place)),
                 ("size", &fmt::bytes(bytes.len() as u64)),
                 ("kernel", &format!("{sysname} {release}")),
             ],
