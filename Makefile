@@ -12,7 +12,8 @@
 #                      (adds the rustfmt and clippy components through rustup if missing)
 #   make guest-images  build the freestanding guest images on their own
 #   make docs-figures  rerun every command the docs quote (compare, each explain lesson)
-#                      into docs/figures/{en,ko}/, stamped with the run (needs root, /dev/kvm)
+#                      into docs/figures/{en,ko}/, stamped with the run (needs root, /dev/kvm),
+#                      and re-quote the docs pages' excerpts from it
 #   make linux-guest   build the minimal Linux kernel of `versus vm run --linux`
 #                      (Debian's linux-source-6.1 + guest-images/linux/versus.config;
 #                      skipped when guest-images/linux/out/bzImage is up to date)
@@ -116,7 +117,12 @@ doc:
 # root and /dev/kvm as the lessons do. The release build unless
 # DOCS_FIGURES_VERSUS names another binary. The lessons are those `versus
 # explain` lists (bench/tests/explain.rs checks the two lists agree). A
-# command that fails stops the run and leaves no half-written file.
+# command that fails stops the run and leaves no half-written file. Last, the
+# pages that quote the figures are re-quoted from the new files (each quoted
+# block names its file in a `<!-- figures: FILE -->` comment; see
+# bench/src/explain/requote.rs), so `make docs-figures` alone brings the docs
+# in step and bench/tests/docs.rs passes after it.
+DOCS_QUOTING := docs/en/popular-notes.md docs/ko/popular-notes.md
 DOCS_FIGURES := docs/figures
 DOCS_FIGURES_RUNS := 5
 DOCS_FIGURES_VERSUS ?= $(VERSUS)
@@ -144,7 +150,8 @@ docs-figures: $(if $(filter $(VERSUS),$(DOCS_FIGURES_VERSUS)),build)
 		done; \
 	done; \
 	echo "$$stamp" > $(DOCS_FIGURES)/RUN.txt; \
-	echo "docs figures written to $(DOCS_FIGURES)/ ($$stamp)"
+	echo "docs figures written to $(DOCS_FIGURES)/ ($$stamp)"; \
+	$(CARGO) run -q --release -p bench --example docs_requote -- $(DOCS_FIGURES) $(DOCS_QUOTING)
 
 clean:
 	$(CARGO) clean

@@ -375,6 +375,11 @@ struct Claim {
     heading: String,
     lessons: BTreeSet<String>,
     quoted_lines: Vec<String>,
+    /// How many fenced blocks the section has.
+    blocks: usize,
+    /// The figures files its `<!-- figures: FILE -->` anchors name, one
+    /// per anchored block (`make docs-figures` re-quotes those blocks).
+    anchors: Vec<String>,
 }
 
 fn claims(page: &str) -> Vec<Claim> {
@@ -394,10 +399,19 @@ fn claims(page: &str) -> Vec<Claim> {
                 .flat_map(|block| block.lines().filter(|line| !line.trim().is_empty()))
                 .map(str::to_string)
                 .collect();
+            let blocks = section.split("```").count() / 2;
+            let anchors = section
+                .lines()
+                .filter_map(|line| line.strip_prefix("<!-- figures: "))
+                .filter_map(|rest| rest.strip_suffix(" -->"))
+                .map(str::to_string)
+                .collect();
             Claim {
                 heading,
                 lessons,
                 quoted_lines,
+                blocks,
+                anchors,
             }
         })
         .collect()
@@ -434,6 +448,14 @@ fn each_popular_claim_names_one_lesson_and_quotes_its_figures_from_the_docs_figu
                 claim.lessons
             );
             let lesson = claim.lessons.first().expect("one lesson");
+            // Every quote is anchored to its lesson's file, or `make
+            // docs-figures` would leave it behind when it re-quotes.
+            assert_eq!(
+                claim.anchors,
+                vec![format!("{language}/explain-{lesson}.txt"); claim.blocks],
+                "{language}: \"{}\": each fenced block needs the line <!-- figures: {language}/explain-{lesson}.txt --> right before it",
+                claim.heading
+            );
             let figures_path = workspace()
                 .join("docs/figures")
                 .join(language)

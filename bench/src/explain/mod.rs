@@ -9,12 +9,15 @@
 //! between with `--step`) is up to the [`Presenter`].
 //!
 //! - [`catalog`]: the texts and the language;
-//! - [`lessons`]: the lessons themselves.
+//! - [`lessons`]: the lessons themselves;
+//! - [`requote`]: the docs' quotes of the lessons, re-quoted from a new
+//!   `make docs-figures` run.
 
 pub mod catalog;
 mod escape;
 pub mod lessons;
 mod observe;
+pub mod requote;
 
 pub use catalog::{Catalog, CatalogError, Lang};
 pub use escape::EscapeError;
