@@ -56,6 +56,7 @@ $(LINUX_GUEST): guest-images/linux/versus.config guest-images/linux/build.sh
 test-linux-guest: linux-guest
 	$(CARGO) test -p hypervisor --test linux_boot -- --ignored the_minimal_kernel
 	$(CARGO) test -p bench --test vm_linux -- --ignored the_minimal_kernel
+	$(CARGO) test -p bench --test explain -- --ignored the_minimal_kernel
 
 # rustfmt and clippy, which `make lint` needs; rustup adds them where they
 # are missing (a toolchain without rustup must bring them itself).
@@ -121,7 +122,9 @@ doc:
 # pages that quote the figures are re-quoted from the new files (each quoted
 # block names its file in a `<!-- figures: FILE -->` comment; see
 # bench/src/explain/requote.rs), so `make docs-figures` alone brings the docs
-# in step and bench/tests/docs.rs passes after it.
+# in step and bench/tests/docs.rs passes after it (built in the profile of
+# the versus that ran: release by default, debug with
+# DOCS_FIGURES_VERSUS=target/debug/versus).
 DOCS_QUOTING := docs/en/popular-notes.md docs/ko/popular-notes.md
 DOCS_FIGURES := docs/figures
 DOCS_FIGURES_RUNS := 5
@@ -151,7 +154,7 @@ docs-figures: $(if $(filter $(VERSUS),$(DOCS_FIGURES_VERSUS)),build)
 	done; \
 	echo "$$stamp" > $(DOCS_FIGURES)/RUN.txt; \
 	echo "docs figures written to $(DOCS_FIGURES)/ ($$stamp)"; \
-	$(CARGO) run -q --release -p bench --example docs_requote -- $(DOCS_FIGURES) $(DOCS_QUOTING)
+	$(CARGO) run -q $(if $(filter $(VERSUS),$(DOCS_FIGURES_VERSUS)),--release) -p bench --example docs_requote -- $(DOCS_FIGURES) $(DOCS_QUOTING)
 
 clean:
 	$(CARGO) clean

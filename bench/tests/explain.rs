@@ -150,6 +150,94 @@ fn an_unknown_lesson_is_a_usage_error_naming_the_lessons() {
         .stderr(predicates::str::contains("'fr'"));
 }
 
+#[test]
+fn linux_belongs_to_two_stacks_and_a_missing_kernel_is_named_before_anything_runs() {
+    versus()
+        .args(["explain", "namespaces", "--linux"])
+        .assert()
+        .code(2)
+        .stdout("")
+        .stderr(predicates::str::contains(
+            "--linux and --linux-kernel belong to the two-stacks lesson, not to namespaces",
+        ));
+    versus()
+        .args([
+            "explain",
+            "two-stacks",
+            "--linux-kernel",
+            "/nonexistent/bzImage",
+        ])
+        .assert()
+        .code(1)
+        .stdout("")
+        .stderr(predicates::str::contains(
+            "cannot read the Linux kernel /nonexistent/bzImage",
+        ))
+        .stderr(predicates::str::contains("make linux-guest"));
+}
+
+#[testkit::needs(root, kvm)]
+#[test]
+#[ignore = "boots the minimal Linux kernel (make test-linux-guest)"]
+fn the_minimal_kernel_two_stacks_linux_shows_a_guest_banner_of_another_kernel_than_the_hosts() {
+    let test =
+        "the_minimal_kernel_two_stacks_linux_shows_a_guest_banner_of_another_kernel_than_the_hosts";
+    if !require_root(test) || !require_kvm(test) {
+        return;
+    }
+    // Built by `make linux-guest`, not by `make test` or CI.
+    if !std::path::Path::new(hypervisor::linux::MINIMAL_KERNEL_PATH).is_file() {
+        eprintln!(
+            "SKIPPED {test}: no minimal Linux kernel at {}: `make linux-guest` builds it",
+            hypervisor::linux::MINIMAL_KERNEL_PATH
+        );
+        return;
+    }
+    let (_, host_release, _) = host_uname();
+    let output = {
+        let _live = LIVE.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        versus()
+            .args([
+                "explain",
+                "two-stacks",
+                "--short",
+                "--linux",
+                "--lang",
+                "en",
+            ])
+            // One figure per line: the banner is longer than a terminal.
+            .env("COLUMNS", "1000")
+            .output()
+            .expect("versus runs")
+    };
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "{}\n{stdout}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let figures = figures(&stdout);
+    let banner = figure(&figures, "the Linux guest's console: \"Linux version ");
+    let guest_release = banner.split_whitespace().next().unwrap_or_default();
+    assert!(
+        guest_release.starts_with(|c: char| c.is_ascii_digit()),
+        "{banner}"
+    );
+    assert_ne!(guest_release, host_release, "{stdout}");
+    assert!(
+        banner.ends_with(&format!("the host's uname -r: {host_release}")),
+        "{banner}"
+    );
+    assert!(
+        figure(&figures, "kernel images: the Linux bzImage ").contains("versus' tiny kernel"),
+        "{stdout}"
+    );
+    figure(
+        &figures,
+        "Linux guest, launch to \"Run /init as init process\": ",
+    );
+}
+
 /// How a lesson's figure lines begin for the host, the container and the
 /// VM in `lang`: Korean output names them in Korean (the catalogs' display
 /// names), English keeps `host`, `container`, `vm`.
