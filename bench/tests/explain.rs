@@ -903,7 +903,7 @@ fn exits_a_syscall_loop_makes_none_the_uart_one_per_byte_the_paravirtual_console
         let figures = figures(&stdout);
         assert_eq!(figures.len(), 4, "{stdout}");
         if lang == "ko" {
-            assert!(figures[0].ends_with("(0 번 더)"), "{stdout}");
+            assert!(figures[0].ends_with("(0번 더)"), "{stdout}");
             continue;
         }
         assert!(
