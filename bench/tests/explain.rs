@@ -228,13 +228,21 @@ fn the_minimal_kernel_two_stacks_linux_shows_a_guest_banner_of_another_kernel_th
         banner.ends_with(&format!("the host's uname -r: {host_release}")),
         "{banner}"
     );
+    let sizes = figure(&figures, "kernel images: the Linux bzImage ");
     assert!(
-        figure(&figures, "kernel images: the Linux bzImage ").contains("versus' tiny kernel"),
-        "{stdout}"
+        sizes.contains("versus' tiny kernel") && sizes.ends_with("× as large)"),
+        "{sizes}"
     );
-    figure(
-        &figures,
-        "Linux guest, launch to \"Run /init as init process\": ",
+    assert!(!sizes.contains("××"), "{sizes}");
+    // The boot reaches "Run /init", or — on a loaded software backend,
+    // where the boot can stall after kvm-clock (docs/en/hypervisor.md) —
+    // the lesson says how it ended instead; either way it says.
+    assert!(
+        figures.iter().any(|line| {
+            line.starts_with("Linux guest, launch to \"Run /init as init process\": ")
+                || line.starts_with("Linux guest, launch to its end without \"Run /init\": ")
+        }),
+        "{stdout}"
     );
 }
 

@@ -181,7 +181,7 @@ pub(crate) fn two_stacks_linux(
                 ("tiny", &fmt::bytes(tiny)),
                 (
                     "times",
-                    &format!("{:.0}×", linux as f64 / tiny.max(1) as f64),
+                    &format!("{:.0}", linux as f64 / tiny.max(1) as f64),
                 ),
             ],
         )?),
