@@ -415,9 +415,11 @@ fn namespaces_each_kind_shows_the_container_its_own_view() {
     assert!(cgroup.starts_with("/; from the host: /versus/"), "{cgroup}");
 }
 
-/// The `device:inode` ids (`65024:2`) in `line`, in order.
+/// The `device:inode` ids (`65024:2`) in `line`, in order; Korean writes
+/// its particle against the id (`65024:2입니다`), which is not part of it.
 fn dir_ids(line: &str) -> Vec<&str> {
     line.split(|c: char| c.is_whitespace() || ";,()".contains(c))
+        .map(|word| word.trim_end_matches(|c: char| !c.is_ascii_digit()))
         .filter(|word| {
             word.split_once(':').is_some_and(|(dev, ino)| {
                 [dev, ino]
