@@ -392,6 +392,7 @@ pub const SCHEMA: &[(&str, &[&str])] = &[
     ("name.container-seccomp-unconfined", &[]),
     ("name.vm", &[]),
     ("name.vm-linux", &[]),
+    ("name.vm-uart", &[]),
     ("figure.launcher-rss", &[]),
     ("figure.cgroup-memory-peak", &[]),
     ("figure.vmm-overhead-rss", &[]),
@@ -752,6 +753,7 @@ mod tests {
         let en = Catalog::load(Lang::En).unwrap();
         assert_eq!(ko.subject("host"), "호스트");
         assert_eq!(ko.subject("vm ×2"), "VM ×2");
+        assert_eq!(ko.subject("vm (UART)"), "VM (UART)");
         assert_eq!(
             ko.subject("container (no seccomp)"),
             "컨테이너 (seccomp 없음)"
