@@ -12,7 +12,8 @@
 #                      (adds the rustfmt and clippy components through rustup if missing)
 #   make guest-images  build the freestanding guest images on their own
 #   make docs-figures  rerun every command the docs quote (compare, each explain lesson)
-#                      into docs/figures/{en,ko}/, stamped with the run (needs root, /dev/kvm)
+#                      into docs/figures/{en,ko}/, stamped with the run (needs root, /dev/kvm),
+#                      and re-quote the docs pages' excerpts from it
 #   make linux-guest   build the minimal Linux kernel of `versus vm run --linux`
 #                      (Debian's linux-source-6.1 + guest-images/linux/versus.config;
 #                      skipped when guest-images/linux/out/bzImage is up to date)
@@ -52,11 +53,13 @@ $(LINUX_GUEST): guest-images/linux/versus.config guest-images/linux/build.sh
 # The tests that boot the minimal kernel (all named the_minimal_kernel…): to
 # "Run /init" with 1 and 2 vCPUs and versus' e820 map and MP table on the
 # console, a boot without /init that panics and ends `versus vm run` with
-# status 1, and its JSON report and `compare --linux` subject. One at a
+# status 1, its JSON report, `compare --linux` and `explain two-stacks
+# --linux`. One at a
 # time: each boot is emulated ring-0 work that a second boot would slow.
 test-linux-guest: linux-guest
 	$(CARGO) test -p hypervisor --test linux_boot -- --ignored --test-threads=1 the_minimal_kernel
 	$(CARGO) test -p bench --test vm_linux -- --ignored --test-threads=1 the_minimal_kernel
+	$(CARGO) test -p bench --test explain -- --ignored --test-threads=1 the_minimal_kernel
 
 # rustfmt and clippy, which `make lint` needs; rustup adds them where they
 # are missing (a toolchain without rustup must bring them itself).
@@ -118,7 +121,14 @@ doc:
 # root and /dev/kvm as the lessons do. The release build unless
 # DOCS_FIGURES_VERSUS names another binary. The lessons are those `versus
 # explain` lists (bench/tests/explain.rs checks the two lists agree). A
-# command that fails stops the run and leaves no half-written file.
+# command that fails stops the run and leaves no half-written file. Last, the
+# pages that quote the figures are re-quoted from the new files (each quoted
+# block names its file in a `<!-- figures: FILE -->` comment; see
+# bench/src/explain/requote.rs), so `make docs-figures` alone brings the docs
+# in step and bench/tests/docs.rs passes after it (built in the profile of
+# the versus that ran: release by default, debug with
+# DOCS_FIGURES_VERSUS=target/debug/versus).
+DOCS_QUOTING := docs/en/popular-notes.md docs/ko/popular-notes.md
 DOCS_FIGURES := docs/figures
 DOCS_FIGURES_RUNS := 5
 DOCS_FIGURES_VERSUS ?= $(VERSUS)
@@ -146,7 +156,8 @@ docs-figures: $(if $(filter $(VERSUS),$(DOCS_FIGURES_VERSUS)),build)
 		done; \
 	done; \
 	echo "$$stamp" > $(DOCS_FIGURES)/RUN.txt; \
-	echo "docs figures written to $(DOCS_FIGURES)/ ($$stamp)"
+	echo "docs figures written to $(DOCS_FIGURES)/ ($$stamp)"; \
+	$(CARGO) run -q $(if $(filter $(VERSUS),$(DOCS_FIGURES_VERSUS)),--release) -p bench --example docs_requote -- $(DOCS_FIGURES) $(DOCS_QUOTING)
 
 clean:
 	$(CARGO) clean

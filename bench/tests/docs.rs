@@ -375,6 +375,11 @@ struct Claim {
     heading: String,
     lessons: BTreeSet<String>,
     quoted_lines: Vec<String>,
+    /// How many fenced blocks the section has.
+    blocks: usize,
+    /// The figures files its `<!-- figures: FILE -->` anchors name, one
+    /// per anchored block (`make docs-figures` re-quotes those blocks).
+    anchors: Vec<String>,
 }
 
 fn claims(page: &str) -> Vec<Claim> {
@@ -394,10 +399,19 @@ fn claims(page: &str) -> Vec<Claim> {
                 .flat_map(|block| block.lines().filter(|line| !line.trim().is_empty()))
                 .map(str::to_string)
                 .collect();
+            let blocks = section.split("```").count() / 2;
+            let anchors = section
+                .lines()
+                .filter_map(|line| line.strip_prefix("<!-- figures: "))
+                .filter_map(|rest| rest.strip_suffix(" -->"))
+                .map(str::to_string)
+                .collect();
             Claim {
                 heading,
                 lessons,
                 quoted_lines,
+                blocks,
+                anchors,
             }
         })
         .collect()
@@ -434,6 +448,14 @@ fn each_popular_claim_names_one_lesson_and_quotes_its_figures_from_the_docs_figu
                 claim.lessons
             );
             let lesson = claim.lessons.first().expect("one lesson");
+            // Every quote is anchored to its lesson's file, or `make
+            // docs-figures` would leave it behind when it re-quotes.
+            assert_eq!(
+                claim.anchors,
+                vec![format!("{language}/explain-{lesson}.txt"); claim.blocks],
+                "{language}: \"{}\": each fenced block needs the line <!-- figures: {language}/explain-{lesson}.txt --> right before it",
+                claim.heading
+            );
             let figures_path = workspace()
                 .join("docs/figures")
                 .join(language)
@@ -497,4 +519,226 @@ fn every_claim_the_popular_notes_table_links_to_is_a_heading_of_the_page() {
             );
         }
     }
+}
+
+/// The structure a docs page shares with its translation, which the
+/// words of each language do not change.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Skeleton {
+    /// Headings per level: `[#, ##, ###, ####…]`.
+    headings: Vec<usize>,
+    /// The commands the page's fenced blocks show (lines that, after an
+    /// optional `$ `, start with one of [`COMMAND_WORDS`]), in order.
+    commands: Vec<String>,
+    /// The numbers of each table, sorted (a translation may order a
+    /// row's words differently), one entry per table.
+    table_numbers: Vec<Vec<String>>,
+}
+
+/// The first word of a command a reader types.
+const COMMAND_WORDS: [&str; 4] = ["versus ", "sudo ", "make ", "cargo "];
+
+/// The numbers in `text`: runs of digits with the `.`/`,` between them.
+fn numbers(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut current = String::new();
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        let continues = matches!(c, '.' | ',')
+            && !current.is_empty()
+            && chars.peek().is_some_and(char::is_ascii_digit);
+        if c.is_ascii_digit() || continues {
+            current.push(c);
+        } else if !current.is_empty() {
+            out.push(std::mem::take(&mut current));
+        }
+    }
+    if !current.is_empty() {
+        out.push(current);
+    }
+    out
+}
+
+/// Units a measured figure in a table carries (`초` is Korean for `s`, and
+/// is written against its number: `2초`).
+const UNITS: [&str; 12] = [
+    "ns", "µs", "ms", "s", "B", "KiB", "MiB", "GiB", "%", "×", "cycles", "초",
+];
+
+/// The figures of a table cell: every number of a cell that holds only
+/// numbers (`9, 10, 11, 12`, `1.00×`), else the numbers followed by a
+/// unit (`about 1–3 ms` → `3`). Numbers inside prose ("region 0", "two
+/// vCPUs" written as "vCPU 2개") are words a translation may spell
+/// differently.
+fn figures_of_cell(cell: &str) -> Vec<String> {
+    let cell = cell.replace('`', "");
+    let cell = cell.trim();
+    let numeric = cell
+        .chars()
+        .all(|c| c.is_ascii_hexdigit() || " .,:;–-~≈×x%/()+".contains(c));
+    if numeric {
+        return numbers(cell);
+    }
+    let mut out = Vec::new();
+    for number in numbers(cell) {
+        let Some(at) = cell.find(&number) else {
+            continue;
+        };
+        let after = cell[at + number.len()..].trim_start();
+        // The unit, then anything but more of a Latin word (a Korean
+        // particle may follow it: `4 KiB당`).
+        let has_unit = UNITS.iter().any(|unit| {
+            after
+                .strip_prefix(unit)
+                .is_some_and(|rest| !rest.starts_with(|c: char| c.is_ascii_alphanumeric()))
+        });
+        if has_unit {
+            out.push(number);
+        }
+    }
+    out
+}
+
+fn skeleton(page: &str) -> Skeleton {
+    let mut out = Skeleton::default();
+    let mut in_fence = false;
+    let mut in_table = false;
+    for line in page.lines() {
+        if line.trim_start().starts_with("```") {
+            in_fence = !in_fence;
+            continue;
+        }
+        if in_fence {
+            let command = line.trim_start();
+            let command = command.strip_prefix("$ ").unwrap_or(command);
+            if COMMAND_WORDS.iter().any(|word| command.starts_with(word)) {
+                // A trailing `# comment` is prose, translated with the page.
+                let command = command.split(" # ").next().unwrap_or(command);
+                out.commands.push(command.trim_end().to_string());
+            }
+            continue;
+        }
+        let level = line.chars().take_while(|&c| c == '#').count();
+        if level > 0 && line[level..].starts_with(' ') {
+            if out.headings.len() < level {
+                out.headings.resize(level, 0);
+            }
+            out.headings[level - 1] += 1;
+        }
+        // A row starts the line: an indented `|` continues a list item.
+        let is_row = line.starts_with('|');
+        if is_row && !in_table {
+            out.table_numbers.push(Vec::new());
+        }
+        if is_row && let Some(table) = out.table_numbers.last_mut() {
+            table.extend(line.split('|').flat_map(figures_of_cell));
+        }
+        in_table = is_row;
+    }
+    for table in &mut out.table_numbers {
+        table.sort();
+    }
+    out
+}
+
+/// The first way two skeletons differ, said so that the fix is plain.
+fn first_difference(en: &Skeleton, ko: &Skeleton) -> Option<String> {
+    if en.headings != ko.headings {
+        return Some(format!(
+            "headings per level (#, ##, ###…): en {:?}, ko {:?}",
+            en.headings, ko.headings
+        ));
+    }
+    for index in 0..en.commands.len().max(ko.commands.len()) {
+        let (a, b) = (en.commands.get(index), ko.commands.get(index));
+        if a != b {
+            return Some(format!("fenced command {}: en {a:?}, ko {b:?}", index + 1));
+        }
+    }
+    if en.table_numbers.len() != ko.table_numbers.len() {
+        return Some(format!(
+            "tables: en {}, ko {}",
+            en.table_numbers.len(),
+            ko.table_numbers.len()
+        ));
+    }
+    for (index, (a, b)) in en.table_numbers.iter().zip(&ko.table_numbers).enumerate() {
+        if a != b {
+            let only = |these: &[String], those: &[String]| {
+                let mut rest = those.to_vec();
+                these
+                    .iter()
+                    .filter(|n| match rest.iter().position(|m| m == *n) {
+                        Some(at) => {
+                            rest.remove(at);
+                            false
+                        }
+                        None => true,
+                    })
+                    .cloned()
+                    .collect::<Vec<_>>()
+            };
+            return Some(format!(
+                "numbers of table {}: only in en {:?}, only in ko {:?}",
+                index + 1,
+                only(a, b),
+                only(b, a)
+            ));
+        }
+    }
+    None
+}
+
+#[test]
+fn the_drift_check_names_the_first_difference() {
+    let en = "# A\n\n## B\n\n```\n$ versus host run -- uname\n```\n\n| a | 1.5 |\n|---|---|\n";
+    assert_eq!(first_difference(&skeleton(en), &skeleton(en)), None);
+    let extra_heading = format!("{en}\n## C\n");
+    assert!(
+        first_difference(&skeleton(en), &skeleton(&extra_heading))
+            .is_some_and(|d| d.starts_with("headings per level")),
+    );
+    let other_command = en.replace("uname", "ids");
+    assert!(
+        first_difference(&skeleton(en), &skeleton(&other_command))
+            .is_some_and(|d| d.contains("fenced command 1")),
+    );
+    let other_number = en.replace("1.5", "1.6");
+    assert!(
+        first_difference(&skeleton(en), &skeleton(&other_number))
+            .is_some_and(|d| d.contains("numbers of table 1")),
+    );
+    assert_eq!(
+        numbers("31 instructions, 1,000 calls, v2."),
+        ["31", "1,000", "2"]
+    );
+}
+
+#[test]
+fn every_english_page_and_its_korean_twin_have_the_same_structure() {
+    let mut drifts = Vec::new();
+    for entry in std::fs::read_dir(workspace().join("docs/en")).expect("docs/en") {
+        let english = entry.expect("a docs/en entry").path();
+        if english.extension().is_none_or(|ext| ext != "md") {
+            continue;
+        }
+        let korean = workspace()
+            .join("docs/ko")
+            .join(english.file_name().expect("a file name"));
+        if !korean.is_file() {
+            continue;
+        }
+        if let Some(difference) =
+            first_difference(&skeleton(&read(&english)), &skeleton(&read(&korean)))
+        {
+            drifts.push(format!(
+                "{} vs docs/ko: {difference}",
+                english
+                    .strip_prefix(workspace())
+                    .unwrap_or(&english)
+                    .display()
+            ));
+        }
+    }
+    assert!(drifts.is_empty(), "{}", drifts.join("\n"));
 }

@@ -2,8 +2,9 @@
 //! naming the host and its KVM backend, one comfy-table per section,
 //! failures with their reasons, and the conclusions. The words come from
 //! the catalog (`bench/locales/*/compare.txt`): English by default, Korean
-//! with `versus compare --lang ko` ([`comparison_in`]). Names of backends
-//! and figures are data, not words, and stay as they are.
+//! with `versus compare --lang ko` ([`comparison_in`]). Names of backends,
+//! figures and phases are shown through the catalog's display names
+//! ([`Catalog::subject`]); exports keep the English names, which are data.
 
 use comfy_table::{Cell, CellAlignment, Table};
 
@@ -299,7 +300,7 @@ fn startup_tables(c: &Comparison, t: &Catalog) -> Vec<Table> {
         .filter(|s| s.section == Section::Startup && s.figure == figure::STARTUP)
     {
         subjects.push(series.subject.clone());
-        let mut row = vec![Cell::new(&series.subject)];
+        let mut row = vec![Cell::new(t.subject(&series.subject))];
         row.extend(summary_cells(series, shows_p95(c), t));
         summary.add_row(row);
     }
@@ -307,7 +308,7 @@ fn startup_tables(c: &Comparison, t: &Catalog) -> Vec<Table> {
     // per backend ("—" where a backend has no such phase), so that the same
     // phase reads across and a narrow terminal still holds five backends.
     let mut header = vec![t.say("compare.col.phase", &[])];
-    header.extend(subjects.iter().cloned());
+    header.extend(subjects.iter().map(|subject| t.subject(subject)));
     let header: Vec<&str> = header.iter().map(String::as_str).collect();
     let mut phases = table(&header);
     for stage in [Stage::Prepare, Stage::Boot, Stage::Run, Stage::Teardown] {
@@ -319,7 +320,11 @@ fn startup_tables(c: &Comparison, t: &Catalog) -> Vec<Table> {
             }
         }
         for name in names {
-            let mut row = vec![Cell::new(format!("{} · {name}", stage_in(stage, t)))];
+            let mut row = vec![Cell::new(format!(
+                "{} · {}",
+                stage_in(stage, t),
+                t.phase(name)
+            ))];
             for subject in &subjects {
                 let median = c
                     .phases
@@ -384,15 +389,25 @@ fn figures_table(c: &Comparison, t: &Catalog, section: Section) -> Table {
     }
     rows.sort_by_key(|s| order.iter().position(|f| *f == s.figure));
     for series in rows {
-        let mut row = vec![Cell::new(&series.figure), Cell::new(&series.subject)];
+        let mut row = vec![
+            Cell::new(t.figure(&series.figure)),
+            Cell::new(t.subject(&series.subject)),
+        ];
         row.extend(summary_cells(series, shows_p95(c), t));
         out.add_row(row);
     }
     if section == Section::Io {
         for ratio in c.ratios.iter().filter(|r| r.section == Section::Io) {
             let mut row = vec![
-                Cell::new(t.say("compare.cell.ratio", &[("figure", &ratio.figure)])),
-                Cell::new(format!("{} / {}", ratio.numerator, ratio.denominator)),
+                Cell::new(t.say(
+                    "compare.cell.ratio",
+                    &[("figure", &t.figure(&ratio.figure))],
+                )),
+                Cell::new(format!(
+                    "{} / {}",
+                    t.subject(&ratio.numerator),
+                    t.subject(&ratio.denominator)
+                )),
                 // The spread is in the min – max column; a ratio the pairs
                 // do not support is not stated.
                 right(if ratio.ratio.is_significant() {
@@ -482,7 +497,7 @@ fn syscall_table(c: &Comparison, t: &Catalog) -> Table {
         };
         let ok = series.summary.as_ref().map_or(0, |s| s.n);
         let mut row = vec![
-            Cell::new(&series.subject),
+            Cell::new(t.subject(&series.subject)),
             right(median),
             right(p95),
             right(range),
@@ -513,7 +528,7 @@ fn identity_table(c: &Comparison, t: &Catalog) -> Table {
     for row in &c.identity {
         let show = |v: &Option<String>| v.clone().unwrap_or_else(|| "—".to_string());
         out.add_row(vec![
-            Cell::new(&row.subject),
+            Cell::new(t.subject(&row.subject)),
             Cell::new(show(&row.kernel)),
             Cell::new(show(&row.ids)),
             Cell::new(show(&row.status)),

@@ -106,6 +106,12 @@ pub const SCHEMA: &[(&str, &[&str])] = &[
     ("two-stacks.no", &[]),
     ("two-stacks.why", &[]),
     ("two-stacks.dig", &[]),
+    ("two-stacks.linux-running", &["kernel"]),
+    ("two-stacks.linux-banner", &["banner", "host"]),
+    ("two-stacks.linux-size", &["linux", "tiny", "times"]),
+    ("two-stacks.linux-init", &["time"]),
+    ("two-stacks.linux-ended", &["end", "time"]),
+    ("two-stacks.linux-stops", &[]),
     ("no-translation.title", &[]),
     ("no-translation.summary", &[]),
     ("no-translation.idea", &[]),
@@ -384,6 +390,43 @@ pub const SCHEMA: &[(&str, &[&str])] = &[
     ("compare.c.linux-ready", &[]),
     ("compare.c.linux-memory", &["linux", "tiny", "times"]),
     ("compare.c.linux-memory-container", &["container", "times"]),
+    // Display names (`Catalog::subject`, `figure`, `phase`): the subjects
+    // (backends) of `versus compare` and the lessons, compare's figures and
+    // launch phases. The key is the English name made a slug; a name with
+    // no key is shown as it is.
+    ("name.host", &[]),
+    ("name.container", &[]),
+    ("name.container-no-seccomp", &[]),
+    ("name.container-userns", &[]),
+    ("name.container-rootfs-overlay", &[]),
+    ("name.container-seccomp-unconfined", &[]),
+    ("name.vm", &[]),
+    ("name.vm-linux", &[]),
+    ("name.vm-uart", &[]),
+    ("figure.launcher-rss", &[]),
+    ("figure.cgroup-memory-peak", &[]),
+    ("figure.vmm-overhead-rss", &[]),
+    ("figure.guest-memory-touched", &[]),
+    ("figure.image-size", &[]),
+    ("figure.getpid", &[]),
+    ("figure.exits-per-1-000-calls", &[]),
+    ("figure.console-write", &[]),
+    ("figure.exits-per-write", &[]),
+    ("figure.exit-round-trip-guest-tsc", &[]),
+    ("figure.exit-round-trip-host-clock", &[]),
+    ("figure.of-which-in-the-vmm-handler", &[]),
+    ("phase.prepare", &[]),
+    ("phase.cgroup-join", &[]),
+    ("phase.mounts-pivot-root", &[]),
+    ("phase.security", &[]),
+    ("phase.create-vm", &[]),
+    ("phase.memory", &[]),
+    ("phase.load", &[]),
+    ("phase.spawn", &[]),
+    ("phase.exec-marker", &[]),
+    ("phase.boot-marker", &[]),
+    ("phase.run", &[]),
+    ("phase.teardown", &[]),
 ];
 
 /// What is wrong with a resource file or a lookup.
@@ -576,10 +619,67 @@ impl Catalog {
         Ok(out)
     }
 
+    /// A subject's (backend's) name for display: `host`, `container`,
+    /// `vm ×2`, `vm (Linux)`… in this catalog's language. Only what people
+    /// read: JSON keys, CSV fields and `--backends` values keep the English
+    /// name.
+    pub fn subject(&self, name: &str) -> String {
+        self.display_name("name", name)
+    }
+
+    /// A figure's name in `versus compare`'s tables, for display.
+    pub fn figure(&self, name: &str) -> String {
+        self.display_name("figure", name)
+    }
+
+    /// A launch phase's name in `versus compare`'s tables, for display.
+    pub fn phase(&self, name: &str) -> String {
+        self.display_name("phase", name)
+    }
+
+    /// The message `{kind}.{slug of name}`, or `name` itself when the
+    /// catalog has none (a name that is data, such as a path or a subject
+    /// another part of versus adds). A trailing vCPU count (` ×2`) is kept
+    /// after the translated name, so `vm ×N` needs no key per N.
+    fn display_name(&self, kind: &str, name: &str) -> String {
+        let (base, count) = match name.rsplit_once(" ×") {
+            Some((base, count))
+                if !count.is_empty() && count.bytes().all(|b| b.is_ascii_digit()) =>
+            {
+                (base, Some(count))
+            }
+            _ => (name, None),
+        };
+        let translated = self
+            .messages
+            .get(&format!("{kind}.{}", slug(base)))
+            .cloned()
+            .unwrap_or_else(|| base.to_string());
+        match count {
+            Some(count) => format!("{translated} ×{count}"),
+            None => translated,
+        }
+    }
+
     /// The message `key`, which has no placeholders.
     pub fn plain(&self, key: &str) -> Result<String, CatalogError> {
         self.text(key, &[])
     }
+}
+
+/// `name` as a catalog key part: lower case ASCII letters and digits,
+/// every other run of characters one `-` ("container (no seccomp)" →
+/// `container-no-seccomp`, "exec→marker" → `exec-marker`).
+fn slug(name: &str) -> String {
+    let mut out = String::new();
+    for c in name.chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c.to_ascii_lowercase());
+        } else if !out.is_empty() && !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    out.trim_end_matches('-').to_string()
 }
 
 /// The `{name}` placeholders of `text`.
@@ -655,6 +755,27 @@ mod tests {
         let extra = [("cgroup", "x"), ("more", "y")];
         assert!(catalog.text("no-translation.cgroup", &extra).is_err());
         assert!(catalog.plain("no.such.key").is_err());
+    }
+
+    #[test]
+    fn display_names_are_translated_in_korean_and_kept_in_english() {
+        let ko = Catalog::load(Lang::Ko).unwrap();
+        let en = Catalog::load(Lang::En).unwrap();
+        assert_eq!(ko.subject("host"), "호스트");
+        assert_eq!(ko.subject("vm ×2"), "VM ×2");
+        assert_eq!(ko.subject("vm (UART)"), "VM (UART)");
+        assert_eq!(
+            ko.subject("container (no seccomp)"),
+            "컨테이너 (seccomp 없음)"
+        );
+        assert_eq!(ko.phase("exec→marker"), "exec→표지");
+        assert_eq!(ko.figure("image size"), "이미지 크기");
+        // A name the catalog does not know is data, shown as it is.
+        assert_eq!(ko.subject("container --pids 7"), "container --pids 7");
+        for name in ["host", "vm ×2", "container (no seccomp)", "vm (Linux)"] {
+            assert_eq!(en.subject(name), name);
+        }
+        assert_eq!(en.phase("mounts+pivot_root"), "mounts+pivot_root");
     }
 
     #[test]

@@ -9,12 +9,15 @@
 //! between with `--step`) is up to the [`Presenter`].
 //!
 //! - [`catalog`]: the texts and the language;
-//! - [`lessons`]: the lessons themselves.
+//! - [`lessons`]: the lessons themselves;
+//! - [`requote`]: the docs' quotes of the lessons, re-quoted from a new
+//!   `make docs-figures` run.
 
 pub mod catalog;
 mod escape;
 pub mod lessons;
 mod observe;
+pub mod requote;
 
 pub use catalog::{Catalog, CatalogError, Lang};
 pub use escape::EscapeError;
@@ -112,6 +115,20 @@ pub enum ExplainError {
         #[source]
         source: std::io::Error,
     },
+    /// The Linux kernel of `two-stacks --linux` could not be read.
+    #[error(
+        "cannot read the Linux kernel {path}: {source}; build it with `make linux-guest`, or give --linux-kernel PATH"
+    )]
+    LinuxKernel {
+        /// The kernel file.
+        path: String,
+        /// Why.
+        #[source]
+        source: crate::workload::file::ImageFileError,
+    },
+    /// The Linux guest of `two-stacks --linux` could not be booted.
+    #[error("could not boot the Linux guest")]
+    LinuxBoot(#[source] hypervisor::linux::LinuxError),
     /// The measured figures could not be summarised.
     #[error("cannot summarise the measurements")]
     Stats(#[from] crate::stats::StatsError),
@@ -154,13 +171,22 @@ pub fn list(catalog: &Catalog) -> Result<Vec<(&'static str, String)>, ExplainErr
 }
 
 /// Gives the lesson `topic` (a name from [`TOPICS`]) through `presenter`.
+/// `linux_kernel` adds to `two-stacks` a real Linux guest booted from that
+/// file (`versus explain two-stacks --linux`); the other lessons ignore it.
 pub fn give(
     topic: &str,
     catalog: &Catalog,
     pace: Pace,
+    linux_kernel: Option<&std::path::Path>,
     presenter: &mut dyn Presenter,
 ) -> Result<(), ExplainError> {
     let topic = self::topic(topic)?;
+    let linux = match linux_kernel {
+        Some(path) if topic == lessons::TWO_STACKS => {
+            Some((path, lessons::read_linux_kernel(path)?))
+        }
+        _ => None,
+    };
     presenter.title(topic, &catalog.plain(&format!("{topic}.title"))?);
     for (heading, key) in [("heading.idea", "idea"), ("heading.question", "question")] {
         presenter.part(&Part {
@@ -169,7 +195,13 @@ pub fn give(
         });
     }
     let figures = match topic {
-        lessons::TWO_STACKS => lessons::two_stacks(catalog, presenter)?,
+        lessons::TWO_STACKS => {
+            let mut lines = lessons::two_stacks(catalog, presenter)?;
+            if let Some((path, kernel)) = linux {
+                lines.extend(lessons::two_stacks_linux(catalog, path, kernel, presenter)?);
+            }
+            lines
+        }
         lessons::NAMESPACES => lessons::namespaces(catalog, presenter)?,
         lessons::EXITS => lessons::exits(catalog, pace, presenter)?,
         lessons::CHROOT_VS_PIVOT_ROOT => lessons::chroot_vs_pivot_root(catalog, presenter)?,

@@ -18,6 +18,7 @@ pub(crate) const EXPLAIN_EXAMPLES: &str = "\
 Examples:
   versus explain                          the lessons, one line each
   versus explain two-stacks               whose kernel answers uname: host, container, VM
+  versus explain two-stacks --linux       …and a real Linux guest's banner (make linux-guest)
   versus explain no-translation --step    pause between parts (Enter), for a lecture
   versus explain two-stacks --lang ko     in Korean (the default follows LC_ALL/LC_MESSAGES/LANG)";
 
@@ -56,6 +57,14 @@ pub(crate) struct ExplainArgs {
     /// lecture's steady figures.
     #[arg(long)]
     pub short: bool,
+    /// two-stacks only: also boot the minimal Linux kernel (`make
+    /// linux-guest`) and show its own banner, image size and time to "Run
+    /// /init" (tens of seconds on a software KVM backend, so not by default)
+    #[arg(long)]
+    pub linux: bool,
+    /// two-stacks only: the Linux kernel to boot (implies --linux)
+    #[arg(long, value_name = "PATH")]
+    pub linux_kernel: Option<std::path::PathBuf>,
 }
 
 /// The lesson on stdout.
@@ -206,6 +215,18 @@ pub(crate) fn explain(args: &ExplainArgs) -> Result<ExitCode> {
         Ok(topic) => topic,
         Err(error) => return usage_error(&error_text(&error.into())),
     };
+    let linux_kernel = match (&args.linux_kernel, args.linux) {
+        (Some(path), _) => Some(path.clone()),
+        (None, true) => Some(std::path::PathBuf::from(
+            hypervisor::linux::MINIMAL_KERNEL_PATH,
+        )),
+        (None, false) => None,
+    };
+    if linux_kernel.is_some() && topic != explain::lessons::TWO_STACKS {
+        return usage_error(&format!(
+            "--linux and --linux-kernel belong to the two-stacks lesson, not to {topic}: run `versus explain two-stacks --linux`"
+        ));
+    }
     let interactive = std::io::stdin().is_terminal();
     if args.step && !interactive {
         output::stderr_line(
@@ -225,7 +246,13 @@ pub(crate) fn explain(args: &ExplainArgs) -> Result<ExitCode> {
     } else {
         Pace::Lecture
     };
-    let given = explain::give(topic, &catalog, pace, &mut terminal);
+    let given = explain::give(
+        topic,
+        &catalog,
+        pace,
+        linux_kernel.as_deref(),
+        &mut terminal,
+    );
     // Ctrl-C (or SIGTERM) stopped the run under way, which cleaned up after
     // itself: end as an interrupted command does, not with the run's error.
     if let Some(status) = bench::interrupt::exit_status() {

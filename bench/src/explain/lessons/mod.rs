@@ -38,7 +38,7 @@ pub(crate) use history::history;
 pub(crate) use isolation::{chroot_vs_pivot_root, namespaces, no_translation};
 pub(crate) use privileges::{capabilities, lsm, seccomp};
 pub(crate) use resources::cgroups;
-pub(crate) use stacks::{images, two_stacks, windows_and_mac};
+pub(crate) use stacks::{images, read_linux_kernel, two_stacks, two_stacks_linux, windows_and_mac};
 pub(crate) use vm::exits;
 
 /// `two-stacks`: uname in the VM, the container and on the host.

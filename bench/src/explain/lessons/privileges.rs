@@ -110,7 +110,7 @@ pub(crate) fn capabilities(
         lines.push(Line::Figure(catalog.text(
             "capabilities.sets",
             &[
-                ("place", place),
+                ("place", &catalog.subject(place)),
                 ("eff", &format!("{effective:#x}")),
                 ("eff_count", &count(effective)),
                 ("bnd", &format!("{bounding:#x}")),
@@ -234,7 +234,7 @@ pub(crate) fn seccomp(
         lines.push(Line::Figure(catalog.text(
             "seccomp.state",
             &[
-                ("place", place),
+                ("place", &catalog.subject(place)),
                 ("mode", &seccomp_mode),
                 ("filters", &filters),
                 ("admin", &yes_no(effective >> CAP_SYS_ADMIN_BIT & 1 == 1)?),

@@ -37,7 +37,7 @@ pub(crate) fn two_stacks(
         lines.push(Line::Figure(catalog.text(
             "two-stacks.row",
             &[
-                ("place", place),
+                ("place", &catalog.subject(place)),
                 ("sysname", &sysname),
                 ("release", &release),
             ],
@@ -91,6 +91,144 @@ pub(crate) fn two_stacks(
         &[("image", &size(reports[1].memory.image_bytes))],
     )?));
     Ok(lines)
+}
+
+/// Guest RAM for the Linux guest: what `versus vm run --linux` gives the
+/// minimal kernel (it boots in 40 MiB; every page more is set up by
+/// emulated instructions on a software backend).
+const LINUX_GUEST_MEMORY: u64 = 64 << 20;
+/// How long the Linux boot may take: minutes on a busy software backend,
+/// as `versus vm run --linux` allows.
+const LINUX_GUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(900);
+/// Console output kept to find the banner in: the kernel prints it among
+/// its first lines, and a boot's whole log is a few tens of KiB.
+const LINUX_CONSOLE_KEEP: usize = 256 << 10;
+/// What the kernel's banner line starts with (`linux_banner` in
+/// init/version.c): "Linux version RELEASE (BUILDER) …".
+const LINUX_BANNER: &str = "Linux version ";
+
+/// The Linux part of `two-stacks` (`--linux`): the kernel in `kernel_path`
+/// booted through the same [`hypervisor::linux::run::boot`] as `versus vm
+/// run --linux`, with the workload as `/init`; its banner next to the
+/// host's release, its image next to the tiny kernel's, and how long it
+/// took to "Run /init".
+pub(crate) fn two_stacks_linux(
+    catalog: &Catalog,
+    kernel_path: &std::path::Path,
+    kernel: Vec<u8>,
+    presenter: &mut dyn Presenter,
+) -> Result<Vec<Line>, ExplainError> {
+    use hypervisor::linux::milestones::Milestone;
+    use hypervisor::linux::run::{LinuxEnd, LinuxRunConfig};
+    use std::sync::{Arc, Mutex};
+
+    presenter.progress(&catalog.text(
+        "two-stacks.linux-running",
+        &[("kernel", &kernel_path.display().to_string())],
+    )?);
+    let console = Arc::new(Mutex::new(Vec::new()));
+    let kept = Arc::clone(&console);
+    let config = LinuxRunConfig {
+        kernel,
+        cmdline: None,
+        vcpus: 1,
+        memory: LINUX_GUEST_MEMORY,
+        timeout: LINUX_GUEST_TIMEOUT,
+        console_observer: Some(hypervisor::console::ConsoleObserver::new(move |write| {
+            // A poisoned lock only loses console text: the banner is then
+            // reported missing, never a panic.
+            if let Ok(mut kept) = kept.lock() {
+                let room = LINUX_CONSOLE_KEEP.saturating_sub(kept.len());
+                kept.extend_from_slice(&write.bytes[..write.bytes.len().min(room)]);
+            }
+        })),
+        stop_flag: Some(&crate::interrupt::INTERRUPTED),
+        initrd: Some(hypervisor::linux::initrd::workload_archive(
+            Workload::embedded().bytes(),
+        )),
+        init_args: vec!["uname".to_string()],
+    };
+    let report = hypervisor::linux::run::boot(&config).map_err(ExplainError::LinuxBoot)?;
+    let console = console
+        .lock()
+        .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+        .unwrap_or_default();
+    let place = "vm (Linux)";
+    let banner = linux_banner(&console).ok_or_else(|| ExplainError::Workload {
+        place: place.to_string(),
+        what: format!(
+            "printed no \"{}\" banner on its console",
+            LINUX_BANNER.trim_end()
+        ),
+    })?;
+    let host = std::fs::read_to_string(HOST_RELEASE)
+        .map(|release| release.trim().to_string())
+        .map_err(|error| ExplainError::Workload {
+            place: "host".to_string(),
+            what: format!("has no readable {HOST_RELEASE} ({error})"),
+        })?;
+    let tiny = crate::backend::vm::Kernel::embedded().bytes.len() as u64;
+    let linux = config.kernel.len() as u64;
+    let mut lines = vec![
+        Line::Figure(catalog.text(
+            "two-stacks.linux-banner",
+            &[("banner", banner), ("host", &host)],
+        )?),
+        Line::Figure(catalog.text(
+            "two-stacks.linux-size",
+            &[
+                ("linux", &fmt::bytes(linux)),
+                ("tiny", &fmt::bytes(tiny)),
+                (
+                    "times",
+                    &format!("{:.0}", linux as f64 / tiny.max(1) as f64),
+                ),
+            ],
+        )?),
+    ];
+    let seconds = |d: std::time::Duration| format!("{:.1} s", d.as_secs_f64());
+    match report
+        .milestones
+        .iter()
+        .find(|(m, _)| *m == Milestone::RunInit)
+    {
+        Some((_, at)) => lines.push(Line::Figure(
+            catalog.text("two-stacks.linux-init", &[("time", &seconds(*at))])?,
+        )),
+        None => lines.push(Line::Figure(catalog.text(
+            "two-stacks.linux-ended",
+            &[
+                ("end", &report.end.to_string()),
+                ("time", &seconds(report.elapsed)),
+            ],
+        )?)),
+    }
+    if report.end == LinuxEnd::InitReached {
+        lines.push(Line::Prose(catalog.plain("two-stacks.linux-stops")?));
+    }
+    Ok(lines)
+}
+
+/// The Linux kernel of `two-stacks --linux`, read before the lesson starts
+/// (a missing kernel is an error before anything runs), by the same
+/// [`crate::workload::file::read_image`] as `versus vm run --linux`.
+pub(crate) fn read_linux_kernel(path: &std::path::Path) -> Result<Vec<u8>, ExplainError> {
+    crate::workload::file::read_image(path, crate::workload::file::ImageKind::LinuxKernel).map_err(
+        |source| ExplainError::LinuxKernel {
+            path: path.display().to_string(),
+            source,
+        },
+    )
+}
+
+/// Where the host kernel's release is (what `uname -r` prints).
+const HOST_RELEASE: &str = "/proc/sys/kernel/osrelease";
+
+/// The kernel's banner line in `console`, from "Linux version" to the end
+/// of its line.
+fn linux_banner(console: &str) -> Option<&str> {
+    let start = console.find(LINUX_BANNER)?;
+    console[start..].lines().next().map(str::trim_end)
 }
 
 // The fields of an ELF header that say which system and machine a program
@@ -184,7 +322,7 @@ pub(crate) fn windows_and_mac(
         lines.push(Line::Figure(catalog.text(
             "windows-and-mac.answered",
             &[
-                ("place", place),
+                ("place", &catalog.subject(place)),
                 ("size", &fmt::bytes(bytes.len() as u64)),
                 ("kernel", &format!("{sysname} {release}")),
             ],
