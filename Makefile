@@ -54,8 +54,8 @@ $(LINUX_GUEST): guest-images/linux/versus.config guest-images/linux/build.sh
 # "Run /init" with 1 and 2 vCPUs and versus' e820 map and MP table on the
 # console, a boot without /init that panics and ends `versus vm run` with
 # status 1, its JSON report, `compare --linux` and `explain two-stacks
-# --linux`. One at a
-# time: each boot is emulated ring-0 work that a second boot would slow.
+# --linux`. One at a time: each boot is emulated ring-0 work that a second
+# boot would slow.
 test-linux-guest: linux-guest
 	$(CARGO) test -p hypervisor --test linux_boot -- --ignored --test-threads=1 the_minimal_kernel
 	$(CARGO) test -p bench --test vm_linux -- --ignored --test-threads=1 the_minimal_kernel
