@@ -5,8 +5,9 @@
 //! The exit status: 0 when the boot reached "Run /init as init process"
 //! and stopped there (a software KVM backend, where Linux user space cannot
 //! make system calls); `/init`'s own status when it ran to its end (hardware
-//! KVM); 1 for anything else (a panic, a timeout, an emulation failure);
-//! 130/143 when versus was interrupted.
+//! KVM); 0 when the guest halted itself (`halt -f`, `poweroff -f` without
+//! ACPI); 1 for anything else (a panic, a timeout, a stalled boot, an
+//! emulation failure); 130/143 when versus was interrupted.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -19,6 +20,7 @@ use bench::workload::Workload;
 use bench::workload::file::{ImageKind, read_image};
 use hypervisor::linux::milestones::{InitStatus, Milestone};
 use hypervisor::linux::run::{self, LinuxEnd, LinuxRunConfig, LinuxRunReport};
+use hypervisor::linux::symbols::{KernelSymbols, name_rip_in_line};
 use hypervisor::linux::{KernelFormat, MINIMAL_KERNEL_PATH, initrd};
 
 use crate::args::VmRunArgs;
@@ -65,6 +67,11 @@ fn initramfs(args: &VmRunArgs) -> Result<Option<Vec<u8>>> {
 pub(crate) fn run(args: &VmRunArgs) -> Result<ExitCode> {
     // `--cmdline` is a flag of its own for clap (a `requires` does not hold
     // beside a trailing argument), so it alone reaches here.
+    if !args.linux && args.linux_kernel.is_none() && args.cmdline.is_none() {
+        anyhow::bail!(
+            "--linux-symbols names a Linux guest's RIPs: it needs --linux (or --linux-kernel PATH)"
+        );
+    }
     if !args.linux && args.linux_kernel.is_none() {
         anyhow::bail!(
             "--cmdline is the Linux kernel's command line: it needs --linux (or --linux-kernel PATH)"
@@ -86,6 +93,12 @@ pub(crate) fn run(args: &VmRunArgs) -> Result<ExitCode> {
     // A regular file, and no larger than the largest kernel versus unpacks
     // (so `/dev/zero` or a huge file is refused before it is read).
     let kernel = read_image(&path, ImageKind::LinuxKernel)?;
+    // The user's symbols are read before the boot, so a wrong file is
+    // refused at once; those beside the kernel only when a report needs them.
+    let given_symbols = match &args.linux_symbols {
+        Some(file) => Some((file.clone(), KernelSymbols::load(file)?)),
+        None => None,
+    };
     let initrd = initramfs(args)?;
     let config = LinuxRunConfig {
         kernel,
@@ -113,12 +126,18 @@ pub(crate) fn run(args: &VmRunArgs) -> Result<ExitCode> {
             output::stderr_line(&format!("versus:   {} — {}", p.text, p.why));
         }
     }
-    emit(&render(&report))?;
+    let symbols = given_symbols.or_else(|| {
+        names_a_rip(&report)
+            .then(|| KernelSymbols::beside(&path))
+            .flatten()
+    });
+    emit(&render(&report, symbols.as_ref()))?;
     if let Some(status) = bench::interrupt::exit_status() {
         return Ok(ExitCode::from(status));
     }
     Ok(match report.end {
-        LinuxEnd::InitReached => ExitCode::SUCCESS,
+        LinuxEnd::InitReached | LinuxEnd::Halted { .. } => ExitCode::SUCCESS,
+        LinuxEnd::Stalled { .. } => ExitCode::from(1),
         LinuxEnd::InitEnded(InitStatus::Exited(code)) => ExitCode::from(code),
         // A shell's convention for a process killed by a signal.
         LinuxEnd::InitEnded(InitStatus::Signaled(signal)) => {
@@ -145,8 +164,20 @@ fn secs(d: Duration) -> String {
     format!("{:.1} s", d.as_secs_f64())
 }
 
-/// The report as text.
-fn render(r: &LinuxRunReport) -> String {
+/// True when the report shows a guest RIP a symbol could name.
+fn names_a_rip(r: &LinuxRunReport) -> bool {
+    matches!(
+        r.end,
+        LinuxEnd::Shutdown { rip: Some(_), .. }
+            | LinuxEnd::EmulationFailure { .. }
+            | LinuxEnd::Stalled { .. }
+    ) || r.last_lines.iter().any(|line| line.contains("RIP: "))
+}
+
+/// The report as text, RIPs named from `symbols` (and the file they came
+/// from) when given.
+fn render(r: &LinuxRunReport, symbols: Option<&(PathBuf, KernelSymbols)>) -> String {
+    let names = symbols.map(|(_, s)| s);
     let mut out = String::new();
     let format = match r.format {
         KernelFormat::Elf => "ELF vmlinux".to_owned(),
@@ -155,7 +186,25 @@ fn render(r: &LinuxRunReport) -> String {
     let _ = writeln!(out, "\nLinux boot on KVM backend {}", r.backend.label());
     let _ = writeln!(out, "  kernel:       {format}, {:?} entry", r.entry);
     let _ = writeln!(out, "  command line: {}", r.cmdline);
-    let _ = writeln!(out, "  ended:        {} after {}", r.end, secs(r.elapsed));
+    let _ = writeln!(
+        out,
+        "  ended:        {} after {}",
+        r.end.describe(names),
+        secs(r.elapsed)
+    );
+    if let LinuxEnd::Stalled { vcpus, .. } = &r.end {
+        for vcpu in vcpus {
+            let _ = writeln!(out, "    {}", vcpu.describe(names));
+        }
+    }
+    if let Some((file, s)) = symbols {
+        let _ = writeln!(
+            out,
+            "  symbols:      {} ({} code symbols)",
+            file.display(),
+            s.len()
+        );
+    }
     let _ = writeln!(
         out,
         "  guest memory: {} touched{}",
@@ -194,7 +243,8 @@ fn render(r: &LinuxRunReport) -> String {
         r.console_lines
     );
     for line in &r.last_lines[skip..] {
-        let _ = writeln!(out, "  | {line}");
+        let named = names.and_then(|s| name_rip_in_line(line, s));
+        let _ = writeln!(out, "  | {}", named.as_deref().unwrap_or(line));
     }
     let mut exits: Vec<_> = r
         .exits
