@@ -48,6 +48,8 @@ pub enum LinuxEnd {
     Stalled {
         /// Wall-clock time since the last console output or exit.
         silent_for: Duration,
+        /// The part of it the vCPUs could run (not waiting for a host CPU).
+        silent_runnable: Duration,
         /// Every vCPU as the supervisor found it then.
         vcpus: Vec<VcpuState>,
     },
@@ -190,10 +192,15 @@ impl std::fmt::Display for LinuxEnd {
                 None => write!(f, "vCPU {vcpu} shut down (triple fault)"),
             },
             LinuxEnd::EmulationFailure { .. } => f.write_str(&self.describe(None)),
-            LinuxEnd::Stalled { silent_for, .. } => write!(
+            LinuxEnd::Stalled {
+                silent_for,
+                silent_runnable,
+                ..
+            } => write!(
                 f,
-                "the boot stalled: no console output and no exits for {:.0} s while the vCPUs had the CPU",
-                silent_for.as_secs_f64()
+                "the boot stalled: no console output and no exits for {:.0} s, {:.0} s of it with the vCPUs able to run",
+                silent_for.as_secs_f64(),
+                silent_runnable.as_secs_f64()
             ),
             LinuxEnd::Halted { line } => {
                 write!(f, "the guest halted every vCPU after \"{line}\"")

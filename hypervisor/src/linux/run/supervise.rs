@@ -158,20 +158,30 @@ impl Silence {
 }
 
 /// The vCPU threads' run-queue delays (`schedstat`'s second field, in ns).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Starvation {
+    vcpus: usize,
     files: Vec<PathBuf>,
     last: Vec<u64>,
 }
 
 impl Starvation {
-    /// Finds the vCPU threads by name; none found (no procfs, no
-    /// schedstat) leaves the clock on wall time.
-    fn find() -> Self {
+    fn new(vcpus: usize) -> Self {
+        Starvation {
+            vcpus,
+            files: Vec::new(),
+            last: Vec::new(),
+        }
+    }
+
+    /// Finds the vCPU threads by name. A thread names itself once it runs,
+    /// so this is repeated until all are found; while none is (no procfs,
+    /// no schedstat), the clock runs on wall time.
+    fn find(&mut self) {
         let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
-            return Starvation::default();
+            return;
         };
-        let files: Vec<PathBuf> = tasks
+        self.files = tasks
             .flatten()
             .filter(|task| {
                 std::fs::read_to_string(task.path().join("comm"))
@@ -179,12 +189,18 @@ impl Starvation {
             })
             .map(|task| task.path().join("schedstat"))
             .collect();
-        let last = files.iter().map(|f| run_delay(f).unwrap_or(0)).collect();
-        Starvation { files, last }
+        self.last = self
+            .files
+            .iter()
+            .map(|f| run_delay(f).unwrap_or(0))
+            .collect();
     }
 
     /// The longest any vCPU thread waited for a CPU since the last call.
     fn waited(&mut self) -> Duration {
+        if self.files.len() < self.vcpus {
+            self.find();
+        }
         let mut longest = 0;
         for (file, last) in self.files.iter().zip(self.last.iter_mut()) {
             if let Some(now) = run_delay(file) {
@@ -242,7 +258,7 @@ pub(super) fn supervise(
 ) {
     let start = Instant::now();
     let mut silence = Silence::new(start);
-    let mut starvation = Starvation::find();
+    let mut starvation = Starvation::new(handles.len());
     let mut last_halt_probe: Option<Instant> = None;
     while !shared.stop.load(Ordering::SeqCst) {
         if stop_flag.is_some_and(|f| f.load(Ordering::SeqCst)) {
@@ -283,6 +299,7 @@ pub(super) fn supervise(
             let vcpus = probe(shared, handles);
             shared.finish(LinuxEnd::Stalled {
                 silent_for: silence.wall(Instant::now()),
+                silent_runnable: silence.counted,
                 vcpus,
             });
             break;
