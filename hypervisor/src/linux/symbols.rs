@@ -140,13 +140,17 @@ impl KernelSymbols {
     /// Unreadable or symbol-less candidates are passed over.
     pub fn beside(kernel: &Path) -> Option<(PathBuf, Self)> {
         let dir = kernel.parent().unwrap_or(Path::new("."));
-        [
-            kernel.to_owned(),
-            dir.join("System.map"),
-            dir.join("vmlinux"),
-        ]
-        .into_iter()
-        .find_map(|path| Self::load(&path).ok().map(|s| (path, s)))
+        // A bzImage is not read as a System.map: binary bytes could happen
+        // to look like a symbol line.
+        let kernel_is_elf = std::fs::File::open(kernel).is_ok_and(|mut f| {
+            let mut magic = [0u8; 4];
+            std::io::Read::read_exact(&mut f, &mut magic).is_ok() && &magic == ELF_MAGIC
+        });
+        kernel_is_elf
+            .then(|| kernel.to_owned())
+            .into_iter()
+            .chain([dir.join("System.map"), dir.join("vmlinux")])
+            .find_map(|path| Self::load(&path).ok().map(|s| (path, s)))
     }
 
     /// Code symbols in all.
@@ -378,8 +382,13 @@ not a symbol line
         assert!(e.contains("notes.txt") && e.contains("System.map"), "{e}");
         let missing = KernelSymbols::load(&dir.path().join("nope")).unwrap_err();
         assert!(missing.to_string().contains("nope"), "{missing}");
+        // A kernel that is no ELF is not taken for a System.map, even one
+        // holding symbol-shaped lines.
+        let bz_image = dir.path().join("bzImage");
+        std::fs::write(&bz_image, MAP).unwrap();
+        assert_eq!(KernelSymbols::beside(&bz_image), None);
         std::fs::write(dir.path().join("System.map"), MAP).unwrap();
-        let (found, s) = KernelSymbols::beside(&dir.path().join("bzImage")).unwrap();
+        let (found, s) = KernelSymbols::beside(&bz_image).unwrap();
         assert_eq!(found, dir.path().join("System.map"));
         assert_eq!(s.len(), 5);
     }
