@@ -264,7 +264,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn an_emulation_failure_names_the_instruction_and_its_symbol() {
+    fn an_emulation_failure_and_a_triple_fault_name_their_rip_s_symbol() {
         let symbols = KernelSymbols::parse_system_map(
             "ffffffff81020000 T restore_fpregs\nffffffff81021000 T _etext\n",
         );
@@ -276,6 +276,18 @@ mod tests {
         assert_eq!(
             end.describe(Some(&symbols)),
             "vCPU 1: KVM could not emulate `xrstor64 (%rdi)` at RIP 0xffffffff81020010 (restore_fpregs+0x10) (bytes 48 0f ae 2f)"
+        );
+        let triple_fault = LinuxEnd::Shutdown {
+            vcpu: 0,
+            rip: Some(0xffffffff81020abc),
+        };
+        assert_eq!(
+            triple_fault.describe(Some(&symbols)),
+            "vCPU 0 shut down (triple fault) at RIP 0xffffffff81020abc (restore_fpregs+0xabc)"
+        );
+        assert_eq!(
+            triple_fault.to_string(),
+            "vCPU 0 shut down (triple fault) at RIP 0xffffffff81020abc"
         );
         let junk = LinuxEnd::EmulationFailure {
             vcpu: 0,
