@@ -1,8 +1,8 @@
 #!/bin/sh
 # Builds versus' minimal Linux guest (`make linux-guest`): Debian's
 # linux-source-6.1 with versus.config laid over tinyconfig, into
-# guest-images/linux/out/bzImage (and out/vmlinux, whose symbols name a
-# guest RIP). The work tree is guest-images/linux/build/ (git-ignored).
+# guest-images/linux/out/bzImage (and out/vmlinux and out/System.map, whose
+# symbols name a guest RIP in versus' failure reports). The work tree is guest-images/linux/build/ (git-ignored).
 #
 # LINUX_SOURCE_DEB=PATH uses a linux-source-6.1 .deb already at hand instead
 # of `apt-get download`. JOBS=N sets make's parallelism (default: nproc).
@@ -68,6 +68,7 @@ done
 make -s -j"$jobs" bzImage
 cp arch/x86/boot/bzImage "$out/bzImage.tmp" && mv "$out/bzImage.tmp" "$out/bzImage"
 cp vmlinux "$out/vmlinux.tmp" && mv "$out/vmlinux.tmp" "$out/vmlinux"
+cp System.map "$out/System.map.tmp" && mv "$out/System.map.tmp" "$out/System.map"
 
 end=$(date +%s)
 echo "linux-guest: $out/bzImage ($(stat -c %s "$out/bzImage") bytes; vmlinux $(stat -c %s "$out/vmlinux") bytes) built in $((end - start)) s with $jobs jobs"

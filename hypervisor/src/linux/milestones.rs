@@ -13,6 +13,10 @@ pub const LINE_MAX: usize = 1024;
 /// init's wait status as `0x%08x`: the panic that ends a guest whose
 /// `/init` is the workload, and how the workload's exit status comes back.
 const INIT_EXITED: &str = "Attempted to kill init! exitcode=0x";
+/// What Linux prints (`kernel/reboot.c`) just before it halts every CPU
+/// (`halt -f`), or tries to power off (`poweroff -f`; without ACPI the
+/// machine cannot, and the CPUs halt or `/init` exits).
+const HALT_LINES: [&str; 2] = ["reboot: System halted", "reboot: Power down"];
 
 /// A point of a Linux boot that the console shows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -70,6 +74,8 @@ pub struct BootProgress {
     seen: Vec<(Milestone, Duration)>,
     total_lines: u64,
     init_status: Option<InitStatus>,
+    last_output: Option<Duration>,
+    halt_line: Option<&'static str>,
 }
 
 /// How `/init` ended, from its wait status in the kernel's panic line.
@@ -99,6 +105,9 @@ pub fn init_status(line: &str) -> Option<InitStatus> {
 impl BootProgress {
     /// Takes console bytes that arrived `at` (since launch).
     pub fn push(&mut self, bytes: &[u8], at: Duration) {
+        if !bytes.is_empty() {
+            self.last_output = Some(at);
+        }
         for &b in bytes {
             match b {
                 b'\n' => self.end_line(at),
@@ -122,6 +131,9 @@ impl BootProgress {
         self.total_lines += 1;
         if self.init_status.is_none() {
             self.init_status = init_status(&line);
+        }
+        if self.halt_line.is_none() {
+            self.halt_line = HALT_LINES.into_iter().find(|h| line.contains(h));
         }
         for m in Milestone::ALL {
             let hit = match m.needle() {
@@ -171,6 +183,17 @@ impl BootProgress {
     /// How `/init` ended, once the kernel said so.
     pub fn init_status(&self) -> Option<InitStatus> {
         self.init_status
+    }
+
+    /// When the console last received bytes (since launch).
+    pub fn last_output(&self) -> Option<Duration> {
+        self.last_output
+    }
+
+    /// The kernel's "reboot: System halted" or "reboot: Power down", once
+    /// it said either: the CPUs are about to halt.
+    pub fn halt_line(&self) -> Option<&'static str> {
+        self.halt_line
     }
 }
 
@@ -252,5 +275,21 @@ mod tests {
             init_status("Kernel panic - not syncing: VFS: Unable to mount root"),
             None
         );
+    }
+
+    #[test]
+    fn the_halt_lines_and_the_last_output_are_noted() {
+        let mut p = BootProgress::default();
+        assert_eq!(p.last_output(), None);
+        p.push(b"[    5.0] reboot: Restarting system\n", s(5));
+        assert_eq!(p.halt_line(), None, "a restart resets through the i8042");
+        p.push(b"[    6.0] reboot: Power d", s(6));
+        assert_eq!(p.halt_line(), None, "not a line yet");
+        p.push(b"own\n", s(7));
+        assert_eq!(p.halt_line(), Some("reboot: Power down"));
+        assert_eq!(p.last_output(), Some(s(7)));
+        let mut halted = BootProgress::default();
+        halted.push(b"[    6.0] reboot: System halted\n", s(9));
+        assert_eq!(halted.halt_line(), Some("reboot: System halted"));
     }
 }

@@ -28,12 +28,14 @@
 
 pub mod boot;
 pub mod cmdline;
+pub mod decode;
 pub mod image;
 pub mod initrd;
 pub mod layout;
 pub mod milestones;
 pub mod mptable;
 pub mod run;
+pub mod symbols;
 pub mod walk;
 pub mod zeropage;
 

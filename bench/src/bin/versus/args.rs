@@ -430,6 +430,12 @@ pub(crate) struct VmRunArgs {
     #[arg(long, value_name = "TEXT")]
     pub(crate) cmdline: Option<String>,
 
+    /// The Linux kernel's symbols (its System.map, or a vmlinux) to name a
+    /// guest RIP in failure reports; by default the kernel's own, or the
+    /// System.map or vmlinux beside it. Needs --linux or --linux-kernel.
+    #[arg(long = "linux-symbols", value_name = "PATH")]
+    pub(crate) linux_symbols: Option<PathBuf>,
+
     #[command(flatten)]
     pub(crate) run: RunArgs,
 }

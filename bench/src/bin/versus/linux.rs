@@ -7,10 +7,12 @@
 //! The exit status: 0 when the boot reached "Run /init as init process"
 //! and stopped there (a software KVM backend, where Linux user space cannot
 //! make system calls); `/init`'s own status when it ran to its end (hardware
-//! KVM); 1 for anything else (a panic, a timeout, an emulation failure);
-//! 130/143 when versus was interrupted.
+//! KVM); 0 when the guest halted itself (`halt -f`, `poweroff -f` without
+//! ACPI); 1 for anything else (a panic, a timeout, a stalled boot, an
+//! emulation failure); 130/143 when versus was interrupted.
 
 use std::fmt::Write as _;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -21,6 +23,7 @@ use bench::output;
 use bench::workload::Workload;
 use hypervisor::linux::milestones::{InitStatus, Milestone};
 use hypervisor::linux::run::{LinuxEnd, LinuxRunReport};
+use hypervisor::linux::symbols::{KernelSymbols, name_rip_in_line};
 
 use crate::args::VmRunArgs;
 use crate::exit::emit;
@@ -36,12 +39,23 @@ const REPORT_EXITS: usize = 12;
 pub(crate) fn run(args: &VmRunArgs) -> Result<ExitCode> {
     // `--cmdline` is a flag of its own for clap (a `requires` does not hold
     // beside a trailing argument), so it alone reaches here.
+    if !args.linux && args.linux_kernel.is_none() && args.cmdline.is_none() {
+        anyhow::bail!(
+            "--linux-symbols names a Linux guest's RIPs: it needs --linux (or --linux-kernel PATH)"
+        );
+    }
     if !args.linux && args.linux_kernel.is_none() {
         anyhow::bail!(
             "--cmdline is the Linux kernel's command line: it needs --linux (or --linux-kernel PATH)"
         );
     }
     let mut backend = LinuxBackend::new(args.linux_kernel.as_deref())?;
+    // The user's symbols are read before the boot, so a wrong file is
+    // refused at once; those beside the kernel only when a report needs them.
+    let given_symbols = match &args.linux_symbols {
+        Some(file) => Some((file.clone(), KernelSymbols::load(file)?)),
+        None => None,
+    };
     if let Some(path) = &args.initrd {
         if !args.run.task.is_empty() || args.run.workload.is_some() {
             anyhow::bail!(
@@ -86,13 +100,19 @@ pub(crate) fn run(args: &VmRunArgs) -> Result<ExitCode> {
     if args.run.json {
         emit(&format!("{}\n", serde_json::to_string_pretty(&report)?))?;
     } else {
-        emit(&render(&raw))?;
+        let symbols = given_symbols.or_else(|| {
+            names_a_rip(&raw)
+                .then(|| KernelSymbols::beside(&backend.kernel_path))
+                .flatten()
+        });
+        emit(&render(&raw, symbols.as_ref()))?;
     }
     if let Some(status) = bench::interrupt::exit_status() {
         return Ok(ExitCode::from(status));
     }
     Ok(match raw.end {
-        LinuxEnd::InitReached => ExitCode::SUCCESS,
+        LinuxEnd::InitReached | LinuxEnd::Halted { .. } => ExitCode::SUCCESS,
+        LinuxEnd::Stalled { .. } => ExitCode::from(1),
         LinuxEnd::InitEnded(InitStatus::Exited(code)) => ExitCode::from(code),
         // A shell's convention for a process killed by a signal.
         LinuxEnd::InitEnded(InitStatus::Signaled(signal)) => {
@@ -113,14 +133,44 @@ fn secs(d: Duration) -> String {
     format!("{:.1} s", d.as_secs_f64())
 }
 
-/// The report as text.
-fn render(r: &LinuxRunReport) -> String {
+/// True when the report shows a guest RIP a symbol could name.
+fn names_a_rip(r: &LinuxRunReport) -> bool {
+    matches!(
+        r.end,
+        LinuxEnd::Shutdown { rip: Some(_), .. }
+            | LinuxEnd::EmulationFailure { .. }
+            | LinuxEnd::Stalled { .. }
+    ) || r.last_lines.iter().any(|line| line.contains("RIP: "))
+}
+
+/// The report as text, RIPs named from `symbols` (and the file they came
+/// from) when given.
+fn render(r: &LinuxRunReport, symbols: Option<&(PathBuf, KernelSymbols)>) -> String {
+    let names = symbols.map(|(_, s)| s);
     let mut out = String::new();
     let format = linux::format_name(r.format);
     let _ = writeln!(out, "\nLinux boot on KVM backend {}", r.backend.label());
     let _ = writeln!(out, "  kernel:       {format}, {:?} entry", r.entry);
     let _ = writeln!(out, "  command line: {}", r.cmdline);
-    let _ = writeln!(out, "  ended:        {} after {}", r.end, secs(r.elapsed));
+    let _ = writeln!(
+        out,
+        "  ended:        {} after {}",
+        r.end.describe(names),
+        secs(r.elapsed)
+    );
+    if let LinuxEnd::Stalled { vcpus, .. } = &r.end {
+        for vcpu in vcpus {
+            let _ = writeln!(out, "    {}", vcpu.describe(names));
+        }
+    }
+    if let Some((file, s)) = symbols {
+        let _ = writeln!(
+            out,
+            "  symbols:      {} ({} code symbols)",
+            file.display(),
+            s.len()
+        );
+    }
     let _ = writeln!(
         out,
         "  guest memory: {} touched{}",
@@ -160,7 +210,8 @@ fn render(r: &LinuxRunReport) -> String {
         r.console_lines
     );
     for line in &r.last_lines[skip..] {
-        let _ = writeln!(out, "  | {line}");
+        let named = names.and_then(|s| name_rip_in_line(line, s));
+        let _ = writeln!(out, "  | {}", named.as_deref().unwrap_or(line));
     }
     let mut exits: Vec<_> = r
         .exits

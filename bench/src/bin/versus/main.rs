@@ -136,7 +136,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Vm {
             action: VmAction::Run(args),
         } => {
-            if args.linux || args.linux_kernel.is_some() || args.cmdline.is_some() {
+            if args.linux
+                || args.linux_kernel.is_some()
+                || args.cmdline.is_some()
+                || args.linux_symbols.is_some()
+            {
                 return linux::run(&args);
             }
             let mut backend = VmBackend::with_settings(args.settings());

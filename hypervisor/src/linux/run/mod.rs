@@ -36,8 +36,9 @@ mod setup;
 mod supervise;
 mod vcpu_loop;
 
-pub use report::{LinuxEnd, LinuxRunReport, hex};
+pub use report::{LinuxEnd, LinuxRunReport, VcpuActivity, VcpuState, hex};
 pub use setup::linux_cpuid;
+pub use supervise::STALL_SILENCE;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::AtomicBool;
@@ -57,7 +58,7 @@ use crate::kvm;
 use crate::memory::{self, MemoryLayout};
 use crate::vcpu;
 use devices::{COM1_GSI, Devices, IrqLine, ProgressSink, Uart};
-use supervise::{RunShared, lock, supervise};
+use supervise::{RunShared, VCPU_THREAD_PREFIX, lock, supervise};
 use vcpu_loop::vcpu_loop;
 
 /// What to boot, and how.
@@ -151,6 +152,7 @@ pub fn boot(config: &LinuxRunConfig) -> Result<LinuxRunReport, LinuxError> {
         progress: Mutex::new(BootProgress::default()),
         assists: Mutex::new(BTreeMap::new()),
         stop_at_init: backend.is_software(),
+        watch: Default::default(),
     });
     // 6. The devices: the 16550 (its IRQ 4 through an irqfd) and the RTC.
     let irq = EventFd::new(libc::EFD_NONBLOCK)
@@ -175,7 +177,7 @@ pub fn boot(config: &LinuxRunConfig) -> Result<LinuxRunReport, LinuxError> {
         };
         let (run_shared, mem) = (shared.clone(), mem.clone());
         let spawned = std::thread::Builder::new()
-            .name(format!("linux-vcpu{index}"))
+            .name(format!("{VCPU_THREAD_PREFIX}{index}"))
             .spawn(move || vcpu_loop(fd, index as u32, &run_shared, &devices, &mem));
         match spawned {
             Ok(h) => handles.push(h),

@@ -4,7 +4,9 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use super::super::decode::decode;
 use super::super::milestones::{InitStatus, Milestone};
+use super::super::symbols::KernelSymbols;
 use super::super::{EntryProtocol, KernelFormat, cmdline};
 use crate::exits::ExitStats;
 use crate::kvm::KvmBackend;
@@ -41,6 +43,24 @@ pub enum LinuxEnd {
         /// The bytes at RIP (read through the guest's page tables).
         bytes: Vec<u8>,
     },
+    /// The console and the exits showed no progress for
+    /// [`STALL_SILENCE`](super::STALL_SILENCE) while the vCPUs had the CPU.
+    Stalled {
+        /// Wall-clock time since the last console output or exit.
+        silent_for: Duration,
+        /// The part of it the vCPUs could run (not waiting for a host CPU).
+        silent_runnable: Duration,
+        /// Every vCPU as the supervisor found it then.
+        vcpus: Vec<VcpuState>,
+    },
+    /// The console said "reboot: System halted" or "reboot: Power down",
+    /// and then every vCPU was halted with interrupts off (or never
+    /// started): the guest stopped itself (`halt -f`, `poweroff -f` on a
+    /// machine without ACPI).
+    Halted {
+        /// The console's line.
+        line: String,
+    },
     /// Another KVM internal error.
     InternalError {
         /// The vCPU.
@@ -55,6 +75,102 @@ pub enum LinuxEnd {
         /// What happened.
         message: String,
     },
+}
+
+/// Where a vCPU was and what it was doing, as its thread read it when the
+/// supervisor asked (a stall, a halt).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VcpuState {
+    /// The vCPU.
+    pub vcpu: u32,
+    /// Its RIP, if its registers were readable.
+    pub rip: Option<u64>,
+    /// RFLAGS.IF.
+    pub interrupts_enabled: bool,
+    /// What KVM's multiprocessing state says it does.
+    pub activity: VcpuActivity,
+}
+
+/// A vCPU's activity (`KVM_GET_MP_STATE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VcpuActivity {
+    /// Runnable: executing guest code.
+    Running,
+    /// Halted (`hlt`), waiting for an interrupt.
+    Halted,
+    /// Never started: waiting for the INIT/SIPI that brings an AP up.
+    NotStarted,
+    /// The state could not be read.
+    Unknown,
+}
+
+impl VcpuState {
+    /// Stopped for good: halted with interrupts off, or never started.
+    pub fn is_stopped(&self) -> bool {
+        match self.activity {
+            VcpuActivity::Halted => !self.interrupts_enabled,
+            VcpuActivity::NotStarted => true,
+            VcpuActivity::Running | VcpuActivity::Unknown => false,
+        }
+    }
+
+    /// `vCPU 0: RIP 0xffffffff81003004 (native_halt+0x4), halted, interrupts off`.
+    pub fn describe(&self, symbols: Option<&KernelSymbols>) -> String {
+        let activity = match self.activity {
+            VcpuActivity::Running => "running",
+            VcpuActivity::Halted => "halted",
+            VcpuActivity::NotStarted => "never started",
+            VcpuActivity::Unknown => "state unreadable",
+        };
+        let interrupts = if self.interrupts_enabled { "on" } else { "off" };
+        match self.rip {
+            Some(rip) => format!(
+                "vCPU {}: RIP {rip:#x}{}, {activity}, interrupts {interrupts}",
+                self.vcpu,
+                symbol_suffix(symbols, rip)
+            ),
+            None => format!("vCPU {}: registers unreadable, {activity}", self.vcpu),
+        }
+    }
+}
+
+/// ` (name+0x1a)` for a RIP a symbol covers, else nothing.
+fn symbol_suffix(symbols: Option<&KernelSymbols>, rip: u64) -> String {
+    symbols
+        .and_then(|s| s.lookup(rip))
+        .map(|s| format!(" ({s})"))
+        .unwrap_or_default()
+}
+
+impl LinuxEnd {
+    /// The one-line description, with RIPs named from `symbols` when given
+    /// (the [`Display`](std::fmt::Display) form names none).
+    pub fn describe(&self, symbols: Option<&KernelSymbols>) -> String {
+        match self {
+            LinuxEnd::Shutdown {
+                vcpu,
+                rip: Some(rip),
+            } => format!(
+                "vCPU {vcpu} shut down (triple fault) at RIP {rip:#x}{}",
+                symbol_suffix(symbols, *rip)
+            ),
+            LinuxEnd::EmulationFailure { vcpu, rip, bytes } => {
+                let at = format!("RIP {rip:#x}{}", symbol_suffix(symbols, *rip));
+                match decode(bytes, *rip) {
+                    Some(insn) => format!(
+                        "vCPU {vcpu}: KVM could not emulate `{}` at {at} (bytes {})",
+                        insn.text,
+                        hex(&bytes[..insn.len])
+                    ),
+                    None => format!(
+                        "vCPU {vcpu}: KVM could not emulate the instruction at {at} (bytes {}, not a valid instruction)",
+                        hex(bytes)
+                    ),
+                }
+            }
+            other => other.to_string(),
+        }
+    }
 }
 
 impl std::fmt::Display for LinuxEnd {
@@ -75,11 +191,20 @@ impl std::fmt::Display for LinuxEnd {
                 Some(rip) => write!(f, "vCPU {vcpu} shut down (triple fault) at RIP {rip:#x}"),
                 None => write!(f, "vCPU {vcpu} shut down (triple fault)"),
             },
-            LinuxEnd::EmulationFailure { vcpu, rip, bytes } => write!(
+            LinuxEnd::EmulationFailure { .. } => f.write_str(&self.describe(None)),
+            LinuxEnd::Stalled {
+                silent_for,
+                silent_runnable,
+                ..
+            } => write!(
                 f,
-                "vCPU {vcpu}: KVM could not emulate the instruction at RIP {rip:#x} (bytes {})",
-                hex(bytes)
+                "the boot stalled: no console output and no exits for {:.0} s, {:.0} s of it with the vCPUs able to run",
+                silent_for.as_secs_f64(),
+                silent_runnable.as_secs_f64()
             ),
+            LinuxEnd::Halted { line } => {
+                write!(f, "the guest halted every vCPU after \"{line}\"")
+            }
             LinuxEnd::InternalError { vcpu, suberror } => {
                 write!(f, "vCPU {vcpu}: KVM internal error, suberror {suberror}")
             }
@@ -140,4 +265,70 @@ pub struct LinuxRunReport {
     pub memory_touched: u64,
     /// The initramfs' size in bytes (0 without one).
     pub initrd_size: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_emulation_failure_and_a_triple_fault_name_their_rip_s_symbol() {
+        let symbols = KernelSymbols::parse_system_map(
+            "ffffffff81020000 T restore_fpregs\nffffffff81021000 T _etext\n",
+        );
+        let end = LinuxEnd::EmulationFailure {
+            vcpu: 1,
+            rip: 0xffffffff81020010,
+            bytes: vec![0x48, 0x0f, 0xae, 0x2f, 0xc3, 0x90],
+        };
+        assert_eq!(
+            end.describe(Some(&symbols)),
+            "vCPU 1: KVM could not emulate `xrstor64 (%rdi)` at RIP 0xffffffff81020010 (restore_fpregs+0x10) (bytes 48 0f ae 2f)"
+        );
+        let triple_fault = LinuxEnd::Shutdown {
+            vcpu: 0,
+            rip: Some(0xffffffff81020abc),
+        };
+        assert_eq!(
+            triple_fault.describe(Some(&symbols)),
+            "vCPU 0 shut down (triple fault) at RIP 0xffffffff81020abc (restore_fpregs+0xabc)"
+        );
+        assert_eq!(
+            triple_fault.to_string(),
+            "vCPU 0 shut down (triple fault) at RIP 0xffffffff81020abc"
+        );
+        let junk = LinuxEnd::EmulationFailure {
+            vcpu: 0,
+            rip: 0x1000,
+            bytes: vec![0x0f, 0xff],
+        };
+        assert!(
+            junk.describe(Some(&symbols))
+                .ends_with("at RIP 0x1000 (bytes 0f ff, not a valid instruction)"),
+            "{}",
+            junk.describe(Some(&symbols))
+        );
+    }
+
+    #[test]
+    fn a_vcpu_is_stopped_only_when_halted_with_interrupts_off_or_never_started() {
+        let state = |activity, interrupts_enabled| VcpuState {
+            vcpu: 0,
+            rip: Some(0x10_0000),
+            interrupts_enabled,
+            activity,
+        };
+        assert!(state(VcpuActivity::Halted, false).is_stopped());
+        assert!(
+            !state(VcpuActivity::Halted, true).is_stopped(),
+            "waits for a timer"
+        );
+        assert!(!state(VcpuActivity::Running, false).is_stopped());
+        assert!(state(VcpuActivity::NotStarted, true).is_stopped());
+        assert!(!state(VcpuActivity::Unknown, false).is_stopped());
+        assert_eq!(
+            state(VcpuActivity::Halted, false).describe(None),
+            "vCPU 0: RIP 0x100000, halted, interrupts off"
+        );
+    }
 }

@@ -113,6 +113,7 @@ pub(super) fn vcpu_loop(
             Err(e) if e.errno() == libc::EINTR => {
                 kind = ExitKind::Interrupted;
                 fd.set_kvm_immediate_exit(0);
+                shared.answer_probe(index, &fd);
                 None
             }
             Err(e) if e.errno() == libc::EAGAIN => None,
@@ -122,6 +123,7 @@ pub(super) fn vcpu_loop(
             }),
         };
         stats.record(kind, exited.elapsed().as_nanos() as u64);
+        shared.note_exit(kind);
         if let Some(end) = end {
             shared.finish(end);
         }
