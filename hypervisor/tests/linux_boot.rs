@@ -218,6 +218,7 @@ fn tiny_config(code: &[u8], cmdline: &str) -> linux::run::LinuxRunConfig {
         vcpus: 1,
         memory: 64 << 20,
         timeout: std::time::Duration::from_secs(60),
+        stall_silence: linux::run::STALL_SILENCE,
         console_observer: None,
         stop_flag: None,
         initrd: None,
@@ -361,6 +362,7 @@ fn boot_minimal_kernel(test: &str, vcpus: u32) {
         vcpus,
         memory,
         timeout: std::time::Duration::from_secs(1800),
+        stall_silence: linux::run::STALL_SILENCE,
         console_observer: Some(hypervisor::console::ConsoleObserver::new(move |w| {
             sink.lock().unwrap().extend_from_slice(w.bytes)
         })),

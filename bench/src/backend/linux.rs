@@ -170,6 +170,7 @@ impl LinuxBackend {
             vcpus: self.vcpus,
             memory: self.memory(),
             timeout: launch.timeout.unwrap_or(DEFAULT_TIMEOUT),
+            stall_silence: hypervisor::linux::run::STALL_SILENCE,
             console_observer: observer,
             stop_flag,
             initrd,

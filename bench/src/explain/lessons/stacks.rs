@@ -134,6 +134,7 @@ pub(crate) fn two_stacks_linux(
         vcpus: 1,
         memory: LINUX_GUEST_MEMORY,
         timeout: LINUX_GUEST_TIMEOUT,
+        stall_silence: hypervisor::linux::run::STALL_SILENCE,
         console_observer: Some(hypervisor::console::ConsoleObserver::new(move |write| {
             // A poisoned lock only loses console text: the banner is then
             // reported missing, never a panic.

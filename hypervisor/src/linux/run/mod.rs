@@ -74,6 +74,10 @@ pub struct LinuxRunConfig {
     pub memory: u64,
     /// How long the guest may run.
     pub timeout: Duration,
+    /// How long a boot may show no progress (no console output, no exit to
+    /// versus) while its vCPUs could run before it ends as stalled:
+    /// [`STALL_SILENCE`] unless a test wants a shorter wait.
+    pub stall_silence: Duration,
     /// Sees every console write as it happens (for printing it live), as
     /// [`crate::VmConfig::console_observer`] does for the tiny kernel.
     pub console_observer: Option<ConsoleObserver>,
@@ -190,7 +194,13 @@ pub fn boot(config: &LinuxRunConfig) -> Result<LinuxRunReport, LinuxError> {
             }
         }
     }
-    supervise(&shared, &handles, config.timeout, config.stop_flag);
+    supervise(
+        &shared,
+        &handles,
+        config.timeout,
+        config.stall_silence,
+        config.stop_flag,
+    );
     // 8. The exits of every vCPU, the memory the guest touched, then
     //    teardown (the UART's irqfd before the VM, the VM before its memory).
     let mut exits = ExitStats::default();

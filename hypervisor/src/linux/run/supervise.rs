@@ -255,6 +255,7 @@ pub(super) fn supervise(
     shared: &RunShared,
     handles: &[JoinHandle<ExitStats>],
     timeout: Duration,
+    stall_silence: Duration,
     stop_flag: Option<&AtomicBool>,
 ) {
     let start = Instant::now();
@@ -296,7 +297,7 @@ pub(super) fn supervise(
                 break;
             }
         }
-        if silence.counted >= STALL_SILENCE {
+        if silence.counted >= stall_silence {
             let vcpus = probe(shared, handles);
             shared.finish(LinuxEnd::Stalled {
                 silent_for: silence.wall(Instant::now()),
