@@ -359,6 +359,34 @@ mod tests {
         assert!(!oom_killed(None, Some(1)));
     }
 
+    /// Whether `bell` has rung, without waiting.
+    fn rung(bell: &Bell) -> bool {
+        let mut pfd = libc::pollfd {
+            fd: bell.fd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd; a zero timeout only looks.
+        unsafe { libc::poll(&mut pfd, 1, 0) == 1 }
+    }
+
+    #[test]
+    fn wake_waiters_rings_every_registered_bell_until_it_is_silenced_or_dropped() {
+        let first = Bell::ring_on_interrupt().expect("eventfd");
+        let second = Bell::ring_on_interrupt().expect("eventfd");
+        assert!(!rung(&first) && !rung(&second));
+        wake_waiters();
+        // This is what ends a `wait` blocked without a timeout.
+        assert!(rung(&first) && rung(&second));
+        first.silence();
+        assert!(!rung(&first), "a silenced bell must let the next poll block");
+        let second_fd = second.fd.as_raw_fd();
+        drop(second);
+        let registered = WAITERS.lock().unwrap_or_else(PoisonError::into_inner);
+        assert!(!registered.contains(&second_fd), "a dropped bell stays registered");
+        assert!(registered.contains(&first.fd.as_raw_fd()));
+    }
+
     #[test]
     fn launcher_rss_is_readable() {
         assert!(launcher_peak_rss().unwrap() > 0);
