@@ -379,11 +379,17 @@ mod tests {
         // This is what ends a `wait` blocked without a timeout.
         assert!(rung(&first) && rung(&second));
         first.silence();
-        assert!(!rung(&first), "a silenced bell must let the next poll block");
+        assert!(
+            !rung(&first),
+            "a silenced bell must let the next poll block"
+        );
         let second_fd = second.fd.as_raw_fd();
         drop(second);
         let registered = WAITERS.lock().unwrap_or_else(PoisonError::into_inner);
-        assert!(!registered.contains(&second_fd), "a dropped bell stays registered");
+        assert!(
+            !registered.contains(&second_fd),
+            "a dropped bell stays registered"
+        );
         assert!(registered.contains(&first.fd.as_raw_fd()));
     }
 
