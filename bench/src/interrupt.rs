@@ -85,12 +85,11 @@ fn start_bell() -> Result<(), InterruptError> {
     }
     let (read, write) = std::io::pipe().map_err(InterruptError::Pipe)?;
     let write = OwnedFd::from(write);
-    // SAFETY: `write` is a pipe end this function owns; the flags only add
-    // O_NONBLOCK.
-    let nonblocking = unsafe {
-        let flags = libc::fcntl(write.as_raw_fd(), libc::F_GETFL);
-        flags >= 0 && libc::fcntl(write.as_raw_fd(), libc::F_SETFL, flags | libc::O_NONBLOCK) == 0
-    };
+    // SAFETY: `write` is a pipe end this function owns; F_GETFL only reads.
+    let flags = unsafe { libc::fcntl(write.as_raw_fd(), libc::F_GETFL) };
+    // SAFETY: as above; the new flags only add O_NONBLOCK.
+    let nonblocking = flags >= 0
+        && unsafe { libc::fcntl(write.as_raw_fd(), libc::F_SETFL, flags | libc::O_NONBLOCK) } == 0;
     if !nonblocking {
         return Err(InterruptError::Pipe(std::io::Error::last_os_error()));
     }

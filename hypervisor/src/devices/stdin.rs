@@ -197,12 +197,11 @@ impl KickBlocked {
         let mut kick: libc::sigset_t = unsafe { std::mem::zeroed() };
         // SAFETY: as above.
         let mut outside: libc::sigset_t = unsafe { std::mem::zeroed() };
-        // SAFETY: `kick` is a valid, writable set; the signal number is a
-        // real-time signal the host has.
-        unsafe {
-            libc::sigemptyset(&mut kick);
-            libc::sigaddset(&mut kick, crate::vcpu::kick_signal());
-        }
+        // SAFETY: `kick` is a valid, writable set.
+        unsafe { libc::sigemptyset(&mut kick) };
+        // SAFETY: as above; the signal number is a real-time signal the
+        // host has.
+        unsafe { libc::sigaddset(&mut kick, crate::vcpu::kick_signal()) };
         // SAFETY: both sets are valid; `outside` receives the old mask.
         let failed = unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &kick, &mut outside) };
         if failed != 0 {
