@@ -35,6 +35,7 @@ fn plan(backend: ScaleBackend, count: usize) -> ScalePlan {
         counts: vec![count],
         vm: VmSettings::default(),
         parallelism: std::thread::available_parallelism().map_or(1, usize::from),
+        hold: Duration::ZERO,
     }
 }
 

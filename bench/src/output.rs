@@ -40,12 +40,12 @@ pub fn write_stdout(bytes: &[u8]) -> std::io::Result<()> {
     match write_fd(libc::STDOUT_FILENO, bytes) {
         Err(error) if error.kind() == ErrorKind::BrokenPipe => {
             STDOUT_CLOSED.store(true, Ordering::SeqCst);
-            crate::interrupt::INTERRUPTED.store(true, Ordering::SeqCst);
+            crate::interrupt::raise();
             Ok(())
         }
         Err(error) => {
             let _ = STDOUT_FAILURE.set(error.to_string());
-            crate::interrupt::INTERRUPTED.store(true, Ordering::SeqCst);
+            crate::interrupt::raise();
             Err(error)
         }
         Ok(()) => Ok(()),

@@ -356,3 +356,82 @@ fn an_instance_failing_mid_way_stops_and_tears_everything_down() {
     assert!(stderr.contains("had started"), "{stderr}");
     assert_eq!(orphaned_instances(), Vec::<u32>::new(), "no instance left");
 }
+
+/// `--hold` takes a duration, at most a day; anything else is refused
+/// before an instance starts, saying how to write it.
+#[test]
+fn a_malformed_or_overlong_hold_is_refused() {
+    for (hold, says) in [
+        ("soon", "write it like 0s, 500ms, 5s or 2m"),
+        ("2days", "longer than the longest hold, 1day"),
+    ] {
+        let output = common::versus()
+            .args([
+                "scale",
+                "--count",
+                "1",
+                "--backends",
+                "host",
+                "--hold",
+                hold,
+            ])
+            .output()
+            .expect("versus runs");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "--hold {hold}: {stderr}");
+        assert!(
+            stderr.contains("--hold") && stderr.contains(says),
+            "--hold {hold}: {stderr}"
+        );
+    }
+}
+
+/// Ctrl-C while the instances are held (`--hold 1h`) ends the hold, tears
+/// everything down and exits 130, instead of keeping them for the hour.
+#[test]
+fn ctrl_c_during_a_hold_ends_it_and_tears_everything_down() {
+    reap_orphans();
+    let child = Command::new(versus())
+        .args([
+            "scale",
+            "--count",
+            "3",
+            "--backends",
+            "host",
+            "--hold",
+            "1h",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("versus starts");
+    let pid = child.id();
+    let children_of_versus = || {
+        std::fs::read_dir("/proc")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+            .filter(|&child| container::host::parent_pid(child) == Some(pid))
+            .count()
+    };
+    // All three of the count alive: measured now, or already held.
+    while children_of_versus() < 3 {
+        assert!(
+            std::fs::metadata(format!("/proc/{pid}")).is_ok(),
+            "versus ended before its instances started"
+        );
+        std::thread::yield_now();
+    }
+    let pid_t = libc::pid_t::try_from(pid).expect("a pid");
+    // SAFETY: kill has no memory effects; `pid` is our child, not yet reaped.
+    unsafe { libc::kill(pid_t, libc::SIGINT) };
+    let output = child.wait_with_output().expect("versus ends");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    assert!(
+        stderr.contains("interrupted after 3 of 3") && stderr.contains("nothing left behind"),
+        "{stderr}"
+    );
+    assert_eq!(orphaned_instances(), Vec::<u32>::new(), "no instance left");
+}

@@ -8,9 +8,9 @@
 //! it; the loop then sees the flag and ends.
 
 use std::cell::Cell;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -28,8 +28,39 @@ use crate::vm_state::{Action, Shared, VcpuState};
 
 /// Offset from SIGRTMIN of the signal that kicks vCPU threads out of KVM_RUN.
 pub const KICK_SIGNAL_OFFSET: c_int = 0;
-/// While stopping, how often stragglers are kicked again.
+/// While stopping, how often stragglers are kicked again. Only while
+/// stopping: a running VM's supervisor sleeps until a vCPU leaves, the
+/// timeout passes or [`wake_supervisors`] says the stop flag was raised.
 const KICK_RETRY: Duration = Duration::from_millis(20);
+
+/// What a supervisor hears on its channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Notice {
+    /// This vCPU's thread left its loop.
+    Left(u32),
+    /// Someone raised a stop flag: look at yours.
+    LookAtStopFlag,
+}
+
+/// Every supervisor's channel in this process, by registration number, so
+/// that [`wake_supervisors`] can reach them.
+static SUPERVISORS: Mutex<Vec<(u64, Sender<Notice>)>> = Mutex::new(Vec::new());
+
+/// The next registration number in [`SUPERVISORS`].
+static NEXT_SUPERVISOR: AtomicU64 = AtomicU64::new(0);
+
+/// Wakes every VM's supervisor in this process so that it looks at its stop
+/// flag now; call it after raising the flag (a supervisor does not poll the
+/// flag, so a parked VM costs no wake-ups). Not async-signal-safe: call it
+/// from a thread, not from a signal handler.
+pub fn wake_supervisors() {
+    let supervisors = SUPERVISORS.lock().unwrap_or_else(PoisonError::into_inner);
+    for (_, supervisor) in supervisors.iter() {
+        // A supervisor that already returned no longer listens; its entry
+        // goes when its threads are dropped.
+        let _ = supervisor.send(Notice::LookAtStopFlag);
+    }
+}
 
 /// Errors of step 5.
 #[derive(Debug, thiserror::Error)]
@@ -338,7 +369,9 @@ pub fn run_loop(mut vcpu: Vcpu, shared: &Shared) -> (VcpuState, VcpuEnd) {
 #[derive(Debug)]
 pub struct VcpuThreads {
     handles: Vec<JoinHandle<(VcpuState, VcpuEnd)>>,
-    finished: Receiver<u32>,
+    finished: Receiver<Notice>,
+    /// This supervisor's number in [`SUPERVISORS`].
+    registration: u64,
     shared: Arc<Shared>,
     /// Every thread has left its loop (`supervise` saw them all finish).
     all_left: bool,
@@ -349,21 +382,27 @@ impl VcpuThreads {
     pub fn spawn(vcpus: Vec<Vcpu>, shared: Arc<Shared>) -> Result<Self, VcpuError> {
         install_kick_handler()?;
         let (tx, rx) = mpsc::channel();
+        let registration = NEXT_SUPERVISOR.fetch_add(1, Ordering::Relaxed);
+        SUPERVISORS
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push((registration, tx.clone()));
         let mut threads = Self {
             handles: Vec::with_capacity(vcpus.len()),
             finished: rx,
+            registration,
             shared,
             all_left: false,
         };
         for vcpu in vcpus {
             let index = vcpu.index;
             let shared = threads.shared.clone();
-            let tx: Sender<u32> = tx.clone();
+            let tx: Sender<Notice> = tx.clone();
             let handle = std::thread::Builder::new()
                 .name(format!("vcpu{index}"))
                 .spawn(move || {
                     let result = run_loop(vcpu, &shared);
-                    let _ = tx.send(index);
+                    let _ = tx.send(Notice::Left(index));
                     result
                 })
                 .map_err(|source| VcpuError::Spawn { index, source })?; // Drop stops the others.
@@ -389,27 +428,29 @@ impl VcpuThreads {
     ) {
         let deadline = timeout.map(|t| started + t);
         let mut running = self.handles.len();
+        // A flag raised before this supervisor was registered woke no one.
+        if stop_flag.is_some_and(|f| f.load(Ordering::SeqCst)) && !self.shared.stopping() {
+            self.shared.request_stop(Outcome::Interrupted);
+            self.kick_all();
+        }
         while running > 0 {
             let wait = if self.shared.stopping() {
                 KICK_RETRY
             } else {
-                let until_deadline = deadline.map_or(Duration::from_secs(3600), |d| {
+                // The stop flag's setter wakes this wait (`wake_supervisors`);
+                // only the deadline needs a timeout.
+                deadline.map_or(Duration::from_secs(3600), |d| {
                     d.saturating_duration_since(Instant::now())
-                });
-                // With a stop flag to watch, wake up at least this often.
-                match stop_flag {
-                    Some(_) => until_deadline.min(KICK_RETRY),
-                    None => until_deadline,
-                }
+                })
             };
             match self.finished.recv_timeout(wait) {
-                Ok(_) => {
+                Ok(Notice::Left(_)) => {
                     running -= 1;
                     if self.shared.stopping() {
                         self.kick_all();
                     }
                 }
-                Err(RecvTimeoutError::Timeout) => {
+                Ok(Notice::LookAtStopFlag) | Err(RecvTimeoutError::Timeout) => {
                     if stop_flag.is_some_and(|f| f.load(Ordering::SeqCst))
                         && !self.shared.stopping()
                     {
@@ -470,6 +511,10 @@ impl VcpuThreads {
 
 impl Drop for VcpuThreads {
     fn drop(&mut self) {
+        SUPERVISORS
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .retain(|(registration, _)| *registration != self.registration);
         if !std::thread::panicking() {
             self.stop_and_join();
         } else {

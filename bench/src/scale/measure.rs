@@ -23,6 +23,9 @@ const SETTLE_LIMIT: Duration = Duration::from_secs(10);
 
 /// How often the teardown check looks again while it waits.
 const SETTLE_POLL: Duration = Duration::from_millis(20);
+/// While holding parked instances (`--hold`), how often versus looks for
+/// Ctrl-C: 10 wake-ups a second, next to nothing beside what is measured.
+const HOLD_POLL: Duration = Duration::from_millis(100);
 
 /// The `park` launch every instance runs: no timeout, since scale
 /// finishes it; no echo, since hundreds print nothing useful.
@@ -108,6 +111,7 @@ pub(super) fn measure<B: HeldBackend + Sync>(
     which: ScaleBackend,
     count: usize,
     parallelism: usize,
+    hold: Duration,
 ) -> Result<ScalePoint, ScaleError> {
     let baseline = Baseline::now();
     let memory_before = procfs::MemInfo::read().map_err(ScaleError::MemInfo)?;
@@ -230,6 +234,8 @@ pub(super) fn measure<B: HeldBackend + Sync>(
         })
         .collect();
 
+    hold_parked(hold);
+
     // Tear down: finish every one, then wait for every report.
     let teardown_from = Instant::now();
     for (started, _) in &mut held {
@@ -299,6 +305,19 @@ pub(super) fn measure<B: HeldBackend + Sync>(
         teardown_ns,
         leftovers,
     })
+}
+
+/// Keeps the parked instances alive for `hold`, or until Ctrl-C/SIGTERM
+/// (the teardown that follows then stops them as usual).
+fn hold_parked(hold: Duration) {
+    let until = Instant::now() + hold;
+    loop {
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() || crate::interrupt::requested() {
+            return;
+        }
+        std::thread::sleep(left.min(HOLD_POLL));
+    }
 }
 
 /// The mean of `values`, `None` for none.

@@ -43,6 +43,10 @@ pub struct ScalePlan {
     pub vm: VmSettings,
     /// How many instances start at once (the host's cores).
     pub parallelism: usize,
+    /// How long every count's instances stay alive (parked) after they were
+    /// measured, before they are finished: a window in which to watch what
+    /// idle instances cost the host (`--hold`; zero: finish at once).
+    pub hold: std::time::Duration,
 }
 
 /// One backend at one count, measured while all its instances were alive.

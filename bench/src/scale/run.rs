@@ -102,7 +102,7 @@ fn measure_backend<B: HeldBackend + Sync>(
     }
     capacities.push(capacity);
     for &count in &plan.counts {
-        let point = measure(backend, which, count, plan.parallelism)?;
+        let point = measure(backend, which, count, plan.parallelism, plan.hold)?;
         // The instances stop themselves on Ctrl-C too; the point measured
         // them, but no further count starts.
         if crate::interrupt::requested() {

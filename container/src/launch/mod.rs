@@ -36,7 +36,7 @@ use crate::spec::{IdMap, Namespace};
 use guard::Guard;
 
 pub use crate::report::signal_name;
-pub use running::launcher_peak_rss;
+pub use running::{launcher_peak_rss, wake_waiters};
 
 /// How long the child may take to report that its setup is done before it is killed.
 const SETUP_TIMEOUT: Duration = Duration::from_secs(30);

@@ -3,9 +3,10 @@
 //! the [`Report`].
 
 use std::fs;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
@@ -18,8 +19,68 @@ use crate::cgroup::CgroupStats;
 use crate::error::Result;
 use crate::report::{CgroupReport, ExitStatus, Outcome, Phases, Report, UserNsReport};
 
-/// How often `wait` looks at the interrupt flag.
+/// How often `wait` looks at the interrupt flag when it has no bell to be
+/// woken by (the eventfd could not be made): otherwise it only wakes for
+/// PID 1's exit, [`wake_waiters`], the timeout or the grace period's end.
 const INTERRUPT_POLL: Duration = Duration::from_millis(10);
+
+/// The bells of every `wait` in progress in this process (eventfds).
+static WAITERS: Mutex<Vec<RawFd>> = Mutex::new(Vec::new());
+
+/// Wakes every container `wait` in progress so that it looks at its
+/// interrupt flag now; call it after setting the flag (a parked container
+/// costs no wake-ups until then). Not async-signal-safe: call it from a
+/// thread, not from a signal handler.
+pub fn wake_waiters() {
+    let waiters = WAITERS.lock().unwrap_or_else(PoisonError::into_inner);
+    for &fd in waiters.iter() {
+        let one: u64 = 1;
+        // SAFETY: `fd` is a live eventfd: a bell unregisters it (under this
+        // lock) before closing it; the buffer is 8 readable bytes.
+        let _ = unsafe { libc::write(fd, (&raw const one).cast(), 8) };
+    }
+}
+
+/// One `wait`'s eventfd, registered with [`wake_waiters`] while it lives.
+struct Bell {
+    fd: OwnedFd,
+}
+
+impl Bell {
+    /// A registered bell, or `None` when no eventfd can be made (then
+    /// `wait` looks at the flag every [`INTERRUPT_POLL`]).
+    fn ring_on_interrupt() -> Option<Self> {
+        // SAFETY: plain syscall; the result is checked.
+        let raw = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
+        if raw < 0 {
+            return None;
+        }
+        // SAFETY: `raw` is a new eventfd that nothing else owns.
+        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        WAITERS
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(fd.as_raw_fd());
+        Some(Self { fd })
+    }
+
+    /// Empties the bell after it rang, so the next poll blocks again.
+    fn silence(&self) {
+        let mut count: u64 = 0;
+        // SAFETY: the buffer is 8 writable bytes; the fd is non-blocking.
+        let _ = unsafe { libc::read(self.fd.as_raw_fd(), (&raw mut count).cast(), 8) };
+    }
+}
+
+impl Drop for Bell {
+    fn drop(&mut self) {
+        let raw = self.fd.as_raw_fd();
+        WAITERS
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .retain(|&fd| fd != raw);
+    }
+}
 
 /// Why versus stopped the container.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,8 +125,8 @@ impl Running {
     }
 
     /// Waits until PID 1 exits, `timeout` (counted from the launch) passes, or
-    /// `interrupt` becomes true (checked every 10 ms; set it from a SIGINT/SIGTERM
-    /// handler). On timeout the container is SIGKILLed. On interrupt PID 1 gets the
+    /// `interrupt` becomes true (set it from a SIGINT/SIGTERM handler, then call
+    /// [`wake_waiters`] from a thread: the wait blocks without a timeout of its own). On timeout the container is SIGKILLed. On interrupt PID 1 gets the
     /// stop signal (default SIGTERM), and SIGKILL after the grace period: PID 1
     /// ignores signals it installed no handler for. Then it reaps PID 1, reads the cgroup
     /// statistics, kills anything left in the cgroup and removes it.
@@ -73,6 +134,9 @@ impl Running {
         let pid = self.guard.pid.expect("a running container has a pid");
         let deadline = timeout.map(|t| self.launched_at + t);
         let mut stop: Option<Stop> = None;
+        // Registered before the flag is first looked at: a wake after that
+        // look rings it, and one before finds the flag already set.
+        let bell = Bell::ring_on_interrupt();
         loop {
             let now = Instant::now();
             if stop.is_none()
@@ -96,16 +160,24 @@ impl Running {
                 let _ = kill(pid, Signal::SIGKILL);
                 *killed = true;
             }
-            let mut slice = INTERRUPT_POLL;
-            if stop.is_none()
-                && let Some(d) = deadline
-            {
-                slice = slice.min(d.saturating_duration_since(now));
+            // Until the next thing versus must do itself, if any.
+            let next = match stop {
+                None => deadline,
+                Some(Stop::Interrupt {
+                    sigkill_at,
+                    killed: false,
+                }) => Some(sigkill_at),
+                Some(_) => None,
+            };
+            let mut slice = next.map(|at| at.saturating_duration_since(now));
+            if bell.is_none() && stop.is_none() {
+                slice = Some(slice.map_or(INTERRUPT_POLL, |s| s.min(INTERRUPT_POLL)));
             }
-            if self.exited_within(pid, slice) {
+            if self.exited_within(pid, slice, bell.as_ref()) {
                 break;
             }
         }
+        drop(bell);
         let exit_seen = Instant::now();
 
         // Teardown: reap, statistics, cgroup.
@@ -185,20 +257,41 @@ impl Running {
         })
     }
 
-    /// Whether PID 1 has exited, waiting at most `slice`.
-    fn exited_within(&self, pid: Pid, slice: Duration) -> bool {
+    /// Whether PID 1 has exited, waiting at most `slice` (`None`: without
+    /// limit) or until `bell` rings.
+    fn exited_within(&self, pid: Pid, slice: Option<Duration>, bell: Option<&Bell>) -> bool {
         match &self.guard.pidfd {
             Some(fd) => {
-                let mut pfd = libc::pollfd {
-                    fd: fd.as_raw_fd(),
-                    events: libc::POLLIN,
-                    revents: 0,
-                };
-                // SAFETY: one valid pollfd.
-                let r = unsafe { libc::poll(&mut pfd, 1, slice.as_millis() as i32) };
-                r > 0
+                let mut fds = [
+                    libc::pollfd {
+                        fd: fd.as_raw_fd(),
+                        events: libc::POLLIN,
+                        revents: 0,
+                    },
+                    libc::pollfd {
+                        // A negative fd is skipped by poll.
+                        fd: bell.map_or(-1, |bell| bell.fd.as_raw_fd()),
+                        events: libc::POLLIN,
+                        revents: 0,
+                    },
+                ];
+                // Rounded up: a deadline less than 1 ms away must not become
+                // a busy loop of zero-timeout polls.
+                let timeout_ms = slice.map_or(-1, |slice| {
+                    i32::try_from(slice.as_micros().div_ceil(1000)).unwrap_or(i32::MAX)
+                });
+                // SAFETY: two valid pollfds, writable for the call.
+                let r = unsafe { libc::poll(fds.as_mut_ptr(), 2, timeout_ms) };
+                if fds[1].revents & libc::POLLIN != 0
+                    && let Some(bell) = bell
+                {
+                    bell.silence();
+                }
+                r > 0 && fds[0].revents != 0
             }
             None => {
+                // Without a pidfd the flag is looked at every slice.
+                let slice = slice.map_or(INTERRUPT_POLL, |s| s.min(INTERRUPT_POLL));
                 // No pidfd (Linux < 5.3): peek with waitid(WNOWAIT) in small steps.
                 let end = Instant::now() + slice;
                 loop {
@@ -264,6 +357,40 @@ mod tests {
         assert!(oom_killed(Some(&s), Some(32 << 20)));
         assert!(!oom_killed(Some(&s), None));
         assert!(!oom_killed(None, Some(1)));
+    }
+
+    /// Whether `bell` has rung, without waiting.
+    fn rung(bell: &Bell) -> bool {
+        let mut pfd = libc::pollfd {
+            fd: bell.fd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd; a zero timeout only looks.
+        unsafe { libc::poll(&mut pfd, 1, 0) == 1 }
+    }
+
+    #[test]
+    fn wake_waiters_rings_every_registered_bell_until_it_is_silenced_or_dropped() {
+        let first = Bell::ring_on_interrupt().expect("eventfd");
+        let second = Bell::ring_on_interrupt().expect("eventfd");
+        assert!(!rung(&first) && !rung(&second));
+        wake_waiters();
+        // This is what ends a `wait` blocked without a timeout.
+        assert!(rung(&first) && rung(&second));
+        first.silence();
+        assert!(
+            !rung(&first),
+            "a silenced bell must let the next poll block"
+        );
+        let second_fd = second.fd.as_raw_fd();
+        drop(second);
+        let registered = WAITERS.lock().unwrap_or_else(PoisonError::into_inner);
+        assert!(
+            !registered.contains(&second_fd),
+            "a dropped bell stays registered"
+        );
+        assert!(registered.contains(&first.fd.as_raw_fd()));
     }
 
     #[test]

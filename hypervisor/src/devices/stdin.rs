@@ -5,9 +5,10 @@
 //! has no interrupt to wait for, so it cannot sleep itself; a vCPU blocked
 //! in this exit costs no CPU at all.
 //!
-//! The wait is a `poll(2)` in slices of [`STDIN_POLL_SLICE`] that look at
-//! the VM's stop flag between them: Ctrl-C, `--timeout` or another vCPU's
-//! exit end it within a slice, and the vCPU loop then stops. Without an
+//! The wait is one `ppoll(2)` without a timeout, so a parked guest costs
+//! the host no wake-ups: Ctrl-C, `--timeout` or another vCPU's exit raise
+//! the VM's stop flag and the supervisor kicks every vCPU thread with the
+//! kick signal, which ends the wait; the vCPU loop then stops. Without an
 //! input every read is end of file at once, as `/dev/null` would give.
 //!
 //! [`port::STDIN`]: versus_abi::port::STDIN
@@ -15,16 +16,11 @@
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
 
 use versus_abi::{STDIN_FAILED, STDIN_MAX_LEN};
 use vm_memory::{Bytes, GuestAddress, GuestMemory};
 
 use crate::memory::GuestMem;
-
-/// How long one `poll` waits before the stop flag is looked at again: a
-/// stop request waits at most this long for a vCPU blocked on stdin.
-pub const STDIN_POLL_SLICE: Duration = Duration::from_millis(5);
 
 /// Why a standard-input request was refused (the guest sees
 /// [`STDIN_FAILED`] and its `read` fails with `EIO`).
@@ -136,12 +132,19 @@ impl Stdin {
 
 /// Waits until `fd` is readable (or closed), then reads once into `buf`:
 /// `Some(count)`, or `None` when `stopping()` said so first.
+///
+/// The wait has no timeout, so a parked guest costs no wake-ups: what ends
+/// it early is the kick signal ([`crate::vcpu::kick_signal`]), which the
+/// supervisor sends every vCPU thread after raising the stop flag. The
+/// signal is blocked while the flag is looked at and unblocked only inside
+/// `ppoll`, atomically, so a kick that comes between the two is not lost:
+/// it stays pending and makes `ppoll` return `EINTR` at once.
 fn read_when_ready(
     fd: &OwnedFd,
     buf: &mut [u8],
     stopping: impl Fn() -> bool,
 ) -> Result<Option<usize>, StdinError> {
-    let slice_ms = STDIN_POLL_SLICE.as_millis() as libc::c_int;
+    let kick = KickBlocked::block()?;
     loop {
         if stopping() {
             return Ok(None);
@@ -151,8 +154,9 @@ fn read_when_ready(
             events: libc::POLLIN,
             revents: 0,
         };
-        // SAFETY: `pollfd` is one valid entry, writable for the call.
-        let ready = unsafe { libc::poll(&mut pollfd, 1, slice_ms) };
+        // SAFETY: `pollfd` is one valid entry, writable for the call; a null
+        // timeout waits without limit; `kick.outside` is a valid mask.
+        let ready = unsafe { libc::ppoll(&mut pollfd, 1, std::ptr::null(), &kick.outside) };
         if ready < 0 {
             let errno = last_errno();
             if errno == libc::EINTR {
@@ -173,6 +177,48 @@ fn read_when_ready(
             return Err(StdinError::Host(errno));
         }
         return Ok(Some(count as usize));
+    }
+}
+
+/// The kick signal blocked on this thread while a stdin wait looks at the
+/// stop flag; dropping it restores the mask (KVM_RUN needs the signal to
+/// reach the thread).
+struct KickBlocked {
+    /// The thread's mask before, which `drop` puts back.
+    before: libc::sigset_t,
+    /// What `ppoll` waits with: the mask before, with the kick let in.
+    outside: libc::sigset_t,
+}
+
+impl KickBlocked {
+    fn block() -> Result<Self, StdinError> {
+        // SAFETY: an all-zero `sigset_t` is a valid value for
+        // `sigemptyset`/`pthread_sigmask` to overwrite.
+        let mut kick: libc::sigset_t = unsafe { std::mem::zeroed() };
+        // SAFETY: as above.
+        let mut outside: libc::sigset_t = unsafe { std::mem::zeroed() };
+        // SAFETY: `kick` is a valid, writable set.
+        unsafe { libc::sigemptyset(&mut kick) };
+        // SAFETY: as above; the signal number is a real-time signal the
+        // host has.
+        unsafe { libc::sigaddset(&mut kick, crate::vcpu::kick_signal()) };
+        // SAFETY: both sets are valid; `outside` receives the old mask.
+        let failed = unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &kick, &mut outside) };
+        if failed != 0 {
+            return Err(StdinError::Host(failed));
+        }
+        let before = outside;
+        // `ppoll` must let the kick in even if the thread came blocking it.
+        // SAFETY: `outside` is a valid, writable set.
+        unsafe { libc::sigdelset(&mut outside, crate::vcpu::kick_signal()) };
+        Ok(Self { before, outside })
+    }
+}
+
+impl Drop for KickBlocked {
+    fn drop(&mut self) {
+        // SAFETY: `before` is a valid mask; no old mask is asked for.
+        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &self.before, std::ptr::null_mut()) };
     }
 }
 
@@ -222,6 +268,45 @@ mod tests {
         let mem = request(64);
         assert_eq!(stdin.read(&mem, 0x1000, || false), Ok(0));
         assert_eq!(stdin.read(&mem, 0x1000, || false), Ok(0));
+    }
+
+    #[test]
+    fn a_kick_after_the_stop_flag_ends_a_wait_that_has_no_timeout() {
+        crate::vcpu::install_kick_handler().expect("kick handler");
+        let (read, _write) = std::io::pipe().unwrap();
+        let stdin = Arc::new(Stdin::new(Some(Arc::new(OwnedFd::from(read)))));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (waiting_tx, waiting) = std::sync::mpsc::channel();
+        let reader = {
+            let (stdin, stop) = (Arc::clone(&stdin), Arc::clone(&stop));
+            std::thread::spawn(move || {
+                let mem = request(8);
+                // Nothing is ever written: only the stop flag and the kick
+                // can end this wait. The flag is false at the first look,
+                // which the sender below waits for.
+                stdin.read(&mem, 0x1000, || {
+                    let _ = waiting_tx.send(());
+                    stop.load(Ordering::SeqCst)
+                })
+            })
+        };
+        waiting.recv().expect("the reader looked at the flag");
+        stop.store(true, Ordering::SeqCst);
+        // As the supervisor does: flag first, then the kick, again until the
+        // thread has left (a kick that lands before `ppoll` stays pending).
+        use vmm_sys_util::signal::Killable;
+        while !reader.is_finished() {
+            let _ = reader.kill(crate::vcpu::kick_signal());
+            // A bound on a hang, not a timing claim: a kick that does not
+            // end the wait never makes the reader look at the flag again.
+            match waiting.recv_timeout(std::time::Duration::from_secs(30)) {
+                Ok(()) | Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {}
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                    panic!("the kick did not end the stdin wait")
+                }
+            }
+        }
+        assert_eq!(reader.join().expect("reader"), Ok(0));
     }
 
     #[test]

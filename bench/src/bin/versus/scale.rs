@@ -5,6 +5,7 @@
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::Args;
@@ -69,9 +70,34 @@ pub(crate) struct ScaleArgs {
     #[arg(long, value_name = "FILE.svg")]
     pub(crate) plot: Option<PathBuf>,
 
+    /// Keep each count's instances alive (parked, idle) this long after
+    /// they were measured, e.g. `5s`: a window to watch what idle
+    /// instances cost the host (`vmstat 1`, `/proc/stat`).
+    #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = parse_hold)]
+    pub(crate) hold: Duration,
+
     /// Print the results as JSON instead of the table.
     #[arg(long)]
     pub(crate) json: bool,
+}
+
+/// The longest `--hold`: a day, so that a slip of the unit (`5d` for `5s`)
+/// is refused instead of holding hundreds of instances for days.
+const MAX_HOLD: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// `--hold`: humantime's grammar (`0s`, `500ms`, `5s`, `2m`), at most
+/// [`MAX_HOLD`].
+fn parse_hold(text: &str) -> Result<Duration, String> {
+    let hold = humantime::parse_duration(text)
+        .map_err(|err| format!("{err} (write it like 0s, 500ms, 5s or 2m)"))?;
+    if hold > MAX_HOLD {
+        return Err(format!(
+            "{} is longer than the longest hold, {}",
+            humantime::format_duration(hold),
+            humantime::format_duration(MAX_HOLD)
+        ));
+    }
+    Ok(hold)
 }
 
 /// Sizes read as every other size flag reads them.
@@ -123,6 +149,7 @@ pub(crate) fn scale(args: &ScaleArgs) -> Result<ExitCode> {
             ..defaults
         },
         parallelism: std::thread::available_parallelism().map_or(1, usize::from),
+        hold: args.hold,
     };
     let show_progress = std::io::stderr().is_terminal();
     let result = bench::scale::run(&plan, |line| {
