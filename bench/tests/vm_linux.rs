@@ -356,7 +356,7 @@ fn the_minimal_kernel_in_compare_gives_vm_linux_startup_and_memory() {
 
 #[testkit::needs(kvm)]
 #[test]
-#[ignore = "boots the minimal kernel: a minute on a lightly loaded software backend, and on a loaded one the boot can stall after kvm-clock (docs/en/hypervisor.md)"]
+#[ignore = "boots the minimal kernel three times in versus compare: about a minute on a lightly loaded software backend (make test-linux-guest)"]
 fn the_minimal_kernel_without_an_init_panics_and_versus_ends_with_status_1() {
     let test = "the_minimal_kernel_without_an_init_panics_and_versus_ends_with_status_1";
     if !common::require_kvm(test) {
