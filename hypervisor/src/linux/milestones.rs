@@ -1,14 +1,27 @@
 //! How far a Linux boot got: the console's bytes, cut into lines as they
 //! arrive, checked for the kernel's milestone messages, each stamped with
-//! the time it was first seen, and the last lines kept for the report.
+//! the time it was first seen, the last lines kept for the report, and the
+//! workload's own `@versus` lines kept with the time each arrived.
 
 use std::collections::VecDeque;
 use std::time::Duration;
+
+use crate::console::{PROTOCOL_BYTES_MAX, PROTOCOL_LINE_MAX, PROTOCOL_LINES_MAX};
 
 /// Console lines kept for the report (the last ones).
 pub const KEPT_LINES: usize = 40;
 /// Longest line kept; a longer one is cut (a kernel line is under 1 KiB).
 pub const LINE_MAX: usize = 1024;
+/// The workload's lines start with this (`@versus `); versus parses them.
+pub const WORKLOAD_PREFIX: &str = versus_protocol::line::VERSUS_PREFIX;
+/// Longest workload line kept, newline left out: the console's bound for a
+/// protocol line ([`PROTOCOL_LINE_MAX`]); a longer one is other output.
+pub const WORKLOAD_LINE_MAX: usize = PROTOCOL_LINE_MAX;
+/// Most workload lines kept: a run prints a start record and a handful of
+/// results, so a guest printing more is flooding and the rest are dropped.
+pub const WORKLOAD_LINES_MAX: usize = PROTOCOL_LINES_MAX;
+/// Most bytes of workload lines kept, for the same reason.
+pub const WORKLOAD_BYTES_MAX: usize = PROTOCOL_BYTES_MAX;
 /// What Linux prints when PID 1 exits (`kernel/exit.c`), followed by the
 /// init's wait status as `0x%08x`: the panic that ends a guest whose
 /// `/init` is the workload, and how the workload's exit status comes back.
@@ -76,6 +89,10 @@ pub struct BootProgress {
     init_status: Option<InitStatus>,
     last_output: Option<Duration>,
     halt_line: Option<&'static str>,
+    workload_lines: Vec<(String, Duration)>,
+    workload_bytes: usize,
+    /// The line being cut ran past [`WORKLOAD_LINE_MAX`].
+    partial_overflowed: bool,
 }
 
 /// How `/init` ended, from its wait status in the kernel's panic line.
@@ -112,8 +129,10 @@ impl BootProgress {
             match b {
                 b'\n' => self.end_line(at),
                 b'\r' => {}
-                _ if self.partial.len() < LINE_MAX => self.partial.push(b),
-                _ => {}
+                // Kept up to the longer workload bound; the line kept for
+                // the report is cut to `LINE_MAX` when it ends.
+                _ if self.partial.len() < WORKLOAD_LINE_MAX => self.partial.push(b),
+                _ => self.partial_overflowed = true,
             }
         }
     }
@@ -126,6 +145,11 @@ impl BootProgress {
     }
 
     fn end_line(&mut self, at: Duration) {
+        let overflowed = std::mem::take(&mut self.partial_overflowed);
+        if !overflowed && self.partial.starts_with(WORKLOAD_PREFIX.as_bytes()) {
+            self.keep_workload_line(at);
+        }
+        self.partial.truncate(LINE_MAX);
         let line = String::from_utf8_lossy(&self.partial).into_owned();
         self.partial.clear();
         self.total_lines += 1;
@@ -148,6 +172,24 @@ impl BootProgress {
             self.lines.pop_front();
         }
         self.lines.push_back(line);
+    }
+
+    /// Keeps the line being ended as a workload line, while the caps allow.
+    fn keep_workload_line(&mut self, at: Duration) {
+        let fits = self.workload_lines.len() < WORKLOAD_LINES_MAX
+            && self.workload_bytes + self.partial.len() <= WORKLOAD_BYTES_MAX;
+        if fits {
+            self.workload_bytes += self.partial.len();
+            let line = String::from_utf8_lossy(&self.partial).into_owned();
+            self.workload_lines.push((line, at));
+        }
+    }
+
+    /// The workload's `@versus` lines in the order they came, each with
+    /// the time (since launch) it ended; at most [`WORKLOAD_LINES_MAX`]
+    /// lines and [`WORKLOAD_BYTES_MAX`] bytes.
+    pub fn workload_lines(&self) -> &[(String, Duration)] {
+        &self.workload_lines
     }
 
     /// When `milestone` was first seen, if it was.
@@ -291,5 +333,37 @@ mod tests {
         let mut halted = BootProgress::default();
         halted.push(b"[    6.0] reboot: System halted\n", s(9));
         assert_eq!(halted.halt_line(), Some("reboot: System halted"));
+    }
+
+    #[test]
+    fn the_workloads_lines_are_kept_with_their_time_and_bounded() {
+        let mut p = BootProgress::default();
+        p.push(b"[    3.0] Run /init as init process\r\n@versus st", s(3));
+        p.push(b"art pid=1\r\n", s(4));
+        p.push(b"not @versus at the start\n", s(5));
+        let long = format!("{WORKLOAD_PREFIX}{}\n", "x".repeat(WORKLOAD_LINE_MAX));
+        p.push(long.as_bytes(), s(6));
+        assert_eq!(
+            p.workload_lines(),
+            [("@versus start pid=1".to_string(), s(4))],
+            "a line counts when it ends; a longer line than the bound is other output"
+        );
+        assert_eq!(
+            p.last_lines().last().unwrap().len(),
+            LINE_MAX,
+            "the console's copy is still cut"
+        );
+        for i in 0..WORKLOAD_LINES_MAX + 10 {
+            p.push(format!("@versus result n={i}\n").as_bytes(), s(7));
+        }
+        assert_eq!(p.workload_lines().len(), WORKLOAD_LINES_MAX);
+        let mut big = BootProgress::default();
+        let line = format!("{WORKLOAD_PREFIX}{}\n", "y".repeat(WORKLOAD_LINE_MAX - 100));
+        for _ in 0..WORKLOAD_LINES_MAX {
+            big.push(line.as_bytes(), s(1));
+        }
+        let kept: usize = big.workload_lines().iter().map(|(l, _)| l.len()).sum();
+        assert!(kept <= WORKLOAD_BYTES_MAX, "{kept} bytes kept");
+        assert!(big.workload_lines().len() < WORKLOAD_LINES_MAX);
     }
 }

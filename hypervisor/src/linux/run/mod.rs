@@ -235,6 +235,7 @@ pub fn boot(config: &LinuxRunConfig) -> Result<LinuxRunReport, LinuxError> {
         milestones: progress.milestones(),
         last_lines: progress.last_lines().map(str::to_owned).collect(),
         console_lines: progress.total_lines(),
+        workload_lines: progress.workload_lines().to_vec(),
         exits,
         assists: std::mem::take(&mut *lock(&shared.assists)),
         elapsed,

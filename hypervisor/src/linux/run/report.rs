@@ -246,6 +246,11 @@ pub struct LinuxRunReport {
     pub last_lines: Vec<String>,
     /// Console lines in all.
     pub console_lines: u64,
+    /// The workload's `@versus` lines with the time since launch each
+    /// arrived, bounded as [`BootProgress::workload_lines`] says.
+    ///
+    /// [`BootProgress::workload_lines`]: super::super::milestones::BootProgress::workload_lines
+    pub workload_lines: Vec<(String, Duration)>,
     /// Exits by reason, with the host time spent on them, every vCPU's
     /// together (the tiny kernel's accounting, [`ExitStats`]).
     pub exits: ExitStats,
