@@ -3,8 +3,10 @@
 //!
 //! - [`LinuxBackend`] boots the kernel in this process and turns the VMM's
 //!   [`LinuxRunReport`] into a [`RunReport`] ([`LinuxBackend::convert`]):
-//!   startup is launch → the console's "Run /init as init process" (the
-//!   kernel ready to run the workload), the phases are VMM set-up ·
+//!   the workload's `@versus` console lines become its start record and
+//!   results; startup is launch → the start record when it came (what
+//!   every backend reports), else launch → the console's "Run /init as
+//!   init process" (the kernel ready to run the workload); the phases are VMM set-up ·
 //!   boot→/init · run · teardown, the memory figures are the guest memory
 //!   touched, the VMM's overhead and the image (kernel + initramfs), and
 //!   the Linux-only details go into [`LinuxDetails`] — with every figure
@@ -16,7 +18,8 @@
 //!
 //! On a software KVM backend the run stops at "Run /init": the exit is
 //! [`ExitOutcome::StoppedAtInit`], no workload figure is claimed. On
-//! hardware KVM `/init` runs to its end and its status is the exit.
+//! hardware KVM `/init` runs to its end, its `@versus` lines are parsed as
+//! the other backends parse theirs, and its status is the exit.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -32,6 +35,7 @@ use super::{Backend, BackendError, Launch};
 use crate::report::linux::{Assist, LinuxDetails, LinuxExitRow, NotMeasured};
 use crate::report::{ExitOutcome, MemoryFigures, Nanos, Phase, RunReport};
 use crate::workload::file::{ImageFileError, ImageKind, read_image};
+use crate::workload::{self, Record, StartMarker, TaskResult};
 
 /// The label of the Linux subject in reports and `versus compare`.
 pub const LABEL: &str = "vm (Linux)";
@@ -184,13 +188,19 @@ impl LinuxBackend {
             kernel: self.kernel_path.display().to_string(),
             source: Box::new(source),
         })?;
-        let report = self.convert(&raw, launch);
+        let report = self.convert(&raw, launch)?;
         Ok((raw, report))
     }
 
-    /// The VMM's report in the common shape.
-    pub fn convert(&self, raw: &LinuxRunReport, launch: &Launch) -> RunReport {
+    /// The VMM's report in the common shape; a malformed `@versus` line
+    /// is an error, as on every other backend.
+    pub fn convert(
+        &self,
+        raw: &LinuxRunReport,
+        launch: &Launch,
+    ) -> Result<RunReport, BackendError> {
         let nanos = |d: Duration| d.as_nanos() as Nanos;
+        let workload = WorkloadLines::parse(&raw.workload_lines)?;
         let init_at = raw
             .milestones
             .iter()
@@ -244,23 +254,35 @@ impl LinuxBackend {
                 reason: "/proc/self/status gave no VmRSS".into(),
             });
         }
-        if init_at.is_none() {
+        // Launch → the workload's start record, as every backend reports;
+        // a boot that only got to "Run /init" is timed to that.
+        let startup_at = workload.start_at.or(init_at);
+        if startup_at.is_none() {
             not_measured.push(NotMeasured {
                 field: "startup_ns".into(),
                 reason: format!("the boot did not reach \"Run /init\": {}", raw.end),
             });
         }
-        // The workload's own lines arrive as console text, which this
-        // report keeps as its last lines rather than parsing them.
-        let workload_reason = if stopped_at_init {
-            NO_USER_SPACE.to_string()
-        } else {
-            "the workload's @versus lines are in the console's last lines; versus reads them from the tiny kernel's console only".to_string()
+        let missing = |what: &str| {
+            if stopped_at_init {
+                NO_USER_SPACE.to_string()
+            } else {
+                format!(
+                    "the workload printed no @versus {what} line on the console; the run ended: {}",
+                    raw.end
+                )
+            }
         };
-        for field in ["start", "results"] {
+        if workload.start.is_none() {
             not_measured.push(NotMeasured {
-                field: field.into(),
-                reason: workload_reason.clone(),
+                field: "start".into(),
+                reason: missing("start"),
+            });
+        }
+        if workload.results.is_empty() {
+            not_measured.push(NotMeasured {
+                field: "results".into(),
+                reason: missing("result"),
             });
         }
         let mut exits: Vec<LinuxExitRow> = raw
@@ -306,15 +328,15 @@ impl LinuxBackend {
             last_lines: raw.last_lines.clone(),
             not_measured,
         };
-        RunReport {
+        Ok(RunReport {
             backend: LABEL.to_string(),
             workload: launch.workload.source().clone(),
             argv: launch.argv.clone(),
             rootfs_command: false,
-            startup_ns: init_at.map(nanos),
+            startup_ns: startup_at.map(nanos),
             phases,
-            start: None,
-            results: Vec::new(),
+            start: workload.start,
+            results: workload.results,
             exit,
             memory,
             other_output_lines: 0,
@@ -325,7 +347,38 @@ impl LinuxBackend {
             linux: Some(details),
             container: None,
             process: None,
+        })
+    }
+}
+
+/// The workload's `@versus` lines of a Linux run, parsed.
+#[derive(Debug, Default)]
+struct WorkloadLines {
+    /// The first start record.
+    start: Option<StartMarker>,
+    /// When it arrived (since launch).
+    start_at: Option<Duration>,
+    /// The results, in the order printed.
+    results: Vec<TaskResult>,
+}
+
+impl WorkloadLines {
+    /// Parses the lines with the protocol's parser: the first start record
+    /// counts (as on the VM backend), every result is kept, and a malformed
+    /// line is the error that names it.
+    fn parse(lines: &[(String, Duration)]) -> Result<Self, workload::ParseError> {
+        let mut parsed = Self::default();
+        for (line, at) in lines {
+            match workload::parse_line(line)? {
+                Some(Record::Start(marker)) if parsed.start.is_none() => {
+                    parsed.start = Some(marker);
+                    parsed.start_at = Some(*at);
+                }
+                Some(Record::Result(result)) => parsed.results.push(result),
+                Some(Record::Start(_)) | None => {}
+            }
         }
+        Ok(parsed)
     }
 }
 
@@ -461,6 +514,7 @@ mod tests {
             milestones,
             last_lines: vec!["[ 1.0] Run /init as init process".into()],
             console_lines: 100,
+            workload_lines: Vec::new(),
             exits,
             assists: BTreeMap::from([("int3 (#BP injected)", 1)]),
             elapsed: 21 * SECOND,
@@ -481,7 +535,7 @@ mod tests {
                 (Milestone::RunInit, 20 * SECOND),
             ],
         );
-        let report = backend().convert(&raw, &launch());
+        let report = backend().convert(&raw, &launch()).unwrap();
         assert_eq!(report.backend, LABEL);
         assert_eq!(report.startup_ns, Some(20_000_000_000));
         let names: Vec<&str> = report.phases.iter().map(|p| p.name.as_str()).collect();
@@ -526,7 +580,7 @@ mod tests {
     #[test]
     fn a_boot_that_panicked_before_init_has_no_startup_and_says_why() {
         let raw = raw(LinuxEnd::Panic, vec![(Milestone::FirstLine, 2 * SECOND)]);
-        let report = backend().convert(&raw, &launch());
+        let report = backend().convert(&raw, &launch()).unwrap();
         assert_eq!(report.startup_ns, None);
         assert!(!report.exit.measured());
         assert!(
@@ -544,6 +598,113 @@ mod tests {
             linux.not_measured
         );
         assert_eq!(linux.stopped_because, None);
+    }
+
+    /// A boot whose /init ran (hardware KVM): "Run /init" at 20 s, the
+    /// workload's lines at 20.5 s and 20.75 s, then its exit.
+    fn ran_to_its_end(workload_lines: &[(&str, Duration)]) -> LinuxRunReport {
+        let mut raw = raw(
+            LinuxEnd::InitEnded(InitStatus::Exited(0)),
+            vec![
+                (Milestone::FirstLine, 2 * SECOND),
+                (Milestone::RunInit, 20 * SECOND),
+                (Milestone::Panic, 21 * SECOND),
+            ],
+        );
+        raw.workload_lines = workload_lines
+            .iter()
+            .map(|(line, at)| ((*line).to_string(), *at))
+            .collect();
+        raw
+    }
+
+    #[test]
+    fn the_workloads_lines_give_the_start_the_results_and_startup_from_the_start_line() {
+        let raw = ran_to_its_end(&[
+            (
+                "@versus start task=getpid pid=1 mono_ns=5000",
+                20 * SECOND + SECOND / 2,
+            ),
+            (
+                "@versus task=getpid iters=1000 ns_per_op=48.70 total_ns=48700 pid=1",
+                20 * SECOND + SECOND * 3 / 4,
+            ),
+            ("@versus start task=getpid pid=9 mono_ns=1", 21 * SECOND),
+        ]);
+        let report = backend().convert(&raw, &launch()).unwrap();
+        let start = report.start.as_ref().expect("the start record");
+        assert_eq!(
+            (start.task.as_str(), start.pid),
+            ("getpid", 1),
+            "the first one counts"
+        );
+        assert_eq!(
+            report.startup_ns,
+            Some(20_500_000_000),
+            "launch → the start line"
+        );
+        assert_eq!(report.results.len(), 1);
+        assert_eq!(report.results[0].task_name(), "getpid");
+        assert!(matches!(report.exit, ExitOutcome::Exited { code: 0 }));
+        let linux = report.linux.expect("Linux details");
+        assert!(
+            linux
+                .milestones
+                .iter()
+                .any(|m| m.name == "Run /init as init process"
+                    && m.since_launch_ns == 20_000_000_000),
+            "\"Run /init\" stays a milestone"
+        );
+        for field in ["start", "results", "startup_ns"] {
+            assert!(
+                !linux.not_measured.iter().any(|n| n.field == field),
+                "{field} was measured: {:?}",
+                linux.not_measured
+            );
+        }
+    }
+
+    #[test]
+    fn an_init_that_printed_nothing_says_so_and_is_timed_to_run_init() {
+        let report = backend().convert(&ran_to_its_end(&[]), &launch()).unwrap();
+        assert!(report.start.is_none() && report.results.is_empty());
+        assert_eq!(report.startup_ns, Some(20_000_000_000));
+        let linux = report.linux.expect("Linux details");
+        let why = |field: &str| {
+            linux
+                .not_measured
+                .iter()
+                .find(|n| n.field == field)
+                .map(|n| n.reason.clone())
+                .unwrap_or_default()
+        };
+        assert!(
+            why("start").contains("no @versus start line"),
+            "{}",
+            why("start")
+        );
+        assert!(
+            why("results").contains("/init exited with status 0"),
+            "{}",
+            why("results")
+        );
+    }
+
+    #[test]
+    fn a_malformed_workload_line_is_the_error_that_names_it() {
+        let raw = ran_to_its_end(&[
+            ("@versus start task=startup pid=1 mono_ns=5", SECOND),
+            ("@versus task=startup iters=\"unterminated", 2 * SECOND),
+        ]);
+        let error = backend().convert(&raw, &launch()).unwrap_err();
+        assert!(
+            matches!(&error, BackendError::Parse(e) if e.line.contains("unterminated")),
+            "{error}"
+        );
+        assert!(
+            error.to_string().contains("malformed workload line"),
+            "{error}"
+        );
     }
 
     #[test]

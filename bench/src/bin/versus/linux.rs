@@ -106,6 +106,12 @@ pub(crate) fn run(args: &VmRunArgs) -> Result<ExitCode> {
                 .flatten()
         });
         emit(&render(&raw, symbols.as_ref()))?;
+        // The workload's results, in the table every `run` prints, when
+        // /init ran and printed any (hardware KVM).
+        if !report.results.is_empty() {
+            let table = bench::width::table(&mut bench::render::results_table(&report));
+            emit(&format!("workload results:\n{table}\n"))?;
+        }
     }
     if let Some(status) = bench::interrupt::exit_status() {
         return Ok(ExitCode::from(status));
