@@ -391,3 +391,95 @@ fn the_minimal_kernel_without_an_init_panics_and_versus_ends_with_status_1() {
         "{stdout}"
     );
 }
+
+/// The workload's start record and one result, as `versus host run --
+/// startup` has the embedded workload print them.
+const WORKLOAD_LINES: &str =
+    "@versus start task=startup pid=1 mono_ns=2500000000\n@versus task=startup\n";
+
+#[testkit::needs(kvm)]
+#[test]
+fn an_init_that_ran_gives_its_start_and_results_and_startup_at_the_start_line() {
+    let test = "an_init_that_ran_gives_its_start_and_results_and_startup_at_the_start_line";
+    if !common::require_kvm(test) {
+        return;
+    }
+    // On a software backend versus ends the run at "Run /init" (user space
+    // cannot make system calls there), so this kernel prints that line only
+    // where /init would run: the workload's lines and the kernel's
+    // "Attempted to kill init!" are read on either backend.
+    let kvm = hypervisor::kvm::open().expect("/dev/kvm opens");
+    let software = hypervisor::kvm::host_info(&kvm).backend_kind.is_software();
+    let run_init = if software {
+        ""
+    } else {
+        "[    2.000000] Run /init as init process\n"
+    };
+    let text = format!(
+        "[    0.000000] Linux version 0.0-hand-made\n{run_init}{WORKLOAD_LINES}[    3.000000] Kernel panic - not syncing: Attempted to kill init! exitcode=0x00000000\n"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("vmlinux");
+    std::fs::write(&path, elf(&printer(&text))).unwrap();
+    let out = versus()
+        .args(["vm", "run", "--json", "--timeout", "60s", "--linux-kernel"])
+        .arg(&path)
+        .args(["--", "startup"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_str(&stdout).expect("one JSON report");
+    assert_eq!(report["start"]["task"], "startup", "{report}");
+    assert_eq!(report["start"]["pid"].as_u64(), Some(1));
+    assert_eq!(report["results"][0]["task"], "startup", "{report}");
+    assert_eq!(report["exit"]["kind"], "exited", "{report}");
+    assert_eq!(report["exit"]["code"].as_i64(), Some(0), "{report}");
+    // Startup is launch → the start line: after every boot line before it.
+    let startup = report["startup_ns"].as_u64().expect("a startup");
+    let linux = &report["linux"];
+    let milestone = |name: &str| {
+        linux["milestones"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["name"] == name)
+            .and_then(|m| m["since_launch_ns"].as_u64())
+    };
+    let before = milestone("Run /init as init process")
+        .or(milestone("first console line"))
+        .expect("the boot's lines");
+    assert!(
+        startup > before,
+        "startup {startup} ns, boot line at {before} ns"
+    );
+    let not_measured: Vec<&str> = linux["not_measured"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["field"].as_str().unwrap())
+        .collect();
+    for field in ["start", "results", "startup_ns"] {
+        assert!(!not_measured.contains(&field), "{not_measured:?}");
+    }
+
+    // The text report shows the results as every `run` does.
+    let text_out = versus()
+        .args(["vm", "run", "--timeout", "60s", "--linux-kernel"])
+        .arg(&path)
+        .args(["--", "startup"])
+        .output()
+        .unwrap();
+    let text_stdout = String::from_utf8_lossy(&text_out.stdout);
+    assert_eq!(text_out.status.code(), Some(0), "{text_stdout}");
+    let results = text_stdout
+        .split_once("workload results:")
+        .map(|(_, rest)| rest)
+        .unwrap_or_else(|| panic!("no results table: {text_stdout}"));
+    assert!(results.contains("startup"), "{text_stdout}");
+}
