@@ -85,7 +85,11 @@ pub fn kernel_path(path: Option<&Path>) -> Result<PathBuf, LinuxKernelError> {
 fn kernel_path_or(path: Option<&Path>, minimal: &Path) -> Result<PathBuf, LinuxKernelError> {
     match path {
         Some(path) => Ok(path.to_path_buf()),
-        None if minimal.is_file() => Ok(minimal.to_path_buf()),
+        // Canonical, so reports name `…/guest-images/linux/out/bzImage`
+        // rather than the build-time `hypervisor/../guest-images/…`.
+        None if minimal.is_file() => Ok(minimal
+            .canonicalize()
+            .unwrap_or_else(|_| minimal.to_path_buf())),
         None => Err(LinuxKernelError::NotBuilt {
             path: minimal.to_path_buf(),
         }),
