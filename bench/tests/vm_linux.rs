@@ -9,60 +9,7 @@ mod common;
 use common::versus;
 
 use predicates::str::contains;
-
-/// Where the hand-made kernel is loaded and entered.
-const ENTRY: u64 = 0x10_0000;
-
-/// A one-segment ELF64 x86-64 executable with `code` at [`ENTRY`].
-fn elf(code: &[u8]) -> Vec<u8> {
-    let mut f = Vec::new();
-    f.extend_from_slice(b"\x7fELF\x02\x01\x01\x00");
-    f.extend_from_slice(&[0; 8]);
-    f.extend_from_slice(&2u16.to_le_bytes()); // ET_EXEC
-    f.extend_from_slice(&0x3eu16.to_le_bytes()); // EM_X86_64
-    f.extend_from_slice(&1u32.to_le_bytes());
-    f.extend_from_slice(&ENTRY.to_le_bytes());
-    f.extend_from_slice(&64u64.to_le_bytes()); // program headers after the 64-byte header
-    f.extend_from_slice(&0u64.to_le_bytes());
-    f.extend_from_slice(&0u32.to_le_bytes());
-    f.extend_from_slice(&64u16.to_le_bytes());
-    f.extend_from_slice(&56u16.to_le_bytes());
-    f.extend_from_slice(&1u16.to_le_bytes());
-    f.extend_from_slice(&[0; 6]);
-    f.extend_from_slice(&1u32.to_le_bytes()); // PT_LOAD
-    f.extend_from_slice(&5u32.to_le_bytes()); // R+X
-    f.extend_from_slice(&120u64.to_le_bytes()); // offset: 64 + 56
-    f.extend_from_slice(&ENTRY.to_le_bytes());
-    f.extend_from_slice(&ENTRY.to_le_bytes());
-    f.extend_from_slice(&(code.len() as u64).to_le_bytes());
-    f.extend_from_slice(&(code.len() as u64).to_le_bytes());
-    f.extend_from_slice(&0x1000u64.to_le_bytes());
-    f.extend_from_slice(code);
-    f
-}
-
-/// 64-bit code: `lea rbx, [rip+text]`, write the NUL-terminated text after
-/// it to COM1, reset through the i8042.
-fn printer(text: &str) -> Vec<u8> {
-    let mut code = vec![
-        0x48, 0x8d, 0x1d, 0x15, 0x00, 0x00, 0x00, // lea rbx, [rip+0x15] (the text)
-        0x66, 0xba, 0xf8, 0x03, // mov dx, 0x3f8
-        0x8a, 0x03, // loop: mov al, [rbx]
-        0x84, 0xc0, // test al, al
-        0x74, 0x06, // jz done
-        0xee, // out dx, al
-        0x48, 0xff, 0xc3, // inc rbx
-        0xeb, 0xf4, // jmp loop
-        0xb0, 0xfe, // done: mov al, 0xfe
-        0xe6, 0x64, // out 0x64, al
-        0xf4, // hlt
-    ];
-    // The lea's displacement counts from its end (byte 7) to the text.
-    assert_eq!(code.len() - 7, 0x15);
-    code.extend_from_slice(text.as_bytes());
-    code.push(0);
-    code
-}
+use testkit::guest::{RESET_THROUGH_I8042, linux_elf, prints_then};
 
 #[test]
 fn cmdline_needs_linux_and_linux_refuses_the_tiny_kernels_flags() {
@@ -88,7 +35,7 @@ fn cmdline_needs_linux_and_linux_refuses_the_tiny_kernels_flags() {
     // before anything is read.
     let dir = tempfile::tempdir().unwrap();
     let kernel = dir.path().join("vmlinux");
-    std::fs::write(&kernel, elf(&printer("x\n"))).unwrap();
+    std::fs::write(&kernel, linux_elf(&prints_then("x\n", RESET_THROUGH_I8042))).unwrap();
     versus()
         .args(["vm", "run", "--initrd"])
         .arg(dir.path())
@@ -144,7 +91,7 @@ fn a_kernel_that_reaches_run_init_ends_with_status_0_and_its_milestones() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("vmlinux");
     let text = "[    0.000000] Linux version 0.0-hand-made\n[    1.000000] Memory: 1K/2K available\n[    2.000000] Run /init as init process\n";
-    std::fs::write(&path, elf(&printer(text))).unwrap();
+    std::fs::write(&path, linux_elf(&prints_then(text, RESET_THROUGH_I8042))).unwrap();
     let out = versus()
         .args(["vm", "run", "--timeout", "60s", "--linux-kernel"])
         .arg(&path)
@@ -201,7 +148,7 @@ fn json_gives_the_common_report_with_the_boot_figures_and_no_console_on_stdout()
     let path = dir.path().join("vmlinux");
     let text =
         "[    0.000000] Linux version 0.0-hand-made\n[    2.000000] Run /init as init process\n";
-    let kernel = elf(&printer(text));
+    let kernel = linux_elf(&prints_then(text, RESET_THROUGH_I8042));
     std::fs::write(&path, &kernel).unwrap();
     let out = versus()
         .args(["vm", "run", "--json", "--timeout", "60s", "--linux-kernel"])
@@ -420,7 +367,7 @@ fn an_init_that_ran_gives_its_start_and_results_and_startup_at_the_start_line() 
     );
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("vmlinux");
-    std::fs::write(&path, elf(&printer(&text))).unwrap();
+    std::fs::write(&path, linux_elf(&prints_then(&text, RESET_THROUGH_I8042))).unwrap();
     let out = versus()
         .args(["vm", "run", "--json", "--timeout", "60s", "--linux-kernel"])
         .arg(&path)

@@ -11,63 +11,12 @@ use common::versus;
 
 use predicates::prelude::PredicateBooleanExt;
 use predicates::str::contains;
+use testkit::guest::{linux_elf, prints_then};
 
-/// Where the hand-made kernel is loaded and entered.
-const ENTRY: u64 = 0x10_0000;
-/// A System.map for the hand-made kernel: its code at [`ENTRY`] is
+/// A System.map for the hand-made kernel: its code at
+/// [`testkit::guest::LINUX_ENTRY`] is
 /// `tiny_start`, and an end marker bounds it.
 const SYSTEM_MAP: &str = "0000000000100000 T tiny_start\n0000000000101000 T _etext\n";
-
-/// A one-segment ELF64 x86-64 executable (no symbol table) with `code` at
-/// [`ENTRY`].
-fn elf(code: &[u8]) -> Vec<u8> {
-    const HEADERS: u64 = 64 + 56;
-    let mut f = Vec::new();
-    f.extend_from_slice(b"\x7fELF\x02\x01\x01\x00");
-    f.extend_from_slice(&[0; 8]);
-    f.extend_from_slice(&2u16.to_le_bytes()); // ET_EXEC
-    f.extend_from_slice(&0x3eu16.to_le_bytes()); // EM_X86_64
-    f.extend_from_slice(&1u32.to_le_bytes());
-    f.extend_from_slice(&ENTRY.to_le_bytes());
-    f.extend_from_slice(&64u64.to_le_bytes()); // program headers after the 64-byte header
-    f.extend_from_slice(&0u64.to_le_bytes()); // no section headers
-    f.extend_from_slice(&0u32.to_le_bytes());
-    f.extend_from_slice(&64u16.to_le_bytes());
-    f.extend_from_slice(&56u16.to_le_bytes());
-    f.extend_from_slice(&1u16.to_le_bytes());
-    f.extend_from_slice(&[0; 6]);
-    f.extend_from_slice(&1u32.to_le_bytes()); // PT_LOAD
-    f.extend_from_slice(&5u32.to_le_bytes()); // R+X
-    f.extend_from_slice(&HEADERS.to_le_bytes());
-    f.extend_from_slice(&ENTRY.to_le_bytes());
-    f.extend_from_slice(&ENTRY.to_le_bytes());
-    f.extend_from_slice(&(code.len() as u64).to_le_bytes());
-    f.extend_from_slice(&(code.len() as u64).to_le_bytes());
-    f.extend_from_slice(&0x1000u64.to_le_bytes());
-    f.extend_from_slice(code);
-    f
-}
-
-/// 64-bit code that writes `message` to COM1, then runs `tail`.
-fn prints_then(message: &str, tail: &[u8]) -> Vec<u8> {
-    // The message follows the 12-byte print loop and the tail.
-    let displacement = 12 + tail.len() as u32;
-    let mut code = vec![0x66, 0xba, 0xf8, 0x03]; // mov dx, 0x3f8
-    code.extend_from_slice(&[0x48, 0x8d, 0x35]); // lea rsi, [rip + message]
-    code.extend_from_slice(&displacement.to_le_bytes());
-    code.extend_from_slice(&[
-        0x8a, 0x06, // loop: mov al, [rsi]
-        0x84, 0xc0, // test al, al
-        0x74, 0x06, // jz tail
-        0xee, // out dx, al
-        0x48, 0xff, 0xc6, // inc rsi
-        0xeb, 0xf4, // jmp loop
-    ]);
-    code.extend_from_slice(tail);
-    code.extend_from_slice(message.as_bytes());
-    code.push(0);
-    code
-}
 
 #[test]
 fn linux_symbols_needs_linux_and_a_file_with_symbols() {
@@ -85,7 +34,7 @@ fn linux_symbols_needs_linux_and_a_file_with_symbols() {
         .failure()
         .stderr(contains("--linux-symbols").and(contains("needs --linux")));
     let kernel = dir.path().join("tiny.elf");
-    std::fs::write(&kernel, elf(&[0xf4])).unwrap();
+    std::fs::write(&kernel, linux_elf(&[0xf4])).unwrap();
     let notes = dir.path().join("notes.txt");
     std::fs::write(&notes, "not symbols\n").unwrap();
     // Refused before any VM exists, naming the file and what to give.
@@ -121,7 +70,7 @@ fn an_emulation_failure_names_the_instruction_and_the_symbol_from_a_system_map()
     // emulator refuses popcnt; hardware runs it and resets.
     std::fs::write(
         &kernel,
-        elf(&[0xf3, 0x0f, 0xb8, 0xc1, 0xb0, 0xfe, 0xe6, 0x64, 0xf4]),
+        linux_elf(&[0xf3, 0x0f, 0xb8, 0xc1, 0xb0, 0xfe, 0xe6, 0x64, 0xf4]),
     )
     .unwrap();
     let given = dir.path().join("given.map");
@@ -167,7 +116,7 @@ fn a_guest_that_halts_after_power_down_ends_with_status_0() {
         "[    7.1] reboot: Power down\n",
         &[0xfa, 0xf4, 0xeb, 0xfd], // cli; hlt; jmp hlt
     );
-    std::fs::write(&kernel, elf(&code)).unwrap();
+    std::fs::write(&kernel, linux_elf(&code)).unwrap();
     versus()
         .args(["vm", "run", "--linux-kernel"])
         .arg(&kernel)

@@ -13,6 +13,7 @@ use std::process::Command;
 
 use hypervisor::linux::{self, Compression, EntryProtocol, KernelFormat};
 use hypervisor::memory::{MemoryLayout, create_guest_memory};
+use testkit::guest::{LINUX_ENTRY, linux_elf};
 use vm_memory::{Bytes, GuestAddress};
 
 /// Debian's metapackage for its smallest x86-64 kernel.
@@ -155,40 +156,6 @@ fn require_kvm(test: &str) -> bool {
     testkit::require_kvm(test)
 }
 
-/// Where the hand-made kernel is loaded and entered.
-const TINY_ENTRY: u64 = 0x10_0000;
-
-/// A one-segment ELF64 executable for x86-64 with `code` at [`TINY_ENTRY`].
-fn elf(code: &[u8]) -> Vec<u8> {
-    const EHDR: usize = 64;
-    const PHDR: usize = 56;
-    let mut f = Vec::new();
-    f.extend_from_slice(b"\x7fELF\x02\x01\x01\x00"); // 64-bit, little-endian, v1
-    f.extend_from_slice(&[0; 8]);
-    f.extend_from_slice(&2u16.to_le_bytes()); // ET_EXEC
-    f.extend_from_slice(&0x3eu16.to_le_bytes()); // EM_X86_64
-    f.extend_from_slice(&1u32.to_le_bytes());
-    f.extend_from_slice(&TINY_ENTRY.to_le_bytes()); // e_entry
-    f.extend_from_slice(&(EHDR as u64).to_le_bytes()); // e_phoff
-    f.extend_from_slice(&0u64.to_le_bytes()); // e_shoff
-    f.extend_from_slice(&0u32.to_le_bytes()); // e_flags
-    f.extend_from_slice(&(EHDR as u16).to_le_bytes());
-    f.extend_from_slice(&(PHDR as u16).to_le_bytes());
-    f.extend_from_slice(&1u16.to_le_bytes()); // one program header
-    f.extend_from_slice(&[0; 6]); // no section headers
-    let offset = (EHDR + PHDR) as u64;
-    f.extend_from_slice(&1u32.to_le_bytes()); // PT_LOAD
-    f.extend_from_slice(&5u32.to_le_bytes()); // R+X
-    f.extend_from_slice(&offset.to_le_bytes());
-    f.extend_from_slice(&TINY_ENTRY.to_le_bytes()); // p_vaddr
-    f.extend_from_slice(&TINY_ENTRY.to_le_bytes()); // p_paddr
-    f.extend_from_slice(&(code.len() as u64).to_le_bytes());
-    f.extend_from_slice(&(code.len() as u64).to_le_bytes());
-    f.extend_from_slice(&0x1000u64.to_le_bytes());
-    f.extend_from_slice(code);
-    f
-}
-
 /// 64-bit code that reads the zero page (RSI) as Linux would: writes
 /// `e820_entries` as a digit, then the command line at `cmd_line_ptr`, then
 /// a newline to COM1, and resets the machine through the i8042.
@@ -213,7 +180,7 @@ const READ_ZERO_PAGE: &[u8] = &[
 
 fn tiny_config(code: &[u8], cmdline: &str) -> linux::run::LinuxRunConfig {
     linux::run::LinuxRunConfig {
-        kernel: elf(code),
+        kernel: linux_elf(code),
         cmdline: Some(cmdline.into()),
         vcpus: 1,
         memory: 64 << 20,
@@ -293,7 +260,7 @@ fn an_emulation_failure_reports_the_guest_rip_and_the_instruction_bytes() {
     if report.backend.is_software() {
         match &report.end {
             linux::run::LinuxEnd::EmulationFailure { vcpu, rip, bytes } => {
-                assert_eq!((*vcpu, *rip), (0, TINY_ENTRY));
+                assert_eq!((*vcpu, *rip), (0, LINUX_ENTRY));
                 assert_eq!(
                     &bytes[..4],
                     &code[..4],

@@ -21,6 +21,8 @@
 
 use std::io::Write;
 
+pub mod guest;
+
 pub use testkit_macros::needs;
 pub use testkit_probe::{Need, Requirement};
 
