@@ -285,8 +285,15 @@ fn an_unwritable_export_is_refused_before_anything_starts() {
 /// instances of the count itself are starting (the probe instance comes and
 /// goes first, so: more than one child at once), with versus' pid.
 fn scale_a_thousand_host_processes() -> (std::process::Child, u32) {
+    spawn_scale_with_children(&["--count", "1000", "--backends", "host"], 2)
+}
+
+/// `versus scale ARGS`, returned once versus has at least `children`
+/// children alive at once, with versus' pid.
+fn spawn_scale_with_children(args: &[&str], children: usize) -> (std::process::Child, u32) {
     let child = Command::new(versus())
-        .args(["scale", "--count", "1000", "--backends", "host"])
+        .arg("scale")
+        .args(args)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -301,7 +308,7 @@ fn scale_a_thousand_host_processes() -> (std::process::Child, u32) {
             .filter(|&child| container::host::parent_pid(child) == Some(pid))
             .count()
     };
-    while children_of_versus() < 2 {
+    while children_of_versus() < children {
         assert!(
             std::fs::metadata(format!("/proc/{pid}")).is_ok(),
             "versus ended before its instances started"
@@ -391,38 +398,9 @@ fn a_malformed_or_overlong_hold_is_refused() {
 #[test]
 fn ctrl_c_during_a_hold_ends_it_and_tears_everything_down() {
     reap_orphans();
-    let child = Command::new(versus())
-        .args([
-            "scale",
-            "--count",
-            "3",
-            "--backends",
-            "host",
-            "--hold",
-            "1h",
-        ])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("versus starts");
-    let pid = child.id();
-    let children_of_versus = || {
-        std::fs::read_dir("/proc")
-            .into_iter()
-            .flatten()
-            .flatten()
-            .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
-            .filter(|&child| container::host::parent_pid(child) == Some(pid))
-            .count()
-    };
     // All three of the count alive: measured now, or already held.
-    while children_of_versus() < 3 {
-        assert!(
-            std::fs::metadata(format!("/proc/{pid}")).is_ok(),
-            "versus ended before its instances started"
-        );
-        std::thread::yield_now();
-    }
+    let (child, pid) =
+        spawn_scale_with_children(&["--count", "3", "--backends", "host", "--hold", "1h"], 3);
     let pid_t = libc::pid_t::try_from(pid).expect("a pid");
     // SAFETY: kill has no memory effects; `pid` is our child, not yet reaped.
     unsafe { libc::kill(pid_t, libc::SIGINT) };
