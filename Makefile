@@ -55,11 +55,12 @@ $(LINUX_GUEST): guest-images/linux/versus.config guest-images/linux/build.sh
 # console, a boot without /init that panics and ends `versus vm run` with
 # status 1, its JSON report, `compare --linux` and `explain two-stacks
 # --linux`. One at a time: each boot is emulated ring-0 work that a second
-# boot would slow.
+# boot would slow. The kernel was just built, so a test that finds none
+# fails instead of skipping (VERSUS_REQUIRE_LINUX_GUEST=1).
 test-linux-guest: linux-guest
-	$(CARGO) test -p hypervisor --test linux_boot -- --ignored --test-threads=1 the_minimal_kernel
-	$(CARGO) test -p bench --test vm_linux -- --ignored --test-threads=1 the_minimal_kernel
-	$(CARGO) test -p bench --test explain -- --ignored --test-threads=1 the_minimal_kernel
+	VERSUS_REQUIRE_LINUX_GUEST=1 $(CARGO) test -p hypervisor --test linux_boot -- --ignored --test-threads=1 the_minimal_kernel
+	VERSUS_REQUIRE_LINUX_GUEST=1 $(CARGO) test -p bench --test vm_linux -- --ignored --test-threads=1 the_minimal_kernel
+	VERSUS_REQUIRE_LINUX_GUEST=1 $(CARGO) test -p bench --test explain -- --ignored --test-threads=1 the_minimal_kernel
 
 # rustfmt and clippy, which `make lint` needs; rustup adds them where they
 # are missing (a toolchain without rustup must bring them itself).

@@ -185,12 +185,10 @@ fn the_minimal_kernel_two_stacks_linux_shows_a_guest_banner_of_another_kernel_th
     if !require_root(test) || !require_kvm(test) {
         return;
     }
-    // Built by `make linux-guest`, not by `make test` or CI.
-    if !std::path::Path::new(hypervisor::linux::MINIMAL_KERNEL_PATH).is_file() {
-        eprintln!(
-            "SKIPPED {test}: no minimal Linux kernel at {}: `make linux-guest` builds it",
-            hypervisor::linux::MINIMAL_KERNEL_PATH
-        );
+    if !testkit::require_linux_guest(
+        test,
+        std::path::Path::new(hypervisor::linux::MINIMAL_KERNEL_PATH),
+    ) {
         return;
     }
     let (_, host_release, _) = host_uname();

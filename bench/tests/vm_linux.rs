@@ -201,14 +201,10 @@ fn json_gives_the_common_report_with_the_boot_figures_and_no_console_on_stdout()
 
 /// Skips (with the reason) when the minimal kernel is not built.
 fn minimal_kernel_built(test: &str) -> bool {
-    if std::path::Path::new(hypervisor::linux::MINIMAL_KERNEL_PATH).is_file() {
-        return true;
-    }
-    eprintln!(
-        "SKIPPED {test}: no minimal Linux kernel at {}: `make linux-guest` builds it",
-        hypervisor::linux::MINIMAL_KERNEL_PATH
-    );
-    false
+    testkit::require_linux_guest(
+        test,
+        std::path::Path::new(hypervisor::linux::MINIMAL_KERNEL_PATH),
+    )
 }
 
 #[testkit::needs(kvm)]
@@ -309,13 +305,7 @@ fn the_minimal_kernel_without_an_init_panics_and_versus_ends_with_status_1() {
     if !common::require_kvm(test) {
         return;
     }
-    // Built by `make linux-guest`, not by `make test` or CI: a missing
-    // kernel skips with the reason, even under VERSUS_REQUIRE_KVM=1.
-    if !std::path::Path::new(hypervisor::linux::MINIMAL_KERNEL_PATH).is_file() {
-        eprintln!(
-            "SKIPPED {test}: no minimal Linux kernel at {}: `make linux-guest` builds it",
-            hypervisor::linux::MINIMAL_KERNEL_PATH
-        );
+    if !minimal_kernel_built(test) {
         return;
     }
     // No task, so no initramfs: the kernel finds no root filesystem to

@@ -279,20 +279,16 @@ fn an_emulation_failure_reports_the_guest_rip_and_the_instruction_bytes() {
     }
 }
 
-/// The minimal kernel `make linux-guest` builds, if it is there. It is not
-/// built by `make test` or CI (a kernel build takes minutes), so a missing
-/// kernel skips with a printed reason, even under `VERSUS_REQUIRE_KVM=1`.
+/// The minimal kernel `make linux-guest` builds, if it is there. `make
+/// test` does not build it (a kernel build takes minutes), so there a
+/// missing kernel skips with a printed reason; `make test-linux-guest`
+/// builds it first and makes a missing one a failure.
 fn minimal_kernel(test: &str) -> Option<Vec<u8>> {
-    match std::fs::read(linux::MINIMAL_KERNEL_PATH) {
-        Ok(bytes) => Some(bytes),
-        Err(e) => {
-            eprintln!(
-                "SKIPPED {test}: no minimal Linux kernel at {} ({e}): `make linux-guest` builds it",
-                linux::MINIMAL_KERNEL_PATH
-            );
-            None
-        }
+    let path = Path::new(linux::MINIMAL_KERNEL_PATH);
+    if !testkit::require_linux_guest(test, path) {
+        return None;
     }
+    Some(std::fs::read(path).expect("the minimal kernel is readable"))
 }
 
 /// How the e820 map versus writes appears on Linux's console

@@ -62,6 +62,30 @@ fn report(line: &str, log: Option<&std::ffi::OsStr>) {
     }
 }
 
+/// The variable `make test-linux-guest` sets: there the minimal Linux
+/// kernel has just been built, so a missing one is a failure, not a skip.
+pub const REQUIRE_LINUX_GUEST_VAR: &str = "VERSUS_REQUIRE_LINUX_GUEST";
+
+/// True when the minimal Linux kernel `make linux-guest` builds is at
+/// `kernel`; otherwise `test` skips with the reason (a failure under
+/// `VERSUS_REQUIRE_LINUX_GUEST=1`). `make test` and a plain `cargo test`
+/// do not build it, so there the tests that boot it skip.
+pub fn require_linux_guest(test: &str, kernel: &std::path::Path) -> bool {
+    if kernel.is_file() {
+        return true;
+    }
+    let line = format!(
+        "SKIPPED {test}: no minimal Linux kernel at {}: `make linux-guest` builds it",
+        kernel.display()
+    );
+    assert!(
+        std::env::var(REQUIRE_LINUX_GUEST_VAR).as_deref() != Ok("1"),
+        "{line} — and {REQUIRE_LINUX_GUEST_VAR}=1 forbids skipping"
+    );
+    report(&line, std::env::var_os(SKIP_LOG_VAR).as_deref());
+    false
+}
+
 /// True when `/dev/kvm` can be opened for reading and writing; otherwise
 /// `test` skips (a failure under `VERSUS_REQUIRE_KVM=1`).
 pub fn require_kvm(test: &str) -> bool {
