@@ -186,7 +186,7 @@ pub(crate) struct ContainerRunArgs {
     pub(crate) pids_limit: Option<u64>,
 
     /// CPU bandwidth in CPUs, e.g. `0.5`, `1.5` (cgroup `cpu`).
-    #[arg(long, value_name = "CPUS")]
+    #[arg(long, value_name = "CPUS", allow_negative_numbers = true, value_parser = parse_cpus)]
     pub(crate) cpus: Option<f64>,
 
     /// The container's hostname (its own UTS namespace); default `versus`.
@@ -296,6 +296,21 @@ pub(crate) enum Network {
     None,
     /// The host's network namespace (`--share net`).
     Host,
+}
+
+/// `--cpus`: a finite number of CPUs above zero. The upper bound is this
+/// machine's CPU count, which the launcher checks.
+fn parse_cpus(text: &str) -> Result<f64, String> {
+    let cpus: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{text}' is not a number of CPUs; write it like 0.5 or 2"))?;
+    if !cpus.is_finite() || cpus <= 0.0 {
+        return Err(format!(
+            "'{text}' is not a number of CPUs above zero; write it like 0.5 or 2"
+        ));
+    }
+    Ok(cpus)
 }
 
 fn parse_volume(text: &str) -> Result<container::Volume, String> {
@@ -505,7 +520,7 @@ pub(crate) struct RunArgs {
     pub(crate) workload: Option<PathBuf>,
 
     /// Stop the workload after this long (e.g. `500ms`, `10s`, `2m`).
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", allow_hyphen_values = true, value_parser = parse_duration)]
     pub(crate) timeout: Option<Duration>,
 
     /// Print the full report as JSON instead of tables; the program's own
@@ -543,6 +558,17 @@ fn task_long_help() -> String {
 /// The one duration grammar of versus' flags (humantime's: `500ms`, `10s`,
 /// `2m`, `1h 30m`).
 fn parse_duration(text: &str) -> Result<Duration, String> {
+    // A word such as `--json` is an option forgotten after --timeout, not a
+    // negative duration: humantime names it as "expected number".
+    let negative = text
+        .trim_start()
+        .strip_prefix('-')
+        .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit() || c == '.'));
+    if negative {
+        return Err(format!(
+            "'{text}' is negative; give a duration above zero, like 500ms, 10s or 2m"
+        ));
+    }
     let duration = humantime::parse_duration(text)
         .map_err(|err| format!("{err} (write it like 500ms, 10s or 2m)"))?;
     if duration.is_zero() {
@@ -610,6 +636,25 @@ impl ContainerRunArgs {
                 tty: self.tty,
             }),
             rootfs_overlay: self.rootfs_overlay,
+        })
+    }
+
+    /// Why `--rootfs` cannot be a container's root, found before anything
+    /// is created: the host's own `/`, however it is named (`/`, `/.`, a
+    /// symbolic link to it). pivot_root would refuse it with a bare EBUSY,
+    /// and a container on the host's files would isolate nothing.
+    pub(crate) fn rootfs_problem(&self) -> Option<String> {
+        let dir = self.rootfs.as_deref()?;
+        // A path that cannot be resolved is left to the launcher, which
+        // names what is missing.
+        let resolved = std::fs::canonicalize(dir).ok()?;
+        (resolved == std::path::Path::new("/")).then(|| {
+            format!(
+                "--rootfs {} is the host's own root directory: a container on it would see and \
+                 change every host file; give a directory holding a root filesystem of its \
+                 own (for example one unpacked from an image), or --busybox for a built one",
+                dir.display()
+            )
         })
     }
 

@@ -40,6 +40,9 @@ pub(crate) fn run_container(args: &ContainerRunArgs) -> Result<ExitCode> {
              terminal: drop -t to pipe input into the command (-i alone)",
         );
     }
+    if let Some(problem) = args.rootfs_problem() {
+        return usage_error(&problem);
+    }
     let settings = args.settings()?;
     // A task for the workload, unless the arguments name a command of the
     // root filesystem.

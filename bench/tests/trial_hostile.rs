@@ -1,0 +1,88 @@
+//! Arguments a careless or hostile user gives `versus container run`, met
+//! through the real binary: the host's own `/` as the root filesystem
+//! (however it is spelled), and amounts that are no amounts (`--cpus -1`,
+//! `--timeout -1s`). Each is refused before anything is created, with
+//! status 2 and a message naming the problem and the fix.
+
+mod common;
+
+use common::versus;
+
+/// Runs `versus container run ARGS` and returns its status and stderr,
+/// checking that stdout stayed empty (no report of a run that never was).
+fn refused(args: &[&str]) -> (Option<i32>, String) {
+    let output = versus()
+        .args(["container", "run"])
+        .args(args)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(
+        output.stdout.is_empty(),
+        "{args:?}: stdout holds {:?}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+    (output.status.code(), stderr)
+}
+
+#[test]
+fn the_hosts_own_root_as_rootfs_is_refused_however_it_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let link = dir.path().join("looks-like-a-rootfs");
+    std::os::unix::fs::symlink("/", &link).unwrap();
+    let link = link.to_str().unwrap().to_string();
+    let spellings = ["/", "/.", "/tmp/..", link.as_str()];
+    for rootfs in spellings {
+        for extra in [&[][..], &["--rootfs-overlay"][..], &["--read-only"][..]] {
+            let mut args = vec!["--rootfs", rootfs];
+            args.extend_from_slice(extra);
+            args.extend_from_slice(&["--", "/bin/true"]);
+            let (status, stderr) = refused(&args);
+            assert_eq!(status, Some(2), "{args:?}: {stderr}");
+            assert!(
+                stderr.contains(&format!(
+                    "--rootfs {rootfs} is the host's own root directory"
+                )),
+                "{args:?} does not name the problem: {stderr}"
+            );
+            assert!(
+                stderr.contains("--busybox"),
+                "{args:?} names no fix: {stderr}"
+            );
+            assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        }
+    }
+    // A directory beside it is not mistaken for the host's root: the
+    // refusal names what that directory lacks instead.
+    let (_, stderr) = refused(&["--rootfs", dir.path().to_str().unwrap(), "--", "/bin/true"]);
+    assert!(
+        !stderr.contains("host's own root directory"),
+        "an ordinary directory taken for /: {stderr}"
+    );
+}
+
+#[test]
+fn cpus_and_timeouts_that_are_not_amounts_are_named() {
+    for cpus in ["-1", "-0.5", "0", "inf", "NaN", "two"] {
+        let (status, stderr) = refused(&["--cpus", cpus, "--", "startup"]);
+        assert_eq!(status, Some(2), "--cpus {cpus}: {stderr}");
+        assert!(
+            stderr.contains(&format!("'{cpus}' is not a number of CPUs")),
+            "--cpus {cpus}: {stderr}"
+        );
+        assert!(
+            stderr.contains("write it like 0.5 or 2"),
+            "--cpus {cpus} names no fix: {stderr}"
+        );
+    }
+
+    let (status, stderr) = refused(&["--timeout", "-1s", "--", "startup"]);
+    assert_eq!(status, Some(2), "{stderr}");
+    assert!(stderr.contains("'-1s' is negative"), "{stderr}");
+
+    // An option forgotten after --timeout is not called a negative duration.
+    let (status, stderr) = refused(&["--timeout", "--json", "--", "startup"]);
+    assert_eq!(status, Some(2), "{stderr}");
+    assert!(!stderr.contains("negative"), "{stderr}");
+    assert!(stderr.contains("'--json'"), "{stderr}");
+}
