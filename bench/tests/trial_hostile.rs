@@ -63,7 +63,7 @@ fn the_hosts_own_root_as_rootfs_is_refused_however_it_is_named() {
 
 #[test]
 fn cpus_and_timeouts_that_are_not_amounts_are_named() {
-    for cpus in ["-1", "-0.5", "0", "inf", "NaN", "two"] {
+    for cpus in ["-1", "-0.5", "inf", "NaN", "two"] {
         let (status, stderr) = refused(&["--cpus", cpus, "--", "startup"]);
         assert_eq!(status, Some(2), "--cpus {cpus}: {stderr}");
         assert!(
@@ -85,4 +85,52 @@ fn cpus_and_timeouts_that_are_not_amounts_are_named() {
     assert_eq!(status, Some(2), "{stderr}");
     assert!(!stderr.contains("negative"), "{stderr}");
     assert!(stderr.contains("'--json'"), "{stderr}");
+}
+
+#[test]
+fn negative_and_zero_counts_are_named_with_their_fix() {
+    let cases: [(&[&str], &str); 5] = [
+        (&["--pids-limit", "0"], "not even its PID 1"),
+        (&["--pids-limit", "-2"], "'-2' is not a number of processes"),
+        (&["--pids-limit", "many"], "or -1 for no limit"),
+        (&["-u", "-1"], "uid \"-1\" is not a number"),
+        (&["--user", "-5:0"], "give numeric ids"),
+    ];
+    for (flags, wanted) in cases {
+        let mut args = flags.to_vec();
+        args.extend_from_slice(&["--", "startup"]);
+        let (status, stderr) = refused(&args);
+        assert_eq!(status, Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(wanted), "{args:?}: {stderr}");
+        assert!(
+            !stderr.contains("tip: to pass"),
+            "{args:?}: clap took the value for an option: {stderr}"
+        );
+    }
+}
+
+/// Docker's `--pids-limit -1` means no limit: the container runs with none.
+#[testkit::needs(root)]
+#[test]
+fn pids_limit_minus_one_is_no_limit_as_in_docker() {
+    if !common::require_root("pids_limit_minus_one_is_no_limit_as_in_docker") {
+        return;
+    }
+    let limit = |value: &str| {
+        let output = versus()
+            .args(["container", "run", "--json", "--pids-limit", value])
+            .args(["--", "startup"])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "--pids-limit {value}: {stderr}"
+        );
+        let report: bench::report::RunReport = serde_json::from_slice(&output.stdout).unwrap();
+        report.container.expect("a container report").limits.pids
+    };
+    assert_eq!(limit("-1"), None);
+    assert_eq!(limit("7"), Some(7));
 }

@@ -181,9 +181,10 @@ pub(crate) struct ContainerRunArgs {
     #[arg(long, short = 'm', value_name = "SIZE", value_parser = parse_size)]
     pub(crate) memory: Option<u64>,
 
-    /// Most processes and threads at once (cgroup `pids`).
-    #[arg(long = "pids-limit", value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
-    pub(crate) pids_limit: Option<u64>,
+    /// Most processes and threads at once (cgroup `pids`); `-1` for no
+    /// limit, as in Docker.
+    #[arg(long = "pids-limit", value_name = "N", allow_negative_numbers = true, value_parser = parse_pids_limit)]
+    pub(crate) pids_limit: Option<PidsLimit>,
 
     /// CPU bandwidth in CPUs, e.g. `0.5`, `1.5` (cgroup `cpu`).
     #[arg(long, value_name = "CPUS", allow_negative_numbers = true, value_parser = parse_cpus)]
@@ -259,7 +260,7 @@ pub(crate) struct ContainerRunArgs {
 
     /// Run the command as `UID[:GID]` (numeric; the group defaults to the
     /// uid). Any uid but 0 has no capabilities, as with `docker run -u`.
-    #[arg(long, short = 'u', value_name = "UID[:GID]", value_parser = parse_user)]
+    #[arg(long, short = 'u', value_name = "UID[:GID]", allow_hyphen_values = true, value_parser = parse_user)]
     pub(crate) user: Option<(u32, u32)>,
 
     /// Keep stdin open: forward versus' stdin to the command (closed at end
@@ -298,14 +299,40 @@ pub(crate) enum Network {
     Host,
 }
 
-/// `--cpus`: a finite number of CPUs above zero. The upper bound is this
-/// machine's CPU count, which the launcher checks.
+/// `--pids-limit`: a number of processes, or Docker's `-1` for none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PidsLimit {
+    /// `-1`: the container's cgroup gets no `pids` limit.
+    Unlimited,
+    /// At most this many processes and threads at once (1 or more).
+    At(u64),
+}
+
+fn parse_pids_limit(text: &str) -> Result<PidsLimit, String> {
+    if text.trim() == "-1" {
+        return Ok(PidsLimit::Unlimited);
+    }
+    match text.trim().parse::<u64>() {
+        Ok(0) => Err(
+            "0 would leave the container no process at all, not even its PID 1; give 1 or \
+             more, or -1 for no limit"
+                .into(),
+        ),
+        Ok(most) => Ok(PidsLimit::At(most)),
+        Err(_) => Err(format!(
+            "'{text}' is not a number of processes; give 1 or more, or -1 for no limit"
+        )),
+    }
+}
+
+/// `--cpus`: a finite number of CPUs, not negative. The range (0.01 up to
+/// this machine's CPU count) is the launcher's to check, which names it.
 fn parse_cpus(text: &str) -> Result<f64, String> {
     let cpus: f64 = text
         .trim()
         .parse()
         .map_err(|_| format!("'{text}' is not a number of CPUs; write it like 0.5 or 2"))?;
-    if !cpus.is_finite() || cpus <= 0.0 {
+    if !cpus.is_finite() || cpus < 0.0 {
         return Err(format!(
             "'{text}' is not a number of CPUs above zero; write it like 0.5 or 2"
         ));
@@ -372,7 +399,7 @@ enum RunOn {
 #[derive(Debug, Args)]
 pub(crate) struct VmRunArgs {
     /// Number of vCPUs, one host thread each.
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, default_value_t = 1, allow_negative_numbers = true, value_parser = clap::value_parser!(u32).range(1..))]
     pub(crate) vcpus: u32,
 
     /// Guest memory, split into a low region at 0 and a high region at 4 GiB
@@ -616,7 +643,10 @@ impl ContainerRunArgs {
             rootfs,
             limits: container::Limits {
                 memory: self.memory,
-                pids: self.pids_limit,
+                pids: match self.pids_limit {
+                    Some(PidsLimit::At(most)) => Some(most),
+                    Some(PidsLimit::Unlimited) | None => None,
+                },
                 cpus: self.cpus,
             },
             hostname: self.hostname.clone(),
