@@ -134,3 +134,45 @@ fn pids_limit_minus_one_is_no_limit_as_in_docker() {
     assert_eq!(limit("-1"), None);
     assert_eq!(limit("7"), Some(7));
 }
+
+/// A Docker habit (`container run alpine sh`) or a program's name where a
+/// task belongs (`host run ls`) is answered with the way to run it; a real
+/// task with a bad argument gets no such hint.
+#[test]
+fn a_word_that_is_no_task_is_answered_with_how_to_run_a_program() {
+    let cases: [(&[&str], &[&str]); 4] = [
+        (
+            &["container", "run", "alpine", "sh"],
+            &[
+                "unknown task 'alpine'",
+                "--busybox",
+                "--rootfs DIR",
+                "--workload PATH",
+            ],
+        ),
+        (
+            &["host", "run", "ls"],
+            &["unknown task 'ls'", "--workload PATH"],
+        ),
+        (
+            &["vm", "run", "--", "/bin/ls"],
+            &["unknown task '/bin/ls'", "--workload PATH"],
+        ),
+        (
+            &["host", "run", "--", "getpid", "x"],
+            &["getpid: N must be an integer"],
+        ),
+    ];
+    for (args, wanted) in cases {
+        let output = versus().args(args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(output.stdout.is_empty(), "{args:?}");
+        for word in wanted {
+            assert!(stderr.contains(word), "{args:?} lacks {word:?}: {stderr}");
+        }
+        if args.contains(&"getpid") {
+            assert!(!stderr.contains("--workload"), "{args:?}: {stderr}");
+        }
+    }
+}

@@ -50,7 +50,7 @@ pub(crate) fn run_container(args: &ContainerRunArgs) -> Result<ExitCode> {
     let backend = ContainerBackend::with_settings(settings);
     let launch = match args.run.launch(!is_command) {
         Ok(launch) => launch,
-        Err(error) => return usage_error(&error_text(&error)),
+        Err(error) => return usage_error(&with_hint(&error, CONTAINER_PROGRAM_HINT)),
     };
     report_run(&backend, &launch, args.run.json, args.trace)
 }
@@ -62,9 +62,36 @@ pub(crate) fn run_container(args: &ContainerRunArgs) -> Result<ExitCode> {
 pub(crate) fn run_backend(backend: &dyn Backend, args: &RunArgs, trace: bool) -> Result<ExitCode> {
     let launch = match args.launch(true) {
         Ok(launch) => launch,
-        Err(error) => return usage_error(&error_text(&error)),
+        Err(error) => return usage_error(&with_hint(&error, PROGRAM_HINT)),
     };
     report_run(backend, &launch, args.json, trace)
+}
+
+/// What `versus host|vm run ls` should have been: a word that is not a task
+/// is most often a program the user meant to run.
+const PROGRAM_HINT: &str =
+    "to run a program of your own, give --workload PATH (a static x86-64 executable)";
+
+/// What `versus container run alpine sh` should have been: a Docker user
+/// names an image, or a command, where versus expects a task.
+const CONTAINER_PROGRAM_HINT: &str = "versus pulls no images: to run a command, give --busybox \
+     (the host's busybox) or --rootfs DIR (a root filesystem, e.g. an unpacked image); for a \
+     static program of your own, --workload PATH";
+
+/// The error's text, and `hint` after it when the word given is no task of
+/// the embedded workload.
+fn with_hint(error: &anyhow::Error, hint: &str) -> String {
+    let unknown_task = matches!(
+        error.downcast_ref::<bench::request::RequestError>(),
+        Some(bench::request::RequestError::Task(
+            bench::workload::TaskError::UnknownTask(_)
+        ))
+    );
+    if unknown_task {
+        format!("{}; {hint}", error_text(error))
+    } else {
+        error_text(error)
+    }
 }
 
 /// `versus __run-request`: one run described by the JSON request on stdin
