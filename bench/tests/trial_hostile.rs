@@ -176,3 +176,30 @@ fn a_word_that_is_no_task_is_answered_with_how_to_run_a_program() {
         }
     }
 }
+
+/// `vm run --linux` with a task name that is no task is refused before the
+/// kernel is even read: on a software KVM backend the boot stops at "Run
+/// /init", so after tens of seconds nothing would have named the typo.
+#[test]
+fn a_linux_boot_with_no_such_task_is_refused_before_the_boot() {
+    let dir = tempfile::tempdir().unwrap();
+    let not_a_kernel = dir.path().join("vmlinuz");
+    std::fs::write(&not_a_kernel, b"not read: the task is checked first").unwrap();
+    let kernel = not_a_kernel.to_str().unwrap();
+    for flags in [&["--linux"][..], &["--linux-kernel", kernel][..]] {
+        let output = versus()
+            .args(["vm", "run"])
+            .args(flags)
+            .args(["--", "getpidd", "10"])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{flags:?}: {stderr}");
+        assert!(
+            stderr.contains("unknown task 'getpidd'"),
+            "{flags:?}: {stderr}"
+        );
+        assert!(stderr.contains("--workload PATH"), "{flags:?}: {stderr}");
+        assert!(output.stdout.is_empty(), "{flags:?}");
+    }
+}

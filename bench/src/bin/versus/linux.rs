@@ -9,7 +9,8 @@
 //! make system calls); `/init`'s own status when it ran to its end (hardware
 //! KVM); 0 when the guest halted itself (`halt -f`, `poweroff -f` without
 //! ACPI); 1 for anything else (a panic, a timeout, a stalled boot, an
-//! emulation failure); 130/143 when versus was interrupted.
+//! emulation failure); 130/143 when versus was interrupted; 2 before the
+//! boot for a first word that is no task of the workload.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -26,7 +27,8 @@ use hypervisor::linux::run::{LinuxEnd, LinuxRunReport};
 use hypervisor::linux::symbols::{KernelSymbols, name_rip_in_line};
 
 use crate::args::VmRunArgs;
-use crate::exit::emit;
+use crate::exit::{emit, usage_error};
+use crate::run::PROGRAM_HINT;
 
 /// Console lines repeated in the report.
 const REPORT_LINES: usize = 12;
@@ -48,6 +50,17 @@ pub(crate) fn run(args: &VmRunArgs) -> Result<ExitCode> {
         anyhow::bail!(
             "--cmdline is the Linux kernel's command line: it needs --linux (or --linux-kernel PATH)"
         );
+    }
+    // A task name that is no task is named before a boot of tens of
+    // seconds: on a software KVM backend /init never runs, so nothing else
+    // would ever say so.
+    if args.run.workload.is_none()
+        && args.initrd.is_none()
+        && let Some(name) = args.run.task.first()
+        && bench::workload::task_spec(name).is_none()
+    {
+        let unknown = bench::workload::TaskError::UnknownTask(name.clone());
+        return usage_error(&format!("{unknown}; {PROGRAM_HINT}"));
     }
     let mut backend = LinuxBackend::new(args.linux_kernel.as_deref())?;
     // The user's symbols are read before the boot, so a wrong file is

@@ -69,7 +69,7 @@ pub(crate) fn run_backend(backend: &dyn Backend, args: &RunArgs, trace: bool) ->
 
 /// What `versus host|vm run ls` should have been: a word that is not a task
 /// is most often a program the user meant to run.
-const PROGRAM_HINT: &str =
+pub(crate) const PROGRAM_HINT: &str =
     "to run a program of your own, give --workload PATH (a static x86-64 executable)";
 
 /// What `versus container run alpine sh` should have been: a Docker user
