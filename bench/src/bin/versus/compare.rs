@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 
+use bench::compare::model::KvmCaveat;
 use bench::doctor;
 use bench::output;
 
@@ -24,12 +25,20 @@ fn host_header() -> bench::compare::model::HostHeader {
     // The explanation names the backend and says what it means for the
     // numbers ("… VM numbers here are NOT those of hardware virtualization.").
     let warning = (!bare_metal).then(|| backend.explanation().to_string());
+    let caveat = match backend {
+        hypervisor::kvm::KvmBackend::Hardware { .. } => None,
+        hypervisor::kvm::KvmBackend::Nested { .. } => Some(KvmCaveat::Nested),
+        hypervisor::kvm::KvmBackend::Software { .. } => Some(KvmCaveat::Software),
+        hypervisor::kvm::KvmBackend::Unknown { .. } => Some(KvmCaveat::Unknown),
+        hypervisor::kvm::KvmBackend::Unavailable => Some(KvmCaveat::Unavailable),
+    };
     bench::compare::model::HostHeader {
         kernel: report.kernel_release.clone(),
         cpu: report.cpu_model.clone(),
         kvm_backend: backend.label(),
         kvm_is_bare_metal_hardware: bare_metal,
         kvm_warning: warning,
+        kvm_caveat: caveat,
     }
 }
 
