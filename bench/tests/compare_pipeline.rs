@@ -730,6 +730,11 @@ fn a_korean_comparison_says_every_sentence_in_korean() {
         &bench::explain::Catalog::for_output(bench::explain::Lang::Ko),
     );
     assert!(korean.contains("⚠ 소프트웨어 KVM"), "{korean}");
+    // The tiny kernel has no /proc: said in Korean too.
+    assert!(
+        korean.contains("/proc/self/status 없음") && !korean.contains("no /proc"),
+        "{korean}"
+    );
     let english = common::english_lines(&korean);
     assert!(
         english.is_empty(),

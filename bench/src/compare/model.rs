@@ -240,6 +240,11 @@ pub struct IdentityRow {
     pub ids: Option<String>,
     /// `status`: CapEff, NoNewPrivs, Seccomp, or why there is no `/proc`.
     pub status: Option<String>,
+    /// The errno of a `status` that found no `/proc/self/status` (the tiny
+    /// kernel has no `/proc`), so that the table says it in the output's
+    /// language; absent from reports written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_unavailable: Option<String>,
     /// Why a task of this row failed, if one did.
     pub failures: Vec<String>,
 }

@@ -549,7 +549,10 @@ fn identity_table(c: &Comparison, t: &Catalog) -> Table {
             Cell::new(t.subject(&row.subject)),
             Cell::new(show(&row.kernel)),
             Cell::new(show(&row.ids)),
-            Cell::new(show(&row.status)),
+            Cell::new(match &row.status_unavailable {
+                Some(errno) => t.say("compare.cell.no-proc-status", &[("errno", errno)]),
+                None => show(&row.status),
+            }),
         ]);
     }
     out

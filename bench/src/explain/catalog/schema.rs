@@ -270,6 +270,7 @@ pub const SCHEMA: &[(&str, &[&str])] = &[
     ("compare.cell.ratio", &["figure"]),
     ("compare.cell.pairs", &["count"]),
     ("compare.cell.not-significant", &["spread"]),
+    ("compare.cell.no-proc-status", &["errno"]),
     ("compare.progress.runs", &[]),
     ("compare.progress.starting", &[]),
     ("compare.progress.ran", &["round", "subject"]),
