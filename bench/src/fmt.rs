@@ -52,6 +52,84 @@ fn three_digits(value: f64) -> String {
     }
 }
 
+/// Significant figures versus gives a ratio: a handful of paired rounds
+/// supports no more (`2200.8×` claims a precision the runs do not have).
+const RATIO_SIGNIFICANT_FIGURES: i32 = 2;
+
+/// The one rule for every ratio versus prints — compare's conclusions,
+/// the lessons of `versus explain`, in every language: the ratio rounded
+/// to two significant figures with thousands grouped by commas, and its
+/// spread (half the interquartile range of the pairs) rounded to the same
+/// decimal place, so that neither claims a digit the other does not have
+/// (a spread below that place shows as zero there, `±0.0`):
+/// `0.93× (±0.05)`, `1.1× (±0.1)`, `11× (±2)`, `84× (±5)`,
+/// `2,200× (±700)`.
+pub fn ratio_with_spread(ratio: f64, spread: f64) -> String {
+    let place = significant_place(ratio);
+    format!(
+        "{}× (±{})",
+        at_decimal_place(ratio, place),
+        at_decimal_place(spread, place)
+    )
+}
+
+/// A ratio alone, by the rule of [`ratio_with_spread`]: `84×`, `2,200×`.
+pub fn ratio(ratio: f64) -> String {
+    format!("{}×", significant(ratio))
+}
+
+/// A number to two significant figures, thousands grouped: the figure of
+/// [`ratio`] without its `×`, and a spread said on its own (`±11`).
+pub fn significant(value: f64) -> String {
+    at_decimal_place(value, significant_place(value))
+}
+
+/// The decimal places that keep two significant figures of `value`:
+/// 2 for 0.93, 1 for 1.1, 0 for 84, −2 for 2200 (rounded to hundreds).
+fn significant_place(value: f64) -> i32 {
+    if value == 0.0 || !value.is_finite() {
+        return 0;
+    }
+    // Scientific notation rounds first ("9.96" → "1.0e1"), so a value that
+    // rounds up into the next power of ten gets that power's places.
+    let scientific = format!("{:.*e}", (RATIO_SIGNIFICANT_FIGURES - 1) as usize, value);
+    let exponent: i32 = scientific
+        .rsplit_once('e')
+        .and_then(|(_, exponent)| exponent.parse().ok())
+        .unwrap_or(0);
+    RATIO_SIGNIFICANT_FIGURES - 1 - exponent
+}
+
+/// `value` rounded to `places` decimals (negative: to tens, hundreds…),
+/// its whole part grouped in thousands.
+fn at_decimal_place(value: f64, places: i32) -> String {
+    if !value.is_finite() {
+        return value.to_string();
+    }
+    let text = if places >= 0 {
+        format!("{:.*}", places as usize, value)
+    } else {
+        let unit = 10f64.powi(-places);
+        format!("{:.0}", (value / unit).round() * unit)
+    };
+    let (sign, unsigned) = match text.strip_prefix('-') {
+        Some(rest) => ("-", rest),
+        None => ("", text.as_str()),
+    };
+    let (whole, fraction) = match unsigned.split_once('.') {
+        Some((whole, fraction)) => (whole, format!(".{fraction}")),
+        None => (unsigned, String::new()),
+    };
+    let mut grouped = String::new();
+    for (index, digit) in whole.chars().enumerate() {
+        if index > 0 && (whole.len() - index) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(digit);
+    }
+    format!("{sign}{grouped}{fraction}")
+}
+
 /// Checks, before any work is done, that [`write_atomically`] will be able
 /// to write `path`: it names a file (not a directory) in a directory where
 /// versus may create files. Nothing is left behind.
@@ -100,6 +178,40 @@ pub fn write_atomically(path: &std::path::Path, text: &str) -> std::io::Result<(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ratios_keep_two_significant_figures_at_every_magnitude() {
+        let cases = [
+            (0.93, "0.93×"),
+            (0.934, "0.93×"),
+            (1.1, "1.1×"),
+            (1.04, "1.0×"),
+            (9.96, "10×"),
+            (11.0, "11×"),
+            (83.7, "84×"),
+            (528.94, "530×"),
+            (2200.8, "2,200×"),
+            (1899.0, "1,900×"),
+            (1_234_567.0, "1,200,000×"),
+        ];
+        for (value, printed) in cases {
+            assert_eq!(ratio(value), printed, "{value}");
+        }
+        assert_eq!(significant(679.7), "680");
+        assert_eq!(significant(10.6), "11");
+    }
+
+    #[test]
+    fn a_spread_is_rounded_to_its_ratios_last_digit() {
+        assert_eq!(ratio_with_spread(2200.8, 679.7), "2,200× (±700)");
+        assert_eq!(ratio_with_spread(1899.0, 431.2), "1,900× (±400)");
+        assert_eq!(ratio_with_spread(83.7, 5.2), "84× (±5)");
+        assert_eq!(ratio_with_spread(12.6, 1.6), "13× (±2)");
+        assert_eq!(ratio_with_spread(3.1, 0.13), "3.1× (±0.1)");
+        assert_eq!(ratio_with_spread(0.93, 0.049), "0.93× (±0.05)");
+        assert_eq!(ratio_with_spread(1.2, 0.01), "1.2× (±0.0)");
+        assert_eq!(ratio_with_spread(11.0, 0.3), "11× (±0)");
+    }
 
     #[test]
     fn writability_is_checked_without_leaving_anything() {

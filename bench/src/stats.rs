@@ -150,13 +150,17 @@ impl Ratio {
         self.spread() <= self.pairs.median.abs()
     }
 
-    /// "3.10× (±0.20)": the median ratio and half its interquartile range;
-    /// "not significant (±10.60)" when the spread exceeds the ratio.
+    /// "3.1× (±0.2)": the median ratio and half its interquartile range,
+    /// rounded by [`crate::fmt::ratio_with_spread`]'s rule; "not significant
+    /// (±11)" when the spread exceeds the ratio.
     pub fn describe(&self) -> String {
         if self.is_significant() {
-            format!("{:.2}× (±{:.2})", self.pairs.median, self.spread())
+            crate::fmt::ratio_with_spread(self.pairs.median, self.spread())
         } else {
-            format!("not significant (±{:.2})", self.spread())
+            format!(
+                "not significant (±{})",
+                crate::fmt::significant(self.spread())
+            )
         }
     }
 }
@@ -242,7 +246,7 @@ mod tests {
         assert_eq!((ratio.pairs.min, ratio.pairs.max), (2.0, 5.0));
         assert!(ratio.is_significant());
         assert!(
-            ratio.describe().starts_with("2.00× (±"),
+            ratio.describe().starts_with("2.0× (±"),
             "{}",
             ratio.describe()
         );

@@ -120,6 +120,45 @@ fn a_real_comparison_shows_every_section_and_its_lessons() {
     exports_agree::assert_exports_agree(&c, &csv, &markdown);
 }
 
+#[testkit::needs(root, kvm)]
+#[test]
+fn a_korean_comparison_says_its_header_conclusions_and_status_in_korean() {
+    let test = "a_korean_comparison_says_its_header_conclusions_and_status_in_korean";
+    if !common::require_root(test) || !common::require_kvm(test) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let json_path = dir.path().join("compare.json");
+    let output = versus()
+        .args([
+            "compare", "--lang", "ko", "--only", "identity", "--runs", "1",
+        ])
+        .args(["--warmup", "0", "--export-json"])
+        .arg(&json_path)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr),
+    );
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("결론"), "{stdout}");
+    assert!(
+        stderr.contains(&format!("{} 파일을 썼습니다", json_path.display())),
+        "{stderr}"
+    );
+    // On a software or nested KVM backend the header warns, in Korean.
+    let english: Vec<&str> = common::english_lines(&stdout)
+        .into_iter()
+        .chain(common::english_lines(&stderr))
+        .collect();
+    assert!(
+        english.is_empty(),
+        "English in the Korean comparison:\n{}",
+        english.join("\n")
+    );
+}
+
 #[test]
 fn bad_compare_options_are_named() {
     versus()

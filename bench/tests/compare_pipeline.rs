@@ -9,6 +9,7 @@
 //! 1` (a system call never leaves the guest), and a UART write costs one
 //! exit per byte where the paravirtual console costs one per write.
 
+mod common;
 mod exports_agree;
 
 use std::cell::Cell;
@@ -17,7 +18,7 @@ use std::path::Path;
 use bench::backend::{Backend, BackendError, Launch};
 use bench::compare::derive::Context;
 use bench::compare::export::{CsvExporter, Export, Exporter, JsonExporter, MarkdownExporter};
-use bench::compare::model::{HostHeader, figure};
+use bench::compare::model::{HostHeader, KvmCaveat, figure};
 use bench::compare::{
     Backends, Comparer, Comparison, LinuxOptions, LinuxSubject, Observer, Options, RunRecord,
     Section, SubjectKind, VmVariant, plan, render,
@@ -608,6 +609,7 @@ fn context(options: &Options) -> Context {
                  exits and system calls cost far more than with hardware virtualization."
                     .into(),
             ),
+            kvm_caveat: None,
         },
         runs: options.runs,
         warmup: options.warmup,
@@ -715,6 +717,32 @@ fn assert_exports_hold_the_same_figures(exports: &[(&'static str, String)]) {
 
 fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+#[test]
+fn a_korean_comparison_says_every_sentence_in_korean() {
+    let (mut c, _) = compare(&MockBackends::default());
+    // What `versus compare` records on this project's software KVM host.
+    c.host.kvm_caveat = Some(KvmCaveat::Software);
+    let korean = render::comparison_in(
+        &c,
+        SNAPSHOT_COLUMNS,
+        &bench::explain::Catalog::for_output(bench::explain::Lang::Ko),
+    );
+    assert!(korean.contains("⚠ 소프트웨어 KVM"), "{korean}");
+    // The tiny kernel has no /proc: said in Korean too.
+    assert!(
+        korean.contains("/proc/self/status 없음") && !korean.contains("no /proc"),
+        "{korean}"
+    );
+    let english = common::english_lines(&korean);
+    assert!(
+        english.is_empty(),
+        "English in the Korean comparison:\n{}",
+        english.join("\n")
+    );
+    // The detector finds the English warning the header printed before.
+    assert!(!common::english_lines(&render::comparison_at(&c, SNAPSHOT_COLUMNS)).is_empty());
 }
 
 #[test]

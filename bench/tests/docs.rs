@@ -5,6 +5,8 @@
 //! subcommand and a lesson that exist; every figure it quotes is from the
 //! `make docs-figures` run it names.
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
@@ -476,6 +478,38 @@ fn each_popular_claim_names_one_lesson_and_quotes_its_figures_from_the_docs_figu
             }
         }
     }
+}
+
+/// The English phrases in the Korean outputs of a `make docs-figures` run
+/// (`versus compare --lang ko` and every lesson), by file, leaving out each
+/// file's command and stamp lines.
+fn english_in_korean_figures(dir: &Path) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+        let path = entry.expect("a directory entry").path();
+        let text = read(&path);
+        let output: String = text
+            .lines()
+            .filter(|line| !line.starts_with("$ ") && !line.starts_with("# "))
+            .map(|line| format!("{line}\n"))
+            .collect();
+        for line in common::english_lines(&output) {
+            found.push(format!("{}: {line}", path.display()));
+        }
+    }
+    found
+}
+
+#[test]
+fn the_korean_figures_say_every_sentence_in_korean() {
+    let english = english_in_korean_figures(&workspace().join("docs/figures/ko"));
+    assert!(
+        english.is_empty(),
+        "English in the Korean output of the docs figures run (docs/figures/RUN.txt):\n{}",
+        english.join("\n")
+    );
+    // The English figures are found by the same check.
+    assert!(!english_in_korean_figures(&workspace().join("docs/figures/en")).is_empty());
 }
 
 /// The anchor GitHub gives a heading: lower case, spaces as `-`, and

@@ -330,6 +330,24 @@ fn no_translation_the_containers_getpid_costs_the_hosts_and_its_pid_1_is_a_host_
     assert!(cgroup.contains("/versus/"), "{cgroup}");
 }
 
+#[testkit::needs(root, kvm, busybox)]
+#[test]
+fn every_lesson_in_korean_says_its_sentences_in_korean() {
+    let test = "every_lesson_in_korean_says_its_sentences_in_korean";
+    if !require_root(test) || !require_kvm(test) || !require_busybox(test) {
+        return;
+    }
+    for lesson in LESSONS {
+        let stdout = explain(&[lesson, "--short", "--lang", "ko"]);
+        let english = common::english_lines(&stdout);
+        assert!(
+            english.is_empty(),
+            "{lesson}: English in the Korean lesson:\n{}",
+            english.join("\n")
+        );
+    }
+}
+
 #[testkit::needs(root)]
 #[test]
 fn no_translation_runs_in_korean_with_the_same_figures() {

@@ -30,9 +30,10 @@ fn ratio_of<'a>(
         .map(|r| &r.ratio)
 }
 
-/// "3.1× (±0.2)" for a ratio above one, and which way round.
+/// "3.1× (±0.2)", "2,200× (±700)": the ratio and its spread by
+/// [`fmt::ratio_with_spread`]'s rule.
 fn times(ratio: &Ratio) -> String {
-    format!("{:.1}× (±{:.1})", ratio.pairs.median, ratio.pairs.iqr / 2.0)
+    fmt::ratio_with_spread(ratio.pairs.median, ratio.spread())
 }
 
 /// "no significant difference: the paired ratios spread ±10.6, more than
@@ -40,7 +41,7 @@ fn times(ratio: &Ratio) -> String {
 fn not_significant(t: &Catalog, ratio: &Ratio) -> String {
     t.say(
         "compare.c.not-significant",
-        &[("spread", &format!("{:.1}", ratio.spread()))],
+        &[("spread", &fmt::significant(ratio.spread()))],
     )
 }
 
@@ -165,7 +166,7 @@ fn linux_conclusions(c: &Comparison, t: &Catalog, out: &mut Vec<String>) {
             &[
                 ("linux", &bytes(full)),
                 ("tiny", &bytes(tiny)),
-                ("times", &format!("{:.1}×", full / tiny)),
+                ("times", &fmt::ratio(full / tiny)),
             ],
         ));
     }
@@ -177,7 +178,7 @@ fn linux_conclusions(c: &Comparison, t: &Catalog, out: &mut Vec<String>) {
             "compare.c.linux-memory-container",
             &[
                 ("container", &bytes(container)),
-                ("times", &format!("{:.1}×", full / container)),
+                ("times", &fmt::ratio(full / container)),
             ],
         ));
     }
@@ -324,7 +325,7 @@ fn io_conclusions(c: &Comparison, t: &Catalog, out: &mut Vec<String>) {
         out.push(
             match median_of(c, Section::Syscall, figure::GETPID, "host") {
                 Some(g) => {
-                    let times = format!("{:.0}", if g > 0.0 { exit / g } else { 0.0 });
+                    let times = fmt::significant(if g > 0.0 { exit / g } else { 0.0 });
                     t.say(
                         "compare.c.exit-getpid",
                         &[("cost", &cost), ("times", &times)],
@@ -375,6 +376,7 @@ mod tests {
                 kvm_backend: "kvm_pvm".into(),
                 kvm_is_bare_metal_hardware: false,
                 kvm_warning: None,
+                kvm_caveat: None,
             },
             runs: 5,
             warmup: 0,
@@ -402,7 +404,8 @@ mod tests {
 
     #[test]
     fn a_ratio_the_runs_do_not_support_is_not_stated() {
-        // Pairs spread ±11.2 around a median of 2: not significant.
+        // Pairs spread ±11.2 around a median of 2: not significant, and the
+        // spread said to two significant figures.
         let c = with_ratios(vec![
             startup_ratio("vm", "container", &[0.5, 1.0, 2.0, 20.0, 30.0]),
             startup_ratio("container", "host", &[0.5, 1.0, 2.0, 20.0, 30.0]),
@@ -414,7 +417,7 @@ mod tests {
             2,
             "{text}"
         );
-        assert!(text.contains("±11.2"), "{text}");
+        assert!(text.contains("spread ±11,"), "{text}");
     }
 
     #[test]
@@ -448,5 +451,17 @@ mod tests {
             text.contains("The VM took 3.1× (±0.1) as long as the container"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn a_large_ratio_is_rounded_in_both_languages() {
+        // The Linux guest against the tiny kernel: a ratio in the thousands
+        // whose pairs spread by hundreds (median 2200.8, spread 679.7).
+        let pairs = [1300.0, 1541.2, 2200.8, 2900.6, 3000.0];
+        let c = with_ratios(vec![startup_ratio("vm", "container", &pairs)]);
+        let text = conclusions(&c).join("\n");
+        assert!(text.contains("The VM took 2,200× (±700) as long"), "{text}");
+        let korean = conclusions_in(&c, &Catalog::for_output(Lang::Ko)).join("\n");
+        assert!(korean.contains("2,200× (±700)"), "{korean}");
     }
 }

@@ -240,6 +240,11 @@ pub struct IdentityRow {
     pub ids: Option<String>,
     /// `status`: CapEff, NoNewPrivs, Seccomp, or why there is no `/proc`.
     pub status: Option<String>,
+    /// The errno of a `status` that found no `/proc/self/status` (the tiny
+    /// kernel has no `/proc`), so that the table says it in the output's
+    /// language; absent from reports written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_unavailable: Option<String>,
     /// Why a task of this row failed, if one did.
     pub failures: Vec<String>,
 }
@@ -273,6 +278,38 @@ pub struct HostHeader {
     /// A plain warning when VM numbers are not those of hardware
     /// virtualization (software or nested backend).
     pub kvm_warning: Option<String>,
+    /// Which backend the warning is about, so that the header says it in
+    /// the output's language; absent from reports written before it
+    /// existed, whose English warning is shown as it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kvm_caveat: Option<KvmCaveat>,
+}
+
+/// A KVM backend whose VM numbers are not those of bare-metal hardware
+/// virtualization: each has its warning in the catalog.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KvmCaveat {
+    /// VT-x/AMD-V inside a VM: exits are inflated.
+    Nested,
+    /// Software KVM (kvm_pvm): guest kernel code is emulated.
+    Software,
+    /// `/dev/kvm` without a known vendor module.
+    Unknown,
+    /// No `/dev/kvm`.
+    Unavailable,
+}
+
+impl KvmCaveat {
+    /// The catalog key of its warning.
+    pub fn catalog_key(self) -> &'static str {
+        match self {
+            KvmCaveat::Nested => "compare.header.kvm-nested",
+            KvmCaveat::Software => "compare.header.kvm-software",
+            KvmCaveat::Unknown => "compare.header.kvm-unknown",
+            KvmCaveat::Unavailable => "compare.header.kvm-unavailable",
+        }
+    }
 }
 
 /// Everything `versus compare` derived, ready to print or export.

@@ -12,7 +12,7 @@ use super::model::{Comparison, Section, Series, Stage, Unit, figure};
 use crate::explain::{Catalog, Lang};
 use crate::fmt;
 use crate::render::table;
-use crate::stats::MIN_SAMPLES_FOR_P95;
+use crate::stats::{MIN_SAMPLES_FOR_P95, Ratio};
 use crate::width;
 
 /// Formats a value of `unit`.
@@ -220,7 +220,11 @@ fn header_paragraphs_in(c: &Comparison, t: &Catalog) -> Vec<(String, String)> {
         ),
     ];
     if let Some(warning) = &c.host.kvm_warning {
-        out.push(("⚠ ".to_string(), warning.clone()));
+        let said = c.host.kvm_caveat.map_or_else(
+            || warning.clone(),
+            |caveat| t.say(caveat.catalog_key(), &[]),
+        );
+        out.push(("⚠ ".to_string(), said));
     }
     if let Some(linux) = &c.linux {
         out.push((
@@ -411,14 +415,15 @@ fn figures_table(c: &Comparison, t: &Catalog, section: Section) -> Table {
                 // The spread is in the min – max column; a ratio the pairs
                 // do not support is not stated.
                 right(if ratio.ratio.is_significant() {
-                    format!("{:.2}×", ratio.ratio.pairs.median)
+                    fmt::ratio(ratio.ratio.pairs.median)
                 } else {
-                    ratio.ratio.describe()
+                    ratio_cell(&ratio.ratio, t)
                 }),
                 right("—"),
                 right(format!(
-                    "{:.2}× – {:.2}×",
-                    ratio.ratio.pairs.min, ratio.ratio.pairs.max
+                    "{} – {}",
+                    fmt::ratio(ratio.ratio.pairs.min),
+                    fmt::ratio(ratio.ratio.pairs.max)
                 )),
                 right(t.say(
                     "compare.cell.pairs",
@@ -432,6 +437,19 @@ fn figures_table(c: &Comparison, t: &Catalog, section: Section) -> Table {
         }
     }
     out
+}
+
+/// A paired ratio in a table cell, in the catalog's language: "3.1×
+/// (±0.2)", or that the pairs spread too widely to state one.
+fn ratio_cell(ratio: &Ratio, t: &Catalog) -> String {
+    if ratio.is_significant() {
+        fmt::ratio_with_spread(ratio.pairs.median, ratio.spread())
+    } else {
+        t.say(
+            "compare.cell.not-significant",
+            &[("spread", &fmt::significant(ratio.spread()))],
+        )
+    }
 }
 
 fn syscall_table(c: &Comparison, t: &Catalog) -> Table {
@@ -477,7 +495,7 @@ fn syscall_table(c: &Comparison, t: &Catalog) -> Table {
             ),
         };
         let ratio = if series.subject == "host" {
-            "1.00×".to_string()
+            fmt::ratio(1.0)
         } else {
             c.ratios
                 .iter()
@@ -486,7 +504,7 @@ fn syscall_table(c: &Comparison, t: &Catalog) -> Table {
                         && r.numerator == series.subject
                         && r.denominator == "host"
                 })
-                .map_or_else(|| "—".to_string(), |r| r.ratio.describe())
+                .map_or_else(|| "—".to_string(), |r| ratio_cell(&r.ratio, t))
         };
         let exits = match find(&series.subject, figure::EXITS_PER_1000_CALLS)
             .and_then(|s| s.summary.as_ref())
@@ -531,7 +549,10 @@ fn identity_table(c: &Comparison, t: &Catalog) -> Table {
             Cell::new(t.subject(&row.subject)),
             Cell::new(show(&row.kernel)),
             Cell::new(show(&row.ids)),
-            Cell::new(show(&row.status)),
+            Cell::new(match &row.status_unavailable {
+                Some(errno) => t.say("compare.cell.no-proc-status", &[("errno", errno)]),
+                None => show(&row.status),
+            }),
         ]);
     }
     out
@@ -557,4 +578,35 @@ pub fn failures(c: &Comparison) -> Vec<String> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compare::model::KvmCaveat;
+    use hypervisor::kvm::{CpuVendor, KvmBackend};
+
+    #[test]
+    fn the_kvm_warning_in_english_is_the_hypervisors_own_and_each_has_a_korean_twin() {
+        let (en, ko) = (Catalog::for_output(Lang::En), Catalog::for_output(Lang::Ko));
+        for (backend, caveat) in [
+            (
+                KvmBackend::Nested {
+                    vendor: CpuVendor::Intel,
+                },
+                KvmCaveat::Nested,
+            ),
+            (
+                KvmBackend::Software {
+                    module: "kvm_pvm".into(),
+                },
+                KvmCaveat::Software,
+            ),
+            (KvmBackend::Unknown { modules: vec![] }, KvmCaveat::Unknown),
+            (KvmBackend::Unavailable, KvmCaveat::Unavailable),
+        ] {
+            assert_eq!(en.say(caveat.catalog_key(), &[]), backend.explanation());
+            assert_ne!(ko.say(caveat.catalog_key(), &[]), backend.explanation());
+        }
+    }
 }

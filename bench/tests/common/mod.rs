@@ -87,3 +87,31 @@ pub fn require_busybox(test: &str) -> bool {
     );
     false
 }
+
+/// The lines of `text` that hold an English phrase: four or more words in
+/// a row made of lowercase ASCII letters alone, one of them a word English
+/// cannot do without ("guest user mode runs natively, but"). Korean output
+/// may name commands, options, kernels, files and subjects in ASCII
+/// ("--runs 3", "vm ×2", "bin dev proc sys tmp"), but never runs such a
+/// phrase.
+pub fn english_lines(text: &str) -> Vec<&str> {
+    const WORDS_IN_A_ROW: usize = 4;
+    const FUNCTION_WORDS: &[&str] = &[
+        "a", "an", "the", "is", "are", "was", "be", "not", "no", "of", "to", "in", "on", "and",
+        "but", "or", "for", "with", "by", "it", "its", "this", "that", "here", "than", "as",
+    ];
+    text.lines()
+        .filter(|line| {
+            let mut phrase: Vec<&str> = Vec::new();
+            line.split_whitespace().any(|token| {
+                let word = token.trim_matches(|c: char| ",.:;()\"'`".contains(c));
+                if !word.is_empty() && word.bytes().all(|b| b.is_ascii_lowercase()) {
+                    phrase.push(word);
+                } else {
+                    phrase.clear();
+                }
+                phrase.len() >= WORDS_IN_A_ROW && phrase.iter().any(|w| FUNCTION_WORDS.contains(w))
+            })
+        })
+        .collect()
+}

@@ -11,35 +11,9 @@
 
 use std::path::{Path, PathBuf};
 
-/// ELF identification: magic, 64-bit class, little-endian.
+/// The first bytes of every ELF file: a kernel given as `vmlinux` starts
+/// with them, a bzImage or a System.map does not.
 const ELF_MAGIC: &[u8; 4] = b"\x7fELF";
-const ELFCLASS64: u8 = 2;
-const ELFDATA2LSB: u8 = 1;
-/// ELF64 header fields versus reads: the section header table's offset,
-/// entry size and entry count.
-const E_SHOFF: usize = 0x28;
-const E_SHENTSIZE: usize = 0x3a;
-const E_SHNUM: usize = 0x3c;
-/// Size of an ELF64 section header, and its fields versus reads.
-const SHDR_SIZE: usize = 64;
-const SH_TYPE: usize = 4;
-const SH_OFFSET: usize = 0x18;
-const SH_SIZE: usize = 0x20;
-const SH_LINK: usize = 0x28;
-/// `SHT_SYMTAB`: the full (link-time) symbol table.
-const SHT_SYMTAB: u32 = 2;
-/// Size of an ELF64 symbol, and its fields.
-const SYM_SIZE: usize = 24;
-const ST_NAME: usize = 0;
-const ST_INFO: usize = 4;
-const ST_SHNDX: usize = 6;
-const ST_VALUE: usize = 8;
-/// Symbol types (low nibble of `st_info`) that name code.
-const STT_NOTYPE: u8 = 0;
-const STT_FUNC: u8 = 2;
-/// Section indexes that are not a real section: undefined, absolute.
-const SHN_UNDEF: u16 = 0;
-const SHN_ABS: u16 = 0xfff1;
 
 /// Errors reading a kernel's symbols.
 #[derive(Debug, thiserror::Error)]
@@ -180,59 +154,37 @@ impl KernelSymbols {
     }
 }
 
-fn read_u16(bytes: &[u8], at: usize) -> Option<u16> {
-    Some(u16::from_le_bytes(bytes.get(at..at + 2)?.try_into().ok()?))
-}
-
-fn read_u32(bytes: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_le_bytes(bytes.get(at..at + 4)?.try_into().ok()?))
-}
-
-fn read_u64(bytes: &[u8], at: usize) -> Option<u64> {
-    Some(u64::from_le_bytes(bytes.get(at..at + 8)?.try_into().ok()?))
-}
-
-/// The code symbols of an ELF64's `SHT_SYMTAB`, every offset checked
-/// against the file (None for a file that is not such an ELF, or is cut).
+/// The code symbols of a 64-bit little-endian ELF's `SHT_SYMTAB`, read
+/// with `object`'s ELF reader (which checks every offset against the file):
+/// functions and untyped symbols that lie in a section. None for a file
+/// that is not such an ELF, or is cut short.
 fn elf_code_symbols(bytes: &[u8]) -> Option<Vec<(u64, String)>> {
-    if bytes.get(4) != Some(&ELFCLASS64) || bytes.get(5) != Some(&ELFDATA2LSB) {
-        return None;
-    }
-    let shoff = usize::try_from(read_u64(bytes, E_SHOFF)?).ok()?;
-    let shentsize = usize::from(read_u16(bytes, E_SHENTSIZE)?);
-    let shnum = usize::from(read_u16(bytes, E_SHNUM)?);
-    if shentsize < SHDR_SIZE {
-        return None;
-    }
-    let section = |index: usize| -> Option<(u32, &[u8], u32)> {
-        let at = shoff.checked_add(index.checked_mul(shentsize)?)?;
-        let kind = read_u32(bytes, at + SH_TYPE)?;
-        let offset = usize::try_from(read_u64(bytes, at + SH_OFFSET)?).ok()?;
-        let size = usize::try_from(read_u64(bytes, at + SH_SIZE)?).ok()?;
-        let link = read_u32(bytes, at + SH_LINK)?;
-        Some((kind, bytes.get(offset..offset.checked_add(size)?)?, link))
-    };
-    let (symtab, link) = (0..shnum).find_map(|i| match section(i)? {
-        (SHT_SYMTAB, data, link) => Some((data, link)),
-        _ => None,
-    })?;
-    let (_, strtab, _) = section(usize::try_from(link).ok()?)?;
+    use object::read::elf::{FileHeader, Sym};
+    let header = object::elf::FileHeader64::<object::LittleEndian>::parse(bytes).ok()?;
+    let endian = header.endian().ok()?;
+    let sections = header.sections(endian, bytes).ok()?;
+    let symtab = sections
+        .symbols(endian, bytes, object::elf::SHT_SYMTAB)
+        .ok()?;
     let symbols = symtab
-        .chunks_exact(SYM_SIZE)
+        .iter()
+        .filter(|sym| {
+            matches!(
+                sym.st_type(),
+                object::elf::STT_NOTYPE | object::elf::STT_FUNC
+            ) && !matches!(
+                sym.st_shndx(endian),
+                object::elf::SHN_UNDEF | object::elf::SHN_ABS
+            )
+        })
         .filter_map(|sym| {
-            let kind = sym[ST_INFO] & 0xf;
-            let shndx = u16::from_le_bytes([sym[ST_SHNDX], sym[ST_SHNDX + 1]]);
-            if !matches!(kind, STT_NOTYPE | STT_FUNC) || matches!(shndx, SHN_UNDEF | SHN_ABS) {
-                return None;
-            }
-            let name_at = usize::try_from(read_u32(sym, ST_NAME)?).ok()?;
-            let name = strtab.get(name_at..)?;
-            let name = &name[..name.iter().position(|&b| b == 0)?];
-            if name.is_empty() {
-                return None;
-            }
-            let value = read_u64(sym, ST_VALUE)?;
-            Some((value, String::from_utf8_lossy(name).into_owned()))
+            let name = symtab.symbol_name(endian, sym).ok()?;
+            (!name.is_empty()).then(|| {
+                (
+                    sym.st_value(endian),
+                    String::from_utf8_lossy(name).into_owned(),
+                )
+            })
         })
         .collect();
     Some(symbols)
@@ -256,6 +208,33 @@ pub fn name_rip_in_line(line: &str, symbols: &KernelSymbols) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The ELF64 layout the hand-made test file below is written in: the
+    /// header fields naming the section header table, a section header's
+    /// fields, a symbol's fields, and the values the tests use.
+    const ELFCLASS64: u8 = 2;
+    const ELFDATA2LSB: u8 = 1;
+    const EV_CURRENT: u8 = 1;
+    const E_SHOFF: usize = 0x28;
+    const E_SHENTSIZE: usize = 0x3a;
+    const E_SHNUM: usize = 0x3c;
+    const E_SHSTRNDX: usize = 0x3e;
+    const SHDR_SIZE: usize = 64;
+    const SH_TYPE: usize = 4;
+    const SH_OFFSET: usize = 0x18;
+    const SH_SIZE: usize = 0x20;
+    const SH_LINK: usize = 0x28;
+    const SHT_STRTAB: u32 = 3;
+    const SHT_SYMTAB: u32 = 2;
+    const SYM_SIZE: usize = 24;
+    const ST_NAME: usize = 0;
+    const ST_INFO: usize = 4;
+    const ST_SHNDX: usize = 6;
+    const ST_VALUE: usize = 8;
+    const STT_NOTYPE: u8 = 0;
+    const STT_FUNC: u8 = 2;
+    const SHN_UNDEF: u16 = 0;
+    const SHN_ABS: u16 = 0xfff1;
 
     const MAP: &str = "\
 0000000000000000 A VDSO32_PRELINK
@@ -323,6 +302,7 @@ not a symbol line
         f[..4].copy_from_slice(ELF_MAGIC);
         f[4] = ELFCLASS64;
         f[5] = ELFDATA2LSB;
+        f[6] = EV_CURRENT;
         let strtab_at = f.len() as u64;
         f.extend_from_slice(&strtab);
         let symtab_at = f.len() as u64;
@@ -331,6 +311,8 @@ not a symbol line
         f[E_SHOFF..E_SHOFF + 8].copy_from_slice(&shoff.to_le_bytes());
         f[E_SHENTSIZE..E_SHENTSIZE + 2].copy_from_slice(&(SHDR_SIZE as u16).to_le_bytes());
         f[E_SHNUM..E_SHNUM + 2].copy_from_slice(&3u16.to_le_bytes());
+        // Section names, as every linker writes them: here in .strtab.
+        f[E_SHSTRNDX..E_SHSTRNDX + 2].copy_from_slice(&1u16.to_le_bytes());
         let mut header = |kind: u32, offset: u64, size: u64, link: u32| {
             let mut h = [0u8; SHDR_SIZE];
             h[SH_TYPE..SH_TYPE + 4].copy_from_slice(&kind.to_le_bytes());
@@ -340,7 +322,7 @@ not a symbol line
             f.extend_from_slice(&h);
         };
         header(0, 0, 0, 0);
-        header(3, strtab_at, strtab.len() as u64, 0); // SHT_STRTAB
+        header(SHT_STRTAB, strtab_at, strtab.len() as u64, 0);
         header(SHT_SYMTAB, symtab_at, symtab.len() as u64, 1);
         f
     }
@@ -371,6 +353,73 @@ not a symbol line
         }
         // Cut inside the .symtab section header: no symbol table at all.
         assert!(KernelSymbols::parse(&elf[..elf.len() - 40]).is_empty());
+    }
+
+    /// The address of `name` among the symbols kept.
+    fn address_of(symbols: &KernelSymbols, name: &str) -> Option<u64> {
+        symbols
+            .symbols
+            .iter()
+            .find(|(_, n)| n == name)
+            .map(|(addr, _)| *addr)
+    }
+
+    #[testkit::needs(cc)]
+    #[test]
+    fn a_compiler_built_elf_names_its_functions_and_not_its_data() {
+        let dir = tempfile::tempdir().unwrap();
+        let Some(binary) = testkit::c_program(
+            "a_compiler_built_elf_names_its_functions_and_not_its_data",
+            "cc",
+            "-static",
+            dir.path(),
+            "marked",
+            "int versus_marked_data = 7;\n\
+             __attribute__((noinline)) int versus_marked_function(int x) {\n\
+                 return x * versus_marked_data + 3;\n\
+             }\n\
+             int main(int argc, char **argv) { (void)argv; return versus_marked_function(argc); }\n",
+        ) else {
+            return;
+        };
+        let s = KernelSymbols::load(&binary).unwrap();
+        let function = address_of(&s, "versus_marked_function").expect("the function is named");
+        assert_eq!(
+            s.lookup(function + 2).unwrap().to_string(),
+            "versus_marked_function+0x2"
+        );
+        assert!(address_of(&s, "main").is_some());
+        assert_eq!(address_of(&s, "versus_marked_data"), None, "a data symbol");
+    }
+
+    #[test]
+    fn the_minimal_kernels_vmlinux_and_system_map_name_the_same_functions() {
+        let out =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../guest-images/linux/out");
+        let vmlinux = out.join("vmlinux");
+        if !testkit::require_linux_guest(
+            "the_minimal_kernels_vmlinux_and_system_map_name_the_same_functions",
+            &vmlinux,
+        ) {
+            return;
+        }
+        let from_elf = KernelSymbols::load(&vmlinux).unwrap();
+        let map = std::fs::read_to_string(out.join("System.map")).unwrap();
+        for name in ["start_kernel", "panic"] {
+            // The address System.map gives the function, read from its line.
+            let addr = map
+                .lines()
+                .find_map(|line| {
+                    let (addr, rest) = line.split_once(' ')?;
+                    (rest == format!("T {name}")).then(|| u64::from_str_radix(addr, 16).ok())?
+                })
+                .expect("System.map names it");
+            assert_eq!(
+                from_elf.lookup(addr + 1).map(|s| s.to_string()),
+                Some(format!("{name}+0x1"))
+            );
+        }
+        assert!(from_elf.len() > 10_000, "{} code symbols", from_elf.len());
     }
 
     #[test]

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 
+use bench::compare::model::KvmCaveat;
 use bench::doctor;
 use bench::output;
 
@@ -24,12 +25,20 @@ fn host_header() -> bench::compare::model::HostHeader {
     // The explanation names the backend and says what it means for the
     // numbers ("… VM numbers here are NOT those of hardware virtualization.").
     let warning = (!bare_metal).then(|| backend.explanation().to_string());
+    let caveat = match backend {
+        hypervisor::kvm::KvmBackend::Hardware { .. } => None,
+        hypervisor::kvm::KvmBackend::Nested { .. } => Some(KvmCaveat::Nested),
+        hypervisor::kvm::KvmBackend::Software { .. } => Some(KvmCaveat::Software),
+        hypervisor::kvm::KvmBackend::Unknown { .. } => Some(KvmCaveat::Unknown),
+        hypervisor::kvm::KvmBackend::Unavailable => Some(KvmCaveat::Unavailable),
+    };
     bench::compare::model::HostHeader {
         kernel: report.kernel_release.clone(),
         cpu: report.cpu_model.clone(),
         kvm_backend: backend.label(),
         kvm_is_bare_metal_hardware: bare_metal,
         kvm_warning: warning,
+        kvm_caveat: caveat,
     }
 }
 
@@ -37,6 +46,8 @@ fn host_header() -> bench::compare::model::HostHeader {
 /// rewrites the exports after every round.
 struct CompareObserver {
     bar: indicatif::ProgressBar,
+    /// The output's language, for the progress and status lines too.
+    catalog: bench::explain::Catalog,
     exports: Vec<bench::compare::export::Export>,
     plot: Option<PathBuf>,
     errors: Vec<String>,
@@ -56,14 +67,17 @@ impl bench::compare::Observer for CompareObserver {
     fn start(&mut self, total_runs: usize) {
         self.bar.set_length(total_runs as u64);
         // The first frame says what is happening before any run has ended.
-        self.bar.set_message("round 1 · starting");
+        self.bar
+            .set_message(self.catalog.say("compare.progress.starting", &[]));
     }
 
     fn ran(&mut self, record: &bench::compare::RunRecord) {
-        self.bar.set_message(format!(
-            "round {} · {}",
-            record.round + 1,
-            record.subject.label
+        self.bar.set_message(self.catalog.say(
+            "compare.progress.ran",
+            &[
+                ("round", &(record.round + 1).to_string()),
+                ("subject", &self.catalog.subject(&record.subject.label)),
+            ],
         ));
         self.bar.inc(1);
     }
@@ -215,12 +229,19 @@ pub(crate) fn compare(args: &CompareArgs) -> Result<ExitCode> {
         options,
         context,
     );
-    let bar = indicatif::ProgressBar::new(0).with_style(
-        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} runs · {msg} · {elapsed}")
-            .expect("a valid progress template"),
+    let catalog = bench::explain::Catalog::for_output(args.lang.into());
+    // The catalog's word holds no braces (bench/locales/*/compare.txt), so
+    // the template stays the one indicatif accepts.
+    let template = format!(
+        "{{bar:30}} {{pos}}/{{len}} {} · {{msg}} · {{elapsed}}",
+        catalog.say("compare.progress.runs", &[])
     );
+    let style = indicatif::ProgressStyle::with_template(&template)
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+    let bar = indicatif::ProgressBar::new(0).with_style(style);
     let mut observer = CompareObserver {
         bar,
+        catalog,
         exports,
         plot: args.plot.clone(),
         errors: Vec::new(),
@@ -231,13 +252,20 @@ pub(crate) fn compare(args: &CompareArgs) -> Result<ExitCode> {
     if args.json {
         emit(&format!("{}\n", serde_json::to_string_pretty(&comparison)?))?;
     } else {
-        let catalog = bench::explain::Catalog::for_output(args.lang.into());
         let columns = bench::width::output_width();
-        emit(&render::comparison_in(&comparison, columns, &catalog))?;
+        emit(&render::comparison_in(
+            &comparison,
+            columns,
+            &observer.catalog,
+        ))?;
     }
+    let say = |key: &str, args: &[(&str, &str)]| observer.catalog.say(key, args);
     // Every file is rewritten after each round; it is named once, here.
     for path in &observer.written {
-        output::stderr_line(&format!("wrote {}", path.display()));
+        output::stderr_line(&say(
+            "compare.status.wrote",
+            &[("path", &path.display().to_string())],
+        ));
     }
     // The same export error after every round is reported once.
     observer.errors.dedup();
@@ -245,20 +273,19 @@ pub(crate) fn compare(args: &CompareArgs) -> Result<ExitCode> {
         output::stderr_line(&format!("versus: error: {error}"));
     }
     if let Some(status) = bench::interrupt::exit_status() {
-        output::stderr_line(
-            "versus: interrupted: the figures above cover the rounds completed so far",
-        );
+        output::stderr_line(&say("compare.status.interrupted", &[]));
         return Ok(ExitCode::from(status));
     }
     // Like hyperfine with a failing command: everything measured is shown,
     // and the status says the picture is incomplete.
     let failed_runs = render::failures(&comparison).len();
     if let Some(reason) = &comparison.without_vm {
-        output::stderr_line(&format!("versus: incomplete: no VM backends ({reason})"));
+        output::stderr_line(&say("compare.status.no-vm", &[("reason", reason)]));
     }
     if failed_runs > 0 {
-        output::stderr_line(&format!(
-            "versus: incomplete: {failed_runs} run(s) failed, listed under \"Failed runs\""
+        output::stderr_line(&say(
+            "compare.status.failed-runs",
+            &[("count", &failed_runs.to_string())],
         ));
     }
     let complete = comparison.without_vm.is_none() && failed_runs == 0;

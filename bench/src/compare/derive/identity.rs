@@ -20,6 +20,7 @@ impl Gathered {
                 kernel: None,
                 ids: None,
                 status: None,
+                status_unavailable: None,
                 failures: Vec::new(),
             });
         match outcome {
@@ -57,6 +58,7 @@ fn fill_identity(row: &mut IdentityRow, report: &RunReport) {
             }
             TaskResult::Status(ProcStatus::Unavailable { errno }) => {
                 row.status = Some(format!("no /proc/self/status ({errno})"));
+                row.status_unavailable = Some(errno.to_string());
             }
             _ => {}
         }

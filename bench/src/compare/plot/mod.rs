@@ -230,6 +230,7 @@ mod tests {
                 kvm_backend: "kvm_pvm".into(),
                 kvm_is_bare_metal_hardware: false,
                 kvm_warning: Some("VM figures come from a software KVM backend.".into()),
+                kvm_caveat: None,
             },
             runs: 3,
             warmup: 1,

@@ -82,10 +82,26 @@ pub(crate) fn no_translation(
                 ("container", &fmt::duration_f64(median(&container_ns)?)),
             ],
         )?),
-        Line::Figure(catalog.text(
-            "no-translation.ratio",
-            &[("rounds", &rounds_text), ("ratio", &ratio.describe())],
-        )?),
+        Line::Figure(if ratio.is_significant() {
+            catalog.text(
+                "no-translation.ratio",
+                &[
+                    ("rounds", &rounds_text),
+                    (
+                        "ratio",
+                        &fmt::ratio_with_spread(ratio.pairs.median, ratio.spread()),
+                    ),
+                ],
+            )?
+        } else {
+            catalog.text(
+                "no-translation.ratio-unsupported",
+                &[
+                    ("rounds", &rounds_text),
+                    ("spread", &fmt::significant(ratio.spread())),
+                ],
+            )?
+        }),
     ];
     let Some(seen) = seen else {
         lines.push(Line::Prose(catalog.plain("no-translation.unseen")?));

@@ -182,7 +182,7 @@ pub(crate) fn two_stacks_linux(
                 ("tiny", &fmt::bytes(tiny)),
                 (
                     "times",
-                    &format!("{:.0}", linux as f64 / tiny.max(1) as f64),
+                    &fmt::significant(linux as f64 / tiny.max(1) as f64),
                 ),
             ],
         )?),
@@ -460,7 +460,7 @@ pub(crate) fn images(
     let times = if tree.bytes == 0 {
         "?".to_string()
     } else {
-        format!("{:.1}×", loaded as f64 / tree.bytes as f64)
+        fmt::ratio(loaded as f64 / tree.bytes as f64)
     };
     let mut lines = vec![
         Line::Figure(catalog.text(
