@@ -17,6 +17,7 @@
 //! descriptors and the child's report pipe) and `messages` (what a failed setup stage
 //! or a failed `clone` tells the user).
 
+mod clone3;
 mod guard;
 mod io;
 mod messages;
