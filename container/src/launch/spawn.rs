@@ -171,8 +171,10 @@ impl ContainerSpec {
             write_proc(pid, "gid_map", &gid.line())?;
         }
         let cloned_at = Instant::now();
-        nix::unistd::write(&go_w, &[1u8]).map_err(|e| Error::sys("releasing the child", e))?;
+        // Taken before the write: on a busy host the child may run its mounts before
+        // this thread returns from the write that woke it.
         let go_at = Instant::now();
+        nix::unistd::write(&go_w, &[1u8]).map_err(|e| Error::sys("releasing the child", e))?;
         // 2c. The rest of the join, while the child mounts its root: the writes take
         //     the write side of the kernel's cgroup_threadgroup_rwsem (an RCU grace
         //     period on a quiet host). The child runs nothing of its own before
