@@ -1,11 +1,12 @@
 //! Step 1 — cgroups: what the container may use (memory, processes, CPU time), and
 //! what it did use.
 //!
-//! One [`Cgroup`] trait (`create` / `apply` / `add_task` / `stats` / `kill_all` /
-//! `remove`) with a cgroup v1 implementation ([`v1::V1Cgroup`]: one directory per
-//! controller hierarchy) and a cgroup v2 implementation ([`v2::V2Cgroup`]: one directory
-//! in the unified hierarchy). On a hybrid host [`CgroupSet`] combines both: each
-//! controller is used where the host has it.
+//! One [`Cgroup`] trait (`create` / `apply` / `add_task` / `unified_dir`, the
+//! directory a child can be cloned into / `stats` / `kill_all` / `remove`) with a
+//! cgroup v1 implementation ([`v1::V1Cgroup`]: one directory per controller hierarchy)
+//! and a cgroup v2 implementation ([`v2::V2Cgroup`]: one directory in the unified
+//! hierarchy). On a hybrid host [`CgroupSet`] combines both: each controller is used
+//! where the host has it, and the unified hierarchy holds the process.
 //!
 //! Every container of a root launcher also gets the device allow-list of [`devices`]
 //! (the v1 `devices` controller, or a BPF device program on v2); a host where neither
