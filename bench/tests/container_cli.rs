@@ -336,6 +336,15 @@ fn pid_1_runs_in_every_part_of_its_cgroup_from_its_first_instruction() {
         "{lines:?} vs {:?}",
         cgroup.paths
     );
+    // --trace says which way the child joined.
+    versus()
+        .args(["container", "run", "--trace", "--", "startup"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("[container] cgroup join: "))
+        .stderr(predicate::str::contains(
+            "beside the mounts, the launch waited",
+        ));
     if host_has_unified_hierarchy() {
         assert!(
             lines.iter().any(|l| l.starts_with("0::/versus/")),
@@ -427,5 +436,20 @@ fn where_clone3_is_refused_the_child_still_joins_before_it_runs() {
     );
     for path in &cgroup.paths {
         assert!(!path.exists(), "{} was left behind", path.display());
+    }
+    // The limits hold on this path too: the pids limit stops the workload's forks.
+    let output = std::process::Command::new(&wrapper)
+        .arg(assert_cmd::cargo::cargo_bin("versus"))
+        .args(["container", "run", "--json", "--timeout", "60s"])
+        .args(["--pids-limit", "4", "--", "spawn", "20"])
+        .output()
+        .unwrap();
+    let report: RunReport = serde_json::from_slice(&output.stdout).unwrap();
+    match common::only_result(&report) {
+        TaskResult::Spawn { spawned, errno, .. } => {
+            assert!(*spawned < 20, "{spawned} children despite --pids-limit 4");
+            assert_eq!(errno.as_deref(), Some("EAGAIN"));
+        }
+        other => panic!("not a spawn result: {other:?}"),
     }
 }
