@@ -265,3 +265,191 @@ fn descendants_of(pid: i32) -> Vec<String> {
     }
     found
 }
+
+/// Runs `cat /proc/self/cgroup` in a busybox container through `launcher` (`None`:
+/// versus itself), with `--share cgroup` (seen from the host's cgroup namespace)
+/// when `host_view`, and returns the report and the lines of its own cgroup,
+/// `versus/<id>`.
+fn cgroup_of_pid_1(
+    launcher: Option<&std::path::Path>,
+    host_view: bool,
+) -> (RunReport, Vec<String>) {
+    let versus_path = assert_cmd::cargo::cargo_bin("versus");
+    let mut command = match launcher {
+        Some(wrapper) => {
+            let mut c = std::process::Command::new(wrapper);
+            c.arg(&versus_path);
+            c
+        }
+        None => std::process::Command::new(&versus_path),
+    };
+    let output = command
+        .args(["container", "run", "--json", "--timeout", "60s"])
+        .args(if host_view {
+            &["--share", "cgroup"][..]
+        } else {
+            &[]
+        })
+        .args(["--busybox", "--", "cat", "/proc/self/cgroup"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: RunReport = serde_json::from_slice(&output.stdout).unwrap();
+    let container = report.container.as_ref().expect("a container report");
+    let own = format!(":/versus/{}", container.id);
+    let lines = report
+        .stdout
+        .lines()
+        .filter(|l| l.ends_with(&own))
+        .map(str::to_owned)
+        .collect();
+    (report, lines)
+}
+
+/// Whether this host mounts a unified (cgroup v2) hierarchy, pure or hybrid.
+fn host_has_unified_hierarchy() -> bool {
+    std::fs::read_to_string("/proc/self/cgroup")
+        .is_ok_and(|t| t.lines().any(|l| l.starts_with("0::")))
+}
+
+#[testkit::needs(root, busybox)]
+#[test]
+fn pid_1_runs_in_every_part_of_its_cgroup_from_its_first_instruction() {
+    const TEST: &str = "pid_1_runs_in_every_part_of_its_cgroup_from_its_first_instruction";
+    if !common::require_root(TEST) || !common::require_busybox(TEST) {
+        return;
+    }
+    let (report, lines) = cgroup_of_pid_1(None, true);
+    let container = report.container.as_ref().unwrap();
+    let cgroup = container.cgroup.as_ref().expect("a cgroup");
+    // The command's own first read of /proc/self/cgroup: already in the container's
+    // cgroup of every hierarchy versus uses (one directory each), the v1 ones joined
+    // while the child mounted its root included.
+    assert_eq!(
+        lines.len(),
+        cgroup.paths.len(),
+        "{lines:?} vs {:?}",
+        cgroup.paths
+    );
+    // --trace says which way the child joined.
+    versus()
+        .args(["container", "run", "--trace", "--", "startup"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("[container] cgroup join: "))
+        .stderr(predicate::str::contains(
+            "beside the mounts, the launch waited",
+        ));
+    if host_has_unified_hierarchy() {
+        assert!(
+            lines.iter().any(|l| l.starts_with("0::/versus/")),
+            "{lines:?}"
+        );
+        assert_eq!(
+            container.phases.join,
+            Some(container::JoinWay::CloneIntoCgroup)
+        );
+    }
+    for path in &cgroup.paths {
+        assert!(!path.exists(), "{} was left behind", path.display());
+    }
+    // In its own cgroup namespace (the default), created after the join, the
+    // container's cgroup is the root.
+    let (own_ns, lines) = cgroup_of_pid_1(None, false);
+    assert!(lines.is_empty(), "{lines:?}");
+    let text = own_ns.stdout;
+    let expected_root = if host_has_unified_hierarchy() {
+        "0::/\n"
+    } else {
+        "pids:/\n"
+    };
+    assert!(text.contains(expected_root), "{text}");
+    assert!(!text.contains("/versus/"), "{text}");
+}
+
+/// A launcher whose `clone3` calls fail with `ENOSYS`, as under Docker's default
+/// seccomp profile and on kernels before 5.3: it installs that filter and executes
+/// its arguments.
+const WITHOUT_CLONE3: &str = r#"
+#include <errno.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+int main(int argc, char **argv) {
+    struct sock_filter code[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 0, 3),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 435 /* clone3 */, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog prog = { sizeof code / sizeof code[0], code };
+    if (argc < 2 || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0) {
+        perror("without_clone3");
+        return 99;
+    }
+    execv(argv[1], argv + 1);
+    perror("execv");
+    return 98;
+}
+"#;
+
+#[testkit::needs(root, busybox, cc)]
+#[test]
+fn where_clone3_is_refused_the_child_still_joins_before_it_runs() {
+    const TEST: &str = "where_clone3_is_refused_the_child_still_joins_before_it_runs";
+    if !common::require_root(TEST) || !common::require_busybox(TEST) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let Some(wrapper) = testkit::c_program(
+        TEST,
+        "cc",
+        "-static",
+        dir.path(),
+        "without_clone3",
+        WITHOUT_CLONE3,
+    ) else {
+        return;
+    };
+    let (report, lines) = cgroup_of_pid_1(Some(&wrapper), true);
+    let container = report.container.as_ref().unwrap();
+    let cgroup = container.cgroup.as_ref().expect("a cgroup");
+    assert_eq!(container.phases.join, Some(container::JoinWay::CgroupProcs));
+    assert_eq!(
+        lines.len(),
+        cgroup.paths.len(),
+        "{lines:?} vs {:?}",
+        cgroup.paths
+    );
+    for path in &cgroup.paths {
+        assert!(!path.exists(), "{} was left behind", path.display());
+    }
+    // The limits hold on this path too: the pids limit stops the workload's forks.
+    let output = std::process::Command::new(&wrapper)
+        .arg(assert_cmd::cargo::cargo_bin("versus"))
+        .args(["container", "run", "--json", "--timeout", "60s"])
+        .args(["--pids-limit", "4", "--", "spawn", "20"])
+        .output()
+        .unwrap();
+    let report: RunReport = serde_json::from_slice(&output.stdout).unwrap();
+    match common::only_result(&report) {
+        TaskResult::Spawn { spawned, errno, .. } => {
+            assert!(*spawned < 20, "{spawned} children despite --pids-limit 4");
+            assert_eq!(errno.as_deref(), Some("EAGAIN"));
+        }
+        other => panic!("not a spawn result: {other:?}"),
+    }
+}

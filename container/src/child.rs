@@ -25,17 +25,20 @@ pub(crate) enum Kind {
     Ready = 2,
     /// A step failed (stage, index, errno).
     Failed = 3,
+    /// The launcher's second go-ahead (`joined`) arrived: the child is in every part of
+    /// its cgroup (timestamp).
+    Joined = 4,
 }
 
 /// Where in the setup a failure happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u32)]
 pub(crate) enum Stage {
-    /// Waiting for the parent's go-ahead.
+    /// Waiting for the parent's go-ahead (`index` 0) or for `joined` (1).
     Sync = 0,
     /// A rootfs step (`index` into the steps).
     Step = 1,
-    /// `unshare(CLONE_NEWCGROUP)` after joining the cgroup.
+    /// `unshare(CLONE_NEWCGROUP)` after `joined`.
     CgroupNs = 2,
     /// `setgroups`.
     Groups = 3,
@@ -132,6 +135,8 @@ pub(crate) fn mono_ns() -> u64 {
 
 /// Everything the child needs, prepared by the parent before `clone`.
 pub(crate) struct ChildArgs<'a> {
+    /// The launcher's go-aheads, one byte each: `go` (id maps written), then `joined`
+    /// (in every part of the cgroup).
     pub(crate) go: RawFd,
     pub(crate) report: RawFd,
     pub(crate) unshare_cgroup: bool,
@@ -182,28 +187,33 @@ fn stamp(fd: RawFd, kind: Kind) {
     );
 }
 
-/// The setup that goes through the [`Syscall`] seam: cgroup namespace, mounts,
-/// hostname, lo, groups, capabilities, no_new_privs, seccomp. Returns the failed
-/// stage, index and errno.
+/// The setup that goes through the [`Syscall`] seam: mounts, hostname, lo, the wait
+/// for `joined`, cgroup namespace, groups, capabilities, no_new_privs, seccomp.
+/// Returns the failed stage, index and errno.
 pub(crate) fn setup(
     a: &ChildArgs<'_>,
     sys: &dyn Syscall,
     mut on_mounts_done: impl FnMut(),
+    mut wait_joined: impl FnMut() -> bool,
 ) -> Result<(), (Stage, usize, Errno)> {
     // 2b. In a user namespace, act as its root (uid/gid 0 inside): files created in the
     //     new root are then owned by a mapped id.
     if a.become_root {
         sys.become_root().map_err(|e| (Stage::Ids, 0, e))?;
     }
-    // 2c. A new cgroup namespace is created only now, after the parent moved us into
-    //     the container's cgroup: its root is that cgroup.
+    // 3. Mounts, pivot_root, hostname, lo — while the launcher moves us into the
+    //    parts of the cgroup we were not cloned into.
+    run_steps(a.steps, sys).map_err(|(i, e)| (Stage::Step, i, e))?;
+    on_mounts_done();
+    // 2c. Nothing of the workload's may run outside its cgroup, and the cgroup
+    //     namespace's root is fixed at unshare: both wait for the end of the join.
+    if !wait_joined() {
+        return Err((Stage::Sync, 1, Errno::EPIPE));
+    }
     if a.unshare_cgroup {
         sys.unshare(CloneFlags::CLONE_NEWCGROUP)
             .map_err(|e| (Stage::CgroupNs, 0, e))?;
     }
-    // 3. Mounts, pivot_root, hostname, lo.
-    run_steps(a.steps, sys).map_err(|(i, e)| (Stage::Step, i, e))?;
-    on_mounts_done();
     // 4. Security: groups, capabilities, no_new_privs, seccomp (last: it may forbid
     //    the calls before it).
     if a.clear_groups {
@@ -239,6 +249,23 @@ fn die_with_parent() {
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
 }
 
+/// Reads one go-ahead byte from the launcher; `false` when it closed the pipe instead
+/// (it gave up: the child leaves quietly).
+fn wait_for_launcher(go: RawFd) -> bool {
+    let mut byte = [0u8; 1];
+    loop {
+        // SAFETY: valid one-byte buffer.
+        let n = unsafe { libc::read(go, byte.as_mut_ptr().cast(), 1) };
+        if n == 1 {
+            return true;
+        }
+        if n < 0 && Errno::last() == Errno::EINTR {
+            continue;
+        }
+        return false;
+    }
+}
+
 /// The child's main function: wait for the go-ahead, set up, exec. Returns only on
 /// failure (the exit status of the child).
 pub(crate) fn main(a: &ChildArgs<'_>, sys: &dyn Syscall) -> isize {
@@ -247,28 +274,30 @@ pub(crate) fn main(a: &ChildArgs<'_>, sys: &dyn Syscall) -> isize {
     // launcher's thread dies, and the PID namespace dies with PID 1. If the
     // launcher died before this call, the go pipe below reads end-of-file.
     die_with_parent();
-    // 2a. Wait until the parent has put us in the cgroup and written the id maps.
-    let mut byte = [0u8; 1];
-    loop {
-        // SAFETY: valid one-byte buffer.
-        let n = unsafe { libc::read(a.go, byte.as_mut_ptr().cast(), 1) };
-        if n == 1 {
-            break;
-        }
-        if n < 0 && Errno::last() == Errno::EINTR {
-            continue;
-        }
-        // The parent gave up (closed the pipe without a byte): leave quietly.
+    // 2a. Wait until the parent has written the id maps.
+    if !wait_for_launcher(a.go) {
         return 1;
     }
-    // SAFETY: closing our copy of the go pipe's read end.
-    unsafe { libc::close(a.go) };
     // SAFETY: umask cannot fail; Docker's default for the container.
     unsafe { libc::umask(0o022) };
 
-    if let Err((stage, index, errno)) = setup(a, sys, || stamp(a.report, Kind::MountsDone)) {
+    let joined = || {
+        let arrived = wait_for_launcher(a.go);
+        if arrived {
+            stamp(a.report, Kind::Joined);
+        }
+        arrived
+    };
+    if let Err((stage, index, errno)) = setup(a, sys, || stamp(a.report, Kind::MountsDone), joined)
+    {
+        if stage == Stage::Sync {
+            // The launcher gave up during the join and reports why itself.
+            return 1;
+        }
         return fail(a.report, stage, index, errno);
     }
+    // SAFETY: closing our copy of the go pipe's read end.
+    unsafe { libc::close(a.go) };
     // Changing the effective uid/gid (in a user namespace, to its root) clears
     // the parent-death signal: set it again now that the ids are final. A
     // launcher that died in between is noticed by the Ready report below, whose
@@ -363,7 +392,7 @@ mod tests {
         }];
         let fake = RecordingSyscall::default();
         let mut mounts_done = 0;
-        setup(&args(&[], Some(&prog)), &fake, || mounts_done += 1).unwrap();
+        setup(&args(&[], Some(&prog)), &fake, || mounts_done += 1, || true).unwrap();
         assert_eq!(mounts_done, 1);
         let calls = fake.calls();
         assert_eq!(calls[0], "unshare CLONE_NEWCGROUP");
@@ -392,13 +421,13 @@ mod tests {
     #[test]
     fn unconfined_installs_no_filter_and_failures_name_their_stage() {
         let fake = RecordingSyscall::default();
-        setup(&args(&[], None), &fake, || {}).unwrap();
+        setup(&args(&[], None), &fake, || {}, || true).unwrap();
         assert!(!fake.calls().iter().any(|c| c.starts_with("seccomp")));
         assert_eq!(fake.calls().last().unwrap(), "no_new_privs");
 
         let fake = RecordingSyscall::failing_at("capbset_drop 21", Errno::EPERM);
         assert_eq!(
-            setup(&args(&[], None), &fake, || {}).unwrap_err(),
+            setup(&args(&[], None), &fake, || {}, || true).unwrap_err(),
             (Stage::Bounding, 21, Errno::EPERM)
         );
     }
@@ -408,12 +437,55 @@ mod tests {
         let fake = RecordingSyscall::default();
         let mut a = args(&[], None);
         a.user = Some((1000, 100));
-        setup(&a, &fake, || {}).unwrap();
+        setup(&a, &fake, || {}, || true).unwrap();
         let calls = fake.calls();
         let at = |name: &str| calls.iter().position(|c| c.starts_with(name)).unwrap();
         assert_eq!(calls[at("setresgid")], "setresgid 100; setresuid 1000");
         assert!(at("capset") < at("setresgid"));
         assert!(at("setresgid") < at("no_new_privs"));
+    }
+
+    #[test]
+    fn the_cgroup_namespace_and_the_security_steps_wait_for_the_join() {
+        use crate::rootfs::Op;
+        let steps = [Step {
+            op: Op::SetHostname {
+                name: c"box".into(),
+            },
+            what: "hostname".into(),
+        }];
+        let fake = RecordingSyscall::default();
+        let mut a = args(&steps, None);
+        a.become_root = true;
+        let order = std::cell::RefCell::new(Vec::new());
+        setup(
+            &a,
+            &fake,
+            || order.borrow_mut().push("mounts done".to_string()),
+            || {
+                order
+                    .borrow_mut()
+                    .push(format!("joined after {:?}", fake.calls()));
+                true
+            },
+        )
+        .unwrap();
+        let order = order.into_inner();
+        assert_eq!(order[0], "mounts done");
+        // The mounts overlap the join; nothing of the cgroup namespace or the
+        // privileges is touched before it ended.
+        assert!(order[1].contains("sethostname"), "{order:?}");
+        assert!(!order[1].contains("unshare"), "{order:?}");
+        assert!(!order[1].contains("setgroups"), "{order:?}");
+        let calls = fake.calls();
+        let at = |name: &str| calls.iter().position(|c| c.starts_with(name)).unwrap();
+        assert!(at("sethostname") < at("unshare CLONE_NEWCGROUP"));
+
+        // A launcher that gives up during the join: nothing after it runs.
+        let fake = RecordingSyscall::default();
+        let err = setup(&a, &fake, || {}, || false).unwrap_err();
+        assert_eq!(err, (Stage::Sync, 1, Errno::EPIPE));
+        assert!(!fake.calls().iter().any(|c| c.starts_with("unshare")));
     }
 
     #[test]

@@ -80,7 +80,7 @@ pub use error::{Error, Result};
 pub use host::{SeccompInfo, UsernsStatus};
 pub use launch::Running;
 pub use lsm::LsmInfo;
-pub use report::{CgroupReport, ExitStatus, Nanos, Outcome, Phases, Report, UserNsReport};
+pub use report::{CgroupReport, ExitStatus, JoinWay, Nanos, Outcome, Phases, Report, UserNsReport};
 pub use rootfs::{FileSource, RootfsFile, RootfsSpec, Volume};
 pub use seccomp::SeccompMode;
 pub use spec::{ContainerBuilder, ContainerSpec, IdMap, Namespace};

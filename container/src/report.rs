@@ -62,15 +62,23 @@ pub struct Phases {
     pub cgroup_ns: Nanos,
     /// 2. `clone` into the namespaces, and the id maps of a user namespace.
     pub clone_ns: Nanos,
-    /// 2. Moving the child into the cgroup (`cgroup.procs`, once per v1 hierarchy) and
-    ///    releasing it.
+    /// 2. How the child was moved into its cgroup (`None`: no cgroup).
+    pub join: Option<JoinWay>,
+    /// 2. The launcher's part of the join, from the go-ahead to the second go-ahead
+    ///    (`joined`): the `cgroup.procs` writes left after `clone` (every v1 hierarchy,
+    ///    and the unified one when the child was not cloned into it). It overlaps the
+    ///    child's mounts, so it is not part of the sum in `spawn_ns`.
     pub join_ns: Nanos,
+    /// 3. Of the setup: how long the child, its mounts done, waited for `joined`
+    ///    (0 when the join ended first): what the join still cost the launch.
+    pub join_wait_ns: Option<Nanos>,
     /// 3.–4. The child's setup, from the go-ahead to just before `execve`
     /// (its own `CLOCK_MONOTONIC` timestamps).
     pub setup_ns: Option<Nanos>,
     /// 3. Of which: mounts, `pivot_root`, hostname, `lo`.
     pub setup_mounts_ns: Option<Nanos>,
-    /// 4. Of which: groups, capabilities, no_new_privs, seccomp, stdio.
+    /// 4. Of which: the cgroup namespace, groups, capabilities, no_new_privs, seccomp,
+    ///    stdio (from `joined`).
     pub setup_security_ns: Option<Nanos>,
     /// 5. From just before `execve` until the launcher saw it succeed (the error pipe
     ///    closing). The rest, exec → the workload's first line, is the caller's to measure.
@@ -81,6 +89,31 @@ pub struct Phases {
     pub run_ns: Option<Nanos>,
     /// Exit seen → reaped, statistics read, cgroup removed.
     pub teardown_ns: Option<Nanos>,
+}
+
+/// How the container's first process got into its cgroup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JoinWay {
+    /// `clone3` with `CLONE_INTO_CGROUP` placed it in the unified (v2) directory at
+    /// fork, under the read side of the kernel's `cgroup_threadgroup_rwsem`: no RCU
+    /// grace period. Any v1 hierarchies of a hybrid host were still joined by writing
+    /// `cgroup.procs`, overlapping the child's mounts.
+    CloneIntoCgroup,
+    /// Its pid was written to `cgroup.procs` of every hierarchy, overlapping the
+    /// child's mounts (a v1-only host, or a kernel or sandbox where `clone3` into the
+    /// cgroup was refused).
+    CgroupProcs,
+}
+
+impl JoinWay {
+    /// In words, for `--trace`.
+    pub fn describe(self) -> &'static str {
+        match self {
+            JoinWay::CloneIntoCgroup => "cloned into the cgroup (clone3 CLONE_INTO_CGROUP)",
+            JoinWay::CgroupProcs => "pid written to cgroup.procs",
+        }
+    }
 }
 
 /// The container's cgroup, as reported.

@@ -7,7 +7,8 @@
 //! stdout for the workload's start marker, and turns the container's
 //! [`container::Report`] into the common [`RunReport`].
 //!
-//! The phases follow the launch path: `cgroup` · `clone` · `cgroup join` ·
+//! The phases follow the launch path: `cgroup` · `clone` · `cgroup join` (what
+//! the launch waited for it: the join itself overlaps the mounts) ·
 //! `mounts+pivot_root` · `security` · `exec` (together: *prepare*, up to the
 //! successful `execve`) · `exec→marker` · `run` · `teardown`.
 
@@ -290,6 +291,17 @@ impl ContainerBackend {
         // The builder held the only write ends: once PID 1 and its
         // descendants are gone, the readers see end of file.
         let running = spec.spawn().map_err(container_error)?;
+        if self.settings.trace {
+            let phases = running.phases_so_far();
+            if let Some(way) = phases.join {
+                eprintln!(
+                    "[container] cgroup join: {}; {} µs beside the mounts, the launch waited {} µs",
+                    way.describe(),
+                    phases.join_ns / 1_000,
+                    phases.join_wait_ns.unwrap_or(0) / 1_000
+                );
+            }
+        }
         let launched = running.launched_at();
         let spawned = running.spawned_at();
         let stdin = std::io::stdin();
@@ -425,10 +437,13 @@ fn phase_list(
     spawned: Instant,
     marker_at: Option<Instant>,
 ) -> Vec<Phase> {
+    // The join runs beside the mounts: what it costs the launch is the child's
+    // wait for it once its mounts are done (`join_ns` is the join itself).
+    let join_wait = phases.join_wait_ns.unwrap_or(0);
     let mut list = vec![
         Phase::new("cgroup", phases.cgroup_ns),
         Phase::new("clone", phases.clone_ns),
-        Phase::new("cgroup join", phases.join_ns),
+        Phase::new("cgroup join", join_wait),
     ];
     let mounts = phases.setup_mounts_ns.unwrap_or(0);
     let security = phases.setup_security_ns.unwrap_or(0);
@@ -439,7 +454,7 @@ fn phase_list(
         list.push(Phase::new("security", security));
     }
     if let Some(setup) = phases.setup_ns {
-        let rest = setup.saturating_sub(mounts + security);
+        let rest = setup.saturating_sub(mounts + join_wait + security);
         if rest > 0 {
             list.push(Phase::new("setup (rest)", rest));
         }
@@ -626,10 +641,12 @@ mod tests {
         let phases = container::Phases {
             cgroup_ns: 100,
             clone_ns: 200,
-            join_ns: 50,
+            join: Some(container::JoinWay::CgroupProcs),
+            join_ns: 700,
+            join_wait_ns: Some(50),
             setup_ns: Some(1_000),
             setup_mounts_ns: Some(600),
-            setup_security_ns: Some(300),
+            setup_security_ns: Some(250),
             exec_ns: Some(80),
             spawn_ns: 1_430,
             run_ns: Some(1_000_000),
@@ -653,6 +670,8 @@ mod tests {
             ]
         );
         let ns = |name: &str| list.iter().find(|p| p.name == name).unwrap().ns;
+        // The join overlapped the mounts: only the child's wait for it counts.
+        assert_eq!(ns("cgroup join"), 50);
         assert_eq!(ns("setup (rest)"), 100);
         assert_eq!(ns("exec→marker"), 300_000);
         assert_eq!(ns("run") + ns("exec→marker"), 1_000_000);

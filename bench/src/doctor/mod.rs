@@ -1019,7 +1019,7 @@ mod tests {
     }
 
     #[test]
-    fn cgroup_join_is_not_probed_on_a_v2_host() {
+    fn cgroup_join_is_not_probed_on_a_v2_host_where_versus_clones_into_the_cgroup() {
         let f = Fixture::host(BASE_FLAGS);
         f.mountinfo(V2_MOUNTINFO);
         let probes = FakeProbes {
@@ -1029,7 +1029,15 @@ mod tests {
         let r = diagnose(&f.view(), &probes);
         assert_eq!(*probes.join_asked.borrow(), None);
         assert_eq!(r.cgroup_join_us, None);
-        assert!(r.check("cgroup.join").is_none());
+        // Linux ≥ 5.7 (the fixture's 6.1): versus clones into the cgroup, no wait.
+        assert_eq!(status_of(&r, "cgroup.join"), Status::Pass);
+        let detail = &r.check("cgroup.join").unwrap().detail;
+        assert!(detail.contains("CLONE_INTO_CGROUP"), "{detail}");
+
+        f.file("/proc/sys/kernel/osrelease", "5.4.0-old\n");
+        let old = diagnose(&f.view(), &probes);
+        assert_eq!(status_of(&old, "cgroup.join"), Status::Info);
+        assert!(fix_of(&old, "cgroup.join").contains("5.7"));
     }
 
     #[test]

@@ -4,8 +4,10 @@
 //! Moving a task between cgroups takes the write side of the kernel's
 //! `cgroup_threadgroup_rwsem`, a per-CPU rwsem: unless a migration happened moments
 //! ago (or a hierarchy is mounted with `favordynmods`), its writer first waits an RCU
-//! grace period, several milliseconds. That is the `cgroup join` step of
-//! `versus container run --trace`. The probe repeats it once on a throwaway thread
+//! grace period, several milliseconds. A container launch on a v1 or hybrid host
+//! pays it in its `cgroup.procs` writes, less what the child's mounts overlap (the
+//! `cgroup join` step of `versus container run --trace`); on cgroup v2 the child is
+//! cloned into its cgroup and pays nothing. The probe repeats it once on a throwaway thread
 //! of this process: the thread's id goes into the `tasks` file of a new v1 cgroup
 //! (v1 moves single threads; v2 would need a threaded cgroup, so only v1 is probed),
 //! the thread exits, and the cgroup is removed. Its id comes from

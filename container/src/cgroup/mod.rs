@@ -1,11 +1,12 @@
 //! Step 1 — cgroups: what the container may use (memory, processes, CPU time), and
 //! what it did use.
 //!
-//! One [`Cgroup`] trait (`create` / `apply` / `add_task` / `stats` / `kill_all` /
-//! `remove`) with a cgroup v1 implementation ([`v1::V1Cgroup`]: one directory per
-//! controller hierarchy) and a cgroup v2 implementation ([`v2::V2Cgroup`]: one directory
-//! in the unified hierarchy). On a hybrid host [`CgroupSet`] combines both: each
-//! controller is used where the host has it.
+//! One [`Cgroup`] trait (`create` / `apply` / `add_task` / `unified_dir`, the
+//! directory a child can be cloned into / `stats` / `kill_all` / `remove`) with a
+//! cgroup v1 implementation ([`v1::V1Cgroup`]: one directory per controller hierarchy)
+//! and a cgroup v2 implementation ([`v2::V2Cgroup`]: one directory in the unified
+//! hierarchy). On a hybrid host [`CgroupSet`] combines both: each controller is used
+//! where the host has it, and the unified hierarchy holds the process.
 //!
 //! Every container of a root launcher also gets the device allow-list of [`devices`]
 //! (the v1 `devices` controller, or a BPF device program on v2); a host where neither
@@ -105,6 +106,13 @@ pub trait Cgroup: std::fmt::Debug + Send {
     fn apply(&self, limits: &Limits) -> Result<()>;
     /// Moves process `pid` into the cgroup (`cgroup.procs`).
     fn add_task(&self, pid: i32) -> Result<()>;
+    /// The created directory in the unified (v2) hierarchy, which a child can be
+    /// cloned straight into (`clone3` with `CLONE_INTO_CGROUP`); `None` where the
+    /// cgroup has no v2 part.
+    fn unified_dir(&self) -> Option<&Path>;
+    /// Moves process `pid` into every part of the cgroup except the unified one: what
+    /// is left to join for a child that `clone3` already placed in [`Self::unified_dir`].
+    fn add_task_outside_unified(&self, pid: i32) -> Result<()>;
     /// Reads the statistics; figures that cannot be read are `None`.
     fn stats(&self) -> CgroupStats;
     /// SIGKILLs every process still in the cgroup and waits (briefly) until it is empty.
@@ -156,6 +164,17 @@ impl Cgroup for CgroupSet {
             c.add_task(pid)?;
         }
         Ok(())
+    }
+
+    fn unified_dir(&self) -> Option<&Path> {
+        self.v2.as_ref().and_then(|c| c.unified_dir())
+    }
+
+    fn add_task_outside_unified(&self, pid: i32) -> Result<()> {
+        match &self.v1 {
+            Some(c) => c.add_task(pid),
+            None => Ok(()),
+        }
     }
 
     fn stats(&self) -> CgroupStats {
@@ -356,14 +375,14 @@ pub fn plan(
             });
         }
     };
-    // On v2 the cgroup directory is created even without controllers: it holds the
-    // processes (for `cgroup.kill`) and `cpu.stat` is always there.
+    // Wherever a unified hierarchy is mounted the cgroup gets a directory there, even
+    // without controllers: it holds the processes (for `cgroup.kill`), `cpu.stat` is
+    // always there, and the child is cloned straight into it (`CLONE_INTO_CGROUP`),
+    // which on a hybrid host also keeps the container's PID 1 out of the launcher's
+    // own unified cgroup from its first instruction.
     let v2 = match layout {
-        Layout::V2 { mount, .. } => Some((mount.clone(), PathBuf::from(PARENT), v2_controllers)),
-        Layout::Hybrid { unified, .. }
-            if !v2_controllers.is_empty() || devices == devices::Enforcement::V2Program =>
-        {
-            Some((unified.clone(), PathBuf::from(PARENT), v2_controllers))
+        Layout::V2 { mount, .. } | Layout::Hybrid { unified: mount, .. } => {
+            Some((mount.clone(), PathBuf::from(PARENT), v2_controllers))
         }
         _ => None,
     };
@@ -644,14 +663,48 @@ pub(crate) mod tests {
                 .map(|c| PathBuf::from(format!("/sys/fs/cgroup/{c}")))
         );
         assert_eq!(
-            p.v2, None,
-            "no controller versus uses is in the unified mount"
+            p.v2,
+            Some((
+                PathBuf::from("/sys/fs/cgroup/unified"),
+                PathBuf::from("versus"),
+                Vec::new()
+            )),
+            "no controller versus uses is in the unified mount, which still holds the \
+             process (cloned into it)"
         );
         let cg = p.instantiate("abc");
         assert_eq!(cg.version(), CgroupVersion::V1);
         assert_eq!(
             cg.paths()[0],
             d.path().join("sys/fs/cgroup/memory/versus/abc")
+        );
+    }
+
+    #[test]
+    fn a_child_cloned_into_the_unified_directory_joins_only_the_v1_hierarchies() {
+        let (d, l) = fixture(HYBRID_MOUNTINFO, "hugetlb");
+        let p = plan(&l, d.path(), &Limits::default(), &Launcher::Root)
+            .unwrap()
+            .unwrap();
+        let mut cg = p.instantiate("j");
+        assert_eq!(
+            cg.unified_dir(),
+            None,
+            "nothing to clone into before create"
+        );
+        cg.create().unwrap();
+        let unified = d.path().join("sys/fs/cgroup/unified/versus/j");
+        assert_eq!(cg.unified_dir(), Some(unified.as_path()));
+        cg.add_task_outside_unified(99).unwrap();
+        let procs = |dir: &Path| fs::read_to_string(dir.join("cgroup.procs")).ok();
+        assert_eq!(
+            procs(&d.path().join("sys/fs/cgroup/pids/versus/j")).as_deref(),
+            Some("99")
+        );
+        assert_eq!(
+            procs(&unified),
+            None,
+            "the unified part was joined at clone"
         );
     }
 

@@ -113,6 +113,14 @@ impl super::Cgroup for V1Cgroup {
         Ok(())
     }
 
+    fn unified_dir(&self) -> Option<&Path> {
+        None
+    }
+
+    fn add_task_outside_unified(&self, pid: i32) -> Result<()> {
+        self.add_task(pid)
+    }
+
     fn stats(&self) -> CgroupStats {
         let file = |c: &str, f: &str| self.dir_of(c).map(|d| d.join(f));
         let num = |c: &str, f: &str| file(c, f).as_deref().and_then(read_u64);
@@ -227,14 +235,14 @@ mod tests {
 
         // The fixture's directories hold plain files, which a real cgroupfs would not;
         // empty them so that rmdir can work as on the real thing.
-        for c in ["memory", "pids", "cpu", "cpuacct", "devices"] {
+        for c in ["memory", "pids", "cpu", "cpuacct", "devices", "unified"] {
             let dir = root.join(format!("{c}/versus/t1"));
             for e in fs::read_dir(&dir).unwrap() {
                 fs::remove_file(e.unwrap().path()).unwrap();
             }
         }
         cg.remove().unwrap();
-        for c in ["memory", "pids", "cpu", "cpuacct", "devices"] {
+        for c in ["memory", "pids", "cpu", "cpuacct", "devices", "unified"] {
             assert!(!root.join(format!("{c}/versus")).exists(), "{c}");
         }
         cg.remove().unwrap(); // idempotent

@@ -130,6 +130,15 @@ impl super::Cgroup for V2Cgroup {
         write_file(&self.dir.join("cgroup.procs"), &pid.to_string())
     }
 
+    fn unified_dir(&self) -> Option<&Path> {
+        self.created.then_some(self.dir.as_path())
+    }
+
+    fn add_task_outside_unified(&self, _pid: i32) -> Result<()> {
+        // All of this cgroup is the unified directory.
+        Ok(())
+    }
+
     fn stats(&self) -> CgroupStats {
         let f = |name: &str| self.dir.join(name);
         CgroupStats {

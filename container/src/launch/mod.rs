@@ -2,9 +2,10 @@
 //! [`Report`](crate::report::Report) it fills in is described in [`crate::report`].
 //!
 //! [`ContainerSpec::spawn`](crate::spec::ContainerSpec::spawn) creates the cgroup,
-//! clones the child into its namespaces, writes the id maps, moves the child into the
-//! cgroup, lets it go, and returns once the child has executed the command (or with an
-//! error, after cleaning up).
+//! clones the child into its namespaces (and, with `clone3`, straight into its cgroup
+//! v2 directory), writes the id maps, lets it go, moves it into the rest of its cgroup
+//! while it mounts its root, tells it so (`joined`), and returns once the child has
+//! executed the command (or with an error, after cleaning up).
 //! [`Running::wait`] waits for the end (or a timeout, or the caller's interrupt flag),
 //! reaps, reads the cgroup statistics and removes the cgroup.
 //!
@@ -12,11 +13,13 @@
 //! exist, and its `Drop` kills and reaps the child and removes the cgroup, on every
 //! path — success, setup error, timeout, interrupt, panic, or a dropped [`Running`].
 //!
-//! The parts: `spawn` (steps 1–5 up to `execve`), `running` (wait, kill, teardown and
+//! The parts: `spawn` (steps 1–5 up to `execve`), `clone3` (the fork into the
+//! cgroup), `running` (wait, kill, teardown and
 //! the report), `guard` (the owner of the child and the cgroup), `io` (the parent's
 //! descriptors and the child's report pipe) and `messages` (what a failed setup stage
 //! or a failed `clone` tells the user).
 
+mod clone3;
 mod guard;
 mod io;
 mod messages;

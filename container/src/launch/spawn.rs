@@ -2,19 +2,20 @@
 //! successful `execve`.
 
 use std::ffi::CStr;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 use nix::sched::CloneFlags;
 
+use super::clone3::{Forked, falls_back_to_cgroup_procs, fork_into_cgroup};
 use super::guard::Guard;
 use super::io::{above_stdio, dev_null, pipe, read_msg, write_proc};
 use super::messages::{clone_error, describe_failure, describe_stuck, failure_hint};
 use super::{Info, Running, SETUP_TIMEOUT, nanos};
 use crate::child::{self, ChildArgs, Kind, Stage};
 use crate::error::{Error, Result};
-use crate::report::Phases;
+use crate::report::{JoinWay, Phases};
 use crate::spec::{ContainerSpec, Namespace};
 use crate::syscall::LinuxSyscall;
 
@@ -53,9 +54,15 @@ impl ContainerSpec {
             cg.create()?;
             cg.apply(&self.limits)?;
         }
+        // The unified directory to clone the child into, opened as a path only.
+        let clone_into = match guard.cgroup.as_ref().and_then(|cg| cg.unified_dir()) {
+            Some(dir) => Some(open_cgroup_dir(dir)?),
+            None => None,
+        };
         let cgroup_done = Instant::now();
 
-        // 2. clone into the namespaces; the child waits on `go`.
+        // 2. clone into the namespaces (and, where it can, into the cgroup); the child
+        //    waits on `go`.
         let (go_r, go_w) = pipe()?;
         let (rep_r, rep_w) = pipe()?;
         let controlling_terminal = self.terminal.is_some();
@@ -108,23 +115,51 @@ impl ContainerSpec {
             argv: &argv,
             envp: &envp,
         };
-        let mut stack = vec![0u8; CHILD_STACK];
-        let callback = Box::new(|| child::main(&args, &LinuxSyscall));
-        // SAFETY: the child runs `child::main` on its own copy of our memory (no
-        // CLONE_VM), on `stack`, allocates nothing, and ends in execve or exit.
-        let pid = unsafe { nix::sched::clone(callback, &mut stack, flags, Some(libc::SIGCHLD)) }
-            .map_err(|e| clone_error(flags, self.rootless, e))?;
-        guard.pid = Some(pid);
-        drop(stack);
+        let mut join = None;
+        if let Some(dir) = &clone_into {
+            // SAFETY: in the child, `child::main` allocates nothing and takes no lock
+            // (everything it needs was prepared above, in `args`), and the child
+            // leaves through execve or `_exit` without returning here: sound even
+            // though other threads of this process may hold the allocator's locks.
+            match unsafe { fork_into_cgroup(flags, dir.as_fd()) } {
+                Ok(Forked::Child) => {
+                    let status = child::main(&args, &LinuxSyscall);
+                    // SAFETY: ends the child without running the parent's exit
+                    // handlers or destructors, whose state it only copied.
+                    unsafe { libc::_exit(status as libc::c_int) }
+                }
+                Ok(Forked::Parent { pid, pidfd }) => {
+                    guard.pid = Some(pid);
+                    guard.pidfd = Some(pidfd);
+                    join = Some(JoinWay::CloneIntoCgroup);
+                }
+                Err(e) if falls_back_to_cgroup_procs(e) => {}
+                Err(e) => return Err(clone_error(flags, self.rootless, e)),
+            }
+        }
+        drop(clone_into);
+        if guard.pid.is_none() {
+            let mut stack = vec![0u8; CHILD_STACK];
+            let callback = Box::new(|| child::main(&args, &LinuxSyscall));
+            // SAFETY: the child runs `child::main` on its own copy of our memory (no
+            // CLONE_VM), on `stack`, allocates nothing, and ends in execve or exit.
+            let pid =
+                unsafe { nix::sched::clone(callback, &mut stack, flags, Some(libc::SIGCHLD)) }
+                    .map_err(|e| clone_error(flags, self.rootless, e))?;
+            guard.pid = Some(pid);
+            drop(stack);
+            // SAFETY: pidfd_open on our own unreaped child.
+            let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid.as_raw(), 0) };
+            if pidfd >= 0 {
+                // SAFETY: a new descriptor that nothing else owns.
+                guard.pidfd = Some(unsafe { OwnedFd::from_raw_fd(pidfd as RawFd) });
+            }
+            join = guard.cgroup.is_some().then_some(JoinWay::CgroupProcs);
+        }
+        let pid = guard.pid.expect("set by either clone above");
         // The child has its copies; ours go now (the caller's write ends included, so
         // its readers see end-of-file when the container's last writer exits).
         drop((go_r, rep_w, stdin, stdout, stderr));
-        // SAFETY: pidfd_open on our own unreaped child.
-        let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid.as_raw(), 0) };
-        if pidfd >= 0 {
-            // SAFETY: a new descriptor that nothing else owns.
-            guard.pidfd = Some(unsafe { OwnedFd::from_raw_fd(pidfd as RawFd) });
-        }
 
         // 2b. Id maps for the user namespace (setgroups must be denied first when
         //     unprivileged).
@@ -136,17 +171,33 @@ impl ContainerSpec {
             write_proc(pid, "gid_map", &gid.line())?;
         }
         let cloned_at = Instant::now();
-        // 2c. Into the cgroup before the child runs anything of its own.
-        if let Some(cg) = &guard.cgroup {
-            cg.add_task(pid.as_raw())?;
-        }
-        nix::unistd::write(&go_w, &[1u8]).map_err(|e| Error::sys("releasing the child", e))?;
-        drop(go_w);
+        // Taken before the write: on a busy host the child may run its mounts before
+        // this thread returns from the write that woke it.
         let go_at = Instant::now();
+        nix::unistd::write(&go_w, &[1u8]).map_err(|e| Error::sys("releasing the child", e))?;
+        // 2c. The rest of the join, while the child mounts its root: the writes take
+        //     the write side of the kernel's cgroup_threadgroup_rwsem (an RCU grace
+        //     period on a quiet host). The child runs nothing of its own before
+        //     `joined`. A failed join closes `go` unsent (the child leaves quietly)
+        //     and the guard removes the rest.
+        if let Some(cg) = &guard.cgroup {
+            match join {
+                Some(JoinWay::CloneIntoCgroup) => cg.add_task_outside_unified(pid.as_raw())?,
+                _ => cg.add_task(pid.as_raw())?,
+            }
+        }
+        match nix::unistd::write(&go_w, &[1u8]) {
+            // EPIPE: a mount step failed and the child has left; its report says why.
+            Ok(_) | Err(Errno::EPIPE) => {}
+            Err(e) => return Err(Error::sys("telling the child it joined its cgroup", e)),
+        }
+        drop(go_w);
+        let joined_at = Instant::now();
 
         // 3.–5. The child's reports, until the error pipe closes at execve.
-        let deadline = go_at + SETUP_TIMEOUT;
+        let deadline = joined_at + SETUP_TIMEOUT;
         let mut mounts_done = None;
+        let mut joined_seen = None;
         let mut ready = None;
         let mut failure = None;
         while let Some(msg) = read_msg(rep_r.as_raw_fd(), deadline).map_err(|e| match e {
@@ -158,6 +209,7 @@ impl ContainerSpec {
         })? {
             match msg.kind {
                 k if k == Kind::MountsDone as u32 => mounts_done = Some(to_instant(msg.mono_ns)),
+                k if k == Kind::Joined as u32 => joined_seen = Some(to_instant(msg.mono_ns)),
                 k if k == Kind::Ready as u32 => ready = Some(to_instant(msg.mono_ns)),
                 _ => failure = Some(msg),
             }
@@ -180,10 +232,12 @@ impl ContainerSpec {
         let phases = Phases {
             cgroup_ns: nanos(launched_at, cgroup_done),
             clone_ns: nanos(cgroup_done, cloned_at),
-            join_ns: nanos(cloned_at, go_at),
+            join,
+            join_ns: nanos(go_at, joined_at),
+            join_wait_ns: mounts_done.zip(joined_seen).map(|(m, j)| nanos(m, j)),
             setup_ns: ready.map(|r| nanos(go_at, r)),
             setup_mounts_ns: mounts_done.map(|m| nanos(go_at, m)),
-            setup_security_ns: mounts_done.zip(ready).map(|(m, r)| nanos(m, r)),
+            setup_security_ns: joined_seen.zip(ready).map(|(j, r)| nanos(j, r)),
             exec_ns: ready.map(|r| nanos(r, exec_seen)),
             spawn_ns: nanos(launched_at, exec_seen),
             run_ns: None,
@@ -217,4 +271,20 @@ impl ContainerSpec {
             spawned_at: exec_seen,
         })
     }
+}
+
+/// Opens the cgroup directory the child is cloned into: a path-only descriptor
+/// (`O_PATH` is all `CLONE_INTO_CGROUP` needs), closed at any exec.
+fn open_cgroup_dir(dir: &std::path::Path) -> Result<OwnedFd> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC)
+        .open(dir)
+        .map(OwnedFd::from)
+        .map_err(|source| Error::Cgroup {
+            action: "open (to clone the container into it)".to_owned(),
+            path: dir.to_owned(),
+            source,
+        })
 }
