@@ -5,7 +5,11 @@
 //! no table every leaf reads zero), though leaves 1 and 7 still show the
 //! host's feature bits; ring-3 `cpuid` runs natively and shows the host's.
 
-use kvm_bindings::{CpuId, kvm_cpuid_entry2};
+use std::sync::OnceLock;
+use std::thread::JoinHandle;
+
+use kvm_bindings::{CpuId, KVM_MAX_CPUID_ENTRIES, kvm_cpuid_entry2};
+use kvm_ioctls::Kvm;
 use versus_abi::{ABI_VERSION, cpuid as abi};
 
 /// Errors of building the CPUID table.
@@ -67,6 +71,88 @@ pub fn customize(cpuid: &mut CpuId, index: u32, count: u32) -> Result<(), CpuidE
         })
         .map_err(|_| CpuidError::Full)?;
     Ok(())
+}
+
+/// KVM's supported table once the process has asked for it ([`supported`]).
+static SUPPORTED: OnceLock<CpuId> = OnceLock::new();
+
+/// KVM's supported CPUID table, asked of the kernel once per process.
+///
+/// `KVM_GET_SUPPORTED_CPUID` is a system ioctl: its answer depends on the
+/// host CPU and the loaded KVM module, neither of which can change while a
+/// process holds `/dev/kvm` open, so every VM of one process (`compare`,
+/// `scale`, the benchmarks) gets the same table. On the software backend
+/// (kvm_pvm) the ioctl costs ~0.8 ms, a sixth of a whole launch; only the
+/// first VM pays it. A failed query is not kept: the next VM asks again.
+///
+/// The one place the VMM reads the table: the tiny kernel's vCPUs
+/// ([`crate::vm`]) and Linux's ([`crate::linux`]) both start from it.
+pub fn supported(kvm: &Kvm) -> Result<CpuId, kvm_ioctls::Error> {
+    cached(&SUPPORTED, || {
+        kvm.get_supported_cpuid(KVM_MAX_CPUID_ENTRIES)
+    })
+}
+
+/// The table in `cell`, or `query`'s answer kept there; an error is handed
+/// back and not kept. Each caller gets its own copy to customize.
+fn cached<E>(cell: &OnceLock<CpuId>, query: impl FnOnce() -> Result<CpuId, E>) -> Result<CpuId, E> {
+    if let Some(table) = cell.get() {
+        return Ok(table.clone());
+    }
+    let table = query()?;
+    // Two VMs started at once may both query; whichever sets the cell
+    // first wins, and both tables are the same.
+    Ok(cell.get_or_init(|| table).clone())
+}
+
+/// KVM's supported CPUID table, asked for on a thread of its own while the
+/// VM is being built.
+///
+/// The first VM of a process pays ~0.8 ms for `KVM_GET_SUPPORTED_CPUID` on
+/// the software backend, and nothing before step 5 needs the table: asked
+/// for at step 1 on a second thread (with its own `/dev/kvm` fd), it overlaps
+/// creating the VM, mapping its memory and loading the kernel. Once the
+/// table is kept ([`supported`]) no thread is started.
+#[derive(Debug)]
+pub struct SupportedQuery {
+    pending: Option<JoinHandle<Result<CpuId, kvm_ioctls::Error>>>,
+}
+
+impl SupportedQuery {
+    /// Starts the query unless the table is already kept. A thread that
+    /// cannot be started is no error: [`SupportedQuery::wait`] then asks
+    /// itself.
+    pub fn start() -> Self {
+        let pending = if SUPPORTED.get().is_some() {
+            None
+        } else {
+            std::thread::Builder::new()
+                .name("versus-cpuid".into())
+                .spawn(|| supported(&Kvm::new()?))
+                .ok()
+        };
+        Self { pending }
+    }
+
+    /// The table: the thread's answer, or, where there was no thread or it
+    /// failed (a second `/dev/kvm` fd refused, say), `kvm`'s own query, so
+    /// that an error is the one the VM's own fd gives.
+    pub fn wait(mut self, kvm: &Kvm) -> Result<CpuId, kvm_ioctls::Error> {
+        match self.pending.take().map(JoinHandle::join) {
+            Some(Ok(Ok(table))) => Ok(table),
+            _ => supported(kvm),
+        }
+    }
+}
+
+impl Drop for SupportedQuery {
+    /// A VM that failed before step 5 still waits for its query, so no
+    /// thread outlives [`crate::vm::Vm::run`].
+    fn drop(&mut self) {
+        if let Some(thread) = self.pending.take() {
+            let _ = thread.join();
+        }
+    }
 }
 
 /// Looks up `(function, index)`.
@@ -133,6 +219,7 @@ pub fn host_hypervisor_signature() -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_utils::require_kvm;
 
     fn fake_supported() -> CpuId {
         CpuId::from_entries(&[
@@ -207,5 +294,53 @@ mod tests {
         assert_ne!(l1.ecx & LEAF1_ECX_HYPERVISOR, 0);
         assert_eq!(find(&c, 0xb, 0).unwrap().edx, 3);
         assert_eq!(find(&c, 0xb, 1).unwrap().edx, 3);
+    }
+
+    #[test]
+    fn the_table_is_asked_for_once_and_a_failure_is_not_kept() {
+        let cell = OnceLock::new();
+        let mut queries = 0;
+        let failed = cached(&cell, || {
+            queries += 1;
+            Err("EINTR")
+        });
+        assert_eq!(failed.unwrap_err(), "EINTR");
+        for _ in 0..3 {
+            let table = cached(&cell, || {
+                queries += 1;
+                Ok::<_, &str>(fake_supported())
+            })
+            .unwrap();
+            assert_eq!(table, fake_supported());
+        }
+        assert_eq!(queries, 2, "one failed query, then one for three VMs");
+    }
+
+    #[testkit::needs(kvm)]
+    #[test]
+    fn the_kept_table_is_what_kvm_reports_after_a_vm_customized_its_copy() {
+        if !require_kvm() {
+            return;
+        }
+        let kvm = crate::kvm::open().unwrap();
+        let mut first = supported(&kvm).unwrap();
+        customize(&mut first, 1, 2).unwrap();
+        let fresh = kvm.get_supported_cpuid(KVM_MAX_CPUID_ENTRIES).unwrap();
+        assert_eq!(supported(&kvm).unwrap(), fresh);
+        assert_ne!(first, fresh, "the customized copy differs from KVM's");
+    }
+
+    #[testkit::needs(kvm)]
+    #[test]
+    fn a_query_started_early_or_without_its_thread_gives_kvms_table() {
+        if !require_kvm() {
+            return;
+        }
+        let kvm = crate::kvm::open().unwrap();
+        let fresh = kvm.get_supported_cpuid(KVM_MAX_CPUID_ENTRIES).unwrap();
+        assert_eq!(SupportedQuery::start().wait(&kvm).unwrap(), fresh);
+        // As when the thread could not be started: the caller's fd asks.
+        let no_thread = SupportedQuery { pending: None };
+        assert_eq!(no_thread.wait(&kvm).unwrap(), fresh);
     }
 }
