@@ -6,7 +6,6 @@
 //! host's feature bits; ring-3 `cpuid` runs natively and shows the host's.
 
 use std::sync::OnceLock;
-use std::thread::JoinHandle;
 
 use kvm_bindings::{CpuId, KVM_MAX_CPUID_ENTRIES, kvm_cpuid_entry2};
 use kvm_ioctls::Kvm;
@@ -103,56 +102,6 @@ fn cached<E>(cell: &OnceLock<CpuId>, query: impl FnOnce() -> Result<CpuId, E>) -
     // Two VMs started at once may both query; whichever sets the cell
     // first wins, and both tables are the same.
     Ok(cell.get_or_init(|| table).clone())
-}
-
-/// KVM's supported CPUID table, asked for on a thread of its own while the
-/// VM is being built.
-///
-/// The first VM of a process pays ~0.8 ms for `KVM_GET_SUPPORTED_CPUID` on
-/// the software backend, and nothing before step 5 needs the table: asked
-/// for at step 1 on a second thread (with its own `/dev/kvm` fd), it overlaps
-/// creating the VM, mapping its memory and loading the kernel. Once the
-/// table is kept ([`supported`]) no thread is started.
-#[derive(Debug)]
-pub struct SupportedQuery {
-    pending: Option<JoinHandle<Result<CpuId, kvm_ioctls::Error>>>,
-}
-
-impl SupportedQuery {
-    /// Starts the query unless the table is already kept. A thread that
-    /// cannot be started is no error: [`SupportedQuery::wait`] then asks
-    /// itself.
-    pub fn start() -> Self {
-        let pending = if SUPPORTED.get().is_some() {
-            None
-        } else {
-            std::thread::Builder::new()
-                .name("versus-cpuid".into())
-                .spawn(|| supported(&Kvm::new()?))
-                .ok()
-        };
-        Self { pending }
-    }
-
-    /// The table: the thread's answer, or, where there was no thread or it
-    /// failed (a second `/dev/kvm` fd refused, say), `kvm`'s own query, so
-    /// that an error is the one the VM's own fd gives.
-    pub fn wait(mut self, kvm: &Kvm) -> Result<CpuId, kvm_ioctls::Error> {
-        match self.pending.take().map(JoinHandle::join) {
-            Some(Ok(Ok(table))) => Ok(table),
-            _ => supported(kvm),
-        }
-    }
-}
-
-impl Drop for SupportedQuery {
-    /// A VM that failed before step 5 still waits for its query, so no
-    /// thread outlives [`crate::vm::Vm::run`].
-    fn drop(&mut self) {
-        if let Some(thread) = self.pending.take() {
-            let _ = thread.join();
-        }
-    }
 }
 
 /// Looks up `(function, index)`.
@@ -328,19 +277,5 @@ mod tests {
         let fresh = kvm.get_supported_cpuid(KVM_MAX_CPUID_ENTRIES).unwrap();
         assert_eq!(supported(&kvm).unwrap(), fresh);
         assert_ne!(first, fresh, "the customized copy differs from KVM's");
-    }
-
-    #[testkit::needs(kvm)]
-    #[test]
-    fn a_query_started_early_or_without_its_thread_gives_kvms_table() {
-        if !require_kvm() {
-            return;
-        }
-        let kvm = crate::kvm::open().unwrap();
-        let fresh = kvm.get_supported_cpuid(KVM_MAX_CPUID_ENTRIES).unwrap();
-        assert_eq!(SupportedQuery::start().wait(&kvm).unwrap(), fresh);
-        // As when the thread could not be started: the caller's fd asks.
-        let no_thread = SupportedQuery { pending: None };
-        assert_eq!(no_thread.wait(&kvm).unwrap(), fresh);
     }
 }

@@ -84,8 +84,6 @@ impl Vm {
 
         // 1. Open /dev/kvm, check the API version and capabilities.
         let kvm = kvm::open()?;
-        // Step 5's CPUID table, asked for now so that it overlaps steps 2–4.
-        let supported = cpuid::SupportedQuery::start();
         let host = kvm::host_info(&kvm);
         vcpu::check_count(config.vcpus, host.max_vcpus)?;
         // Declared before the VM so that, on every path, the VM fd is closed
@@ -133,7 +131,7 @@ impl Vm {
         let t_load = Instant::now();
 
         // 5. vCPUs: create, read the TSC rate (a vCPU ioctl), CPUID, registers.
-        let supported = supported.wait(&kvm).map_err(Error::SupportedCpuid)?;
+        let supported = cpuid::supported(&kvm).map_err(Error::SupportedCpuid)?;
         let mut vcpus = Vec::with_capacity(config.vcpus as usize);
         let mut tsc_khz = 0;
         for index in 0..config.vcpus {
