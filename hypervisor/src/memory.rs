@@ -455,17 +455,13 @@ pub fn resident_bytes(mem: &GuestMem) -> Result<Vec<u64>, MemoryError> {
         while offset < len {
             let chunk = (len - offset).min(MINCORE_CHUNK_PAGES * page);
             let pages = chunk.div_ceil(page);
-            // SAFETY: `offset..offset + chunk` lies inside one live mapping owned
+            // Inside the region (`offset < len`): plain address arithmetic.
+            let start = region.as_ptr().wrapping_add(offset);
+            // SAFETY: `start..start + chunk` lies inside one live mapping owned
             // by `mem` and starts on a page boundary (`offset` is a multiple of
             // the chunk size, itself whole pages); `flags` has a byte for each of
             // the `pages` pages, as mincore(2) requires.
-            let rc = unsafe {
-                libc::mincore(
-                    region.as_ptr().add(offset).cast(),
-                    chunk,
-                    flags.as_mut_ptr(),
-                )
-            };
+            let rc = unsafe { libc::mincore(start.cast(), chunk, flags.as_mut_ptr()) };
             if rc != 0 {
                 return Err(MemoryError::Mincore(std::io::Error::last_os_error()));
             }
