@@ -5,7 +5,10 @@
 //! no table every leaf reads zero), though leaves 1 and 7 still show the
 //! host's feature bits; ring-3 `cpuid` runs natively and shows the host's.
 
-use kvm_bindings::{CpuId, kvm_cpuid_entry2};
+use std::sync::OnceLock;
+
+use kvm_bindings::{CpuId, KVM_MAX_CPUID_ENTRIES, kvm_cpuid_entry2};
+use kvm_ioctls::Kvm;
 use versus_abi::{ABI_VERSION, cpuid as abi};
 
 /// Errors of building the CPUID table.
@@ -67,6 +70,38 @@ pub fn customize(cpuid: &mut CpuId, index: u32, count: u32) -> Result<(), CpuidE
         })
         .map_err(|_| CpuidError::Full)?;
     Ok(())
+}
+
+/// KVM's supported table once the process has asked for it ([`supported`]).
+static SUPPORTED: OnceLock<CpuId> = OnceLock::new();
+
+/// KVM's supported CPUID table, asked of the kernel once per process.
+///
+/// `KVM_GET_SUPPORTED_CPUID` is a system ioctl: its answer depends on the
+/// host CPU and the loaded KVM module, neither of which can change while a
+/// process holds `/dev/kvm` open, so every VM of one process (`compare`,
+/// `scale`, the benchmarks) gets the same table. On the software backend
+/// (kvm_pvm) the ioctl costs ~0.8 ms, a sixth of a whole launch; only the
+/// first VM pays it. A failed query is not kept: the next VM asks again.
+///
+/// The one place the VMM reads the table: the tiny kernel's vCPUs
+/// ([`crate::vm`]) and Linux's ([`crate::linux`]) both start from it.
+pub fn supported(kvm: &Kvm) -> Result<CpuId, kvm_ioctls::Error> {
+    cached(&SUPPORTED, || {
+        kvm.get_supported_cpuid(KVM_MAX_CPUID_ENTRIES)
+    })
+}
+
+/// The table in `cell`, or `query`'s answer kept there; an error is handed
+/// back and not kept. Each caller gets its own copy to customize.
+fn cached<E>(cell: &OnceLock<CpuId>, query: impl FnOnce() -> Result<CpuId, E>) -> Result<CpuId, E> {
+    if let Some(table) = cell.get() {
+        return Ok(table.clone());
+    }
+    let table = query()?;
+    // Two VMs started at once may both query; whichever sets the cell
+    // first wins, and both tables are the same.
+    Ok(cell.get_or_init(|| table).clone())
 }
 
 /// Looks up `(function, index)`.
@@ -133,6 +168,7 @@ pub fn host_hypervisor_signature() -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_utils::require_kvm;
 
     fn fake_supported() -> CpuId {
         CpuId::from_entries(&[
@@ -207,5 +243,39 @@ mod tests {
         assert_ne!(l1.ecx & LEAF1_ECX_HYPERVISOR, 0);
         assert_eq!(find(&c, 0xb, 0).unwrap().edx, 3);
         assert_eq!(find(&c, 0xb, 1).unwrap().edx, 3);
+    }
+
+    #[test]
+    fn the_table_is_asked_for_once_and_a_failure_is_not_kept() {
+        let cell = OnceLock::new();
+        let mut queries = 0;
+        let failed = cached(&cell, || {
+            queries += 1;
+            Err("EINTR")
+        });
+        assert_eq!(failed.unwrap_err(), "EINTR");
+        for _ in 0..3 {
+            let table = cached(&cell, || {
+                queries += 1;
+                Ok::<_, &str>(fake_supported())
+            })
+            .unwrap();
+            assert_eq!(table, fake_supported());
+        }
+        assert_eq!(queries, 2, "one failed query, then one for three VMs");
+    }
+
+    #[testkit::needs(kvm)]
+    #[test]
+    fn the_kept_table_is_what_kvm_reports_after_a_vm_customized_its_copy() {
+        if !require_kvm() {
+            return;
+        }
+        let kvm = crate::kvm::open().unwrap();
+        let mut first = supported(&kvm).unwrap();
+        customize(&mut first, 1, 2).unwrap();
+        let fresh = kvm.get_supported_cpuid(KVM_MAX_CPUID_ENTRIES).unwrap();
+        assert_eq!(supported(&kvm).unwrap(), fresh);
+        assert_ne!(first, fresh, "the customized copy differs from KVM's");
     }
 }

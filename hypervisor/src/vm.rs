@@ -5,12 +5,10 @@
 use std::sync::{Arc, PoisonError};
 use std::time::Instant;
 
-use kvm_bindings::KVM_MAX_CPUID_ENTRIES;
-
 use crate::bootinfo::{self, BootInfoError, BootInfoInput};
 use crate::config::{ConfigError, VmConfig};
 use crate::cpu::EntryPoint;
-use crate::cpuid::CpuidError;
+use crate::cpuid::{self, CpuidError};
 use crate::devices::stdin::Stdin;
 use crate::exit_probe;
 use crate::exits::ExitStats;
@@ -133,9 +131,7 @@ impl Vm {
         let t_load = Instant::now();
 
         // 5. vCPUs: create, read the TSC rate (a vCPU ioctl), CPUID, registers.
-        let supported = kvm
-            .get_supported_cpuid(KVM_MAX_CPUID_ENTRIES)
-            .map_err(Error::SupportedCpuid)?;
+        let supported = cpuid::supported(&kvm).map_err(Error::SupportedCpuid)?;
         let mut vcpus = Vec::with_capacity(config.vcpus as usize);
         let mut tsc_khz = 0;
         for index in 0..config.vcpus {

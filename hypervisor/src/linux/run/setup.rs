@@ -2,10 +2,7 @@
 //! the initramfs and the identity page tables in guest memory, and the
 //! vCPUs with their CPUID (vCPU 0 at the kernel's 64-bit entry).
 
-use kvm_bindings::{
-    CpuId, KVM_MAX_CPUID_ENTRIES, KVM_PIT_SPEAKER_DUMMY, KVMIO, kvm_pit_config,
-    kvm_reinject_control,
-};
+use kvm_bindings::{CpuId, KVM_PIT_SPEAKER_DUMMY, KVMIO, kvm_pit_config, kvm_reinject_control};
 use kvm_ioctls::{Kvm, VcpuFd, VmFd};
 use linux_loader::loader::bootparam::setup_header;
 use vm_memory::{Bytes, GuestAddress};
@@ -162,8 +159,7 @@ pub(super) fn create_vcpus(
     boot: &LinuxBoot,
     page_tables: u64,
 ) -> Result<Vec<VcpuFd>, LinuxError> {
-    let supported = kvm
-        .get_supported_cpuid(KVM_MAX_CPUID_ENTRIES)
+    let supported = crate::cpuid::supported(kvm)
         .map_err(|e| LinuxError::Ioctl("KVM_GET_SUPPORTED_CPUID", e))?;
     let mut fds = Vec::with_capacity(count as usize);
     for index in 0..count {
