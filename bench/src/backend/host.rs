@@ -8,7 +8,8 @@
 //!    once the exec has succeeded;
 //! 3. *exec→marker*: until the workload's start marker reaches the host;
 //! 4. *run*: until the process exits;
-//! 5. *teardown*: reap it, drain its output, join the reader threads.
+//! 5. *teardown*: kill what it left running in its process group, reap
+//!    it, drain its output, join the reader threads.
 //!
 //! Startup is steps 2 + 3: the launch call to the start marker's arrival.
 
@@ -84,7 +85,7 @@ impl HostBackend {
             ),
         };
         let path = image.path();
-        let args: Vec<&OsStr> = std::iter::once(OsStr::new(crate::workload::ARGV0))
+        let args: Vec<&OsStr> = std::iter::once(OsStr::new(launch.workload.program_name()))
             .chain(launch.argv.iter().map(OsStr::new))
             .collect();
         let pid = spawn::spawn(
@@ -393,20 +394,25 @@ fn watch(
                 exited = true;
                 watched.exited_at = at;
                 wait_error = waited.err();
+                // Nothing the program started outlives it: kill its group
+                // (it still exists, led by the unreaped zombie), as a
+                // container's PID-1 exit kills its namespace. This also
+                // closes pipes a child kept open, so the drain ends.
+                signal_group(pid, libc::SIGKILL);
             }
             Err(mpsc::RecvTimeoutError::Timeout) if exited => break,
             Err(mpsc::RecvTimeoutError::Timeout) => {
                 let now = Instant::now();
                 if stopped.is_none() && deadline.is_some_and(|d| now >= d) {
                     stopped = Some(Stopped::TimedOut);
-                    signal(pid, libc::SIGKILL);
+                    signal_group(pid, libc::SIGKILL);
                 } else if stopped.is_none() && crate::interrupt::requested() {
                     // As `docker stop`: ask first, then insist.
                     stopped = Some(Stopped::Interrupted);
-                    signal(pid, libc::SIGTERM);
+                    signal_group(pid, libc::SIGTERM);
                     kill_at = Some(now + STOP_GRACE);
                 } else if kill_at.is_some_and(|at| now >= at) {
-                    signal(pid, libc::SIGKILL);
+                    signal_group(pid, libc::SIGKILL);
                     kill_at = None;
                 }
             }
@@ -435,12 +441,15 @@ fn watch(
     watched
 }
 
-fn signal(pid: u32, signal: libc::c_int) {
+/// Sends `signal` to the program's process group (its id is the program's
+/// pid, see `spawn::spawn`): the program and everything it forked that
+/// stayed in the group.
+fn signal_group(pid: u32, signal: libc::c_int) {
     if let Ok(pid) = libc::pid_t::try_from(pid) {
-        // SAFETY: kill has no memory effects; `pid` is our child and is not
-        // reaped before the watcher stops signalling (see `wait_exited`), so
-        // it cannot have been given to another process.
-        unsafe { libc::kill(pid, signal) };
+        // SAFETY: kill has no memory effects. The group's id is our child's
+        // pid, which is not reaped before the watcher stops signalling (see
+        // `wait_exited`): the id cannot have been given to another group.
+        unsafe { libc::kill(-pid, signal) };
     }
 }
 
