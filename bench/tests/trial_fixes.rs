@@ -28,6 +28,15 @@ int main(void) {
 }
 "#;
 
+/// Prints the name it was started under.
+const PRINTS_ARGV0: &str = r#"
+#include <stdio.h>
+int main(int argc, char **argv) {
+    printf("argv0=%s\n", argc > 0 ? argv[0] : "(none)");
+    return 0;
+}
+"#;
+
 /// Exits 0: only its file mode matters.
 const TRIVIAL: &str = "int main(void) { return 0; }\n";
 
@@ -73,6 +82,29 @@ fn a_workload_program_sees_its_own_name_as_argv0() {
         assert_eq!(output.status.code(), Some(0), "{backend}: {stderr}");
         assert_eq!(report(&output.stdout).stdout, "hi\n", "{backend}");
     }
+}
+
+#[testkit::needs(kvm, cc)]
+#[test]
+fn a_program_in_the_vm_sees_its_own_name_as_argv0() {
+    let test = "a_program_in_the_vm_sees_its_own_name_as_argv0";
+    if !testkit::require_kvm(test) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let Some(program) =
+        testkit::c_program(test, "cc", "-static", dir.path(), "named", PRINTS_ARGV0)
+    else {
+        return;
+    };
+    let output = versus()
+        .args(["vm", "run", "--json", "--timeout", "120s", "--workload"])
+        .arg(&program)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert_eq!(report(&output.stdout).stdout, "argv0=named\n");
 }
 
 #[testkit::needs(cc)]
@@ -198,7 +230,15 @@ fn busybox_brings_every_applet_it_lists() {
         assert_eq!(report(&output.stdout).stdout, expected, "{command}");
     }
     let output = versus()
-        .args(["container", "run", "--json", "--busybox", "--", "ls", "/bin"])
+        .args([
+            "container",
+            "run",
+            "--json",
+            "--busybox",
+            "--",
+            "ls",
+            "/bin",
+        ])
         .output()
         .unwrap();
     let in_bin = report(&output.stdout).stdout;
@@ -238,7 +278,10 @@ fn a_command_that_cannot_run_in_a_container_exits_127_or_126() {
             .unwrap();
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(status), "{command}: {stderr}");
-        assert!(stderr.contains(words), "{command}: '{words}' not in {stderr}");
+        assert!(
+            stderr.contains(words),
+            "{command}: '{words}' not in {stderr}"
+        );
     }
 }
 
