@@ -451,4 +451,32 @@ mod tests {
         }
         assert_eq!(elf_interpreter(Path::new("/proc/self/status")), None);
     }
+
+    #[test]
+    fn a_program_goes_into_bin_under_its_own_name_unless_the_name_is_no_file_name() {
+        assert_eq!(program_path("busybox"), "/bin/busybox");
+        assert_eq!(program_path("versus-workload"), WORKLOAD_PATH);
+        for odd in ["", ".", "..", "a/b", "nul\0"] {
+            assert_eq!(program_path(odd), WORKLOAD_PATH, "{odd:?}");
+        }
+    }
+
+    #[test]
+    fn busybox_links_every_listed_applet_but_leaves_a_program_its_name() {
+        // A stand-in busybox: a script that lists three applets.
+        let dir = tempfile::tempdir().unwrap();
+        let fake = dir.path().join("busybox");
+        fs::write(&fake, "#!/bin/sh\nprintf 'sh\\ntrue\\npwd\\n'\n").unwrap();
+        fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        let spec = RootfsSpec::program("sh", b"program".to_vec()).with_busybox(&fake);
+        let RootfsSpec::Build { files } = spec else {
+            panic!("a built root");
+        };
+        let paths: Vec<String> = files.iter().map(|f| f.path.display().to_string()).collect();
+        assert_eq!(paths, ["/bin/sh", "/bin/busybox", "/bin/true", "/bin/pwd"]);
+        assert!(
+            matches!(files[0].source, FileSource::Bytes(_)),
+            "the program kept /bin/sh"
+        );
+    }
 }
