@@ -798,6 +798,28 @@ pub(super) mod tests {
     }
 
     #[test]
+    fn a_terminal_is_bound_onto_dev_console_and_a_user_namespace_drops_the_tty_group() {
+        let root = workload_root();
+        let console = Path::new("/dev/pts/7");
+        let got = record(&plan_steps(&MountContext {
+            new_user: true,
+            console: Some(console),
+            ..ctx(&root)
+        }));
+        let at = |line: &str| got.iter().position(|l| l == line);
+        let devpts = at(&format!(
+            "mount devpts /tmp/dev/pts devpts MS_NOSUID|MS_NOEXEC {DEVPTS_OPTIONS}"
+        ));
+        let console_point = at("write /tmp/dev/console 0B 644");
+        let bind = at("mount /dev/pts/7 /tmp/dev/console - MS_BIND -");
+        assert!(devpts.is_some(), "{got:#?}");
+        assert!(console_point.is_some() && console_point < bind, "{got:#?}");
+        // Both inside the new root before it becomes `/`.
+        let pivot = got.iter().position(|l| l.starts_with("pivot_root"));
+        assert!(bind < pivot, "{got:#?}");
+    }
+
+    #[test]
     fn default_rootfs_sequence() {
         let root = workload_root();
         let got = record(&plan_steps(&ctx(&root)));
