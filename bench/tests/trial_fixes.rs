@@ -135,11 +135,18 @@ fn host_run_kills_what_the_program_left_running() {
         .and_then(|pid| pid.parse().ok())
         .unwrap_or_else(|| panic!("no child pid in {printed:?}"));
     // versus waits until the program's stdout, which the child shares,
-    // closes: when it has returned the child is dead — gone, or a zombie
-    // that the system's init has yet to collect — never still sleeping.
-    let state = process_state(child);
+    // closes: when it has returned the child is dying or dead — gone, or a
+    // zombie that the system's init has yet to collect — never still
+    // sleeping. A dying process closes its files before it becomes a
+    // zombie, so wait while it is still on its way out (running).
+    let mut state = process_state(child);
+    let give_up = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while matches!(state, Some('R' | 'D')) && std::time::Instant::now() < give_up {
+        std::thread::yield_now();
+        state = process_state(child);
+    }
     if let Some(state) = state
-        && state != 'Z'
+        && !matches!(state, 'Z' | 'X')
     {
         // SAFETY: kill has no memory effects; this cleans up after the failure.
         unsafe { libc::kill(child, libc::SIGKILL) };
