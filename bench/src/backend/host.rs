@@ -9,7 +9,8 @@
 //! 3. *exec→marker*: until the workload's start marker reaches the host;
 //! 4. *run*: until the process exits;
 //! 5. *teardown*: kill what it left running in its process group, reap
-//!    it, drain its output, join the reader threads.
+//!    it and those leftovers (versus is their subreaper), drain its output,
+//!    join the reader threads.
 //!
 //! Startup is steps 2 + 3: the launch call to the start marker's arrival.
 
@@ -33,6 +34,10 @@ const OUTPUT_DRAIN_GRACE: Duration = Duration::from_secs(2);
 
 /// How often the watcher looks at the interrupt flag.
 const INTERRUPT_POLL: Duration = Duration::from_millis(20);
+
+/// How often the group's killed leftovers are looked at until they are
+/// reaped (see `collect_group`).
+const GROUP_POLL: Duration = Duration::from_millis(1);
 
 /// How long an interrupted workload has to end after SIGTERM before it gets
 /// SIGKILL.
@@ -65,6 +70,7 @@ impl HostBackend {
         launch: &Launch,
         held: Option<HeldStdin>,
     ) -> Result<RunReport, BackendError> {
+        become_subreaper();
         // 1. Prepare the executable.
         let prepare_start = Instant::now();
         let image = Executable::prepare(launch)?;
@@ -426,6 +432,9 @@ fn watch(
             Some(error) => Err(error),
             None => reap(pid),
         };
+        // The program's own status is taken: now collect what it left
+        // (killed at its exit, handed to versus as their subreaper).
+        collect_group(pid);
     }
     if let Ok(reaped) = &mut watched.exit {
         match (stopped, timeout) {
@@ -439,6 +448,52 @@ fn watch(
         }
     }
     watched
+}
+
+/// Makes versus the reaper of its orphaned descendants
+/// (`PR_SET_CHILD_SUBREAPER`): a child the program forked and left is
+/// handed to versus when the program exits, not to the system's init, so
+/// versus can collect it after killing it ([`collect_group`]) and nothing
+/// is left even where init is slow to reap. Nothing in versus waits for
+/// "any child", so no other wait can take one of these by surprise.
+fn become_subreaper() {
+    // SAFETY: prctl with plain integer arguments has no memory effects; a
+    // failure (a kernel before 3.4) only leaves the killed children to init.
+    unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1) };
+}
+
+/// Reaps what is left of the program's process group (its id is the
+/// program's pid) once the program itself was reaped: the children killed
+/// at its exit, which became versus' own as their subreaper. Ends when the
+/// group is gone, or after [`STOP_GRACE`] for a member versus cannot reap
+/// (one whose parent left the group and is still alive keeps it).
+fn collect_group(pid: u32) {
+    let Ok(group) = libc::pid_t::try_from(pid) else {
+        return;
+    };
+    let give_up = Instant::now() + STOP_GRACE;
+    while Instant::now() < give_up {
+        let mut status = 0;
+        // SAFETY: `status` is valid for writes; only this group's members
+        // that are versus' children can be reaped.
+        let reaped = unsafe { libc::waitpid(-group, &mut status, libc::WNOHANG | libc::__WALL) };
+        if reaped > 0 {
+            continue;
+        }
+        if reaped < 0 {
+            let error = std::io::Error::last_os_error();
+            if error.kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            // SAFETY: signal 0 only asks whether the group has members; the
+            // group cannot be another's while members of it remain.
+            if unsafe { libc::kill(-group, 0) } != 0 {
+                return;
+            }
+        }
+        // A member is still dying, or not yet handed over: look again soon.
+        thread::sleep(GROUP_POLL);
+    }
 }
 
 /// Sends `signal` to the program's process group (its id is the program's
