@@ -69,9 +69,11 @@ const CASES: &[(&str, i32, &str)] = &[
         1,
         "not a directory",
     ),
+    // A command that is not there exits 127, as in a shell and `docker
+    // run`, not 1 as a program's own failure does.
     (
         "container run -- /bin/sh",
-        1,
+        127,
         "not found in the built rootfs",
     ),
     (
@@ -81,7 +83,7 @@ const CASES: &[(&str, i32, &str)] = &[
     ),
     (
         "container run --busybox -- no-such-command",
-        1,
+        127,
         "container's PATH",
     ),
     ("vm run --vcpus 0 -- startup", 2, "--vcpus"),

@@ -6,6 +6,27 @@ use std::path::PathBuf;
 
 use nix::errno::Errno;
 
+/// Why a command cannot run, in the shell's two classes: its exit status
+/// ([`CommandProblem::shell_status`]) tells a missing command from a found
+/// one that cannot be executed, as `sh` and `docker run` do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommandProblem {
+    /// No such file, not on `PATH`, or no usable name: status 127.
+    NotFound,
+    /// Found, but not an executable regular file: status 126.
+    NotExecutable,
+}
+
+impl CommandProblem {
+    /// The exit status a shell gives for this problem: 127 or 126.
+    pub fn shell_status(self) -> u8 {
+        match self {
+            Self::NotFound => 127,
+            Self::NotExecutable => 126,
+        }
+    }
+}
+
 /// Everything that can go wrong while describing, launching or tearing down a container.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -36,6 +57,8 @@ pub enum Error {
     Command {
         /// `argv[0]`, a path inside the root filesystem.
         command: String,
+        /// Whether it is missing or cannot be executed (the shell's 127/126).
+        problem: CommandProblem,
         /// What is wrong and how to fix it.
         message: String,
     },

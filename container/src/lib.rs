@@ -76,7 +76,7 @@ pub mod tty;
 
 pub use capabilities::{CapabilitySet, DOCKER_DEFAULT, DOCKER_DEFAULT_MASK};
 pub use cgroup::{CgroupStats, CgroupVersion, Limits};
-pub use error::{Error, Result};
+pub use error::{CommandProblem, Error, Result};
 pub use host::{SeccompInfo, UsernsStatus};
 pub use launch::Running;
 pub use lsm::LsmInfo;

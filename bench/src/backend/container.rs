@@ -19,7 +19,6 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use container::rootfs::WORKLOAD_PATH;
 use container::tty::{Pty, RawMode, WindowSizeFollower};
 use container::{ContainerBuilder, Limits, Namespace, Outcome, RootfsSpec, SeccompMode, Volume};
 
@@ -140,21 +139,36 @@ impl ContainerSettings {
         }
     }
 
-    /// The command run as PID 1: the workload at [`WORKLOAD_PATH`] with the
+    /// The command run as PID 1: the workload at [`WORKLOAD_PATH`](container::rootfs::WORKLOAD_PATH) with the
     /// launch's arguments, or the arguments themselves when they are a
     /// command ([`Self::runs_command`]).
     fn command(&self, launch: &Launch) -> Vec<String> {
         if self.runs_command(&launch.argv) {
             launch.argv.clone()
         } else {
-            std::iter::once(WORKLOAD_PATH.to_string())
+            std::iter::once(Self::workload_path(launch))
                 .chain(launch.argv.iter().cloned())
                 .collect()
         }
     }
 
+    /// Where the workload goes in a built root, also its `argv[0]`: the
+    /// embedded one at [`WORKLOAD_PATH`](container::rootfs::WORKLOAD_PATH), a `--workload` program under its
+    /// own file name in `/bin`, so it sees that name as a shell would pass
+    /// it (busybox finds its applet by it).
+    /// (The embedded workload's name, `versus-workload`, gives
+    /// [`WORKLOAD_PATH`](container::rootfs::WORKLOAD_PATH).)
+    fn workload_path(launch: &Launch) -> String {
+        container::rootfs::program_path(launch.workload.program_name())
+    }
+
     fn rootfs_spec(&self, launch: &Launch) -> RootfsSpec {
-        let workload = || RootfsSpec::workload(launch.workload.bytes().to_vec());
+        let workload = || {
+            RootfsSpec::program(
+                launch.workload.program_name(),
+                launch.workload.bytes().to_vec(),
+            )
+        };
         match &self.rootfs {
             Rootfs::Workload => workload(),
             Rootfs::WorkloadWithBusybox(busybox) => workload().with_busybox(busybox),
@@ -603,6 +617,7 @@ fn directory_size(dir: &std::path::Path) -> u64 {
 mod tests {
     use super::*;
     use crate::workload::Workload;
+    use container::rootfs::WORKLOAD_PATH;
 
     fn launch(argv: &[&str]) -> Launch {
         Launch {

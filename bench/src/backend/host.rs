@@ -8,7 +8,9 @@
 //!    once the exec has succeeded;
 //! 3. *exec→marker*: until the workload's start marker reaches the host;
 //! 4. *run*: until the process exits;
-//! 5. *teardown*: reap it, drain its output, join the reader threads.
+//! 5. *teardown*: kill what it left running in its process group, reap
+//!    it and those leftovers (versus is their subreaper), drain its output,
+//!    join the reader threads.
 //!
 //! Startup is steps 2 + 3: the launch call to the start marker's arrival.
 
@@ -32,6 +34,10 @@ const OUTPUT_DRAIN_GRACE: Duration = Duration::from_secs(2);
 
 /// How often the watcher looks at the interrupt flag.
 const INTERRUPT_POLL: Duration = Duration::from_millis(20);
+
+/// How often the group's killed leftovers are looked at until they are
+/// reaped (see `collect_group`).
+const GROUP_POLL: Duration = Duration::from_millis(1);
 
 /// How long an interrupted workload has to end after SIGTERM before it gets
 /// SIGKILL.
@@ -64,6 +70,7 @@ impl HostBackend {
         launch: &Launch,
         held: Option<HeldStdin>,
     ) -> Result<RunReport, BackendError> {
+        become_subreaper();
         // 1. Prepare the executable.
         let prepare_start = Instant::now();
         let image = Executable::prepare(launch)?;
@@ -84,7 +91,7 @@ impl HostBackend {
             ),
         };
         let path = image.path();
-        let args: Vec<&OsStr> = std::iter::once(OsStr::new(crate::workload::ARGV0))
+        let args: Vec<&OsStr> = std::iter::once(OsStr::new(launch.workload.program_name()))
             .chain(launch.argv.iter().map(OsStr::new))
             .collect();
         let pid = spawn::spawn(
@@ -393,20 +400,25 @@ fn watch(
                 exited = true;
                 watched.exited_at = at;
                 wait_error = waited.err();
+                // Nothing the program started outlives it: kill its group
+                // (it still exists, led by the unreaped zombie), as a
+                // container's PID-1 exit kills its namespace. This also
+                // closes pipes a child kept open, so the drain ends.
+                signal_group(pid, libc::SIGKILL);
             }
             Err(mpsc::RecvTimeoutError::Timeout) if exited => break,
             Err(mpsc::RecvTimeoutError::Timeout) => {
                 let now = Instant::now();
                 if stopped.is_none() && deadline.is_some_and(|d| now >= d) {
                     stopped = Some(Stopped::TimedOut);
-                    signal(pid, libc::SIGKILL);
+                    signal_group(pid, libc::SIGKILL);
                 } else if stopped.is_none() && crate::interrupt::requested() {
                     // As `docker stop`: ask first, then insist.
                     stopped = Some(Stopped::Interrupted);
-                    signal(pid, libc::SIGTERM);
+                    signal_group(pid, libc::SIGTERM);
                     kill_at = Some(now + STOP_GRACE);
                 } else if kill_at.is_some_and(|at| now >= at) {
-                    signal(pid, libc::SIGKILL);
+                    signal_group(pid, libc::SIGKILL);
                     kill_at = None;
                 }
             }
@@ -420,6 +432,9 @@ fn watch(
             Some(error) => Err(error),
             None => reap(pid),
         };
+        // The program's own status is taken: now collect what it left
+        // (killed at its exit, handed to versus as their subreaper).
+        collect_group(pid);
     }
     if let Ok(reaped) = &mut watched.exit {
         match (stopped, timeout) {
@@ -435,12 +450,61 @@ fn watch(
     watched
 }
 
-fn signal(pid: u32, signal: libc::c_int) {
+/// Makes versus the reaper of its orphaned descendants
+/// (`PR_SET_CHILD_SUBREAPER`): a child the program forked and left is
+/// handed to versus when the program exits, not to the system's init, so
+/// versus can collect it after killing it ([`collect_group`]) and nothing
+/// is left even where init is slow to reap. Nothing in versus waits for
+/// "any child", so no other wait can take one of these by surprise.
+fn become_subreaper() {
+    // SAFETY: prctl with plain integer arguments has no memory effects; a
+    // failure (a kernel before 3.4) only leaves the killed children to init.
+    unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1) };
+}
+
+/// Reaps what is left of the program's process group (its id is the
+/// program's pid) once the program itself was reaped: the children killed
+/// at its exit, which became versus' own as their subreaper. Ends when the
+/// group is gone, or after [`STOP_GRACE`] for a member versus cannot reap
+/// (one whose parent left the group and is still alive keeps it).
+fn collect_group(pid: u32) {
+    let Ok(group) = libc::pid_t::try_from(pid) else {
+        return;
+    };
+    let give_up = Instant::now() + STOP_GRACE;
+    while Instant::now() < give_up {
+        let mut status = 0;
+        // SAFETY: `status` is valid for writes; only this group's members
+        // that are versus' children can be reaped.
+        let reaped = unsafe { libc::waitpid(-group, &mut status, libc::WNOHANG | libc::__WALL) };
+        if reaped > 0 {
+            continue;
+        }
+        if reaped < 0 {
+            let error = std::io::Error::last_os_error();
+            if error.kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            // SAFETY: signal 0 only asks whether the group has members; the
+            // group cannot be another's while members of it remain.
+            if unsafe { libc::kill(-group, 0) } != 0 {
+                return;
+            }
+        }
+        // A member is still dying, or not yet handed over: look again soon.
+        thread::sleep(GROUP_POLL);
+    }
+}
+
+/// Sends `signal` to the program's process group (its id is the program's
+/// pid, see `spawn::spawn`): the program and everything it forked that
+/// stayed in the group.
+fn signal_group(pid: u32, signal: libc::c_int) {
     if let Ok(pid) = libc::pid_t::try_from(pid) {
-        // SAFETY: kill has no memory effects; `pid` is our child and is not
-        // reaped before the watcher stops signalling (see `wait_exited`), so
-        // it cannot have been given to another process.
-        unsafe { libc::kill(pid, signal) };
+        // SAFETY: kill has no memory effects. The group's id is our child's
+        // pid, which is not reaped before the watcher stops signalling (see
+        // `wait_exited`): the id cannot have been given to another group.
+        unsafe { libc::kill(-pid, signal) };
     }
 }
 

@@ -34,9 +34,9 @@ struct ChildPlan {
     error: AtomicI32,
 }
 
-/// Starts `path` with `args` (argv\[0\] first) and versus' environment;
-/// stdin, stdout and stderr are the given descriptors. Returns the pid once
-/// the `execve` has succeeded.
+/// Starts `path` with `args` (argv\[0\] first) and versus' environment,
+/// in a new process group whose id is its pid; stdin, stdout and stderr are
+/// the given descriptors. Returns the pid once the `execve` has succeeded.
 pub(crate) fn spawn(
     path: &OsStr,
     args: &[&OsStr],
@@ -167,6 +167,14 @@ extern "C" fn child_main(arg: *mut libc::c_void) -> libc::c_int {
     // SAFETY: getppid cannot fail.
     if unsafe { libc::getppid() } != plan.parent {
         return fail(libc::ESRCH);
+    }
+    // 1b. A process group of its own, led by the program: whatever it
+    //     forks stays in the group, and versus kills the group when the
+    //     program exits (see `backend/host.rs`), as a container's PID-1
+    //     exit ends its namespace.
+    // SAFETY: setpgid on the calling process has no memory effects.
+    if unsafe { libc::setpgid(0, 0) } != 0 {
+        return fail(last_errno());
     }
     // 2. stdin, stdout, stderr (dup2 clears close-on-exec on the copies).
     for (target, &source) in plan.stdio.iter().enumerate() {

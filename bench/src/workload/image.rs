@@ -59,6 +59,22 @@ impl Workload {
         &self.bytes
     }
 
+    /// The name the program sees as `argv[0]`: the file name of a
+    /// `--workload` (as a shell passes the command word's last part, so a
+    /// multi-call binary such as busybox finds its applet), or [`super::ARGV0`]
+    /// for the embedded workload, which never reads `argv[0]`. A file name
+    /// that is not UTF-8 falls back to [`super::ARGV0`] too, since a
+    /// container path and a VM argv are text.
+    pub fn program_name(&self) -> &str {
+        match &self.source {
+            WorkloadSource::File(path) => path
+                .file_name()
+                .and_then(|name| name.to_str())
+                .unwrap_or(super::ARGV0),
+            WorkloadSource::Embedded => super::ARGV0,
+        }
+    }
+
     /// True for the embedded workload, whose tasks versus knows.
     pub fn is_embedded(&self) -> bool {
         self.source == WorkloadSource::Embedded

@@ -21,9 +21,11 @@
 mod catalog;
 pub mod elf;
 
-/// The name a workload sees as `argv[0]` on the host and in the VM (in a
-/// container it is the workload's path inside the root,
+/// The name the embedded workload sees as `argv[0]` on the host and in the
+/// VM (in a container it is the workload's path inside the root,
 /// `container::rootfs::WORKLOAD_PATH`, as `docker run` passes the command).
+/// A `--workload` program gets its own file name instead
+/// ([`Workload::program_name`]).
 pub const ARGV0: &str = "versus-workload";
 
 pub mod file;

@@ -39,7 +39,7 @@ use std::ffi::CString;
 use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use nix::mount::{MntFlags, MsFlags};
 
@@ -56,7 +56,9 @@ pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bi
 /// Where the embedded workload goes in a built rootfs.
 pub const WORKLOAD_PATH: &str = "/bin/versus-workload";
 
-/// The busybox applets linked in a built rootfs by [`RootfsSpec::with_busybox`].
+/// The busybox applets linked in a built rootfs by [`RootfsSpec::with_busybox`]
+/// when the busybox cannot list its own (`busybox --list` fails); otherwise
+/// every applet it has is linked ([`busybox_applets`]).
 pub const BUSYBOX_APPLETS: &[&str] = &[
     "sh", "ls", "cat", "ps", "echo", "hostname", "id", "mount", "ip", "ifconfig", "uname", "sleep",
     "kill", "top", "free", "df", "env", "grep", "head", "wc", "touch", "rm", "mkdir", "mknod",
@@ -67,6 +69,17 @@ const SYSTEM_DIRS: [&str; 4] = ["/dev", "/proc", "/sys", "/tmp"];
 
 /// Host device nodes bind-mounted into the container's `/dev` (those the host has).
 pub const DEVICES: [&str; 6] = ["null", "zero", "full", "random", "urandom", "tty"];
+
+/// Options of the container's own devpts at `/dev/pts`, as runc and crun
+/// mount it: a new instance (its ptys are not the host's), `/dev/pts/ptmx`
+/// usable by anyone (0666, `/dev/ptmx` links to it), each new pty readable
+/// and writable by its owner and writable by group `tty` (0620).
+pub const DEVPTS_OPTIONS: &str = "newinstance,ptmxmode=0666,mode=0620";
+
+/// [`DEVPTS_OPTIONS`] with the new ptys' group: 5, `tty` on Debian and in
+/// Docker images. Left out in a user namespace, where gid 5 may not be
+/// mapped (the mount would fail).
+pub const DEVPTS_OPTIONS_TTY_GROUP: &str = "newinstance,ptmxmode=0666,mode=0620,gid=5";
 
 /// OCI/Docker masked paths: a file gets `/dev/null` bound over it, a directory an empty
 /// read-only tmpfs.
@@ -218,13 +231,35 @@ impl RootfsSpec {
         }
     }
 
+    /// A built rootfs holding only `program` as `/bin/NAME` (mode 0755), so
+    /// that a user's program run by its path there sees its own name as
+    /// `argv[0]` — a multi-call binary such as busybox picks its applet by
+    /// it. `name` is a file name (no `/`, not `.` or `..`, not empty);
+    /// anything else falls back to [`WORKLOAD_PATH`].
+    pub fn program(name: &str, program: impl Into<Vec<u8>>) -> Self {
+        RootfsSpec::Build {
+            files: vec![RootfsFile::bytes(program_path(name), program, 0o755)],
+        }
+    }
+
     /// Adds a host busybox as `/bin/busybox` (bind-mounted read-only) with
-    /// [`BUSYBOX_APPLETS`] linked to it, for interactive demos. Only for built roots.
+    /// every applet it has ([`busybox_applets`]) symlinked to it in `/bin`,
+    /// for interactive demos. Only for built roots.
     pub fn with_busybox(mut self, busybox: impl Into<PathBuf>) -> Self {
+        let busybox = busybox.into();
         if let RootfsSpec::Build { files } = &mut self {
-            files.push(RootfsFile::host("/bin/busybox", busybox));
-            for a in BUSYBOX_APPLETS {
-                files.push(RootfsFile::symlink(format!("/bin/{a}"), "busybox"));
+            // A program already in the root under an applet's name (a
+            // `--workload` called `sh`, say) keeps that name: it is what
+            // the user asked to run.
+            let taken = |files: &[RootfsFile], path: &Path| files.iter().any(|f| f.path == path);
+            if !taken(files, Path::new("/bin/busybox")) {
+                files.push(RootfsFile::host("/bin/busybox", busybox.clone()));
+            }
+            for a in busybox_applets(&busybox).iter() {
+                let path = PathBuf::from(format!("/bin/{a}"));
+                if !taken(files, &path) {
+                    files.push(RootfsFile::symlink(path, "busybox"));
+                }
             }
         }
         self
@@ -237,6 +272,52 @@ impl RootfsSpec {
             RootfsSpec::Dir(p) => format!("directory {}", p.display()),
             RootfsSpec::Host => "the host's root".into(),
         }
+    }
+}
+
+/// The applets of the busybox at `busybox`, as `busybox --list` names them
+/// (about 270 for Debian's busybox-static), so that a container finds every
+/// command a busybox system has (`true`, `pwd`, `vi`, ...). The list is
+/// asked once per busybox path in a process: a `compare` or `scale` run
+/// starts many containers and pays the fork+exec once. A busybox that
+/// cannot list them (too old, or the call fails) gets [`BUSYBOX_APPLETS`].
+pub fn busybox_applets(busybox: &Path) -> Arc<[String]> {
+    static KNOWN: Mutex<Vec<(PathBuf, Arc<[String]>)>> = Mutex::new(Vec::new());
+    let mut known = KNOWN.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some((_, applets)) = known.iter().find(|(path, _)| path == busybox) {
+        return Arc::clone(applets);
+    }
+    let listed = std::process::Command::new(busybox)
+        .arg("--list")
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()
+        .filter(|out| out.status.success())
+        .map(|out| {
+            String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .map(str::trim)
+                .filter(|name| program_path(name) != WORKLOAD_PATH && *name != "busybox")
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        })
+        .filter(|names| !names.is_empty());
+    let applets: Arc<[String]> = match listed {
+        Some(names) => names.into(),
+        None => BUSYBOX_APPLETS.iter().map(|a| (*a).to_owned()).collect(),
+    };
+    known.push((busybox.to_path_buf(), Arc::clone(&applets)));
+    applets
+}
+
+/// Where [`RootfsSpec::program`] puts a program called `name`: `/bin/NAME`,
+/// or [`WORKLOAD_PATH`] when `name` is no plain file name.
+pub fn program_path(name: &str) -> String {
+    if name.is_empty() || name == "." || name == ".." || name.contains(['/', '\0']) {
+        WORKLOAD_PATH.to_string()
+    } else {
+        format!("/bin/{name}")
     }
 }
 
@@ -369,5 +450,33 @@ mod tests {
             ),
         }
         assert_eq!(elf_interpreter(Path::new("/proc/self/status")), None);
+    }
+
+    #[test]
+    fn a_program_goes_into_bin_under_its_own_name_unless_the_name_is_no_file_name() {
+        assert_eq!(program_path("busybox"), "/bin/busybox");
+        assert_eq!(program_path("versus-workload"), WORKLOAD_PATH);
+        for odd in ["", ".", "..", "a/b", "nul\0"] {
+            assert_eq!(program_path(odd), WORKLOAD_PATH, "{odd:?}");
+        }
+    }
+
+    #[test]
+    fn busybox_links_every_listed_applet_but_leaves_a_program_its_name() {
+        // A stand-in busybox: a script that lists three applets.
+        let dir = tempfile::tempdir().unwrap();
+        let fake = dir.path().join("busybox");
+        fs::write(&fake, "#!/bin/sh\nprintf 'sh\\ntrue\\npwd\\n'\n").unwrap();
+        fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        let spec = RootfsSpec::program("sh", b"program".to_vec()).with_busybox(&fake);
+        let RootfsSpec::Build { files } = spec else {
+            panic!("a built root");
+        };
+        let paths: Vec<String> = files.iter().map(|f| f.path.display().to_string()).collect();
+        assert_eq!(paths, ["/bin/sh", "/bin/busybox", "/bin/true", "/bin/pwd"]);
+        assert!(
+            matches!(files[0].source, FileSource::Bytes(_)),
+            "the program kept /bin/sh"
+        );
     }
 }

@@ -13,7 +13,10 @@ use std::sync::Arc;
 use nix::mount::{MntFlags, MsFlags};
 
 use super::validate::{PlannedFile, PlannedKind, PlannedRootfs, PlannedVolume};
-use super::{DEVICES, MASKED_PATHS, Op, READONLY_PATHS, SYSTEM_DIRS, Step};
+use super::{
+    DEVICES, DEVPTS_OPTIONS, DEVPTS_OPTIONS_TTY_GROUP, MASKED_PATHS, Op, READONLY_PATHS,
+    SYSTEM_DIRS, Step,
+};
 
 /// How the host looks, as far as the mount plan cares (a fake in tests).
 pub(crate) trait HostPaths {
@@ -45,6 +48,12 @@ pub(crate) struct MountContext<'a> {
     pub(crate) volumes: &'a [PlannedVolume],
     /// The directory PID 1 starts in (`--workdir`), checked; default `/`.
     pub(crate) workdir: Option<&'a str>,
+    /// The container gets its own user namespace (then devpts' `gid=5` may
+    /// name no mapped group and is left out, as rootless runc does).
+    pub(crate) new_user: bool,
+    /// The host path of the pty slave PID 1 gets with `-t` (`/dev/pts/N` of
+    /// the host's devpts), bound onto the container's `/dev/console`.
+    pub(crate) console: Option<&'a Path>,
 }
 
 fn c(s: impl AsRef<[u8]>) -> CString {
@@ -131,6 +140,7 @@ pub(crate) fn plan_steps(ctx: &MountContext<'_>) -> Vec<Step> {
         }
         if !shape.is_host {
             plan_dev(&mut p, &base, ctx.host);
+            plan_pts(&mut p, &base, ctx.new_user, ctx.console);
         }
         if shape.has_tmp {
             plan_tmp(&mut p, &base);
@@ -632,6 +642,57 @@ fn plan_dev(p: &mut Plan, base: &Path, host: &dyn HostPaths) {
     }
 }
 
+/// 3f. Terminals: a devpts instance of the container's own at `/dev/pts`
+/// (`newinstance`, as runc and crun mount it: a pty opened inside gets a
+/// number there and is invisible to the host's), `/dev/ptmx` linked to its
+/// multiplexer, and with `-t` the host pty slave PID 1 was given bound onto
+/// `/dev/console`. That slave lives on the host's devpts, which the
+/// container cannot see: `tty` finds it as `/dev/console` (Docker, which
+/// opens the pty inside the container's devpts, shows `/dev/pts/0`).
+fn plan_pts(p: &mut Plan, base: &Path, new_user: bool, console: Option<&Path>) {
+    let dev = join(base, "/dev");
+    let pts = dev.join("pts");
+    p.push(
+        Op::Mkdir {
+            path: cp(&pts),
+            mode: 0o755,
+        },
+        "creating /dev/pts",
+    );
+    let options = if new_user {
+        DEVPTS_OPTIONS
+    } else {
+        DEVPTS_OPTIONS_TTY_GROUP
+    };
+    p.mount(
+        Some("devpts"),
+        &pts,
+        Some("devpts"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
+        Some(options),
+        "mounting a devpts instance of its own on /dev/pts",
+    );
+    p.push(
+        Op::Symlink {
+            target: c("pts/ptmx"),
+            link: cp(&dev.join("ptmx")),
+        },
+        "linking /dev/ptmx -> pts/ptmx",
+    );
+    if let Some(slave) = console {
+        let target = dev.join("console");
+        p.mount_point_file(&target, "creating the mount point /dev/console");
+        p.mount(
+            Some(&slave.to_string_lossy()),
+            &target,
+            None,
+            MsFlags::MS_BIND,
+            None,
+            format!("binding the terminal {} onto /dev/console", slave.display()),
+        );
+    }
+}
+
 #[cfg(test)]
 pub(super) mod tests {
     use super::*;
@@ -663,6 +724,8 @@ pub(super) mod tests {
             host: &FakeHost,
             volumes: &[],
             workdir: None,
+            new_user: false,
+            console: None,
         }
     }
 
@@ -726,7 +789,34 @@ pub(super) mod tests {
         v.push(format!("symlink {b}/dev/stdin -> /proc/self/fd/0"));
         v.push(format!("symlink {b}/dev/stdout -> /proc/self/fd/1"));
         v.push(format!("symlink {b}/dev/stderr -> /proc/self/fd/2"));
+        v.push(format!("mkdir {b}/dev/pts 755"));
+        v.push(format!(
+            "mount devpts {b}/dev/pts devpts MS_NOSUID|MS_NOEXEC {DEVPTS_OPTIONS_TTY_GROUP}"
+        ));
+        v.push(format!("symlink {b}/dev/ptmx -> pts/ptmx"));
         v
+    }
+
+    #[test]
+    fn a_terminal_is_bound_onto_dev_console_and_a_user_namespace_drops_the_tty_group() {
+        let root = workload_root();
+        let console = Path::new("/dev/pts/7");
+        let got = record(&plan_steps(&MountContext {
+            new_user: true,
+            console: Some(console),
+            ..ctx(&root)
+        }));
+        let at = |line: &str| got.iter().position(|l| l == line);
+        let devpts = at(&format!(
+            "mount devpts /tmp/dev/pts devpts MS_NOSUID|MS_NOEXEC {DEVPTS_OPTIONS}"
+        ));
+        let console_point = at("write /tmp/dev/console 0B 644");
+        let bind = at("mount /dev/pts/7 /tmp/dev/console - MS_BIND -");
+        assert!(devpts.is_some(), "{got:#?}");
+        assert!(console_point.is_some() && console_point < bind, "{got:#?}");
+        // Both inside the new root before it becomes `/`.
+        let pivot = got.iter().position(|l| l.starts_with("pivot_root"));
+        assert!(bind < pivot, "{got:#?}");
     }
 
     #[test]

@@ -10,7 +10,7 @@ use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
 use super::{BUILD_BASES, FileSource, RootfsFile, RootfsSpec, SYSTEM_DIRS, Volume};
-use crate::error::{Error, Result};
+use crate::error::{CommandProblem, Error, Result};
 
 /// A validated rootfs, ready to be turned into steps.
 #[derive(Debug)]
@@ -269,17 +269,27 @@ pub(crate) fn find_command(root: &PlannedRootfs, argv0: &str, path_var: &str) ->
     if argv0.is_empty() {
         return Err(Error::Command {
             command: argv0.to_owned(),
+            problem: CommandProblem::NotFound,
             message: "the command name is empty".into(),
         });
     }
+    // As `execvp`: a name found only as something that cannot be executed
+    // is that problem (126), not a missing command (127).
+    let mut problem = CommandProblem::NotFound;
     for dir in path_var.split(':').filter(|d| d.starts_with('/')) {
         let candidate = format!("{}/{argv0}", dir.trim_end_matches('/'));
-        if check_command(root, &candidate).is_ok() {
-            return Ok(candidate);
+        match check_command(root, &candidate) {
+            Ok(()) => return Ok(candidate),
+            Err(Error::Command {
+                problem: CommandProblem::NotExecutable,
+                ..
+            }) => problem = CommandProblem::NotExecutable,
+            Err(_) => {}
         }
     }
     Err(Error::Command {
         command: argv0.to_owned(),
+        problem,
         message: format!(
             "no executable file of that name on the container's PATH ({path_var}); give its \
              absolute path inside the root filesystem, or set PATH with -e PATH=..."
@@ -431,10 +441,14 @@ fn choose_base(files: &[PlannedFile], keep_visible: &[PathBuf]) -> Result<PathBu
 
 /// Checks that `argv0` names an executable file inside the planned root.
 fn check_command(root: &PlannedRootfs, argv0: &str) -> Result<()> {
-    let err = |m: String| Error::Command {
+    let err_as = |problem: CommandProblem, m: String| Error::Command {
         command: argv0.to_owned(),
+        problem,
         message: m,
     };
+    let err = |m: String| err_as(CommandProblem::NotFound, m);
+    let not_executable = |m: String| err_as(CommandProblem::NotExecutable, m);
+    let file_err = |(problem, m): (CommandProblem, String)| err_as(problem, m);
     if !argv0.starts_with('/') {
         return Err(err(
             "a path must be absolute inside the container (e.g. /bin/sh); a name without '/' \
@@ -447,11 +461,9 @@ fn check_command(root: &PlannedRootfs, argv0: &str) -> Result<()> {
             let mut p = PathBuf::from(argv0);
             for _ in 0..40 {
                 let Some(f) = files.iter().find(|f| f.path == p) else {
-                    let names: Vec<String> =
-                        files.iter().map(|f| f.path.display().to_string()).collect();
                     return Err(err(format!(
                         "not found in the built rootfs, which holds: {}",
-                        names.join(" ")
+                        built_contents(files)
                     )));
                 };
                 match &f.kind {
@@ -463,35 +475,75 @@ fn check_command(root: &PlannedRootfs, argv0: &str) -> Result<()> {
                         };
                     }
                     PlannedKind::Bytes(_) if f.mode & 0o111 == 0 => {
-                        return Err(err(format!("not executable (mode {:o})", f.mode)));
+                        return Err(not_executable(format!(
+                            "not executable (mode {:o})",
+                            f.mode
+                        )));
                     }
                     PlannedKind::Bind { host } => {
-                        return check_executable_file(host).map_err(err);
+                        return check_executable_file(host).map_err(file_err);
                     }
                     PlannedKind::Bytes(_) => return Ok(()),
                 }
             }
-            Err(err("too many levels of symbolic links".into()))
+            Err(not_executable("too many levels of symbolic links".into()))
         }
         PlannedRootfs::Dir { path, .. } => {
             let resolved = resolve_in_root(path, Path::new(argv0))
                 .map_err(|m| err(format!("not found in rootfs {}: {m}", path.display())))?;
-            check_executable_file(&resolved).map_err(err)
+            check_executable_file(&resolved).map_err(file_err)
         }
-        PlannedRootfs::Host => check_executable_file(Path::new(argv0)).map_err(err),
+        PlannedRootfs::Host => check_executable_file(Path::new(argv0)).map_err(file_err),
     }
 }
 
-fn check_executable_file(p: &Path) -> std::result::Result<(), String> {
-    let meta = fs::metadata(p).map_err(|e| format!("{}: {e}", p.display()))?;
+/// What a built root holds, for a message: its files by path, and its
+/// symbolic links only counted — with busybox they are its 270 applets,
+/// too many to read in one error line.
+fn built_contents(files: &[PlannedFile]) -> String {
+    let mut names: Vec<String> = files
+        .iter()
+        .filter(|f| !matches!(f.kind, PlannedKind::Symlink(_)))
+        .map(|f| f.path.display().to_string())
+        .collect();
+    let mut links = files
+        .iter()
+        .filter(|f| matches!(f.kind, PlannedKind::Symlink(_)));
+    if let Some(first) = links.next() {
+        names.push(format!(
+            "and {} symbolic links such as {}",
+            links.count() + 1,
+            first.path.display()
+        ));
+    }
+    names.join(" ")
+}
+
+/// Checks that `p` is an executable regular file; otherwise why not, with
+/// the shell's class of the problem (missing, or there but not runnable).
+fn check_executable_file(p: &Path) -> std::result::Result<(), (CommandProblem, String)> {
+    let meta = fs::metadata(p).map_err(|e| {
+        let problem = if e.kind() == std::io::ErrorKind::NotFound {
+            CommandProblem::NotFound
+        } else {
+            CommandProblem::NotExecutable
+        };
+        (problem, format!("{}: {e}", p.display()))
+    })?;
     if !meta.is_file() {
-        return Err(format!("{} is not a regular file", p.display()));
+        return Err((
+            CommandProblem::NotExecutable,
+            format!("{} is not a regular file", p.display()),
+        ));
     }
     if meta.permissions().mode() & 0o111 == 0 {
-        return Err(format!(
-            "{} is not executable (mode {:o})",
-            p.display(),
-            meta.permissions().mode() & 0o7777
+        return Err((
+            CommandProblem::NotExecutable,
+            format!(
+                "{} is not executable (mode {:o})",
+                p.display(),
+                meta.permissions().mode() & 0o7777
+            ),
         ));
     }
     Ok(())

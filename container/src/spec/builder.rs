@@ -1,14 +1,14 @@
 //! The builder: what the caller asks for, and `build`, which runs the checks in
 //! order (the first failing one is the error) and assembles the [`ContainerSpec`].
 
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
 
 use super::checks;
 use super::{ContainerSpec, HostFacts, Limits, Namespace};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::rootfs::{DEFAULT_PATH, RootfsSpec, Volume};
 use crate::seccomp::SeccompMode;
 
@@ -261,6 +261,17 @@ impl ContainerBuilder {
             .rev()
             .find(|(k, _)| k == "PATH")
             .map_or(DEFAULT_PATH, |(_, v)| v.as_str());
+        // Where the terminal lives on the host: its descriptor's link names
+        // it (`/dev/pts/N`), to be bound onto the container's /dev/console.
+        let console = self
+            .terminal
+            .as_ref()
+            .map(|slave| std::fs::read_link(format!("/proc/self/fd/{}", slave.as_raw_fd())))
+            .transpose()
+            .map_err(|e| Error::Io {
+                context: "finding the terminal's path (/proc/self/fd)".into(),
+                source: e,
+            })?;
         let rootfs = checks::rootfs(
             self.rootfs,
             &checks::Command {
@@ -269,6 +280,7 @@ impl ContainerBuilder {
                 workdir: self.workdir.as_deref(),
                 volumes: &self.volumes,
                 overlay: self.overlay,
+                console: console.as_deref(),
             },
             self.read_only,
             &ns,

@@ -3,7 +3,7 @@
 //! what `spawn` will need for its concern.
 
 use std::ffi::CString;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use seccompiler::BpfProgram;
@@ -195,6 +195,8 @@ pub(super) struct Command<'a> {
     pub(super) volumes: &'a [Volume],
     /// Writes to a `--rootfs` directory go to a throw-away overlay layer.
     pub(super) overlay: bool,
+    /// The host path of the `-t` pty slave, bound onto `/dev/console`.
+    pub(super) console: Option<&'a Path>,
 }
 
 /// Checks the root filesystem against the namespaces (only the host's root works in a
@@ -251,6 +253,8 @@ pub(super) fn rootfs(
         host: &RealHost,
         volumes: &volumes,
         workdir: command.workdir,
+        new_user: ns.has(Namespace::User),
+        console: command.console,
     });
     let mut desc = spec.describe();
     if command.overlay {

@@ -189,7 +189,7 @@ impl VmBackend {
         launch: &Launch,
         held: Option<HeldStdin>,
     ) -> Result<RunReport, BackendError> {
-        let argv: Vec<String> = std::iter::once(crate::workload::ARGV0.to_string())
+        let argv: Vec<String> = std::iter::once(launch.workload.program_name().to_string())
             .chain(launch.argv.iter().cloned())
             .collect();
         let mut config = self

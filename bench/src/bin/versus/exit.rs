@@ -41,6 +41,36 @@ pub(crate) fn run_status(report: &bench::report::RunReport) -> ExitCode {
     ExitCode::from(u8::try_from(status).unwrap_or(1))
 }
 
+/// The status versus ends with after `error`: 127 when the program to run
+/// does not exist, 126 when it exists but cannot be executed — as `sh` and
+/// `docker run` tell these launch failures from the program's own `exit 1`
+/// — otherwise 1.
+pub(crate) fn error_status(error: &anyhow::Error) -> u8 {
+    const GENERIC_FAILURE: u8 = 1;
+    error
+        .chain()
+        .find_map(|cause| {
+            // The container backend boxes the crate's error.
+            let container_error = cause
+                .downcast_ref::<container::Error>()
+                .or_else(|| cause.downcast_ref::<Box<container::Error>>().map(|e| &**e));
+            if let Some(container::Error::Command { problem, .. }) = container_error {
+                return Some(problem.shell_status());
+            }
+            if let Some(bench::backend::BackendError::Spawn(io)) = cause.downcast_ref() {
+                return match io.raw_os_error() {
+                    Some(libc::ENOENT) => Some(container::CommandProblem::NotFound.shell_status()),
+                    Some(libc::EACCES | libc::ENOEXEC | libc::EISDIR) => {
+                        Some(container::CommandProblem::NotExecutable.shell_status())
+                    }
+                    _ => None,
+                };
+            }
+            None
+        })
+        .unwrap_or(GENERIC_FAILURE)
+}
+
 /// A usage error: the message on stderr, status 2 (as clap's own).
 pub(crate) fn usage_error(message: &str) -> Result<ExitCode> {
     output::stderr_line(&format!("versus: error: {message}"));

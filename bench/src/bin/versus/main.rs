@@ -112,7 +112,7 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(error) => {
             output::stderr_line(&format!("versus: error: {}", error_text(&error)));
-            ExitCode::from(1)
+            ExitCode::from(exit::error_status(&error))
         }
     }
 }
