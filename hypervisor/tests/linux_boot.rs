@@ -224,6 +224,66 @@ fn a_hand_made_kernel_reads_versus_zero_page_through_the_real_vm_path() {
     );
 }
 
+/// Two wide port writes that end on COM1's data register: `out dx, ax` to
+/// 0x3f7 puts its high byte in 0x3f8, `out dx, eax` to 0x3f5 its top byte,
+/// as on an ISA bus; then a reset through the i8042.
+const WIDE_OUTS_TO_COM1: &[u8] = &[
+    0x66, 0xba, 0xf7, 0x03, // mov dx, 0x3f7
+    0x66, 0xb8, 0x00, b'O', // mov ax, 'O' << 8
+    0x66, 0xef, // out dx, ax
+    0x66, 0xba, 0xf5, 0x03, // mov dx, 0x3f5
+    0xb8, 0x00, 0x00, 0x00, b'K', // mov eax, 'K' << 24
+    0xef, // out dx, eax
+    0xb0, 0xfe, // mov al, 0xfe
+    0xe6, 0x64, // out 0x64, al
+    0xf4, // hlt
+];
+
+/// Runs a hand-made kernel and returns how it ended and every byte it
+/// wrote to the console.
+fn boot_and_capture_console(code: &[u8]) -> (linux::run::LinuxRunReport, Vec<u8>) {
+    let console = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = console.clone();
+    let mut config = tiny_config(code, "");
+    config.console_observer = Some(hypervisor::console::ConsoleObserver::new(move |w| {
+        sink.lock().unwrap().extend_from_slice(w.bytes)
+    }));
+    let report = linux::run::boot(&config).unwrap();
+    let console = console.lock().unwrap().clone();
+    (report, console)
+}
+
+#[testkit::needs(kvm)]
+#[test]
+fn a_wide_port_write_gives_each_byte_to_its_own_port() {
+    if !require_kvm("a_wide_port_write_gives_each_byte_to_its_own_port") {
+        return;
+    }
+    let (report, console) = boot_and_capture_console(WIDE_OUTS_TO_COM1);
+    assert_eq!(report.end, linux::run::LinuxEnd::Reboot, "{report:#?}");
+    assert_eq!(String::from_utf8_lossy(&console), "OK", "{report:#?}");
+}
+
+#[testkit::needs(kvm)]
+#[test]
+fn a_rep_insb_batch_reads_every_byte_from_the_uart() {
+    if !require_kvm("a_rep_insb_batch_reads_every_byte_from_the_uart") {
+        return;
+    }
+    // 16 reads of COM1's line status register: transmitter empty and
+    // holding register empty (0x60, a backquote) each time, then the 16
+    // bytes written back to COM1.
+    const LSR: u16 = 0x3fd;
+    const READS: u32 = 16;
+    let (report, console) = boot_and_capture_console(&testkit::guest::rep_insb_echo_then(
+        LSR,
+        READS,
+        testkit::guest::RESET_THROUGH_I8042,
+    ));
+    assert_eq!(report.end, linux::run::LinuxEnd::Reboot, "{report:#?}");
+    assert_eq!(console, vec![0x60; READS as usize], "{report:#?}");
+}
+
 #[testkit::needs(kvm)]
 #[test]
 fn an_int3_is_assisted_on_a_software_backend_and_a_triple_fault_reports_rip() {
