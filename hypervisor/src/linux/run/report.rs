@@ -43,8 +43,10 @@ pub enum LinuxEnd {
         /// The bytes at RIP (read through the guest's page tables).
         bytes: Vec<u8>,
     },
-    /// The console and the exits showed no progress for
-    /// [`STALL_SILENCE`](super::STALL_SILENCE) while the vCPUs had the CPU.
+    /// The console and the exits showed no progress for the run's
+    /// `stall_silence` ([`STALL_SILENCE`](super::STALL_SILENCE) or
+    /// [`STALL_SILENCE_OTHER_KERNEL`](super::STALL_SILENCE_OTHER_KERNEL))
+    /// while the vCPUs had the CPU.
     Stalled {
         /// Wall-clock time since the last console output or exit.
         silent_for: Duration,
