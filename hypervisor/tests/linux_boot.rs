@@ -74,23 +74,34 @@ fn fetch_debian_kernel(dir: &Path) -> Result<PathBuf, String> {
         .ok_or_else(|| "the package has no /boot/vmlinuz-*".into())
 }
 
+/// The kernel named by `VERSUS_LINUX_KERNEL`, or Debian's downloaded into
+/// `dir`; `None` (the test skipped with the reason) when neither is there.
+fn debian_kernel(test: &str, dir: &Path) -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("VERSUS_LINUX_KERNEL") {
+        return Some(PathBuf::from(path));
+    }
+    match fetch_debian_kernel(dir) {
+        Ok(path) => Some(path),
+        Err(why) => {
+            testkit::skip(
+                test,
+                testkit::Need::Root,
+                &format!("no Debian kernel to try: {why}"),
+            );
+            None
+        }
+    }
+}
+
 #[test]
 #[ignore = "downloads a 26 MB Debian kernel package"]
 fn a_debian_bzimage_unpacks_and_loads_with_its_pvh_note() {
     let dir = tempfile::tempdir().unwrap();
-    let path = match std::env::var_os("VERSUS_LINUX_KERNEL") {
-        Some(p) => PathBuf::from(p),
-        None => match fetch_debian_kernel(dir.path()) {
-            Ok(p) => p,
-            Err(why) => {
-                testkit::skip(
-                    "a_debian_bzimage_unpacks_and_loads_with_its_pvh_note",
-                    testkit::Need::Root,
-                    &format!("no Debian kernel to try: {why}"),
-                );
-                return;
-            }
-        },
+    let Some(path) = debian_kernel(
+        "a_debian_bzimage_unpacks_and_loads_with_its_pvh_note",
+        dir.path(),
+    ) else {
+        return;
     };
     let bytes = std::fs::read(&path).unwrap();
     let image = linux::image::parse(&bytes).unwrap();
@@ -459,4 +470,62 @@ fn the_minimal_kernel_brings_up_two_vcpus_from_versus_mp_table() {
         return;
     }
     boot_minimal_kernel(test, 2);
+}
+
+/// Debian's cloud kernel, booted as a user's `--linux-kernel` is (versus'
+/// command line and the workload as `/init`), to "Run /init" on a software
+/// backend (to `/init`'s end elsewhere), with what the docs advise for a
+/// distribution kernel there: 256 MiB and three parameters that spare it
+/// ring-0 work.
+#[testkit::needs(kvm)]
+#[test]
+#[ignore = "downloads and boots Debian's cloud kernel: 23 minutes to Run /init on this software backend, load average 7-8"]
+fn a_debian_cloud_kernel_boots_to_run_init() {
+    let test = "a_debian_cloud_kernel_boots_to_run_init";
+    if !require_kvm(test) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let Some(path) = debian_kernel(test, dir.path()) else {
+        return;
+    };
+    let console = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = console.clone();
+    let config = linux::run::LinuxRunConfig {
+        kernel: std::fs::read(&path).unwrap(),
+        cmdline: Some("cryptomgr.notests init_on_alloc=0 audit=0".into()),
+        vcpus: 1,
+        memory: 256 << 20,
+        timeout: std::time::Duration::from_secs(3600),
+        stall_silence: linux::run::STALL_SILENCE_OTHER_KERNEL,
+        console_observer: Some(hypervisor::console::ConsoleObserver::new(move |w| {
+            sink.lock().unwrap().extend_from_slice(w.bytes)
+        })),
+        stop_flag: None,
+        initrd: Some(linux::initrd::workload_archive(versus_images::WORKLOAD)),
+        init_args: vec!["startup".into()],
+    };
+    let report = linux::run::boot(&config).unwrap();
+    let console = String::from_utf8_lossy(&console.lock().unwrap()).into_owned();
+    if report.backend.is_software() {
+        assert_eq!(
+            report.end,
+            linux::run::LinuxEnd::InitReached,
+            "{report:#?}\n{console}"
+        );
+    } else {
+        assert_eq!(
+            report.end,
+            linux::run::LinuxEnd::InitEnded(linux::milestones::InitStatus::Exited(0)),
+            "{report:#?}\n{console}"
+        );
+    }
+    // versus' e820 map, as the distribution kernel printed it.
+    let layout = MemoryLayout::split(config.memory).unwrap();
+    for entry in linux::zeropage::e820_map(&layout) {
+        let line = e820_console_line(&entry);
+        assert!(console.contains(&line), "{line} missing:\n{console}");
+    }
+    // versus' initramfs, unpacked by the kernel, gave it /init.
+    assert!(console.contains("Run /init as init process"), "{console}");
 }
