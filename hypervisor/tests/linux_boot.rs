@@ -297,6 +297,30 @@ fn a_rep_insb_batch_reads_every_byte_from_the_uart() {
 
 #[testkit::needs(kvm)]
 #[test]
+fn a_boot_out_of_time_on_a_software_backend_says_to_give_it_minutes() {
+    if !require_kvm("a_boot_out_of_time_on_a_software_backend_says_to_give_it_minutes") {
+        return;
+    }
+    // A line, then `jmp $` forever: busy and silent, as a distribution
+    // kernel is for minutes here; the run's timeout comes long before its
+    // stall window.
+    let mut config = tiny_config(&testkit::guest::prints_then("booting\n", &[0xeb, 0xfe]), "");
+    config.timeout = std::time::Duration::from_secs(2);
+    let report = linux::run::boot(&config).unwrap();
+    assert_eq!(report.end, linux::run::LinuxEnd::Timeout, "{report:#?}");
+    if report.backend.is_software() {
+        let advice = report.advice().expect("advice for a timeout here");
+        assert!(
+            advice.contains("--timeout 30m") && advice.contains("tens of minutes"),
+            "{advice}"
+        );
+    } else {
+        assert_eq!(report.advice(), None, "hardware runs the kernel at speed");
+    }
+}
+
+#[testkit::needs(kvm)]
+#[test]
 fn an_int3_is_assisted_on_a_software_backend_and_a_triple_fault_reports_rip() {
     if !require_kvm("an_int3_is_assisted_on_a_software_backend_and_a_triple_fault_reports_rip") {
         return;

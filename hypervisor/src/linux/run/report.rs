@@ -274,6 +274,19 @@ pub struct LinuxRunReport {
     pub initrd_size: u64,
 }
 
+/// What to do about a boot that ran out of time on a software backend:
+/// there every ring-0 instruction is emulated, and a distribution's kernel
+/// needs tens of minutes (Debian's cloud kernel 23 min to "Run /init" here)
+/// where the minimal one needs seconds.
+pub const SLOW_BOOT_ADVICE: &str = "on a software KVM backend every kernel instruction is emulated: a distribution's kernel needs tens of minutes to reach \"Run /init\" (Debian's cloud kernel took 23 min here); give it --timeout 30m, and --mem 256M and --cmdline \"cryptomgr.notests init_on_alloc=0 audit=0\" spare it work, or boot the minimal kernel (make linux-guest), which needs seconds";
+
+impl LinuxRunReport {
+    /// Advice on what to do next, when the way the boot ended has one.
+    pub fn advice(&self) -> Option<&'static str> {
+        (self.end == LinuxEnd::Timeout && self.backend.is_software()).then_some(SLOW_BOOT_ADVICE)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
