@@ -37,10 +37,11 @@ pub const STALL_SILENCE: Duration = Duration::from_secs(60);
 /// FXSAVE", decodes and patches its tens of thousands of alternative,
 /// retpoline and return-thunk sites before "Freeing SMP alternatives
 /// memory", 125 s of silence by its own clock here (85 s to "random: crng
-/// init done", 39 s more), and with 512 MiB and versus' command line alone
-/// it was silent for more than 7 min after EVM's set-up ("evm: HMAC attrs"),
-/// the vCPU thread running. Ten minutes leaves room for that and still ends
-/// a truly silent boot well before the 30 minutes such a kernel is given.
+/// init done", 39 s more); with 512 MiB and versus' command line alone it
+/// was then silent for 300 s of vCPU time after EVM's set-up ("evm: HMAC
+/// attrs", its vCPU running) until a 5-minute window ended it. Ten minutes
+/// leaves room for such stretches and still ends a truly silent boot well
+/// before the 30 minutes such a kernel is given.
 pub const STALL_SILENCE_OTHER_KERNEL: Duration = Duration::from_secs(600);
 /// After the console's halt line, how long without console output or exits
 /// before versus looks whether every vCPU halted (and again after that).
