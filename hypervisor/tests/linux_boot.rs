@@ -74,23 +74,34 @@ fn fetch_debian_kernel(dir: &Path) -> Result<PathBuf, String> {
         .ok_or_else(|| "the package has no /boot/vmlinuz-*".into())
 }
 
+/// The kernel named by `VERSUS_LINUX_KERNEL`, or Debian's downloaded into
+/// `dir`; `None` (the test skipped with the reason) when neither is there.
+fn debian_kernel(test: &str, dir: &Path) -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("VERSUS_LINUX_KERNEL") {
+        return Some(PathBuf::from(path));
+    }
+    match fetch_debian_kernel(dir) {
+        Ok(path) => Some(path),
+        Err(why) => {
+            testkit::skip(
+                test,
+                testkit::Need::Root,
+                &format!("no Debian kernel to try: {why}"),
+            );
+            None
+        }
+    }
+}
+
 #[test]
 #[ignore = "downloads a 26 MB Debian kernel package"]
 fn a_debian_bzimage_unpacks_and_loads_with_its_pvh_note() {
     let dir = tempfile::tempdir().unwrap();
-    let path = match std::env::var_os("VERSUS_LINUX_KERNEL") {
-        Some(p) => PathBuf::from(p),
-        None => match fetch_debian_kernel(dir.path()) {
-            Ok(p) => p,
-            Err(why) => {
-                testkit::skip(
-                    "a_debian_bzimage_unpacks_and_loads_with_its_pvh_note",
-                    testkit::Need::Root,
-                    &format!("no Debian kernel to try: {why}"),
-                );
-                return;
-            }
-        },
+    let Some(path) = debian_kernel(
+        "a_debian_bzimage_unpacks_and_loads_with_its_pvh_note",
+        dir.path(),
+    ) else {
+        return;
     };
     let bytes = std::fs::read(&path).unwrap();
     let image = linux::image::parse(&bytes).unwrap();
@@ -222,6 +233,90 @@ fn a_hand_made_kernel_reads_versus_zero_page_through_the_real_vm_path() {
             .count(hypervisor::ExitKind::IoOut { port: 0x3f8 })
             >= line.len() as u64
     );
+}
+
+/// Two wide port writes that end on COM1's data register: `out dx, ax` to
+/// 0x3f7 puts its high byte in 0x3f8, `out dx, eax` to 0x3f5 its top byte,
+/// as on an ISA bus; then a reset through the i8042.
+const WIDE_OUTS_TO_COM1: &[u8] = &[
+    0x66, 0xba, 0xf7, 0x03, // mov dx, 0x3f7
+    0x66, 0xb8, 0x00, b'O', // mov ax, 'O' << 8
+    0x66, 0xef, // out dx, ax
+    0x66, 0xba, 0xf5, 0x03, // mov dx, 0x3f5
+    0xb8, 0x00, 0x00, 0x00, b'K', // mov eax, 'K' << 24
+    0xef, // out dx, eax
+    0xb0, 0xfe, // mov al, 0xfe
+    0xe6, 0x64, // out 0x64, al
+    0xf4, // hlt
+];
+
+/// Runs a hand-made kernel and returns how it ended and every byte it
+/// wrote to the console.
+fn boot_and_capture_console(code: &[u8]) -> (linux::run::LinuxRunReport, Vec<u8>) {
+    let console = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = console.clone();
+    let mut config = tiny_config(code, "");
+    config.console_observer = Some(hypervisor::console::ConsoleObserver::new(move |w| {
+        sink.lock().unwrap().extend_from_slice(w.bytes)
+    }));
+    let report = linux::run::boot(&config).unwrap();
+    let console = console.lock().unwrap().clone();
+    (report, console)
+}
+
+#[testkit::needs(kvm)]
+#[test]
+fn a_wide_port_write_gives_each_byte_to_its_own_port() {
+    if !require_kvm("a_wide_port_write_gives_each_byte_to_its_own_port") {
+        return;
+    }
+    let (report, console) = boot_and_capture_console(WIDE_OUTS_TO_COM1);
+    assert_eq!(report.end, linux::run::LinuxEnd::Reboot, "{report:#?}");
+    assert_eq!(String::from_utf8_lossy(&console), "OK", "{report:#?}");
+}
+
+#[testkit::needs(kvm)]
+#[test]
+fn a_rep_insb_batch_reads_every_byte_from_the_uart() {
+    if !require_kvm("a_rep_insb_batch_reads_every_byte_from_the_uart") {
+        return;
+    }
+    // 16 reads of COM1's line status register: transmitter empty and
+    // holding register empty (0x60, a backquote) each time, then the 16
+    // bytes written back to COM1.
+    const LSR: u16 = 0x3fd;
+    const READS: u32 = 16;
+    let (report, console) = boot_and_capture_console(&testkit::guest::rep_insb_echo_then(
+        LSR,
+        READS,
+        testkit::guest::RESET_THROUGH_I8042,
+    ));
+    assert_eq!(report.end, linux::run::LinuxEnd::Reboot, "{report:#?}");
+    assert_eq!(console, vec![0x60; READS as usize], "{report:#?}");
+}
+
+#[testkit::needs(kvm)]
+#[test]
+fn a_boot_out_of_time_on_a_software_backend_says_to_give_it_minutes() {
+    if !require_kvm("a_boot_out_of_time_on_a_software_backend_says_to_give_it_minutes") {
+        return;
+    }
+    // A line, then `jmp $` forever: busy and silent, as a distribution
+    // kernel is for minutes here; the run's timeout comes long before its
+    // stall window.
+    let mut config = tiny_config(&testkit::guest::prints_then("booting\n", &[0xeb, 0xfe]), "");
+    config.timeout = std::time::Duration::from_secs(2);
+    let report = linux::run::boot(&config).unwrap();
+    assert_eq!(report.end, linux::run::LinuxEnd::Timeout, "{report:#?}");
+    if report.backend.is_software() {
+        let advice = report.advice().expect("advice for a timeout here");
+        assert!(
+            advice.contains("--timeout 30m") && advice.contains("tens of minutes"),
+            "{advice}"
+        );
+    } else {
+        assert_eq!(report.advice(), None, "hardware runs the kernel at speed");
+    }
 }
 
 #[testkit::needs(kvm)]
@@ -399,4 +494,62 @@ fn the_minimal_kernel_brings_up_two_vcpus_from_versus_mp_table() {
         return;
     }
     boot_minimal_kernel(test, 2);
+}
+
+/// Debian's cloud kernel, booted as a user's `--linux-kernel` is (versus'
+/// command line and the workload as `/init`), to "Run /init" on a software
+/// backend (to `/init`'s end elsewhere), with what the docs advise for a
+/// distribution kernel there: 256 MiB and three parameters that spare it
+/// ring-0 work.
+#[testkit::needs(kvm)]
+#[test]
+#[ignore = "downloads and boots Debian's cloud kernel: 23 minutes to Run /init on this software backend, load average 7-8"]
+fn a_debian_cloud_kernel_boots_to_run_init() {
+    let test = "a_debian_cloud_kernel_boots_to_run_init";
+    if !require_kvm(test) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let Some(path) = debian_kernel(test, dir.path()) else {
+        return;
+    };
+    let console = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = console.clone();
+    let config = linux::run::LinuxRunConfig {
+        kernel: std::fs::read(&path).unwrap(),
+        cmdline: Some("cryptomgr.notests init_on_alloc=0 audit=0".into()),
+        vcpus: 1,
+        memory: 256 << 20,
+        timeout: std::time::Duration::from_secs(3600),
+        stall_silence: linux::run::STALL_SILENCE_OTHER_KERNEL,
+        console_observer: Some(hypervisor::console::ConsoleObserver::new(move |w| {
+            sink.lock().unwrap().extend_from_slice(w.bytes)
+        })),
+        stop_flag: None,
+        initrd: Some(linux::initrd::workload_archive(versus_images::WORKLOAD)),
+        init_args: vec!["startup".into()],
+    };
+    let report = linux::run::boot(&config).unwrap();
+    let console = String::from_utf8_lossy(&console.lock().unwrap()).into_owned();
+    if report.backend.is_software() {
+        assert_eq!(
+            report.end,
+            linux::run::LinuxEnd::InitReached,
+            "{report:#?}\n{console}"
+        );
+    } else {
+        assert_eq!(
+            report.end,
+            linux::run::LinuxEnd::InitEnded(linux::milestones::InitStatus::Exited(0)),
+            "{report:#?}\n{console}"
+        );
+    }
+    // versus' e820 map, as the distribution kernel printed it.
+    let layout = MemoryLayout::split(config.memory).unwrap();
+    for entry in linux::zeropage::e820_map(&layout) {
+        let line = e820_console_line(&entry);
+        assert!(console.contains(&line), "{line} missing:\n{console}");
+    }
+    // versus' initramfs, unpacked by the kernel, gave it /init.
+    assert!(console.contains("Run /init as init process"), "{console}");
 }

@@ -68,3 +68,30 @@ pub fn prints_then(message: &str, tail: &[u8]) -> Vec<u8> {
     code.push(0);
     code
 }
+
+/// 64-bit code that reads `count` bytes from `port` with one `rep insb`
+/// (string input: KVM's emulator reads ahead, handing the VMM up to a page
+/// of elements in one exit) into a buffer after the code, writes the
+/// buffer to COM1 with one `rep outsb`, then runs `tail`.
+pub fn rep_insb_echo_then(port: u16, count: u32, tail: &[u8]) -> Vec<u8> {
+    // The buffer follows the tail; each displacement counts from the end
+    // of its `lea` (offsets 11 and 29 of the 36 bytes before the tail).
+    let tail_len = tail.len() as u32;
+    let mut code = vec![0x66, 0xba]; // mov dx, port
+    code.extend_from_slice(&port.to_le_bytes());
+    code.extend_from_slice(&[0x48, 0x8d, 0x3d]); // lea rdi, [rip + buffer]
+    code.extend_from_slice(&(25 + tail_len).to_le_bytes());
+    code.push(0xb9); // mov ecx, count
+    code.extend_from_slice(&count.to_le_bytes());
+    code.extend_from_slice(&[0xf3, 0x6c]); // rep insb
+    code.extend_from_slice(&[0x66, 0xba, 0xf8, 0x03]); // mov dx, 0x3f8
+    code.extend_from_slice(&[0x48, 0x8d, 0x35]); // lea rsi, [rip + buffer]
+    code.extend_from_slice(&(7 + tail_len).to_le_bytes());
+    code.push(0xb9); // mov ecx, count
+    code.extend_from_slice(&count.to_le_bytes());
+    code.extend_from_slice(&[0xf3, 0x6e]); // rep outsb
+    debug_assert_eq!(code.len(), 36);
+    code.extend_from_slice(tail);
+    code.resize(code.len() + count as usize, 0);
+    code
+}

@@ -143,13 +143,27 @@ impl LinuxBackend {
         })
     }
 
+    fn is_minimal_kernel(&self) -> bool {
+        self.kernel_path == Path::new(MINIMAL_KERNEL_PATH)
+    }
+
+    /// How long a boot may be silent: a minute for the minimal kernel,
+    /// minutes for a distribution's, which computes that long without a
+    /// word on a software backend.
+    fn stall_silence(&self) -> Duration {
+        if self.is_minimal_kernel() {
+            hypervisor::linux::run::STALL_SILENCE
+        } else {
+            hypervisor::linux::run::STALL_SILENCE_OTHER_KERNEL
+        }
+    }
+
     fn memory(&self) -> u64 {
-        self.memory
-            .unwrap_or(if self.kernel_path == Path::new(MINIMAL_KERNEL_PATH) {
-                MINIMAL_KERNEL_MEM
-            } else {
-                OTHER_KERNEL_MEM
-            })
+        self.memory.unwrap_or(if self.is_minimal_kernel() {
+            MINIMAL_KERNEL_MEM
+        } else {
+            OTHER_KERNEL_MEM
+        })
     }
 
     /// The initramfs archive for `launch`, if any.
@@ -178,7 +192,7 @@ impl LinuxBackend {
             vcpus: self.vcpus,
             memory: self.memory(),
             timeout: launch.timeout.unwrap_or(DEFAULT_TIMEOUT),
-            stall_silence: hypervisor::linux::run::STALL_SILENCE,
+            stall_silence: self.stall_silence(),
             console_observer: observer,
             stop_flag,
             initrd,
@@ -488,6 +502,21 @@ mod tests {
             vcpus: 1,
             memory: None,
         }
+    }
+
+    #[test]
+    fn a_distribution_kernel_gets_minutes_of_silence_before_a_stall() {
+        let mut other = backend();
+        assert_eq!(
+            other.stall_silence(),
+            hypervisor::linux::run::STALL_SILENCE_OTHER_KERNEL
+        );
+        other.kernel_path = PathBuf::from(MINIMAL_KERNEL_PATH);
+        assert_eq!(other.stall_silence(), hypervisor::linux::run::STALL_SILENCE);
+        assert!(
+            hypervisor::linux::run::STALL_SILENCE_OTHER_KERNEL
+                > 2 * hypervisor::linux::run::STALL_SILENCE
+        );
     }
 
     fn launch() -> Launch {

@@ -182,6 +182,9 @@ fn render(r: &LinuxRunReport, symbols: Option<&(PathBuf, KernelSymbols)>) -> Str
             let _ = writeln!(out, "    {}", vcpu.describe(names));
         }
     }
+    if let Some(advice) = r.advice() {
+        let _ = writeln!(out, "  what to do:   {advice}");
+    }
     if let Some((file, s)) = symbols {
         let _ = writeln!(
             out,

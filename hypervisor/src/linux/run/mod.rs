@@ -38,7 +38,7 @@ mod vcpu_loop;
 
 pub use report::{LinuxEnd, LinuxRunReport, VcpuActivity, VcpuState, hex};
 pub use setup::linux_cpuid;
-pub use supervise::STALL_SILENCE;
+pub use supervise::{STALL_SILENCE, STALL_SILENCE_OTHER_KERNEL};
 
 use std::collections::BTreeMap;
 use std::sync::atomic::AtomicBool;
@@ -76,7 +76,9 @@ pub struct LinuxRunConfig {
     pub timeout: Duration,
     /// How long a boot may show no progress (no console output, no exit to
     /// versus) while its vCPUs could run before it ends as stalled:
-    /// [`STALL_SILENCE`] unless a test wants a shorter wait.
+    /// [`STALL_SILENCE`] for the minimal kernel,
+    /// [`STALL_SILENCE_OTHER_KERNEL`] for a distribution's, shorter where a
+    /// test wants a quick end.
     pub stall_silence: Duration,
     /// Sees every console write as it happens (for printing it live), as
     /// [`crate::VmConfig::console_observer`] does for the tiny kernel.

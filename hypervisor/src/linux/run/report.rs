@@ -43,8 +43,10 @@ pub enum LinuxEnd {
         /// The bytes at RIP (read through the guest's page tables).
         bytes: Vec<u8>,
     },
-    /// The console and the exits showed no progress for
-    /// [`STALL_SILENCE`](super::STALL_SILENCE) while the vCPUs had the CPU.
+    /// The console and the exits showed no progress for the run's
+    /// `stall_silence` ([`STALL_SILENCE`](super::STALL_SILENCE) or
+    /// [`STALL_SILENCE_OTHER_KERNEL`](super::STALL_SILENCE_OTHER_KERNEL))
+    /// while the vCPUs had the CPU.
     Stalled {
         /// Wall-clock time since the last console output or exit.
         silent_for: Duration,
@@ -270,6 +272,19 @@ pub struct LinuxRunReport {
     pub memory_touched: u64,
     /// The initramfs' size in bytes (0 without one).
     pub initrd_size: u64,
+}
+
+/// What to do about a boot that ran out of time on a software backend:
+/// there every ring-0 instruction is emulated, and a distribution's kernel
+/// needs tens of minutes (Debian's cloud kernel 23 min to "Run /init" here)
+/// where the minimal one needs seconds.
+pub const SLOW_BOOT_ADVICE: &str = "on a software KVM backend every kernel instruction is emulated: a distribution's kernel needs tens of minutes to reach \"Run /init\" (Debian's cloud kernel took 23 min here); give it --timeout 30m, and --mem 256M and --cmdline \"cryptomgr.notests init_on_alloc=0 audit=0\" spare it work, or boot the minimal kernel (make linux-guest), which needs seconds";
+
+impl LinuxRunReport {
+    /// Advice on what to do next, when the way the boot ended has one.
+    pub fn advice(&self) -> Option<&'static str> {
+        (self.end == LinuxEnd::Timeout && self.backend.is_software()).then_some(SLOW_BOOT_ADVICE)
+    }
 }
 
 #[cfg(test)]

@@ -31,6 +31,18 @@ use crate::vcpu;
 /// minute is far beyond them, and far short of the 15-minute default
 /// timeout a silent boot would otherwise wait for.
 pub const STALL_SILENCE: Duration = Duration::from_secs(60);
+/// The same for any kernel but the minimal one. A distribution kernel
+/// computes for minutes without a console line or an exit on a software
+/// backend: Debian 6.1's cloud kernel, after "x86/fpu: x87 FPU will use
+/// FXSAVE", decodes and patches its tens of thousands of alternative,
+/// retpoline and return-thunk sites before "Freeing SMP alternatives
+/// memory", 125 s of silence by its own clock here (85 s to "random: crng
+/// init done", 39 s more); with 512 MiB and versus' command line alone it
+/// was then silent for 300 s of vCPU time after EVM's set-up ("evm: HMAC
+/// attrs", its vCPU running) until a 5-minute window ended it. Ten minutes
+/// leaves room for such stretches and still ends a truly silent boot well
+/// before the 30 minutes such a kernel is given.
+pub const STALL_SILENCE_OTHER_KERNEL: Duration = Duration::from_secs(600);
 /// After the console's halt line, how long without console output or exits
 /// before versus looks whether every vCPU halted (and again after that).
 const HALT_SETTLE: Duration = Duration::from_millis(500);
