@@ -1697,6 +1697,27 @@ mod tests {
     }
 
     #[test]
+    fn render_keeps_each_number_with_its_unit_at_every_width() {
+        let mut r = failing_report();
+        r.checks[0].detail = "joining a new cgroup took 286 µs here, without an RCU grace-period \
+                              wait (a migration moments before)"
+            .to_owned();
+        r.checks[0].fix = Some("it took 12.5 ms and 3 runs of 4 KiB".to_owned());
+        for width in 20..=120 {
+            let out = render_with_width(&r, false, Some(width));
+            for line in out.lines() {
+                for segment in line.split(['│', '┆']) {
+                    let first = segment.split_whitespace().next().unwrap_or("");
+                    assert!(
+                        !["µs", "ms", "runs", "KiB"].contains(&first),
+                        "width {width}: a unit starts a line:\n{line}\nin\n{out}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
     fn render_default_and_colored() {
         let r = failing_report();
         let out = render(&r, false);

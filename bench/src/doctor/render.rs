@@ -49,19 +49,21 @@ pub fn render_with_width(report: &DoctorReport, color: bool, width: Option<u16>)
             sym = sym.fg(status_color(c.status));
         }
         // The backend's explanation is long: it is printed in full below the table.
-        let detail = if c.id == "kvm.backend" {
+        // A number keeps its unit on its line however the cell wraps.
+        let detail = crate::width::glue(&if c.id == "kvm.backend" {
             format!("{}; see below", report.kvm.backend.label())
         } else {
             c.detail.clone()
-        };
+        });
+        let fix_text = c.fix.as_deref().map(crate::width::glue);
         if fix_column {
-            let mut fix = Cell::new(c.fix.as_deref().unwrap_or(""));
+            let mut fix = Cell::new(fix_text.as_deref().unwrap_or(""));
             if color && c.status >= Status::Warn {
                 fix = fix.fg(status_color(c.status));
             }
             table.add_row(vec![sym, Cell::new(&c.title), Cell::new(detail), fix]);
         } else {
-            let result = match &c.fix {
+            let result = match &fix_text {
                 Some(fix) => format!("{detail}\n→ {fix}"),
                 None => detail,
             };
