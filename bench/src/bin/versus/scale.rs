@@ -55,7 +55,7 @@ pub(crate) struct ScaleArgs {
 
     /// Guest memory of every VM (e.g. `64M`); untouched guest memory costs
     /// the host nothing.
-    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    #[arg(long, value_name = "SIZE", value_parser = crate::args::parse_size)]
     pub(crate) mem: Option<u64>,
 
     /// Write the results as JSON to FILE.
@@ -98,11 +98,6 @@ fn parse_hold(text: &str) -> Result<Duration, String> {
         ));
     }
     Ok(hold)
-}
-
-/// Sizes read as every other size flag reads them.
-fn parse_size(text: &str) -> Result<u64, String> {
-    bench::units::parse_size(text).map_err(|err| err.to_string())
 }
 
 /// Runs `versus scale`.
