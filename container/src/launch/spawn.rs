@@ -179,17 +179,22 @@ impl ContainerSpec {
         //     the write side of the kernel's cgroup_threadgroup_rwsem (an RCU grace
         //     period on a quiet host). The child runs nothing of its own before
         //     `joined`. A failed join closes `go` unsent (the child leaves quietly)
-        //     and the guard removes the rest.
-        if let Some(cg) = &guard.cgroup {
+        //     and the guard removes the rest. The join races the child's mounts: a
+        //     mount step that failed first has left the child gone, and its report
+        //     (read below) is the reason to give, not the join's "no such process".
+        let join_error = guard.cgroup.as_ref().and_then(|cg| {
             match join {
-                Some(JoinWay::CloneIntoCgroup) => cg.add_task_outside_unified(pid.as_raw())?,
-                _ => cg.add_task(pid.as_raw())?,
+                Some(JoinWay::CloneIntoCgroup) => cg.add_task_outside_unified(pid.as_raw()),
+                _ => cg.add_task(pid.as_raw()),
             }
-        }
-        match nix::unistd::write(&go_w, &[1u8]) {
-            // EPIPE: a mount step failed and the child has left; its report says why.
-            Ok(_) | Err(Errno::EPIPE) => {}
-            Err(e) => return Err(Error::sys("telling the child it joined its cgroup", e)),
+            .err()
+        });
+        if join_error.is_none() {
+            match nix::unistd::write(&go_w, &[1u8]) {
+                // EPIPE: a mount step failed and the child has left; its report says why.
+                Ok(_) | Err(Errno::EPIPE) => {}
+                Err(e) => return Err(Error::sys("telling the child it joined its cgroup", e)),
+            }
         }
         drop(go_w);
         let joined_at = Instant::now();
@@ -223,6 +228,9 @@ impl ContainerSpec {
                 errno,
                 hint: failure_hint(&self, stage, errno),
             });
+        }
+        if let Some(e) = join_error {
+            return Err(e);
         }
         if ready.is_none() {
             let status = guard.kill_and_reap_status()?;
