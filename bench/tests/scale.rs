@@ -318,18 +318,25 @@ fn spawn_scale_with_children(args: &[&str], children: usize) -> (std::process::C
     (child, pid)
 }
 
+/// Sends SIGINT to a running `versus scale` (as Ctrl-C would), waits for it,
+/// checks it exited 130, and returns its stderr.
+fn interrupt(child: std::process::Child, pid: u32) -> String {
+    let pid_t = libc::pid_t::try_from(pid).expect("a pid");
+    // SAFETY: kill has no memory effects; `pid` is our child, not yet reaped.
+    unsafe { libc::kill(pid_t, libc::SIGINT) };
+    let output = child.wait_with_output().expect("versus ends");
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    stderr
+}
+
 /// Ctrl-C while instances are starting: versus stops starting more, tears
 /// down the ones it started, says how far it got, and exits 130.
 #[test]
 fn ctrl_c_while_starting_tears_everything_down() {
     reap_orphans();
     let (child, pid) = scale_a_thousand_host_processes();
-    let pid_t = libc::pid_t::try_from(pid).expect("a pid");
-    // SAFETY: kill has no memory effects; `pid` is our child, not yet reaped.
-    unsafe { libc::kill(pid_t, libc::SIGINT) };
-    let output = child.wait_with_output().expect("versus ends");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    let stderr = interrupt(child, pid);
     assert!(
         stderr.contains("interrupted after") && stderr.contains("nothing left behind"),
         "{stderr}"
@@ -401,12 +408,7 @@ fn ctrl_c_during_a_hold_ends_it_and_tears_everything_down() {
     // All three of the count alive: measured now, or already held.
     let (child, pid) =
         spawn_scale_with_children(&["--count", "3", "--backends", "host", "--hold", "1h"], 3);
-    let pid_t = libc::pid_t::try_from(pid).expect("a pid");
-    // SAFETY: kill has no memory effects; `pid` is our child, not yet reaped.
-    unsafe { libc::kill(pid_t, libc::SIGINT) };
-    let output = child.wait_with_output().expect("versus ends");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    let stderr = interrupt(child, pid);
     assert!(
         stderr.contains("interrupted after 3 of 3") && stderr.contains("nothing left behind"),
         "{stderr}"

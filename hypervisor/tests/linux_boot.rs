@@ -250,17 +250,41 @@ const WIDE_OUTS_TO_COM1: &[u8] = &[
     0xf4, // hlt
 ];
 
-/// Runs a hand-made kernel and returns how it ended and every byte it
-/// wrote to the console.
-fn boot_and_capture_console(code: &[u8]) -> (linux::run::LinuxRunReport, Vec<u8>) {
+/// Boots `config` and returns how it ended and every byte the guest wrote
+/// to the console.
+fn boot_capturing_console(
+    mut config: linux::run::LinuxRunConfig,
+) -> (linux::run::LinuxRunReport, Vec<u8>) {
     let console = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let sink = console.clone();
-    let mut config = tiny_config(code, "");
     config.console_observer = Some(hypervisor::console::ConsoleObserver::new(move |w| {
         sink.lock().unwrap().extend_from_slice(w.bytes)
     }));
     let report = linux::run::boot(&config).unwrap();
     let console = console.lock().unwrap().clone();
+    (report, console)
+}
+
+/// Runs a hand-made kernel and returns how it ended and every byte it
+/// wrote to the console.
+fn boot_and_capture_console(code: &[u8]) -> (linux::run::LinuxRunReport, Vec<u8>) {
+    boot_capturing_console(tiny_config(code, ""))
+}
+
+/// Boots a real kernel with versus' initramfs and checks it got as far as
+/// it can: "Run /init" on a software backend (where versus stops there),
+/// `/init`'s clean exit elsewhere. Returns the report and the console's text.
+fn boot_real_kernel_to_init(
+    config: linux::run::LinuxRunConfig,
+) -> (linux::run::LinuxRunReport, String) {
+    let (report, console) = boot_capturing_console(config);
+    let console = String::from_utf8_lossy(&console).into_owned();
+    let expected = if report.backend.is_software() {
+        linux::run::LinuxEnd::InitReached
+    } else {
+        linux::run::LinuxEnd::InitEnded(linux::milestones::InitStatus::Exited(0))
+    };
+    assert_eq!(report.end, expected, "{report:#?}\n{console}");
     (report, console)
 }
 
@@ -411,8 +435,6 @@ fn boot_minimal_kernel(test: &str, vcpus: u32) {
     let Some(kernel) = minimal_kernel(test) else {
         return;
     };
-    let console = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let sink = console.clone();
     let memory = 64 << 20;
     let config = linux::run::LinuxRunConfig {
         kernel,
@@ -421,28 +443,13 @@ fn boot_minimal_kernel(test: &str, vcpus: u32) {
         memory,
         timeout: std::time::Duration::from_secs(1800),
         stall_silence: linux::run::STALL_SILENCE,
-        console_observer: Some(hypervisor::console::ConsoleObserver::new(move |w| {
-            sink.lock().unwrap().extend_from_slice(w.bytes)
-        })),
+        console_observer: None,
         stop_flag: None,
         initrd: Some(linux::initrd::workload_archive(versus_images::WORKLOAD)),
         init_args: vec!["uname".into()],
     };
-    let report = linux::run::boot(&config).unwrap();
-    let console = String::from_utf8_lossy(&console.lock().unwrap()).into_owned();
-    if report.backend.is_software() {
-        assert_eq!(
-            report.end,
-            linux::run::LinuxEnd::InitReached,
-            "{report:#?}\n{console}"
-        );
-    } else {
-        assert_eq!(
-            report.end,
-            linux::run::LinuxEnd::InitEnded(linux::milestones::InitStatus::Exited(0)),
-            "{report:#?}\n{console}"
-        );
-    }
+    let memory = config.memory;
+    let (report, console) = boot_real_kernel_to_init(config);
     // versus' MP table, found where versus put it, with its OEM id.
     assert!(
         console.contains("found SMP MP-table at [mem 0x0009fc00-0x0009fc0f]")
@@ -513,8 +520,6 @@ fn a_debian_cloud_kernel_boots_to_run_init() {
     let Some(path) = debian_kernel(test, dir.path()) else {
         return;
     };
-    let console = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let sink = console.clone();
     let config = linux::run::LinuxRunConfig {
         kernel: std::fs::read(&path).unwrap(),
         cmdline: Some("cryptomgr.notests init_on_alloc=0 audit=0".into()),
@@ -522,30 +527,15 @@ fn a_debian_cloud_kernel_boots_to_run_init() {
         memory: 256 << 20,
         timeout: std::time::Duration::from_secs(3600),
         stall_silence: linux::run::STALL_SILENCE_OTHER_KERNEL,
-        console_observer: Some(hypervisor::console::ConsoleObserver::new(move |w| {
-            sink.lock().unwrap().extend_from_slice(w.bytes)
-        })),
+        console_observer: None,
         stop_flag: None,
         initrd: Some(linux::initrd::workload_archive(versus_images::WORKLOAD)),
         init_args: vec!["startup".into()],
     };
-    let report = linux::run::boot(&config).unwrap();
-    let console = String::from_utf8_lossy(&console.lock().unwrap()).into_owned();
-    if report.backend.is_software() {
-        assert_eq!(
-            report.end,
-            linux::run::LinuxEnd::InitReached,
-            "{report:#?}\n{console}"
-        );
-    } else {
-        assert_eq!(
-            report.end,
-            linux::run::LinuxEnd::InitEnded(linux::milestones::InitStatus::Exited(0)),
-            "{report:#?}\n{console}"
-        );
-    }
+    let memory = config.memory;
+    let (_, console) = boot_real_kernel_to_init(config);
     // versus' e820 map, as the distribution kernel printed it.
-    let layout = MemoryLayout::split(config.memory).unwrap();
+    let layout = MemoryLayout::split(memory).unwrap();
     for entry in linux::zeropage::e820_map(&layout) {
         let line = e820_console_line(&entry);
         assert!(console.contains(&line), "{line} missing:\n{console}");

@@ -493,6 +493,18 @@ mod tests {
 
     const SECOND: Duration = Duration::from_secs(1);
 
+    /// Why the report says `field` was not measured (`None`: it was).
+    fn why_not_measured<'a>(
+        linux: &'a crate::report::linux::LinuxDetails,
+        field: &str,
+    ) -> Option<&'a str> {
+        linux
+            .not_measured
+            .iter()
+            .find(|n| n.field == field)
+            .map(|n| n.reason.as_str())
+    }
+
     fn backend() -> LinuxBackend {
         LinuxBackend {
             kernel_path: PathBuf::from("bzImage"),
@@ -588,15 +600,9 @@ mod tests {
         assert_eq!(report.memory.workload_peak_rss_bytes, None);
         assert!(report.start.is_none() && report.results.is_empty());
         let linux = report.linux.expect("Linux details");
-        let why = |field: &str| {
-            linux
-                .not_measured
-                .iter()
-                .find(|n| n.field == field)
-                .map(|n| n.reason.clone())
-        };
-        assert_eq!(why("results").as_deref(), Some(NO_USER_SPACE));
-        assert_eq!(why("start").as_deref(), Some(NO_USER_SPACE));
+        let why = |field: &str| why_not_measured(&linux, field);
+        assert_eq!(why("results"), Some(NO_USER_SPACE));
+        assert_eq!(why("start"), Some(NO_USER_SPACE));
         assert!(why("memory.workload_peak_rss_bytes").is_some());
         assert_eq!(why("startup_ns"), None);
         assert_eq!(linux.stopped_because.as_deref(), Some(STOP_AT_INIT));
@@ -623,10 +629,7 @@ mod tests {
         assert_eq!(report.phases[2].ns, 0);
         let linux = report.linux.expect("Linux details");
         assert!(
-            linux
-                .not_measured
-                .iter()
-                .any(|n| n.field == "startup_ns" && n.reason.contains("did not reach")),
+            why_not_measured(&linux, "startup_ns").is_some_and(|why| why.contains("did not reach")),
             "{:?}",
             linux.not_measured
         );
@@ -690,7 +693,7 @@ mod tests {
         );
         for field in ["start", "results", "startup_ns"] {
             assert!(
-                !linux.not_measured.iter().any(|n| n.field == field),
+                why_not_measured(&linux, field).is_none(),
                 "{field} was measured: {:?}",
                 linux.not_measured
             );
@@ -703,14 +706,7 @@ mod tests {
         assert!(report.start.is_none() && report.results.is_empty());
         assert_eq!(report.startup_ns, Some(20_000_000_000));
         let linux = report.linux.expect("Linux details");
-        let why = |field: &str| {
-            linux
-                .not_measured
-                .iter()
-                .find(|n| n.field == field)
-                .map(|n| n.reason.clone())
-                .unwrap_or_default()
-        };
+        let why = |field: &str| why_not_measured(&linux, field).unwrap_or_default();
         assert!(
             why("start").contains("no @versus start line"),
             "{}",
